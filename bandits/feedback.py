@@ -1,0 +1,52 @@
+"""Per-position feedback the environment returns for the slates it was shown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bandits._checks import as_array, check_finite, check_shape
+
+
+@dataclass(frozen=True, eq=False)
+class SlateFeedback:
+    """Rewards per slate position, plus any named signals behind them.
+
+    Attributes
+    ----------
+    rewards : ndarray of float64, shape (n_requests, slate_size)
+        The reward a policy learns from and OPE estimates (e.g. clicks), per position.
+    signals : mapping of str to ndarray of float64, shape (n_requests, slate_size)
+        Raw outcomes by name (``"click"``, ``"watch_time"``, ``"purchase"``...).
+    """
+
+    rewards: NDArray[np.float64]
+    signals: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        rewards = as_array(self.rewards, "'rewards' of SlateFeedback", np.float64, 2)
+        check_finite(rewards, "'rewards' of SlateFeedback")
+        signals = {}
+        for name, values in self.signals.items():
+            label = f"signal {name!r} of SlateFeedback"
+            array = as_array(values, label, np.float64, 2)
+            check_shape(array, rewards.shape, label)
+            check_finite(array, label)
+            signals[str(name)] = array
+        object.__setattr__(self, "rewards", rewards)
+        object.__setattr__(self, "signals", signals)
+
+    @property
+    def slate_reward(self) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_requests,): the rewards summed over positions."""
+        return self.rewards.sum(axis=1)
+
+    def take(self, rows: ArrayLike) -> SlateFeedback:
+        """The feedback restricted to ``rows`` (indices or a boolean mask)."""
+        rows = np.asarray(rows)
+        return SlateFeedback(
+            self.rewards[rows], {name: v[rows] for name, v in self.signals.items()}
+        )

@@ -1,0 +1,59 @@
+"""Slate arithmetic shared by policies and estimators: top-k, uniform draws, slate counts."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def count_ordered_slates(n_candidates: NDArray[np.int64], slate_size: int) -> NDArray[np.float64]:
+    """Number of ordered slates of ``slate_size`` distinct items, n! / (n - k)!.
+
+    Parameters
+    ----------
+    n_candidates : ndarray of int64, shape (n_requests,)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests,)
+    """
+    counts = np.asarray(n_candidates, dtype=np.float64)
+    offsets = np.arange(slate_size, dtype=np.float64)
+    return np.prod(counts[:, None] - offsets[None, :], axis=1)
+
+
+def top_k(scores: NDArray[np.float64], n_candidates: NDArray[np.int64], k: int) -> NDArray:
+    """Indices of the ``k`` highest scores per row among the real candidates, best first.
+
+    Ties go to the lower index, so the choice is deterministic.
+
+    Parameters
+    ----------
+    scores : ndarray of float64, shape (n_requests, max_candidates)
+    n_candidates : ndarray of int64, shape (n_requests,)
+
+    Returns
+    -------
+    ndarray of int64, shape (n_requests, k)
+    """
+    masked = np.where(np.arange(scores.shape[1]) < n_candidates[:, None], scores, -np.inf)
+    order = np.argsort(-masked, axis=1, kind="stable")
+    return np.ascontiguousarray(order[:, :k], dtype=np.int64)
+
+
+def sample_uniform_slates(
+    n_candidates: NDArray[np.int64], k: int, max_candidates: int, rng: np.random.Generator
+) -> NDArray[np.int64]:
+    """Draw one ordered slate of ``k`` distinct candidates per row, uniformly.
+
+    Parameters
+    ----------
+    n_candidates : ndarray of int64, shape (n_requests,)
+
+    Returns
+    -------
+    ndarray of int64, shape (n_requests, k)
+    """
+    keys = rng.random((n_candidates.shape[0], max_candidates))
+    keys[np.arange(max_candidates) >= n_candidates[:, None]] = np.inf
+    return np.ascontiguousarray(np.argsort(keys, axis=1)[:, :k], dtype=np.int64)

@@ -1,0 +1,68 @@
+"""Parse component specs such as ``"linucb:alpha=0.5,ridge=1"`` into a name and parameters."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"name:key=value,key=value"`` into ``("name", {"key": value, ...})``.
+
+    Values are read as TOML literals (``1``, ``0.5``, ``true``, ``"text"``, ``[1, 2]``);
+    anything that is not a TOML literal is kept as a plain string.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"A spec must be a non-empty string like 'linucb:alpha=0.5'; got {spec!r}.")
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"The spec {spec!r} has no name before ':'.")
+    params: dict[str, Any] = {}
+    for item in _split_top_level(rest):
+        key, equals, text = item.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValueError(
+                f"The spec {spec!r} has {item!r}; parameters must be written key=value."
+            )
+        if key in params:
+            raise ValueError(f"The spec {spec!r} sets {key!r} twice.")
+        params[key] = _parse_value(text.strip())
+    return name, params
+
+
+def format_spec(name: str, params: dict[str, Any]) -> str:
+    """The inverse of :func:`parse_spec` for simple values: ``"linucb:alpha=0.5"``."""
+    if not params:
+        return name
+    return name + ":" + ",".join(f"{key}={value}" for key, value in params.items())
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside brackets or quotes."""
+    items, depth, quote, current = [], 0, "", []
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if current or items:
+        items.append("".join(current))
+    return [item for item in items if item.strip()]
