@@ -82,7 +82,9 @@ def as_array(value: ArrayLike, label: str, dtype: type, ndim: int) -> NDArray:
         bad = ~_integral_mask(array)
         if bad.any():
             index = _first_index(bad)
-            raise TypeError(f"{label} must hold integers; {_where(index)} is {array[index].item()!r}.")
+            raise TypeError(
+                f"{label} must hold integers; {_where(index)} is {array[index].item()!r}."
+            )
     return np.ascontiguousarray(array, dtype=dtype)
 
 

@@ -79,7 +79,10 @@ class LoggedBandit:
         first = tables[0]
         for i, table in enumerate(tables[1:], start=1):
             for attribute in ("slate_size", "n_context_features", "n_item_features"):
-                got, want = getattr(table.observation, attribute), getattr(first.observation, attribute)
+                got, want = (
+                    getattr(table.observation, attribute),
+                    getattr(first.observation, attribute),
+                )
                 if got != want:
                     raise ValueError(
                         f"LoggedBandit.concat needs tables of one {attribute}; table 0 has "
@@ -94,8 +97,11 @@ class LoggedBandit:
                 )
         width = max(t.observation.max_candidates for t in tables)
         depth = max(t.observation.history.shape[1] for t in tables)
-        pads = {"candidate_ids": (width, PAD_ID), "candidate_features": (width, 0.0),
-                "history": (depth, PAD_ID)}
+        pads = {
+            "candidate_ids": (width, PAD_ID),
+            "candidate_features": (width, 0.0),
+            "history": (depth, PAD_ID),
+        }
         columns = {}
         for f in fields(SlateObservation):
             if f.name == "slate_size":
@@ -160,7 +166,7 @@ class LoggedBandit:
     def split(self, fraction: float) -> tuple[LoggedBandit, LoggedBandit]:
         """The first ``fraction`` of rows in time order, and the rest."""
         order = np.argsort(self.observation.times, kind="stable")
-        cut = int(round(fraction * len(self)))
+        cut = round(fraction * len(self))
         return self.take(order[:cut]), self.take(order[cut:])
 
 

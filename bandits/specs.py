@@ -13,7 +13,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     anything that is not a TOML literal is kept as a plain string.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"A spec must be a non-empty string like 'linucb:alpha=0.5'; got {spec!r}.")
+        raise ValueError(
+            f"A spec must be a non-empty string like 'linucb:alpha=0.5'; got {spec!r}."
+        )
     name, _, rest = spec.partition(":")
     name = name.strip()
     if not name:
