@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -162,6 +164,19 @@ class LoggedBandit:
             self.feedback.take(rows),
             self.policy_names[rows],
         )
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Write the table to a Parquet file atomically (see :mod:`bandits.parquet`)."""
+        from bandits.parquet import write_log
+
+        return write_log(self, path)
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike[str]) -> LoggedBandit:
+        """Read and validate a Parquet log written by :meth:`to_parquet`."""
+        from bandits.parquet import read_log
+
+        return read_log(path)
 
     def split(self, fraction: float) -> tuple[LoggedBandit, LoggedBandit]:
         """The first ``fraction`` of rows in time order, and the rest."""
