@@ -160,3 +160,13 @@ def _where(index: tuple[int, ...]) -> str:
     if len(index) == 2:
         return f"row {index[0]}, position {index[1]}"
     return f"row {index[0]}, index {index[1:]}"
+
+
+def check_columns(frame: object, required: Sequence[str], label: str) -> None:
+    """Raise unless ``frame`` (a DataFrame) has every column in ``required``."""
+    columns = getattr(frame, "columns", None)
+    if columns is None:
+        raise TypeError(f"{label} must be a pandas DataFrame; got {type(frame).__name__}.")
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise ValueError(f"{label} lacks the column(s) {missing}; it has {list(columns)}.")

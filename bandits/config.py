@@ -1,0 +1,89 @@
+"""Simulation configs: the names and numbers a run is wired from, read from TOML."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from bandits._checks import check_integer
+from bandits.specs import parse_spec
+
+DEFAULT_ENV = "bandits/LatentFactor-v0"
+DEFAULT_POLICIES = ("uniform", "epsilon-greedy:epsilon=0.1", "linucb:alpha=1.0")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """A simulation run: an environment, the policies to run on it, how long, which seed.
+
+    Every policy runs on its own copy of the environment reset with the same seed, so all
+    policies meet the same stream of requests (common random numbers).
+
+    Attributes
+    ----------
+    env : str
+        A gymnasium id (``"bandits/LatentFactor-v0"``).
+    env_params : dict
+        Keyword arguments for ``gymnasium.make``.
+    policies : tuple of str
+        Policy specs, ``"name:key=value,..."`` (see :func:`bandits.specs.parse_spec`).
+    n_requests : int
+        Requests served by each policy.
+    seed : int
+        Root of every random stream of the run.
+    """
+
+    env: str = DEFAULT_ENV
+    env_params: dict[str, Any] = field(default_factory=dict)
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    n_requests: int = 10_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        owner = "SimulationConfig"
+        if not isinstance(self.env, str) or not self.env:
+            raise ValueError(f"The 'env' of {owner} must be a gymnasium id; got {self.env!r}.")
+        if not isinstance(self.env_params, dict):
+            raise TypeError(
+                f"The 'env_params' of {owner} must be a table of keyword arguments; "
+                f"got {self.env_params!r}."
+            )
+        policies = (self.policies,) if isinstance(self.policies, str) else tuple(self.policies)
+        if not policies:
+            raise ValueError(f"The 'policies' of {owner} must name at least one policy; got none.")
+        for spec in policies:
+            parse_spec(spec)
+        object.__setattr__(self, "policies", policies)
+        check_integer(self.n_requests, "n_requests", owner, low=1)
+        check_integer(self.seed, "seed", owner, low=0)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> SimulationConfig:
+        """Build from a dict (e.g. a TOML table), rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown simulation setting(s) {unknown}; the allowed ones are {sorted(known)}."
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> SimulationConfig:
+        """Read the ``[simulation]`` table of a TOML file."""
+        with open(path, "rb") as handle:
+            try:
+                document = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"{path} is not valid TOML: {error}") from None
+        if "simulation" not in document:
+            raise ValueError(f"{path} has no [simulation] table.")
+        return cls.from_mapping(document["simulation"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (JSON and TOML friendly)."""
+        values = asdict(self)
+        values["policies"] = list(self.policies)
+        return values

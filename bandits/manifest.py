@@ -1,0 +1,65 @@
+"""The manifest of a run folder: config, seeds, package versions and what each command wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bandits.atomic import write_text_atomic
+
+MANIFEST_NAME = "manifest.json"
+TRACKED_PACKAGES = (
+    "bandits-recommender",
+    "numpy",
+    "scipy",
+    "gymnasium",
+    "vowpalwabbit",
+    "pandas",
+    "matplotlib",
+    "pyarrow",
+    "typer",
+    "rich",
+)
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages a run depends on (None if absent)."""
+    versions: dict[str, str | None] = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run folder's manifest, or an empty dict if it has none yet."""
+    path = Path(run_dir) / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+
+def record_step(run_dir: str | os.PathLike[str], command: str, **entries: Any) -> Path:
+    """Add what ``command`` did (its settings and outputs) to the run's manifest, atomically."""
+    manifest = read_manifest(run_dir)
+    manifest.setdefault("run_id", Path(run_dir).resolve().name)
+    manifest["python"] = sys.version.split()[0]
+    manifest["platform"] = platform.platform()
+    manifest["versions"] = package_versions()
+    manifest.setdefault("steps", {})[command] = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **entries,
+    }
+    text = json.dumps(manifest, indent=2, sort_keys=False, default=str)
+    return write_text_atomic(Path(run_dir) / MANIFEST_NAME, text + "\n")
