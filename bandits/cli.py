@@ -102,7 +102,7 @@ def simulate(
     if policy:
         settings["policies"] = policy
     if requests is not None:
-        settings["n_requests"] = requests
+        settings["total_requests"] = requests
     if seed is not None:
         settings["seed"] = seed
     cfg = SimulationConfig.from_mapping(settings)
@@ -115,11 +115,11 @@ def simulate(
     make_env = make_env_factory(cfg.env, cfg.env_params)
     policies = build_policies(cfg.policies, streams[1:])
     with _progress(quiet) as progress:
-        task = progress.add_task("simulating", total=cfg.n_requests * len(policies))
+        task = progress.add_task("simulating", total=cfg.total_requests * len(policies))
         result = run_simulation(
             make_env,
             policies,
-            n_requests=cfg.n_requests,
+            total_requests=cfg.total_requests,
             env_seed=env_seed,
             on_step=lambda served: progress.advance(task, served),
         )
@@ -233,7 +233,7 @@ def report(
     config = manifest.get("steps", {}).get("simulate", {}).get("config", {})
     notes = [
         f"Environment {config.get('env', '?')} with {config.get('env_params', {})}; "
-        f"seed {config.get('seed', '?')}; {config.get('n_requests', '?')} requests per policy."
+        f"seed {config.get('seed', '?')}; {config.get('total_requests', '?')} requests per policy."
     ]
     heading = title or f"Run {run_dir.resolve().name}"
     figures = [("Cumulative expected regret per policy", "regret.png")]

@@ -29,7 +29,7 @@ class SimulationConfig:
         Keyword arguments for ``gymnasium.make``.
     policies : tuple of str
         Policy specs, ``"name:key=value,..."`` (see :func:`bandits.specs.parse_spec`).
-    n_requests : int
+    total_requests : int
         Requests served by each policy.
     seed : int
         Root of every random stream of the run.
@@ -38,7 +38,7 @@ class SimulationConfig:
     env: str = DEFAULT_ENV
     env_params: dict[str, Any] = field(default_factory=dict)
     policies: tuple[str, ...] = DEFAULT_POLICIES
-    n_requests: int = 10_000
+    total_requests: int = 10_000
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -56,7 +56,7 @@ class SimulationConfig:
         for spec in policies:
             parse_spec(spec)
         object.__setattr__(self, "policies", policies)
-        check_integer(self.n_requests, "n_requests", owner, low=1)
+        check_integer(self.total_requests, "total_requests", owner, low=1)
         check_integer(self.seed, "seed", owner, low=0)
 
     @classmethod

@@ -53,12 +53,12 @@ def rollout(
     env: gym.Env,
     policy: Policy,
     *,
-    n_requests: int,
+    total_requests: int,
     seed: int | None = None,
     policy_name: str | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> RolloutResult:
-    """Let ``policy`` serve ``n_requests`` requests of ``env``, learning after every batch.
+    """Let ``policy`` serve ``total_requests`` requests of ``env``, learning after every batch.
 
     The environment must be batched (each observation is a batch of requests in the
     :class:`~bandits.observation.SlateObservation` layout) and put in ``info``:
@@ -70,7 +70,7 @@ def rollout(
     ----------
     env : gymnasium.Env
     policy : Policy
-    n_requests : int
+    total_requests : int
         Requests to serve and log.
     seed : int, optional
         Passed to ``env.reset``.
@@ -79,17 +79,17 @@ def rollout(
     on_step : callable, optional
         Called with the number of requests served in each step (for progress bars).
     """
-    n_requests = check_integer(n_requests, "n_requests", "rollout", low=1)
+    total_requests = check_integer(total_requests, "total_requests", "rollout", low=1)
     name = policy_name or policy.name
     raw_obs, _ = env.reset(seed=seed)
     batches: list[LoggedBandit] = []
     rows: list[dict[str, Any]] = []
     served = 0
-    while served < n_requests:
+    while served < total_requests:
         obs = as_observation(raw_obs)
         decision = policy.act(obs)
         raw_obs, _, terminated, truncated, info = env.step(decision.slates)
-        keep = min(obs.n_requests, n_requests - served)
+        keep = min(obs.n_requests, total_requests - served)
         feedback = SlateFeedback(info["rewards"], info.get("signals", {}))
         if keep < obs.n_requests:
             kept = np.arange(keep)

@@ -25,7 +25,7 @@ def run_simulation(
     make_env: Callable[[], gym.Env],
     policies: Mapping[str, Policy],
     *,
-    n_requests: int,
+    total_requests: int,
     env_seed: int,
     on_step: Callable[[int], None] | None = None,
 ) -> SimulationResult:
@@ -41,7 +41,7 @@ def run_simulation(
             result = rollout(
                 env,
                 policy,
-                n_requests=n_requests,
+                total_requests=total_requests,
                 seed=env_seed,
                 policy_name=name,
                 on_step=on_step,
