@@ -89,6 +89,7 @@ def log_to_arrow(log: LoggedBandit) -> pa.Table:
         b"bandits.n_context_features": str(obs.n_context_features).encode(),
         b"bandits.n_item_features": str(n_item).encode(),
         b"bandits.history_length": str(obs.history.shape[1]).encode(),
+        b"bandits.max_candidates": str(obs.max_candidates).encode(),
     }
     return pa.table(columns).replace_schema_metadata(metadata)
 
@@ -97,21 +98,18 @@ def arrow_to_log(table: pa.Table, metadata: dict[bytes, bytes] | None) -> Logged
     """Rebuild and validate a :class:`LoggedBandit` from an Arrow table in the version-1 layout."""
     metadata = metadata or {}
     _check_version(metadata)
-    sizes = {
-        key: _metadata_int(metadata, key)
-        for key in ("slate_size", "n_context_features", "n_item_features", "history_length")
-    }
+    sizes = {key: _metadata_int(metadata, key) for key in _SIZE_KEYS}
     missing = [name for name in _REQUIRED if name not in table.column_names]
     if missing:
         raise ValueError(f"the log lacks the column(s) {missing}.")
     n = table.num_rows
     column = {name: _no_nulls(table, name) for name in table.column_names}
     n_candidates, candidate_ids = _ragged(
-        column["candidate_ids"], "candidate_ids", np.int64, PAD_ID
+        column["candidate_ids"], "candidate_ids", np.int64, PAD_ID, sizes["max_candidates"]
     )
     _, history = _ragged(column["history"], "history", np.int64, PAD_ID, sizes["history_length"])
     features = _candidate_features(
-        column["candidate_features"], n_candidates, sizes["n_item_features"]
+        column["candidate_features"], n_candidates, sizes["n_item_features"], candidate_ids.shape[1]
     )
     k = sizes["slate_size"]
     observation = SlateObservation(
@@ -140,6 +138,13 @@ def arrow_to_log(table: pa.Table, metadata: dict[bytes, bytes] | None) -> Logged
     return LoggedBandit(observation, decision, feedback, names)
 
 
+_SIZE_KEYS = (
+    "slate_size",
+    "n_context_features",
+    "n_item_features",
+    "history_length",
+    "max_candidates",
+)
 _REQUIRED = (
     "request_id",
     "time",
@@ -261,7 +266,7 @@ def _ragged(
     return lengths, padded
 
 
-def _candidate_features(array: pa.Array, n_candidates: NDArray, n_item: int) -> NDArray:
+def _candidate_features(array: pa.Array, n_candidates: NDArray, n_item: int, width: int) -> NDArray:
     lengths = _lengths(array)
     wrong = lengths != n_candidates
     if wrong.any():
@@ -272,7 +277,6 @@ def _candidate_features(array: pa.Array, n_candidates: NDArray, n_item: int) -> 
         )
     per_candidate = _flat(array, "candidate_features")
     flat = _fixed(per_candidate, "candidate_features", n_item, np.float64)
-    width = int(n_candidates.max(initial=0))
     padded = np.zeros((len(lengths), width, n_item))
     padded[np.arange(width) < n_candidates[:, None]] = flat
     return padded

@@ -1,0 +1,89 @@
+"""Random but valid kernel objects for tests (no simulator, no policies)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.logged import LoggedBandit
+from bandits.observation import PAD_ID, SlateObservation
+
+
+def random_observation(
+    rng: np.random.Generator,
+    *,
+    n_requests: int = 6,
+    max_candidates: int = 5,
+    slate_size: int = 2,
+    n_context: int = 3,
+    n_item: int = 2,
+    history_length: int = 3,
+    variable: bool = True,
+) -> SlateObservation:
+    """Observation with per-row candidate counts in [slate_size, max_candidates] if variable."""
+    low = slate_size if variable else max_candidates
+    counts = rng.integers(low, max_candidates + 1, size=n_requests)
+    mask = np.arange(max_candidates) < counts[:, None]
+    ids = np.where(mask, rng.integers(0, 1000, size=(n_requests, max_candidates)), PAD_ID)
+    features = rng.normal(size=(n_requests, max_candidates, n_item)) * mask[:, :, None]
+    depth = rng.integers(0, history_length + 1, size=n_requests)
+    history = np.where(
+        np.arange(history_length) < depth[:, None],
+        rng.integers(0, 1000, size=(n_requests, history_length)),
+        PAD_ID,
+    )
+    return SlateObservation(
+        context=rng.normal(size=(n_requests, n_context)),
+        candidate_ids=ids,
+        candidate_features=features,
+        n_candidates=counts,
+        slate_size=slate_size,
+        history=history,
+        request_ids=np.arange(n_requests),
+        user_ids=rng.integers(-1, 50, size=n_requests),
+        times=rng.integers(0, 100, size=n_requests),
+    )
+
+
+def random_log(rng: np.random.Generator, *, signals: bool = True, **shape: int) -> LoggedBandit:
+    """A valid logged table: random slates, probabilities in (0, 1], 0/1 rewards."""
+    obs = random_observation(rng, **shape)
+    keys = rng.random((obs.n_requests, obs.max_candidates))
+    keys[~obs.candidate_mask] = np.inf
+    slates = np.argsort(keys, axis=1)[:, : obs.slate_size]
+    shape2 = (obs.n_requests, obs.slate_size)
+    decision = SlateDecision(
+        slates, rng.uniform(0.01, 1.0, obs.n_requests), rng.uniform(0.01, 1.0, shape2)
+    )
+    rewards = rng.integers(0, 2, size=shape2).astype(float)
+    extra = {"click": rewards.copy(), "watch_time": rng.exponential(size=shape2)} if signals else {}
+    names = rng.choice(["uniform", "linucb:alpha=1"], size=obs.n_requests)
+    return LoggedBandit(obs, decision, SlateFeedback(rewards, extra), names)
+
+
+def assert_logs_equal(left: LoggedBandit, right: LoggedBandit) -> None:
+    """Every column of two tables is equal (shapes, dtypes and values)."""
+    pairs = [
+        (left.observation.context, right.observation.context),
+        (left.observation.candidate_ids, right.observation.candidate_ids),
+        (left.observation.candidate_features, right.observation.candidate_features),
+        (left.observation.n_candidates, right.observation.n_candidates),
+        (left.observation.history, right.observation.history),
+        (left.observation.request_ids, right.observation.request_ids),
+        (left.observation.user_ids, right.observation.user_ids),
+        (left.observation.times, right.observation.times),
+        (left.decision.slates, right.decision.slates),
+        (left.decision.slate_probability, right.decision.slate_probability),
+        (left.decision.position_probability, right.decision.position_probability),
+        (left.feedback.rewards, right.feedback.rewards),
+        (left.policy_names, right.policy_names),
+    ]
+    assert left.slate_size == right.slate_size
+    for a, b in pairs:
+        # numpy's str width is not a property of the column, only its kind is
+        assert a.dtype == b.dtype or a.dtype.kind == b.dtype.kind == "U"
+        np.testing.assert_array_equal(a, b)
+    assert left.feedback.signals.keys() == right.feedback.signals.keys()
+    for name in left.feedback.signals:
+        np.testing.assert_array_equal(left.feedback.signals[name], right.feedback.signals[name])
