@@ -97,7 +97,7 @@ def target_probabilities(
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"target probabilities must lie in [0, 1]; row {row} is {probabilities[row]!r}."
+            f"target probabilities must lie in [0, 1]; row {row} is {probabilities[row].item()!r}."
         )
     return probabilities
 
