@@ -145,6 +145,18 @@ def check_slates(slates: NDArray, n_candidates: NDArray, label: str) -> None:
             )
 
 
+def check_generator(rng: object, owner: str) -> np.random.Generator:
+    """Return ``rng``, or a fresh ``numpy.random.default_rng()`` when it is None."""
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"The 'rng' parameter of {owner} must be a numpy.random.Generator or None; "
+            f"got {rng!r} of type {type(rng).__name__}."
+        )
+    return rng
+
+
 def _integral_mask(array: NDArray) -> NDArray:
     with np.errstate(invalid="ignore"):
         return np.isfinite(array) & (array == np.round(array))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from bandits.observation import SlateObservation
+
 
 def count_ordered_slates(n_candidates: NDArray[np.int64], slate_size: int) -> NDArray[np.float64]:
     """Number of ordered slates of ``slate_size`` distinct items, n! / (n - k)!.
@@ -57,3 +59,23 @@ def sample_uniform_slates(
     keys = rng.random((n_candidates.shape[0], max_candidates))
     keys[np.arange(max_candidates) >= n_candidates[:, None]] = np.inf
     return np.ascontiguousarray(np.argsort(keys, axis=1)[:, :k], dtype=np.int64)
+
+
+def uniform_slate_probability(obs: SlateObservation) -> NDArray[np.float64]:
+    """1 / (n! / (n - k)!) per request: every ordered slate of distinct candidates is as likely.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests,)
+    """
+    return 1.0 / count_ordered_slates(obs.n_candidates, obs.slate_size)
+
+
+def uniform_position_probability(obs: SlateObservation) -> NDArray[np.float64]:
+    """1 / n for every position: each candidate is as likely at any position.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests, slate_size)
+    """
+    return np.repeat(1.0 / obs.n_candidates[:, None], obs.slate_size, axis=1)

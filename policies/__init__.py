@@ -1,0 +1,24 @@
+"""Decision makers: uniform random, epsilon-greedy and LinUCB slates (more to come)."""
+
+from policies.base import BasePolicy, GreedyPolicy
+from policies.epsilon_greedy import EpsilonGreedy
+from policies.features import interaction_features, n_interaction_features
+from policies.linear import LinearPolicy
+from policies.linear_model import RidgeRegression
+from policies.linucb import LinUCB
+from policies.registry import POLICIES, make_policy
+from policies.uniform import UniformRandom
+
+__all__ = [
+    "POLICIES",
+    "BasePolicy",
+    "EpsilonGreedy",
+    "GreedyPolicy",
+    "LinUCB",
+    "LinearPolicy",
+    "RidgeRegression",
+    "UniformRandom",
+    "interaction_features",
+    "make_policy",
+    "n_interaction_features",
+]

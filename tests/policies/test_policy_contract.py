@@ -1,0 +1,162 @@
+"""The contract every registered policy keeps, untrained and after a few updates."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from bandits._checks import check_slates
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.policy import Policy
+from bandits.specs import parse_spec
+from policies import POLICIES, make_policy
+
+
+def build(name, seed=0):
+    return make_policy(name, {}, rng=np.random.default_rng(seed))
+
+
+def trained(name, make_observation, make_feedback, seed=0, batches=3):
+    """A policy after ``batches`` updates on random observations (slate sizes 1 to 3)."""
+    policy, rng = build(name, seed), np.random.default_rng(seed + 1000)
+    for batch in range(batches):
+        obs = make_observation(rng, n_requests=16, slate_size=1 + batch % 3)
+        decision = policy.act(obs)
+        policy.update(obs, decision, make_feedback(rng, decision))
+    return policy
+
+
+@pytest.fixture(params=sorted(POLICIES))
+def name(request):
+    return request.param
+
+
+@pytest.fixture(params=[False, True], ids=["untrained", "trained"])
+def policy(request, name, make_observation, make_feedback):
+    if request.param:
+        return trained(name, make_observation, make_feedback)
+    return build(name)
+
+
+def test_follows_the_policy_protocol(policy):
+    assert isinstance(policy, Policy)
+    assert isinstance(policy.name, str) and policy.name.startswith(policy.spec_name)
+
+
+def test_name_rebuilds_the_policy(policy):
+    rebuilt = make_policy(*parse_spec(policy.name), rng=np.random.default_rng(0))
+    assert type(rebuilt) is type(policy) and rebuilt.name == policy.name
+
+
+@pytest.mark.parametrize("slate_size", [1, 2, 4])
+def test_act_returns_valid_slates_with_matching_probabilities(policy, make_observation, slate_size):
+    obs = make_observation(np.random.default_rng(slate_size), n_requests=30, slate_size=slate_size)
+    decision = policy.act(obs)
+    assert isinstance(decision, SlateDecision)
+    assert decision.slates.shape == (30, slate_size) and decision.slates.dtype == np.int64
+    check_slates(decision.slates, obs.n_candidates, "slates")
+    assert decision.slate_probability.dtype == decision.position_probability.dtype == np.float64
+    assert np.all((decision.slate_probability > 0) & (decision.slate_probability <= 1))
+    assert np.all((decision.position_probability > 0) & (decision.position_probability <= 1))
+    # A slate is never likelier than any of its positions.
+    assert np.all(decision.slate_probability <= decision.position_probability.min(axis=1) + 1e-12)
+
+    slate_p = policy.slate_probability(obs, decision.slates)
+    position_p = policy.position_probability(obs, decision.slates)
+    assert slate_p.shape == (30,) and position_p.shape == (30, slate_size)
+    np.testing.assert_allclose(slate_p, decision.slate_probability, rtol=1e-12)
+    np.testing.assert_allclose(position_p, decision.position_probability, rtol=1e-12)
+    if slate_size == 1:
+        np.testing.assert_allclose(position_p[:, 0], slate_p, rtol=1e-12)
+
+
+def test_probabilities_of_other_slates_lie_in_unit_interval(policy, make_observation):
+    rng = np.random.default_rng(5)
+    obs = make_observation(rng, n_requests=50, slate_size=3)
+    other = np.argsort(rng.random((50, obs.max_candidates)) + ~obs.candidate_mask, axis=1)[:, :3]
+    for probability in (
+        policy.slate_probability(obs, other),
+        policy.position_probability(obs, other),
+    ):
+        assert probability.dtype == np.float64
+        assert np.all((probability >= 0) & (probability <= 1))
+
+
+@pytest.mark.parametrize("trained_first", [False, True], ids=["untrained", "trained"])
+def test_tiny_case_distribution_is_exact(name, make_observation, make_feedback, trained_first):
+    """3 candidates, 2 positions: the 6 slate probabilities sum to 1, give the position
+    marginals, and match the empirical frequencies of many draws within 4 standard errors."""
+    policy = trained(name, make_observation, make_feedback) if trained_first else build(name)
+    one = make_observation(
+        np.random.default_rng(7), n_requests=1, max_candidates=3, min_candidates=3
+    )
+    slates = np.array(list(itertools.permutations(range(3), 2)))
+    many = one.take(np.zeros(len(slates), dtype=np.int64))
+    slate_p = policy.slate_probability(many, slates)
+    position_p = policy.position_probability(many, slates)
+    np.testing.assert_allclose(slate_p.sum(), 1.0, rtol=1e-12)
+    for k in range(2):
+        marginal = [slate_p[slates[:, k] == item].sum() for item in slates[:, k]]
+        np.testing.assert_allclose(position_p[:, k], marginal, rtol=1e-12)
+
+    draws = 4000
+    chosen = policy.act(one.take(np.zeros(draws, dtype=np.int64))).slates
+    frequency = (chosen[:, None, :] == slates[None, :, :]).all(axis=2).mean(axis=0)
+    tolerance = 4 * np.sqrt(slate_p * (1 - slate_p) / draws) + 1e-12
+    assert np.all(np.abs(frequency - slate_p) <= tolerance), (frequency, slate_p)
+
+
+def test_same_seed_gives_identical_decisions(name, make_observation):
+    obs = make_observation(np.random.default_rng(3), n_requests=40, slate_size=2)
+    first, second = build(name, seed=11).act(obs), build(name, seed=11).act(obs)
+    np.testing.assert_array_equal(first.slates, second.slates)
+    np.testing.assert_array_equal(first.slate_probability, second.slate_probability)
+
+
+def test_probability_methods_change_nothing(name, make_observation):
+    obs = make_observation(np.random.default_rng(3), n_requests=40, slate_size=2)
+    queried, fresh = build(name, seed=11), build(name, seed=11)
+    slates = fresh.act(obs).slates
+    queried.slate_probability(obs, slates)
+    queried.position_probability(obs, slates)
+    np.testing.assert_array_equal(queried.act(obs).slates, slates)
+
+
+def test_accepts_the_dict_form_of_the_observation(name, make_observation):
+    obs = make_observation(np.random.default_rng(4), n_requests=10, slate_size=2)
+    from_dict = build(name, seed=2).act(obs.to_mapping())
+    from_object = build(name, seed=2).act(obs)
+    np.testing.assert_array_equal(from_dict.slates, from_object.slates)
+    policy = build(name)
+    np.testing.assert_array_equal(
+        policy.slate_probability(obs.to_mapping(), from_dict.slates),
+        policy.slate_probability(obs, from_dict.slates),
+    )
+    np.testing.assert_array_equal(
+        policy.position_probability(obs.to_mapping(), from_dict.slates),
+        policy.position_probability(obs, from_dict.slates),
+    )
+    policy.update(obs.to_mapping(), from_dict, SlateFeedback(np.zeros(from_dict.slates.shape)))
+
+
+def test_update_learns_from_a_batch_and_act_still_works(name, make_observation, make_feedback):
+    policy, rng = build(name), np.random.default_rng(9)
+    for slate_size in (1, 3, 2):
+        obs = make_observation(rng, n_requests=25, max_candidates=7, slate_size=slate_size)
+        decision = policy.act(obs)
+        assert policy.update(obs, decision, make_feedback(rng, decision)) is None
+    obs = make_observation(rng, n_requests=5, slate_size=2)
+    check_slates(policy.act(obs).slates, obs.n_candidates, "slates")
+
+
+def test_rejects_invalid_slates(policy, make_observation):
+    obs = make_observation(np.random.default_rng(1), n_requests=2, slate_size=2)
+    with pytest.raises(ValueError, match="more than once"):
+        policy.slate_probability(obs, [[0, 0], [0, 1]])
+    with pytest.raises(ValueError, match="row 1, position 0"):
+        policy.position_probability(obs, [[0, 1], [obs.n_candidates[1], 0]])
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        policy.slate_probability(obs, [[0], [1]])

@@ -1,0 +1,112 @@
+"""Bad parameters and inputs raise errors that name what is wrong."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from policies import EpsilonGreedy, LinUCB, RidgeRegression, UniformRandom, make_policy
+
+BAD_PARAMETERS = [
+    (LinUCB, {"alpha": -1}, ValueError, "The 'alpha' parameter of LinUCB must be >= 0; got -1."),
+    (LinUCB, {"alpha": "big"}, TypeError, "'alpha' parameter of LinUCB must be a real number"),
+    (LinUCB, {"alpha": float("nan")}, ValueError, "'alpha' parameter of LinUCB must be finite"),
+    (LinUCB, {"ridge": 0}, ValueError, "The 'ridge' parameter of LinUCB must be > 0; got 0."),
+    (LinUCB, {"alpah": 1.0}, TypeError, "unexpected keyword argument 'alpah'"),
+    (
+        EpsilonGreedy,
+        {"epsilon": 1.5},
+        ValueError,
+        "'epsilon' parameter of EpsilonGreedy must be <= 1",
+    ),
+    (EpsilonGreedy, {"epsilon": True}, TypeError, "'epsilon' parameter of EpsilonGreedy must be a"),
+    (EpsilonGreedy, {"ridge": -2.0}, ValueError, "'ridge' parameter of EpsilonGreedy must be > 0"),
+    (EpsilonGreedy, {"rng": 42}, TypeError, "'rng' parameter of EpsilonGreedy must be a numpy"),
+    (UniformRandom, {"rng": np.random.RandomState(0)}, TypeError, "'rng' parameter of Uniform"),
+    (
+        RidgeRegression,
+        {"ridge": -1},
+        ValueError,
+        "'ridge' parameter of RidgeRegression must be > 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "error", "message"), BAD_PARAMETERS)
+def test_bad_parameters(cls, kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [UniformRandom, EpsilonGreedy, LinUCB, RidgeRegression])
+def test_arguments_are_keyword_only(cls):
+    with pytest.raises(TypeError, match="positional"):
+        cls(0.5)
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_floats():
+    policy = EpsilonGreedy(epsilon=np.float32(0.25), ridge=np.int64(2))
+    assert policy.get_params() == {"epsilon": 0.25, "ridge": 2.0}
+    assert type(policy.epsilon) is float
+
+
+def test_make_policy_passes_parameters_and_rng_only_where_taken():
+    rng = np.random.default_rng(0)
+    policy = make_policy("epsilon-greedy", {"epsilon": 0.2}, rng=rng)
+    assert isinstance(policy, EpsilonGreedy) and policy.epsilon == 0.2 and policy.rng is rng
+    assert make_policy("linucb", {"alpha": 0.5}, rng=rng).alpha == 0.5
+
+
+def test_make_policy_unknown_name():
+    message = (
+        "Unknown policy 'thompson'; known policies are ['epsilon-greedy', 'linucb', 'uniform']."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_policy("thompson", {}, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("linucb", {"alpah": 1}, "The policy 'linucb' (LinUCB) has no parameter 'alpah'; "
+         "allowed parameters are ['alpha', 'ridge']."),
+        ("uniform", {"epsilon": 0.1}, "The policy 'uniform' (UniformRandom) has no parameter "
+         "'epsilon'; allowed parameters are []."),
+        ("epsilon-greedy", {"rng": 1}, "has no parameter 'rng'; allowed parameters are "
+         "['epsilon', 'ridge'] (rng is given to make_policy separately)."),
+    ],
+)  # fmt: skip
+def test_make_policy_unknown_parameter(name, params, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_policy(name, params, rng=np.random.default_rng(0))
+
+
+def test_make_policy_needs_a_generator():
+    with pytest.raises(TypeError, match="'rng' argument of make_policy"):
+        make_policy("uniform", {}, rng=0)
+
+
+def test_update_checks_its_inputs(make_observation):
+    obs = make_observation(np.random.default_rng(0), n_requests=4, slate_size=2)
+    policy = LinUCB()
+    decision = policy.act(obs)
+    with pytest.raises(TypeError, match=r"'feedback' of LinUCB\.update must be a SlateFeedback"):
+        policy.update(obs, decision, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"'rewards' passed to LinUCB\.update must have shape"):
+        policy.update(obs, decision, SlateFeedback(np.zeros((4, 1))))
+    bad = SlateDecision(np.tile([0, 5], (4, 1)), np.ones(4), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="position 1 is 5"):
+        policy.update(obs, bad, SlateFeedback(np.zeros((4, 2))))
+    assert policy.model_.n_samples_ == 0
+
+
+def test_a_fitted_linear_policy_rejects_other_feature_sizes(make_observation):
+    rng = np.random.default_rng(0)
+    policy, obs = LinUCB(), make_observation(rng, n_context=3, n_item=2)
+    policy.update(obs, policy.act(obs), SlateFeedback(np.zeros((obs.n_requests, 2))))
+    with pytest.raises(ValueError, match="fitted on 9 features; got 7"):
+        policy.act(make_observation(rng, n_context=2, n_item=2))
