@@ -131,7 +131,7 @@ class SlateObservation:
     def to_mapping(self) -> dict[str, Any]:
         """The observation as a dict of arrays (the gymnasium observation layout)."""
         values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        values["slate_size"] = np.int64(self.slate_size)
+        values["slate_size"] = np.asarray(self.slate_size, dtype=np.int64)
         return values
 
     @classmethod

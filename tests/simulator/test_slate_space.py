@@ -1,0 +1,103 @@
+"""SlateSpace: ordered slates of distinct indices, one per request."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from gymnasium.spaces import MultiDiscrete
+
+from simulator import SlateSpace
+
+
+def space(**kwargs):
+    params = {"n_requests": 4, "slate_size": 3, "max_candidates": 5, "seed": 0} | kwargs
+    return SlateSpace(**params)
+
+
+def test_sample_is_contained_with_distinct_rows():
+    slates = space(n_requests=50).sample()
+    assert slates.shape == (50, 3)
+    assert slates.dtype == np.int64
+    assert all(len(set(row)) == 3 for row in slates.tolist())
+    assert slates in space(n_requests=50)
+
+
+def test_sample_is_reproducible_from_the_seed():
+    np.testing.assert_array_equal(space(seed=7).sample(), space(seed=7).sample())
+    assert not np.array_equal(space(seed=7, n_requests=20).sample(), space(seed=8).sample())
+
+
+def test_sample_draws_every_ordered_slate_equally_often():
+    n_rows = 6000
+    slates = space(n_requests=n_rows, slate_size=2, max_candidates=3).sample()
+    _, counts = np.unique(slates, axis=0, return_counts=True)
+    assert counts.size == 6
+    standard_error = np.sqrt(n_rows * (1 / 6) * (5 / 6))
+    assert np.all(np.abs(counts - n_rows / 6) < 4 * standard_error)
+
+
+def test_sample_respects_the_mask():
+    mask = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 1, 1, 1]])
+    for _ in range(20):
+        slates = space(seed=None).sample(mask=mask)
+        assert np.all(np.take_along_axis(mask, slates, axis=1) == 1)
+        assert sorted(slates[0].tolist()) == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("mask", "match"),
+    [
+        (np.ones((4, 4)), r"shape \(4, 5\)"),
+        (np.array([[1, 1, 1, 0, 0]] * 3 + [[1, 1, 0, 0, 0]]), "row 3 allows 2"),
+    ],
+)
+def test_sample_rejects_a_bad_mask(mask, match):
+    with pytest.raises(ValueError, match=match):
+        space().sample(mask=mask)
+
+
+def test_sample_rejects_probability():
+    with pytest.raises(ValueError, match="probability"):
+        space().sample(probability=np.ones((4, 5)))
+
+
+@pytest.mark.parametrize(
+    "slates",
+    [
+        [[0, 1, 1], [0, 1, 2], [0, 1, 2], [0, 1, 2]],
+        [[0, 1, 5], [0, 1, 2], [0, 1, 2], [0, 1, 2]],
+        [[0, 1, -1], [0, 1, 2], [0, 1, 2], [0, 1, 2]],
+        [[0, 1], [0, 1], [0, 1], [0, 1]],
+        np.zeros((4, 3, 1), dtype=np.int64),
+        np.array([[0.0, 1.0, 2.0]] * 4),
+    ],
+)
+def test_contains_rejects_invalid_slates(slates):
+    assert slates not in space()
+
+
+def test_contains_accepts_nested_lists():
+    assert [[4, 0, 2], [0, 1, 2], [3, 2, 1], [1, 2, 3]] in space()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_requests": 0}, "'n_requests' parameter of SlateSpace must be >= 1; got 0"),
+        ({"slate_size": 6}, "'slate_size' parameter of SlateSpace must be <= 5; got 6"),
+        ({"max_candidates": 0}, "'max_candidates' parameter of SlateSpace must be >= 1; got 0"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        space(**kwargs)
+
+
+def test_equality_repr_and_copies():
+    assert space() == space(seed=3)
+    assert space() != space(slate_size=2)
+    assert space() != MultiDiscrete(np.full((4, 3), 5))
+    assert repr(space()) == "SlateSpace(n_requests=4, slate_size=3, max_candidates=5)"
+    assert pickle.loads(pickle.dumps(space())) == space()
+    assert copy.deepcopy(space()) == space()
