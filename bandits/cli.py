@@ -38,7 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-out = Console()
+console = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -137,9 +137,8 @@ def simulate(
         logs=log_files,
         trace=str(run_dir / TRACE_FILE),
     )
-    summary = summarize_trace(trace)
-    out.print(_rich_table(summary, "Simulation"))
-    out.print(f"Run folder: {run_dir}")
+    console.print(_rich_table(_summary_view(summarize_trace(trace)), "Simulation"))
+    console.print(f"Run folder: {run_dir}")
 
 
 @app.command()
@@ -186,7 +185,7 @@ def evaluate(
         for est in estimators:
             rows.append({"target": name, **est.estimate(test, policy).as_dict()})
     frame = pd.DataFrame(rows)
-    out.print(_rich_table(frame.drop(columns=["warnings", "confidence"]), f"Estimates on {log}"))
+    console.print(_rich_table(_estimates_view(frame, confidence), f"Estimates on {log}"))
     for row in rows:
         if row["warnings"]:
             err.print(f"[yellow]Warning[/] {row['target']} / {row['estimator']}: {row['warnings']}")
@@ -204,7 +203,7 @@ def evaluate(
                 seed=seed,
                 estimates=str(out),
             )
-        out.print(f"Estimates: {out}")
+        console.print(f"Estimates: {out}")
 
 
 @app.command()
@@ -247,8 +246,8 @@ def report(
             for name in ("regret.png", "summary.csv", "report.md", "report.html")
         ],
     )
-    out.print(_rich_table(summary, "Policies"))
-    out.print(f"Report: {run_dir / 'report.html'} (and report.md, regret.png)")
+    console.print(_rich_table(_summary_view(summary), "Policies"))
+    console.print(f"Report: {run_dir / 'report.html'} (and report.md, regret.png)")
 
 
 @app.command("list")
@@ -259,11 +258,11 @@ def list_components() -> None:
     import simulator  # noqa: F401  (registers the bandits/ environments)
     from policies import POLICIES
 
-    out.print(
+    console.print(
         "[bold]Environments[/]: " + ", ".join(k for k in gym.registry if k.startswith("bandits/"))
     )
-    out.print("[bold]Policies[/]: " + ", ".join(POLICIES))
-    out.print("[bold]Estimators[/]: " + ", ".join(ESTIMATORS))
+    console.print("[bold]Policies[/]: " + ", ".join(POLICIES))
+    console.print("[bold]Estimators[/]: " + ", ".join(ESTIMATORS))
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:
@@ -280,6 +279,36 @@ def _progress(quiet: bool) -> Progress:
         console=err,
         disable=quiet or not sys.stderr.isatty(),
         transient=True,
+    )
+
+
+def _summary_view(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "policy": summary["policy"],
+            "requests": summary["requests"].astype(int),
+            "reward/request": summary["reward_per_request"],
+            "regret/request": summary["regret_per_request"],
+            "final regret/request": summary["final_regret_per_request"],
+            "cumulative regret": summary["cumulative_regret"],
+        }
+    )
+
+
+def _estimates_view(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "target": frame["target"],
+            "estimator": frame["estimator"],
+            "value": frame["value"],
+            "stderr": frame["stderr"],
+            f"{confidence:.0%} interval": [
+                f"[{low:.4g}, {high:.4g}]"
+                for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
+            ],
+            "ESS": frame["effective_sample_size"],
+            "max weight": frame["max_weight"],
+        }
     )
 
 

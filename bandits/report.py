@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 
-def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+def markdown_table(frame: pd.DataFrame, digits: int = 5) -> str:
     """A GitHub-flavoured Markdown table of ``frame`` (floats to ``digits`` significant digits)."""
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"

@@ -30,6 +30,7 @@ def summarize_trace(trace: pd.DataFrame) -> pd.DataFrame:
     per_run = frame.groupby(["policy", "run"], sort=False).apply(_one_run, include_groups=False)
     summary = per_run.groupby(level="policy", sort=False).mean()
     summary.insert(0, "runs", per_run.groupby(level="policy", sort=False).size())
+    summary["requests"] = summary["requests"].round().astype(np.int64)
     return summary.reset_index()
 
 
