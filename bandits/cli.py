@@ -226,7 +226,7 @@ def report(
     sections = [("Policies", summary)]
     estimates_path = run_dir / ESTIMATES_FILE
     if estimates_path.exists():
-        estimates = pd.read_csv(estimates_path).fillna("")
+        estimates = pd.read_csv(estimates_path, converters={"warnings": str})
         sections.append(("Off-policy estimates", estimates))
     manifest = read_manifest(run_dir)
     config = manifest.get("steps", {}).get("simulate", {}).get("config", {})

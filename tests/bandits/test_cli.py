@@ -1,0 +1,167 @@
+"""The `bandits` command end to end on a small run: simulate, evaluate, report, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from factories import assert_logs_equal
+from typer.testing import CliRunner
+
+from bandits.cli import app
+from bandits.logged import LoggedBandit
+
+runner = CliRunner()
+SMALL = [
+    "--env-param", "n_requests=40",
+    "--env-param", "slate_size=2",
+    "--env-param", "min_candidates=5",
+    "--env-param", "max_candidates=5",
+    "--policy", "uniform",
+    "--policy", "linucb:alpha=0.5",
+    "--requests", "400",
+    "--seed", "5",
+    "--quiet",
+]  # fmt: skip
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    result = invoke("simulate", *SMALL, "--out", folder, "--overwrite")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def test_simulate_writes_logs_trace_and_manifest(run_dir):
+    assert sorted(p.name for p in (run_dir / "logs").iterdir()) == [
+        "linucb_alpha=0.5.parquet",
+        "uniform.parquet",
+    ]
+    log = LoggedBandit.from_parquet(run_dir / "logs" / "uniform.parquet")
+    assert len(log) == 400 and log.slate_size == 2
+    trace = pd.read_parquet(run_dir / "trace.parquet")
+    assert set(trace["policy"]) == {"uniform", "linucb:alpha=0.5"}
+    assert trace.groupby("policy")["requests"].max().tolist() == [400, 400]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    step = manifest["steps"]["simulate"]
+    assert step["config"]["seed"] == 5 and step["config"]["total_requests"] == 400
+    assert step["config"]["env_params"]["slate_size"] == 2
+    assert isinstance(step["seeds"]["env"], int)
+    assert manifest["versions"]["numpy"] and manifest["versions"]["pyarrow"]
+
+
+def test_simulate_is_reproducible(run_dir, tmp_path):
+    assert invoke("simulate", *SMALL, "--out", tmp_path / "again").exit_code == 0
+    for name in ("uniform.parquet", "linucb_alpha=0.5.parquet"):
+        assert_logs_equal(
+            LoggedBandit.from_parquet(run_dir / "logs" / name),
+            LoggedBandit.from_parquet(tmp_path / "again" / "logs" / name),
+        )
+
+
+def test_simulate_reads_a_toml_config_and_options_override_it(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[simulation]\npolicies = ["uniform"]\ntotal_requests = 1000\nseed = 1\n'
+        "[simulation.env_params]\nn_requests = 10\nslate_size = 1\n"
+    )
+    result = invoke("simulate", "--config", config, "--requests", 30, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    log = LoggedBandit.from_parquet(tmp_path / "r" / "logs" / "uniform.parquet")
+    assert len(log) == 30 and log.slate_size == 1
+
+
+def test_evaluate_prints_and_writes_estimates(run_dir):
+    out = run_dir / "estimates.csv"
+    result = invoke(
+        "evaluate", run_dir / "logs" / "uniform.parquet",
+        "--target", "uniform", "--target", "linucb:alpha=0.5",
+        "--estimator", "ips", "--estimator", "snips", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame[["target", "estimator"]].values.tolist() == [
+        ["uniform", "ips"], ["uniform", "snips"],
+        ["linucb:alpha=0.5", "ips"], ["linucb:alpha=0.5", "snips"],
+    ]  # fmt: skip
+    assert (frame["n"] == 200).all()  # the default train fraction keeps half for evaluation
+    assert (frame["ci_low"] <= frame["value"]).all() and (frame["value"] <= frame["ci_high"]).all()
+    assert "ips" in result.output and "snips" in result.output
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["steps"]["evaluate"]["targets"] == ["uniform", "linucb:alpha=0.5"]
+
+
+def test_report_writes_plot_tables_and_pages(run_dir):
+    invoke("evaluate", run_dir / "logs" / "uniform.parquet", "-t", "uniform", "--out",
+           run_dir / "estimates.csv")  # fmt: skip
+    result = invoke("report", run_dir)
+    assert result.exit_code == 0, result.output
+    for name in ("regret.png", "summary.csv", "report.md", "report.html"):
+        assert (run_dir / name).stat().st_size > 0
+    assert (run_dir / "regret.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (run_dir / "report.md").read_text()
+    assert "linucb:alpha=0.5" in markdown and "Off-policy estimates" in markdown
+    assert "![Cumulative expected regret per policy](regret.png)" in markdown
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert set(summary["policy"]) == {"uniform", "linucb:alpha=0.5"}
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {"simulate", "report"} <= set(manifest["steps"])
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ([], ["simulate", "evaluate", "report", "list"]),
+        (["simulate"], ["--config", "--env-param", "--policy", "--requests", "--seed", "--out"]),
+        (["evaluate"], ["--target", "--estimator", "--train-fraction", "--confidence", "--out"]),
+        (["report"], ["run_dir", "--title"]),
+    ],
+)
+def test_help_describes_every_option(command, words):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    for word in words:
+        assert word in result.output
+
+
+def test_list_names_the_components():
+    result = invoke("list")
+    for word in ("bandits/LatentFactor-v0", "linucb", "epsilon-greedy", "uniform", "snips"):
+        assert word in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--policy", "thompson", "--requests", "10"], "Unknown policy 'thompson'"),
+        (["simulate", "--env", "bandits/Nope-v0", "--requests", "10"], "Unknown environment"),
+        (["simulate", "--env-param", "slate_size=0", "--requests", "10"], "'slate_size'"),
+        (["simulate", "--policy", "linucb:alpah=1", "--requests", "10"], "'alpah'"),
+        (["simulate", "--requests", "0"], "'total_requests'"),
+        (["evaluate", "missing.parquet", "-t", "uniform"], "No log file at missing.parquet"),
+    ],
+)
+def test_bad_input_gives_one_clear_error(args, message, tmp_path):
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "x")] if args[0] == "simulate"
+                           else args)  # fmt: skip
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_simulate_refuses_a_non_empty_folder(run_dir):
+    result = runner.invoke(app, ["simulate", "--requests", "10", "--out", str(run_dir)])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+
+
+def test_evaluate_rejects_an_unknown_estimator(run_dir):
+    result = runner.invoke(
+        app, ["evaluate", str(run_dir / "logs" / "uniform.parquet"), "-t", "uniform", "-e", "magic"]
+    )
+    assert result.exit_code == 2 and "Unknown estimator(s) ['magic']" in result.output
