@@ -53,11 +53,16 @@ class SimulationConfig:
         policies = (self.policies,) if isinstance(self.policies, str) else tuple(self.policies)
         if not policies:
             raise ValueError(f"The 'policies' of {owner} must name at least one policy; got none.")
-        for spec in policies:
-            parse_spec(spec)
+        for index, spec in enumerate(policies):
+            try:
+                parse_spec(spec)
+            except (TypeError, ValueError) as error:
+                raise type(error)(
+                    f"The 'policies' of {owner} has a bad spec at index {index}: {error}"
+                ) from None
         object.__setattr__(self, "policies", policies)
-        check_integer(self.total_requests, "total_requests", owner, low=1)
-        check_integer(self.seed, "seed", owner, low=0)
+        for name, low in (("total_requests", 1), ("seed", 0)):
+            object.__setattr__(self, name, check_integer(getattr(self, name), name, owner, low=low))
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> SimulationConfig:

@@ -10,7 +10,7 @@ import pandas as pd
 
 def markdown_table(frame: pd.DataFrame, digits: int = 5) -> str:
     """A GitHub-flavoured Markdown table of ``frame`` (floats to ``digits`` significant digits)."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(_cell(column, digits) for column in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = [
         "| " + " | ".join(_cell(value, digits) for value in row) + " |"
@@ -26,13 +26,10 @@ def render_markdown(
     notes: Sequence[str] = (),
 ) -> str:
     """A Markdown report: ``sections`` are (heading, table), ``figures`` (caption, file name)."""
-    parts = [f"# {title}", ""]
-    parts += [f"{note}" for note in notes]
-    for caption, name in figures:
-        parts += ["", f"![{caption}]({name})"]
-    for heading, table in sections:
-        parts += ["", f"## {heading}", "", markdown_table(table)]
-    return "\n".join(parts) + "\n"
+    blocks = [f"# {title}", *notes]
+    blocks += [f"![{caption}]({name})" for caption, name in figures]
+    blocks += [f"## {heading}\n\n{markdown_table(table)}" for heading, table in sections]
+    return "\n\n".join(blocks) + "\n"
 
 
 def render_html(
@@ -52,7 +49,7 @@ def render_html(
         )
     for heading, table in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
-        body.append(table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
+        body.append(table.to_html(index=False, float_format=lambda v: f"{v:.5g}", border=0))
     style = (
         "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ccc}"

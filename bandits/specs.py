@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from typing import Any
 
@@ -12,7 +13,11 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     Values are read as TOML literals (``1``, ``0.5``, ``true``, ``"text"``, ``[1, 2]``);
     anything that is not a TOML literal is kept as a plain string.
     """
-    if not isinstance(spec, str) or not spec.strip():
+    if not isinstance(spec, str):
+        raise TypeError(
+            f"A spec must be a string like 'linucb:alpha=0.5'; got {type(spec).__name__}."
+        )
+    if not spec.strip():
         raise ValueError(
             f"A spec must be a non-empty string like 'linucb:alpha=0.5'; got {spec!r}."
         )
@@ -38,7 +43,20 @@ def format_spec(name: str, params: dict[str, Any]) -> str:
     """The inverse of :func:`parse_spec` for simple values: ``"linucb:alpha=0.5"``."""
     if not params:
         return name
-    return name + ":" + ",".join(f"{key}={value}" for key, value in params.items())
+    return name + ":" + ",".join(f"{key}={_format_value(value)}" for key, value in params.items())
+
+
+def _format_value(value: Any) -> str:
+    """A value written so that :func:`parse_spec` reads it back unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        plain = _parse_value(value) == value and not any(c in value for c in ",='\"[]{}")
+        return value if plain else json.dumps(value)
+    if isinstance(value, list | tuple):
+        items = (json.dumps(v) if isinstance(v, str) else _format_value(v) for v in value)
+        return "[" + ", ".join(items) + "]"
+    return repr(value)
 
 
 def _parse_value(text: str) -> Any:
@@ -65,6 +83,10 @@ def _split_top_level(text: str) -> list[str]:
             current = []
             continue
         current.append(char)
+    if quote or depth:
+        raise ValueError(
+            f"The parameters {text!r} have an unclosed {'quote' if quote else 'bracket'}."
+        )
     if current or items:
         items.append("".join(current))
     return [item for item in items if item.strip()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.linalg import cho_solve, cholesky
 
 from bandits._checks import as_array, check_finite, check_real, check_shape
 
@@ -38,6 +38,7 @@ class RidgeRegression:
         self.b_: NDArray[np.float64] | None = None
         self.n_samples_ = 0
         self._factor: NDArray[np.float64] | None = None
+        self._inverse_cache: NDArray[np.float64] | None = None
 
     @property
     def n_features_(self) -> int | None:
@@ -65,6 +66,7 @@ class RidgeRegression:
         self.b_ += x.T @ y
         self.n_samples_ += x.shape[0]
         self._factor = None
+        self._inverse_cache = None
 
     @property
     def theta_(self) -> NDArray[np.float64] | None:
@@ -90,7 +92,9 @@ class RidgeRegression:
         return np.zeros(x.shape[:-1]) if theta is None else x @ theta
 
     def width(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Confidence widths ``sqrt(x^T A^-1 x) = |L^-1 x|`` where ``A = L L^T``.
+        """Confidence widths ``sqrt(x^T A^-1 x)``.
+
+        Uses ``A^-1`` from the cached Cholesky factor, so a batch costs one matrix product.
 
         Parameters
         ----------
@@ -103,9 +107,16 @@ class RidgeRegression:
         self._check_width(x)
         if self.A_ is None:
             return np.linalg.norm(x, axis=-1) / np.sqrt(self.ridge)
-        rows = x.reshape(-1, x.shape[-1]).T
-        whitened = solve_triangular(self._cholesky(), rows, lower=True, check_finite=False)
-        return np.linalg.norm(whitened, axis=0).reshape(x.shape[:-1])
+        rows = x.reshape(-1, x.shape[-1])
+        quadratic = np.einsum("nd,nd->n", rows @ self._inverse(), rows)
+        return np.sqrt(np.maximum(quadratic, 0.0)).reshape(x.shape[:-1])
+
+    def _inverse(self) -> NDArray[np.float64]:
+        """``A_^-1`` from the Cholesky factor, cached until the next update."""
+        if self._inverse_cache is None:
+            identity = np.eye(self.A_.shape[0])
+            self._inverse_cache = cho_solve((self._cholesky(), True), identity)
+        return self._inverse_cache
 
     def _cholesky(self) -> NDArray[np.float64]:
         """Lower Cholesky factor of ``A_``, cached until the next update."""
