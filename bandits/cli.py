@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 from bandits.atomic import atomic_path, write_text_atomic
 from bandits.config import SimulationConfig
@@ -88,6 +89,14 @@ def simulate(
         bool, typer.Option(help="Allow writing into a non-empty run folder.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    blas_threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="BLAS threads for the policies' linear algebra. Their matrices are small, and "
+            "on few cores extra BLAS threads slow them down (see benchmarks/bench_linucb.py).",
+        ),
+    ] = 1,
 ) -> None:
     """Run policies on an environment; write their logs (Parquet), the regret trace and a manifest.
 
@@ -114,7 +123,7 @@ def simulate(
     env_seed = spawn_int_seed(streams[0])
     make_env = make_env_factory(cfg.env, cfg.env_params)
     policies = build_policies(cfg.policies, streams[1:])
-    with _progress(quiet) as progress:
+    with _progress(quiet) as progress, threadpool_limits(blas_threads, user_api="blas"):
         task = progress.add_task("simulating", total=cfg.total_requests * len(policies))
         result = run_simulation(
             make_env,
@@ -167,6 +176,14 @@ def evaluate(
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the targets' random streams.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
+    blas_threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="BLAS threads for the policies' linear algebra. Their matrices are small, and "
+            "on few cores extra BLAS threads slow them down (see benchmarks/bench_linucb.py).",
+        ),
+    ] = 1,
 ) -> None:
     """Estimate target policies' value per request on a logged table (off-policy evaluation)."""
     table = LoggedBandit.from_parquet(log)
@@ -180,10 +197,11 @@ def evaluate(
         raise ValueError(f"{log} leaves {len(test)} row(s) to evaluate on; it needs at least 2.")
     policies = build_policies(target, spawn_generators(seed, len(target)))
     rows = []
-    for name, policy in policies.items():
-        replay_updates(policy, train)
-        for est in estimators:
-            rows.append({"target": name, **est.estimate(test, policy).as_dict()})
+    with threadpool_limits(blas_threads, user_api="blas"):
+        for name, policy in policies.items():
+            replay_updates(policy, train)
+            for est in estimators:
+                rows.append({"target": name, **est.estimate(test, policy).as_dict()})
     frame = pd.DataFrame(rows)
     console.print(_rich_table(_estimates_view(frame, confidence), f"Estimates on {log}"))
     for row in rows:
