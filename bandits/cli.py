@@ -43,6 +43,15 @@ console = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+BlasThreads = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="BLAS threads for the policies' linear algebra. Their matrices are small, and on "
+        "few cores extra BLAS threads slow them down (see benchmarks/bench_linucb.py).",
+    ),
+]
+
 TRACE_FILE = "trace.parquet"
 ESTIMATES_FILE = "estimates.csv"
 
@@ -89,14 +98,7 @@ def simulate(
         bool, typer.Option(help="Allow writing into a non-empty run folder.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
-    blas_threads: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="BLAS threads for the policies' linear algebra. Their matrices are small, and "
-            "on few cores extra BLAS threads slow them down (see benchmarks/bench_linucb.py).",
-        ),
-    ] = 1,
+    blas_threads: BlasThreads = 1,
 ) -> None:
     """Run policies on an environment; write their logs (Parquet), the regret trace and a manifest.
 
@@ -176,14 +178,7 @@ def evaluate(
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the targets' random streams.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
-    blas_threads: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="BLAS threads for the policies' linear algebra. Their matrices are small, and "
-            "on few cores extra BLAS threads slow them down (see benchmarks/bench_linucb.py).",
-        ),
-    ] = 1,
+    blas_threads: BlasThreads = 1,
 ) -> None:
     """Estimate target policies' value per request on a logged table (off-policy evaluation)."""
     table = LoggedBandit.from_parquet(log)

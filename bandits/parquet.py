@@ -243,15 +243,23 @@ def _flat(array: pa.Array, name: str) -> pa.Array:
 def _fixed(array: pa.Array, name: str, width: int, dtype: type) -> NDArray:
     """A list column with ``width`` values on every row, as an (n, width) array."""
     lengths = _lengths(array)
-    wrong = lengths != width
-    if wrong.any():
-        row = int(np.flatnonzero(wrong)[0])
-        raise ValueError(
-            f"column {name!r} must have {width} values on every row (from the file's metadata); "
-            f"row {row} has {lengths[row]}."
-        )
+    _check_lengths(
+        lengths,
+        width,
+        f"column {name!r} must have {width} values on every row (from the file's metadata)",
+        "values",
+    )
     flat = _flat(array, name).to_numpy(zero_copy_only=False)
     return np.asarray(flat, dtype=dtype).reshape(len(lengths), width)
+
+
+def _check_lengths(lengths: NDArray, expected: NDArray | int, rule: str, unit: str) -> None:
+    """Raise ``rule`` naming the first row whose list length differs from ``expected``."""
+    wrong = lengths != expected
+    if wrong.any():
+        row = int(np.flatnonzero(wrong)[0])
+        want = np.broadcast_to(expected, lengths.shape)[row]
+        raise ValueError(f"{rule}; row {row} has {lengths[row]} {unit}, not {want}.")
 
 
 def _ragged(
@@ -268,14 +276,22 @@ def _ragged(
 
 def _candidate_features(array: pa.Array, n_candidates: NDArray, n_item: int, width: int) -> NDArray:
     lengths = _lengths(array)
-    wrong = lengths != n_candidates
-    if wrong.any():
-        row = int(np.flatnonzero(wrong)[0])
-        raise ValueError(
-            f"column 'candidate_features' must have one entry per candidate; row {row} has "
-            f"{lengths[row]} for {n_candidates[row]} candidates."
-        )
+    _check_lengths(
+        lengths,
+        n_candidates,
+        "column 'candidate_features' must have one entry per candidate (n_candidates)",
+        "entries",
+    )
     per_candidate = _flat(array, "candidate_features")
+    inner = _lengths(per_candidate)
+    wrong = np.flatnonzero(inner != n_item)
+    if wrong.size:
+        row = int(np.searchsorted(np.cumsum(lengths), wrong[0], side="right"))
+        candidate = int(wrong[0] - (lengths[:row].sum()))
+        raise ValueError(
+            f"column 'candidate_features' must have {n_item} values per candidate (from the "
+            f"file's metadata); row {row}, candidate {candidate} has {inner[wrong[0]]}."
+        )
     flat = _fixed(per_candidate, "candidate_features", n_item, np.float64)
     padded = np.zeros((len(lengths), width, n_item))
     padded[np.arange(width) < n_candidates[:, None]] = flat

@@ -19,10 +19,10 @@ def random_observation(
     n_context: int = 3,
     n_item: int = 2,
     history_length: int = 3,
-    variable: bool = True,
+    min_candidates: int | None = None,
 ) -> SlateObservation:
-    """Observation with per-row candidate counts in [slate_size, max_candidates] if variable."""
-    low = slate_size if variable else max_candidates
+    """Requests with between ``min_candidates`` (default slate_size) and max_candidates each."""
+    low = slate_size if min_candidates is None else min_candidates
     counts = rng.integers(low, max_candidates + 1, size=n_requests)
     mask = np.arange(max_candidates) < counts[:, None]
     ids = np.where(mask, rng.integers(0, 1000, size=(n_requests, max_candidates)), PAD_ID)

@@ -260,3 +260,15 @@ def test_split_is_by_time():
     early, late = log.split(0.3)
     assert len(early) == 3 and len(late) == 7
     assert early.observation.times.max() <= late.observation.times.min()
+
+
+def test_short_candidate_feature_vector_in_a_file_names_row_and_candidate(tmp_path):
+    log = random_log(np.random.default_rng(0), n_requests=4, n_item=2)
+    path = log.to_parquet(tmp_path / "log.parquet")
+    table = pq.read_table(path)
+    features = table.column("candidate_features").to_pylist()
+    features[2][1] = features[2][1][:1]
+    index = table.schema.get_field_index("candidate_features")
+    pq.write_table(table.set_column(index, "candidate_features", pa.array(features)), path)
+    with pytest.raises(ValueError, match=r"2 values per candidate.*row 2, candidate 1 has 1"):
+        LoggedBandit.from_parquet(path)
