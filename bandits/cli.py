@@ -332,8 +332,13 @@ def _rich_table(frame: pd.DataFrame, title: str) -> Table:
             str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
         )
     for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(_number(v) if isinstance(v, float) else str(v) for v in row))
     return table
+
+
+def _number(value: float) -> str:
+    """Four significant digits, but whole numbers >= 10,000 in full (``12,345``)."""
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 
 if __name__ == "__main__":
