@@ -39,6 +39,16 @@ class SlateDecision:
         check_shape(position_p, slates.shape, f"'position_probability' of {owner}")
         check_probability(slate_p, f"'slate_probability' of {owner}")
         check_probability(position_p, f"'position_probability' of {owner}")
+        if position_p.shape[1]:
+            # a whole slate is never likelier than any one of its items at its position
+            excess = slate_p > position_p.min(axis=1) * (1 + 1e-9)
+            if excess.any():
+                row = int(np.flatnonzero(excess)[0])
+                raise ValueError(
+                    f"'slate_probability' of {owner} cannot exceed the probability of any of "
+                    f"its items at its position; row {row} has {slate_p[row].item()!r} > "
+                    f"min(position_probability) = {position_p[row].min().item()!r}."
+                )
         object.__setattr__(self, "slates", slates)
         object.__setattr__(self, "slate_probability", slate_p)
         object.__setattr__(self, "position_probability", position_p)

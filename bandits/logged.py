@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits._checks import check_shape
+from bandits._checks import check_real, check_shape
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.observation import PAD_ID, SlateObservation
@@ -179,7 +179,8 @@ class LoggedBandit:
         return read_log(path)
 
     def split(self, fraction: float) -> tuple[LoggedBandit, LoggedBandit]:
-        """The first ``fraction`` of rows in time order, and the rest."""
+        """The first ``fraction`` (in [0, 1]) of rows in time order, and the rest."""
+        fraction = check_real(fraction, "fraction", "LoggedBandit.split", low=0.0, high=1.0)
         order = np.argsort(self.observation.times, kind="stable")
         cut = round(fraction * len(self))
         return self.take(order[:cut]), self.take(order[cut:])

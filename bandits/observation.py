@@ -81,23 +81,18 @@ class SlateObservation:
                 f"max_candidates={width}; row {row} is {counts[row]}."
             )
         mask = self.candidate_mask
-        bad_ids = np.where(mask, ids < 0, ids != PAD_ID)
-        if bad_ids.any():
-            row, column = (int(i) for i in np.argwhere(bad_ids)[0])
-            raise ValueError(
-                f"'candidate_ids' of {owner} must be >= 0 for the first n_candidates entries "
-                f"and {PAD_ID} after them; row {row}, candidate {column} is {ids[row, column]}."
-            )
-        real = history != PAD_ID
-        bad_history = (history < PAD_ID) | (real[:, 1:] & ~real[:, :-1]).any(axis=1)[:, None] & real
-        if bad_history.any():
-            row, column = (int(i) for i in np.argwhere(bad_history)[0])
-            raise ValueError(
-                f"'history' of {owner} must hold item ids >= 0 followed only by {PAD_ID} "
-                f"padding; row {row}, entry {column} is {history[row, column]}."
-            )
+        _check_candidate_ids(ids, mask, owner)
+        _check_history(history, owner)
         check_finite(context, f"'context' of {owner}")
         check_finite(features, f"'candidate_features' of {owner}", mask[:, :, None])
+        padding = (features != 0) & ~mask[:, :, None]
+        if padding.any():
+            row, column, _ = (int(i) for i in np.argwhere(padding)[0])
+            raise ValueError(
+                f"'candidate_features' of {owner} must be 0 after the first n_candidates "
+                f"entries; row {row}, candidate {column} (padding) holds "
+                f"{features[row, column].tolist()}."
+            )
 
     @property
     def n_requests(self) -> int:
@@ -144,8 +139,43 @@ class SlateObservation:
                 f"The observation dict lacks the key(s) {missing}; it must hold {names}."
             )
         kwargs = {name: values[name] for name in names}
-        kwargs["slate_size"] = int(np.asarray(values["slate_size"]))
+        kwargs["slate_size"] = np.asarray(values["slate_size"]).item()
         return cls(**kwargs)
+
+
+def _check_candidate_ids(ids: NDArray, mask: NDArray, owner: str) -> None:
+    """Real candidates: distinct ids >= 0; padding: PAD_ID."""
+    bad_ids = np.where(mask, ids < 0, ids != PAD_ID)
+    if bad_ids.any():
+        row, column = (int(i) for i in np.argwhere(bad_ids)[0])
+        raise ValueError(
+            f"'candidate_ids' of {owner} must be >= 0 for the first n_candidates entries "
+            f"and {PAD_ID} after them; row {row}, candidate {column} is {ids[row, column]}."
+        )
+    if ids.shape[1] > 1:
+        ordered = np.sort(np.where(mask, ids, PAD_ID), axis=1)
+        repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] != PAD_ID)
+        if repeated.any():
+            row = int(np.flatnonzero(repeated.any(axis=1))[0])
+            item = ordered[row, 1:][repeated[row]][0]
+            where = np.flatnonzero(ids[row] == item).tolist()
+            raise ValueError(
+                f"'candidate_ids' of {owner} must not repeat an item within a request; row {row} "
+                f"has item {item} as candidates {where}."
+            )
+
+
+def _check_history(history: NDArray, owner: str) -> None:
+    """Item ids >= 0, then only PAD_ID padding."""
+    real = history != PAD_ID
+    after_padding = np.cumsum(~real, axis=1) > 0
+    bad = (history < PAD_ID) | (real & after_padding)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"'history' of {owner} must hold item ids >= 0 followed only by {PAD_ID} "
+            f"padding; row {row}, entry {column} is {history[row, column]}."
+        )
 
 
 def as_observation(obs: SlateObservation | Mapping[str, Any]) -> SlateObservation:

@@ -29,7 +29,7 @@ def make_log(n: int, rng: np.random.Generator) -> LoggedBandit:
     width, k, d = 10, 2, 6
     obs = SlateObservation(
         context=rng.normal(size=(n, d)),
-        candidate_ids=rng.integers(0, 500, size=(n, width)),
+        candidate_ids=np.argsort(rng.random((n, 500)), axis=1)[:, :width],
         candidate_features=rng.normal(size=(n, width, d)),
         n_candidates=np.full(n, width),
         slate_size=k,

@@ -25,7 +25,8 @@ def random_observation(
     low = slate_size if min_candidates is None else min_candidates
     counts = rng.integers(low, max_candidates + 1, size=n_requests)
     mask = np.arange(max_candidates) < counts[:, None]
-    ids = np.where(mask, rng.integers(0, 1000, size=(n_requests, max_candidates)), PAD_ID)
+    distinct = np.argsort(rng.random((n_requests, 1000)), axis=1)[:, :max_candidates]
+    ids = np.where(mask, distinct, PAD_ID)
     features = rng.normal(size=(n_requests, max_candidates, n_item)) * mask[:, :, None]
     depth = rng.integers(0, history_length + 1, size=n_requests)
     history = np.where(
@@ -53,9 +54,9 @@ def random_log(rng: np.random.Generator, *, signals: bool = True, **shape: int) 
     keys[~obs.candidate_mask] = np.inf
     slates = np.argsort(keys, axis=1)[:, : obs.slate_size]
     shape2 = (obs.n_requests, obs.slate_size)
-    decision = SlateDecision(
-        slates, rng.uniform(0.01, 1.0, obs.n_requests), rng.uniform(0.01, 1.0, shape2)
-    )
+    slate_probability = rng.uniform(0.01, 1.0, obs.n_requests)
+    position_probability = rng.uniform(slate_probability[:, None], 1.0, shape2)
+    decision = SlateDecision(slates, slate_probability, position_probability)
     rewards = rng.integers(0, 2, size=shape2).astype(float)
     extra = {"click": rewards.copy(), "watch_time": rng.exponential(size=shape2)} if signals else {}
     names = rng.choice(["uniform", "linucb:alpha=1"], size=obs.n_requests)

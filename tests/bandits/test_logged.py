@@ -272,3 +272,50 @@ def test_short_candidate_feature_vector_in_a_file_names_row_and_candidate(tmp_pa
     pq.write_table(table.set_column(index, "candidate_features", pa.array(features)), path)
     with pytest.raises(ValueError, match=r"2 values per candidate.*row 2, candidate 1 has 1"):
         LoggedBandit.from_parquet(path)
+
+
+def _observation_values():
+    obs, *_ = _parts(n_requests=4, max_candidates=4, slate_size=2, history_length=3)
+    return obs.to_mapping()
+
+
+def test_repeated_candidate_ids_are_rejected_naming_row_and_item():
+    values = _observation_values()
+    ids = values["candidate_ids"].copy()
+    ids[1, 1] = ids[1, 0]
+    with pytest.raises(ValueError, match=rf"row 1 has item {ids[1, 0]} as candidates \[0, 1\]"):
+        SlateObservation.from_mapping(values | {"candidate_ids": ids})
+
+
+def test_nonzero_feature_padding_is_rejected():
+    values = _observation_values()
+    features = values["candidate_features"].copy()
+    row = int(np.flatnonzero(values["n_candidates"] < 4)[0])
+    features[row, 3, 0] = np.nan
+    with pytest.raises(ValueError, match=rf"must be 0 after.*row {row}, candidate 3 \(padding\)"):
+        SlateObservation.from_mapping(values | {"candidate_features": features})
+
+
+def test_history_error_names_the_entry_after_the_gap():
+    values = _observation_values()
+    history = np.array([[5, -1, 7]] * 4)
+    with pytest.raises(ValueError, match=r"'history'.*row 0, entry 2 is 7"):
+        SlateObservation.from_mapping(values | {"history": history})
+
+
+def test_fractional_slate_size_is_not_truncated():
+    values = _observation_values()
+    with pytest.raises(TypeError, match=r"'slate_size' parameter of SlateObservation.*2.7"):
+        SlateObservation.from_mapping(values | {"slate_size": np.asarray(2.7)})
+
+
+def test_slate_probability_cannot_exceed_a_position_probability():
+    with pytest.raises(ValueError, match=r"row 1 has 0.9 > min\(position_probability\) = 0.1"):
+        SlateDecision([[0, 1], [1, 0]], [0.5, 0.9], [[0.5, 0.6], [0.1, 0.95]])
+
+
+@pytest.mark.parametrize("fraction", [-0.3, 1.5, float("nan")])
+def test_split_rejects_fractions_outside_zero_one(fraction):
+    log = random_log(np.random.default_rng(9), n_requests=5)
+    with pytest.raises(ValueError, match=r"'fraction' parameter of LoggedBandit\.split"):
+        log.split(fraction)
