@@ -104,6 +104,8 @@ def arrow_to_log(table: pa.Table, metadata: dict[bytes, bytes] | None) -> Logged
         raise ValueError(f"the log lacks the column(s) {missing}.")
     n = table.num_rows
     column = {name: _no_nulls(table, name) for name in table.column_names}
+    for name in _INTEGER_COLUMNS:
+        _require_integers(column[name], name)
     n_candidates, candidate_ids = _ragged(
         column["candidate_ids"], "candidate_ids", np.int64, PAD_ID, sizes["max_candidates"]
     )
@@ -145,6 +147,7 @@ _SIZE_KEYS = (
     "history_length",
     "max_candidates",
 )
+_INTEGER_COLUMNS = ("request_id", "time", "user_id", "candidate_ids", "history", "slate")
 _REQUIRED = (
     "request_id",
     "time",
@@ -223,6 +226,29 @@ def _no_nulls(table: pa.Table, name: str) -> pa.Array:
         row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise ValueError(f"column {name!r} must not be null; row {row} is null.")
     return array
+
+
+def _require_integers(array: pa.Array, name: str) -> None:
+    """Raise unless the column (or its list values) holds whole numbers, naming the row."""
+    nested = pa.types.is_list(array.type) or pa.types.is_large_list(array.type)
+    values = pc.list_flatten(array) if nested else array
+    if pa.types.is_integer(values.type):
+        return
+    try:
+        numbers = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+    except (TypeError, ValueError, pa.ArrowException):
+        raise ValueError(f"column {name!r} must hold integers; it holds {values.type}.") from None
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(np.isfinite(numbers) & (numbers == np.round(numbers))))
+    if bad.size:
+        row = (
+            int(np.searchsorted(np.cumsum(_lengths(array)), bad[0], side="right"))
+            if nested
+            else int(bad[0])
+        )
+        raise ValueError(
+            f"column {name!r} must hold integers; row {row} has {numbers[bad[0]].item()!r}."
+        )
 
 
 def _scalar(array: pa.Array, dtype: type) -> NDArray:

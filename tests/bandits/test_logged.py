@@ -319,3 +319,23 @@ def test_split_rejects_fractions_outside_zero_one(fraction):
     log = random_log(np.random.default_rng(9), n_requests=5)
     with pytest.raises(ValueError, match=r"'fraction' parameter of LoggedBandit\.split"):
         log.split(fraction)
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "message"),
+    [
+        ("slate", lambda rows: [[3.7, 1.0] if i == 2 else r for i, r in enumerate(rows)],
+         r"column 'slate' must hold integers; row 2 has 3.7"),
+        ("request_id", lambda rows: [0.5 if i == 1 else float(r) for i, r in enumerate(rows)],
+         r"column 'request_id' must hold integers; row 1 has 0.5"),
+        ("user_id", lambda rows: ["u"] * len(rows), r"column 'user_id' must hold integers"),
+    ],
+)  # fmt: skip
+def test_fractional_ids_in_a_file_are_rejected_not_truncated(tmp_path, name, values, message):
+    path = random_log(np.random.default_rng(10), n_requests=4).to_parquet(tmp_path / "l.parquet")
+    table = pq.read_table(path)
+    index = table.schema.get_field_index(name)
+    new = pa.array(values(table.column(name).to_pylist()))
+    pq.write_table(table.set_column(index, name, new), path)
+    with pytest.raises(ValueError, match=message):
+        LoggedBandit.from_parquet(path)
