@@ -1,6 +1,6 @@
 """Off-policy evaluation: estimators, their results and the registry the CLI uses."""
 
-from bandits.ope.base import Estimator, target_probabilities, weight_diagnostics
+from bandits.ope.base import Estimator, EstimatorInput, target_probabilities, weight_diagnostics
 from bandits.ope.estimate import Estimate
 from bandits.ope.ips import IPS
 from bandits.ope.snips import SNIPS
@@ -13,6 +13,7 @@ __all__ = [
     "SNIPS",
     "Estimate",
     "Estimator",
+    "EstimatorInput",
     "target_probabilities",
     "weight_diagnostics",
 ]

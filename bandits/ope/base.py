@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,6 +17,39 @@ from bandits.policy import Policy
 
 LOW_ESS_FRACTION = 0.01
 """Warn when the effective sample size falls below this fraction of the rows."""
+
+SUPPORT_TOLERANCE = 4.0
+"""Warn when the mean weight is more than this many standard errors away from 1."""
+
+
+@dataclass(frozen=True, eq=False)
+class EstimatorInput:
+    """What an estimator sees: the log and the target's probability of each logged slate.
+
+    Estimators that need more of the target (its position probabilities, its whole slate
+    distribution for a reward model) ask ``target`` for it; it is None when the target was
+    given only as probabilities.
+
+    Attributes
+    ----------
+    log : LoggedBandit
+    target_probability : ndarray of float64, shape (n_requests,)
+    target : Policy or None
+    """
+
+    log: LoggedBandit
+    target_probability: NDArray[np.float64]
+    target: Policy | None = None
+
+    @cached_property
+    def weights(self) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_requests,): pi(slate | x) / mu(slate | x)."""
+        return self.target_probability / self.log.decision.slate_probability
+
+    @property
+    def rewards(self) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_requests,): the logged slate rewards."""
+        return self.log.slate_rewards
 
 
 class Estimator(ABC):
@@ -41,10 +76,8 @@ class Estimator(ABC):
         )
 
     @abstractmethod
-    def pseudo_outcomes(
-        self, weights: NDArray[np.float64], rewards: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        """Per-row terms (n_requests,) from weights and slate rewards, each (n_requests,)."""
+    def pseudo_outcomes(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """Per-row terms, shape (n_requests,), whose mean is the estimate."""
 
     def estimate(self, log: LoggedBandit, target: Policy | ArrayLike) -> Estimate:
         """Estimate the value of ``target`` on ``log``.
@@ -57,16 +90,16 @@ class Estimator(ABC):
             A policy (asked for the probability of each logged slate) or those
             probabilities directly.
         """
-        probabilities = target_probabilities(target, log)
-        weights = probabilities / log.decision.slate_probability
-        terms = self.pseudo_outcomes(weights, log.slate_rewards)
-        n = len(terms)
-        if n == 0:
+        if len(log) == 0:
             raise ValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
+        data = EstimatorInput(
+            log, target_probabilities(target, log), target if isinstance(target, Policy) else None
+        )
+        terms = self.pseudo_outcomes(data)
+        n = len(terms)
         value = float(terms.mean())
         stderr = float(terms.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        half_width = stats.norm.ppf(0.5 + self.confidence / 2) * stderr
-        diagnostics = weight_diagnostics(weights)
+        half_width = float(stats.norm.ppf(0.5 + self.confidence / 2) * stderr)
         return Estimate(
             estimator=self.name,
             value=value,
@@ -75,7 +108,7 @@ class Estimator(ABC):
             ci_high=value + half_width,
             confidence=self.confidence,
             n=n,
-            **diagnostics,
+            **weight_diagnostics(data.weights, log.decision.slate_probability),
         )
 
 
@@ -102,24 +135,48 @@ def target_probabilities(
     return probabilities
 
 
-def weight_diagnostics(weights: NDArray[np.float64]) -> dict[str, object]:
-    """Effective sample size, largest and mean weight, and warnings about them."""
+def weight_diagnostics(
+    weights: NDArray[np.float64], logged_probability: NDArray[np.float64]
+) -> dict[str, object]:
+    """Effective sample size, largest and mean weight, and warnings about them.
+
+    The mean weight estimates the share of the target's probability that falls on slates the
+    logger could choose; it should be 1, and a mean several standard errors below 1 says the
+    target chooses slates the logger (almost) never shows, which IPS cannot see.
+
+    Parameters
+    ----------
+    weights, logged_probability : ndarray of float64, shape (n_requests,)
+    """
     n = len(weights)
     total, squares = weights.sum(), np.square(weights).sum()
     ess = float(total**2 / squares) if squares > 0 else 0.0
     max_weight = float(weights.max(initial=0.0))
     mean_weight = float(weights.mean()) if n else float("nan")
     warnings = []
+    if n and np.all(logged_probability == 1.0):
+        warnings.append(
+            "the logging policy was deterministic (every logged probability is 1): only "
+            "targets that always agree with it can be evaluated on this log"
+        )
     if squares == 0:
         warnings.append(
             "every importance weight is 0: the target never chooses a logged slate "
             "(no support), so the estimate says nothing about it"
         )
-    elif ess < LOW_ESS_FRACTION * n:
-        warnings.append(
-            f"effective sample size {ess:.1f} is below {LOW_ESS_FRACTION:.0%} of the {n} rows: "
-            f"the estimate rests on a few heavy weights (max {max_weight:.3g})"
-        )
+    else:
+        if ess < LOW_ESS_FRACTION * n:
+            warnings.append(
+                f"effective sample size {ess:.1f} is below {LOW_ESS_FRACTION:.0%} of the {n} "
+                f"rows: the estimate rests on a few heavy weights (max {max_weight:.3g})"
+            )
+        spread = weights.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
+        if abs(mean_weight - 1.0) > SUPPORT_TOLERANCE * spread + 1e-12:
+            warnings.append(
+                f"mean importance weight {mean_weight:.3g} is more than {SUPPORT_TOLERANCE:g} "
+                f"standard errors from 1: the target puts probability on slates the logger "
+                f"rarely or never chose (missing support), so the estimate is biased"
+            )
     return {
         "effective_sample_size": ess,
         "max_weight": max_weight,

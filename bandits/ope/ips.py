@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.ope.base import Estimator
+from bandits.ope.base import Estimator, EstimatorInput
 
 
 class IPS(Estimator):
@@ -17,7 +17,5 @@ class IPS(Estimator):
 
     name = "ips"
 
-    def pseudo_outcomes(
-        self, weights: NDArray[np.float64], rewards: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        return weights * rewards
+    def pseudo_outcomes(self, data: EstimatorInput) -> NDArray[np.float64]:
+        return data.weights * data.rewards

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.ope.base import Estimator
+from bandits.ope.base import Estimator, EstimatorInput
 
 
 class SNIPS(Estimator):
@@ -17,10 +17,9 @@ class SNIPS(Estimator):
 
     name = "snips"
 
-    def pseudo_outcomes(
-        self, weights: NDArray[np.float64], rewards: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        mean_weight = weights.mean() if len(weights) else 0.0
+    def pseudo_outcomes(self, data: EstimatorInput) -> NDArray[np.float64]:
+        weights, rewards = data.weights, data.rewards
+        mean_weight = weights.mean()
         if mean_weight <= 0:
             return np.full_like(rewards, np.nan)
         value = float((weights * rewards).sum() / weights.sum())

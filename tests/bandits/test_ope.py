@@ -130,3 +130,21 @@ def test_estimates_do_not_depend_on_row_order(seed):
     for estimator in (IPS(), SNIPS()):
         a, b = estimator.estimate(log, target), estimator.estimate(log.take(order), target[order])
         assert a.value == pytest.approx(b.value) and a.stderr == pytest.approx(b.stderr)
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_deterministic_logger_and_missing_support_are_warned_about(name):
+    # a deterministic logger (probability 1) and a target that gives its slate only 0.1:
+    # the other 0.9 of the target's probability falls on slates the log never shows
+    log = _log_with(np.random.default_rng(0).integers(0, 2, 200), np.ones(200))
+    estimate = ESTIMATORS[name]().estimate(log, np.full(200, 0.1))
+    assert estimate.mean_weight == pytest.approx(0.1)
+    assert any("deterministic" in warning for warning in estimate.warnings)
+    assert any("missing support" in warning for warning in estimate.warnings)
+
+
+def test_full_support_raises_no_support_warning():
+    rng = np.random.default_rng(1)
+    log = _log_with(rng.integers(0, 2, 2000), np.full(2000, 0.5))
+    target = np.where(rng.random(2000) < 0.5, 1.0, 0.0)  # mean weight 1 in expectation
+    assert IPS().estimate(log, target).warnings == ()
