@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,3 +34,28 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it becomes ``path`` in one rename.
+
+    If the body raises, the temporary folder is removed and ``path`` is untouched. An existing
+    ``path`` is an error unless ``replace`` is true, in which case it is swapped out and
+    deleted only after the new folder is in place.
+    """
+    target = Path(path)
+    if target.exists() and not replace:
+        raise FileExistsError(f"{target} already exists.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    temporary.mkdir()
+    try:
+        yield temporary
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+        if target.exists():
+            target.rename(old)
+        temporary.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)

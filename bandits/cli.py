@@ -16,10 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from bandits.atomic import atomic_path, write_text_atomic
+from bandits.atomic import atomic_directory, atomic_path, write_text_atomic
 from bandits.config import SimulationConfig
 from bandits.logged import LoggedBandit
-from bandits.manifest import read_manifest, record_step
+from bandits.manifest import MANIFEST_NAME, read_manifest, record_step
 from bandits.offline import replay_updates
 from bandits.ope import ESTIMATORS
 from bandits.parquet import write_log
@@ -27,7 +27,7 @@ from bandits.plots import plot_cumulative_regret
 from bandits.report import render_html, render_markdown
 from bandits.seeding import spawn_generators, spawn_int_seed
 from bandits.simulation import run_simulation
-from bandits.specs import parse_spec
+from bandits.specs import parse_value
 from bandits.summary import summarize_trace
 from bandits.wiring import build_policies, file_slug, make_env_factory
 
@@ -63,7 +63,7 @@ def friendly_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+        except (ValueError, TypeError, OSError) as error:
             err.print(f"[bold red]Error:[/] {error}", highlight=False)
             raise typer.Exit(code=2) from None
 
@@ -118,8 +118,7 @@ def simulate(
         settings["seed"] = seed
     cfg = SimulationConfig.from_mapping(settings)
     run_dir = out or Path("reports") / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-seed{cfg.seed}"
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{run_dir} is not empty; pass --overwrite or choose another --out.")
+    _check_run_folder(run_dir, overwrite)
 
     streams = spawn_generators(cfg.seed, len(cfg.policies) + 1)
     env_seed = spawn_int_seed(streams[0])
@@ -134,22 +133,37 @@ def simulate(
             env_seed=env_seed,
             on_step=lambda served: progress.advance(task, served),
         )
-    log_files = {}
-    for name, log in result.logs.items():
-        log_files[name] = str(write_log(log, run_dir / "logs" / f"{file_slug(name)}.parquet"))
     trace = result.trace.assign(run=cfg.seed)
-    with atomic_path(run_dir / TRACE_FILE) as temporary:
-        trace.to_parquet(temporary, index=False)
-    record_step(
-        run_dir,
-        "simulate",
-        config=cfg.to_dict(),
-        seeds={"root": cfg.seed, "env": env_seed},
-        logs=log_files,
-        trace=str(run_dir / TRACE_FILE),
-    )
+    with atomic_directory(run_dir, replace=True) as folder:
+        logs = {
+            name: f"logs/{write_log(log, folder / 'logs' / f'{file_slug(name)}.parquet').name}"
+            for name, log in result.logs.items()
+        }
+        trace.to_parquet(folder / TRACE_FILE, index=False)
+        record_step(
+            folder,
+            "simulate",
+            run_id=run_dir.resolve().name,
+            config=cfg.to_dict(),
+            seeds={"root": cfg.seed, "env": env_seed},
+            logs=logs,
+            trace=TRACE_FILE,
+        )
     console.print(_rich_table(_summary_view(summarize_trace(trace)), "Simulation"))
     console.print(f"Run folder: {run_dir}")
+
+
+def _check_run_folder(run_dir: Path, overwrite: bool) -> None:
+    """A run folder may be new, empty, or (with --overwrite) an earlier run's folder."""
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{run_dir} is not empty; pass --overwrite or choose another --out.")
+    if not (run_dir / MANIFEST_NAME).exists():
+        raise FileExistsError(
+            f"{run_dir} is not empty and holds no {MANIFEST_NAME}, so it is not a run folder; "
+            f"--overwrite replaces only run folders. Choose another --out."
+        )
 
 
 @app.command()
@@ -176,11 +190,13 @@ def evaluate(
         ),
     ] = 0.5,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the targets' random streams.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the targets' random streams.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
     blas_threads: BlasThreads = 1,
 ) -> None:
     """Estimate target policies' value per request on a logged table (off-policy evaluation)."""
+    if out is not None and out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the path of a CSV file to write.")
     table = LoggedBandit.from_parquet(log)
     names = estimator or list(ESTIMATORS)
     unknown = [name for name in names if name not in ESTIMATORS]
@@ -239,7 +255,8 @@ def report(
     sections = [("Policies", summary)]
     estimates_path = run_dir / ESTIMATES_FILE
     if estimates_path.exists():
-        estimates = pd.read_csv(estimates_path, converters={"warnings": str})
+        estimates = pd.read_csv(estimates_path, dtype={"warnings": "string"})
+        estimates["warnings"] = estimates["warnings"].fillna("")
         sections.append(("Off-policy estimates", estimates))
     manifest = read_manifest(run_dir)
     config = manifest.get("steps", {}).get("simulate", {}).get("config", {})
@@ -279,8 +296,14 @@ def list_components() -> None:
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:
-    _, params = parse_spec("env:" + ",".join(items))
-    return params
+    """``["slate_size=3", ...]`` as ``{"slate_size": 3, ...}`` (values read as TOML literals)."""
+    values = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"--env-param takes KEY=VALUE; got {item!r}.")
+        values[key.strip()] = parse_value(text.strip())
+    return values
 
 
 def _progress(quiet: bool) -> Progress:

@@ -11,6 +11,7 @@ from bandits._checks import check_integer
 from bandits.specs import parse_spec
 
 DEFAULT_ENV = "bandits/LatentFactor-v0"
+MAX_INT64 = 2**63 - 1
 DEFAULT_POLICIES = ("uniform", "epsilon-greedy:epsilon=0.1", "linucb:alpha=1.0")
 
 
@@ -62,7 +63,8 @@ class SimulationConfig:
                 ) from None
         object.__setattr__(self, "policies", policies)
         for name, low in (("total_requests", 1), ("seed", 0)):
-            object.__setattr__(self, name, check_integer(getattr(self, name), name, owner, low=low))
+            value = check_integer(getattr(self, name), name, owner, low=low, high=MAX_INT64)
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> SimulationConfig:
@@ -78,11 +80,13 @@ class SimulationConfig:
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> SimulationConfig:
         """Read the ``[simulation]`` table of a TOML file."""
-        with open(path, "rb") as handle:
-            try:
+        try:
+            with open(path, "rb") as handle:
                 document = tomllib.load(handle)
-            except tomllib.TOMLDecodeError as error:
-                raise ValueError(f"{path} is not valid TOML: {error}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path} is not valid TOML: {error}") from None
+        except OSError as error:
+            raise ValueError(f"Cannot read the config {path}: {error.strerror}.") from None
         if "simulation" not in document:
             raise ValueError(f"{path} has no [simulation] table.")
         return cls.from_mapping(document["simulation"])

@@ -50,15 +50,22 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
 
 
-def record_step(run_dir: str | os.PathLike[str], command: str, **entries: Any) -> Path:
-    """Add what ``command`` did (its settings and outputs) to the run's manifest, atomically."""
+def record_step(
+    run_dir: str | os.PathLike[str], command: str, *, run_id: str | None = None, **entries: Any
+) -> Path:
+    """Add what ``command`` did to the run's manifest, atomically.
+
+    Each step keeps its own time, Python, platform and package versions with its settings and
+    outputs (``entries``), so a later step run with other versions does not rewrite what an
+    earlier one ran with. ``run_id`` defaults to the folder's name.
+    """
     manifest = read_manifest(run_dir)
-    manifest.setdefault("run_id", Path(run_dir).resolve().name)
-    manifest["python"] = sys.version.split()[0]
-    manifest["platform"] = platform.platform()
-    manifest["versions"] = package_versions()
+    manifest["run_id"] = run_id or manifest.get("run_id") or Path(run_dir).resolve().name
     manifest.setdefault("steps", {})[command] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": package_versions(),
         **entries,
     }
     text = json.dumps(manifest, indent=2, sort_keys=False, default=str)

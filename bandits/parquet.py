@@ -165,6 +165,8 @@ _REQUIRED = (
 
 
 def _open(path: str | os.PathLike[str]) -> pq.ParquetFile:
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a folder; give the path of a Parquet log file.")
     try:
         return pq.ParquetFile(path)
     except FileNotFoundError:

@@ -35,7 +35,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
             )
         if key in params:
             raise ValueError(f"The spec {spec!r} sets {key!r} twice.")
-        params[key] = _parse_value(text.strip())
+        params[key] = parse_value(text.strip())
     return name, params
 
 
@@ -51,7 +51,7 @@ def _format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        plain = _parse_value(value) == value and not any(c in value for c in ",='\"[]{}")
+        plain = parse_value(value) == value and not any(c in value for c in ",='\"[]{}")
         return value if plain else json.dumps(value)
     if isinstance(value, list | tuple):
         items = (json.dumps(v) if isinstance(v, str) else _format_value(v) for v in value)
@@ -59,7 +59,8 @@ def _format_value(value: Any) -> str:
     return repr(value)
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A TOML literal (``1``, ``0.5``, ``true``, ``\"x\"``, ``[1, 2]``), or the text itself."""
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:

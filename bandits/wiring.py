@@ -5,12 +5,14 @@ This is the only kernel module, with the CLI, that imports ``simulator`` and ``p
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 
 from bandits.policy import Policy
 from bandits.specs import parse_spec
@@ -23,17 +25,29 @@ def make_env_factory(env_id: str, params: dict[str, Any]) -> Callable[[], gym.En
     if env_id not in gym.registry:
         known = sorted(key for key in gym.registry if key.startswith("bandits/"))
         raise ValueError(f"Unknown environment {env_id!r}; the bandits environments are {known}.")
+    _check_env_params(env_id, params)
 
     def make() -> gym.Env:
-        try:
-            return gym.make(env_id, **params)
-        except TypeError as error:
-            raise ValueError(
-                f"Bad parameters {params} for environment {env_id!r}: {error}"
-            ) from None
+        return gym.make(env_id, **params)
 
     make().close()
     return make
+
+
+def _check_env_params(env_id: str, params: dict[str, Any]) -> None:
+    """Name unknown keyword arguments, with the allowed ones, before gymnasium sees them."""
+    creator = gym.spec(env_id).entry_point
+    if isinstance(creator, str):
+        creator = load_env_creator(creator)
+    signature = inspect.signature(creator)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    allowed = [name for name in signature.parameters if name != "render_mode"]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"Environment {env_id!r} has no parameter(s) {unknown}; it takes {allowed}."
+        )
 
 
 def build_policies(specs: Sequence[str], rngs: Sequence[np.random.Generator]) -> dict[str, Policy]:

@@ -53,7 +53,9 @@ def test_simulate_writes_logs_trace_and_manifest(run_dir):
     assert step["config"]["seed"] == 5 and step["config"]["total_requests"] == 400
     assert step["config"]["env_params"]["slate_size"] == 2
     assert isinstance(step["seeds"]["env"], int)
-    assert manifest["versions"]["numpy"] and manifest["versions"]["pyarrow"]
+    assert step["versions"]["numpy"] and step["versions"]["pyarrow"]
+    assert manifest["run_id"] == run_dir.name
+    assert step["logs"]["uniform"] == "logs/uniform.parquet"
 
 
 def test_simulate_is_reproducible(run_dir, tmp_path):
@@ -144,15 +146,24 @@ def test_list_names_the_components():
         (["simulate", "--env-param", "slate_size=0", "--requests", "10"], "'slate_size'"),
         (["simulate", "--policy", "linucb:alpah=1", "--requests", "10"], "'alpah'"),
         (["simulate", "--requests", "0"], "'total_requests'"),
+        (["simulate", "--env-param", "slate_sise=2", "--requests", "10"],
+         "has no parameter(s) ['slate_sise']; it takes ['n_users'"),
+        (["simulate", "--env-param", "slate_size", "--requests", "10"],
+         "--env-param takes KEY=VALUE; got 'slate_size'"),
+        (["simulate", "--seed", str(2**64), "--requests", "10"], "'seed' parameter"),
+        (["simulate", "--config", ".", "--requests", "10"], "Cannot read the config ."),
         (["evaluate", "missing.parquet", "-t", "uniform"], "No log file at missing.parquet"),
+        (["evaluate", ".", "-t", "uniform"], ". is a folder"),
+        (["evaluate", "x.parquet", "-t", "uniform", "--out", "."], "--out . is a folder"),
     ],
-)
+)  # fmt: skip
 def test_bad_input_gives_one_clear_error(args, message, tmp_path):
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "x")] if args[0] == "simulate"
-                           else args)  # fmt: skip
-    assert result.exit_code == 2
-    assert message in result.output
-    assert "Traceback" not in result.output
+    out = tmp_path / "x"
+    result = runner.invoke(app, [*args, "--out", str(out)] if args[0] == "simulate" else args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # handled, not a crash
+    assert message in " ".join(result.output.split())
+    assert not out.exists()  # nothing half-written
 
 
 def test_simulate_refuses_a_non_empty_folder(run_dir):
@@ -165,3 +176,32 @@ def test_evaluate_rejects_an_unknown_estimator(run_dir):
         app, ["evaluate", str(run_dir / "logs" / "uniform.parquet"), "-t", "uniform", "-e", "magic"]
     )
     assert result.exit_code == 2 and "Unknown estimator(s) ['magic']" in result.output
+
+
+def test_overwrite_replaces_the_whole_run_folder(tmp_path):
+    folder = tmp_path / "run"
+    assert invoke("simulate", *SMALL, "--out", folder).exit_code == 0
+    invoke("evaluate", folder / "logs" / "uniform.parquet", "-t", "uniform", "--out",
+           folder / "estimates.csv")  # fmt: skip
+    result = invoke("simulate", "--policy", "uniform", "--requests", 50, "--quiet", "--out",
+                    folder, "--overwrite")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["logs", "manifest.json", "trace.parquet"]
+    assert [p.name for p in (folder / "logs").iterdir()] == ["uniform.parquet"]
+    assert list(json.loads((folder / "manifest.json").read_text())["steps"]) == ["simulate"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folders left
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["simulate", "--requests", "10", "--out", str(tmp_path),
+                                 "--overwrite"])  # fmt: skip
+    assert result.exit_code == 2 and "not a run folder" in " ".join(result.output.split())
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_report_shows_no_nan_for_empty_warnings(run_dir):
+    invoke("evaluate", run_dir / "logs" / "uniform.parquet", "-t", "uniform", "--out",
+           run_dir / "estimates.csv")  # fmt: skip
+    invoke("report", run_dir)
+    assert "nan" not in (run_dir / "report.md").read_text().split("Off-policy estimates")[1]

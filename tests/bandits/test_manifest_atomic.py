@@ -23,10 +23,11 @@ def test_record_two_steps_and_read_them_back(tmp_path):
     data = read_manifest(run_dir)
     assert data == json.loads(path.read_text(encoding="utf-8"))
     assert data["run_id"] == "run-1"
-    assert data["python"] == platform.python_version()
-    assert data["versions"] == package_versions()
-    assert data["versions"]["numpy"] == np.__version__
     assert list(data["steps"]) == ["simulate", "report"]
+    for step in data["steps"].values():
+        assert step["python"] == platform.python_version()
+        assert step["versions"] == package_versions()
+        assert step["versions"]["numpy"] == np.__version__
     assert data["steps"]["simulate"]["config"] == {"seed": 0}
     assert data["steps"]["simulate"]["outputs"] == ["trace.parquet"]
     assert data["steps"]["report"]["outputs"] == ["report.html"]
@@ -76,3 +77,13 @@ def test_write_text_atomic_creates_parent_folders(tmp_path):
     assert write_text_atomic(target, "héllo\n") == target
     assert target.read_bytes() == "héllo\n".encode()
     assert list(target.parent.iterdir()) == [target]
+
+
+def test_each_step_keeps_the_versions_it_ran_with(tmp_path, monkeypatch):
+    record_step(tmp_path, "simulate")
+    monkeypatch.setattr("bandits.manifest.TRACKED_PACKAGES", ("numpy",))
+    record_step(tmp_path, "report", run_id="named")
+    steps = read_manifest(tmp_path)["steps"]
+    assert "pyarrow" in steps["simulate"]["versions"]
+    assert list(steps["report"]["versions"]) == ["numpy"]
+    assert read_manifest(tmp_path)["run_id"] == "named"
