@@ -146,13 +146,11 @@ def check_slates(slates: NDArray, n_candidates: NDArray, label: str) -> None:
 
 
 def check_generator(rng: object, owner: str) -> np.random.Generator:
-    """Return ``rng``, or a fresh ``numpy.random.default_rng()`` when it is None."""
-    if rng is None:
-        return np.random.default_rng()
+    """Return ``rng`` if it is a ``numpy.random.Generator``; raise naming ``owner`` otherwise."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
-            f"The 'rng' parameter of {owner} must be a numpy.random.Generator or None; "
-            f"got {rng!r} of type {type(rng).__name__}."
+            f"The 'rng' parameter of {owner} must be a numpy.random.Generator (make one with "
+            f"numpy.random.default_rng(seed)); got {rng!r} of type {type(rng).__name__}."
         )
     return rng
 

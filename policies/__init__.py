@@ -1,4 +1,4 @@
-"""Decision makers: uniform random, epsilon-greedy and LinUCB slates (more to come)."""
+"""Decision makers: uniform random, epsilon-greedy, ridge-greedy and LinUCB slates."""
 
 from policies.base import BasePolicy, GreedyPolicy
 from policies.epsilon_greedy import EpsilonGreedy
@@ -7,6 +7,7 @@ from policies.linear import LinearPolicy
 from policies.linear_model import RidgeRegression
 from policies.linucb import LinUCB
 from policies.registry import POLICIES, make_policy
+from policies.ridge_greedy import RidgeGreedy
 from policies.uniform import UniformRandom
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "GreedyPolicy",
     "LinUCB",
     "LinearPolicy",
+    "RidgeGreedy",
     "RidgeRegression",
     "UniformRandom",
     "interaction_features",

@@ -71,7 +71,11 @@ class BasePolicy(ABC):
     @property
     def name(self) -> str:
         """The policy as a spec, e.g. ``"linucb:alpha=1.0,ridge=1.0"`` (see ``make_policy``)."""
-        return format_spec(self.spec_name, self.get_params())
+        params = {
+            key: value.name if isinstance(value, BasePolicy) else value
+            for key, value in self.get_params().items()
+        }
+        return format_spec(self.spec_name, params)
 
     @classmethod
     def param_names(cls) -> list[str]:
@@ -221,8 +225,13 @@ class GreedyPolicy(BasePolicy):
             Entries past a row's ``n_candidates`` are ignored.
         """
 
-    def _prepare(self, obs: SlateObservation) -> NDArray[np.int64]:
+    def greedy_slates(self, obs: Observation) -> NDArray[np.int64]:
+        """The top-k slates by score, shape (n_requests, slate_size), int64."""
+        obs = as_observation(obs)
         return top_k(self.scores(obs), obs.n_candidates, obs.slate_size)
+
+    def _prepare(self, obs: SlateObservation) -> NDArray[np.int64]:
+        return self.greedy_slates(obs)
 
     def _draw(self, obs: SlateObservation, prepared: NDArray[np.int64]) -> NDArray[np.int64]:
         return prepared

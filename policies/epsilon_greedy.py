@@ -1,4 +1,5 @@
-"""Epsilon-greedy slates: the greedy ridge slate, or with probability epsilon a uniform one."""
+"""Epsilon-greedy slates over any greedy policy: its slate, or with probability epsilon a
+uniformly random one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bandits._checks import check_generator, check_real
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
 from bandits.observation import SlateObservation, as_observation
 from bandits.slates import (
     sample_uniform_slates,
@@ -13,16 +16,18 @@ from bandits.slates import (
     uniform_slate_probability,
 )
 from policies.base import (
+    BasePolicy,
+    GreedyPolicy,
     Observation,
     greedy_position_probability,
     greedy_slate_probability,
 )
-from policies.linear import LinearPolicy
+from policies.ridge_greedy import RidgeGreedy
 
 
-class EpsilonGreedy(LinearPolicy):
-    """Per request: the greedy top-k slate of a ridge scorer with probability ``1 - epsilon``,
-    else a uniformly random ordered slate.
+class EpsilonGreedy(BasePolicy):
+    """Per request: ``base``'s greedy slate with probability ``1 - epsilon``, else a uniformly
+    random ordered slate. ``base`` learns from every shown slate, explored or not.
 
     Exact probabilities: ``P(s) = (1 - eps) 1[s = greedy] + eps / (n! / (n - k)!)`` and, at
     position k, ``(1 - eps) 1[s_k = greedy_k] + eps / n``.
@@ -31,24 +36,44 @@ class EpsilonGreedy(LinearPolicy):
     ----------
     epsilon : float, default 0.1
         Exploration probability, in [0, 1].
-    ridge : float, default 1.0
-        L2 penalty of the ridge scorer, > 0.
-    rng : numpy.random.Generator, optional
-        Source of randomness; a fresh ``default_rng()`` when None.
+    base : GreedyPolicy, optional
+        The scorer whose top-k slate is exploited (default ``RidgeGreedy()``); any
+        deterministic top-k policy works (LinUCB, a popularity or CF scorer...).
+    rng : numpy.random.Generator
+        Source of randomness.
     """
 
     spec_name = "epsilon-greedy"
 
     def __init__(
-        self, *, epsilon: float = 0.1, ridge: float = 1.0, rng: np.random.Generator | None = None
+        self,
+        *,
+        epsilon: float = 0.1,
+        base: GreedyPolicy | None = None,
+        rng: np.random.Generator,
     ) -> None:
-        super().__init__(ridge=ridge)
-        self.epsilon = check_real(epsilon, "epsilon", type(self).__name__, low=0.0, high=1.0)
-        self.rng = check_generator(rng, type(self).__name__)
+        owner = type(self).__name__
+        self.epsilon = check_real(epsilon, "epsilon", owner, low=0.0, high=1.0)
+        if base is None:
+            base = RidgeGreedy()
+        if not isinstance(base, GreedyPolicy):
+            raise TypeError(
+                f"The 'base' parameter of {owner} must be a GreedyPolicy (a deterministic "
+                f"top-k policy such as RidgeGreedy or LinUCB); got {type(base).__name__}."
+            )
+        self.base = base
+        self.rng = check_generator(rng, owner)
 
     def scores(self, obs: Observation) -> NDArray[np.float64]:
-        """Predicted reward of every candidate, shape (n_requests, max_candidates), float64."""
-        return self._predict(as_observation(obs))[0]
+        """The base policy's scores, shape (n_requests, max_candidates), float64."""
+        return self.base.scores(as_observation(obs))
+
+    def update(self, obs: Observation, decision: SlateDecision, feedback: SlateFeedback) -> None:
+        """Let the base policy learn from the whole batch (explored rows included)."""
+        self.base.update(obs, decision, feedback)
+
+    def _prepare(self, obs: SlateObservation) -> NDArray[np.int64]:
+        return self.base.greedy_slates(obs)
 
     def _draw(self, obs: SlateObservation, prepared: NDArray[np.int64]) -> NDArray[np.int64]:
         explore = self.rng.random(obs.n_requests) < self.epsilon

@@ -8,13 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from bandits.specs import parse_spec
 from policies.base import BasePolicy
 from policies.epsilon_greedy import EpsilonGreedy
 from policies.linucb import LinUCB
+from policies.ridge_greedy import RidgeGreedy
 from policies.uniform import UniformRandom
 
 POLICIES: dict[str, type[BasePolicy]] = {
-    cls.spec_name: cls for cls in (UniformRandom, EpsilonGreedy, LinUCB)
+    cls.spec_name: cls for cls in (UniformRandom, EpsilonGreedy, RidgeGreedy, LinUCB)
 }
 """Registry name -> policy class."""
 
@@ -30,7 +32,8 @@ def make_policy(name: str, params: Mapping[str, Any], *, rng: np.random.Generato
     name : str
         A key of :data:`POLICIES`, e.g. ``"linucb"``.
     params : mapping of str to object
-        Constructor arguments, e.g. ``{"alpha": 0.5}``.
+        Constructor arguments, e.g. ``{"alpha": 0.5}``. A wrapped policy (``base``) may be
+        given by its spec, e.g. ``{"base": "linucb:alpha=0.5"}``.
     rng : numpy.random.Generator
 
     Raises
@@ -54,6 +57,9 @@ def make_policy(name: str, params: Mapping[str, Any], *, rng: np.random.Generato
             f"The 'rng' argument of make_policy must be a numpy.random.Generator; "
             f"got {type(rng).__name__}."
         )
+    params = dict(params)
+    if isinstance(params.get("base"), str):  # a wrapped policy given by its own spec
+        params["base"] = make_policy(*parse_spec(params["base"]), rng=rng.spawn(1)[0])
     if "rng" in inspect.signature(cls).parameters:
         return cls(**params, rng=rng)
     return cls(**params)

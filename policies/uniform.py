@@ -20,13 +20,13 @@ class UniformRandom(BasePolicy):
 
     Parameters
     ----------
-    rng : numpy.random.Generator, optional
-        Source of randomness; a fresh ``default_rng()`` when None.
+    rng : numpy.random.Generator
+        Source of randomness.
     """
 
     spec_name = "uniform"
 
-    def __init__(self, *, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, *, rng: np.random.Generator) -> None:
         self.rng = check_generator(rng, type(self).__name__)
 
     def _draw(self, obs: SlateObservation, prepared: None) -> NDArray[np.int64]:

@@ -11,6 +11,7 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from policies import EpsilonGreedy, LinUCB, RidgeRegression, UniformRandom, make_policy
 
+RNG = {"rng": np.random.default_rng(0)}
 BAD_PARAMETERS = [
     (LinUCB, {"alpha": -1}, ValueError, "The 'alpha' parameter of LinUCB must be >= 0; got -1."),
     (LinUCB, {"alpha": "big"}, TypeError, "'alpha' parameter of LinUCB must be a real number"),
@@ -19,13 +20,20 @@ BAD_PARAMETERS = [
     (LinUCB, {"alpah": 1.0}, TypeError, "unexpected keyword argument 'alpah'"),
     (
         EpsilonGreedy,
-        {"epsilon": 1.5},
+        {"epsilon": 1.5, **RNG},
         ValueError,
         "'epsilon' parameter of EpsilonGreedy must be <= 1",
     ),
-    (EpsilonGreedy, {"epsilon": True}, TypeError, "'epsilon' parameter of EpsilonGreedy must be a"),
-    (EpsilonGreedy, {"ridge": -2.0}, ValueError, "'ridge' parameter of EpsilonGreedy must be > 0"),
+    (
+        EpsilonGreedy,
+        {"epsilon": True, **RNG},
+        TypeError,
+        "'epsilon' parameter of EpsilonGreedy must be a",
+    ),
+    (EpsilonGreedy, {"base": "linucb", **RNG}, TypeError, "'base' parameter of EpsilonGreedy"),
     (EpsilonGreedy, {"rng": 42}, TypeError, "'rng' parameter of EpsilonGreedy must be a numpy"),
+    (EpsilonGreedy, {}, TypeError, "missing 1 required keyword-only argument: 'rng'"),
+    (UniformRandom, {"rng": None}, TypeError, "'rng' parameter of UniformRandom must be a numpy"),
     (UniformRandom, {"rng": np.random.RandomState(0)}, TypeError, "'rng' parameter of Uniform"),
     (
         RidgeRegression,
@@ -49,9 +57,9 @@ def test_arguments_are_keyword_only(cls):
 
 
 def test_numpy_scalars_are_accepted_and_stored_as_floats():
-    policy = EpsilonGreedy(epsilon=np.float32(0.25), ridge=np.int64(2))
-    assert policy.get_params() == {"epsilon": 0.25, "ridge": 2.0}
-    assert type(policy.epsilon) is float
+    policy = LinUCB(alpha=np.float32(0.25), ridge=np.int64(2))
+    assert policy.get_params() == {"alpha": 0.25, "ridge": 2.0}
+    assert type(policy.alpha) is float and type(policy.ridge) is float
 
 
 def test_make_policy_passes_parameters_and_rng_only_where_taken():
@@ -61,9 +69,18 @@ def test_make_policy_passes_parameters_and_rng_only_where_taken():
     assert make_policy("linucb", {"alpha": 0.5}, rng=rng).alpha == 0.5
 
 
+def test_make_policy_builds_a_wrapped_policy_from_its_spec():
+    policy = make_policy(
+        "epsilon-greedy", {"epsilon": 0.2, "base": "linucb:alpha=0.5"}, rng=np.random.default_rng(0)
+    )
+    assert isinstance(policy.base, LinUCB) and policy.base.alpha == 0.5
+    assert policy.name == 'epsilon-greedy:epsilon=0.2,base="linucb:alpha=0.5,ridge=1.0"'
+
+
 def test_make_policy_unknown_name():
     message = (
-        "Unknown policy 'thompson'; known policies are ['epsilon-greedy', 'linucb', 'uniform']."
+        "Unknown policy 'thompson'; known policies are "
+        "['epsilon-greedy', 'linucb', 'ridge-greedy', 'uniform']."
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         make_policy("thompson", {}, rng=np.random.default_rng(0))
@@ -77,7 +94,7 @@ def test_make_policy_unknown_name():
         ("uniform", {"epsilon": 0.1}, "The policy 'uniform' (UniformRandom) has no parameter "
          "'epsilon'; allowed parameters are []."),
         ("epsilon-greedy", {"rng": 1}, "has no parameter 'rng'; allowed parameters are "
-         "['epsilon', 'ridge'] (rng is given to make_policy separately)."),
+         "['epsilon', 'base'] (rng is given to make_policy separately)."),
     ],
 )  # fmt: skip
 def test_make_policy_unknown_parameter(name, params, message):

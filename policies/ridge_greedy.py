@@ -1,0 +1,30 @@
+"""Greedy slates of a ridge-regression reward model: exploitation only."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.observation import as_observation
+from policies.base import Observation
+from policies.linear import LinearPolicy
+
+
+class RidgeGreedy(LinearPolicy):
+    """Shows the top-k candidates by predicted reward ``theta . x`` of a ridge model.
+
+    The model is the joint one of :class:`~policies.linear.LinearPolicy`; it learns from every
+    shown position. Deterministic; never explores on its own (wrap it in
+    :class:`~policies.epsilon_greedy.EpsilonGreedy` to explore).
+
+    Parameters
+    ----------
+    ridge : float, default 1.0
+        L2 penalty of the ridge model, > 0.
+    """
+
+    spec_name = "ridge-greedy"
+
+    def scores(self, obs: Observation) -> NDArray[np.float64]:
+        """Predicted reward of every candidate, shape (n_requests, max_candidates), float64."""
+        return self._predict(as_observation(obs))[0]
