@@ -79,7 +79,7 @@ def as_array(value: ArrayLike, label: str, dtype: type, ndim: int) -> NDArray:
     ):
         raise TypeError(f"{label} must hold numbers; got dtype {array.dtype}.")
     if array.size and np.issubdtype(dtype, np.integer) and np.issubdtype(array.dtype, np.inexact):
-        bad = ~_integral_mask(array)
+        bad = ~integral_mask(array)
         if bad.any():
             index = _first_index(bad)
             raise TypeError(
@@ -155,7 +155,8 @@ def check_generator(rng: object, owner: str) -> np.random.Generator:
     return rng
 
 
-def _integral_mask(array: NDArray) -> NDArray:
+def integral_mask(array: NDArray) -> NDArray:
+    """True where a float entry is a finite whole number."""
     with np.errstate(invalid="ignore"):
         return np.isfinite(array) & (array == np.round(array))
 

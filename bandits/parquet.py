@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from bandits._checks import integral_mask
 from bandits.atomic import atomic_path
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
@@ -240,17 +241,19 @@ def _require_integers(array: pa.Array, name: str) -> None:
         numbers = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
     except (TypeError, ValueError, pa.ArrowException):
         raise ValueError(f"column {name!r} must hold integers; it holds {values.type}.") from None
-    with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(~(np.isfinite(numbers) & (numbers == np.round(numbers))))
+    bad = np.flatnonzero(~integral_mask(numbers))
     if bad.size:
-        row = (
-            int(np.searchsorted(np.cumsum(_lengths(array)), bad[0], side="right"))
-            if nested
-            else int(bad[0])
-        )
+        row = _row_of(bad[0], _lengths(array))[0] if nested else int(bad[0])
         raise ValueError(
             f"column {name!r} must hold integers; row {row} has {numbers[bad[0]].item()!r}."
         )
+
+
+def _row_of(flat_index: int, lengths: NDArray[np.int64]) -> tuple[int, int]:
+    """(row, entry within the row) of entry ``flat_index`` of a flattened list column."""
+    ends = np.cumsum(lengths)
+    row = int(np.searchsorted(ends, flat_index, side="right"))
+    return row, int(flat_index - (ends[row] - lengths[row]))
 
 
 def _scalar(array: pa.Array, dtype: type) -> NDArray:
@@ -314,13 +317,13 @@ def _candidate_features(array: pa.Array, n_candidates: NDArray, n_item: int, wid
     inner = _lengths(per_candidate)
     wrong = np.flatnonzero(inner != n_item)
     if wrong.size:
-        row = int(np.searchsorted(np.cumsum(lengths), wrong[0], side="right"))
-        candidate = int(wrong[0] - (lengths[:row].sum()))
+        row, candidate = _row_of(wrong[0], lengths)
         raise ValueError(
             f"column 'candidate_features' must have {n_item} values per candidate (from the "
             f"file's metadata); row {row}, candidate {candidate} has {inner[wrong[0]]}."
         )
-    flat = _fixed(per_candidate, "candidate_features", n_item, np.float64)
+    values = _flat(per_candidate, "candidate_features").to_numpy(zero_copy_only=False)
+    flat = np.asarray(values, dtype=np.float64).reshape(-1, n_item)
     padded = np.zeros((len(lengths), width, n_item))
     padded[np.arange(width) < n_candidates[:, None]] = flat
     return padded

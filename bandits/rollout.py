@@ -103,10 +103,11 @@ def rollout(
             on_step(keep)
         if terminated or truncated:
             raw_obs, _ = env.reset()
-    trace = pd.DataFrame(rows, columns=TRACE_COLUMNS[:-2])
-    trace["cumulative_reward"] = trace["reward"].cumsum()
-    trace["cumulative_regret"] = trace["regret"].cumsum()
-    return RolloutResult(LoggedBandit.concat(batches), trace)
+    trace = pd.DataFrame(rows)
+    trace = trace.assign(
+        cumulative_reward=trace["reward"].cumsum(), cumulative_regret=trace["regret"].cumsum()
+    )
+    return RolloutResult(LoggedBandit.concat(batches), trace[list(TRACE_COLUMNS)])
 
 
 def _trace_row(

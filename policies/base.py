@@ -39,7 +39,7 @@ def greedy_slate_probability(
     -------
     ndarray of float64, shape (n_requests,)
     """
-    return np.all(slates == greedy, axis=1).astype(np.float64)
+    return greedy_position_probability(greedy, slates).prod(axis=1)
 
 
 def greedy_position_probability(

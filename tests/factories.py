@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from bandits.decision import SlateDecision
@@ -65,23 +67,15 @@ def random_log(rng: np.random.Generator, *, signals: bool = True, **shape: int) 
 
 def assert_logs_equal(left: LoggedBandit, right: LoggedBandit) -> None:
     """Every column of two tables is equal (shapes, dtypes and values)."""
-    pairs = [
-        (left.observation.context, right.observation.context),
-        (left.observation.candidate_ids, right.observation.candidate_ids),
-        (left.observation.candidate_features, right.observation.candidate_features),
-        (left.observation.n_candidates, right.observation.n_candidates),
-        (left.observation.history, right.observation.history),
-        (left.observation.request_ids, right.observation.request_ids),
-        (left.observation.user_ids, right.observation.user_ids),
-        (left.observation.times, right.observation.times),
-        (left.decision.slates, right.decision.slates),
-        (left.decision.slate_probability, right.decision.slate_probability),
-        (left.decision.position_probability, right.decision.position_probability),
-        (left.feedback.rewards, right.feedback.rewards),
-        (left.policy_names, right.policy_names),
-    ]
+    pairs = [(left.policy_names, right.policy_names)]
+    for part in ("observation", "decision", "feedback"):
+        a, b = getattr(left, part), getattr(right, part)
+        pairs += [
+            (getattr(a, f.name), getattr(b, f.name)) for f in fields(a) if f.name != "signals"
+        ]
     assert left.slate_size == right.slate_size
     for a, b in pairs:
+        a, b = np.asarray(a), np.asarray(b)
         # numpy's str width is not a property of the column, only its kind is
         assert a.dtype == b.dtype or a.dtype.kind == b.dtype.kind == "U"
         np.testing.assert_array_equal(a, b)

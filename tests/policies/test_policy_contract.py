@@ -142,7 +142,9 @@ def test_accepts_the_dict_form_of_the_observation(name, make_observation):
     policy.update(obs.to_mapping(), from_dict, SlateFeedback(np.zeros(from_dict.slates.shape)))
 
 
-def test_update_learns_from_a_batch_and_act_still_works(name, make_observation, make_feedback):
+def test_update_takes_batches_of_any_slate_size_and_act_still_works(
+    name, make_observation, make_feedback
+):
     policy, rng = build(name), np.random.default_rng(9)
     for slate_size in (1, 3, 2):
         obs = make_observation(rng, n_requests=25, max_candidates=7, slate_size=slate_size)

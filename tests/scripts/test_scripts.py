@@ -49,8 +49,7 @@ def test_demo_pipeline_runs_on_a_short_simulation(tmp_path, monkeypatch):
     assert [c[0] for c in commands] == ["simulate", "evaluate", "report"]
     runner = CliRunner()
     for command in commands:
-        args = [re.sub(r"\$run|\$\{run\}", str(run), arg) for arg in command if arg != '"$@"']
-        args = [arg for arg in args if arg != "$@"]
+        args = [re.sub(r"\$run|\$\{run\}", str(run), arg) for arg in command if arg != "$@"]
         if command[0] == "simulate":
             args += ["--requests", "600", "--quiet"]
         result = runner.invoke(app, args, catch_exceptions=False)
