@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits._checks import check_real, check_shape
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
-from bandits.observation import PAD_ID, SlateObservation
+from bandits.items import ItemTable
+from bandits.observation import SlateObservation
+from bandits.validation import InputValueError, check_instance, check_real, check_shape
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,7 +22,9 @@ class LoggedBandit:
     The table is the three things a rollout sees for each request (what was observed, what was
     decided with which probabilities, what came back) plus the name of the logging policy.
     Construction checks that the parts agree: the same number of rows, slates of the observed
-    size and inside each row's candidate set, no repeated item in a slate.
+    size and inside each row's candidate set, no repeated item in a slate, logging marginals
+    (when present) consistent with the logged probabilities. Item features live once in
+    ``observation.items``. Read and write tables with :mod:`bandits.logs`.
 
     Attributes
     ----------
@@ -49,12 +50,8 @@ class LoggedBandit:
             ("decision", SlateDecision),
             ("feedback", SlateFeedback),
         ):
-            if not isinstance(getattr(self, name), kind):
-                raise TypeError(
-                    f"The {name!r} of LoggedBandit must be a {kind.__name__}; "
-                    f"got {type(getattr(self, name)).__name__}."
-                )
-        decision.check_against(obs.n_candidates, obs.slate_size)
+            check_instance(getattr(self, name), kind, f"{name!r} of LoggedBandit")
+        decision.check_against(obs)
         check_shape(feedback.rewards, decision.slates.shape, "column 'rewards'")
         names = np.asarray(self.policy_names, dtype=np.str_)
         if names.ndim == 0:
@@ -75,53 +72,41 @@ class LoggedBandit:
 
     @classmethod
     def concat(cls, tables: Sequence[LoggedBandit]) -> LoggedBandit:
-        """Stack tables row-wise, padding candidates and histories to the widest one."""
+        """Stack tables row-wise, padding candidates and histories to the widest one and
+        uniting their item tables."""
         if not tables:
-            raise ValueError("LoggedBandit.concat needs at least one table; got none.")
+            raise InputValueError("LoggedBandit.concat needs at least one table; got none.")
         first = tables[0]
-        for i, table in enumerate(tables[1:], start=1):
-            for attribute in ("slate_size", "n_context_features", "n_item_features"):
-                got, want = (
-                    getattr(table.observation, attribute),
-                    getattr(first.observation, attribute),
-                )
-                if got != want:
-                    raise ValueError(
-                        f"LoggedBandit.concat needs tables of one {attribute}; table 0 has "
-                        f"{want}, table {i} has {got}."
-                    )
         signal_names = set(first.feedback.signals)
+        has_marginals = first.decision.candidate_position_probability is not None
         for i, table in enumerate(tables):
             if set(table.feedback.signals) != signal_names:
-                raise ValueError(
+                raise InputValueError(
                     f"LoggedBandit.concat needs tables with the same signals; table 0 has "
                     f"{sorted(signal_names)}, table {i} has {sorted(table.feedback.signals)}."
                 )
-        width = max(t.observation.max_candidates for t in tables)
-        depth = max(t.observation.history.shape[1] for t in tables)
-        pads = {
-            "candidate_ids": (width, PAD_ID),
-            "candidate_features": (width, 0.0),
-            "history": (depth, PAD_ID),
-        }
-        columns = {}
-        for f in fields(SlateObservation):
-            if f.name == "slate_size":
-                continue
-            parts = [getattr(t.observation, f.name) for t in tables]
-            if f.name in pads:
-                size, fill = pads[f.name]
-                parts = [_pad_axis1(part, size, fill) for part in parts]
-            columns[f.name] = np.concatenate(parts)
-        observation = SlateObservation(slate_size=first.observation.slate_size, **columns)
-        decision = SlateDecision(
-            np.concatenate([t.decision.slates for t in tables]),
-            np.concatenate([t.decision.slate_probability for t in tables]),
-            np.concatenate([t.decision.position_probability for t in tables]),
+            if (table.decision.candidate_position_probability is not None) != has_marginals:
+                raise InputValueError(
+                    f"LoggedBandit.concat needs all tables or none to carry logging marginals; "
+                    f"table 0 {'does' if has_marginals else 'does not'}, table {i} differs."
+                )
+        observation = SlateObservation.concat([t.observation for t in tables])
+        marginals = None
+        if has_marginals:
+            width = observation.max_candidates
+            marginals = np.concatenate(
+                [_pad_candidates(t.decision.candidate_position_probability, width) for t in tables]
+            )
+        decision = SlateDecision._trusted(
+            slates=np.concatenate([t.decision.slates for t in tables]),
+            slate_probability=np.concatenate([t.decision.slate_probability for t in tables]),
+            position_probability=np.concatenate([t.decision.position_probability for t in tables]),
+            candidate_position_probability=marginals,
+            _checked_for=observation,
         )
-        feedback = SlateFeedback(
-            np.concatenate([t.feedback.rewards for t in tables]),
-            {
+        feedback = SlateFeedback._trusted(
+            rewards=np.concatenate([t.feedback.rewards for t in tables]),
+            signals={
                 name: np.concatenate([t.feedback.signals[name] for t in tables])
                 for name in sorted(signal_names)
             },
@@ -141,6 +126,11 @@ class LoggedBandit:
         return self.observation.slate_size
 
     @property
+    def items(self) -> ItemTable:
+        """The item table the candidates refer to."""
+        return self.observation.items
+
+    @property
     def slates(self) -> NDArray[np.int64]:
         """ndarray of int64, shape (n_requests, slate_size)."""
         return self.decision.slates
@@ -156,39 +146,59 @@ class LoggedBandit:
         return self.feedback.slate_reward
 
     def take(self, rows: ArrayLike) -> LoggedBandit:
-        """The rows ``rows`` (indices or a boolean mask) as a new table."""
+        """The rows ``rows`` (indices or a boolean mask) as a new table (slices are trusted)."""
         rows = np.asarray(rows)
-        return LoggedBandit(
-            self.observation.take(rows),
-            self.decision.take(rows),
-            self.feedback.take(rows),
-            self.policy_names[rows],
-        )
-
-    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
-        """Write the table to a Parquet file atomically (see :mod:`bandits.parquet`)."""
-        from bandits.parquet import write_log
-
-        return write_log(self, path)
-
-    @classmethod
-    def from_parquet(cls, path: str | os.PathLike[str]) -> LoggedBandit:
-        """Read and validate a Parquet log written by :meth:`to_parquet`."""
-        from bandits.parquet import read_log
-
-        return read_log(path)
+        observation = self.observation.take(rows)
+        table = LoggedBandit.__new__(LoggedBandit)
+        for name, value in (
+            ("observation", observation),
+            ("decision", self.decision.take(rows, observation)),
+            ("feedback", self.feedback.take(rows)),
+            ("policy_names", self.policy_names[rows]),
+        ):
+            object.__setattr__(table, name, value)
+        return table
 
     def split(self, fraction: float) -> tuple[LoggedBandit, LoggedBandit]:
-        """The first ``fraction`` (in [0, 1]) of rows in time order, and the rest."""
+        """The oldest ``fraction`` (in [0, 1]) of rows and the rest, each in row order.
+
+        Rows are ranked by time, ties by row order; see :func:`time_split_mask`.
+        """
         fraction = check_real(fraction, "fraction", "LoggedBandit.split", low=0.0, high=1.0)
-        order = np.argsort(self.observation.times, kind="stable")
-        cut = round(fraction * len(self))
-        return self.take(order[:cut]), self.take(order[cut:])
+        train = time_split_mask(self.observation.times, fraction)
+        return self.take(train), self.take(~train)
 
 
-def _pad_axis1(array: NDArray, size: int, fill: float) -> NDArray:
-    missing = size - array.shape[1]
-    if missing == 0:
-        return array
-    widths = [(0, 0), (0, missing)] + [(0, 0)] * (array.ndim - 2)
-    return np.pad(array, widths, constant_values=fill)
+def time_split_mask(times: NDArray[np.int64], fraction: float) -> NDArray[np.bool_]:
+    """True for the oldest ``round(fraction * n)`` rows (by time, ties by row order).
+
+    Runs in linear time (a partition, not a sort), so it suits the time column of a log
+    larger than memory.
+
+    Parameters
+    ----------
+    times : ndarray of int64, shape (n_rows,)
+    fraction : float in [0, 1]
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+    """
+    fraction = check_real(fraction, "fraction", "time_split_mask", low=0.0, high=1.0)
+    n = times.shape[0]
+    cut = round(fraction * n)
+    if cut == 0:
+        return np.zeros(n, dtype=np.bool_)
+    if cut == n:
+        return np.ones(n, dtype=np.bool_)
+    threshold = np.partition(times, cut - 1)[cut - 1]
+    train = times < threshold
+    ties = np.flatnonzero(times == threshold)
+    train[ties[: cut - int(train.sum())]] = True
+    return train
+
+
+def _pad_candidates(marginals: NDArray[np.float64] | None, width: int) -> NDArray[np.float64]:
+    assert marginals is not None  # concat checked that every table carries marginals
+    missing = width - marginals.shape[1]
+    return np.pad(marginals, [(0, 0), (0, missing), (0, 0)]) if missing else marginals

@@ -2,33 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits._checks import as_array, check_finite, check_integer, check_shape
+from bandits.items import ItemTable
+from bandits.validation import (
+    InputTypeError,
+    InputValueError,
+    as_array,
+    check_finite,
+    check_instance,
+    check_integer,
+    check_shape,
+)
 
 PAD_ID = -1
 """Item id that fills the unused tail of ``candidate_ids`` and ``history``."""
+
+_ROW_FIELDS = (
+    "context",
+    "candidate_ids",
+    "n_candidates",
+    "history",
+    "request_ids",
+    "user_ids",
+    "times",
+)
+"""The per-request arrays (first axis n_requests)."""
 
 
 @dataclass(frozen=True, eq=False)
 class SlateObservation:
     """A batch of requests, each with its own candidate set (padded to a common width).
 
-    Candidates of row ``i`` are the first ``n_candidates[i]`` entries of its rows in
-    ``candidate_ids`` and ``candidate_features``; the tail holds ``PAD_ID`` and zeros.
-    A slate is ``slate_size`` distinct indices into those first entries.
+    Candidates of row ``i`` are the first ``n_candidates[i]`` entries of ``candidate_ids[i]``;
+    the tail holds ``PAD_ID``. Candidates are named by item id; their features live once in
+    ``items`` and are looked up (``candidate_features``) only for the rows at hand. A slate is
+    ``slate_size`` distinct indices into a row's candidates.
 
     Attributes
     ----------
     context : ndarray of float64, shape (n_requests, n_context_features)
         User features and context signals (device, time of day, location, season).
     candidate_ids : ndarray of int64, shape (n_requests, max_candidates)
-    candidate_features : ndarray of float64, shape (n_requests, max_candidates, n_item_features)
     n_candidates : ndarray of int64, shape (n_requests,)
     slate_size : int
         Positions to fill; 1 is the ordinary contextual bandit.
@@ -39,60 +60,59 @@ class SlateObservation:
         ``PAD_ID`` where the user is anonymous.
     times : ndarray of int64, shape (n_requests,)
         Step (simulation) or epoch microseconds (real logs).
+    items : ItemTable
+        Every candidate's id with its features (and availability window, checked against
+        ``times``).
     """
 
     context: NDArray[np.float64]
     candidate_ids: NDArray[np.int64]
-    candidate_features: NDArray[np.float64]
     n_candidates: NDArray[np.int64]
     slate_size: int
     history: NDArray[np.int64]
     request_ids: NDArray[np.int64]
     user_ids: NDArray[np.int64]
     times: NDArray[np.int64]
+    items: ItemTable
 
     def __post_init__(self) -> None:
         owner = "SlateObservation"
 
-        def field(name: str, dtype: type, ndim: int) -> NDArray:
+        def field(name: str, dtype: type, ndim: int) -> NDArray[Any]:
             array = as_array(getattr(self, name), f"{name!r} of {owner}", dtype, ndim)
             object.__setattr__(self, name, array)
             return array
 
         context = field("context", np.float64, 2)
         ids = field("candidate_ids", np.int64, 2)
-        features = field("candidate_features", np.float64, 3)
         counts = field("n_candidates", np.int64, 1)
         history = field("history", np.int64, 2)
+        check_instance(self.items, ItemTable, f"'items' of {owner}")
         n, width = ids.shape
         check_shape(context, (n, None), f"'context' of {owner}")
-        check_shape(features, (n, width, None), f"'candidate_features' of {owner}")
         check_shape(counts, (n,), f"'n_candidates' of {owner}")
         check_shape(history, (n, None), f"'history' of {owner}")
         for name in ("request_ids", "user_ids", "times"):
             check_shape(field(name, np.int64, 1), (n,), f"{name!r} of {owner}")
         slate_size = check_integer(self.slate_size, "slate_size", owner, low=1)
         object.__setattr__(self, "slate_size", slate_size)
-        short = (counts < slate_size) | (counts > width)
-        if short.any():
-            row = int(np.flatnonzero(short)[0])
-            raise ValueError(
-                f"'n_candidates' of {owner} must lie between slate_size={slate_size} and "
-                f"max_candidates={width}; row {row} is {counts[row]}."
-            )
+        _check_counts(counts, slate_size, width, owner)
         mask = self.candidate_mask
         _check_candidate_ids(ids, mask, owner)
         _check_history(history, owner)
         check_finite(context, f"'context' of {owner}")
-        check_finite(features, f"'candidate_features' of {owner}", mask[:, :, None])
-        padding = (features != 0) & ~mask[:, :, None]
-        if padding.any():
-            row, column, _ = (int(i) for i in np.argwhere(padding)[0])
-            raise ValueError(
-                f"'candidate_features' of {owner} must be 0 after the first n_candidates "
-                f"entries; row {row}, candidate {column} (padding) holds "
-                f"{features[row, column].tolist()}."
-            )
+        rows = self.items.positions(ids, mask, f"'candidate_ids' of {owner}")
+        self.__dict__["candidate_rows"] = rows
+        if self.items.has_windows:
+            _check_windows(self, rows, mask, owner)
+
+    @classmethod
+    def _trusted(cls, **values: Any) -> SlateObservation:
+        """An observation from arrays already checked (slices of a checked observation)."""
+        obs = cls.__new__(cls)
+        for name, value in values.items():
+            object.__setattr__(obs, name, value)
+        return obs
 
     @property
     def n_requests(self) -> int:
@@ -108,47 +128,142 @@ class SlateObservation:
 
     @property
     def n_item_features(self) -> int:
-        return int(self.candidate_features.shape[2])
+        return self.items.n_item_features
 
-    @property
+    @cached_property
     def candidate_mask(self) -> NDArray[np.bool_]:
         """ndarray of bool, shape (n_requests, max_candidates): True for real candidates."""
         return np.arange(self.max_candidates) < self.n_candidates[:, None]
 
+    @cached_property
+    def candidate_rows(self) -> NDArray[np.int64]:
+        """ndarray of int64, shape (n_requests, max_candidates): each candidate's row in
+        ``items`` (0 for padding)."""
+        return self.items.positions(self.candidate_ids, self.candidate_mask, "'candidate_ids'")
+
+    @cached_property
+    def candidate_features(self) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_requests, max_candidates, n_item_features): looked up
+        in ``items`` for these rows only (zeros for padding); computed once per observation."""
+        features = self.items.features[self.candidate_rows]
+        features[~self.candidate_mask] = 0.0
+        return features
+
     def take(self, rows: ArrayLike) -> SlateObservation:
-        """The observation restricted to ``rows`` (indices or a boolean mask)."""
+        """The observation restricted to ``rows`` (indices or a boolean mask); items shared."""
         rows = np.asarray(rows)
-        values = {
-            f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "slate_size"
-        }
-        return SlateObservation(slate_size=self.slate_size, **values)
+        values: dict[str, Any] = {name: getattr(self, name)[rows] for name in _ROW_FIELDS}
+        taken = SlateObservation._trusted(slate_size=self.slate_size, items=self.items, **values)
+        taken.__dict__["candidate_rows"] = self.candidate_rows[rows]
+        return taken
+
+    @classmethod
+    def concat(cls, observations: Sequence[SlateObservation]) -> SlateObservation:
+        """Stack observations row-wise, padding candidates and histories to the widest one and
+        uniting their item tables (an item in several must have the same features)."""
+        if not observations:
+            raise InputValueError("SlateObservation.concat needs at least one observation.")
+        first = observations[0]
+        for i, obs in enumerate(observations[1:], start=1):
+            for attribute in ("slate_size", "n_context_features", "n_item_features"):
+                got, want = getattr(obs, attribute), getattr(first, attribute)
+                if got != want:
+                    raise InputValueError(
+                        f"Observations to concatenate must share one {attribute}; number 0 has "
+                        f"{want}, number {i} has {got}."
+                    )
+        items = first.items
+        for obs in observations[1:]:
+            items = items.union(obs.items)
+        width = max(obs.max_candidates for obs in observations)
+        depth = max(obs.history.shape[1] for obs in observations)
+        values: dict[str, Any] = {}
+        for name in _ROW_FIELDS:
+            parts = [getattr(obs, name) for obs in observations]
+            if name == "candidate_ids":
+                parts = [_pad_columns(part, width, PAD_ID) for part in parts]
+            elif name == "history":
+                parts = [_pad_columns(part, depth, PAD_ID) for part in parts]
+            values[name] = np.concatenate(parts)
+        joined = cls._trusted(slate_size=first.slate_size, items=items, **values)
+        if all(obs.items is items for obs in observations):
+            rows = [_pad_columns(obs.candidate_rows, width, 0) for obs in observations]
+            joined.__dict__["candidate_rows"] = np.concatenate(rows)
+        return joined
 
     def to_mapping(self) -> dict[str, Any]:
-        """The observation as a dict of arrays (the gymnasium observation layout)."""
-        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        """The observation as a dict of arrays: the gymnasium observation layout, with the
+        candidates' features spelt out per request (``candidate_features``) instead of the item
+        table."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in _ROW_FIELDS}
+        values["candidate_features"] = self.candidate_features
         values["slate_size"] = np.asarray(self.slate_size, dtype=np.int64)
         return values
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> SlateObservation:
-        """Build from a gymnasium observation dict (keys are the attribute names)."""
-        names = [f.name for f in fields(cls)]
+        """Build from a gymnasium observation dict (the layout of :meth:`to_mapping`).
+
+        The per-request ``candidate_features`` become an item table; an item that appears in
+        several requests must have the same features in each, and padding must hold zeros.
+        """
+        owner = "SlateObservation"
+        if not isinstance(values, Mapping):
+            raise InputTypeError(
+                f"An observation must be a SlateObservation or its dict; got "
+                f"{type(values).__name__}."
+            )
+        names = [*_ROW_FIELDS, "candidate_features", "slate_size"]
         missing = [name for name in names if name not in values]
         if missing:
-            raise ValueError(
+            raise InputValueError(
                 f"The observation dict lacks the key(s) {missing}; it must hold {names}."
             )
-        kwargs = {name: values[name] for name in names}
-        kwargs["slate_size"] = np.asarray(values["slate_size"]).item()
-        return cls(**kwargs)
+        slate_size = np.asarray(values["slate_size"])
+        if slate_size.ndim != 0:
+            raise InputValueError(
+                f"'slate_size' of the observation dict must be a single integer; got shape "
+                f"{slate_size.shape}."
+            )
+        size = check_integer(slate_size.item(), "slate_size", owner, low=1)
+        ids = as_array(values["candidate_ids"], f"'candidate_ids' of {owner}", np.int64, 2)
+        counts = as_array(values["n_candidates"], f"'n_candidates' of {owner}", np.int64, 1)
+        check_shape(counts, (ids.shape[0],), f"'n_candidates' of {owner}")
+        _check_counts(counts, size, ids.shape[1], owner)
+        label = f"'candidate_features' of {owner}"
+        features = as_array(values["candidate_features"], label, np.float64, 3)
+        check_shape(features, (*ids.shape, None), label)
+        mask = np.arange(ids.shape[1]) < counts[:, None]
+        check_finite(features, label, mask[:, :, None])
+        padding = (features != 0) & ~mask[:, :, None]
+        if padding.any():
+            row, column, _ = (int(i) for i in np.argwhere(padding)[0])
+            raise InputValueError(
+                f"{label} must be 0 after the first n_candidates entries; row {row}, candidate "
+                f"{column} (padding) holds {features[row, column].tolist()}."
+            )
+        _check_candidate_ids(ids, mask, owner)  # before their features are compared
+        items = ItemTable.from_candidates(ids, features, mask, label)
+        kwargs = {name: values[name] for name in _ROW_FIELDS}
+        return cls(slate_size=size, items=items, **kwargs)
 
 
-def _check_candidate_ids(ids: NDArray, mask: NDArray, owner: str) -> None:
+def _check_counts(counts: NDArray[np.int64], slate_size: int, width: int, owner: str) -> None:
+    short = (counts < slate_size) | (counts > width)
+    if short.any():
+        row = int(np.flatnonzero(short)[0])
+        raise InputValueError(
+            f"'n_candidates' of {owner} must lie between slate_size={slate_size} and "
+            f"max_candidates={width}; row {row} is {counts[row]}."
+        )
+
+
+def _check_candidate_ids(ids: NDArray[np.int64], mask: NDArray[np.bool_], owner: str) -> None:
     """Real candidates: distinct ids >= 0; padding: PAD_ID."""
     bad_ids = np.where(mask, ids < 0, ids != PAD_ID)
     if bad_ids.any():
         row, column = (int(i) for i in np.argwhere(bad_ids)[0])
-        raise ValueError(
+        raise InputValueError(
             f"'candidate_ids' of {owner} must be >= 0 for the first n_candidates entries "
             f"and {PAD_ID} after them; row {row}, candidate {column} is {ids[row, column]}."
         )
@@ -159,31 +274,52 @@ def _check_candidate_ids(ids: NDArray, mask: NDArray, owner: str) -> None:
             row = int(np.flatnonzero(repeated.any(axis=1))[0])
             item = ordered[row, 1:][repeated[row]][0]
             where = np.flatnonzero(ids[row] == item).tolist()
-            raise ValueError(
+            raise InputValueError(
                 f"'candidate_ids' of {owner} must not repeat an item within a request; row {row} "
                 f"has item {item} as candidates {where}."
             )
 
 
-def _check_history(history: NDArray, owner: str) -> None:
+def _check_history(history: NDArray[np.int64], owner: str) -> None:
     """Item ids >= 0, then only PAD_ID padding."""
     real = history != PAD_ID
     after_padding = np.cumsum(~real, axis=1) > 0
     bad = (history < PAD_ID) | (real & after_padding)
     if bad.any():
         row, column = (int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
+        raise InputValueError(
             f"'history' of {owner} must hold item ids >= 0 followed only by {PAD_ID} "
             f"padding; row {row}, entry {column} is {history[row, column]}."
         )
+
+
+def _check_windows(
+    obs: SlateObservation, rows: NDArray[np.int64], mask: NDArray[np.bool_], owner: str
+) -> None:
+    """Every real candidate is available at its request's time."""
+    times = obs.times[:, None]
+    outside = mask & ((times < obs.items.valid_from[rows]) | (times >= obs.items.valid_until[rows]))
+    if outside.any():
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        position = rows[row, column]
+        raise InputValueError(
+            f"'candidate_ids' of {owner} must name items available at the request's time; row "
+            f"{row}, candidate {column} is item {obs.candidate_ids[row, column]}, available from "
+            f"{obs.items.valid_from[position]} until {obs.items.valid_until[position]}, but the "
+            f"request is at time {obs.times[row]}."
+        )
+
+
+def _pad_columns(array: NDArray[Any], width: int, fill: float) -> NDArray[Any]:
+    missing = width - array.shape[1]
+    if missing == 0:
+        return array
+    widths = [(0, 0), (0, missing)] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, widths, constant_values=fill)
 
 
 def as_observation(obs: SlateObservation | Mapping[str, Any]) -> SlateObservation:
     """Accept a ``SlateObservation`` or its gymnasium dict and return the dataclass."""
     if isinstance(obs, SlateObservation):
         return obs
-    if isinstance(obs, Mapping):
-        return SlateObservation.from_mapping(obs)
-    raise TypeError(
-        f"An observation must be a SlateObservation or its dict; got {type(obs).__name__}."
-    )
+    return SlateObservation.from_mapping(obs)

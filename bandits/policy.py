@@ -16,9 +16,14 @@ from bandits.observation import SlateObservation
 class Policy(Protocol):
     """Chooses slates, learns from feedback, and says how likely any slate was.
 
-    ``slate_probability`` and ``position_probability`` make a policy usable as an OPE target:
-    they are exact where a closed form exists and must agree with what ``act`` reports.
-    They do not change the policy's state.
+    The probability methods make a policy usable as an OPE target. They are exact where a
+    closed form exists; a policy without one (Thompson sampling, bagging) estimates them from a
+    stated number of draws of its own, from a random stream separate from the one ``act`` uses
+    (see ``policies.base.MonteCarloPolicy``). Asking never changes the policy's state or its
+    next choices.
+
+    ``name`` is for display (tables, log columns); a policy built from a spec also has a
+    ``spec`` that rebuilds it.
     """
 
     name: str
@@ -43,4 +48,9 @@ class Policy(Protocol):
         self, obs: SlateObservation, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         """Probability the item at each position is shown there, shape (n_requests, k)."""
+        ...
+
+    def candidate_position_probability(self, obs: SlateObservation) -> NDArray[np.float64]:
+        """Probability of each candidate at each position, shape (n_requests, max_candidates,
+        slate_size): zero on padding, each position summing to 1 over the candidates."""
         ...

@@ -1,4 +1,5 @@
-"""Slate arithmetic shared by policies and estimators: top-k, uniform draws, slate counts."""
+"""Slate arithmetic shared by policies and estimators: top-k, uniform draws, slate counts,
+candidate-position marginals."""
 
 from __future__ import annotations
 
@@ -79,3 +80,45 @@ def uniform_position_probability(obs: SlateObservation) -> NDArray[np.float64]:
     ndarray of float64, shape (n_requests, slate_size)
     """
     return np.repeat(1.0 / obs.n_candidates[:, None], obs.slate_size, axis=1)
+
+
+def uniform_candidate_position_probability(obs: SlateObservation) -> NDArray[np.float64]:
+    """1 / n for every real candidate at every position (0 for padding).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests, max_candidates, slate_size)
+    """
+    share = obs.candidate_mask / obs.n_candidates[:, None]
+    return np.repeat(share[:, :, None], obs.slate_size, axis=2)
+
+
+def slate_indicator(slates: NDArray[np.int64], max_candidates: int) -> NDArray[np.float64]:
+    """1.0 where candidate ``c`` is shown at position ``k`` (the marginals of a fixed slate).
+
+    Parameters
+    ----------
+    slates : ndarray of int64, shape (n_requests, slate_size)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests, max_candidates, slate_size)
+    """
+    return (np.arange(max_candidates)[None, :, None] == slates[:, None, :]).astype(np.float64)
+
+
+def shown_marginals(
+    marginals: NDArray[np.float64], slates: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """The marginal of each shown item at its own position.
+
+    Parameters
+    ----------
+    marginals : ndarray of float64, shape (n_requests, max_candidates, slate_size)
+    slates : ndarray of int64, shape (n_requests, slate_size)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests, slate_size)
+    """
+    return np.take_along_axis(marginals, slates[:, None, :], axis=1)[:, 0, :]

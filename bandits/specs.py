@@ -6,6 +6,8 @@ import json
 import tomllib
 from typing import Any
 
+from bandits.validation import InputTypeError, InputValueError
+
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Split ``"name:key=value,key=value"`` into ``("name", {"key": value, ...})``.
@@ -14,27 +16,27 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     anything that is not a TOML literal is kept as a plain string.
     """
     if not isinstance(spec, str):
-        raise TypeError(
+        raise InputTypeError(
             f"A spec must be a string like 'linucb:alpha=0.5'; got {type(spec).__name__}."
         )
     if not spec.strip():
-        raise ValueError(
+        raise InputValueError(
             f"A spec must be a non-empty string like 'linucb:alpha=0.5'; got {spec!r}."
         )
     name, _, rest = spec.partition(":")
     name = name.strip()
     if not name:
-        raise ValueError(f"The spec {spec!r} has no name before ':'.")
+        raise InputValueError(f"The spec {spec!r} has no name before ':'.")
     params: dict[str, Any] = {}
     for item in _split_top_level(rest):
         key, equals, text = item.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise ValueError(
+            raise InputValueError(
                 f"The spec {spec!r} has {item!r}; parameters must be written key=value."
             )
         if key in params:
-            raise ValueError(f"The spec {spec!r} sets {key!r} twice.")
+            raise InputValueError(f"The spec {spec!r} sets {key!r} twice.")
         params[key] = parse_value(text.strip())
     return name, params
 
@@ -85,7 +87,7 @@ def _split_top_level(text: str) -> list[str]:
             continue
         current.append(char)
     if quote or depth:
-        raise ValueError(
+        raise InputValueError(
             f"The parameters {text!r} have an unclosed {'quote' if quote else 'bracket'}."
         )
     if current or items:

@@ -24,9 +24,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import simulator  # noqa: F401  (registers the environment)
 from bandits.feedback import SlateFeedback
+from bandits.models.features import interaction_features
 from bandits.observation import as_observation
 from policies import LinUCB
-from policies.features import interaction_features
 
 
 class RowAtATimeLinUCB:

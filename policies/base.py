@@ -1,81 +1,82 @@
-"""What every policy shares: input coercion, slate checks, decisions built from probabilities.
+"""What every policy shares: input checks, decisions built from probabilities, marginals.
 
-A policy writes only what differs: how it draws slates (``_draw``) and the exact probability it
-gives any slate (``_slate_probability``, ``_position_probability``), both from the per-request
-quantities computed once by ``_prepare`` (for a greedy policy, its greedy slates). ``act`` and
-the public probability methods call the same functions, so they always agree.
+A policy writes only what differs: how it draws slates (``_draw``) and, where a closed form
+exists, the probability it gives any slate, any shown item and any candidate at any position
+(``_slate_probability``, ``_position_probability``, ``_candidate_position_probability``), all
+from the per-request quantities computed once by ``_prepare`` (for a greedy policy, its greedy
+slates). ``act`` and the public probability methods call the same functions, so they agree.
+A policy without a closed form derives from :class:`MonteCarloPolicy`, which estimates all
+three from a stated number of draws.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits._checks import as_array, check_shape, check_slates
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
-from bandits.observation import SlateObservation, as_observation
-from bandits.slates import top_k
+from bandits.observation import SlateObservation
+from bandits.slates import shown_marginals, slate_indicator, top_k
 from bandits.specs import format_spec
-
-Observation = SlateObservation | Mapping[str, Any]
-
-
-def greedy_slate_probability(
-    greedy: NDArray[np.int64], slates: NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """1.0 where a slate equals the greedy slate of its row, else 0.0.
-
-    Parameters
-    ----------
-    greedy, slates : ndarray of int64, shape (n_requests, slate_size)
-
-    Returns
-    -------
-    ndarray of float64, shape (n_requests,)
-    """
-    return greedy_position_probability(greedy, slates).prod(axis=1)
-
-
-def greedy_position_probability(
-    greedy: NDArray[np.int64], slates: NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """1.0 where the item at position k is the greedy item at k, else 0.0.
-
-    Parameters
-    ----------
-    greedy, slates : ndarray of int64, shape (n_requests, slate_size)
-
-    Returns
-    -------
-    ndarray of float64, shape (n_requests, slate_size)
-    """
-    return (slates == greedy).astype(np.float64)
+from bandits.validation import (
+    InputTypeError,
+    as_array,
+    check_generator,
+    check_instance,
+    check_integer,
+    check_shape,
+    check_slates,
+)
 
 
 class BasePolicy(ABC):
     """Base of all policies in this package; follows :class:`bandits.policy.Policy`.
 
-    Subclasses set ``spec_name`` (the registry name), take keyword-only constructor
-    arguments stored under their own names, and implement ``_draw``, ``_slate_probability``
-    and ``_position_probability``; learning policies also implement ``_learn``.
+    Subclasses take keyword-only constructor arguments stored under their own names;
+    stochastic ones keep their ``numpy.random.Generator`` as ``rng``. A registered policy sets
+    ``spec_name`` (its registry name), which gives it a ``spec``.
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator or None
+        The acting stream of a stochastic policy (None for a deterministic one).
     """
 
-    spec_name: ClassVar[str]
+    spec_name: ClassVar[str | None] = None
+    rng: np.random.Generator | None = None
+    _display_name: str | None = None
+
+    @property
+    def spec(self) -> str | None:
+        """The string that rebuilds this policy, e.g. ``"linucb:alpha=1.0,ridge=1.0"`` (see
+        ``policies.make_policy``), or None for a policy that is not registered."""
+        if self.spec_name is None:
+            return None
+        params: dict[str, Any] = {}
+        for key, value in self.get_params().items():
+            if isinstance(value, BasePolicy):
+                if value.spec is None:
+                    return None
+                value = value.spec
+            params[key] = value
+        return format_spec(self.spec_name, params)
 
     @property
     def name(self) -> str:
-        """The policy as a spec, e.g. ``"linucb:alpha=1.0,ridge=1.0"`` (see ``make_policy``)."""
-        params = {
-            key: value.name if isinstance(value, BasePolicy) else value
-            for key, value in self.get_params().items()
-        }
-        return format_spec(self.spec_name, params)
+        """The display name: set by the user or the command line; by default the spec (or the
+        class name for an unregistered policy)."""
+        return self._display_name or self.spec or type(self).__name__
+
+    @name.setter
+    def name(self, value: str) -> None:
+        check_instance(value, str, f"name of {type(self).__name__}")
+        self._display_name = value
 
     @classmethod
     def param_names(cls) -> list[str]:
@@ -90,33 +91,32 @@ class BasePolicy(ABC):
         params = ", ".join(f"{key}={value!r}" for key, value in self.get_params().items())
         return f"{type(self).__name__}({params})"
 
-    def act(self, obs: Observation) -> SlateDecision:
+    def act(self, obs: SlateObservation, *, with_marginals: bool = False) -> SlateDecision:
         """Choose one slate per request.
 
         Parameters
         ----------
-        obs : SlateObservation or its dict
+        obs : SlateObservation
+        with_marginals : bool, default False
+            Also return the policy's probability of every candidate at every position (for a
+            log that the pseudo-inverse estimator can use).
 
         Returns
         -------
         SlateDecision
-            Slates (n_requests, slate_size) with their exact probabilities.
+            Slates (n_requests, slate_size) with their probabilities.
         """
-        obs = as_observation(obs)
+        obs = _observation(obs, self, "act")
         prepared = self._prepare(obs)
-        slates = self._draw(obs, prepared)
-        return SlateDecision(
-            slates,
-            self._slate_probability(obs, prepared, slates),
-            self._position_probability(obs, prepared, slates),
-        )
+        slates = self._draw(obs, prepared, self.rng)
+        return self._decide(obs, prepared, slates, with_marginals)
 
-    def slate_probability(self, obs: Observation, slates: ArrayLike) -> NDArray[np.float64]:
+    def slate_probability(self, obs: SlateObservation, slates: ArrayLike) -> NDArray[np.float64]:
         """Probability that ``act`` would choose each given slate (the state is unchanged).
 
         Parameters
         ----------
-        obs : SlateObservation or its dict
+        obs : SlateObservation
         slates : array-like of int, shape (n_requests, slate_size)
             Distinct indices into each row's candidates.
 
@@ -124,59 +124,85 @@ class BasePolicy(ABC):
         -------
         ndarray of float64, shape (n_requests,)
         """
-        obs, slates = self._coerce(obs, slates, "slate_probability")
-        return self._slate_probability(obs, self._prepare(obs), slates)
+        obs, checked = self._slates(obs, slates, "slate_probability")
+        return self._slate_probability(obs, self._prepare(obs), checked)
 
-    def position_probability(self, obs: Observation, slates: ArrayLike) -> NDArray[np.float64]:
+    def position_probability(self, obs: SlateObservation, slates: ArrayLike) -> NDArray[np.float64]:
         """Probability that ``act`` would show the item at each position there.
 
         Parameters
         ----------
-        obs : SlateObservation or its dict
+        obs : SlateObservation
         slates : array-like of int, shape (n_requests, slate_size)
 
         Returns
         -------
         ndarray of float64, shape (n_requests, slate_size)
         """
-        obs, slates = self._coerce(obs, slates, "position_probability")
-        return self._position_probability(obs, self._prepare(obs), slates)
+        obs, checked = self._slates(obs, slates, "position_probability")
+        return self._position_probability(obs, self._prepare(obs), checked)
 
-    def update(self, obs: Observation, decision: SlateDecision, feedback: SlateFeedback) -> None:
+    def candidate_position_probability(self, obs: SlateObservation) -> NDArray[np.float64]:
+        """Probability that ``act`` would show each candidate at each position.
+
+        Parameters
+        ----------
+        obs : SlateObservation
+
+        Returns
+        -------
+        ndarray of float64, shape (n_requests, max_candidates, slate_size)
+            Zero for padding; each position sums to 1 over the candidates.
+        """
+        obs = _observation(obs, self, "candidate_position_probability")
+        return self._candidate_position_probability(obs, self._prepare(obs))
+
+    def update(
+        self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback
+    ) -> None:
         """Learn from the feedback to a whole batch of decisions (a no-op unless overridden).
 
         Parameters
         ----------
-        obs : SlateObservation or its dict
+        obs : SlateObservation
         decision : SlateDecision
             What was shown, slates of shape (n_requests, slate_size).
         feedback : SlateFeedback
             Rewards of shape (n_requests, slate_size).
         """
-        obs = as_observation(obs)
+        obs = _observation(obs, self, "update")
         owner = f"{type(self).__name__}.update"
-        for label, value, kind in (
-            ("decision", decision, SlateDecision),
-            ("feedback", feedback, SlateFeedback),
-        ):
-            if not isinstance(value, kind):
-                raise TypeError(
-                    f"The {label!r} of {owner} must be a {kind.__name__}; "
-                    f"got {type(value).__name__}."
-                )
-        decision.check_against(obs.n_candidates, obs.slate_size)
+        check_instance(decision, SlateDecision, f"'decision' of {owner}")
+        check_instance(feedback, SlateFeedback, f"'feedback' of {owner}")
+        decision.check_against(obs)
         check_shape(feedback.rewards, decision.slates.shape, f"'rewards' passed to {owner}")
         self._learn(obs, decision.slates, feedback.rewards)
 
-    def _coerce(
-        self, obs: Observation, slates: ArrayLike, method: str
+    def _slates(
+        self, obs: SlateObservation, slates: ArrayLike, method: str
     ) -> tuple[SlateObservation, NDArray[np.int64]]:
-        obs = as_observation(obs)
+        obs = _observation(obs, self, method)
         label = f"'slates' passed to {type(self).__name__}.{method}"
-        slates = as_array(slates, label, np.int64, 2)
-        check_shape(slates, (obs.n_requests, obs.slate_size), label)
-        check_slates(slates, obs.n_candidates, label)
-        return obs, slates
+        checked = as_array(slates, label, np.int64, 2)
+        check_shape(checked, (obs.n_requests, obs.slate_size), label)
+        check_slates(checked, obs.n_candidates, label)
+        return obs, checked
+
+    def _decide(
+        self,
+        obs: SlateObservation,
+        prepared: Any,
+        slates: NDArray[np.int64],
+        with_marginals: bool,
+    ) -> SlateDecision:
+        """The decision for ``slates`` drawn by ``act``, with its exact probabilities."""
+        marginals = self._candidate_position_probability(obs, prepared) if with_marginals else None
+        return SlateDecision(
+            slates,
+            self._slate_probability(obs, prepared, slates),
+            self._position_probability(obs, prepared, slates),
+            marginals,
+        )
 
     def _prepare(self, obs: SlateObservation) -> Any:
         """Per-request quantities shared by drawing and the probabilities (default: None)."""
@@ -189,8 +215,10 @@ class BasePolicy(ABC):
         return None
 
     @abstractmethod
-    def _draw(self, obs: SlateObservation, prepared: Any) -> NDArray[np.int64]:
-        """Slates of shape (n_requests, slate_size), int64."""
+    def _draw(
+        self, obs: SlateObservation, prepared: Any, rng: np.random.Generator | None
+    ) -> NDArray[np.int64]:
+        """Slates of shape (n_requests, slate_size), int64, drawn from ``rng``."""
 
     @abstractmethod
     def _slate_probability(
@@ -203,6 +231,12 @@ class BasePolicy(ABC):
         self, obs: SlateObservation, prepared: Any, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         """Probability of each item at its position, shape (n_requests, slate_size)."""
+
+    @abstractmethod
+    def _candidate_position_probability(
+        self, obs: SlateObservation, prepared: Any
+    ) -> NDArray[np.float64]:
+        """Marginals, shape (n_requests, max_candidates, slate_size)."""
 
 
 class GreedyPolicy(BasePolicy):
@@ -225,23 +259,125 @@ class GreedyPolicy(BasePolicy):
             Entries past a row's ``n_candidates`` are ignored.
         """
 
-    def greedy_slates(self, obs: Observation) -> NDArray[np.int64]:
+    def greedy_slates(self, obs: SlateObservation) -> NDArray[np.int64]:
         """The top-k slates by score, shape (n_requests, slate_size), int64."""
-        obs = as_observation(obs)
+        obs = _observation(obs, self, "greedy_slates")
         return top_k(self.scores(obs), obs.n_candidates, obs.slate_size)
 
     def _prepare(self, obs: SlateObservation) -> NDArray[np.int64]:
         return self.greedy_slates(obs)
 
-    def _draw(self, obs: SlateObservation, prepared: NDArray[np.int64]) -> NDArray[np.int64]:
+    def _draw(
+        self, obs: SlateObservation, prepared: NDArray[np.int64], rng: np.random.Generator | None
+    ) -> NDArray[np.int64]:
         return prepared
 
     def _slate_probability(
         self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        return greedy_slate_probability(prepared, slates)
+        return (slates == prepared).all(axis=1).astype(np.float64)
 
     def _position_probability(
         self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        return greedy_position_probability(prepared, slates)
+        return (slates == prepared).astype(np.float64)
+
+    def _candidate_position_probability(
+        self, obs: SlateObservation, prepared: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return slate_indicator(prepared, obs.max_candidates)
+
+
+class MonteCarloPolicy(BasePolicy):
+    """A stochastic policy whose probabilities are estimated by drawing slates.
+
+    For a policy with no closed form (Thompson sampling, bagging), the probability of a slate,
+    of a shown item and of each candidate at each position is the frequency among
+    ``probability_draws`` slates drawn by ``_draw`` from a *probability stream*: a generator
+    seeded from entropy taken once at construction and from the observation's request ids and
+    times. So asking never touches the acting stream ``rng`` (the next choices are unchanged),
+    and the same question gets the same answer. An estimate's standard error is at most
+    ``0.5 / sqrt(probability_draws)``.
+
+    ``act`` counts its own chosen slate as one more draw: the logged probability is
+    ``(1 + count) / (1 + probability_draws)``, never zero for a slate the policy actually
+    chose. Subclasses pass ``probability_draws`` and ``rng`` to ``__init__`` and write
+    ``_draw`` (and ``_prepare``, ``_learn``).
+    """
+
+    probability_draws: int
+
+    def __init__(self, *, probability_draws: int, rng: np.random.Generator) -> None:
+        owner = type(self).__name__
+        self.probability_draws = check_integer(probability_draws, "probability_draws", owner, low=1)
+        self.rng = check_generator(rng, owner)
+        self._probability_entropy = [int(word) for word in rng.integers(0, 2**32, size=4)]
+
+    def probability_stream(self, obs: SlateObservation) -> np.random.Generator:
+        """The generator the probability estimates for ``obs`` draw from."""
+        digest = hashlib.blake2b(digest_size=8)
+        for array in (obs.request_ids, obs.times, obs.candidate_ids):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        words = np.frombuffer(digest.digest(), dtype=np.uint32)
+        return np.random.default_rng([*self._probability_entropy, *(int(w) for w in words)])
+
+    def _counts(
+        self, obs: SlateObservation, prepared: Any, slates: NDArray[np.int64] | None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Over the probability draws: how often each of ``slates`` came up, shape
+        (n_requests,), and how often each candidate sat at each position, shape
+        (n_requests, max_candidates, slate_size)."""
+        rng = self.probability_stream(obs)
+        n, width, k = obs.n_requests, obs.max_candidates, obs.slate_size
+        base = (np.arange(n)[:, None] * width) * k + np.arange(k)[None, :]
+        marginal_counts = np.zeros(n * width * k)
+        slate_counts = np.zeros(n)
+        for _ in range(self.probability_draws):
+            drawn = self._draw(obs, prepared, rng)
+            marginal_counts += np.bincount((base + drawn * k).ravel(), minlength=n * width * k)
+            if slates is not None:
+                slate_counts += (drawn == slates).all(axis=1)
+        return slate_counts, marginal_counts.reshape(n, width, k)
+
+    def _slate_probability(
+        self, obs: SlateObservation, prepared: Any, slates: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return self._counts(obs, prepared, slates)[0] / self.probability_draws
+
+    def _position_probability(
+        self, obs: SlateObservation, prepared: Any, slates: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return shown_marginals(self._candidate_position_probability(obs, prepared), slates)
+
+    def _candidate_position_probability(
+        self, obs: SlateObservation, prepared: Any
+    ) -> NDArray[np.float64]:
+        return self._counts(obs, prepared, None)[1] / self.probability_draws
+
+    def _decide(
+        self,
+        obs: SlateObservation,
+        prepared: Any,
+        slates: NDArray[np.int64],
+        with_marginals: bool,
+    ) -> SlateDecision:
+        """Probabilities from the probability draws plus the chosen slate itself."""
+        slate_counts, marginal_counts = self._counts(obs, prepared, slates)
+        total = self.probability_draws + 1
+        marginals = (marginal_counts + slate_indicator(slates, obs.max_candidates)) / total
+        return SlateDecision(
+            slates,
+            (slate_counts + 1.0) / total,
+            shown_marginals(marginals, slates),
+            marginals if with_marginals else None,
+        )
+
+
+def _observation(obs: object, policy: BasePolicy, method: str) -> SlateObservation:
+    if not isinstance(obs, SlateObservation):
+        raise InputTypeError(
+            f"{type(policy).__name__}.{method} takes a SlateObservation; got "
+            f"{type(obs).__name__} (turn an environment's dict into one with "
+            f"SlateObservation.from_mapping)."
+        )
+    return obs

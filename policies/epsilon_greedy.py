@@ -6,22 +6,17 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits._checks import check_generator, check_real
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
-from bandits.observation import SlateObservation, as_observation
+from bandits.observation import SlateObservation
 from bandits.slates import (
     sample_uniform_slates,
+    uniform_candidate_position_probability,
     uniform_position_probability,
     uniform_slate_probability,
 )
-from policies.base import (
-    BasePolicy,
-    GreedyPolicy,
-    Observation,
-    greedy_position_probability,
-    greedy_slate_probability,
-)
+from bandits.validation import InputTypeError, check_generator, check_real
+from policies.base import BasePolicy, GreedyPolicy
 from policies.ridge_greedy import RidgeGreedy
 
 
@@ -29,8 +24,10 @@ class EpsilonGreedy(BasePolicy):
     """Per request: ``base``'s greedy slate with probability ``1 - epsilon``, else a uniformly
     random ordered slate. ``base`` learns from every shown slate, explored or not.
 
-    Exact probabilities: ``P(s) = (1 - eps) 1[s = greedy] + eps / (n! / (n - k)!)`` and, at
-    position k, ``(1 - eps) 1[s_k = greedy_k] + eps / n``.
+    Exact probabilities, the mixture of the greedy and the uniform policy's:
+    ``P(s) = (1 - eps) 1[s = greedy] + eps / (n! / (n - k)!)``; at position k,
+    ``(1 - eps) 1[s_k = greedy_k] + eps / n``; and the same mixture of their
+    candidate-position marginals.
 
     Parameters
     ----------
@@ -57,40 +54,52 @@ class EpsilonGreedy(BasePolicy):
         if base is None:
             base = RidgeGreedy()
         if not isinstance(base, GreedyPolicy):
-            raise TypeError(
+            raise InputTypeError(
                 f"The 'base' parameter of {owner} must be a GreedyPolicy (a deterministic "
                 f"top-k policy such as RidgeGreedy or LinUCB); got {type(base).__name__}."
             )
         self.base = base
         self.rng = check_generator(rng, owner)
 
-    def scores(self, obs: Observation) -> NDArray[np.float64]:
+    def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
         """The base policy's scores, shape (n_requests, max_candidates), float64."""
-        return self.base.scores(as_observation(obs))
+        return self.base.scores(obs)
 
-    def update(self, obs: Observation, decision: SlateDecision, feedback: SlateFeedback) -> None:
+    def update(
+        self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback
+    ) -> None:
         """Let the base policy learn from the whole batch (explored rows included)."""
         self.base.update(obs, decision, feedback)
 
     def _prepare(self, obs: SlateObservation) -> NDArray[np.int64]:
         return self.base.greedy_slates(obs)
 
-    def _draw(self, obs: SlateObservation, prepared: NDArray[np.int64]) -> NDArray[np.int64]:
-        explore = self.rng.random(obs.n_requests) < self.epsilon
+    def _draw(
+        self, obs: SlateObservation, prepared: NDArray[np.int64], rng: np.random.Generator | None
+    ) -> NDArray[np.int64]:
+        assert rng is not None  # act passes self.rng, set by the constructor
+        explore = rng.random(obs.n_requests) < self.epsilon
         slates = prepared.copy()
         slates[explore] = sample_uniform_slates(
-            obs.n_candidates[explore], obs.slate_size, obs.max_candidates, self.rng
+            obs.n_candidates[explore], obs.slate_size, obs.max_candidates, rng
         )
         return slates
 
     def _slate_probability(
         self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        greedy = greedy_slate_probability(prepared, slates)
+        greedy = self.base._slate_probability(obs, prepared, slates)
         return (1.0 - self.epsilon) * greedy + self.epsilon * uniform_slate_probability(obs)
 
     def _position_probability(
         self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        greedy = greedy_position_probability(prepared, slates)
+        greedy = self.base._position_probability(obs, prepared, slates)
         return (1.0 - self.epsilon) * greedy + self.epsilon * uniform_position_probability(obs)
+
+    def _candidate_position_probability(
+        self, obs: SlateObservation, prepared: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        greedy = self.base._candidate_position_probability(obs, prepared)
+        uniform = uniform_candidate_position_probability(obs)
+        return (1.0 - self.epsilon) * greedy + self.epsilon * uniform

@@ -5,20 +5,25 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits._checks import check_real
+from bandits.models import (
+    RidgeRegression,
+    interaction_features,
+    interaction_quadratic,
+    interaction_scores,
+    n_interaction_features,
+)
 from bandits.observation import SlateObservation
+from bandits.validation import check_real
 from policies.base import GreedyPolicy
-from policies.features import interaction_features
-from policies.linear_model import RidgeRegression
 
 
 class LinearPolicy(GreedyPolicy):
     """A greedy policy whose scores come from a ridge model of the reward of a shown item.
 
     This is the joint (shared-parameter) model: one ``theta`` over
-    :func:`~policies.features.interaction_features`, so unseen items get a score. Every shown
-    position is a training row whose target is that position's reward. Variants with other
-    models (disjoint or hybrid LinUCB) override ``_learn`` and ``_predict``.
+    :func:`~bandits.models.interaction_features`, so unseen items get a score. Every shown
+    position is a training row whose target is that position's reward. Scores and widths use
+    the features' outer-product structure and never materialise them per candidate.
 
     Parameters
     ----------
@@ -40,9 +45,25 @@ class LinearPolicy(GreedyPolicy):
         x = interaction_features(obs, slates)
         self.model_.update(x.reshape(-1, x.shape[-1]), rewards.ravel())
 
-    def _predict(
-        self, obs: SlateObservation, *, with_width: bool = False
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-        """Predicted reward and (optionally) confidence width, each (n_requests, max_candidates)."""
-        x = interaction_features(obs)
-        return self.model_.predict(x), self.model_.width(x) if with_width else None
+    def predicted_reward(self, obs: SlateObservation) -> NDArray[np.float64]:
+        """The model's mean reward of every candidate, shape (n_requests, max_candidates)."""
+        self._check_widths(obs)
+        theta = self.model_.theta_
+        if theta is None:
+            return np.zeros(obs.candidate_ids.shape)
+        return interaction_scores(obs, theta)
+
+    def confidence_width(self, obs: SlateObservation) -> NDArray[np.float64]:
+        """``sqrt(x' A^-1 x)`` of every candidate, shape (n_requests, max_candidates)."""
+        self._check_widths(obs)
+        inverse = self.model_.inverse()
+        if inverse is None:
+            p = n_interaction_features(obs.n_context_features, obs.n_item_features)
+            inverse = np.eye(p) / self.ridge
+        return np.sqrt(np.maximum(interaction_quadratic(obs, inverse), 0.0))
+
+    def _check_widths(self, obs: SlateObservation) -> None:
+        """The model's error when the observation's feature widths changed since it learned."""
+        self.model_.check_n_features(
+            n_interaction_features(obs.n_context_features, obs.n_item_features)
+        )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits._checks import check_real
-from bandits.observation import as_observation
-from policies.base import Observation
+from bandits.observation import SlateObservation
+from bandits.validation import check_real
 from policies.linear import LinearPolicy
 
 
@@ -15,9 +14,9 @@ class LinUCB(LinearPolicy):
     """Shows the top-k candidates by upper confidence bound ``theta . x + alpha |x|_{A^-1}``.
 
     One ridge model is shared by all items over
-    :func:`~policies.features.interaction_features`, so any candidate, seen or not, gets a
-    score (the "joint" variant; disjoint and hybrid variants override the model). Ties go to
-    the lower candidate index; the policy is deterministic.
+    :func:`~bandits.models.interaction_features`, so any candidate, seen or not, gets a
+    score (the "joint" variant). Ties go to the lower candidate index; the policy is
+    deterministic.
 
     Parameters
     ----------
@@ -33,7 +32,9 @@ class LinUCB(LinearPolicy):
         super().__init__(ridge=ridge)
         self.alpha = check_real(alpha, "alpha", type(self).__name__, low=0.0)
 
-    def scores(self, obs: Observation) -> NDArray[np.float64]:
+    def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
         """Upper confidence bound of every candidate, shape (n_requests, max_candidates)."""
-        mean, width = self._predict(as_observation(obs), with_width=True)
-        return mean + self.alpha * width
+        mean = self.predicted_reward(obs)
+        if self.alpha == 0.0:
+            return mean
+        return mean + self.alpha * self.confidence_width(obs)

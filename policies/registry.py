@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from bandits.specs import parse_spec
+from bandits.validation import InputValueError, check_choice, check_generator, suggest
 from policies.base import BasePolicy
 from policies.epsilon_greedy import EpsilonGreedy
 from policies.linucb import LinUCB
@@ -16,16 +17,19 @@ from policies.ridge_greedy import RidgeGreedy
 from policies.uniform import UniformRandom
 
 POLICIES: dict[str, type[BasePolicy]] = {
-    cls.spec_name: cls for cls in (UniformRandom, EpsilonGreedy, RidgeGreedy, LinUCB)
+    "uniform": UniformRandom,
+    "epsilon-greedy": EpsilonGreedy,
+    "ridge-greedy": RidgeGreedy,
+    "linucb": LinUCB,
 }
-"""Registry name -> policy class."""
+"""Registry name -> policy class (each class's ``spec_name`` is its key)."""
 
 
 def make_policy(name: str, params: Mapping[str, Any], *, rng: np.random.Generator) -> BasePolicy:
     """Build the policy registered as ``name`` with keyword arguments ``params``.
 
-    ``rng`` goes only to policies that take one. ``make_policy(*parse_spec(policy.name),
-    rng=rng)`` rebuilds a policy from its name.
+    ``rng`` goes only to policies that take one. ``make_policy(*parse_spec(policy.spec),
+    rng=rng)`` rebuilds a policy from its spec.
 
     Parameters
     ----------
@@ -38,25 +42,23 @@ def make_policy(name: str, params: Mapping[str, Any], *, rng: np.random.Generato
 
     Raises
     ------
-    ValueError
-        For an unknown name or parameter.
+    InputValueError
+        For an unknown name or parameter (with the closest known one).
     """
-    if name not in POLICIES:
-        raise ValueError(f"Unknown policy {name!r}; known policies are {sorted(POLICIES)}.")
-    cls = POLICIES[name]
+    cls = POLICIES[check_choice(name, POLICIES, "policy")]
     allowed = cls.param_names()
     unknown = [key for key in params if key not in allowed]
     if unknown:
-        raise ValueError(
+        hint = (
+            " (rng is given to make_policy separately)."
+            if unknown[0] == "rng"
+            else "." + suggest(unknown[0], allowed)
+        )
+        raise InputValueError(
             f"The policy {name!r} ({cls.__name__}) has no parameter {unknown[0]!r}; "
-            f"allowed parameters are {allowed}"
-            + (" (rng is given to make_policy separately)." if unknown[0] == "rng" else ".")
+            f"allowed parameters are {allowed}{hint}"
         )
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"The 'rng' argument of make_policy must be a numpy.random.Generator; "
-            f"got {type(rng).__name__}."
-        )
+    check_generator(rng, "make_policy")
     params = dict(params)
     if isinstance(params.get("base"), str):  # a wrapped policy given by its own spec
         params["base"] = make_policy(*parse_spec(params["base"]), rng=rng.spawn(1)[0])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.observation import as_observation
-from policies.base import Observation
+from bandits.observation import SlateObservation
 from policies.linear import LinearPolicy
 
 
@@ -25,6 +24,6 @@ class RidgeGreedy(LinearPolicy):
 
     spec_name = "ridge-greedy"
 
-    def scores(self, obs: Observation) -> NDArray[np.float64]:
+    def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
         """Predicted reward of every candidate, shape (n_requests, max_candidates), float64."""
-        return self._predict(as_observation(obs))[0]
+        return self.predicted_reward(obs)

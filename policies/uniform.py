@@ -5,18 +5,22 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits._checks import check_generator
 from bandits.observation import SlateObservation
 from bandits.slates import (
     sample_uniform_slates,
+    uniform_candidate_position_probability,
     uniform_position_probability,
     uniform_slate_probability,
 )
+from bandits.validation import check_generator
 from policies.base import BasePolicy
 
 
 class UniformRandom(BasePolicy):
     """Shows an ordered slate of distinct candidates drawn uniformly at random; never learns.
+
+    Exact probabilities: ``1 / (n! / (n - k)!)`` per slate, ``1 / n`` per candidate and
+    position.
 
     Parameters
     ----------
@@ -29,8 +33,11 @@ class UniformRandom(BasePolicy):
     def __init__(self, *, rng: np.random.Generator) -> None:
         self.rng = check_generator(rng, type(self).__name__)
 
-    def _draw(self, obs: SlateObservation, prepared: None) -> NDArray[np.int64]:
-        return sample_uniform_slates(obs.n_candidates, obs.slate_size, obs.max_candidates, self.rng)
+    def _draw(
+        self, obs: SlateObservation, prepared: None, rng: np.random.Generator | None
+    ) -> NDArray[np.int64]:
+        assert rng is not None  # act passes self.rng, set by the constructor
+        return sample_uniform_slates(obs.n_candidates, obs.slate_size, obs.max_candidates, rng)
 
     def _slate_probability(
         self, obs: SlateObservation, prepared: None, slates: NDArray[np.int64]
@@ -41,3 +48,8 @@ class UniformRandom(BasePolicy):
         self, obs: SlateObservation, prepared: None, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         return uniform_position_probability(obs)
+
+    def _candidate_position_probability(
+        self, obs: SlateObservation, prepared: None
+    ) -> NDArray[np.float64]:
+        return uniform_candidate_position_probability(obs)

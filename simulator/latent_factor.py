@@ -10,7 +10,10 @@ from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
-from bandits._checks import (
+from bandits.observation import PAD_ID
+from bandits.slates import sample_uniform_slates, top_k
+from bandits.validation import (
+    InputValueError,
     as_array,
     check_integer,
     check_probability,
@@ -18,8 +21,6 @@ from bandits._checks import (
     check_shape,
     check_slates,
 )
-from bandits.observation import PAD_ID, SlateObservation
-from bandits.slates import sample_uniform_slates, top_k
 from simulator.spaces import SlateSpace
 
 BASE_LOGIT = -1.5
@@ -92,8 +93,9 @@ class LatentFactorEnv(gymnasium.Env):
     ``step`` takes slates as an int64 array, shape (n_requests, slate_size), of indices into
     each request's candidates, and returns the batch's total clicks as the reward. Its
     ``info`` describes the batch acted on: ``"rewards"`` and ``"signals"["click"]`` (the clicks,
-    shape (n_requests, slate_size)), ``"expected_reward"``, ``"oracle_reward"`` and ``"regret"``
-    (shape (n_requests,)), ``"oracle_slates"`` (int64, shape (n_requests, slate_size)) and
+    shape (n_requests, slate_size)), ``"expected_reward"`` and ``"oracle_reward"`` (the exact
+    expected clicks of the shown and of the best slate, shape (n_requests,); regret is their
+    difference), ``"oracle_slates"`` (int64, shape (n_requests, slate_size)) and
     ``"candidate_rewards"`` (shape (n_requests, max_candidates, slate_size): the expected reward
     of each candidate at each position, 0 for padding). Episodes never end.
     """
@@ -139,7 +141,7 @@ class LatentFactorEnv(gymnasium.Env):
             max_candidates=self.max_candidates,
         )
         self.observation_space = self._make_observation_space()
-        self._batch: SlateObservation | None = None
+        self._batch: dict[str, NDArray[Any]] | None = None
         self._attraction: NDArray[np.float64] | None = None
         self._n_steps = 0
 
@@ -202,7 +204,6 @@ class LatentFactorEnv(gymnasium.Env):
             "expected_reward": expected,
             "oracle_reward": oracle,
             "oracle_slates": oracle_slates,
-            "regret": np.maximum(oracle - expected, 0.0),
             "candidate_rewards": self._attraction[:, :, None] * self.examination,
         }
         self._record_clicks(slates, clicks)
@@ -234,7 +235,7 @@ class LatentFactorEnv(gymnasium.Env):
         ndarray of int64, shape (n_requests, slate_size)
         """
         batch = self._current_batch()
-        return top_k(self._attraction, batch.n_candidates, self.slate_size)
+        return top_k(self._attraction, batch["n_candidates"], self.slate_size)
 
     def _make_observation_space(self) -> spaces.Dict:
         n, width, d = self.n_requests, self.max_candidates, self.n_latent
@@ -274,23 +275,24 @@ class LatentFactorEnv(gymnasium.Env):
         taste = np.einsum("nd,ncd->nc", self.user_tastes_[users], features)
         logits = self.logit_scale * taste + self.item_biases_[ids] + BASE_LOGIT
         self._attraction = np.where(real, expit(logits), 0.0)
-        self._batch = SlateObservation(
-            context=self.user_features_[users],
-            candidate_ids=ids,
-            candidate_features=features,
-            n_candidates=counts,
-            slate_size=self.slate_size,
-            history=self.histories_[users],
-            request_ids=self._n_steps * n + np.arange(n),
-            user_ids=users,
-            times=np.full(n, self._n_steps),
-        )
+        self._batch = {
+            "context": self.user_features_[users],
+            "candidate_ids": ids,
+            "candidate_features": features,
+            "n_candidates": counts,
+            "slate_size": np.asarray(self.slate_size, dtype=np.int64),
+            "history": self.histories_[users],
+            "request_ids": self._n_steps * n + np.arange(n),
+            "user_ids": users,
+            "times": np.full(n, self._n_steps),
+        }
 
-    def _observation(self) -> dict[str, NDArray]:
-        """A fresh copy of the current batch as a dict of arrays (``slate_size`` 0-d)."""
-        return {name: np.array(value) for name, value in self._current_batch().to_mapping().items()}
+    def _observation(self) -> dict[str, NDArray[Any]]:
+        """A fresh copy of the current batch in the ``SlateObservation.to_mapping()`` layout
+        (``slate_size`` 0-d); the rollout turns it into a checked ``SlateObservation``."""
+        return {name: np.array(value) for name, value in self._current_batch().items()}
 
-    def _current_batch(self) -> SlateObservation:
+    def _current_batch(self) -> dict[str, NDArray[Any]]:
         if self._batch is None:
             raise gymnasium.error.ResetNeeded("Call reset() on LatentFactorEnv before using it.")
         return self._batch
@@ -299,7 +301,7 @@ class LatentFactorEnv(gymnasium.Env):
         batch = self._current_batch()
         array = as_array(slates, label, np.int64, 2)
         check_shape(array, (self.n_requests, self.slate_size), label)
-        check_slates(array, batch.n_candidates, label)
+        check_slates(array, batch["n_candidates"], label)
         return array
 
     def _position_rewards(self, slates: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -314,8 +316,8 @@ class LatentFactorEnv(gymnasium.Env):
         """Push clicked items onto their users' histories, later positions more recent."""
         batch = self._current_batch()
         for row in np.flatnonzero(clicks.any(axis=1)):
-            clicked = batch.candidate_ids[row, slates[row, clicks[row] > 0]]
-            user = batch.user_ids[row]
+            clicked = batch["candidate_ids"][row, slates[row, clicks[row] > 0]]
+            user = batch["user_ids"][row]
             history = np.concatenate([clicked[::-1], self.histories_[user]])
             self.histories_[user] = history[: self.history_length]
 
@@ -332,7 +334,7 @@ def _check_examination(examination: ArrayLike | None, slate_size: int) -> NDArra
         rising = np.flatnonzero(np.diff(values) > 0)
         if rising.size:
             k = int(rising[0]) + 1
-            raise ValueError(
+            raise InputValueError(
                 f"{label} must be non-increasing; position {k} is {values[k].item()!r}, above "
                 f"position {k - 1} at {values[k - 1].item()!r}."
             )

@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium.spaces import MultiDiscrete
 from numpy.typing import ArrayLike, NDArray
 
-from bandits._checks import as_array, check_integer, check_shape
+from bandits.validation import InputValueError, as_array, check_integer, check_shape
 
 
 class SlateSpace(MultiDiscrete):
@@ -65,7 +65,7 @@ class SlateSpace(MultiDiscrete):
         ndarray of int64, shape (n_requests, slate_size)
         """
         if probability is not None:
-            raise ValueError("SlateSpace.sample does not support 'probability'; pass a mask.")
+            raise InputValueError("SlateSpace.sample does not support 'probability'; pass a mask.")
         shape = (self.n_requests, self.max_candidates)
         if mask is None:
             allowed = np.ones(shape, dtype=np.bool_)
@@ -75,7 +75,7 @@ class SlateSpace(MultiDiscrete):
         short = allowed.sum(axis=1) < self.slate_size
         if short.any():
             row = int(np.flatnonzero(short)[0])
-            raise ValueError(
+            raise InputValueError(
                 f"The mask of SlateSpace.sample must allow at least slate_size={self.slate_size} "
                 f"candidates per row; row {row} allows {int(allowed[row].sum())}."
             )

@@ -8,8 +8,11 @@ import numpy as np
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
+from bandits.items import ItemTable
 from bandits.logged import LoggedBandit
 from bandits.observation import PAD_ID, SlateObservation
+
+CATALOGUE_SIZE = 1000
 
 
 def random_observation(
@@ -23,13 +26,18 @@ def random_observation(
     history_length: int = 3,
     min_candidates: int | None = None,
 ) -> SlateObservation:
-    """Requests with between ``min_candidates`` (default slate_size) and max_candidates each."""
+    """Requests with between ``min_candidates`` (default slate_size) and max_candidates each,
+    drawn from a fixed catalogue of ``CATALOGUE_SIZE`` items with normal features, the same
+    for every call with the same ``n_item`` (so tables can be concatenated); only the items
+    that appear are kept in the item table."""
     low = slate_size if min_candidates is None else min_candidates
     counts = rng.integers(low, max_candidates + 1, size=n_requests)
     mask = np.arange(max_candidates) < counts[:, None]
-    distinct = np.argsort(rng.random((n_requests, 1000)), axis=1)[:, :max_candidates]
+    distinct = np.argsort(rng.random((n_requests, CATALOGUE_SIZE)), axis=1)[:, :max_candidates]
     ids = np.where(mask, distinct, PAD_ID)
-    features = rng.normal(size=(n_requests, max_candidates, n_item)) * mask[:, :, None]
+    catalogue = np.random.default_rng(n_item).normal(size=(CATALOGUE_SIZE, n_item))
+    shown = np.unique(ids[mask])
+    items = ItemTable(shown, catalogue[shown])
     depth = rng.integers(0, history_length + 1, size=n_requests)
     history = np.where(
         np.arange(history_length) < depth[:, None],
@@ -39,13 +47,13 @@ def random_observation(
     return SlateObservation(
         context=rng.normal(size=(n_requests, n_context)),
         candidate_ids=ids,
-        candidate_features=features,
         n_candidates=counts,
         slate_size=slate_size,
         history=history,
         request_ids=np.arange(n_requests),
         user_ids=rng.integers(-1, 50, size=n_requests),
         times=rng.integers(0, 100, size=n_requests),
+        items=items,
     )
 
 
@@ -66,14 +74,24 @@ def random_log(rng: np.random.Generator, *, signals: bool = True, **shape: int) 
 
 
 def assert_logs_equal(left: LoggedBandit, right: LoggedBandit) -> None:
-    """Every column of two tables is equal (shapes, dtypes and values)."""
+    """Every column of two tables is equal (shapes, dtypes and values), candidates and
+    histories compared up to the longest row (padding beyond it is not part of the data)."""
+    assert left.slate_size == right.slate_size
+    assert len(left) == len(right)
+    assert (left.decision.candidate_position_probability is None) == (
+        right.decision.candidate_position_probability is None
+    )
+    width = int(left.observation.n_candidates.max(initial=0))
     pairs = [(left.policy_names, right.policy_names)]
     for part in ("observation", "decision", "feedback"):
         a, b = getattr(left, part), getattr(right, part)
         pairs += [
-            (getattr(a, f.name), getattr(b, f.name)) for f in fields(a) if f.name != "signals"
+            (_trimmed(a, f.name, width), _trimmed(b, f.name, width))
+            for f in fields(a)
+            if f.name not in ("signals", "items", "_checked_for") and getattr(a, f.name) is not None
         ]
-    assert left.slate_size == right.slate_size
+    pairs.append((_trimmed(left.observation, "candidate_features", width),
+                  _trimmed(right.observation, "candidate_features", width)))  # fmt: skip
     for a, b in pairs:
         a, b = np.asarray(a), np.asarray(b)
         # numpy's str width is not a property of the column, only its kind is
@@ -82,3 +100,14 @@ def assert_logs_equal(left: LoggedBandit, right: LoggedBandit) -> None:
     assert left.feedback.signals.keys() == right.feedback.signals.keys()
     for name in left.feedback.signals:
         np.testing.assert_array_equal(left.feedback.signals[name], right.feedback.signals[name])
+
+
+def _trimmed(part, name: str, width: int) -> np.ndarray:
+    """A column with candidate padding cut to ``width`` and history padding to the longest
+    real history."""
+    value = np.asarray(getattr(part, name))
+    if name == "history":
+        return value[:, : int((value != PAD_ID).sum(axis=1).max(initial=0))]
+    if name in ("candidate_ids", "candidate_features", "candidate_position_probability"):
+        return value[:, :width]
+    return value

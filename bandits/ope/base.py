@@ -1,19 +1,22 @@
-"""The shared part of every off-policy estimator: weights, averaging, errors, intervals."""
+"""The shared part of every off-policy estimator: weights, statistics, errors, intervals."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from bandits._checks import as_array, check_real, check_shape
 from bandits.logged import LoggedBandit
 from bandits.ope.estimate import Estimate
+from bandits.ope.statistics import EstimatorStatistics, Moments
 from bandits.policy import Policy
+from bandits.validation import InputValueError, as_array, check_real, check_shape
 
 LOW_ESS_FRACTION = 0.01
 """Warn when the effective sample size falls below this fraction of the rows."""
@@ -24,11 +27,12 @@ SUPPORT_TOLERANCE = 4.0
 
 @dataclass(frozen=True, eq=False)
 class EstimatorInput:
-    """What an estimator sees: the log and the target's probability of each logged slate.
+    """What an estimator sees of one batch: the log and the target's probability of each
+    logged slate.
 
-    Estimators that need more of the target (its position probabilities, its whole slate
-    distribution for a reward model) ask ``target`` for it; it is None when the target was
-    given only as probabilities.
+    Estimators that need more of the target (its position probabilities or candidate-position
+    marginals, its whole slate distribution for a reward model) ask ``target`` for it; it is
+    None when the target was given only as probabilities.
 
     Attributes
     ----------
@@ -53,16 +57,17 @@ class EstimatorInput:
 
 
 class Estimator(ABC):
-    """Estimate a target policy's value on a logged table.
+    """Estimate a target policy's value on a logged table, in memory or batch by batch.
 
-    Subclasses write only :meth:`pseudo_outcomes`: per-row terms whose mean is the estimate
-    and whose sample standard deviation over sqrt(n) is its standard error (for
-    self-normalised estimators the terms are the delta-method influence terms, shifted so that
-    their mean is the estimate). Validation, averaging, standard errors, intervals and
-    diagnostics live here.
+    An estimate is a smooth function ``value(means)`` of the means of a few per-row terms.
+    Subclasses write only :meth:`row_terms` (and, for a ratio or another function of several
+    means, :meth:`value` and :meth:`gradient`). The base keeps the terms' sufficient statistics
+    per batch (:meth:`statistics`), merges batches exactly, and turns them into the value, the
+    delta-method standard error ``sqrt(g' S g / n)`` (``S`` the terms' sample covariance, ``g``
+    the gradient), a normal interval and the weight diagnostics (:meth:`finalize`).
     """
 
-    name: str = "estimator"
+    name: ClassVar[str] = "estimator"
 
     def __init__(self, *, confidence: float = 0.95) -> None:
         self.confidence = check_real(
@@ -76,8 +81,63 @@ class Estimator(ABC):
         )
 
     @abstractmethod
-    def pseudo_outcomes(self, data: EstimatorInput) -> NDArray[np.float64]:
-        """Per-row terms, shape (n_requests,), whose mean is the estimate."""
+    def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """Per-row terms, shape (n_requests, n_terms), whose means the value is a function of."""
+
+    def value(self, means: NDArray[np.float64]) -> float:
+        """The estimate from the terms' means, shape (n_terms,) (default: the first mean)."""
+        return float(means[0])
+
+    def gradient(self, means: NDArray[np.float64]) -> NDArray[np.float64]:
+        """d value / d means, shape (n_terms,) (default: the first unit vector)."""
+        unit = np.zeros(means.shape[0])
+        unit[0] = 1.0
+        return unit
+
+    def statistics(self, log: LoggedBandit, target: Policy | ArrayLike) -> EstimatorStatistics:
+        """The sufficient statistics of one batch (merge batches with ``merge``)."""
+        data = EstimatorInput(
+            log, target_probabilities(target, log), target if isinstance(target, Policy) else None
+        )
+        return self.statistics_of(data)
+
+    def statistics_of(self, data: EstimatorInput) -> EstimatorStatistics:
+        """The sufficient statistics of one batch whose target probabilities are known."""
+        terms = np.asarray(self.row_terms(data), dtype=np.float64)
+        if terms.ndim == 1:
+            terms = terms[:, None]
+        weights = data.weights
+        return EstimatorStatistics(
+            terms=Moments.of(terms),
+            weights=Moments.of(weights[:, None]),
+            max_weight=float(weights.max(initial=0.0)),
+            n_deterministic=int(np.count_nonzero(data.log.decision.slate_probability == 1.0)),
+        )
+
+    def finalize(self, statistics: EstimatorStatistics) -> Estimate:
+        """The estimate, standard error, interval and diagnostics from merged statistics."""
+        n = statistics.terms.n
+        if n == 0:
+            raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
+        means = statistics.terms.mean
+        value = self.value(means)
+        if n > 1 and np.isfinite(value):
+            gradient = self.gradient(means)
+            variance = float(gradient @ statistics.terms.covariance @ gradient) / n
+            stderr = float(np.sqrt(max(variance, 0.0)))
+        else:
+            stderr = float("nan")
+        half_width = float(stats.norm.ppf(0.5 + self.confidence / 2) * stderr)
+        return Estimate(
+            estimator=self.name,
+            value=value,
+            stderr=stderr,
+            ci_low=value - half_width,
+            ci_high=value + half_width,
+            confidence=self.confidence,
+            n=n,
+            **weight_diagnostics(statistics),
+        )
 
     def estimate(self, log: LoggedBandit, target: Policy | ArrayLike) -> Estimate:
         """Estimate the value of ``target`` on ``log``.
@@ -91,35 +151,40 @@ class Estimator(ABC):
             probabilities directly.
         """
         if len(log) == 0:
-            raise ValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
-        data = EstimatorInput(
-            log, target_probabilities(target, log), target if isinstance(target, Policy) else None
-        )
-        terms = self.pseudo_outcomes(data)
-        n = len(terms)
-        value = float(terms.mean())
-        stderr = float(terms.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        half_width = float(stats.norm.ppf(0.5 + self.confidence / 2) * stderr)
-        return Estimate(
-            estimator=self.name,
-            value=value,
-            stderr=stderr,
-            ci_low=value - half_width,
-            ci_high=value + half_width,
-            confidence=self.confidence,
-            n=n,
-            **weight_diagnostics(data.weights, log.decision.slate_probability),
-        )
+            raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
+        return self.finalize(self.statistics(log, target))
+
+    def estimate_batches(self, batches: Iterable[LoggedBandit], target: Policy) -> Estimate:
+        """Estimate over a stream of tables (e.g. ``bandits.logs.iter_log_batches``) with
+        memory flat in the number of rows; equal to :meth:`estimate` on their concatenation."""
+        merged: EstimatorStatistics | None = None
+        for batch in batches:
+            if len(batch):
+                part = self.statistics(batch, target)
+                merged = part if merged is None else merged.merge(part)
+        if merged is None:
+            raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
+        return self.finalize(merged)
 
 
 def target_probabilities(
-    target: Policy | ArrayLike, log: LoggedBandit, batch_size: int = 65_536
+    target: Policy | ArrayLike, log: LoggedBandit, *, chunk_bytes: int = 64 * 2**20
 ) -> NDArray[np.float64]:
-    """The target's probability of each logged slate, shape (n_requests,), checked in [0, 1]."""
+    """The target's probability of each logged slate, shape (n_requests,), checked in [0, 1].
+
+    A policy is asked in chunks of rows whose looked-up candidate features take about
+    ``chunk_bytes``, so a large in-memory log is not expanded whole.
+    """
     if isinstance(target, Policy):
+        obs = log.observation
+        per_row = 8 * max(obs.max_candidates, 1) * (obs.n_item_features + 2)
+        chunk = max(1, chunk_bytes // per_row)
         parts = [
-            target.slate_probability(log.observation.take(rows), log.decision.slates[rows])
-            for rows in _row_batches(len(log), batch_size)
+            target.slate_probability(obs.take(rows), log.decision.slates[rows])
+            for rows in (
+                np.arange(start, min(start + chunk, len(log)))
+                for start in range(0, len(log), chunk)
+            )
         ]
         probabilities = np.concatenate(parts) if parts else np.zeros(0)
     else:
@@ -129,32 +194,28 @@ def target_probabilities(
     bad = ~((probabilities >= 0) & (probabilities <= 1))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise InputValueError(
             f"target probabilities must lie in [0, 1]; row {row} is {probabilities[row].item()!r}."
         )
     return probabilities
 
 
-def weight_diagnostics(
-    weights: NDArray[np.float64], logged_probability: NDArray[np.float64]
-) -> dict[str, object]:
+def weight_diagnostics(statistics: EstimatorStatistics) -> dict[str, object]:
     """Effective sample size, largest and mean weight, and warnings about them.
 
     The mean weight estimates the share of the target's probability that falls on slates the
     logger could choose; it should be 1, and a mean several standard errors below 1 says the
     target chooses slates the logger (almost) never shows, which IPS cannot see.
-
-    Parameters
-    ----------
-    weights, logged_probability : ndarray of float64, shape (n_requests,)
     """
-    n = len(weights)
-    total, squares = weights.sum(), np.square(weights).sum()
-    ess = float(total**2 / squares) if squares > 0 else 0.0
-    max_weight = float(weights.max(initial=0.0))
-    mean_weight = float(weights.mean()) if n else float("nan")
+    weights = statistics.weights
+    n = weights.n
+    total = float(weights.mean[0]) * n
+    squares = float(weights.sum_of_squares[0, 0])
+    ess = total**2 / squares if squares > 0 else 0.0
+    mean_weight = float(weights.mean[0]) if n else float("nan")
+    max_weight = statistics.max_weight
     warnings = []
-    if n and np.all(logged_probability == 1.0):
+    if n and statistics.n_deterministic == n:
         warnings.append(
             "the logging policy was deterministic (every logged probability is 1): only "
             "targets that always agree with it can be evaluated on this log"
@@ -170,7 +231,7 @@ def weight_diagnostics(
                 f"effective sample size {ess:.1f} is below {LOW_ESS_FRACTION:.0%} of the {n} "
                 f"rows: the estimate rests on a few heavy weights (max {max_weight:.3g})"
             )
-        spread = weights.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
+        spread = float(np.sqrt(weights.covariance[0, 0] / n)) if n > 1 else 0.0
         if abs(mean_weight - 1.0) > SUPPORT_TOLERANCE * spread + 1e-12:
             warnings.append(
                 f"mean importance weight {mean_weight:.3g} is more than {SUPPORT_TOLERANCE:g} "
@@ -183,7 +244,3 @@ def weight_diagnostics(
         "mean_weight": mean_weight,
         "warnings": tuple(warnings),
     }
-
-
-def _row_batches(n: int, batch_size: int) -> list[NDArray[np.int64]]:
-    return [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]

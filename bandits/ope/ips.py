@@ -17,5 +17,5 @@ class IPS(Estimator):
 
     name = "ips"
 
-    def pseudo_outcomes(self, data: EstimatorInput) -> NDArray[np.float64]:
+    def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         return data.weights * data.rewards

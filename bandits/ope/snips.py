@@ -11,16 +11,22 @@ from bandits.ope.base import Estimator, EstimatorInput
 class SNIPS(Estimator):
     """SNIPS: sum(w * r) / sum(w), which stays within the range of the logged rewards.
 
-    Its standard error is the delta-method one: the per-row terms are
-    V + w (r - V) / mean(w), whose mean is V.
+    The value is the ratio of the means of the terms ``w r`` and ``w``; its standard error is
+    the delta-method one (gradient ``[1 / mean(w), -V / mean(w)]``), the same as the sample
+    deviation of the influence terms ``V + w (r - V) / mean(w)`` over sqrt(n). NaN when every
+    weight is 0.
     """
 
     name = "snips"
 
-    def pseudo_outcomes(self, data: EstimatorInput) -> NDArray[np.float64]:
-        weights, rewards = data.weights, data.rewards
-        mean_weight = weights.mean()
-        if mean_weight <= 0:
-            return np.full_like(rewards, np.nan)
-        value = float((weights * rewards).sum() / weights.sum())
-        return value + weights * (rewards - value) / mean_weight
+    def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
+        weights = data.weights
+        return np.column_stack([weights * data.rewards, weights])
+
+    def value(self, means: NDArray[np.float64]) -> float:
+        weighted_reward, weight = means
+        return float(weighted_reward / weight) if weight > 0 else float("nan")
+
+    def gradient(self, means: NDArray[np.float64]) -> NDArray[np.float64]:
+        weighted_reward, weight = means
+        return np.array([1.0 / weight, -weighted_reward / weight**2])

@@ -1,62 +1,18 @@
-"""The logged-data table: construction checks, Parquet round trips, atomic writes."""
+"""The logged-data table and its parts: construction checks, concat, time splits, marginals."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from factories import assert_logs_equal, random_log
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bandits import parquet
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
-from bandits.logged import LoggedBandit
+from bandits.items import ItemTable
+from bandits.logged import LoggedBandit, time_split_mask
 from bandits.observation import SlateObservation
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    n_requests=st.integers(0, 12),
-    slate_size=st.integers(1, 3),
-    extra_candidates=st.integers(0, 4),
-    n_context=st.integers(0, 4),
-    n_item=st.integers(1, 3),
-    history_length=st.integers(0, 3),
-    signals=st.booleans(),
-)
-def test_parquet_round_trip_keeps_every_column(
-    seed, n_requests, slate_size, extra_candidates, n_context, n_item, history_length, signals
-):
-    log = random_log(
-        np.random.default_rng(seed),
-        signals=signals,
-        n_requests=n_requests,
-        slate_size=slate_size,
-        max_candidates=slate_size + extra_candidates,
-        n_context=n_context,
-        n_item=n_item,
-        history_length=history_length,
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        path = log.to_parquet(Path(folder) / "log.parquet")
-        assert_logs_equal(log, LoggedBandit.from_parquet(path))
-        streamed = list(parquet.iter_log_batches(path, batch_size=5))
-        assert sum(len(part) for part in streamed) == len(log)
-        if streamed:
-            assert_logs_equal(log, LoggedBandit.concat(streamed))
-
-
-def test_schema_version_is_in_file_metadata(tmp_path):
-    path = random_log(np.random.default_rng(0)).to_parquet(tmp_path / "log.parquet")
-    metadata = pq.read_schema(path).metadata
-    assert metadata[b"bandits.schema_version"] == b"1"
 
 
 def _parts(seed=0, **shape):
@@ -153,91 +109,6 @@ def test_observation_rejects_too_few_candidates_naming_the_row():
         SlateObservation.from_mapping(values)
 
 
-def _rewrite_metadata(path: Path, key: bytes, value: bytes | None) -> None:
-    table = pq.read_table(path)
-    metadata = dict(table.schema.metadata)
-    if value is None:
-        metadata.pop(key)
-    else:
-        metadata[key] = value
-    pq.write_table(table.replace_schema_metadata(metadata), path)
-
-
-def test_unknown_schema_version_is_rejected(tmp_path):
-    path = random_log(np.random.default_rng(1)).to_parquet(tmp_path / "log.parquet")
-    _rewrite_metadata(path, b"bandits.schema_version", b"99")
-    with pytest.raises(ValueError, match=r"log.parquet: schema version '99' is unknown"):
-        LoggedBandit.from_parquet(path)
-
-
-def test_file_without_bandits_metadata_is_rejected(tmp_path):
-    path = random_log(np.random.default_rng(1)).to_parquet(tmp_path / "log.parquet")
-    _rewrite_metadata(path, b"bandits.schema_version", None)
-    with pytest.raises(ValueError, match="not a bandits log"):
-        LoggedBandit.from_parquet(path)
-
-
-def test_invalid_rows_in_a_file_are_rejected_on_read(tmp_path):
-    path = random_log(np.random.default_rng(2), n_requests=5).to_parquet(tmp_path / "log.parquet")
-    table = pq.read_table(path)
-    probabilities = table.column("slate_probability").to_numpy().copy()
-    probabilities[3] = 2.0
-    table = table.set_column(
-        table.schema.get_field_index("slate_probability"),
-        "slate_probability",
-        pa.array(probabilities),
-    )
-    pq.write_table(table, path)
-    with pytest.raises(ValueError, match=r"'slate_probability'.*row 3 is 2.0"):
-        LoggedBandit.from_parquet(path)
-
-
-def test_short_slate_row_in_a_file_is_rejected_on_read(tmp_path):
-    path = random_log(np.random.default_rng(3), n_requests=4).to_parquet(tmp_path / "log.parquet")
-    table = pq.read_table(path)
-    slates = table.column("slate").to_pylist()
-    slates[2] = slates[2][:1]
-    table = table.set_column(table.schema.get_field_index("slate"), "slate", pa.array(slates))
-    pq.write_table(table, path)
-    with pytest.raises(
-        ValueError, match=r"column 'slate' must have 2 values on every row.*row 2 has 1"
-    ):
-        LoggedBandit.from_parquet(path)
-
-
-def test_missing_file_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"nothing\.parquet"):
-        LoggedBandit.from_parquet(tmp_path / "nothing.parquet")
-
-
-def test_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
-    target = tmp_path / "log.parquet"
-    old = random_log(np.random.default_rng(4), n_requests=3)
-    old.to_parquet(target)
-
-    def write_half_then_fail(table, where, **kwargs):
-        Path(where).write_bytes(b"PAR1 truncated")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(parquet.pq, "write_table", write_half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
-        random_log(np.random.default_rng(5), n_requests=8).to_parquet(target)
-    monkeypatch.undo()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.parquet"]
-    assert_logs_equal(old, LoggedBandit.from_parquet(target))
-
-
-def test_interrupted_first_write_leaves_nothing(tmp_path, monkeypatch):
-    def fail(table, where, **kwargs):
-        Path(where).write_bytes(b"PAR1")
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(parquet.pq, "write_table", fail)
-    with pytest.raises(KeyboardInterrupt):
-        random_log(np.random.default_rng(5)).to_parquet(tmp_path / "fresh.parquet")
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_concat_pads_candidates_and_history():
     rng = np.random.default_rng(6)
     narrow = random_log(rng, n_requests=3, max_candidates=3, history_length=1)
@@ -251,7 +122,7 @@ def test_concat_pads_candidates_and_history():
 
 def test_concat_refuses_tables_of_different_slate_size():
     rng = np.random.default_rng(7)
-    with pytest.raises(ValueError, match="one slate_size; table 0 has 2, table 1 has 1"):
+    with pytest.raises(ValueError, match="share one slate_size; number 0 has 2, number 1 has 1"):
         LoggedBandit.concat([random_log(rng, slate_size=2), random_log(rng, slate_size=1)])
 
 
@@ -260,18 +131,6 @@ def test_split_is_by_time():
     early, late = log.split(0.3)
     assert len(early) == 3 and len(late) == 7
     assert early.observation.times.max() <= late.observation.times.min()
-
-
-def test_short_candidate_feature_vector_in_a_file_names_row_and_candidate(tmp_path):
-    log = random_log(np.random.default_rng(0), n_requests=4, n_item=2)
-    path = log.to_parquet(tmp_path / "log.parquet")
-    table = pq.read_table(path)
-    features = table.column("candidate_features").to_pylist()
-    features[2][1] = features[2][1][:1]
-    index = table.schema.get_field_index("candidate_features")
-    pq.write_table(table.set_column(index, "candidate_features", pa.array(features)), path)
-    with pytest.raises(ValueError, match=r"2 values per candidate.*row 2, candidate 1 has 1"):
-        LoggedBandit.from_parquet(path)
 
 
 def _observation_values():
@@ -321,21 +180,118 @@ def test_split_rejects_fractions_outside_zero_one(fraction):
         log.split(fraction)
 
 
-@pytest.mark.parametrize(
-    ("name", "values", "message"),
-    [
-        ("slate", lambda rows: [[3.7, 1.0] if i == 2 else r for i, r in enumerate(rows)],
-         r"column 'slate' must hold integers; row 2 has 3.7"),
-        ("request_id", lambda rows: [0.5 if i == 1 else float(r) for i, r in enumerate(rows)],
-         r"column 'request_id' must hold integers; row 1 has 0.5"),
-        ("user_id", lambda rows: ["u"] * len(rows), r"column 'user_id' must hold integers"),
-    ],
-)  # fmt: skip
-def test_fractional_ids_in_a_file_are_rejected_not_truncated(tmp_path, name, values, message):
-    path = random_log(np.random.default_rng(10), n_requests=4).to_parquet(tmp_path / "l.parquet")
-    table = pq.read_table(path)
-    index = table.schema.get_field_index(name)
-    new = pa.array(values(table.column(name).to_pylist()))
-    pq.write_table(table.set_column(index, name, new), path)
-    with pytest.raises(ValueError, match=message):
-        LoggedBandit.from_parquet(path)
+def test_split_keeps_row_order_and_breaks_time_ties_by_row():
+    log = random_log(np.random.default_rng(8), n_requests=6)
+    times = np.array([5, 1, 5, 3, 1, 5])
+    object.__setattr__(log.observation, "times", times)
+    train = time_split_mask(times, 0.5)  # the three oldest: rows 1, 4 (time 1), 3 (time 3)
+    np.testing.assert_array_equal(train, [False, True, False, True, True, False])
+    train = time_split_mask(times, 4 / 6)  # one of the three rows at time 5: the first, row 0
+    np.testing.assert_array_equal(train, [True, True, False, True, True, False])
+    early, late = log.split(0.5)
+    np.testing.assert_array_equal(
+        early.observation.request_ids, log.observation.request_ids[[1, 3, 4]]
+    )
+    np.testing.assert_array_equal(
+        late.observation.request_ids, log.observation.request_ids[[0, 2, 5]]
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(times=st.lists(st.integers(0, 5), max_size=30), fraction=st.floats(0, 1))
+def test_time_split_takes_the_oldest_rows(times, fraction):
+    times = np.asarray(times, dtype=np.int64)
+    train = time_split_mask(times, fraction)
+    assert train.sum() == round(fraction * len(times))
+    if train.any() and (~train).any():
+        assert times[train].max() <= times[~train].min()
+
+
+ROW_FIELDS = ("context", "candidate_ids", "n_candidates", "history", "request_ids", "user_ids",
+              "times")  # fmt: skip
+
+
+def _rebuild(obs, items):
+    """The same requests with another item table."""
+    values = {name: getattr(obs, name) for name in ROW_FIELDS}
+    return SlateObservation(slate_size=obs.slate_size, items=items, **values)
+
+
+def test_candidates_must_be_in_the_item_table():
+    obs, *_ = _parts(n_requests=4, slate_size=2)
+    missing = int(obs.candidate_ids[2, 1])
+    keep = obs.items.ids != missing
+    with pytest.raises(ValueError, match=rf"names item {missing} at row 2, candidate 1"):
+        _rebuild(obs, ItemTable(obs.items.ids[keep], obs.items.features[keep]))
+
+
+def test_candidate_features_are_looked_up_in_the_item_table():
+    obs, *_ = _parts(n_requests=5, slate_size=2, n_item=3)
+    for row in range(5):
+        for column in range(obs.max_candidates):
+            item = obs.candidate_ids[row, column]
+            expected = (
+                obs.items.features[np.flatnonzero(obs.items.ids == item)[0]]
+                if column < obs.n_candidates[row]
+                else np.zeros(3)
+            )
+            np.testing.assert_array_equal(obs.candidate_features[row, column], expected)
+    taken = obs.take([3, 1])
+    assert taken.items is obs.items
+    np.testing.assert_array_equal(taken.candidate_features, obs.candidate_features[[3, 1]])
+
+
+def test_candidates_outside_their_items_window_are_rejected():
+    obs, *_ = _parts(n_requests=3, slate_size=1, max_candidates=2)
+    item = int(obs.candidate_ids[1, 0])
+    valid_until = np.where(obs.items.ids == item, obs.times[1], np.iinfo(np.int64).max)
+    items = ItemTable(obs.items.ids, obs.items.features, valid_until=valid_until)
+    with pytest.raises(ValueError, match=rf"row 1, candidate 0 is item {item}, available"):
+        _rebuild(obs, items)
+
+
+def test_one_item_with_two_feature_vectors_in_a_batch_is_refused():
+    values = _observation_values()
+    ids = values["candidate_ids"].copy()
+    ids[1, 0] = ids[0, 0]
+    ids[1, 1:] = np.where(ids[1, 1:] == ids[0, 0], 999_999, ids[1, 1:])
+    with pytest.raises(ValueError, match=rf"item {ids[0, 0]} has .* at row 0 and .* at row 1"):
+        SlateObservation.from_mapping(values | {"candidate_ids": ids})
+
+
+def _marginal_decision(obs, slates, marginals):
+    shown = np.take_along_axis(marginals, slates[:, None, :], axis=1)[:, 0, :]
+    return SlateDecision(slates, shown.prod(axis=1) * 0 + shown.min(axis=1) / 2, shown, marginals)
+
+
+def test_logging_marginals_are_checked_against_the_candidates():
+    obs, decision, feedback, names = _parts(n_requests=4, max_candidates=4, slate_size=2)
+    uniform = obs.candidate_mask[:, :, None] / obs.n_candidates[:, None, None]
+    marginals = np.repeat(uniform, 2, axis=2)
+    good = _marginal_decision(obs, decision.slates, marginals)
+    LoggedBandit(obs, good, feedback, names)
+
+    skewed = marginals.copy()
+    skewed[1, 0, 1] += 0.1
+    with pytest.raises(ValueError, match=r"sum to 1 .* row 1, position 1 sums to"):
+        LoggedBandit(obs, _marginal_decision(obs, decision.slates, skewed), feedback, names)
+
+    row = int(np.flatnonzero(obs.n_candidates < 4)[0])
+    padded = marginals.copy()
+    padded[row, 3, 0] = 0.01
+    padded[row, 0, 0] -= 0.01
+    with pytest.raises(ValueError, match=rf"padding candidates; row {row}, candidate 3"):
+        LoggedBandit(obs, _marginal_decision(obs, decision.slates, padded), feedback, names)
+
+    disagreeing = SlateDecision(decision.slates, np.full(4, 0.01), np.full((4, 2), 0.2), marginals)
+    with pytest.raises(ValueError, match=r"agree with 'position_probability'.*row 0, position 0"):
+        LoggedBandit(obs, disagreeing, feedback, names)
+
+
+def test_a_decision_remembers_the_observation_it_was_checked_against():
+    obs, decision, *_ = _parts(n_requests=4, slate_size=2)
+    decision.check_against(obs)
+    decision.slates[0, 0] = 99  # corrupted after the check
+    decision.check_against(obs)  # the same observation: not checked again
+    with pytest.raises(ValueError, match=r"row 0, position 0 is 99"):
+        decision.check_against(obs.take(np.arange(4)))

@@ -1,4 +1,8 @@
-"""The contract every registered policy keeps, untrained and after a few updates."""
+"""The contract every policy keeps, untrained and after a few updates.
+
+It runs over every registered policy and over a Monte-Carlo policy (probabilities estimated
+from draws), whose checks allow for the estimation error of its stated number of draws.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,23 @@ import itertools
 
 import numpy as np
 import pytest
+from toy_policies import MonteCarloEpsilonGreedy
 
-from bandits._checks import check_slates
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.policy import Policy
+from bandits.slates import shown_marginals
 from bandits.specs import parse_spec
-from policies import POLICIES, make_policy
+from bandits.validation import check_slates
+from policies import POLICIES, MonteCarloPolicy, make_policy
+
+MONTE_CARLO = "monte-carlo-epsilon-greedy"
+DRAWS = 2000
 
 
 def build(name, seed=0):
+    if name == MONTE_CARLO:
+        return MonteCarloEpsilonGreedy(probability_draws=DRAWS, rng=np.random.default_rng(seed))
     return make_policy(name, {}, rng=np.random.default_rng(seed))
 
 
@@ -29,7 +40,15 @@ def trained(name, make_observation, make_feedback, seed=0, batches=3):
     return policy
 
 
-@pytest.fixture(params=sorted(POLICIES))
+def tolerance(policy, probability):
+    """0 for exact policies; for a Monte-Carlo one, 4 standard errors of its draws."""
+    if not isinstance(policy, MonteCarloPolicy):
+        return 1e-12
+    n = policy.probability_draws
+    return 4 * np.sqrt(probability * (1 - probability) / n) + 1 / n
+
+
+@pytest.fixture(params=[*sorted(POLICIES), MONTE_CARLO])
 def name(request):
     return request.param
 
@@ -43,12 +62,17 @@ def policy(request, name, make_observation, make_feedback):
 
 def test_follows_the_policy_protocol(policy):
     assert isinstance(policy, Policy)
-    assert isinstance(policy.name, str) and policy.name.startswith(policy.spec_name)
+    assert isinstance(policy.name, str) and policy.name
 
 
-def test_name_rebuilds_the_policy(policy):
-    rebuilt = make_policy(*parse_spec(policy.name), rng=np.random.default_rng(0))
-    assert type(rebuilt) is type(policy) and rebuilt.name == policy.name
+def test_spec_rebuilds_the_policy_and_the_name_is_separate(policy):
+    if policy.spec is None:
+        assert policy.name == type(policy).__name__
+        return
+    rebuilt = make_policy(*parse_spec(policy.spec), rng=np.random.default_rng(0))
+    assert type(rebuilt) is type(policy) and rebuilt.spec == policy.spec
+    policy.name = "my policy"
+    assert policy.name == "my policy" and rebuilt.spec == policy.spec
 
 
 @pytest.mark.parametrize("slate_size", [1, 2, 4])
@@ -67,10 +91,38 @@ def test_act_returns_valid_slates_with_matching_probabilities(policy, make_obser
     slate_p = policy.slate_probability(obs, decision.slates)
     position_p = policy.position_probability(obs, decision.slates)
     assert slate_p.shape == (30,) and position_p.shape == (30, slate_size)
-    np.testing.assert_allclose(slate_p, decision.slate_probability, rtol=1e-12)
-    np.testing.assert_allclose(position_p, decision.position_probability, rtol=1e-12)
+    if isinstance(policy, MonteCarloPolicy):  # act counts its own draw: off by < 1 / (n + 1)
+        bound = 1 / (policy.probability_draws + 1) + 1e-12
+        assert np.all(np.abs(slate_p - decision.slate_probability) <= bound)
+        assert np.all(np.abs(position_p - decision.position_probability) <= bound)
+    else:
+        np.testing.assert_allclose(slate_p, decision.slate_probability, rtol=1e-12)
+        np.testing.assert_allclose(position_p, decision.position_probability, rtol=1e-12)
     if slate_size == 1:
         np.testing.assert_allclose(position_p[:, 0], slate_p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("slate_size", [1, 3])
+def test_candidate_position_marginals_agree_with_the_other_probabilities(
+    policy, make_observation, slate_size
+):
+    rng = np.random.default_rng(11)
+    obs = make_observation(rng, n_requests=25, max_candidates=6, slate_size=slate_size)
+    marginals = policy.candidate_position_probability(obs)
+    assert marginals.shape == (25, 6, slate_size) and marginals.dtype == np.float64
+    np.testing.assert_allclose(marginals.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all(marginals[~obs.candidate_mask] == 0) and np.all(marginals >= 0)
+    other = np.argsort(rng.random((25, 6)) + ~obs.candidate_mask, axis=1)[:, :slate_size]
+    np.testing.assert_allclose(
+        policy.position_probability(obs, other), shown_marginals(marginals, other), rtol=1e-12
+    )
+    decision = policy.act(obs, with_marginals=True)
+    logged = decision.candidate_position_probability
+    np.testing.assert_allclose(logged.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(
+        shown_marginals(logged, decision.slates), decision.position_probability, rtol=1e-12
+    )
+    assert np.all(np.abs(logged - marginals) <= tolerance(policy, marginals) + 1e-12)
 
 
 def test_probabilities_of_other_slates_lie_in_unit_interval(policy, make_observation):
@@ -87,8 +139,10 @@ def test_probabilities_of_other_slates_lie_in_unit_interval(policy, make_observa
 
 @pytest.mark.parametrize("trained_first", [False, True], ids=["untrained", "trained"])
 def test_tiny_case_distribution_is_exact(name, make_observation, make_feedback, trained_first):
-    """3 candidates, 2 positions: the 6 slate probabilities sum to 1, give the position
-    marginals, and match the empirical frequencies of many draws within 4 standard errors."""
+    """3 candidates, 2 positions: the 6 slate probabilities sum to 1, give the position and
+    candidate-position marginals, and match the empirical frequencies of many draws within 4
+    standard errors. A Monte-Carlo policy estimates each row from its own draws, so its sums
+    and marginals agree within the estimates' errors."""
     policy = trained(name, make_observation, make_feedback) if trained_first else build(name)
     one = make_observation(
         np.random.default_rng(7), n_requests=1, max_candidates=3, min_candidates=3
@@ -97,16 +151,20 @@ def test_tiny_case_distribution_is_exact(name, make_observation, make_feedback, 
     many = one.take(np.zeros(len(slates), dtype=np.int64))
     slate_p = policy.slate_probability(many, slates)
     position_p = policy.position_probability(many, slates)
-    np.testing.assert_allclose(slate_p.sum(), 1.0, rtol=1e-12)
+    marginals = policy.candidate_position_probability(one)[0]
+    error = tolerance(policy, slate_p)
+    assert abs(slate_p.sum() - 1.0) <= np.sqrt(np.sum(error**2)) + 1e-12
     for k in range(2):
-        marginal = [slate_p[slates[:, k] == item].sum() for item in slates[:, k]]
-        np.testing.assert_allclose(position_p[:, k], marginal, rtol=1e-12)
+        marginal = np.array([slate_p[slates[:, k] == item].sum() for item in slates[:, k]])
+        bound = 2 * np.sqrt(np.sum(error**2)) + tolerance(policy, marginal)
+        assert np.all(np.abs(position_p[:, k] - marginal) <= bound)
+        assert np.all(np.abs(marginals[slates[:, k], k] - marginal) <= bound)
 
     draws = 4000
     chosen = policy.act(one.take(np.zeros(draws, dtype=np.int64))).slates
     frequency = (chosen[:, None, :] == slates[None, :, :]).all(axis=2).mean(axis=0)
-    tolerance = 4 * np.sqrt(slate_p * (1 - slate_p) / draws) + 1e-12
-    assert np.all(np.abs(frequency - slate_p) <= tolerance), (frequency, slate_p)
+    spread = 4 * np.sqrt(slate_p * (1 - slate_p) / draws) + tolerance(policy, slate_p) + 1e-12
+    assert np.all(np.abs(frequency - slate_p) <= spread), (frequency, slate_p)
 
 
 def test_same_seed_gives_identical_decisions(name, make_observation):
@@ -120,26 +178,21 @@ def test_probability_methods_change_nothing(name, make_observation):
     obs = make_observation(np.random.default_rng(3), n_requests=40, slate_size=2)
     queried, fresh = build(name, seed=11), build(name, seed=11)
     slates = fresh.act(obs).slates
-    queried.slate_probability(obs, slates)
+    first = queried.slate_probability(obs, slates)
     queried.position_probability(obs, slates)
+    queried.candidate_position_probability(obs)
+    np.testing.assert_array_equal(queried.slate_probability(obs, slates), first)
     np.testing.assert_array_equal(queried.act(obs).slates, slates)
 
 
-def test_accepts_the_dict_form_of_the_observation(name, make_observation):
+def test_refuses_the_dict_form_of_the_observation(name, make_observation):
     obs = make_observation(np.random.default_rng(4), n_requests=10, slate_size=2)
-    from_dict = build(name, seed=2).act(obs.to_mapping())
-    from_object = build(name, seed=2).act(obs)
-    np.testing.assert_array_equal(from_dict.slates, from_object.slates)
     policy = build(name)
-    np.testing.assert_array_equal(
-        policy.slate_probability(obs.to_mapping(), from_dict.slates),
-        policy.slate_probability(obs, from_dict.slates),
-    )
-    np.testing.assert_array_equal(
-        policy.position_probability(obs.to_mapping(), from_dict.slates),
-        policy.position_probability(obs, from_dict.slates),
-    )
-    policy.update(obs.to_mapping(), from_dict, SlateFeedback(np.zeros(from_dict.slates.shape)))
+    with pytest.raises(TypeError, match=r"act takes a SlateObservation; got dict.*from_mapping"):
+        policy.act(obs.to_mapping())
+    slates = policy.act(obs).slates
+    with pytest.raises(TypeError, match="slate_probability takes a SlateObservation"):
+        policy.slate_probability(obs.to_mapping(), slates)
 
 
 def test_update_takes_batches_of_any_slate_size_and_act_still_works(
@@ -149,7 +202,10 @@ def test_update_takes_batches_of_any_slate_size_and_act_still_works(
     for slate_size in (1, 3, 2):
         obs = make_observation(rng, n_requests=25, max_candidates=7, slate_size=slate_size)
         decision = policy.act(obs)
-        assert policy.update(obs, decision, make_feedback(rng, decision)) is None
+        feedback = make_feedback(rng, decision)
+        rewards = feedback.rewards.copy()
+        assert policy.update(obs, decision, feedback) is None
+        np.testing.assert_array_equal(feedback.rewards, rewards)  # inputs left alone
     obs = make_observation(rng, n_requests=5, slate_size=2)
     check_slates(policy.act(obs).slates, obs.n_candidates, "slates")
 
@@ -162,3 +218,8 @@ def test_rejects_invalid_slates(policy, make_observation):
         policy.position_probability(obs, [[0, 1], [obs.n_candidates[1], 0]])
     with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
         policy.slate_probability(obs, [[0], [1]])
+    with pytest.raises(TypeError, match=r"'feedback' of .*update must be a SlateFeedback"):
+        policy.update(obs, policy.act(obs), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="row 0, position 0"):
+        bad = SlateDecision([[obs.n_candidates[0], 0], [0, 1]], [0.5, 0.5], [[0.5, 0.5]] * 2)
+        policy.update(obs, bad, SlateFeedback(np.zeros((2, 2))))

@@ -9,7 +9,8 @@ import pytest
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
-from policies import EpsilonGreedy, LinUCB, RidgeRegression, UniformRandom, make_policy
+from bandits.models import RidgeRegression
+from policies import EpsilonGreedy, LinUCB, UniformRandom, make_policy
 
 RNG = {"rng": np.random.default_rng(0)}
 BAD_PARAMETERS = [
@@ -77,13 +78,21 @@ def test_make_policy_builds_a_wrapped_policy_from_its_spec():
     assert policy.name == 'epsilon-greedy:epsilon=0.2,base="linucb:alpha=0.5,ridge=1.0"'
 
 
-def test_make_policy_unknown_name():
-    message = (
-        "Unknown policy 'thompson'; known policies are "
-        "['epsilon-greedy', 'linucb', 'ridge-greedy', 'uniform']."
-    )
+def test_make_policy_unknown_name_suggests_the_closest():
+    message = "Unknown policy 'thompson'. Known: uniform, epsilon-greedy, ridge-greedy, linucb."
     with pytest.raises(ValueError, match=re.escape(message)):
         make_policy("thompson", {}, rng=np.random.default_rng(0))
+    with pytest.raises(
+        ValueError, match=re.escape("Unknown policy 'linucv'. Did you mean 'linucb'?")
+    ):
+        make_policy("linucv", {}, rng=np.random.default_rng(0))
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "no parameter 'alhpa'; allowed parameters are ['alpha', 'ridge']. Did you mean 'alpha'?"
+        ),
+    ):
+        make_policy("linucb", {"alhpa": 1.0}, rng=np.random.default_rng(0))
 
 
 @pytest.mark.parametrize(
@@ -103,7 +112,7 @@ def test_make_policy_unknown_parameter(name, params, message):
 
 
 def test_make_policy_needs_a_generator():
-    with pytest.raises(TypeError, match="'rng' argument of make_policy"):
+    with pytest.raises(TypeError, match="'rng' parameter of make_policy"):
         make_policy("uniform", {}, rng=0)
 
 
@@ -125,5 +134,5 @@ def test_a_fitted_linear_policy_rejects_other_feature_sizes(make_observation):
     rng = np.random.default_rng(0)
     policy, obs = LinUCB(), make_observation(rng, n_context=3, n_item=2)
     policy.update(obs, policy.act(obs), SlateFeedback(np.zeros((obs.n_requests, 2))))
-    with pytest.raises(ValueError, match="fitted on 9 features; got 7"):
+    with pytest.raises(ValueError, match="fitted on 9 features; got rows of 7"):
         policy.act(make_observation(rng, n_context=2, n_item=2))

@@ -6,30 +6,33 @@ import itertools
 
 import numpy as np
 import pytest
+from toy_policies import FixedScores
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.observation import SlateObservation
-from policies import EpsilonGreedy, LinUCB, RidgeRegression, UniformRandom, interaction_features
-from policies.base import greedy_position_probability, greedy_slate_probability
+from policies import EpsilonGreedy, LinUCB, RidgeGreedy, UniformRandom
 
 
 def observation(context, items, n_candidates=None, slate_size=1):
-    """An observation from explicit context (n, c) and item features (n, m, p)."""
+    """An observation from explicit context (n, c) and item features (n, m, p); candidate j of
+    every row is item j (so its features must be the same in every row)."""
     context, items = np.asarray(context, float), np.asarray(items, float)
     n, m, _ = items.shape
     counts = np.full(n, m) if n_candidates is None else np.asarray(n_candidates)
     mask = np.arange(m) < counts[:, None]
-    return SlateObservation(
-        context=context,
-        candidate_ids=np.where(mask, np.arange(m), -1),
-        candidate_features=items * mask[:, :, None],
-        n_candidates=counts,
-        slate_size=slate_size,
-        history=np.full((n, 1), -1),
-        request_ids=np.arange(n),
-        user_ids=np.arange(n),
-        times=np.zeros(n, dtype=np.int64),
+    return SlateObservation.from_mapping(
+        {
+            "context": context,
+            "candidate_ids": np.where(mask, np.arange(m), -1),
+            "candidate_features": items * mask[:, :, None],
+            "n_candidates": counts,
+            "slate_size": slate_size,
+            "history": np.full((n, 1), -1),
+            "request_ids": np.arange(n),
+            "user_ids": np.arange(n),
+            "times": np.zeros(n, dtype=np.int64),
+        }
     )
 
 
@@ -37,54 +40,6 @@ def shown(slates, rewards):
     slates = np.asarray(slates)
     ones = np.ones(slates.shape)
     return SlateDecision(slates, ones[:, 0], ones), SlateFeedback(np.asarray(rewards, float))
-
-
-def test_interaction_features_by_hand():
-    obs = observation([[2.0, 3.0]], [[[1.0, -1.0], [0.5, 0.0], [0.0, 0.0]]], n_candidates=[2])
-    x = interaction_features(obs)
-    assert x.shape == (1, 3, 2 * 2 + 2 + 1)
-    np.testing.assert_array_equal(x[0, 0], [2, -2, 3, -3, 1, -1, 1])
-    np.testing.assert_array_equal(x[0, 1], [1, 0, 1.5, 0, 0.5, 0, 1])
-    np.testing.assert_array_equal(interaction_features(obs, np.array([[1, 0]])), x[:, [1, 0]])
-
-
-def test_ridge_statistics_after_two_updates():
-    model = RidgeRegression(ridge=2.0)
-    model.update([[1.0, 0.0], [1.0, 1.0]], [1.0, 0.0])
-    np.testing.assert_allclose(model.A_, [[4, 1], [1, 3]])
-    np.testing.assert_allclose(model.b_, [1, 0])
-    model.update([[0.0, 2.0]], [3.0])
-    np.testing.assert_allclose(model.A_, [[4, 1], [1, 7]])
-    np.testing.assert_allclose(model.b_, [1, 6])
-    np.testing.assert_allclose(model.theta_, [1 / 27, 23 / 27])
-    assert model.n_samples_ == 3
-    x = np.array([[[1.0, 0.0], [1.0, 1.0]]])
-    np.testing.assert_allclose(model.predict(x), [[1 / 27, 24 / 27]])
-    np.testing.assert_allclose(model.width(x), np.sqrt([[7 / 27, 9 / 27]]))
-
-
-def test_ridge_prior_before_any_update():
-    model = RidgeRegression(ridge=4.0)
-    x = np.array([[3.0, 4.0], [0.0, 1.0]])
-    assert model.theta_ is None and model.n_features_ is None
-    np.testing.assert_array_equal(model.predict(x), [0, 0])
-    np.testing.assert_allclose(model.width(x), [2.5, 0.5])
-
-
-def test_ridge_batches_match_one_batch_and_the_explicit_inverse():
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(50, 4)), rng.normal(size=50)
-    split, whole = RidgeRegression(ridge=0.5), RidgeRegression(ridge=0.5)
-    split.update(x[:20], y[:20])
-    split.width(x)  # caches a factor that the next update must drop
-    split.update(x[20:], y[20:])
-    whole.update(x, y)
-    np.testing.assert_allclose(split.A_, whole.A_)
-    inverse = np.linalg.inv(0.5 * np.eye(4) + x.T @ x)
-    np.testing.assert_allclose(split.theta_, inverse @ x.T @ y)
-    queries = rng.normal(size=(3, 5, 4))
-    expected = np.sqrt(np.einsum("nmd,de,nme->nm", queries, inverse, queries))
-    np.testing.assert_allclose(split.width(queries), expected)
 
 
 def test_linucb_score_on_a_two_feature_toy_case():
@@ -128,10 +83,57 @@ def test_uniform_probabilities():
     np.testing.assert_allclose(policy.position_probability(obs, slates), [[0.2, 0.2], [1 / 3] * 2])
 
 
-def test_greedy_indicators():
-    greedy = np.array([[2, 0], [2, 0], [2, 0]])
-    slates = np.array([[2, 0], [0, 2], [2, 1]])
-    np.testing.assert_array_equal(greedy_slate_probability(greedy, slates), [1, 0, 0])
+def test_greedy_probabilities_and_marginals_by_hand():
+    obs = observation(np.zeros((3, 1)), np.ones((3, 3, 1)), slate_size=2)
+    policy = FixedScores(item_scores={0: 0.1, 1: 0.9, 2: 0.5})  # greedy slate [1, 2]
+    slates = np.array([[1, 2], [2, 1], [1, 0]])
+    np.testing.assert_array_equal(policy.slate_probability(obs, slates), [1, 0, 0])
     np.testing.assert_array_equal(
-        greedy_position_probability(greedy, slates), [[1, 1], [0, 0], [1, 0]]
+        policy.position_probability(obs, slates), [[1, 1], [0, 0], [1, 0]]
     )
+    marginals = policy.candidate_position_probability(obs)
+    np.testing.assert_array_equal(marginals[0], [[0, 0], [1, 0], [0, 1]])
+
+
+def test_uniform_and_epsilon_greedy_marginals_by_hand():
+    obs = observation(np.zeros((2, 1)), np.ones((2, 4, 1)), n_candidates=[4, 3], slate_size=2)
+    uniform = UniformRandom(rng=np.random.default_rng(0)).candidate_position_probability(obs)
+    np.testing.assert_allclose(uniform[0], np.full((4, 2), 0.25))
+    np.testing.assert_allclose(uniform[1], [[1 / 3] * 2] * 3 + [[0, 0]])
+    policy = EpsilonGreedy(epsilon=0.4, base=FixedScores(item_scores={3: 1.0, 2: 0.5}),
+                           rng=np.random.default_rng(0))  # fmt: skip
+    marginals = policy.candidate_position_probability(obs)
+    # row 0: greedy [3, 2]; row 1 has candidates 0-2 only: greedy [2, 0] (ties to lower index)
+    np.testing.assert_allclose(marginals[0, :, 0], [0.1, 0.1, 0.1, 0.6 + 0.1])
+    np.testing.assert_allclose(marginals[0, :, 1], [0.1, 0.1, 0.6 + 0.1, 0.1])
+    np.testing.assert_allclose(marginals[1, :, 0], [0.4 / 3, 0.4 / 3, 0.6 + 0.4 / 3, 0])
+    np.testing.assert_allclose(marginals[1, :, 1], [0.6 + 0.4 / 3, 0.4 / 3, 0.4 / 3, 0])
+
+
+@pytest.mark.parametrize("ridge", [0.5, 5.0])
+def test_linear_policies_fit_the_closed_form_ridge_solution(ridge):
+    """theta = (X'X + ridge I)^-1 X'y over the joint features of the shown items: a policy that
+    ignored its ``ridge`` would fail for one of the two values."""
+    rng = np.random.default_rng(3)
+    items = np.tile(rng.normal(size=(1, 4, 2)), (6, 1, 1))
+    obs = observation(rng.normal(size=(6, 2)), items, slate_size=2)
+    slates = np.array([[0, 1], [2, 3], [1, 2], [3, 0], [0, 2], [1, 3]])
+    rewards = rng.normal(size=(6, 2))
+    policy = RidgeGreedy(ridge=ridge)
+    policy.update(obs, *shown(slates, rewards))
+    x = np.concatenate(
+        [
+            (obs.context[:, None, :, None] * obs.candidate_features[:, :, None, :]).reshape(
+                6, 4, -1
+            ),
+            obs.candidate_features,
+            np.ones((6, 4, 1)),
+        ],
+        axis=2,
+    )
+    shown_x = np.take_along_axis(x, slates[:, :, None], axis=1).reshape(12, -1)
+    theta = np.linalg.solve(
+        shown_x.T @ shown_x + ridge * np.eye(x.shape[2]), shown_x.T @ rewards.ravel()
+    )
+    np.testing.assert_allclose(policy.model_.theta_, theta, rtol=1e-10)
+    np.testing.assert_allclose(policy.scores(obs), x @ theta, rtol=1e-9, atol=1e-12)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bandits.feedback import SlateFeedback
+from bandits.models.features import interaction_features
 from policies import LinUCB, UniformRandom
-from policies.features import interaction_features
 
 
 def mean_reward_late(policy, make_observation, seed, *, batches=300, late=100, n_requests=10):

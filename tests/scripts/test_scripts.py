@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bandits.cli import app
-from bandits.config import SimulationConfig
+from bandits.cli.config import SimulationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,375 @@
+"""The ``bandits`` command: simulate, evaluate, report, upgrade, list.
+
+Each command parses its options, calls one kernel function and prints; the work itself lives
+in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.logs``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from threadpoolctl import threadpool_limits
+
+from bandits.cli.config import SimulationConfig
+from bandits.cli.console import (
+    console,
+    friendly_errors,
+    number,
+    progress,
+    rich_table,
+    say,
+    warn,
+)
+from bandits.cli.manifest import MANIFEST_NAME, read_manifest, record_step
+from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
+from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log, write_log
+from bandits.logs.atomic import atomic_directory, atomic_path
+from bandits.ope import ESTIMATORS, evaluate_log
+from bandits.reports import build_report, summarize_trace
+from bandits.run import run_simulation, spawn_generators, spawn_int_seed
+from bandits.specs import parse_value
+from bandits.validation import InputValueError, check_choice
+
+app = typer.Typer(
+    name="bandits",
+    help="Contextual-bandit recommendation: simulate, log, evaluate off-policy, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: nothing is cut in an 80-column terminal
+)
+
+BlasThreads = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="BLAS threads for the policies' linear algebra. Their matrices are small, and on "
+        "few cores extra BLAS threads slow them down (see benchmarks/bench_linucb.py).",
+    ),
+]
+BatchBytes = Annotated[
+    int,
+    typer.Option(min=1, help="Memory budget of one batch of log rows, in bytes."),
+]
+
+TRACE_FILE = "trace.parquet"
+ESTIMATES_FILE = "estimates.csv"
+REPORT_FILES = ("regret.png", "summary.csv", "report.md", "report.html")
+
+
+@app.command()
+@friendly_errors
+def simulate(
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with a [simulation] table; options override it.")
+    ] = None,
+    env: Annotated[str | None, typer.Option(help="Gymnasium environment id.")] = None,
+    env_param: Annotated[
+        list[str] | None,
+        typer.Option("--env-param", help="Environment keyword argument KEY=VALUE (repeatable)."),
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy",
+            "-p",
+            help="Policy spec NAME[:KEY=VALUE,...] (repeatable); see `bandits list`.",
+        ),
+    ] = None,
+    requests: Annotated[int | None, typer.Option(help="Requests served by each policy.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed of every random stream.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder to write (default reports/<run-id>).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Allow replacing an earlier run's folder.")
+    ] = False,
+    log_marginals: Annotated[
+        bool,
+        typer.Option(
+            help="Also log each policy's probability of every candidate at every position."
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    blas_threads: BlasThreads = 1,
+) -> None:
+    """Run policies on an environment; write their logs (Parquet), the regret trace and a manifest.
+
+    Every policy meets the same stream of requests (one environment seed for all). The run
+    folder gets logs/<policy>.parquet (with its .items.parquet), trace.parquet and
+    manifest.json.
+    """
+    settings = SimulationConfig.from_toml(config).to_dict() if config else {}
+    if env is not None:
+        settings["env"] = env
+    if env_param:
+        settings["env_params"] = {**settings.get("env_params", {}), **_key_values(env_param)}
+    if policy:
+        settings["policies"] = policy
+    if requests is not None:
+        settings["total_requests"] = requests
+    if seed is not None:
+        settings["seed"] = seed
+    cfg = SimulationConfig.from_mapping(settings)
+    run_dir = out or Path("reports") / _run_id(cfg.seed)
+    _check_run_folder(run_dir, overwrite)
+
+    streams = spawn_generators(cfg.seed, len(cfg.policies) + 1)
+    env_seed = spawn_int_seed(streams[0])
+    make_env = make_env_factory(cfg.env, cfg.env_params)
+    policies = build_policies(cfg.policies, streams[1:])
+    with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
+        task = bar.add_task("simulating", total=cfg.total_requests * len(policies))
+        result = run_simulation(
+            make_env,
+            policies,
+            total_requests=cfg.total_requests,
+            env_seed=env_seed,
+            log_marginals=log_marginals,
+            on_step=lambda served: bar.advance(task, served),
+        )
+    trace = result.trace.assign(run=cfg.seed)
+    slugs = file_slugs(list(result.logs))
+    with atomic_directory(run_dir, replace=overwrite) as folder:
+        (folder / "logs").mkdir()
+        logs = {}
+        for name, log in result.logs.items():
+            write_log(log, folder / "logs" / f"{slugs[name]}.parquet")
+            logs[name] = f"logs/{slugs[name]}.parquet"
+        with atomic_path(folder / TRACE_FILE) as temporary:
+            trace.to_parquet(temporary, index=False)
+        record_step(
+            folder,
+            "simulate",
+            run_id=run_dir.resolve().name,
+            config=cfg.to_dict(),
+            policies={name: getattr(p, "spec", None) for name, p in policies.items()},
+            seeds={"root": cfg.seed, "env": env_seed},
+            logs=logs,
+            trace=TRACE_FILE,
+        )
+    console.print(rich_table(_summary_view(summarize_trace(trace)), "Simulation"))
+    say(f"Run folder: {run_dir}")
+
+
+def _run_id(seed: int) -> str:
+    """A new run id: UTC time, seed and a random suffix (two runs never share one)."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-seed{seed}-{uuid.uuid4().hex[:6]}"
+
+
+def _check_run_folder(run_dir: Path, overwrite: bool) -> None:
+    """A run folder may be new, empty, or (with --overwrite) an earlier run's folder."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputValueError(f"--out {run_dir} is a file; give a folder for the run.")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{run_dir} is not empty; pass --overwrite or choose another --out.")
+    if not (run_dir / MANIFEST_NAME).exists():
+        raise FileExistsError(
+            f"{run_dir} is not empty and holds no {MANIFEST_NAME}, so it is not a run folder; "
+            f"--overwrite replaces only run folders. Choose another --out."
+        )
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    log: Annotated[Path, typer.Argument(help="A Parquet log (e.g. from `bandits simulate`).")],
+    target: Annotated[
+        list[str],
+        typer.Option(
+            "--target", "-t", help="Target policy spec NAME[:KEY=VALUE,...] (repeatable)."
+        ),
+    ],
+    estimator: Annotated[
+        list[str] | None,
+        typer.Option("--estimator", "-e", help=f"Estimator (repeatable): {', '.join(ESTIMATORS)}."),
+    ] = None,
+    train_fraction: Annotated[
+        float,
+        typer.Option(
+            help="Share of the log, oldest first, replayed to train each target before the rest "
+            "evaluates it. 0 (the default) evaluates the targets as built on the whole log.",
+            min=0.0,
+            max=0.95,
+        ),
+    ] = 0.0,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the targets' random streams.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Allow replacing an existing --out.")] = False,
+    batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    blas_threads: BlasThreads = 1,
+) -> None:
+    """Estimate target policies' value per request on a log (off-policy evaluation).
+
+    The log is streamed in batches, so its size is limited by the disk, not the memory.
+    """
+    names = estimator or list(ESTIMATORS)
+    for name in names:
+        check_choice(name, ESTIMATORS, "estimator")
+    estimators = [ESTIMATORS[name](confidence=confidence) for name in names]
+    targets = build_policies(target, spawn_generators(seed, len(target)))
+    if out is not None:
+        _check_output(out, inputs=[log], overwrite=overwrite)
+    opened = open_log(log)
+    passes = 2 if train_fraction > 0 else 1
+    with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
+        task = bar.add_task("evaluating", total=opened.n_rows * passes)
+        frame = evaluate_log(
+            log,
+            targets,
+            estimators,
+            train_fraction=train_fraction,
+            batch_bytes=batch_bytes,
+            on_rows=lambda rows: bar.advance(task, rows),
+        )
+    console.print(rich_table(_estimates_view(frame, confidence), f"Estimates on {log}"))
+    for row in frame.itertuples(index=False):
+        if row.warnings:
+            warn(f"{row.target} / {row.estimator}: {row.warnings}")
+    if out is not None:
+        with atomic_path(out, replace=overwrite) as temporary:
+            frame.to_csv(temporary, index=False)
+        if (out.parent / MANIFEST_NAME).exists():
+            record_step(
+                out.parent,
+                "evaluate",
+                log=str(log),
+                targets=list(targets),
+                estimators=names,
+                train_fraction=train_fraction,
+                seed=seed,
+                estimates=str(out),
+            )
+        say(f"Estimates: {out}")
+
+
+def _check_output(out: Path, *, inputs: list[Path], overwrite: bool) -> None:
+    """An output file: not a folder, not an input, not an existing file unless asked, in a
+    folder that exists."""
+    if out.is_dir():
+        raise InputValueError(f"--out {out} is a folder; give the path of a file to write.")
+    for path in inputs:
+        if out.resolve() == Path(path).resolve():
+            raise InputValueError(f"--out {out} is the command's own input; choose another file.")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"--out {out} already exists; pass --overwrite to replace it.")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist.")
+
+
+@app.command()
+@friendly_errors
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `bandits simulate`.")],
+    title: Annotated[str | None, typer.Option(help="Report title (default: the run id).")] = None,
+) -> None:
+    """Plot cumulative regret per policy and write report.md / report.html into the run folder."""
+    trace_path = run_dir / TRACE_FILE
+    if not trace_path.exists():
+        raise FileNotFoundError(f"{run_dir} has no {TRACE_FILE}; run `bandits simulate` first.")
+    trace = pd.read_parquet(trace_path)
+    estimates = None
+    estimates_path = run_dir / ESTIMATES_FILE
+    if estimates_path.exists():
+        estimates = pd.read_csv(estimates_path, dtype={"warnings": "string"})
+        estimates["warnings"] = estimates["warnings"].fillna("")
+    manifest = read_manifest(run_dir)
+    config = manifest.get("steps", {}).get("simulate", {}).get("config", {})
+    built = build_report(
+        trace,
+        estimates=estimates,
+        config=config,
+        title=title or f"Run {run_dir.resolve().name}",
+    )
+    for name, (_, figure) in built.figures.items():
+        with atomic_path(run_dir / name, replace=True) as temporary:
+            figure.savefig(temporary, format="png", dpi=120)
+    for stem, table in built.tables.items():
+        with atomic_path(run_dir / f"{stem}.csv", replace=True) as temporary:
+            table.to_csv(temporary, index=False)
+    for name, text in (("report.md", built.markdown()), ("report.html", built.html())):
+        with atomic_path(run_dir / name, replace=True) as temporary:
+            temporary.write_text(text, encoding="utf-8")
+    record_step(run_dir, "report", files=[str(run_dir / name) for name in REPORT_FILES])
+    console.print(rich_table(_summary_view(built.tables["summary"]), "Policies"))
+    say(f"Report: {run_dir / 'report.html'} (and report.md, regret.png)")
+
+
+@app.command()
+@friendly_errors
+def upgrade(
+    log: Annotated[Path, typer.Argument(help="A log of an older schema version (e.g. 1).")],
+    out: Annotated[Path, typer.Option(help="The version-2 log to write (.parquet).")],
+    overwrite: Annotated[bool, typer.Option(help="Allow replacing an existing --out.")] = False,
+    batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
+) -> None:
+    """Rewrite a log in the current schema (version 2: items stored once), streaming."""
+    opened = open_log(log)
+    rewrite_log(log, out, overwrite=overwrite, batch_bytes=batch_bytes)
+    rows = f"{opened.n_rows} rows"
+    say(f"Wrote {out} (schema version 2) from {log} (version {opened.version}, {rows}).")
+
+
+@app.command("list")
+def list_components() -> None:
+    """List the environments, policies and estimators that specs can name."""
+    from policies import POLICIES
+
+    say("Environments: " + ", ".join(environment_ids()))
+    say("Policies: " + ", ".join(POLICIES))
+    say("Estimators: " + ", ".join(ESTIMATORS))
+
+
+def _key_values(items: list[str]) -> dict[str, Any]:
+    """``["slate_size=3", ...]`` as ``{"slate_size": 3, ...}`` (values read as TOML literals)."""
+    values = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key.strip():
+            raise InputValueError(f"--env-param takes KEY=VALUE; got {item!r}.")
+        values[key.strip()] = parse_value(text.strip())
+    return values
+
+
+def _summary_view(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "policy": summary["policy"],
+            "requests": summary["requests"].astype(int),
+            "reward/request": summary["reward_per_request"],
+            "regret/request": summary["regret_per_request"],
+            "final regret/request": summary["final_regret_per_request"],
+            "cumulative regret": summary["cumulative_regret"],
+        }
+    )
+
+
+def _estimates_view(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "target": frame["target"],
+            "estimator": frame["estimator"],
+            "n": frame["n"].astype(int),
+            "value": frame["value"],
+            "stderr": frame["stderr"],
+            f"{confidence:.0%} interval": [
+                f"[{number(low)}, {number(high)}]"
+                for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
+            ],
+            "ESS": frame["effective_sample_size"],
+            "max weight": frame["max_weight"],
+        }
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,109 @@
+"""Simulation configs: the names and numbers a run is wired from, read from TOML."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from bandits.specs import parse_spec
+from bandits.validation import InputTypeError, InputValueError, check_integer, suggest
+
+DEFAULT_ENV = "bandits/LatentFactor-v0"
+MAX_INT64 = 2**63 - 1
+DEFAULT_POLICIES = ("uniform", "epsilon-greedy:epsilon=0.1", "linucb:alpha=1.0")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """A simulation run: an environment, the policies to run on it, how long, which seed.
+
+    Every policy runs on its own copy of the environment reset with the same seed, so all
+    policies meet the same stream of requests (common random numbers).
+
+    Attributes
+    ----------
+    env : str
+        A gymnasium id (``"bandits/LatentFactor-v0"``).
+    env_params : dict
+        Keyword arguments for ``gymnasium.make``.
+    policies : tuple of str
+        Policy specs, ``"name:key=value,..."`` (see :func:`bandits.specs.parse_spec`).
+    total_requests : int
+        Requests served by each policy.
+    seed : int
+        Root of every random stream of the run.
+    """
+
+    env: str = DEFAULT_ENV
+    env_params: dict[str, Any] = field(default_factory=dict)
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    total_requests: int = 10_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        owner = "SimulationConfig"
+        if not isinstance(self.env, str) or not self.env:
+            raise InputValueError(f"The 'env' of {owner} must be a gymnasium id; got {self.env!r}.")
+        if not isinstance(self.env_params, dict):
+            raise InputTypeError(
+                f"The 'env_params' of {owner} must be a table of keyword arguments; "
+                f"got {self.env_params!r}."
+            )
+        policies = (self.policies,) if isinstance(self.policies, str) else tuple(self.policies)
+        if not policies:
+            raise InputValueError(
+                f"The 'policies' of {owner} must name at least one policy; got none."
+            )
+        for index, spec in enumerate(policies):
+            try:
+                parse_spec(spec)
+            except (InputTypeError, InputValueError) as error:
+                raise type(error)(
+                    f"The 'policies' of {owner} has a bad spec at index {index}: {error}"
+                ) from None
+        object.__setattr__(self, "policies", policies)
+        for name, low in (("total_requests", 1), ("seed", 0)):
+            value = check_integer(getattr(self, name), name, owner, low=low, high=MAX_INT64)
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> SimulationConfig:
+        """Build from a dict (e.g. a TOML table), rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        if not isinstance(values, dict):
+            raise InputTypeError(
+                f"The [simulation] settings must be a table; got {type(values).__name__}."
+            )
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputValueError(
+                f"Unknown simulation setting {unknown[0]!r}.{suggest(unknown[0], known)} The "
+                f"allowed ones are {sorted(known)}."
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> SimulationConfig:
+        """Read the ``[simulation]`` table of a TOML file."""
+        try:
+            with open(path, "rb") as handle:
+                document = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise InputValueError(f"{path} is not valid TOML: {error}") from None
+        except OSError as error:
+            raise InputValueError(f"Cannot read the config {path}: {error.strerror}.") from None
+        if "simulation" not in document:
+            tables = sorted(document)
+            close = difflib.get_close_matches("simulation", tables, n=1)
+            hint = f" Rename [{close[0]}] to [simulation]?" if close else ""
+            raise InputValueError(f"{path} has no [simulation] table (it has {tables}).{hint}")
+        return cls.from_mapping(document["simulation"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (JSON and TOML friendly)."""
+        values = asdict(self)
+        values["policies"] = list(self.policies)
+        return values

@@ -1,0 +1,97 @@
+"""Build environments and policies from the names in a config (the CLI's side of the kernel).
+
+This is the only part of the kernel, with the rest of ``bandits.cli``, that imports
+``simulator`` and ``policies``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.registration import load_env_creator
+
+from bandits.policy import Policy
+from bandits.specs import format_spec, parse_spec
+from bandits.validation import InputValueError, check_choice, suggest
+
+
+def environment_ids() -> list[str]:
+    """The registered ``bandits/`` environment ids."""
+    import simulator  # noqa: F401  (registers the bandits/ environments)
+
+    return sorted(key for key in gym.registry if key.startswith("bandits/"))
+
+
+def make_env_factory(env_id: str, params: dict[str, Any]) -> Callable[[], gym.Env[Any, Any]]:
+    """A function that makes a fresh environment; checks the id and parameters once, now."""
+    known = environment_ids()
+    if env_id not in gym.registry:
+        check_choice(env_id, known, "environment")
+    _check_env_params(env_id, params)
+
+    def make() -> gym.Env[Any, Any]:
+        return gym.make(env_id, **params)
+
+    make().close()
+    return make
+
+
+def _check_env_params(env_id: str, params: dict[str, Any]) -> None:
+    """Name unknown keyword arguments, with the allowed ones, before gymnasium sees them."""
+    creator = gym.spec(env_id).entry_point
+    if isinstance(creator, str):
+        creator = load_env_creator(creator)
+    assert callable(creator)  # gymnasium resolved the entry point
+    signature = inspect.signature(creator)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    allowed = [name for name in signature.parameters if name != "render_mode"]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise InputValueError(
+            f"Environment {env_id!r} has no parameter {unknown[0]!r}."
+            f"{suggest(unknown[0], allowed)} It takes {allowed}."
+        )
+
+
+def policy_label(spec: str) -> str:
+    """The display name of a policy spec: the spec as the user wrote it, normalised
+    (``"linucb: alpha=1.0 "`` -> ``"linucb:alpha=1.0"``), defaults not added."""
+    return format_spec(*parse_spec(spec))
+
+
+def build_policies(specs: Sequence[str], rngs: Sequence[np.random.Generator]) -> dict[str, Policy]:
+    """Policies by display name (:func:`policy_label`; repeats get ``#2``, ``#3``...)."""
+    from policies import make_policy
+
+    built: dict[str, Policy] = {}
+    for spec, rng in zip(specs, rngs, strict=True):
+        name, params = parse_spec(spec)
+        base = policy_label(spec)
+        label, copy = base, 2
+        while label in built:
+            label, copy = f"{base}#{copy}", copy + 1
+        policy = make_policy(name, params, rng=rng)
+        policy.name = label
+        built[label] = policy
+    return built
+
+
+def file_slugs(names: Sequence[str]) -> dict[str, str]:
+    """A distinct file-name-safe form of each name: ``linucb:alpha=1`` -> ``linucb_alpha=1``;
+    names that would collide get ``-2``, ``-3``..."""
+    slugs: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_.") or "policy"
+        slug, copy = base, 2
+        while slug.lower() in taken:
+            slug, copy = f"{base}-{copy}", copy + 1
+        taken.add(slug.lower())
+        slugs[name] = slug
+    return slugs

@@ -1,0 +1,106 @@
+"""Numpy arrays to Arrow list columns and back, with errors that name the column and row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from bandits.validation import InputValueError
+
+
+def offsets(lengths: NDArray[np.int64]) -> pa.Array:
+    """List offsets (int32, or int64 past 2^31 values) from per-row lengths."""
+    ends = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=ends[1:])
+    return pa.array(ends.astype(np.int32) if ends[-1] < 2**31 else ends)
+
+
+def ragged_list(values: NDArray[Any], lengths: NDArray[np.int64]) -> pa.Array:
+    """A list column: row ``i`` holds the next ``lengths[i]`` entries of ``values``."""
+    ends = offsets(lengths)
+    child = pa.array(np.ascontiguousarray(values))
+    if ends.type == pa.int64():
+        return pa.LargeListArray.from_arrays(ends, child)
+    return pa.ListArray.from_arrays(ends, child)
+
+
+def fixed_list(array: NDArray[Any]) -> pa.Array:
+    """A (n, width, ...) array as a fixed-size list column (nested for more axes)."""
+    if array.ndim == 1:
+        return pa.array(np.ascontiguousarray(array))
+    inner = fixed_list(array.reshape(-1, *array.shape[2:]))
+    return pa.FixedSizeListArray.from_arrays(inner, array.shape[1])
+
+
+def fixed_list_type(value_type: pa.DataType, *widths: int) -> pa.DataType:
+    """``fixed_size_list<...>[w]`` nested once per width, outermost first."""
+    for width in reversed(widths):
+        value_type = pa.list_(value_type, width)
+    return value_type
+
+
+def no_nulls(array: pa.Array, name: str) -> pa.Array:
+    """``array`` if it and its nested values hold no null; else raise naming the row."""
+    level: pa.Array = array
+    while True:
+        if level.null_count:
+            row = int(np.flatnonzero(level.is_null().to_numpy(zero_copy_only=False))[0])
+            where = f"row {row}" if level is array else "a nested value"
+            raise InputValueError(f"column {name!r} must not hold nulls; {where} is null.")
+        if not _is_list(level.type):
+            return array
+        level = level.flatten()
+
+
+def columns_without_nulls(table: pa.Table) -> dict[str, pa.Array]:
+    """Every column of ``table`` as one array, after :func:`no_nulls`."""
+    return {
+        name: no_nulls(table.column(name).combine_chunks(), name) for name in table.column_names
+    }
+
+
+def from_fixed(array: pa.Array, dtype: type, shape: tuple[int, ...]) -> NDArray[Any]:
+    """A fixed-size list column (possibly nested) as an array of ``shape`` (rows first)."""
+    values = array
+    while pa.types.is_fixed_size_list(values.type):
+        values = values.flatten()
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype).reshape(shape)
+
+
+def lengths(array: pa.Array) -> NDArray[np.int64]:
+    """Entries per row of a list column."""
+    return np.asarray(pc.list_value_length(array).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def from_ragged(
+    array: pa.Array, dtype: type, fill: float, max_width: int, name: str, unit: str
+) -> tuple[NDArray[np.int64], NDArray[Any]]:
+    """A list column of varying lengths as (lengths, values padded with ``fill``).
+
+    The padded width is the longest row's, which must not exceed ``max_width`` (from the
+    file's metadata): metadata never sets an allocation on its own.
+    """
+    counts = lengths(array)
+    longest = int(counts.max(initial=0))
+    if longest > max_width:
+        row = int(np.argmax(counts))
+        raise InputValueError(
+            f"column {name!r} has {longest} {unit} at row {row}, more than the {max_width} the "
+            f"file's metadata declares."
+        )
+    flat = np.asarray(array.flatten().to_numpy(zero_copy_only=False), dtype=dtype)
+    padded = np.full((len(counts), longest), fill, dtype=dtype)
+    padded[np.arange(longest) < counts[:, None]] = flat
+    return counts, padded
+
+
+def _is_list(data_type: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_list(data_type)
+        or pa.types.is_large_list(data_type)
+        or pa.types.is_fixed_size_list(data_type)
+    )

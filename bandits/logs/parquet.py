@@ -1,0 +1,606 @@
+"""Logs as Parquet files (pyarrow), schema version 2: rows name items by id, items stored once.
+
+A log is two files: ``<name>.parquet`` with one row per request, and its item table
+``<name>.items.parquet`` beside it (see :mod:`bandits.logs.items`). Row columns:
+
+=====================================  =============================================
+``request_id``, ``time``, ``user_id``   int64
+``policy``                              string (the logging policy's display name)
+``context``                             fixed-size list of n_context_features float64
+``candidate_ids``                       list of int64 (that request's candidates)
+``history``                             list of int64 (most recent first)
+``slate``                               fixed-size list of slate_size int64
+``slate_probability``                   float64
+``position_probability``, ``rewards``   fixed-size lists of slate_size float64
+``signal.<name>``                       fixed-size list of slate_size float64, per signal
+``candidate_position_probability``      optional: a fixed-size list of slate_size float64
+                                        per candidate (the logger's marginals)
+=====================================  =============================================
+
+A list column of width 0 (no context features) is left out. The file metadata holds
+``bandits.schema_version`` (2), the slate size, feature widths, history length and widest
+candidate set, the item table's file name, item count and fingerprint (so a table that does
+not belong to the log is refused). Version-1 files (features repeated per candidate) are read
+and converted on the fly (:mod:`bandits.logs.v1`); :func:`rewrite_log` rewrites them as v2.
+
+Every write is atomic (temporary files, fsync, rename, fsync of the folder) and never replaces
+an existing log unless asked. Reads check the schema's types and every row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.items import ItemTable
+from bandits.logged import LoggedBandit
+from bandits.logs import v1
+from bandits.logs.arrow import (
+    fixed_list,
+    fixed_list_type,
+    from_fixed,
+    from_ragged,
+    lengths,
+    no_nulls,
+)
+from bandits.logs.atomic import fsync_file, publish, temporary_name
+from bandits.logs.items import item_table_arrow, item_table_path, read_item_table
+from bandits.observation import PAD_ID, SlateObservation
+from bandits.validation import InputError, InputValueError, check_integer
+
+SCHEMA_VERSION = 2
+VERSION_KEY = b"bandits.schema_version"
+SIGNAL_PREFIX = "signal."
+MARGINALS_COLUMN = "candidate_position_probability"
+DEFAULT_BATCH_BYTES = 64 * 2**20
+"""Default memory budget of one batch of rows (reading, writing, evaluating)."""
+
+_LIST_OFFSET_LIMIT = 2**31 - 1
+
+
+class LogWriter:
+    """Write a log batch by batch (flat memory), published atomically on :meth:`close`.
+
+    The first batch fixes the layout (slate size, widths, signals, whether logging marginals
+    are stored). Rows go to a hidden temporary file as row groups of about ``batch_bytes``;
+    the item table grows with the items the rows name (only those are stored). ``close``
+    writes the item table, then gives both files their names; leaving the ``with`` block by
+    an exception removes the temporary files and leaves any existing log untouched.
+
+    Parameters
+    ----------
+    path : path-like
+        The log file to create (``.parquet``); the item table goes beside it.
+    overwrite : bool, default False
+        Replace an existing log at ``path``. Without it an existing file is an error, checked
+        when writing starts and again at the final rename.
+    batch_bytes : int
+        Target size of a row group in memory.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.items_path = item_table_path(self.path)
+        self.overwrite = bool(overwrite)
+        self.batch_bytes = check_integer(batch_bytes, "batch_bytes", "LogWriter", low=1)
+        if self.path.is_dir():
+            raise InputValueError(f"{self.path} is a folder; give the path of a log file.")
+        if not self.overwrite:
+            for target in (self.path, self.items_path):
+                if target.exists():
+                    raise FileExistsError(
+                        f"{target} already exists; it was not replaced (choose another name, "
+                        f"or ask to overwrite)."
+                    )
+        self.n_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._temporary = temporary_name(self.path)
+        self._items: ItemTable | None = None
+        self._layout: dict[str, Any] = {}
+        self._max_candidates = 0
+        self._history_length = 0
+        self._closed = False
+
+    def write(self, log: LoggedBandit) -> None:
+        """Append the rows of ``log`` (a batch) to the file."""
+        if self._closed:
+            raise RuntimeError(f"The LogWriter for {self.path} is closed.")
+        table = log_to_arrow(log)
+        if self._writer is None:
+            self._layout = _layout_of(log)
+            metadata = _metadata(self._layout, self.items_path.name)
+            self._writer = pq.ParquetWriter(
+                self._temporary, table.schema.with_metadata(metadata), compression="zstd"
+            )
+        elif _layout_of(log) != self._layout:
+            raise InputValueError(
+                f"Every batch written to {self.path} must have the layout of the first "
+                f"({self._layout}); got {_layout_of(log)}."
+            )
+        rows = max(1, self.batch_bytes // max(1, table.nbytes // max(1, table.num_rows)))
+        self._writer.write_table(table.replace_schema_metadata(None), row_group_size=rows)
+        self.n_rows += len(log)
+        longest_history = int((log.observation.history != PAD_ID).sum(axis=1).max(initial=0))
+        self._max_candidates = max(
+            self._max_candidates, int(log.observation.n_candidates.max(initial=0))
+        )
+        self._history_length = max(self._history_length, longest_history)
+        used = log.items.take(
+            np.unique(log.observation.candidate_rows[log.observation.candidate_mask])
+        )
+        self._items = used if self._items is None else self._items.union(used)
+
+    def close(self) -> Path:
+        """Finish the file, write the item table and publish both; returns the log's path."""
+        if self._closed:
+            return self.path
+        if self._writer is None or self._items is None:
+            self.abort()
+            raise InputValueError(
+                f"Nothing was written to {self.path}: a log needs at least one batch (an empty "
+                f"LoggedBandit is fine) to fix its layout."
+            )
+        items = self._items
+        self._writer.add_key_value_metadata(
+            {
+                "bandits.max_candidates": str(self._max_candidates),
+                "bandits.history_length": str(self._history_length),
+                "bandits.n_rows": str(self.n_rows),
+                "bandits.item_count": str(items.n_items),
+                "bandits.item_fingerprint": items.fingerprint(),
+            }
+        )
+        self._writer.close()
+        self._closed = True
+        items_temporary = temporary_name(self.items_path)
+        try:
+            pq.write_table(item_table_arrow(items), items_temporary, compression="zstd")
+            fsync_file(items_temporary)
+            fsync_file(self._temporary)
+            if not self.overwrite and self.path.exists():
+                raise FileExistsError(f"{self.path} appeared while it was being written.")
+            publish(items_temporary, self.items_path, replace=True)
+            publish(self._temporary, self.path, replace=self.overwrite)
+        finally:
+            items_temporary.unlink(missing_ok=True)
+            self._temporary.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop what was written; the target files are left as they were."""
+        if self._writer is not None and not self._closed:
+            self._writer.close()
+        self._closed = True
+        self._temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_log(log: LoggedBandit, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write ``log`` and its item table atomically; returns the log's path."""
+    with LogWriter(path, overwrite=overwrite) as writer:
+        writer.write(log)
+    return Path(path)
+
+
+def read_log(path: str | os.PathLike[str]) -> LoggedBandit:
+    """Read a whole log (any schema version), checking its types and every row."""
+    return open_log(path).read()
+
+
+def iter_log_batches(
+    path: str | os.PathLike[str], *, batch_bytes: int = DEFAULT_BATCH_BYTES
+) -> Iterator[LoggedBandit]:
+    """Stream a log as tables of about ``batch_bytes`` in memory each (flat memory)."""
+    return open_log(path).iter_batches(batch_bytes=batch_bytes)
+
+
+def rewrite_log(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> Path:
+    """Rewrite a log (e.g. schema version 1) as a version-2 log, streaming in flat memory."""
+    log = open_log(source)
+    sources = {log.path.resolve(), item_table_path(log.path).resolve()}
+    targets = {Path(target).resolve(), item_table_path(target).resolve()}
+    if sources & targets:
+        raise InputValueError(
+            f"Rewriting {source} into {target} would replace the log being read; choose "
+            f"another target."
+        )
+    with LogWriter(target, overwrite=overwrite, batch_bytes=batch_bytes) as writer:
+        for batch in log.iter_batches(batch_bytes=batch_bytes):
+            writer.write(batch)
+    return Path(target)
+
+
+def open_log(path: str | os.PathLike[str]) -> LogFile:
+    """Open a log for reading (schema checked now, rows when read)."""
+    return LogFile(path)
+
+
+class LogFile:
+    """A log on disk, opened for reading: layout from its metadata, rows on demand.
+
+    Attributes
+    ----------
+    path : Path
+    version : int
+        The file's schema version (1 or 2).
+    n_rows, slate_size, n_context_features, n_item_features, max_candidates : int
+    signal_names : list of str
+    items : ItemTable or None
+        The item table (version 2); None for version 1, whose items come with each batch.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._parquet = _open(self.path)
+        metadata = self._parquet.metadata.metadata or {}
+        names = self._parquet.schema_arrow.names
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise InputValueError(f"{self.path}: the column(s) {repeated} appear more than once.")
+        self.version = _version(metadata, self.path)
+        self.n_rows = int(self._parquet.metadata.num_rows)
+        self.signal_names = [
+            name.removeprefix(SIGNAL_PREFIX) for name in names if name.startswith(SIGNAL_PREFIX)
+        ]
+        with _naming(self.path):
+            sizes = {key: _metadata_int(metadata, key) for key in _SIZE_KEYS}
+        self.slate_size = sizes["slate_size"]
+        self.n_context_features = sizes["n_context_features"]
+        self.n_item_features = sizes["n_item_features"]
+        self.max_candidates = sizes["max_candidates"]
+        self.history_length = sizes["history_length"]
+        self.has_marginals = MARGINALS_COLUMN in names
+        self.items: ItemTable | None = None
+        self._decode: Callable[[pa.Table], LoggedBandit]
+        if self.version == 1:
+            self._decode = lambda table: v1.arrow_to_log(table, sizes)
+        else:
+            with _naming(self.path):
+                _check_schema(self._parquet.schema_arrow, self._expected_schema())
+            items = self._read_items(metadata)
+            self.items = items
+            self._decode = lambda table: self._arrow_to_log(table, items)
+
+    def _read_items(self, metadata: dict[bytes, bytes]) -> ItemTable:
+        name = metadata.get(b"bandits.item_table", b"").decode()
+        if not name or Path(name).name != name:
+            raise InputValueError(
+                f"{self.path}: the metadata key 'bandits.item_table' must name a file beside "
+                f"the log; got {name!r}."
+            )
+        items_path = self.path.with_name(name)
+        if not items_path.exists():
+            raise FileNotFoundError(
+                f"{self.path}: its item table {items_path} is missing (a log is the .parquet "
+                f"file and its .items.parquet beside it; copy both)."
+            )
+        items = read_item_table(items_path)
+        if items.n_item_features != self.n_item_features:
+            raise InputValueError(
+                f"{items_path} has {items.n_item_features} item features; the log {self.path} "
+                f"declares {self.n_item_features}."
+            )
+        fingerprint = metadata.get(b"bandits.item_fingerprint", b"").decode()
+        if fingerprint != items.fingerprint():
+            raise InputValueError(
+                f"{items_path} is not the item table {self.path} was written with (its "
+                f"fingerprint differs): it was replaced or edited after the log was written."
+            )
+        return items
+
+    def _expected_schema(self) -> dict[str, pa.DataType]:
+        k = self.slate_size
+        expected = {
+            "request_id": pa.int64(),
+            "time": pa.int64(),
+            "user_id": pa.int64(),
+            "policy": pa.string(),
+            "candidate_ids": pa.list_(pa.int64()),
+            "history": pa.list_(pa.int64()),
+            "slate": fixed_list_type(pa.int64(), k),
+            "slate_probability": pa.float64(),
+            "position_probability": fixed_list_type(pa.float64(), k),
+            "rewards": fixed_list_type(pa.float64(), k),
+        }
+        if self.n_context_features:
+            expected["context"] = fixed_list_type(pa.float64(), self.n_context_features)
+        for name in self.signal_names:
+            expected[SIGNAL_PREFIX + name] = fixed_list_type(pa.float64(), k)
+        if self.has_marginals:
+            expected[MARGINALS_COLUMN] = pa.list_(fixed_list_type(pa.float64(), k))
+        return expected
+
+    def bytes_per_row(self) -> int:
+        """Memory one row takes once read (numpy arrays, Arrow buffers and the candidates'
+        looked-up features), estimated from the layout."""
+        c, k = max(self.max_candidates, 1), self.slate_size
+        floats = (
+            4
+            + self.n_context_features
+            + 2 * c
+            + self.history_length
+            + (3 + len(self.signal_names)) * k
+            + c * (self.n_item_features if self.version == 2 else 2 * self.n_item_features)
+            + (c * k if self.has_marginals else 0)
+        )
+        return 16 * floats
+
+    def rows_per_batch(self, batch_bytes: int) -> int:
+        """How many rows fit in ``batch_bytes`` (at least one)."""
+        batch_bytes = check_integer(batch_bytes, "batch_bytes", "LogFile", low=1)
+        return max(1, batch_bytes // self.bytes_per_row())
+
+    def iter_batches(self, *, batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[LoggedBandit]:
+        """The rows in file order, as tables of about ``batch_bytes`` in memory each."""
+        rows = self.rows_per_batch(batch_bytes)
+        with _naming(self.path):
+            for batch in self._parquet.iter_batches(batch_size=rows):
+                yield self._decode(pa.Table.from_batches([batch]))
+
+    def read(self) -> LoggedBandit:
+        """Every row as one table."""
+        with _naming(self.path):
+            table = self._parquet.read()
+            if table.num_rows == 0 or self.version == 2:
+                return self._decode(table)
+        return LoggedBandit.concat(list(self.iter_batches()))
+
+    def read_times(self) -> NDArray[np.int64]:
+        """The ``time`` column, shape (n_rows,), int64 (to split a log by time)."""
+        with _naming(self.path):
+            column = no_nulls(
+                self._parquet.read(columns=["time"]).column("time").combine_chunks(), "time"
+            )
+            values = np.asarray(column.to_numpy(zero_copy_only=False))
+            if not np.issubdtype(values.dtype, np.integer):
+                raise InputValueError(f"column 'time' must hold int64; it holds {column.type}.")
+            return values.astype(np.int64)
+
+    def _arrow_to_log(self, table: pa.Table, items: ItemTable) -> LoggedBandit:
+        """Rebuild and validate a version-2 batch."""
+        n, k = table.num_rows, self.slate_size
+        column = {
+            name: no_nulls(table.column(name).combine_chunks(), name) for name in table.column_names
+        }
+        counts, candidate_ids = from_ragged(
+            column["candidate_ids"],
+            np.int64,
+            PAD_ID,
+            self.max_candidates,
+            "candidate_ids",
+            "candidates",
+        )
+        _, history = from_ragged(
+            column["history"], np.int64, PAD_ID, self.history_length, "history", "entries"
+        )
+        context = (
+            from_fixed(column["context"], np.float64, (n, self.n_context_features))
+            if self.n_context_features
+            else np.zeros((n, 0))
+        )
+        observation = SlateObservation(
+            context=context,
+            candidate_ids=candidate_ids,
+            n_candidates=counts,
+            slate_size=k,
+            history=history,
+            request_ids=from_fixed(column["request_id"], np.int64, (n,)),
+            user_ids=from_fixed(column["user_id"], np.int64, (n,)),
+            times=from_fixed(column["time"], np.int64, (n,)),
+            items=items,
+        )
+        marginals = None
+        if self.has_marginals:
+            marginals = _marginals(column[MARGINALS_COLUMN], counts, candidate_ids.shape[1], k)
+        decision = SlateDecision(
+            from_fixed(column["slate"], np.int64, (n, k)),
+            from_fixed(column["slate_probability"], np.float64, (n,)),
+            from_fixed(column["position_probability"], np.float64, (n, k)),
+            marginals,
+        )
+        signals = {
+            name: from_fixed(column[SIGNAL_PREFIX + name], np.float64, (n, k))
+            for name in self.signal_names
+        }
+        feedback = SlateFeedback(from_fixed(column["rewards"], np.float64, (n, k)), signals)
+        names = (
+            np.asarray(column["policy"].to_pylist(), dtype=np.str_) if n else np.zeros(0, np.str_)
+        )
+        return LoggedBandit(observation, decision, feedback, names)
+
+
+def log_to_arrow(log: LoggedBandit) -> pa.Table:
+    """One batch as an Arrow table in the version-2 row layout (no metadata)."""
+    obs, decision, feedback = log.observation, log.decision, log.feedback
+    mask = obs.candidate_mask
+    history_mask = obs.history != PAD_ID
+    columns: dict[str, pa.Array] = {
+        "request_id": pa.array(obs.request_ids),
+        "time": pa.array(obs.times),
+        "user_id": pa.array(obs.user_ids),
+        "policy": pa.array(log.policy_names.astype(object), type=pa.string()),
+    }
+    if obs.n_context_features:
+        columns["context"] = fixed_list(obs.context)
+    columns["candidate_ids"] = _list32(obs.candidate_ids[mask], obs.n_candidates, "candidate_ids")
+    columns["history"] = _list32(obs.history[history_mask], history_mask.sum(axis=1), "history")
+    columns["slate"] = fixed_list(decision.slates)
+    columns["slate_probability"] = pa.array(decision.slate_probability)
+    columns["position_probability"] = fixed_list(decision.position_probability)
+    columns["rewards"] = fixed_list(feedback.rewards)
+    for name, values in feedback.signals.items():
+        columns[SIGNAL_PREFIX + name] = fixed_list(values)
+    marginals = decision.candidate_position_probability
+    if marginals is not None:
+        per_candidate = fixed_list(marginals[mask])
+        columns[MARGINALS_COLUMN] = pa.ListArray.from_arrays(
+            _offsets32(obs.n_candidates, MARGINALS_COLUMN), per_candidate
+        )
+    return pa.table(columns)
+
+
+_SIZE_KEYS = (
+    "slate_size",
+    "n_context_features",
+    "n_item_features",
+    "history_length",
+    "max_candidates",
+)
+
+
+def _layout_of(log: LoggedBandit) -> dict[str, Any]:
+    return {
+        "slate_size": log.slate_size,
+        "n_context_features": log.observation.n_context_features,
+        "n_item_features": log.observation.n_item_features,
+        "signals": list(log.feedback.signals),
+        "marginals": log.decision.candidate_position_probability is not None,
+    }
+
+
+def _metadata(layout: dict[str, Any], items_name: str) -> dict[bytes, bytes]:
+    return {
+        VERSION_KEY: str(SCHEMA_VERSION).encode(),
+        b"bandits.slate_size": str(layout["slate_size"]).encode(),
+        b"bandits.n_context_features": str(layout["n_context_features"]).encode(),
+        b"bandits.n_item_features": str(layout["n_item_features"]).encode(),
+        b"bandits.item_table": items_name.encode(),
+    }
+
+
+def _offsets32(lengths_: NDArray[np.int64], name: str) -> pa.Array:
+    ends = np.zeros(len(lengths_) + 1, dtype=np.int64)
+    np.cumsum(lengths_, out=ends[1:])
+    if ends[-1] > _LIST_OFFSET_LIMIT:
+        raise InputValueError(
+            f"A batch holds {ends[-1]} entries of column {name!r}, more than a Parquet list "
+            f"column's 2^31 - 1; write it in smaller batches."
+        )
+    return pa.array(ends.astype(np.int32))
+
+
+def _list32(values: NDArray[Any], lengths_: NDArray[np.int64], name: str) -> pa.Array:
+    return pa.ListArray.from_arrays(_offsets32(lengths_, name), pa.array(values))
+
+
+def _marginals(
+    column: pa.Array, n_candidates: NDArray[np.int64], width: int, k: int
+) -> NDArray[np.float64]:
+    per_row = lengths(column)
+    wrong = np.flatnonzero(per_row != n_candidates)
+    if wrong.size:
+        row = int(wrong[0])
+        raise InputValueError(
+            f"column {MARGINALS_COLUMN!r} must have one entry per candidate; row {row} has "
+            f"{per_row[row]} for {n_candidates[row]} candidates."
+        )
+    flat = from_fixed(column.flatten(), np.float64, (int(per_row.sum()), k))
+    padded = np.zeros((len(per_row), width, k))
+    padded[np.arange(width) < n_candidates[:, None]] = flat
+    return padded
+
+
+def _open(path: Path) -> pq.ParquetFile:
+    if path.is_dir():
+        raise InputValueError(f"{path} is a folder; give the path of a Parquet log file.")
+    try:
+        return pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No log file at {path}.") from None
+    except (pa.ArrowException, OSError) as error:
+        raise InputValueError(f"{path} is not a readable Parquet file: {error}") from None
+
+
+def _version(metadata: dict[bytes, bytes], path: Path) -> int:
+    if VERSION_KEY not in metadata:
+        raise InputValueError(
+            f"{path} is not a bandits log: its metadata has no {VERSION_KEY.decode()!r} "
+            f"(write logs with bandits.logs.write_log)."
+        )
+    version = metadata[VERSION_KEY].decode(errors="replace")
+    if version not in ("1", "2"):
+        raise InputValueError(
+            f"{path}: schema version {version!r} is unknown; this version of "
+            f"bandits-recommender reads schema versions 1 and 2."
+        )
+    return int(version)
+
+
+def _metadata_int(metadata: dict[bytes, bytes], key: str) -> int:
+    raw = metadata.get(f"bandits.{key}".encode())
+    if raw is None or not raw.isdigit():
+        raise InputValueError(
+            f"the metadata key 'bandits.{key}' must be a whole number; got {raw!r}."
+        )
+    return int(raw)
+
+
+def _check_schema(schema: pa.Schema, expected: dict[str, pa.DataType]) -> None:
+    for name, kind in expected.items():
+        index = schema.get_field_index(name)
+        if index < 0:
+            raise InputValueError(f"the log lacks the column {name!r}.")
+        found = schema.field(index).type
+        if found != kind:
+            raise InputValueError(f"column {name!r} must be {kind}; the file has {found}.")
+    unknown = sorted(set(schema.names) - set(expected))
+    if unknown:
+        raise InputValueError(
+            f"the log has column(s) {unknown} that schema version 2 does not define."
+        )
+
+
+class _naming:
+    """Prefix input errors raised inside the block with the file's path (once)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(error, InputError) and not str(error).startswith(str(self.path)):
+            raise type(error)(f"{self.path}: {error}") from None
+        if isinstance(error, pa.ArrowException):
+            raise InputValueError(f"{self.path}: cannot be read: {error}") from None

@@ -1,0 +1,17 @@
+"""Reward models shared by the linear policies and the DM/DR estimators."""
+
+from bandits.models.features import (
+    interaction_features,
+    interaction_quadratic,
+    interaction_scores,
+    n_interaction_features,
+)
+from bandits.models.ridge import RidgeRegression
+
+__all__ = [
+    "RidgeRegression",
+    "interaction_features",
+    "interaction_quadratic",
+    "interaction_scores",
+    "n_interaction_features",
+]

@@ -1,0 +1,149 @@
+"""Ridge regression kept as sufficient statistics, learned in batches, with confidence widths."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.linalg import cho_solve, cholesky
+
+from bandits.validation import (
+    InputValueError,
+    as_array,
+    check_finite,
+    check_real,
+    check_shape,
+)
+
+
+class RidgeRegression:
+    """Ridge regression as sufficient statistics ``A = ridge * I + sum x x^T``, ``b = sum r x``.
+
+    The number of features is inferred from the first batch. ``theta_ = A^-1 b`` and the
+    widths ``sqrt(x^T A^-1 x)`` use one Cholesky factor of ``A``, computed lazily once after
+    each update (not per row). Before any update the model is its prior (``A = ridge * I``,
+    ``b = 0``), so predictions are 0 and widths ``|x| / sqrt(ridge)``.
+
+    Parameters
+    ----------
+    ridge : float, default 1.0
+        The L2 penalty (prior precision), > 0.
+
+    Attributes
+    ----------
+    A_ : ndarray of float64, shape (n_features, n_features) or None
+        Regularised Gram matrix; None before the first update.
+    b_ : ndarray of float64, shape (n_features,) or None
+        Reward-weighted feature sum; None before the first update.
+    n_samples_ : int
+        Rows learned from.
+    """
+
+    def __init__(self, *, ridge: float = 1.0) -> None:
+        self.ridge = check_real(ridge, "ridge", type(self).__name__, low=0.0, low_open=True)
+        self.A_: NDArray[np.float64] | None = None
+        self.b_: NDArray[np.float64] | None = None
+        self.n_samples_ = 0
+        self._factor: NDArray[np.float64] | None = None
+        self._inverse_cache: NDArray[np.float64] | None = None
+
+    @property
+    def n_features_(self) -> int | None:
+        """Features per row, or None before the first update."""
+        return None if self.b_ is None else int(self.b_.shape[0])
+
+    def update(self, x: ArrayLike, y: ArrayLike) -> None:
+        """Add a batch of rows to the statistics.
+
+        Parameters
+        ----------
+        x : array-like of float64, shape (n_rows, n_features)
+        y : array-like of float64, shape (n_rows,)
+        """
+        x = as_array(x, "'x' passed to RidgeRegression.update", np.float64, 2)
+        y = as_array(y, "'y' passed to RidgeRegression.update", np.float64, 1)
+        check_shape(y, (x.shape[0],), "'y' passed to RidgeRegression.update")
+        check_finite(x, "'x' passed to RidgeRegression.update")
+        check_finite(y, "'y' passed to RidgeRegression.update")
+        self._check_width(x)
+        if self.A_ is None or self.b_ is None:
+            self.A_ = self.ridge * np.eye(x.shape[1])
+            self.b_ = np.zeros(x.shape[1])
+        self.A_ += x.T @ x
+        self.b_ += x.T @ y
+        self.n_samples_ += x.shape[0]
+        self._factor = None
+        self._inverse_cache = None
+
+    @property
+    def theta_(self) -> NDArray[np.float64] | None:
+        """ndarray of float64, shape (n_features,): ``A^-1 b``; None before the first update."""
+        if self.b_ is None:
+            return None
+        return cho_solve((self._cholesky(), True), self.b_)
+
+    def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Predicted rewards ``theta . x``.
+
+        Parameters
+        ----------
+        x : ndarray of float64, shape (..., n_features)
+            E.g. (n_requests, n_candidates, n_features).
+
+        Returns
+        -------
+        ndarray of float64, shape (...)
+        """
+        self._check_width(x)
+        theta = self.theta_
+        return np.zeros(x.shape[:-1]) if theta is None else x @ theta
+
+    def width(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Confidence widths ``sqrt(x^T A^-1 x)``.
+
+        Uses ``A^-1`` from the cached Cholesky factor, so a batch costs one matrix product.
+
+        Parameters
+        ----------
+        x : ndarray of float64, shape (..., n_features)
+
+        Returns
+        -------
+        ndarray of float64, shape (...)
+        """
+        self._check_width(x)
+        inverse = self.inverse()
+        if inverse is None:
+            return np.linalg.norm(x, axis=-1) / np.sqrt(self.ridge)
+        rows = x.reshape(-1, x.shape[-1])
+        quadratic = np.einsum("nd,nd->n", rows @ inverse, rows)
+        return np.sqrt(np.maximum(quadratic, 0.0)).reshape(x.shape[:-1])
+
+    def inverse(self) -> NDArray[np.float64] | None:
+        """``A_^-1`` (the posterior covariance up to the noise scale), from the Cholesky
+        factor, cached until the next update; None before the first update."""
+        if self.A_ is None:
+            return None
+        if self._inverse_cache is None:
+            identity = np.eye(self.A_.shape[0])
+            self._inverse_cache = cho_solve((self._cholesky(), True), identity)
+        return self._inverse_cache
+
+    def _cholesky(self) -> NDArray[np.float64]:
+        """Lower Cholesky factor of ``A_``, cached until the next update."""
+        if self.A_ is None:
+            raise RuntimeError("RidgeRegression has no Gram matrix before its first update.")
+        if self._factor is None:
+            self._factor = cholesky(self.A_, lower=True, check_finite=False)
+        return self._factor
+
+    def check_n_features(self, n_features: int) -> None:
+        """Raise unless rows of ``n_features`` features fit the fitted model (any do before
+        the first update)."""
+        if self.n_features_ is not None and n_features != self.n_features_:
+            raise InputValueError(
+                f"RidgeRegression was fitted on {self.n_features_} features; got rows of "
+                f"{n_features}."
+            )
+
+    def _check_width(self, x: NDArray[np.float64]) -> None:
+        self.check_n_features(x.shape[-1])

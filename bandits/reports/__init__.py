@@ -1,0 +1,16 @@
+"""Reports of runs: summary tables, figures and their rendering. Nothing here writes files."""
+
+from bandits.reports.plots import plot_cumulative_regret
+from bandits.reports.render import markdown_table, render_html, render_markdown
+from bandits.reports.report import Report, build_report
+from bandits.reports.summary import summarize_trace
+
+__all__ = [
+    "Report",
+    "build_report",
+    "markdown_table",
+    "plot_cumulative_regret",
+    "render_html",
+    "render_markdown",
+    "summarize_trace",
+]

@@ -1,0 +1,44 @@
+"""Figures from tidy traces (one row per run x step x policy). Nothing here writes files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bandits.validation import check_columns
+
+
+def plot_cumulative_regret(trace: pd.DataFrame) -> Figure:
+    """Cumulative regret against requests served, one line per policy.
+
+    With several runs (a ``run`` column), the line is the mean over runs and the band one
+    standard error either side.
+
+    Parameters
+    ----------
+    trace : pandas.DataFrame
+        Columns ``policy``, ``requests``, ``cumulative_regret`` and optionally ``run``.
+    """
+    check_columns(trace, ("policy", "requests", "cumulative_regret"), "the trace")
+    figure = Figure(figsize=(7.0, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+    for policy, rows in trace.groupby("policy", sort=False):
+        curve = rows.groupby("requests")["cumulative_regret"].agg(["mean", "sem", "count"])
+        (line,) = ax.plot(curve.index, curve["mean"], label=str(policy))
+        if curve["count"].max() > 1:
+            band = np.nan_to_num(curve["sem"].to_numpy())
+            ax.fill_between(
+                curve.index,
+                curve["mean"] - band,
+                curve["mean"] + band,
+                color=line.get_color(),
+                alpha=0.2,
+                linewidth=0,
+            )
+    ax.set_xlabel("requests served")
+    ax.set_ylabel("cumulative expected regret")
+    ax.set_title("Cumulative regret by policy")
+    ax.grid(alpha=0.3)
+    ax.legend(title="policy")
+    return figure

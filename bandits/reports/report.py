@@ -1,0 +1,89 @@
+"""Assemble a run's report: summary tables, figures and notes, as objects (nothing written)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bandits.reports.plots import plot_cumulative_regret
+from bandits.reports.render import render_html, render_markdown
+from bandits.reports.summary import summarize_trace
+
+
+@dataclass
+class Report:
+    """A report ready to be written: the caller (the CLI) decides where.
+
+    Attributes
+    ----------
+    title : str
+    notes : list of str
+        Paragraphs under the title.
+    tables : dict of str to DataFrame
+        By file stem (``"summary"``); each also appears as a section.
+    sections : list of (str, DataFrame)
+        (heading, table) in the order shown.
+    figures : dict of str to (str, Figure)
+        By file name (``"regret.png"``): (caption, figure).
+    """
+
+    title: str
+    notes: list[str] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sections: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: dict[str, tuple[str, Figure]] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        """The report as Markdown that links the figures by file name."""
+        return render_markdown(self.title, self.sections, self._captions(), self.notes)
+
+    def html(self) -> str:
+        """The report as a standalone HTML page that links the figures by file name."""
+        return render_html(self.title, self.sections, self._captions(), self.notes)
+
+    def _captions(self) -> list[tuple[str, str]]:
+        return [(caption, name) for name, (caption, _) in self.figures.items()]
+
+
+def build_report(
+    trace: pd.DataFrame,
+    *,
+    estimates: pd.DataFrame | None = None,
+    config: Mapping[str, Any] | None = None,
+    title: str = "Run",
+) -> Report:
+    """The report of a run: per-policy summary, cumulative regret plot and, if given, the
+    off-policy estimates.
+
+    Parameters
+    ----------
+    trace : pandas.DataFrame
+        The rollout trace (one row per policy x step, optionally a ``run`` column).
+    estimates : pandas.DataFrame, optional
+        A table from :func:`bandits.ope.evaluate_log`.
+    config : mapping, optional
+        The simulation config (``env``, ``env_params``, ``seed``, ``total_requests``) for the
+        notes.
+    title : str
+    """
+    summary = summarize_trace(trace)
+    report = Report(title=title)
+    if config is not None:
+        report.notes.append(
+            f"Environment {config.get('env', '?')} with {config.get('env_params', {})}; "
+            f"seed {config.get('seed', '?')}; {config.get('total_requests', '?')} requests per "
+            f"policy."
+        )
+    report.figures["regret.png"] = (
+        "Cumulative expected regret per policy",
+        plot_cumulative_regret(trace),
+    )
+    report.tables["summary"] = summary
+    report.sections.append(("Policies", summary))
+    if estimates is not None:
+        report.sections.append(("Off-policy estimates", estimates))
+    return report

@@ -1,0 +1,22 @@
+"""The run engine: rollouts of policies on environments, replaying logs, seeding."""
+
+from bandits.run.replay import replay_updates
+from bandits.run.rollout import (
+    TRACE_COLUMNS,
+    RolloutResult,
+    SimulationResult,
+    rollout,
+    run_simulation,
+)
+from bandits.run.seeding import spawn_generators, spawn_int_seed
+
+__all__ = [
+    "TRACE_COLUMNS",
+    "RolloutResult",
+    "SimulationResult",
+    "replay_updates",
+    "rollout",
+    "run_simulation",
+    "spawn_generators",
+    "spawn_int_seed",
+]

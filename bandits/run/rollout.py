@@ -1,0 +1,195 @@
+"""Run policies on an environment, logging every decision and the exact regret trace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.logged import LoggedBandit
+from bandits.observation import as_observation
+from bandits.policy import Policy
+from bandits.validation import InputValueError, check_instance, check_integer
+
+TRACE_COLUMNS = (
+    "policy",
+    "step",
+    "requests",
+    "reward",
+    "expected_reward",
+    "oracle_reward",
+    "regret",
+    "cumulative_reward",
+    "cumulative_regret",
+)
+"""Columns of a rollout trace: one row per step (batch); sums over the batch's requests."""
+
+TRUTH_KEYS = ("expected_reward", "oracle_reward")
+"""Keys of an environment's ``info`` holding the exact expected reward, shape (n_requests,),
+of the slate shown and of the best slate. Regret is their difference, defined only here."""
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """What a rollout produced.
+
+    Attributes
+    ----------
+    log : LoggedBandit
+        Every decision, one row per request.
+    trace : pandas.DataFrame
+        One row per step with the columns in ``TRACE_COLUMNS``; ``requests`` is the running
+        count of requests served, the reward columns are sums over the step's requests.
+    """
+
+    log: LoggedBandit
+    trace: pd.DataFrame
+
+
+def rollout(
+    env: gym.Env[Any, Any],
+    policy: Policy,
+    *,
+    total_requests: int,
+    seed: int | None = None,
+    policy_name: str | None = None,
+    log_marginals: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> RolloutResult:
+    """Let ``policy`` serve ``total_requests`` requests of ``env``, learning after every batch.
+
+    The environment must be batched: each observation is a batch of requests in the
+    :class:`~bandits.observation.SlateObservation` dict layout, turned into one (and checked)
+    once per batch here; the policy's decision is checked against it once, too. ``info`` must
+    hold ``"rewards"`` (n_requests, slate_size), optionally ``"signals"`` and the ground truth
+    ``TRUTH_KEYS`` (NaN in the trace if absent). The last batch is cut to the requests still
+    wanted, and the policy learns only from logged rows.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+    policy : Policy
+    total_requests : int
+        Requests to serve and log.
+    seed : int, optional
+        Passed to ``env.reset``.
+    policy_name : str, optional
+        Name written in the log's ``policy`` column (default ``policy.name``).
+    log_marginals : bool, default False
+        Also log the policy's probability of every candidate at every position (needed by
+        the pseudo-inverse estimator with this log; costs max_candidates x slate_size floats
+        per row).
+    on_step : callable, optional
+        Called with the number of requests served in each step (for progress bars).
+    """
+    total_requests = check_integer(total_requests, "total_requests", "rollout", low=1)
+    name = policy_name or policy.name
+    raw_obs, _ = env.reset(seed=seed)
+    batches: list[LoggedBandit] = []
+    rows: list[dict[str, Any]] = []
+    served = 0
+    while served < total_requests:
+        obs = as_observation(raw_obs)
+        decision = policy.act(obs, with_marginals=True) if log_marginals else policy.act(obs)
+        check_instance(decision, SlateDecision, f"decision returned by {name}.act")
+        decision.check_against(obs)
+        raw_obs, _, terminated, truncated, info = env.step(decision.slates)
+        feedback = SlateFeedback(_info(info, "rewards"), info.get("signals", {}))
+        keep = min(obs.n_requests, total_requests - served)
+        if keep < obs.n_requests:
+            kept = np.arange(keep)
+            kept_obs = obs.take(kept)
+            decision, feedback = decision.take(kept, kept_obs), feedback.take(kept)
+            obs = kept_obs
+        truth = {key: np.asarray(info[key])[:keep] for key in TRUTH_KEYS if key in info}
+        policy.update(obs, decision, feedback)
+        batches.append(LoggedBandit.from_batch(obs, decision, feedback, name))
+        served += keep
+        rows.append(_trace_row(name, len(rows), served, feedback, truth))
+        if on_step is not None:
+            on_step(keep)
+        if terminated or truncated:
+            raw_obs, _ = env.reset()
+    trace = pd.DataFrame(rows)
+    trace = trace.assign(
+        cumulative_reward=trace["reward"].cumsum(), cumulative_regret=trace["regret"].cumsum()
+    )
+    return RolloutResult(LoggedBandit.concat(batches), trace[list(TRACE_COLUMNS)])
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Logs by policy name and one tidy trace (one row per policy x step)."""
+
+    logs: dict[str, LoggedBandit]
+    trace: pd.DataFrame
+
+
+def run_simulation(
+    make_env: Callable[[], gym.Env[Any, Any]],
+    policies: Mapping[str, Policy],
+    *,
+    total_requests: int,
+    env_seed: int,
+    log_marginals: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> SimulationResult:
+    """Roll out each policy on a fresh environment reset with the same ``env_seed``.
+
+    The same seed gives every policy the same stream of requests (common random numbers), so
+    differences in regret come from the policies, not from luck in the arrivals. Policies are
+    keyed by display name, which goes into the logs and the trace.
+    """
+    logs, traces = {}, []
+    for name, policy in policies.items():
+        env = make_env()
+        try:
+            result = rollout(
+                env,
+                policy,
+                total_requests=total_requests,
+                seed=env_seed,
+                policy_name=name,
+                log_marginals=log_marginals,
+                on_step=on_step,
+            )
+        finally:
+            env.close()
+        logs[name] = result.log
+        traces.append(result.trace)
+    return SimulationResult(logs, pd.concat(traces, ignore_index=True))
+
+
+def _info(info: dict[str, Any], key: str) -> NDArray[Any]:
+    if key not in info:
+        raise InputValueError(
+            f"The environment's info lacks {key!r}; a batched bandits environment puts the "
+            f"per-position rewards there (it has {sorted(info)})."
+        )
+    return np.asarray(info[key])
+
+
+def _trace_row(
+    name: str, step: int, served: int, feedback: SlateFeedback, truth: dict[str, Any]
+) -> dict[str, Any]:
+    expected, oracle = (_total(truth, key) for key in TRUTH_KEYS)
+    return {
+        "policy": name,
+        "step": step,
+        "requests": served,
+        "reward": float(feedback.slate_reward.sum()),
+        "expected_reward": expected,
+        "oracle_reward": oracle,
+        "regret": oracle - expected,
+    }
+
+
+def _total(truth: dict[str, Any], key: str) -> float:
+    return float(np.sum(truth[key])) if key in truth else float("nan")

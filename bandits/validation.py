@@ -1,0 +1,246 @@
+"""Input checks shared by the kernel types, policies, environments and estimators.
+
+Every check raises :class:`InputValueError` or :class:`InputTypeError` (subclasses of
+``ValueError`` and ``TypeError``) with a message that names the field, the first bad row (and
+position) and the value found, e.g. ``"column 'rewards' must be finite; row 3, position 1 is
+nan."``. Both derive from :class:`InputError`, which is how the command line tells a user's
+mistake (one line, exit status 2) from a bug in the toolkit (a traceback).
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+
+class InputError(Exception):
+    """Something the user gave (an argument, an array, a file) is not allowed."""
+
+
+class InputValueError(InputError, ValueError):
+    """A value of the right kind but not allowed: out of range, wrong shape, unknown name."""
+
+
+class InputTypeError(InputError, TypeError):
+    """A value of the wrong kind: a string where a number belongs, a dict for a table."""
+
+
+def suggest(name: object, choices: Iterable[str]) -> str:
+    """``" Did you mean 'linucb'?"`` when ``name`` is close to one of ``choices``, else ``""``."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_choice(name: object, choices: Iterable[str], what: str) -> str:
+    """Return ``name`` if it is one of ``choices``; else raise naming them (and the closest)."""
+    options = list(choices)
+    if not isinstance(name, str) or name not in options:
+        raise InputValueError(
+            f"Unknown {what} {name!r}.{suggest(name, options)} Known: {', '.join(options)}."
+        )
+    return name
+
+
+def check_real(
+    value: object,
+    name: str,
+    owner: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking type and bounds.
+
+    The error reads "The 'alpha' parameter of LinUCB must be >= 0; got -1."
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(
+            f"The {name!r} parameter of {owner} must be a real number; "
+            f"got {value!r} of type {type(value).__name__}."
+        )
+    number = float(value)
+    if not np.isfinite(number):
+        raise InputValueError(f"The {name!r} parameter of {owner} must be finite; got {value!r}.")
+    if low is not None and (number <= low if low_open else number < low):
+        raise InputValueError(
+            f"The {name!r} parameter of {owner} must be {'>' if low_open else '>='} {low:g}; "
+            f"got {value!r}."
+        )
+    if high is not None and (number >= high if high_open else number > high):
+        raise InputValueError(
+            f"The {name!r} parameter of {owner} must be {'<' if high_open else '<='} {high:g}; "
+            f"got {value!r}."
+        )
+    return number
+
+
+def check_integer(
+    value: object, name: str, owner: str, *, low: int | None = None, high: int | None = None
+) -> int:
+    """Return ``value`` as an int after checking type and bounds (inclusive)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputTypeError(
+            f"The {name!r} parameter of {owner} must be an integer; "
+            f"got {value!r} of type {type(value).__name__}."
+        )
+    number = int(value)
+    if low is not None and number < low:
+        raise InputValueError(f"The {name!r} parameter of {owner} must be >= {low}; got {value!r}.")
+    if high is not None and number > high:
+        raise InputValueError(
+            f"The {name!r} parameter of {owner} must be <= {high}; got {value!r}."
+        )
+    return number
+
+
+def check_generator(rng: object, owner: str) -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator``; raise naming ``owner`` otherwise."""
+    if not isinstance(rng, np.random.Generator):
+        raise InputTypeError(
+            f"The 'rng' parameter of {owner} must be a numpy.random.Generator (make one with "
+            f"numpy.random.default_rng(seed)); got {rng!r} of type {type(rng).__name__}."
+        )
+    return rng
+
+
+def check_instance(value: object, kind: type, label: str) -> Any:
+    """Return ``value`` if it is a ``kind``; raise ``"The {label} must be a {kind}; got ..."``."""
+    if not isinstance(value, kind):
+        raise InputTypeError(f"The {label} must be a {kind.__name__}; got {type(value).__name__}.")
+    return value
+
+
+def as_array(value: ArrayLike, label: str, dtype: type, ndim: int) -> NDArray[Any]:
+    """Convert to a contiguous array of ``dtype`` with ``ndim`` axes, or raise naming ``label``.
+
+    Integer targets refuse fractional values and values outside the int64 range instead of
+    truncating or wrapping them.
+    """
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise InputTypeError(f"{label} must be array-like; got {type(value).__name__}.") from error
+    if array.ndim != ndim:
+        raise InputValueError(f"{label} must have {ndim} axes; got shape {array.shape}.")
+    if array.size and not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise InputTypeError(f"{label} must hold numbers; got dtype {array.dtype}.")
+    if array.size and np.issubdtype(dtype, np.integer):
+        _check_integral(array, label)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _check_integral(array: NDArray[Any], label: str) -> None:
+    """Raise unless every entry is a whole number that fits in int64."""
+    if np.issubdtype(array.dtype, np.inexact):
+        bad = ~integral_mask(array) | (np.abs(array) >= 2.0**63)
+    elif array.dtype == np.uint64:
+        bad = array > np.iinfo(np.int64).max
+    else:
+        return
+    if bad.any():
+        index = first_index(bad)
+        raise InputTypeError(
+            f"{label} must hold integers within int64; {where(index)} is {array[index].item()!r}."
+        )
+
+
+def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) -> None:
+    """Check ``array.shape`` against ``shape`` (``None`` matches any length)."""
+    expected = tuple(shape)
+    if len(array.shape) != len(expected) or any(
+        want is not None and got != want for got, want in zip(array.shape, expected, strict=True)
+    ):
+        pretty = "(" + ", ".join("*" if s is None else str(s) for s in expected) + ")"
+        raise InputValueError(f"{label} must have shape {pretty}; got {array.shape}.")
+
+
+def check_finite(array: NDArray[Any], label: str, mask: NDArray[np.bool_] | None = None) -> None:
+    """Raise if any (masked-in) entry is NaN or infinite."""
+    bad = ~np.isfinite(array)
+    if mask is not None:
+        bad &= mask
+    if bad.any():
+        index = first_index(bad)
+        raise InputValueError(f"{label} must be finite; {where(index)} is {array[index].item()!r}.")
+
+
+def check_probability(array: NDArray[Any], label: str, *, allow_zero: bool = False) -> None:
+    """Raise unless every entry lies in (0, 1] (or [0, 1] with ``allow_zero``)."""
+    low_ok = array >= 0.0 if allow_zero else array > 0.0
+    bad = ~(low_ok & (array <= 1.0))
+    if bad.any():
+        index = first_index(bad)
+        interval = "[0, 1]" if allow_zero else "(0, 1]"
+        raise InputValueError(
+            f"{label} must be probabilities in {interval}; {where(index)} is "
+            f"{array[index].item()!r}."
+        )
+
+
+def check_slates(slates: NDArray[np.int64], n_candidates: NDArray[np.int64], label: str) -> None:
+    """Check that every slate row holds distinct indices into its own candidate set.
+
+    This is the one slate check of the toolkit: environments, decisions and policies call it
+    at their boundary.
+
+    Parameters
+    ----------
+    slates : ndarray of int64, shape (n_requests, slate_size)
+    n_candidates : ndarray of int64, shape (n_requests,)
+    """
+    outside = (slates < 0) | (slates >= n_candidates[:, None])
+    if outside.any():
+        row, position = first_index(outside)
+        raise InputValueError(
+            f"{label} must index the row's candidates (0 to {n_candidates[row] - 1}); "
+            f"row {row}, position {position} is {slates[row, position]}."
+        )
+    if slates.shape[1] > 1:
+        ordered = np.sort(slates, axis=1)
+        repeated = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        if repeated.any():
+            row = int(np.flatnonzero(repeated)[0])
+            values, counts = np.unique(slates[row], return_counts=True)
+            raise InputValueError(
+                f"{label} must not repeat an item within a slate; row {row} shows "
+                f"candidate {values[counts > 1][0]} more than once: {slates[row].tolist()}."
+            )
+
+
+def check_columns(frame: object, required: Sequence[str], label: str) -> None:
+    """Raise unless ``frame`` (a DataFrame) has every column in ``required``."""
+    columns = getattr(frame, "columns", None)
+    if columns is None:
+        raise InputTypeError(f"{label} must be a pandas DataFrame; got {type(frame).__name__}.")
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise InputValueError(f"{label} lacks the column(s) {missing}; it has {list(columns)}.")
+
+
+def integral_mask(array: NDArray[Any]) -> NDArray[np.bool_]:
+    """True where a float entry is a finite whole number."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(array) & (array == np.round(array))
+
+
+def first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+    """The index of the first True entry of ``mask`` (row-major)."""
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def where(index: tuple[int, ...]) -> str:
+    """``"row 3"``, ``"row 3, position 1"`` or ``"row 3, index (1, 2)"`` for error messages."""
+    if len(index) == 1:
+        return f"row {index[0]}"
+    if len(index) == 2:
+        return f"row {index[0]}, position {index[1]}"
+    return f"row {index[0]}, index {index[1:]}"

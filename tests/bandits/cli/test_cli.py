@@ -1,0 +1,214 @@
+"""The `bandits` command end to end on a small run: simulate, evaluate, report, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from factories import assert_logs_equal
+from typer.testing import CliRunner
+
+from bandits.cli import app
+from bandits.logs import read_log
+
+runner = CliRunner()
+SMALL = [
+    "--env-param", "n_requests=40",
+    "--env-param", "slate_size=2",
+    "--env-param", "min_candidates=5",
+    "--env-param", "max_candidates=5",
+    "--policy", "uniform",
+    "--policy", "linucb:alpha=0.5",
+    "--requests", "400",
+    "--seed", "5",
+    "--quiet",
+]  # fmt: skip
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    result = invoke("simulate", *SMALL, "--out", folder, "--overwrite")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def test_simulate_writes_logs_trace_and_manifest(run_dir):
+    assert sorted(p.name for p in (run_dir / "logs").iterdir()) == [
+        "linucb_alpha=0.5.items.parquet",
+        "linucb_alpha=0.5.parquet",
+        "uniform.items.parquet",
+        "uniform.parquet",
+    ]
+    log = read_log(run_dir / "logs" / "uniform.parquet")
+    assert len(log) == 400 and log.slate_size == 2
+    trace = pd.read_parquet(run_dir / "trace.parquet")
+    assert set(trace["policy"]) == {"uniform", "linucb:alpha=0.5"}
+    assert trace.groupby("policy")["requests"].max().tolist() == [400, 400]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    step = manifest["steps"]["simulate"]
+    assert step["config"]["seed"] == 5 and step["config"]["total_requests"] == 400
+    assert step["config"]["env_params"]["slate_size"] == 2
+    assert isinstance(step["seeds"]["env"], int)
+    assert step["versions"]["numpy"] and step["versions"]["pyarrow"]
+    assert manifest["run_id"] == run_dir.name
+    assert step["logs"]["uniform"] == "logs/uniform.parquet"
+
+
+def test_simulate_is_reproducible(run_dir, tmp_path):
+    assert invoke("simulate", *SMALL, "--out", tmp_path / "again").exit_code == 0
+    for name in ("uniform.parquet", "linucb_alpha=0.5.parquet"):
+        assert_logs_equal(
+            read_log(run_dir / "logs" / name),
+            read_log(tmp_path / "again" / "logs" / name),
+        )
+
+
+def test_simulate_reads_a_toml_config_and_options_override_it(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[simulation]\npolicies = ["uniform"]\ntotal_requests = 1000\nseed = 1\n'
+        "[simulation.env_params]\nn_requests = 10\nslate_size = 1\n"
+    )
+    result = invoke("simulate", "--config", config, "--requests", 30, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    log = read_log(tmp_path / "r" / "logs" / "uniform.parquet")
+    assert len(log) == 30 and log.slate_size == 1
+
+
+def test_evaluate_prints_and_writes_estimates(run_dir):
+    out = run_dir / "estimates.csv"
+    result = invoke(
+        "evaluate", run_dir / "logs" / "uniform.parquet",
+        "--target", "uniform", "--target", "linucb:alpha=0.5",
+        "--estimator", "ips", "--estimator", "snips", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame[["target", "estimator"]].values.tolist() == [
+        ["uniform", "ips"], ["uniform", "snips"],
+        ["linucb:alpha=0.5", "ips"], ["linucb:alpha=0.5", "snips"],
+    ]  # fmt: skip
+    assert (frame["n"] == 400).all() and (frame["n_train"] == 0).all()  # whole log by default
+    assert (frame["ci_low"] <= frame["value"]).all() and (frame["value"] <= frame["ci_high"]).all()
+    assert "ips" in result.output and "snips" in result.output
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["steps"]["evaluate"]["targets"] == ["uniform", "linucb:alpha=0.5"]
+
+
+def test_report_writes_plot_tables_and_pages(run_dir):
+    invoke("evaluate", run_dir / "logs" / "uniform.parquet", "-t", "uniform", "--out",
+           run_dir / "estimates.csv")  # fmt: skip
+    result = invoke("report", run_dir)
+    assert result.exit_code == 0, result.output
+    for name in ("regret.png", "summary.csv", "report.md", "report.html"):
+        assert (run_dir / name).stat().st_size > 0
+    assert (run_dir / "regret.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (run_dir / "report.md").read_text()
+    assert "linucb:alpha=0.5" in markdown and "Off-policy estimates" in markdown
+    assert "![Cumulative expected regret per policy](regret.png)" in markdown
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert set(summary["policy"]) == {"uniform", "linucb:alpha=0.5"}
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {"simulate", "report"} <= set(manifest["steps"])
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ([], ["simulate", "evaluate", "report", "list"]),
+        (["simulate"], ["--config", "--env-param", "--policy", "--requests", "--seed", "--out"]),
+        (["evaluate"], ["--target", "--estimator", "--train-fraction", "--confidence", "--out"]),
+        (["report"], ["run_dir", "--title"]),
+    ],
+)
+def test_help_describes_every_option(command, words):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    for word in words:
+        assert word in result.output
+
+
+def test_list_names_the_components():
+    result = invoke("list")
+    for word in ("bandits/LatentFactor-v0", "linucb", "epsilon-greedy", "uniform", "snips"):
+        assert word in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--policy", "thompson", "--requests", "10"], "Unknown policy 'thompson'"),
+        (["simulate", "--env", "bandits/Nope-v0", "--requests", "10"], "Unknown environment"),
+        (["simulate", "--env-param", "slate_size=0", "--requests", "10"], "'slate_size'"),
+        (["simulate", "--policy", "linucb:alpah=1", "--requests", "10"], "'alpah'"),
+        (["simulate", "--requests", "0"], "'total_requests'"),
+        (["simulate", "--env-param", "slate_sise=2", "--requests", "10"],
+         "has no parameter 'slate_sise'. Did you mean 'slate_size'? It takes ['n_users'"),
+        (["simulate", "--env-param", "slate_size", "--requests", "10"],
+         "--env-param takes KEY=VALUE; got 'slate_size'"),
+        (["simulate", "--seed", str(2**64), "--requests", "10"], "'seed' parameter"),
+        (["simulate", "--config", ".", "--requests", "10"], "Cannot read the config ."),
+        (["evaluate", "missing.parquet", "-t", "uniform"], "No log file at missing.parquet"),
+        (["evaluate", ".", "-t", "uniform"], ". is a folder"),
+        (["evaluate", "x.parquet", "-t", "uniform", "--out", "."], "--out . is a folder"),
+    ],
+)  # fmt: skip
+def test_bad_input_gives_one_clear_error(args, message, tmp_path):
+    out = tmp_path / "x"
+    result = runner.invoke(app, [*args, "--out", str(out)] if args[0] == "simulate" else args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # handled, not a crash
+    assert message in " ".join(result.output.split())
+    assert not out.exists()  # nothing half-written
+
+
+def test_simulate_refuses_a_non_empty_folder(run_dir):
+    result = runner.invoke(app, ["simulate", "--requests", "10", "--out", str(run_dir)])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+
+
+def test_evaluate_rejects_an_unknown_estimator(run_dir):
+    result = runner.invoke(
+        app, ["evaluate", str(run_dir / "logs" / "uniform.parquet"), "-t", "uniform", "-e", "magic"]
+    )
+    assert (
+        result.exit_code == 2 and "Unknown estimator 'magic'. Known: ips, snips." in result.output
+    )
+
+
+def test_overwrite_replaces_the_whole_run_folder(tmp_path):
+    folder = tmp_path / "run"
+    assert invoke("simulate", *SMALL, "--out", folder).exit_code == 0
+    invoke("evaluate", folder / "logs" / "uniform.parquet", "-t", "uniform", "--out",
+           folder / "estimates.csv")  # fmt: skip
+    result = invoke("simulate", "--policy", "uniform", "--requests", 50, "--quiet", "--out",
+                    folder, "--overwrite")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["logs", "manifest.json", "trace.parquet"]
+    assert sorted(p.name for p in (folder / "logs").iterdir()) == [
+        "uniform.items.parquet",
+        "uniform.parquet",
+    ]
+    assert list(json.loads((folder / "manifest.json").read_text())["steps"]) == ["simulate"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folders left
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["simulate", "--requests", "10", "--out", str(tmp_path),
+                                 "--overwrite"])  # fmt: skip
+    assert result.exit_code == 2 and "not a run folder" in " ".join(result.output.split())
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_report_shows_no_nan_for_empty_warnings(run_dir):
+    invoke("evaluate", run_dir / "logs" / "uniform.parquet", "-t", "uniform", "--out",
+           run_dir / "estimates.csv")  # fmt: skip
+    invoke("report", run_dir)
+    assert "nan" not in (run_dir / "report.md").read_text().split("Off-policy estimates")[1]

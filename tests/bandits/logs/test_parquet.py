@@ -1,0 +1,251 @@
+"""Logs on disk, schema version 2: round trips, streaming, item tables, refused files, atomic
+writes."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from factories import assert_logs_equal, random_log
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bandits.decision import SlateDecision
+from bandits.logged import LoggedBandit
+from bandits.logs import (
+    LogWriter,
+    item_table_path,
+    iter_log_batches,
+    open_log,
+    read_item_table,
+    read_log,
+    write_log,
+)
+from bandits.logs import parquet as parquet_module
+
+
+def with_marginals(log: LoggedBandit) -> LoggedBandit:
+    """The log with uniform logging marginals (and probabilities that agree with them)."""
+    obs = log.observation
+    share = obs.candidate_mask / obs.n_candidates[:, None]
+    marginals = np.repeat(share[:, :, None], obs.slate_size, axis=2)
+    shown = np.repeat(1.0 / obs.n_candidates[:, None], obs.slate_size, axis=1)
+    decision = SlateDecision(log.slates, shown.min(axis=1) / 2, shown, marginals)
+    return LoggedBandit(obs, decision, log.feedback, log.policy_names)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_requests=st.integers(0, 12),
+    slate_size=st.integers(1, 3),
+    extra_candidates=st.integers(0, 4),
+    n_context=st.integers(0, 4),
+    n_item=st.integers(0, 3),
+    history_length=st.integers(0, 3),
+    signals=st.booleans(),
+    marginals=st.booleans(),
+)
+def test_round_trip_keeps_every_column(
+    seed, n_requests, slate_size, extra_candidates, n_context, n_item, history_length, signals,
+    marginals,
+):  # fmt: skip
+    log = random_log(
+        np.random.default_rng(seed),
+        signals=signals,
+        n_requests=n_requests,
+        slate_size=slate_size,
+        max_candidates=slate_size + extra_candidates,
+        n_context=n_context,
+        n_item=n_item,
+        history_length=history_length,
+    )
+    if marginals:
+        log = with_marginals(log)
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_log(log, Path(folder) / "log.parquet")
+        assert_logs_equal(log, read_log(path))
+        streamed = list(iter_log_batches(path, batch_bytes=1))  # one row per batch
+        assert [len(part) for part in streamed] == [1] * len(log)
+        if streamed:
+            assert_logs_equal(log, LoggedBandit.concat(streamed))
+
+
+def test_items_are_stored_once_beside_the_log(tmp_path):
+    log = random_log(np.random.default_rng(0), n_requests=50, max_candidates=6, n_item=3)
+    path = write_log(log, tmp_path / "run.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.items.parquet", "run.parquet"]
+    assert item_table_path(path) == tmp_path / "run.items.parquet"
+    items = read_item_table(tmp_path / "run.items.parquet")
+    shown = np.unique(log.observation.candidate_ids[log.observation.candidate_mask])
+    np.testing.assert_array_equal(items.ids, shown)  # only the items the rows name
+    assert "candidate_features" not in pq.read_schema(path).names
+    metadata = pq.ParquetFile(path).metadata.metadata
+    assert metadata[b"bandits.schema_version"] == b"2"
+    assert metadata[b"bandits.item_table"] == b"run.items.parquet"
+
+
+def test_batches_are_sized_by_bytes_not_rows(tmp_path):
+    log = random_log(np.random.default_rng(1), n_requests=100, max_candidates=5)
+    path = write_log(log, tmp_path / "log.parquet")
+    opened = open_log(path)
+    per_row = opened.bytes_per_row()
+    sizes = [len(b) for b in opened.iter_batches(batch_bytes=per_row * 30)]
+    assert sizes == [30, 30, 30, 10]
+    assert opened.rows_per_batch(per_row * 30 + per_row - 1) == 30
+
+
+def test_writer_streams_batches_into_one_log(tmp_path):
+    rng = np.random.default_rng(2)
+    parts = [random_log(rng, n_requests=n, max_candidates=4) for n in (5, 0, 7)]
+    with LogWriter(tmp_path / "log.parquet", batch_bytes=64) as writer:
+        for part in parts:
+            writer.write(part)
+    assert writer.n_rows == 12
+    assert_logs_equal(LoggedBandit.concat(parts), read_log(tmp_path / "log.parquet"))
+
+
+def test_writer_refuses_a_batch_of_another_layout(tmp_path):
+    rng = np.random.default_rng(3)
+    with pytest.raises(ValueError, match="layout of the first"):
+        with LogWriter(tmp_path / "log.parquet") as writer:
+            writer.write(random_log(rng, slate_size=2))
+            writer.write(random_log(rng, slate_size=1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_log_is_not_replaced_unless_asked(tmp_path):
+    old = random_log(np.random.default_rng(4), n_requests=3)
+    write_log(old, tmp_path / "log.parquet")
+    with pytest.raises(FileExistsError, match="already exists"):
+        write_log(random_log(np.random.default_rng(5)), tmp_path / "log.parquet")
+    assert_logs_equal(old, read_log(tmp_path / "log.parquet"))
+    new = random_log(np.random.default_rng(5), n_requests=4)
+    write_log(new, tmp_path / "log.parquet", overwrite=True)
+    assert_logs_equal(new, read_log(tmp_path / "log.parquet"))
+
+
+def test_a_missing_or_foreign_item_table_is_refused(tmp_path):
+    write_log(random_log(np.random.default_rng(6)), tmp_path / "a.parquet")
+    write_log(random_log(np.random.default_rng(7)), tmp_path / "b.parquet")
+    (tmp_path / "b.items.parquet").replace(tmp_path / "a.items.parquet")
+    with pytest.raises(ValueError, match=r"is not the item table .*a\.parquet was written with"):
+        read_log(tmp_path / "a.parquet")
+    with pytest.raises(FileNotFoundError, match=r"its item table .*b.items.parquet is missing"):
+        read_log(tmp_path / "b.parquet")
+
+
+def _rewrite(path: Path, change) -> None:
+    """Rewrite a log's rows file with ``change(table, metadata)`` applied."""
+    parquet = pq.ParquetFile(path)
+    metadata = dict(parquet.metadata.metadata)
+    metadata.pop(b"ARROW:schema", None)
+    table, metadata = change(parquet.read().replace_schema_metadata(None), metadata)
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+
+
+def _log_file(tmp_path, n_requests=5, **shape):
+    return write_log(
+        random_log(np.random.default_rng(2), n_requests=n_requests, **shape),
+        tmp_path / "log.parquet",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t, m: (t, m | {b"bandits.schema_version": b"99"}),
+         "schema version '99' is unknown"),
+        (lambda t, m: (t, {k: v for k, v in m.items() if k != b"bandits.schema_version"}),
+         "not a bandits log"),
+        (lambda t, m: (t.drop_columns(["rewards"]), m), "lacks the column 'rewards'"),
+        (lambda t, m: (t.append_column("extra", pa.array(range(t.num_rows))), m),
+         r"column\(s\) \['extra'\] that schema version 2 does not define"),
+        (lambda t, m: (t.set_column(t.schema.get_field_index("user_id"), "user_id",
+                                    pa.array(range(t.num_rows), pa.uint64())), m),
+         "column 'user_id' must be int64; the file has uint64"),
+        (lambda t, m: (t.set_column(t.schema.get_field_index("slate"), "slate",
+                                    pa.array(t.column("slate").to_pylist())), m),
+         r"column 'slate' must be fixed_size_list<.*int64>\[2\]; the file has list"),
+        (lambda t, m: (t, m | {b"bandits.max_candidates": b"2"}),
+         "has 5 candidates at row .*more than the 2 the file's metadata declares"),
+        (lambda t, m: (t, m | {b"bandits.history_length": b"x"}),
+         "'bandits.history_length' must be a whole number; got b'x'"),
+    ],
+    ids=["version", "no-version", "missing-column", "extra-column", "uint64", "variable-list",
+         "widths-exceed-metadata", "bad-metadata"],
+)  # fmt: skip
+def test_a_file_that_breaks_the_schema_is_refused_naming_the_problem(tmp_path, change, message):
+    path = _log_file(tmp_path, max_candidates=5, min_candidates=5)
+    _rewrite(path, change)
+    with pytest.raises(ValueError, match=message) as error:
+        read_log(path)
+    assert str(path) in str(error.value)
+
+
+def test_invalid_rows_in_a_file_are_rejected_on_read(tmp_path):
+    path = _log_file(tmp_path)
+
+    def bad_probability(table, metadata):
+        probabilities = table.column("slate_probability").to_numpy().copy()
+        probabilities[3] = 2.0
+        index = table.schema.get_field_index("slate_probability")
+        return table.set_column(index, "slate_probability", pa.array(probabilities)), metadata
+
+    _rewrite(path, bad_probability)
+    with pytest.raises(ValueError, match=r"'slate_probability'.*row 3 is 2.0"):
+        read_log(path)
+
+
+def test_nulls_are_refused_naming_the_row(tmp_path):
+    path = _log_file(tmp_path)
+
+    def null_time(table, metadata):
+        times = table.column("time").to_pylist()
+        times[2] = None
+        index = table.schema.get_field_index("time")
+        return table.set_column(index, "time", pa.array(times, pa.int64())), metadata
+
+    _rewrite(path, null_time)
+    with pytest.raises(ValueError, match=r"column 'time' must not hold nulls; row 2 is null"):
+        read_log(path)
+
+
+def test_missing_file_and_folder_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.parquet"):
+        read_log(tmp_path / "nothing.parquet")
+    with pytest.raises(ValueError, match="is a folder"):
+        read_log(tmp_path)
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match=r"junk\.parquet is not a readable Parquet file"):
+        read_log(tmp_path / "junk.parquet")
+
+
+def test_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    target = tmp_path / "log.parquet"
+    old = random_log(np.random.default_rng(4), n_requests=3)
+    write_log(old, target)
+
+    def fail(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1 truncated")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parquet_module.pq, "write_table", fail)  # the item table's write
+    with pytest.raises(OSError, match="disk full"):
+        write_log(random_log(np.random.default_rng(5), n_requests=8), target, overwrite=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.items.parquet", "log.parquet"]
+    assert_logs_equal(old, read_log(target))
+
+
+def test_interrupted_first_write_leaves_nothing(tmp_path):
+    rng = np.random.default_rng(5)
+    with pytest.raises(KeyboardInterrupt):
+        with LogWriter(tmp_path / "fresh.parquet") as writer:
+            writer.write(random_log(rng))
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,67 @@
+"""plot_cumulative_regret: the figure's content (lines, band, labels), not its pixels."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+from bandits.reports.plots import plot_cumulative_regret
+
+
+def test_one_line_per_policy():
+    trace = pd.DataFrame(
+        {
+            "policy": ["a", "a", "a", "b", "b", "b"],
+            "requests": [2, 4, 6, 2, 4, 6],
+            "cumulative_regret": [1.0, 1.5, 1.75, 2.0, 4.0, 6.0],
+        }
+    )
+    figure = plot_cumulative_regret(trace)
+    assert isinstance(figure, Figure)
+    (ax,) = figure.axes
+    assert [line.get_label() for line in ax.lines] == ["a", "b"]
+    for line, expected in zip(ax.lines, ([1.0, 1.5, 1.75], [2.0, 4.0, 6.0]), strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), [2, 4, 6])
+        np.testing.assert_array_equal(line.get_ydata(), expected)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["a", "b"]
+    assert ax.get_legend().get_title().get_text() == "policy"
+    assert ax.get_xlabel() == "requests served"
+    assert ax.get_ylabel() == "cumulative expected regret"
+    assert ax.get_title() == "Cumulative regret by policy"
+    assert not [c for c in ax.collections if isinstance(c, PolyCollection)]  # one run: no band
+
+
+def test_several_runs_give_the_mean_and_a_band():
+    trace = pd.DataFrame(
+        {
+            "policy": "a",
+            "run": [0, 0, 0, 1, 1, 1],
+            "requests": [1, 2, 3, 1, 2, 3],
+            "cumulative_regret": [1.0, 2.0, 3.0, 3.0, 4.0, 7.0],
+        }
+    )
+    (ax,) = plot_cumulative_regret(trace).axes
+    (line,) = ax.lines
+    np.testing.assert_array_equal(line.get_ydata(), [2.0, 3.0, 5.0])
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    # the standard error of two runs is half their gap: the band spans exactly the two runs
+    y = band.get_paths()[0].vertices[:, 1]
+    assert y.min() == pytest.approx(1.0)
+    assert y.max() == pytest.approx(7.0)
+    assert {1.0, 2.0, 3.0, 4.0, 7.0} <= set(np.round(y, 12))
+
+
+def test_missing_columns_are_named():
+    trace = pd.DataFrame({"policy": ["a"], "requests": [1]})
+    with pytest.raises(ValueError, match=re.escape("lacks the column(s) ['cumulative_regret']")):
+        plot_cumulative_regret(trace)
+
+
+def test_not_a_dataframe():
+    with pytest.raises(TypeError, match="must be a pandas DataFrame; got dict"):
+        plot_cumulative_regret({"policy": ["a"], "requests": [1], "cumulative_regret": [0.0]})
