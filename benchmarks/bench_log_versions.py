@@ -1,0 +1,364 @@
+"""Log schema version 1 against version 2 at a realistic width, in one run.
+
+A uniform-random logger serves ``--rows`` requests (default one million), each with 80 distinct
+candidates drawn from a catalogue of 10,000 items of 40 features, 8 context features, a
+history of up to 5 items, slates of 3 and Bernoulli(0.05) clicks as rewards. The same rows
+(same seed) are written as a version-1 log (every row repeats its candidates' features, via
+``bandits.logs.v1.write_log_v1``) and as a version-2 log (rows name items by id, items stored
+once, via ``bandits.logs.LogWriter``), batch by batch so memory stays small. For each version
+the table reports:
+
+- file size on disk (v2: the rows file plus its item table);
+- write time (the writer's share only: generating the rows is timed and subtracted);
+- read time: streaming every batch with ``open_log(path).iter_batches()`` and materialising
+  each batch's ``candidate_features``;
+- wall time and peak memory of ``bandits evaluate`` with IPS and SNIPS on two targets, the
+  uniform logger and a ridge-greedy policy trained on the oldest 1% of rows. Peak memory is
+  the subprocess's max RSS, exact, from ``os.wait4``; the command is started through the small
+  launcher ``_peak_memory.py``, since a direct child of this large process would report this
+  process's peak as its own;
+- for v2, the same peak memory on a log of a tenth of the rows, to show that memory does not
+  grow with the rows (the goal: under 2 GiB whatever the number of rows).
+
+Version 1 at one million rows is about 25 GiB on disk; the script refuses to start without
+room for it. Logs go to a fresh folder under /work/bench-scratch, deleted at the end unless
+``--keep``.
+
+Run: .venv/bin/python benchmarks/bench_log_versions.py [--rows N] [--folder DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _peak_memory import launch  # benchmarks/ is on the path when this script runs
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.items import ItemTable
+from bandits.logged import LoggedBandit
+from bandits.logs import DEFAULT_BATCH_BYTES, LogWriter, item_table_path, open_log
+from bandits.logs.v1 import write_log_v1
+from bandits.observation import PAD_ID, SlateObservation
+
+CATALOGUE = 10_000
+CANDIDATES = 80
+ITEM_FEATURES = 40
+CONTEXT_FEATURES = 8
+SLATE_SIZE = 3
+HISTORY = 5
+CLICK_RATE = 0.05
+ANONYMOUS_SHARE = 0.1
+START_TIME = 1_700_000_000_000_000  # epoch microseconds
+SCRATCH = Path("/work/bench-scratch")
+GIB = 2**30
+MIB = 2**20
+EVALUATE_OPTIONS = (
+    "--target",
+    "uniform",
+    "--target",
+    "ridge-greedy",
+    "--estimator",
+    "ips",
+    "--estimator",
+    "snips",
+    "--train-fraction",
+    "0.01",
+    "--quiet",
+)
+
+
+class SyntheticLog:
+    """The benchmark's log as a stream of batches; every pass yields the same rows.
+
+    Parameters
+    ----------
+    rows : int
+        Requests in the log.
+    batch_rows : int
+        Requests per generated batch.
+    seed : int
+        Seed of the generator (the catalogue and the rows).
+
+    Attributes
+    ----------
+    seconds : float
+        Time spent generating during the last pass (to subtract from a writer's time).
+    """
+
+    def __init__(self, rows: int, batch_rows: int, seed: int = 0) -> None:
+        self.rows = rows
+        self.batch_rows = batch_rows
+        self.seed = seed
+        self.seconds = 0.0
+
+    def __iter__(self) -> Iterator[LoggedBandit]:
+        self.seconds = 0.0
+        began = time.perf_counter()
+        rng = np.random.default_rng(self.seed)
+        items = ItemTable(
+            rng.choice(10 * CATALOGUE, size=CATALOGUE, replace=False),
+            rng.normal(size=(CATALOGUE, ITEM_FEATURES)),
+        )
+        self.seconds += time.perf_counter() - began
+        for start in range(0, self.rows, self.batch_rows):
+            began = time.perf_counter()
+            batch = make_batch(rng, items, start, min(self.batch_rows, self.rows - start))
+            self.seconds += time.perf_counter() - began
+            yield batch
+
+
+def make_batch(rng: np.random.Generator, items: ItemTable, start: int, n: int) -> LoggedBandit:
+    """Rows ``start .. start + n`` of the log, as logged by a uniform-random slate policy.
+
+    Distinct candidates per row come from slicing random permutations of the catalogue
+    (``CATALOGUE // CANDIDATES`` rows per permutation), never from sorting per row.
+    """
+    per_permutation = CATALOGUE // CANDIDATES
+    permutations = -(-n // per_permutation)
+    pool = np.tile(items.ids, (permutations, 1))
+    rng.permuted(pool, axis=1, out=pool)
+    candidate_ids = pool[:, : per_permutation * CANDIDATES].reshape(-1, CANDIDATES)[:n]
+    history = rng.choice(items.ids, size=(n, HISTORY))
+    history[np.arange(HISTORY) >= rng.integers(0, HISTORY + 1, size=(n, 1))] = PAD_ID
+    users = rng.integers(0, 200_000, size=n)
+    users[rng.random(n) < ANONYMOUS_SHARE] = PAD_ID
+    rows = np.arange(start, start + n)
+    observation = SlateObservation(
+        context=rng.normal(size=(n, CONTEXT_FEATURES)),
+        candidate_ids=candidate_ids,
+        n_candidates=np.full(n, CANDIDATES),
+        slate_size=SLATE_SIZE,
+        history=history,
+        request_ids=rows,
+        user_ids=users,
+        times=START_TIME + rows * 1000,
+        items=items,
+    )
+    slates = np.argsort(rng.random((n, CANDIDATES)), axis=1)[:, :SLATE_SIZE]
+    slate_probability = 1.0 / np.prod(np.arange(CANDIDATES, CANDIDATES - SLATE_SIZE, -1))
+    decision = SlateDecision(
+        slates,
+        np.full(n, slate_probability),
+        np.full((n, SLATE_SIZE), 1.0 / CANDIDATES),
+    )
+    rewards = (rng.random((n, SLATE_SIZE)) < CLICK_RATE).astype(np.float64)
+    return LoggedBandit.from_batch(observation, decision, SlateFeedback(rewards), "uniform")
+
+
+def write_v1(source: SyntheticLog, path: Path) -> float:
+    """Write ``source`` as a version-1 log; returns the writer's seconds (generation excluded)."""
+    began = time.perf_counter()
+    write_log_v1(source, path)
+    return time.perf_counter() - began - source.seconds
+
+
+def write_v2(source: SyntheticLog, path: Path) -> float:
+    """Write ``source`` as a version-2 log; returns the writer's seconds (generation excluded)."""
+    began = time.perf_counter()
+    with LogWriter(path) as writer:
+        for batch in source:
+            writer.write(batch)
+    return time.perf_counter() - began - source.seconds
+
+
+def read_streamed(path: Path) -> tuple[float, int]:
+    """Stream every batch of the log, materialising its candidates' features.
+
+    Returns
+    -------
+    seconds : float
+    rows : int
+        Rows read (a check that the whole log came back).
+    """
+    began = time.perf_counter()
+    rows = 0
+    for batch in open_log(path).iter_batches(batch_bytes=DEFAULT_BATCH_BYTES):
+        features = batch.observation.candidate_features
+        assert features.shape[1:] == (CANDIDATES, ITEM_FEATURES)
+        rows += len(batch)
+    return time.perf_counter() - began, rows
+
+
+def evaluate(path: Path, folder: Path) -> dict[str, object]:
+    """``bandits evaluate`` on the log at ``path`` as a subprocess, measured.
+
+    Returns
+    -------
+    dict
+        ``seconds``, ``peak`` (bytes), ``ok`` and ``estimates`` (a DataFrame, or None).
+    """
+    name = path.name.removesuffix(".parquet")
+    estimates = folder / f"{name}.estimates.csv"
+    command = [
+        str(Path(sys.executable).with_name("bandits")),
+        "evaluate",
+        str(path),
+        *EVALUATE_OPTIONS,
+        "--out",
+        str(estimates),
+    ]
+    output = folder / f"{name}.evaluate.txt"
+    measured = launch(command, output)
+    seconds, peak, code = measured["seconds"], measured["peak_bytes"], measured["exit_code"]
+    if code != 0:
+        print(f"`{shlex.join(command)}` failed (exit {code}):", file=sys.stderr)
+        print(output.read_text(errors="replace")[-4000:], file=sys.stderr)
+    result: dict[str, object] = {"seconds": seconds, "peak": peak, "ok": code == 0}
+    result["estimates"] = pd.read_csv(estimates) if code == 0 and estimates.exists() else None
+    return result
+
+
+def size_text(size: int) -> str:
+    """Bytes as GiB or MiB."""
+    return f"{size / GIB:.2f} GiB" if size >= GIB else f"{size / MIB:.1f} MiB"
+
+
+def evaluate_cell(result: dict[str, object], key: str) -> str:
+    """A table cell for an evaluate measurement (``seconds`` or ``peak``)."""
+    if not result["ok"]:
+        return "failed"
+    value = result[key]
+    return f"{value:,.1f} s" if key == "seconds" else size_text(int(value))  # type: ignore[arg-type]
+
+
+def estimate_gap(v1: pd.DataFrame | None, v2: pd.DataFrame | None) -> str:
+    """How far the two versions' estimates are apart (they read the same rows)."""
+    if v1 is None or v2 is None:
+        return "not compared (an evaluate failed)"
+    key = ["target", "estimator"]
+    joined = v1.merge(v2, on=key, suffixes=("_v1", "_v2"))
+    gap = (joined["value_v1"] - joined["value_v2"]).abs().max()
+    values = ", ".join(
+        f"{row.target}/{row.estimator} {row.value_v2:.5f}" for row in joined.itertuples()
+    )
+    return f"max |v1 - v2| = {gap:.3g} (v2 values: {values})"
+
+
+def required_bytes(rows: int) -> int:
+    """Free disk the run needs: about 1.5 x the version-1 file (features of every candidate)."""
+    return int(1.5 * rows * CANDIDATES * (ITEM_FEATURES + 1) * 8)
+
+
+def prepare_folder(folder: Path | None) -> tuple[Path, bool]:
+    """The scratch folder and whether it is ours to delete whole (a fresh temporary one)."""
+    if folder is None:
+        SCRATCH.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="log-versions-", dir=SCRATCH)), True
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, False
+
+
+def main() -> None:
+    """Parse the options, measure both versions and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="requests in the log")
+    parser.add_argument("--batch-rows", type=int, default=20_000, help="rows per written batch")
+    parser.add_argument("--folder", type=Path, help="scratch folder (default: a fresh one)")
+    parser.add_argument("--keep", action="store_true", help="keep the logs written")
+    args = parser.parse_args()
+    command = shlex.join([sys.executable, *sys.argv])
+    small_rows = max(args.rows // 10, 2)
+    folder, temporary = prepare_folder(args.folder)
+    free = shutil.disk_usage(folder).free
+    if free < required_bytes(args.rows):
+        if temporary:
+            shutil.rmtree(folder)
+        sys.exit(
+            f"Only {size_text(free)} free at {folder}; {args.rows:,} rows need about "
+            f"{size_text(required_bytes(args.rows))}. Nothing was written."
+        )
+    paths = {
+        "v1": folder / "log-v1.parquet",
+        "v2": folder / "log-v2.parquet",
+        "v2-small": folder / "log-v2-small.parquet",
+    }
+    began = time.perf_counter()
+    try:
+        source = SyntheticLog(args.rows, args.batch_rows)
+        writes = {"v1": write_v1(source, paths["v1"]), "v2": write_v2(source, paths["v2"])}
+        write_v2(SyntheticLog(small_rows, args.batch_rows), paths["v2-small"])
+        sizes = {
+            "v1": paths["v1"].stat().st_size,
+            "v2 rows": paths["v2"].stat().st_size,
+            "v2 items": item_table_path(paths["v2"]).stat().st_size,
+        }
+        reads = {name: read_streamed(paths[name]) for name in ("v1", "v2")}
+        runs = {name: evaluate(path, folder) for name, path in paths.items()}
+    finally:
+        if not args.keep:
+            if temporary:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                for path in paths.values():
+                    for file in [path, *folder.glob(f"{path.stem}.*")]:
+                        file.unlink(missing_ok=True)
+    total = time.perf_counter() - began
+
+    for name, (_, rows) in reads.items():
+        if rows != args.rows:
+            print(f"warning: streaming {name} gave {rows:,} rows, not {args.rows:,}")
+    v2_rows, v2_items = sizes["v2 rows"], sizes["v2 items"]
+    table = [
+        ("rows", f"{args.rows:,}", f"{args.rows:,}"),
+        (
+            "file size on disk",
+            size_text(sizes["v1"]),
+            f"{size_text(v2_rows + v2_items)} (rows {size_text(v2_rows)} + items "
+            f"{size_text(v2_items)})",
+        ),
+        ("write time", f"{writes['v1']:,.1f} s", f"{writes['v2']:,.1f} s"),
+        (
+            "read time (streamed, features materialised)",
+            f"{reads['v1'][0]:,.1f} s",
+            f"{reads['v2'][0]:,.1f} s",
+        ),
+        (
+            "`bandits evaluate` wall time",
+            evaluate_cell(runs["v1"], "seconds"),
+            evaluate_cell(runs["v2"], "seconds"),
+        ),
+        (
+            "`bandits evaluate` peak RSS",
+            evaluate_cell(runs["v1"], "peak"),
+            evaluate_cell(runs["v2"], "peak"),
+        ),
+        (
+            f"`bandits evaluate` peak RSS at {small_rows:,} rows",
+            "n/a",
+            evaluate_cell(runs["v2-small"], "peak"),
+        ),
+    ]
+    cpus = len(os.sched_getaffinity(0))
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    print(
+        f"{args.rows:,} requests x {CANDIDATES} candidates (catalogue {CATALOGUE:,} items x "
+        f"{ITEM_FEATURES} features), {CONTEXT_FEATURES} context features, slate {SLATE_SIZE}, "
+        f"history {HISTORY}; uniform logger, Bernoulli({CLICK_RATE}) clicks; written in batches "
+        f"of {args.batch_rows:,} rows."
+    )
+    print(f"evaluate: bandits evaluate LOG {shlex.join(EVALUATE_OPTIONS)}")
+    print()
+    print("| quantity | schema v1 | schema v2 |")
+    print("|---|---:|---:|")
+    for row in table:
+        print("| " + " | ".join(row) + " |")
+    print()
+    print(f"Machine: {cpus} CPUs (nproc), {memory / GIB:.1f} GiB RAM. Command: `{command}`")
+    gap = estimate_gap(runs["v1"]["estimates"], runs["v2"]["estimates"])  # type: ignore[arg-type]
+    print(f"Estimates, v1 against v2: {gap}")
+    print(f"Total run time: {total / 60:,.1f} min.")
+
+
+if __name__ == "__main__":
+    main()
