@@ -134,7 +134,7 @@ class SlateDecision:
             object.__setattr__(taken, "_checked_for", obs)
         return taken
 
-    def with_marginals(self, marginals: ArrayLike) -> SlateDecision:
+    def with_marginals(self, marginals: NDArray[np.float64]) -> SlateDecision:
         """The same decision carrying the policy's candidate-position marginals."""
         return SlateDecision(
             self.slates, self.slate_probability, self.position_probability, marginals

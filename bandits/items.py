@@ -65,7 +65,7 @@ class ItemTable:
         feature_array = as_array(features, f"'features' of {owner}", np.float64, 2)
         check_shape(feature_array, (id_array.shape[0], None), f"'features' of {owner}")
         check_finite(feature_array, f"'features' of {owner}")
-        windows = []
+        windows: list[NDArray[np.int64]] = []
         for name, value, default in (
             ("valid_from", valid_from, ALWAYS_FROM),
             ("valid_until", valid_until, ALWAYS_UNTIL),
@@ -103,15 +103,10 @@ class ItemTable:
         valid_from: NDArray[np.int64],
         valid_until: NDArray[np.int64],
     ) -> None:
-        for name, array in (
-            ("ids", ids),
-            ("features", features),
-            ("valid_from", valid_from),
-            ("valid_until", valid_until),
-        ):
-            array = np.ascontiguousarray(array)
-            array.flags.writeable = False
-            setattr(self, name, array)
+        self.ids = _frozen(ids)
+        self.features = _frozen(features)
+        self.valid_from = _frozen(valid_from)
+        self.valid_until = _frozen(valid_until)
 
     @classmethod
     def _trusted(
@@ -272,3 +267,12 @@ class ItemTable:
                 for name in ("ids", "features", "valid_from", "valid_until")
             )
         )
+
+
+def _frozen(array: NDArray[Any]) -> NDArray[Any]:
+    """A contiguous, read-only copy (or view) of ``array``, safe to share."""
+    frozen = np.ascontiguousarray(array)
+    if frozen is array:
+        frozen = frozen.view()
+    frozen.flags.writeable = False
+    return frozen

@@ -28,8 +28,10 @@ class Policy(Protocol):
 
     name: str
 
-    def act(self, obs: SlateObservation) -> SlateDecision:
-        """Choose one slate per request."""
+    def act(self, obs: SlateObservation, *, with_marginals: bool = False) -> SlateDecision:
+        """Choose one slate per request; ``with_marginals`` also returns the policy's
+        probability of every candidate at every position (for logs the pseudo-inverse
+        estimator can use)."""
         ...
 
     def update(

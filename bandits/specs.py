@@ -71,7 +71,9 @@ def parse_value(text: str) -> Any:
 
 def _split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside brackets or quotes."""
-    items, depth, quote, current = [], 0, "", []
+    items: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote

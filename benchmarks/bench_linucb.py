@@ -20,12 +20,13 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import simulator  # noqa: F401  (registers the environment)
 from bandits.feedback import SlateFeedback
 from bandits.models.features import interaction_features
-from bandits.observation import as_observation
+from bandits.observation import SlateObservation, as_observation
 from policies import LinUCB
 
 
@@ -37,7 +38,7 @@ class RowAtATimeLinUCB:
         self.a_inv = np.eye(n_features)
         self.b = np.zeros(n_features)
 
-    def act(self, obs):
+    def act(self, obs: SlateObservation) -> NDArray[np.int64]:
         x = interaction_features(obs)
         slates = np.empty((obs.n_requests, obs.slate_size), dtype=np.int64)
         theta = self.a_inv @ self.b
@@ -49,7 +50,9 @@ class RowAtATimeLinUCB:
             slates[i] = np.argsort(-ucb, kind="stable")[: obs.slate_size]
         return slates
 
-    def update(self, obs, slates, rewards):
+    def update(
+        self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
+    ) -> None:
         x = interaction_features(obs, slates)
         for i in range(obs.n_requests):
             for k in range(obs.slate_size):

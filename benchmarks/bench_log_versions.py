@@ -10,15 +10,19 @@ the table reports:
 
 - file size on disk (v2: the rows file plus its item table);
 - write time (the writer's share only: generating the rows is timed and subtracted);
-- read time: streaming every batch with ``open_log(path).iter_batches()`` and materialising
-  each batch's ``candidate_features``;
+- read time and peak memory: streaming every batch with ``open_log(path).iter_batches()``
+  and materialising each batch's ``candidate_features``, in a subprocess;
 - wall time and peak memory of ``bandits evaluate`` with IPS and SNIPS on two targets, the
-  uniform logger and a ridge-greedy policy trained on the oldest 1% of rows. Peak memory is
-  the subprocess's max RSS, exact, from ``os.wait4``; the command is started through the small
-  launcher ``_peak_memory.py``, since a direct child of this large process would report this
-  process's peak as its own;
+  uniform logger and a ridge-greedy policy trained on the oldest 1% of rows;
 - for v2, the same peak memory on a log of a tenth of the rows, to show that memory does not
   grow with the rows (the goal: under 2 GiB whatever the number of rows).
+
+Peak memory is a subprocess's max RSS, exact, from ``os.wait4``. Subprocesses are started
+through the small launcher ``_peak_memory.py`` (a direct child of this large process would
+report this process's peak as its own) with their address space capped
+(``--memory-cap-gib``, default 12, at most 60% of available RAM), so a reader whose memory
+grows with the file fails with an out-of-memory error, shown in the table, instead of
+starting the kernel's OOM killer.
 
 Version 1 at one million rows is about 25 GiB on disk; the script refuses to start without
 room for it. Logs go to a fresh folder under /work/bench-scratch, deleted at the end unless
@@ -30,6 +34,7 @@ Run: .venv/bin/python benchmarks/bench_log_versions.py [--rows N] [--folder DIR]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -41,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from _peak_memory import launch  # benchmarks/ is on the path when this script runs
 
 from bandits.decision import SlateDecision
@@ -50,6 +56,7 @@ from bandits.logged import LoggedBandit
 from bandits.logs import DEFAULT_BATCH_BYTES, LogWriter, item_table_path, open_log
 from bandits.logs.v1 import write_log_v1
 from bandits.observation import PAD_ID, SlateObservation
+from bandits.validation import InputError
 
 CATALOGUE = 10_000
 CANDIDATES = 80
@@ -172,34 +179,59 @@ def write_v2(source: SyntheticLog, path: Path) -> float:
     return time.perf_counter() - began - source.seconds
 
 
-def read_streamed(path: Path) -> tuple[float, int]:
+def read_streamed(path: Path) -> dict[str, object]:
     """Stream every batch of the log, materialising its candidates' features.
 
     Returns
     -------
-    seconds : float
-    rows : int
-        Rows read (a check that the whole log came back).
+    dict
+        ``seconds``, ``rows`` read (a check that the whole log came back) and ``error`` (the
+        exception's text if reading failed part way, else None).
     """
     began = time.perf_counter()
-    rows = 0
-    for batch in open_log(path).iter_batches(batch_bytes=DEFAULT_BATCH_BYTES):
-        features = batch.observation.candidate_features
-        assert features.shape[1:] == (CANDIDATES, ITEM_FEATURES)
-        rows += len(batch)
-    return time.perf_counter() - began, rows
+    rows, error = 0, None
+    try:
+        for batch in open_log(path).iter_batches(batch_bytes=DEFAULT_BATCH_BYTES):
+            features = batch.observation.candidate_features
+            assert features.shape[1:] == (CANDIDATES, ITEM_FEATURES)
+            rows += len(batch)
+    except (MemoryError, InputError, pa.ArrowException) as failure:
+        error = f"{type(failure).__name__}: {failure}"
+    return {"seconds": time.perf_counter() - began, "rows": rows, "error": error}
 
 
-def evaluate(path: Path, folder: Path) -> dict[str, object]:
+def measured_read(path: Path, folder: Path, limit: int) -> dict[str, object]:
+    """:func:`read_streamed` in a subprocess (this script with ``--read-log``), measured.
+
+    Returns
+    -------
+    dict
+        ``seconds``, ``rows``, ``error`` (None if the whole log was read) and ``peak`` (bytes).
+    """
+    output = folder / f"{path.stem}.read.txt"
+    command = [sys.executable, __file__, "--read-log", str(path)]
+    measured = launch(command, output, limit)
+    text = output.read_text(errors="replace")
+    try:
+        result = json.loads(text.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        result = {"seconds": measured["seconds"], "rows": 0, "error": text[-2000:]}
+    result["peak"] = measured["peak_bytes"]
+    if measured["exit_code"] != 0 and not result["error"]:
+        result["error"] = f"exit {measured['exit_code']}: {text[-2000:]}"
+    return result
+
+
+def evaluate(path: Path, folder: Path, limit: int) -> dict[str, object]:
     """``bandits evaluate`` on the log at ``path`` as a subprocess, measured.
 
     Returns
     -------
     dict
-        ``seconds``, ``peak`` (bytes), ``ok`` and ``estimates`` (a DataFrame, or None).
+        ``seconds``, ``peak`` (bytes), ``error`` (None on success) and ``estimates`` (a
+        DataFrame, or None).
     """
-    name = path.name.removesuffix(".parquet")
-    estimates = folder / f"{name}.estimates.csv"
+    estimates = folder / f"{path.stem}.estimates.csv"
     command = [
         str(Path(sys.executable).with_name("bandits")),
         "evaluate",
@@ -208,46 +240,57 @@ def evaluate(path: Path, folder: Path) -> dict[str, object]:
         "--out",
         str(estimates),
     ]
-    output = folder / f"{name}.evaluate.txt"
-    measured = launch(command, output)
-    seconds, peak, code = measured["seconds"], measured["peak_bytes"], measured["exit_code"]
-    if code != 0:
-        print(f"`{shlex.join(command)}` failed (exit {code}):", file=sys.stderr)
-        print(output.read_text(errors="replace")[-4000:], file=sys.stderr)
-    result: dict[str, object] = {"seconds": seconds, "peak": peak, "ok": code == 0}
-    result["estimates"] = pd.read_csv(estimates) if code == 0 and estimates.exists() else None
-    return result
+    output = folder / f"{path.stem}.evaluate.txt"
+    measured = launch(command, output, limit)
+    error = None
+    if measured["exit_code"] != 0:
+        error = f"exit {measured['exit_code']}: " + output.read_text(errors="replace")[-2000:]
+    return {
+        "seconds": measured["seconds"],
+        "peak": measured["peak_bytes"],
+        "error": error,
+        "estimates": pd.read_csv(estimates) if error is None else None,
+    }
 
 
-def size_text(size: int) -> str:
+def size_text(size: float) -> str:
     """Bytes as GiB or MiB."""
     return f"{size / GIB:.2f} GiB" if size >= GIB else f"{size / MIB:.1f} MiB"
 
 
-def evaluate_cell(result: dict[str, object], key: str) -> str:
-    """A table cell for an evaluate measurement (``seconds`` or ``peak``)."""
-    if not result["ok"]:
-        return "failed"
+def cell(result: dict[str, object], key: str) -> str:
+    """A table cell for a measured subprocess: ``seconds`` or ``peak``, or how it failed."""
     value = result[key]
-    return f"{value:,.1f} s" if key == "seconds" else size_text(int(value))  # type: ignore[arg-type]
+    text = f"{value:,.1f} s" if key == "seconds" else size_text(value)  # type: ignore[arg-type]
+    if not result["error"]:
+        return text
+    rows = f" after {result['rows']:,} rows" if "rows" in result else ""
+    return f"failed{rows} ({text})"
 
 
 def estimate_gap(v1: pd.DataFrame | None, v2: pd.DataFrame | None) -> str:
-    """How far the two versions' estimates are apart (they read the same rows)."""
+    """How far the two versions' estimates are apart (they hold the same rows)."""
     if v1 is None or v2 is None:
         return "not compared (an evaluate failed)"
-    key = ["target", "estimator"]
-    joined = v1.merge(v2, on=key, suffixes=("_v1", "_v2"))
+    joined = v1.merge(v2, on=["target", "estimator"], suffixes=("_v1", "_v2"))
     gap = (joined["value_v1"] - joined["value_v2"]).abs().max()
     values = ", ".join(
         f"{row.target}/{row.estimator} {row.value_v2:.5f}" for row in joined.itertuples()
     )
-    return f"max |v1 - v2| = {gap:.3g} (v2 values: {values})"
+    return f"max |v1 - v2| = {gap:.3g} (v2: {values})"
 
 
 def required_bytes(rows: int) -> int:
     """Free disk the run needs: about 1.5 x the version-1 file (features of every candidate)."""
     return int(1.5 * rows * CANDIDATES * (ITEM_FEATURES + 1) * 8)
+
+
+def available_memory() -> int:
+    """MemAvailable of /proc/meminfo, in bytes."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def prepare_folder(folder: Path | None) -> tuple[Path, bool]:
@@ -266,8 +309,19 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=20_000, help="rows per written batch")
     parser.add_argument("--folder", type=Path, help="scratch folder (default: a fresh one)")
     parser.add_argument("--keep", action="store_true", help="keep the logs written")
+    parser.add_argument(
+        "--memory-cap-gib",
+        type=float,
+        default=12.0,
+        help="address-space cap of the measured subprocesses (at most 60%% of available RAM)",
+    )
+    parser.add_argument("--read-log", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.read_log is not None:  # the child of measured_read
+        print(json.dumps(read_streamed(args.read_log)))
+        return
     command = shlex.join([sys.executable, *sys.argv])
+    limit = int(min(args.memory_cap_gib * GIB, 0.6 * available_memory()))
     small_rows = max(args.rows // 10, 2)
     folder, temporary = prepare_folder(args.folder)
     free = shutil.disk_usage(folder).free
@@ -293,8 +347,8 @@ def main() -> None:
             "v2 rows": paths["v2"].stat().st_size,
             "v2 items": item_table_path(paths["v2"]).stat().st_size,
         }
-        reads = {name: read_streamed(paths[name]) for name in ("v1", "v2")}
-        runs = {name: evaluate(path, folder) for name, path in paths.items()}
+        reads = {name: measured_read(paths[name], folder, limit) for name in ("v1", "v2")}
+        runs = {name: evaluate(path, folder, limit) for name, path in paths.items()}
     finally:
         if not args.keep:
             if temporary:
@@ -305,9 +359,6 @@ def main() -> None:
                         file.unlink(missing_ok=True)
     total = time.perf_counter() - began
 
-    for name, (_, rows) in reads.items():
-        if rows != args.rows:
-            print(f"warning: streaming {name} gave {rows:,} rows, not {args.rows:,}")
     v2_rows, v2_items = sizes["v2 rows"], sizes["v2 items"]
     table = [
         ("rows", f"{args.rows:,}", f"{args.rows:,}"),
@@ -320,23 +371,15 @@ def main() -> None:
         ("write time", f"{writes['v1']:,.1f} s", f"{writes['v2']:,.1f} s"),
         (
             "read time (streamed, features materialised)",
-            f"{reads['v1'][0]:,.1f} s",
-            f"{reads['v2'][0]:,.1f} s",
+            *(cell(reads[v], "seconds") for v in ("v1", "v2")),
         ),
-        (
-            "`bandits evaluate` wall time",
-            evaluate_cell(runs["v1"], "seconds"),
-            evaluate_cell(runs["v2"], "seconds"),
-        ),
-        (
-            "`bandits evaluate` peak RSS",
-            evaluate_cell(runs["v1"], "peak"),
-            evaluate_cell(runs["v2"], "peak"),
-        ),
+        ("read peak RSS (streamed)", *(cell(reads[v], "peak") for v in ("v1", "v2"))),
+        ("`bandits evaluate` wall time", *(cell(runs[v], "seconds") for v in ("v1", "v2"))),
+        ("`bandits evaluate` peak RSS", *(cell(runs[v], "peak") for v in ("v1", "v2"))),
         (
             f"`bandits evaluate` peak RSS at {small_rows:,} rows",
             "n/a",
-            evaluate_cell(runs["v2-small"], "peak"),
+            cell(runs["v2-small"], "peak"),
         ),
     ]
     cpus = len(os.sched_getaffinity(0))
@@ -354,10 +397,21 @@ def main() -> None:
     for row in table:
         print("| " + " | ".join(row) + " |")
     print()
-    print(f"Machine: {cpus} CPUs (nproc), {memory / GIB:.1f} GiB RAM. Command: `{command}`")
+    print(
+        f"Machine: {cpus} CPUs (nproc), {memory / GIB:.1f} GiB RAM; measured subprocesses capped "
+        f"at {size_text(limit)} of address space. Command: `{command}`"
+    )
     gap = estimate_gap(runs["v1"]["estimates"], runs["v2"]["estimates"])  # type: ignore[arg-type]
     print(f"Estimates, v1 against v2: {gap}")
     print(f"Total run time: {total / 60:,.1f} min.")
+    failures = {
+        f"{kind} {name}": result["error"]
+        for kind, results in (("read", reads), ("evaluate", runs))
+        for name, result in results.items()
+        if result["error"]
+    }
+    for name, error in failures.items():
+        print(f"\n{name} failed: {str(error).strip()[-800:]}")
 
 
 if __name__ == "__main__":

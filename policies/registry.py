@@ -59,9 +59,9 @@ def make_policy(name: str, params: Mapping[str, Any], *, rng: np.random.Generato
             f"allowed parameters are {allowed}{hint}"
         )
     check_generator(rng, "make_policy")
-    params = dict(params)
-    if isinstance(params.get("base"), str):  # a wrapped policy given by its own spec
-        params["base"] = make_policy(*parse_spec(params["base"]), rng=rng.spawn(1)[0])
+    kwargs = dict(params)
+    if isinstance(kwargs.get("base"), str):  # a wrapped policy given by its own spec
+        kwargs["base"] = make_policy(*parse_spec(kwargs["base"]), rng=rng.spawn(1)[0])
     if "rng" in inspect.signature(cls).parameters:
-        return cls(**params, rng=rng)
-    return cls(**params)
+        kwargs["rng"] = rng
+    return cls(**kwargs)

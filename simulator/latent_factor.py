@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -100,7 +100,7 @@ class LatentFactorEnv(gymnasium.Env):
     of each candidate at each position, 0 for padding). Episodes never end.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium: an instance attribute)
 
     def __init__(
         self,
@@ -142,7 +142,7 @@ class LatentFactorEnv(gymnasium.Env):
         )
         self.observation_space = self._make_observation_space()
         self._batch: dict[str, NDArray[Any]] | None = None
-        self._attraction: NDArray[np.float64] | None = None
+        self._attraction: NDArray[np.float64] = np.zeros((0, 0))  # set by reset
         self._n_steps = 0
 
     def reset(

@@ -49,7 +49,9 @@ class SlateSpace(MultiDiscrete):
         nvec = np.full((self.n_requests, self.slate_size), self.max_candidates, dtype=np.int64)
         super().__init__(nvec, dtype=np.int64, seed=seed)
 
-    def sample(self, mask: ArrayLike | None = None, probability: None = None) -> NDArray[np.int64]:
+    def sample(
+        self, mask: ArrayLike | None = None, probability: object = None
+    ) -> NDArray[np.int64]:
         """Draw one slate per row, uniformly among ordered slates of distinct allowed candidates.
 
         Parameters

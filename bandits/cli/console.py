@@ -73,10 +73,10 @@ def rich_table(frame: pd.DataFrame, title: str) -> Table:
     for column in frame.columns:
         numeric = frame[column].dtype.kind in "iuf"
         table.add_column(
-            Text(str(column)),
+            Text(str(column)),  # headers wrap between words
             justify="right" if numeric else "left",
-            overflow="fold",
-            no_wrap=numeric,
+            overflow="fold",  # a long spec folds onto more lines
+            ratio=None if numeric else 1,  # text columns take the width numbers leave
         )
     for row in frame.itertuples(index=False):
         table.add_row(*(Text(number(v) if isinstance(v, float) else str(v)) for v in row))

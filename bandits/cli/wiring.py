@@ -43,10 +43,10 @@ def make_env_factory(env_id: str, params: dict[str, Any]) -> Callable[[], gym.En
 
 def _check_env_params(env_id: str, params: dict[str, Any]) -> None:
     """Name unknown keyword arguments, with the allowed ones, before gymnasium sees them."""
-    creator = gym.spec(env_id).entry_point
-    if isinstance(creator, str):
-        creator = load_env_creator(creator)
-    assert callable(creator)  # gymnasium resolved the entry point
+    entry_point = gym.spec(env_id).entry_point
+    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    if creator is None:
+        return
     signature = inspect.signature(creator)
     if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
         return

@@ -92,8 +92,8 @@ def from_ragged(
             f"column {name!r} has {longest} {unit} at row {row}, more than the {max_width} the "
             f"file's metadata declares."
         )
-    flat = np.asarray(array.flatten().to_numpy(zero_copy_only=False), dtype=dtype)
-    padded = np.full((len(counts), longest), fill, dtype=dtype)
+    flat: NDArray[Any] = np.asarray(array.flatten().to_numpy(zero_copy_only=False), dtype=dtype)
+    padded: NDArray[Any] = np.full((len(counts), longest), fill, dtype=dtype)
     padded[np.arange(longest) < counts[:, None]] = flat
     return counts, padded
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -171,7 +172,7 @@ def _ends(lengths_: NDArray[np.int64]) -> NDArray[np.int32]:
     return ends.astype(np.int32)
 
 
-def _rows(array: NDArray[np.generic]) -> pa.Array:
+def _rows(array: NDArray[Any]) -> pa.Array:
     """A (n, width) array as a list column of ``width`` values per row."""
     return ragged_list(array.reshape(-1), np.full(array.shape[0], array.shape[1]))
 
@@ -204,11 +205,11 @@ def _row_of(flat_index: int, lengths_: NDArray[np.int64]) -> tuple[int, int]:
     return row, int(flat_index - (ends[row] - lengths_[row]))
 
 
-def _scalar(array: pa.Array, dtype: type) -> NDArray[np.generic]:
+def _scalar(array: pa.Array, dtype: type) -> NDArray[Any]:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def _fixed(array: pa.Array, name: str, width: int, dtype: type) -> NDArray[np.generic]:
+def _fixed(array: pa.Array, name: str, width: int, dtype: type) -> NDArray[Any]:
     """A list column with ``width`` values on every row, as an (n, width) array."""
     counts = lengths(array)
     _check_lengths(

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -136,7 +136,7 @@ class Estimator(ABC):
             ci_high=value + half_width,
             confidence=self.confidence,
             n=n,
-            **weight_diagnostics(statistics),
+            **weight_diagnostics(statistics)._asdict(),
         )
 
     def estimate(self, log: LoggedBandit, target: Policy | ArrayLike) -> Estimate:
@@ -175,6 +175,7 @@ def target_probabilities(
     A policy is asked in chunks of rows whose looked-up candidate features take about
     ``chunk_bytes``, so a large in-memory log is not expanded whole.
     """
+    given: ArrayLike
     if isinstance(target, Policy):
         obs = log.observation
         per_row = 8 * max(obs.max_candidates, 1) * (obs.n_item_features + 2)
@@ -186,10 +187,10 @@ def target_probabilities(
                 for start in range(0, len(log), chunk)
             )
         ]
-        probabilities = np.concatenate(parts) if parts else np.zeros(0)
+        given = np.concatenate(parts) if parts else np.zeros(0)
     else:
-        probabilities = target
-    probabilities = as_array(probabilities, "target probabilities", np.float64, 1)
+        given = target
+    probabilities = as_array(given, "target probabilities", np.float64, 1)
     check_shape(probabilities, (len(log),), "target probabilities")
     bad = ~((probabilities >= 0) & (probabilities <= 1))
     if bad.any():
@@ -200,7 +201,16 @@ def target_probabilities(
     return probabilities
 
 
-def weight_diagnostics(statistics: EstimatorStatistics) -> dict[str, object]:
+class WeightDiagnostics(NamedTuple):
+    """What the importance weights say about an estimate (see :class:`Estimate`)."""
+
+    effective_sample_size: float
+    max_weight: float
+    mean_weight: float
+    warnings: tuple[str, ...]
+
+
+def weight_diagnostics(statistics: EstimatorStatistics) -> WeightDiagnostics:
     """Effective sample size, largest and mean weight, and warnings about them.
 
     The mean weight estimates the share of the target's probability that falls on slates the
@@ -238,9 +248,4 @@ def weight_diagnostics(statistics: EstimatorStatistics) -> dict[str, object]:
                 f"standard errors from 1: the target puts probability on slates the logger "
                 f"rarely or never chose (missing support), so the estimate is biased"
             )
-    return {
-        "effective_sample_size": ess,
-        "max_weight": max_weight,
-        "mean_weight": mean_weight,
-        "warnings": tuple(warnings),
-    }
+    return WeightDiagnostics(ess, max_weight, mean_weight, tuple(warnings))

@@ -27,26 +27,29 @@ def summarize_trace(trace: pd.DataFrame) -> pd.DataFrame:
         trace, ("policy", "step", "requests", "reward", "expected_reward", "regret"), "the trace"
     )
     frame = trace if "run" in trace.columns else trace.assign(run=0)
-    per_run = frame.groupby(["policy", "run"], sort=False).apply(_one_run, include_groups=False)
-    summary = per_run.groupby(level="policy", sort=False).mean()
-    summary.insert(0, "runs", per_run.groupby(level="policy", sort=False).size())
+    per_run = pd.DataFrame(
+        [
+            {"policy": policy, **_one_run(rows)}
+            for (policy, _), rows in frame.groupby(["policy", "run"], sort=False)
+        ]
+    )
+    summary = per_run.groupby("policy", sort=False).mean()
+    summary.insert(0, "runs", per_run.groupby("policy", sort=False).size())
     summary["requests"] = summary["requests"].round().astype(np.int64)
     return summary.reset_index()
 
 
-def _one_run(rows: pd.DataFrame) -> pd.Series:
+def _one_run(rows: pd.DataFrame) -> dict[str, float]:
     rows = rows.sort_values("step")
     served = rows["requests"].iloc[-1]
     batch = rows["requests"].diff().fillna(rows["requests"].iloc[0])
     tail = np.arange(len(rows)) >= int((1 - FINAL_FRACTION) * len(rows))
     tail_requests = batch[tail].sum()
-    return pd.Series(
-        {
-            "requests": served,
-            "reward_per_request": rows["reward"].sum() / served,
-            "expected_reward_per_request": rows["expected_reward"].sum() / served,
-            "cumulative_regret": rows["regret"].sum(),
-            "regret_per_request": rows["regret"].sum() / served,
-            "final_regret_per_request": rows.loc[tail, "regret"].sum() / tail_requests,
-        }
-    )
+    return {
+        "requests": float(served),
+        "reward_per_request": float(rows["reward"].sum() / served),
+        "expected_reward_per_request": float(rows["expected_reward"].sum() / served),
+        "cumulative_regret": float(rows["regret"].sum()),
+        "regret_per_request": float(rows["regret"].sum() / served),
+        "final_regret_per_request": float(rows.loc[tail, "regret"].sum() / tail_requests),
+    }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bandits.feedback import SlateFeedback
-from bandits.models.features import interaction_features
 from bandits.items import ItemTable
+from bandits.models.features import interaction_features
 from bandits.observation import SlateObservation
 from policies import LinUCB, RidgeGreedy, UniformRandom
 

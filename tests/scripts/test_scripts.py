@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -55,3 +56,24 @@ def test_demo_pipeline_runs_on_a_short_simulation(tmp_path, monkeypatch):
         result = runner.invoke(app, args, catch_exceptions=False)
         assert result.exit_code == 0, (args, result.output)
     assert (run / "report.html").exists() and (run / "estimates.csv").exists()
+
+
+def test_the_readme_demo_command_runs_with_its_arguments():
+    """`scripts/demo --requests 5000 --seed 3` as the README shows it (shorter), in a shell."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo"), "--requests", "300", "--seed", "3", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    written = re.search(r"Demo report written to (\S+)/report.html", result.stdout)
+    assert written, result.stdout
+    run = ROOT / written.group(1)
+    try:
+        assert (run / "report.html").exists() and (run / "estimates.csv").exists()
+        manifest = (run / "manifest.json").read_text()
+        assert '"seed": 3' in manifest and '"total_requests": 300' in manifest
+    finally:
+        shutil.rmtree(run)

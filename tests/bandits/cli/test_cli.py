@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
-from factories import assert_logs_equal
+from factories import assert_logs_equal, random_log
 from typer.testing import CliRunner
 
 from bandits.cli import app
-from bandits.logs import read_log
+from bandits.logs import read_log, write_log
 
 runner = CliRunner()
 SMALL = [
@@ -212,3 +213,54 @@ def test_report_shows_no_nan_for_empty_warnings(run_dir):
            run_dir / "estimates.csv")  # fmt: skip
     invoke("report", run_dir)
     assert "nan" not in (run_dir / "report.md").read_text().split("Off-policy estimates")[1]
+
+
+def test_tables_in_80_columns_never_cut_a_policy_spec(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    spec = 'epsilon-greedy:epsilon=0.25,base="linucb:alpha=0.75,ridge=2.5"'
+    result = invoke("simulate", "--policy", spec, "--policy", "uniform", "--requests", 60,
+                    "--env-param", "n_requests=30", "--quiet", "--out", tmp_path / "r")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    first_column = "".join(
+        line.split("│")[1].strip() for line in result.output.splitlines() if line.startswith("│")
+    )
+    assert first_column == spec + "uniform"
+
+
+def test_an_internal_error_keeps_its_traceback(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not the user's mistake")
+
+    monkeypatch.setattr("bandits.cli.commands.run_simulation", broken)
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+    assert not (tmp_path / "r").exists()
+
+
+def test_running_out_of_memory_says_what_to_make_smaller(tmp_path, monkeypatch):
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 13.0 GiB for an array with shape (5000, 80, 4000)")
+
+    monkeypatch.setattr("bandits.cli.commands.evaluate_log", too_big)
+    path = tmp_path / "log.parquet"
+    write_log(random_log(np.random.default_rng(0)), path)
+    result = runner.invoke(app, ["evaluate", str(path), "-t", "uniform"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "Out of memory (Unable to allocate 13.0 GiB" in message
+    assert "--batch-bytes" in message and "Traceback" not in result.output
+
+
+def test_unknown_names_get_a_suggestion(tmp_path):
+    cases = [
+        (["simulate", "--policy", "linucbb", "--requests", "10"], "Did you mean 'linucb'?"),
+        (["simulate", "--env", "bandits/LatentFactor-v1", "--requests", "10"],
+         "Did you mean 'bandits/LatentFactor-v0'?"),
+        (["evaluate", "x.parquet", "-t", "uniform", "-e", "snip"], "Did you mean 'snips'?"),
+    ]  # fmt: skip
+    for args, hint in cases:
+        extra = ["--out", str(tmp_path / "r")] if args[0] == "simulate" else []
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 2 and hint in " ".join(result.output.split()), result.output

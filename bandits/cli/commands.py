@@ -232,9 +232,11 @@ def evaluate(
             on_rows=lambda rows: bar.advance(task, rows),
         )
     console.print(rich_table(_estimates_view(frame, confidence), f"Estimates on {log}"))
-    for row in frame.itertuples(index=False):
-        if row.warnings:
-            warn(f"{row.target} / {row.estimator}: {row.warnings}")
+    for name, method, warnings in zip(
+        frame["target"], frame["estimator"], frame["warnings"], strict=True
+    ):
+        if warnings:
+            warn(f"{name} / {method}: {warnings}")
     if out is not None:
         with atomic_path(out, replace=overwrite) as temporary:
             frame.to_csv(temporary, index=False)
@@ -345,9 +347,9 @@ def _summary_view(summary: pd.DataFrame) -> pd.DataFrame:
         {
             "policy": summary["policy"],
             "requests": summary["requests"].astype(int),
-            "reward/request": summary["reward_per_request"],
-            "regret/request": summary["regret_per_request"],
-            "final regret/request": summary["final_regret_per_request"],
+            "reward per request": summary["reward_per_request"],
+            "regret per request": summary["regret_per_request"],
+            "final regret per request": summary["final_regret_per_request"],
             "cumulative regret": summary["cumulative_regret"],
         }
     )
