@@ -3,6 +3,8 @@ the target's whole-slate probability (not a product of positions) is what IPS we
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from factories import random_log
@@ -25,7 +27,7 @@ def test_merged_moments_equal_the_moments_of_all_rows(seed, n, cuts):
     rows = np.random.default_rng(seed).normal(size=(n, 3)) * [1.0, 1e3, 1e-3] + [0.0, 5e3, 1.0]
     edges = sorted({0, n, *(c for c in cuts if c <= n)})
     merged = Moments.of(rows[:0])
-    for start, stop in zip(edges, edges[1:], strict=False):
+    for start, stop in itertools.pairwise(edges):
         merged = merged.merge(Moments.of(rows[start:stop]))
     whole = Moments.of(rows)
     assert merged.n == n
