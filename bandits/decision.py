@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -19,6 +18,7 @@ from bandits.validation import (
     check_shape,
     check_slates,
     first_index,
+    unchecked,
 )
 
 MARGINAL_TOLERANCE = 1e-6
@@ -83,16 +83,6 @@ class SlateDecision:
             check_probability(marginals, label, allow_zero=True)
             object.__setattr__(self, "candidate_position_probability", marginals)
 
-    @classmethod
-    def _trusted(cls, **values: Any) -> SlateDecision:
-        """A decision from arrays already checked (slices of a checked decision)."""
-        decision = cls.__new__(cls)
-        values.setdefault("candidate_position_probability", None)
-        values.setdefault("_checked_for", None)
-        for name, value in values.items():
-            object.__setattr__(decision, name, value)
-        return decision
-
     @property
     def n_requests(self) -> int:
         return int(self.slates.shape[0])
@@ -124,7 +114,8 @@ class SlateDecision:
         """
         rows = np.asarray(rows)
         marginals = self.candidate_position_probability
-        taken = SlateDecision._trusted(
+        taken = unchecked(
+            SlateDecision,
             slates=self.slates[rows],
             slate_probability=self.slate_probability[rows],
             position_probability=self.position_probability[rows],

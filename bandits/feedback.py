@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits.validation import as_array, check_finite, check_shape
+from bandits.validation import as_array, check_finite, check_shape, unchecked
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,18 +44,11 @@ class SlateFeedback:
         """ndarray of float64, shape (n_requests,): the rewards summed over positions."""
         return self.rewards.sum(axis=1)
 
-    @classmethod
-    def _trusted(cls, **values: Any) -> SlateFeedback:
-        """Feedback from arrays already checked (slices of checked feedback)."""
-        feedback = cls.__new__(cls)
-        for name, value in values.items():
-            object.__setattr__(feedback, name, value)
-        return feedback
-
     def take(self, rows: ArrayLike) -> SlateFeedback:
         """The feedback restricted to ``rows`` (indices or a boolean mask)."""
         rows = np.asarray(rows)
-        return SlateFeedback._trusted(
+        return unchecked(
+            SlateFeedback,
             rewards=self.rewards[rows],
             signals={name: v[rows] for name, v in self.signals.items()},
         )

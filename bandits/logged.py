@@ -12,7 +12,13 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.observation import SlateObservation
-from bandits.validation import InputValueError, check_instance, check_real, check_shape
+from bandits.validation import (
+    InputValueError,
+    check_instance,
+    check_real,
+    check_shape,
+    unchecked,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,14 +103,16 @@ class LoggedBandit:
             marginals = np.concatenate(
                 [_pad_candidates(t.decision.candidate_position_probability, width) for t in tables]
             )
-        decision = SlateDecision._trusted(
+        decision = unchecked(
+            SlateDecision,
             slates=np.concatenate([t.decision.slates for t in tables]),
             slate_probability=np.concatenate([t.decision.slate_probability for t in tables]),
             position_probability=np.concatenate([t.decision.position_probability for t in tables]),
             candidate_position_probability=marginals,
             _checked_for=observation,
         )
-        feedback = SlateFeedback._trusted(
+        feedback = unchecked(
+            SlateFeedback,
             rewards=np.concatenate([t.feedback.rewards for t in tables]),
             signals={
                 name: np.concatenate([t.feedback.signals[name] for t in tables])
@@ -149,15 +157,13 @@ class LoggedBandit:
         """The rows ``rows`` (indices or a boolean mask) as a new table (slices are trusted)."""
         rows = np.asarray(rows)
         observation = self.observation.take(rows)
-        table = LoggedBandit.__new__(LoggedBandit)
-        for name, value in (
-            ("observation", observation),
-            ("decision", self.decision.take(rows, observation)),
-            ("feedback", self.feedback.take(rows)),
-            ("policy_names", self.policy_names[rows]),
-        ):
-            object.__setattr__(table, name, value)
-        return table
+        return unchecked(
+            LoggedBandit,
+            observation=observation,
+            decision=self.decision.take(rows, observation),
+            feedback=self.feedback.take(rows),
+            policy_names=self.policy_names[rows],
+        )
 
     def split(self, fraction: float) -> tuple[LoggedBandit, LoggedBandit]:
         """The oldest ``fraction`` (in [0, 1]) of rows and the rest, each in row order.

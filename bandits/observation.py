@@ -19,6 +19,7 @@ from bandits.validation import (
     check_instance,
     check_integer,
     check_shape,
+    unchecked,
 )
 
 PAD_ID = -1
@@ -106,14 +107,6 @@ class SlateObservation:
         if self.items.has_windows:
             _check_windows(self, rows, mask, owner)
 
-    @classmethod
-    def _trusted(cls, **values: Any) -> SlateObservation:
-        """An observation from arrays already checked (slices of a checked observation)."""
-        obs = cls.__new__(cls)
-        for name, value in values.items():
-            object.__setattr__(obs, name, value)
-        return obs
-
     @property
     def n_requests(self) -> int:
         return int(self.candidate_ids.shape[0])
@@ -153,7 +146,7 @@ class SlateObservation:
         """The observation restricted to ``rows`` (indices or a boolean mask); items shared."""
         rows = np.asarray(rows)
         values: dict[str, Any] = {name: getattr(self, name)[rows] for name in _ROW_FIELDS}
-        taken = SlateObservation._trusted(slate_size=self.slate_size, items=self.items, **values)
+        taken = unchecked(SlateObservation, slate_size=self.slate_size, items=self.items, **values)
         taken.__dict__["candidate_rows"] = self.candidate_rows[rows]
         return taken
 
@@ -185,7 +178,7 @@ class SlateObservation:
             elif name == "history":
                 parts = [_pad_columns(part, depth, PAD_ID) for part in parts]
             values[name] = np.concatenate(parts)
-        joined = cls._trusted(slate_size=first.slate_size, items=items, **values)
+        joined = unchecked(cls, slate_size=first.slate_size, items=items, **values)
         if all(obs.items is items for obs in observations):
             rows = [_pad_columns(obs.candidate_rows, width, 0) for obs in observations]
             joined.__dict__["candidate_rows"] = np.concatenate(rows)

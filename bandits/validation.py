@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +28,18 @@ class InputValueError(InputError, ValueError):
 
 class InputTypeError(InputError, TypeError):
     """A value of the wrong kind: a string where a number belongs, a dict for a table."""
+
+
+T = TypeVar("T")
+
+
+def unchecked(cls: type[T], **values: Any) -> T:
+    """An instance of a frozen dataclass built from values that need no checks (slices or
+    concatenations of checked instances): ``__post_init__`` is skipped."""
+    instance = cls.__new__(cls)
+    for name, value in values.items():
+        object.__setattr__(instance, name, value)
+    return instance
 
 
 def suggest(name: object, choices: Iterable[str]) -> str:

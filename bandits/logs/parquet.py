@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -585,22 +586,15 @@ def _check_schema(schema: pa.Schema, expected: dict[str, pa.DataType]) -> None:
         )
 
 
-class _naming:
-    """Prefix input errors raised inside the block with the file's path (once)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if isinstance(error, InputError) and not str(error).startswith(str(self.path)):
-            raise type(error)(f"{self.path}: {error}") from None
-        if isinstance(error, pa.ArrowException):
-            raise InputValueError(f"{self.path}: cannot be read: {error}") from None
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Prefix input errors raised inside the block with the file's path (once); Arrow's own
+    errors (a corrupt file) become input errors."""
+    try:
+        yield
+    except InputError as error:
+        if str(error).startswith(str(path)):
+            raise
+        raise type(error)(f"{path}: {error}") from None
+    except pa.ArrowException as error:
+        raise InputValueError(f"{path}: cannot be read: {error}") from None
