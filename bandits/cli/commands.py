@@ -71,13 +71,18 @@ def simulate(
     env: Annotated[str | None, typer.Option(help="Gymnasium environment id.")] = None,
     env_param: Annotated[
         list[str] | None,
-        typer.Option("--env-param", help="Environment keyword argument KEY=VALUE (repeatable)."),
+        typer.Option(
+            "--env-param",
+            metavar="KEY=VALUE",
+            help="Environment keyword argument KEY=VALUE (repeatable).",
+        ),
     ] = None,
     policy: Annotated[
         list[str] | None,
         typer.Option(
             "--policy",
             "-p",
+            metavar="SPEC",
             help="Policy spec NAME[:KEY=VALUE,...] (repeatable); see `bandits list`.",
         ),
     ] = None,
@@ -184,12 +189,20 @@ def evaluate(
     target: Annotated[
         list[str],
         typer.Option(
-            "--target", "-t", help="Target policy spec NAME[:KEY=VALUE,...] (repeatable)."
+            "--target",
+            "-t",
+            metavar="SPEC",
+            help="Target policy spec NAME[:KEY=VALUE,...] (repeatable).",
         ),
     ],
     estimator: Annotated[
         list[str] | None,
-        typer.Option("--estimator", "-e", help=f"Estimator (repeatable): {', '.join(ESTIMATORS)}."),
+        typer.Option(
+            "--estimator",
+            "-e",
+            metavar="NAME",
+            help=f"Estimator (repeatable): {', '.join(ESTIMATORS)}.",
+        ),
     ] = None,
     train_fraction: Annotated[
         float,
