@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits.validation import as_array, check_finite, check_shape, unchecked
+from bandits.validation import as_array, check_finite, check_instance, check_shape, unchecked
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,6 +29,7 @@ class SlateFeedback:
     def __post_init__(self) -> None:
         rewards = as_array(self.rewards, "'rewards' of SlateFeedback", np.float64, 2)
         check_finite(rewards, "'rewards' of SlateFeedback")
+        check_instance(self.signals, Mapping, "'signals' of SlateFeedback (a dict of arrays)")
         signals = {}
         for name, values in self.signals.items():
             label = f"signal {name!r} of SlateFeedback"

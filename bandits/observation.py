@@ -123,6 +123,18 @@ class SlateObservation:
     def n_item_features(self) -> int:
         return self.items.n_item_features
 
+    @property
+    def bytes_per_row(self) -> int:
+        """Memory one request of this observation takes, its candidates' features included
+        (see :func:`row_bytes`)."""
+        return row_bytes(
+            n_context_features=self.n_context_features,
+            max_candidates=self.max_candidates,
+            n_item_features=self.n_item_features,
+            history_length=self.history.shape[1],
+            slate_size=self.slate_size,
+        )
+
     @cached_property
     def candidate_mask(self) -> NDArray[np.bool_]:
         """ndarray of bool, shape (n_requests, max_candidates): True for real candidates."""
@@ -239,6 +251,30 @@ class SlateObservation:
         items = ItemTable.from_candidates(ids, features, mask, label)
         kwargs = {name: values[name] for name in _ROW_FIELDS}
         return cls(slate_size=size, items=items, **kwargs)
+
+
+def row_bytes(
+    *,
+    n_context_features: int,
+    max_candidates: int,
+    n_item_features: int,
+    history_length: int = 0,
+    slate_size: int = 1,
+    extra_values: int = 0,
+) -> int:
+    """Estimated memory of one request once in memory: its context, candidate ids and rows,
+    history, slate-sized columns, ``extra_values`` more, and its candidates' looked-up
+    features, 8 bytes a value, doubled for the copies made on the way (Arrow buffers, numpy
+    arrays, working arrays). Batches are sized by it."""
+    values = (
+        4
+        + n_context_features
+        + max(max_candidates, 1) * (2 + n_item_features)
+        + history_length
+        + 4 * slate_size
+        + extra_values
+    )
+    return 16 * values
 
 
 def _check_counts(counts: NDArray[np.int64], slate_size: int, width: int, owner: str) -> None:

@@ -293,16 +293,18 @@ class MonteCarloPolicy(BasePolicy):
 
     For a policy with no closed form (Thompson sampling, bagging), the probability of a slate,
     of a shown item and of each candidate at each position is the frequency among
-    ``probability_draws`` slates drawn by ``_draw`` from a *probability stream*: a generator
-    seeded from entropy taken once at construction and from the observation's request ids and
-    times. So asking never touches the acting stream ``rng`` (the next choices are unchanged),
-    and the same question gets the same answer. An estimate's standard error is at most
-    ``0.5 / sqrt(probability_draws)``.
+    ``probability_draws`` slates drawn by ``_draw`` for that request. Each request's draws come
+    from its own *probability stream*, a generator seeded from entropy taken once at
+    construction and from the request itself (its id, time and candidates). So asking never
+    touches the acting stream ``rng`` (the next choices are unchanged), and a request gets the
+    same answer whatever batch it is asked in, alone or in a log of millions. An estimate's
+    standard error is at most ``0.5 / sqrt(probability_draws)``.
 
     ``act`` counts its own chosen slate as one more draw: the logged probability is
     ``(1 + count) / (1 + probability_draws)``, never zero for a slate the policy actually
     chose. Subclasses pass ``probability_draws`` and ``rng`` to ``__init__`` and write
-    ``_draw`` (and ``_prepare``, ``_learn``).
+    ``_draw`` (and ``_prepare``, ``_learn``); ``_prepare`` and ``_draw`` are called on
+    ``probability_draws`` copies of one request at a time.
     """
 
     probability_draws: int
@@ -313,36 +315,38 @@ class MonteCarloPolicy(BasePolicy):
         self.rng = check_generator(rng, owner)
         self._probability_entropy = [int(word) for word in rng.integers(0, 2**32, size=4)]
 
-    def probability_stream(self, obs: SlateObservation) -> np.random.Generator:
-        """The generator the probability estimates for ``obs`` draw from."""
-        digest = hashlib.blake2b(digest_size=8)
-        for array in (obs.request_ids, obs.times, obs.candidate_ids):
-            digest.update(np.ascontiguousarray(array).tobytes())
+    def probability_stream(self, obs: SlateObservation, row: int) -> np.random.Generator:
+        """The generator the probability estimates for request ``row`` of ``obs`` draw from."""
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(np.asarray([obs.request_ids[row], obs.times[row]], dtype=np.int64).tobytes())
+        digest.update(obs.candidate_ids[row, : obs.n_candidates[row]].tobytes())
         words = np.frombuffer(digest.digest(), dtype=np.uint32)
         return np.random.default_rng([*self._probability_entropy, *(int(w) for w in words)])
 
     def _counts(
-        self, obs: SlateObservation, prepared: Any, slates: NDArray[np.int64] | None
+        self, obs: SlateObservation, slates: NDArray[np.int64] | None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Over the probability draws: how often each of ``slates`` came up, shape
+        """Over each request's probability draws: how often ``slates[i]`` came up, shape
         (n_requests,), and how often each candidate sat at each position, shape
         (n_requests, max_candidates, slate_size)."""
-        rng = self.probability_stream(obs)
         n, width, k = obs.n_requests, obs.max_candidates, obs.slate_size
-        base = (np.arange(n)[:, None] * width) * k + np.arange(k)[None, :]
-        marginal_counts = np.zeros(n * width * k)
+        draws = self.probability_draws
         slate_counts = np.zeros(n)
-        for _ in range(self.probability_draws):
-            drawn = self._draw(obs, prepared, rng)
-            marginal_counts += np.bincount((base + drawn * k).ravel(), minlength=n * width * k)
+        marginal_counts = np.zeros((n, width, k))
+        flat = np.arange(k)  # candidate c at position j counts at c * k + j
+        for row in range(n):
+            copies = obs.take(np.full(draws, row))
+            drawn = self._draw(copies, self._prepare(copies), self.probability_stream(obs, row))
+            counts = np.bincount((drawn * k + flat).ravel(), minlength=width * k)
+            marginal_counts[row] = counts.reshape(width, k)
             if slates is not None:
-                slate_counts += (drawn == slates).all(axis=1)
-        return slate_counts, marginal_counts.reshape(n, width, k)
+                slate_counts[row] = np.count_nonzero((drawn == slates[row]).all(axis=1))
+        return slate_counts, marginal_counts
 
     def _slate_probability(
         self, obs: SlateObservation, prepared: Any, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        return self._counts(obs, prepared, slates)[0] / self.probability_draws
+        return self._counts(obs, slates)[0] / self.probability_draws
 
     def _position_probability(
         self, obs: SlateObservation, prepared: Any, slates: NDArray[np.int64]
@@ -352,7 +356,7 @@ class MonteCarloPolicy(BasePolicy):
     def _candidate_position_probability(
         self, obs: SlateObservation, prepared: Any
     ) -> NDArray[np.float64]:
-        return self._counts(obs, prepared, None)[1] / self.probability_draws
+        return self._counts(obs, None)[1] / self.probability_draws
 
     def _decide(
         self,
@@ -362,7 +366,7 @@ class MonteCarloPolicy(BasePolicy):
         with_marginals: bool,
     ) -> SlateDecision:
         """Probabilities from the probability draws plus the chosen slate itself."""
-        slate_counts, marginal_counts = self._counts(obs, prepared, slates)
+        slate_counts, marginal_counts = self._counts(obs, slates)
         total = self.probability_draws + 1
         marginals = (marginal_counts + slate_indicator(slates, obs.max_candidates)) / total
         return SlateDecision(

@@ -233,9 +233,10 @@ def evaluate(
     if out is not None:
         _check_output(out, inputs=[log], overwrite=overwrite)
     opened = open_log(log)
-    passes = 2 if train_fraction > 0 else 1
+    if out is not None:
+        _check_output(out, inputs=opened.files, overwrite=overwrite)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-        task = bar.add_task("evaluating", total=opened.n_rows * passes)
+        task = bar.add_task("evaluating", total=opened.n_rows)
         frame = evaluate_log(
             log,
             targets,
@@ -268,8 +269,8 @@ def evaluate(
 
 
 def _check_output(out: Path, *, inputs: list[Path], overwrite: bool) -> None:
-    """An output file: not a folder, not an input, not an existing file unless asked, in a
-    folder that exists."""
+    """An output file: not a folder, not one of the command's input files (a log and its item
+    table), not an existing file unless asked, in a folder that exists."""
     if out.is_dir():
         raise InputValueError(f"--out {out} is a folder; give the path of a file to write.")
     for path in inputs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -11,21 +12,22 @@ from numpy.typing import NDArray
 
 from bandits.validation import InputValueError
 
+LIST_LIMIT = 2**31 - 1
+"""Most entries a list column of one batch may hold (int32 offsets)."""
 
-def offsets(lengths: NDArray[np.int64]) -> pa.Array:
-    """List offsets (int32, or int64 past 2^31 values) from per-row lengths."""
+
+def list_column(values: NDArray[Any], lengths: NDArray[np.int64], name: str) -> pa.Array:
+    """A list column: row ``i`` holds the next ``lengths[i]`` entries of ``values`` (an Arrow
+    array, or a numpy array converted here)."""
     ends = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=ends[1:])
-    return pa.array(ends.astype(np.int32) if ends[-1] < 2**31 else ends)
-
-
-def ragged_list(values: NDArray[Any], lengths: NDArray[np.int64]) -> pa.Array:
-    """A list column: row ``i`` holds the next ``lengths[i]`` entries of ``values``."""
-    ends = offsets(lengths)
-    child = pa.array(np.ascontiguousarray(values))
-    if ends.type == pa.int64():
-        return pa.LargeListArray.from_arrays(ends, child)
-    return pa.ListArray.from_arrays(ends, child)
+    if ends[-1] > LIST_LIMIT:
+        raise InputValueError(
+            f"A batch holds {ends[-1]} entries of column {name!r}, more than a list column's "
+            f"{LIST_LIMIT}; write it in smaller batches."
+        )
+    child = values if isinstance(values, pa.Array) else pa.array(np.ascontiguousarray(values))
+    return pa.ListArray.from_arrays(pa.array(ends.astype(np.int32)), child)
 
 
 def fixed_list(array: NDArray[Any]) -> pa.Array:
@@ -43,6 +45,31 @@ def fixed_list_type(value_type: pa.DataType, *widths: int) -> pa.DataType:
     return value_type
 
 
+def check_schema(
+    schema: pa.Schema,
+    expected: Mapping[str, pa.DataType],
+    what: str,
+    *,
+    extra: Iterable[str] = (),
+) -> None:
+    """Raise unless ``schema`` has each expected column with exactly its type, no column twice
+    and no other column than those and ``extra``."""
+    names = list(schema.names)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputValueError(f"{what} has the column(s) {repeated} more than once.")
+    for name, kind in expected.items():
+        index = schema.get_field_index(name)
+        if index < 0:
+            raise InputValueError(f"{what} lacks the column {name!r}.")
+        found = schema.field(index).type
+        if found != kind:
+            raise InputValueError(f"column {name!r} must be {kind}; the file has {found}.")
+    unknown = sorted(set(names) - set(expected) - set(extra))
+    if unknown:
+        raise InputValueError(f"{what} has column(s) {unknown} that its schema does not define.")
+
+
 def no_nulls(array: pa.Array, name: str) -> pa.Array:
     """``array`` if it and its nested values hold no null; else raise naming the row."""
     level: pa.Array = array
@@ -56,11 +83,11 @@ def no_nulls(array: pa.Array, name: str) -> pa.Array:
         level = level.flatten()
 
 
-def columns_without_nulls(table: pa.Table) -> dict[str, pa.Array]:
-    """Every column of ``table`` as one array, after :func:`no_nulls`."""
-    return {
-        name: no_nulls(table.column(name).combine_chunks(), name) for name in table.column_names
-    }
+def columns_without_nulls(table: pa.Table, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """The columns ``names`` (default all) of ``table``, each as one array, after
+    :func:`no_nulls`."""
+    chosen = table.column_names if names is None else list(names)
+    return {name: no_nulls(table.column(name).combine_chunks(), name) for name in chosen}
 
 
 def from_fixed(array: pa.Array, dtype: type, shape: tuple[int, ...]) -> NDArray[Any]:
@@ -74,6 +101,16 @@ def from_fixed(array: pa.Array, dtype: type, shape: tuple[int, ...]) -> NDArray[
 def lengths(array: pa.Array) -> NDArray[np.int64]:
     """Entries per row of a list column."""
     return np.asarray(pc.list_value_length(array).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def scatter_rows(
+    flat: NDArray[Any], counts: NDArray[np.int64], width: int, fill: float
+) -> NDArray[Any]:
+    """Rows of ``counts[i]`` consecutive entries of ``flat`` (n_entries, *inner), padded with
+    ``fill`` to shape (n_rows, width, *inner)."""
+    padded = np.full((len(counts), width, *flat.shape[1:]), fill, dtype=flat.dtype)
+    padded[np.arange(width) < counts[:, None]] = flat
+    return padded
 
 
 def from_ragged(
@@ -93,9 +130,7 @@ def from_ragged(
             f"file's metadata declares."
         )
     flat: NDArray[Any] = np.asarray(array.flatten().to_numpy(zero_copy_only=False), dtype=dtype)
-    padded: NDArray[Any] = np.full((len(counts), longest), fill, dtype=dtype)
-    padded[np.arange(longest) < counts[:, None]] = flat
-    return counts, padded
+    return counts, scatter_rows(flat, counts, longest, fill)
 
 
 def _is_list(data_type: pa.DataType) -> bool:

@@ -1,4 +1,8 @@
-"""The item table of a log, stored once beside it as ``<log name>.items.parquet``.
+"""The item table of a log, stored once beside it.
+
+Its file is named after the log and the table's content, ``<log name>.items-<fingerprint>.
+parquet`` (the log's metadata names it), so replacing a log never replaces the item table the
+old log still points at until the new log is in place.
 
 Layout (schema version 2): one row per item, sorted by id; ``id`` (int64), ``features``
 (fixed-size list of ``n_item_features`` float64; absent when items have no features),
@@ -17,19 +21,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bandits.items import ItemTable
-from bandits.logs.arrow import fixed_list, fixed_list_type, from_fixed, no_nulls
+from bandits.logs.arrow import (
+    check_schema,
+    columns_without_nulls,
+    fixed_list,
+    fixed_list_type,
+    from_fixed,
+)
+from bandits.logs.layout import metadata_int
 from bandits.validation import InputValueError
 
-ITEMS_SUFFIX = ".items.parquet"
 VERSION = 2
+FINGERPRINT_LENGTH = 16
 
 
-def item_table_path(log_path: str | os.PathLike[str]) -> Path:
-    """Where the item table of the log at ``log_path`` lives: ``x.parquet`` ->
-    ``x.items.parquet``."""
-    path = Path(log_path)
-    stem = path.name.removesuffix(".parquet")
-    return path.with_name(stem + ITEMS_SUFFIX)
+def item_table_name(log_path: str | os.PathLike[str], fingerprint: str) -> str:
+    """The file name of a log's item table: ``x.parquet`` -> ``x.items-<fingerprint>.parquet``."""
+    stem = Path(log_path).name.removesuffix(".parquet")
+    return f"{stem}.items-{fingerprint[:FINGERPRINT_LENGTH]}.parquet"
 
 
 def item_table_arrow(items: ItemTable) -> pa.Table:
@@ -58,33 +67,18 @@ def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
     metadata = parquet.metadata.metadata or {}
     if metadata.get(b"bandits.kind") != b"items":
         raise InputValueError(f"{path} is not a bandits item table (no 'bandits.kind = items').")
-    raw = metadata.get(b"bandits.n_item_features", b"")
-    if not raw.isdigit():
-        raise InputValueError(
-            f"{path}: the metadata key 'bandits.n_item_features' must be a whole number; "
-            f"got {raw!r}."
-        )
-    width = int(raw)
-    expected = {"id": pa.int64(), "valid_from": pa.int64(), "valid_until": pa.int64()}
-    if width:
-        expected["features"] = fixed_list_type(pa.float64(), width)
-    schema = parquet.schema_arrow
-    for name, kind in expected.items():
-        index = schema.get_field_index(name)
-        if index < 0:
-            raise InputValueError(f"{path}: the item table lacks the column {name!r}.")
-        if schema.field(index).type != kind:
-            raise InputValueError(
-                f"{path}: column {name!r} of the item table must be {kind}; the file has "
-                f"{schema.field(index).type}."
-            )
-    table = parquet.read(columns=list(expected))
-    n = table.num_rows
-    columns = {name: no_nulls(table.column(name).combine_chunks(), name) for name in expected}
-    features = (
-        from_fixed(columns["features"], np.float64, (n, width)) if width else np.zeros((n, 0))
-    )
     try:
+        width = metadata_int(metadata, "n_item_features")
+        expected = {"id": pa.int64(), "valid_from": pa.int64(), "valid_until": pa.int64()}
+        if width:
+            expected["features"] = fixed_list_type(pa.float64(), width)
+        check_schema(parquet.schema_arrow, expected, "the item table")
+        table = parquet.read(columns=list(expected))
+        n = table.num_rows
+        columns = columns_without_nulls(table, expected)
+        features = (
+            from_fixed(columns["features"], np.float64, (n, width)) if width else np.zeros((n, 0))
+        )
         return ItemTable(
             from_fixed(columns["id"], np.int64, (n,)),
             features,
@@ -93,3 +87,5 @@ def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
         )
     except InputValueError as error:
         raise InputValueError(f"{path}: {error}") from None
+    except pa.ArrowException as error:
+        raise InputValueError(f"{path}: cannot be read: {error}") from None

@@ -1,7 +1,7 @@
 """Logs as Parquet files (pyarrow), schema version 2: rows name items by id, items stored once.
 
 A log is two files: ``<name>.parquet`` with one row per request, and its item table
-``<name>.items.parquet`` beside it (see :mod:`bandits.logs.items`). Row columns:
+``<name>.items-<fingerprint>.parquet`` beside it (see :mod:`bandits.logs.items`). Row columns:
 
 =====================================  =============================================
 ``request_id``, ``time``, ``user_id``   int64
@@ -19,12 +19,15 @@ A log is two files: ``<name>.parquet`` with one row per request, and its item ta
 
 A list column of width 0 (no context features) is left out. The file metadata holds
 ``bandits.schema_version`` (2), the slate size, feature widths, history length and widest
-candidate set, the item table's file name, item count and fingerprint (so a table that does
-not belong to the log is refused). Version-1 files (features repeated per candidate) are read
-and converted on the fly (:mod:`bandits.logs.v1`); :func:`rewrite_log` rewrites them as v2.
+candidate set (upper bounds the rows are checked against; they never size an allocation on
+their own), the item table's file name, item count and fingerprint (so a table that does not
+belong to the log is refused). Version-1 files (features repeated per candidate) are read and
+converted on the fly (:mod:`bandits.logs.v1`); :func:`rewrite_log` rewrites them as v2.
 
-Every write is atomic (temporary files, fsync, rename, fsync of the folder) and never replaces
-an existing log unless asked. Reads check the schema's types and every row.
+Writes are atomic and durable: the item table gets its own content-addressed name, then the
+rows file is renamed into place (replacing an existing log only when asked), and only then is
+the old log's item table removed; every rename is followed by an fsync of the folder. Reads
+check the schema's types and every row, and stream in batches of bounded memory.
 """
 
 from __future__ import annotations
@@ -47,26 +50,37 @@ from bandits.items import ItemTable
 from bandits.logged import LoggedBandit
 from bandits.logs import v1
 from bandits.logs.arrow import (
+    check_schema,
+    columns_without_nulls,
     fixed_list,
     fixed_list_type,
     from_fixed,
     from_ragged,
     lengths,
+    list_column,
     no_nulls,
+    scatter_rows,
 )
 from bandits.logs.atomic import fsync_file, publish, temporary_name
-from bandits.logs.items import item_table_arrow, item_table_path, read_item_table
-from bandits.observation import PAD_ID, SlateObservation
+from bandits.logs.items import item_table_arrow, item_table_name, read_item_table
+from bandits.logs.layout import (
+    MARGINALS_COLUMN,
+    SIGNAL_PREFIX,
+    SIZE_KEYS,
+    VERSION_KEY,
+    metadata_int,
+)
+from bandits.observation import PAD_ID, SlateObservation, row_bytes
 from bandits.validation import InputError, InputValueError, check_integer
 
 SCHEMA_VERSION = 2
-VERSION_KEY = b"bandits.schema_version"
-SIGNAL_PREFIX = "signal."
-MARGINALS_COLUMN = "candidate_position_probability"
 DEFAULT_BATCH_BYTES = 64 * 2**20
 """Default memory budget of one batch of rows (reading, writing, evaluating)."""
 
-_LIST_OFFSET_LIMIT = 2**31 - 1
+READ_BUFFER_BYTES = 1 << 20
+"""Read buffer of a Parquet column stream (files are read without pre-buffering)."""
+
+ITEM_TABLE_KEY = b"bandits.item_table"
 
 
 class LogWriter:
@@ -75,8 +89,9 @@ class LogWriter:
     The first batch fixes the layout (slate size, widths, signals, whether logging marginals
     are stored). Rows go to a hidden temporary file as row groups of about ``batch_bytes``;
     the item table grows with the items the rows name (only those are stored). ``close``
-    writes the item table, then gives both files their names; leaving the ``with`` block by
-    an exception removes the temporary files and leaves any existing log untouched.
+    writes the item table under its content-addressed name, then gives the rows file its name;
+    leaving the ``with`` block by an exception removes the temporary files and leaves any
+    existing log untouched.
 
     Parameters
     ----------
@@ -97,18 +112,15 @@ class LogWriter:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
     ) -> None:
         self.path = Path(path)
-        self.items_path = item_table_path(self.path)
         self.overwrite = bool(overwrite)
         self.batch_bytes = check_integer(batch_bytes, "batch_bytes", "LogWriter", low=1)
         if self.path.is_dir():
             raise InputValueError(f"{self.path} is a folder; give the path of a log file.")
-        if not self.overwrite:
-            for target in (self.path, self.items_path):
-                if target.exists():
-                    raise FileExistsError(
-                        f"{target} already exists; it was not replaced (choose another name, "
-                        f"or ask to overwrite)."
-                    )
+        if not self.overwrite and self.path.exists():
+            raise FileExistsError(
+                f"{self.path} already exists; it was not replaced (choose another name, or ask "
+                f"to overwrite)."
+            )
         self.n_rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._temporary = temporary_name(self.path)
@@ -123,29 +135,27 @@ class LogWriter:
         if self._closed:
             raise RuntimeError(f"The LogWriter for {self.path} is closed.")
         table = log_to_arrow(log)
+        layout = _layout_of(log)
         if self._writer is None:
-            self._layout = _layout_of(log)
-            metadata = _metadata(self._layout, self.items_path.name)
+            self._layout = layout
             self._writer = pq.ParquetWriter(
-                self._temporary, table.schema.with_metadata(metadata), compression="zstd"
+                self._temporary, table.schema.with_metadata(_metadata(layout)), compression="zstd"
             )
-        elif _layout_of(log) != self._layout:
+        elif layout != self._layout:
             raise InputValueError(
                 f"Every batch written to {self.path} must have the layout of the first "
-                f"({self._layout}); got {_layout_of(log)}."
+                f"({self._layout}); got {layout}."
             )
         rows = max(1, self.batch_bytes // max(1, table.nbytes // max(1, table.num_rows)))
         self._writer.write_table(table.replace_schema_metadata(None), row_group_size=rows)
         self.n_rows += len(log)
-        longest_history = int((log.observation.history != PAD_ID).sum(axis=1).max(initial=0))
-        self._max_candidates = max(
-            self._max_candidates, int(log.observation.n_candidates.max(initial=0))
-        )
+        obs = log.observation
+        longest_history = int((obs.history != PAD_ID).sum(axis=1).max(initial=0))
+        self._max_candidates = max(self._max_candidates, int(obs.n_candidates.max(initial=0)))
         self._history_length = max(self._history_length, longest_history)
-        used = log.items.take(
-            np.unique(log.observation.candidate_rows[log.observation.candidate_mask])
-        )
-        self._items = used if self._items is None else self._items.union(used)
+        used = log.items.take(np.unique(obs.candidate_rows[obs.candidate_mask]))
+        with _naming(self.path):
+            self._items = used if self._items is None else self._items.union(used)
 
     def close(self) -> Path:
         """Finish the file, write the item table and publish both; returns the log's path."""
@@ -157,30 +167,39 @@ class LogWriter:
                 f"Nothing was written to {self.path}: a log needs at least one batch (an empty "
                 f"LoggedBandit is fine) to fix its layout."
             )
-        items = self._items
-        self._writer.add_key_value_metadata(
-            {
-                "bandits.max_candidates": str(self._max_candidates),
-                "bandits.history_length": str(self._history_length),
-                "bandits.n_rows": str(self.n_rows),
-                "bandits.item_count": str(items.n_items),
-                "bandits.item_fingerprint": items.fingerprint(),
-            }
-        )
-        self._writer.close()
+        items, writer = self._items, self._writer
+        fingerprint = items.fingerprint()
+        items_path = self.path.with_name(item_table_name(self.path, fingerprint))
+        old_items = _item_table_of(self.path) if self.overwrite else None
+        items_existed = items_path.exists()
+        items_temporary = temporary_name(items_path)
+        published = False
         self._closed = True
-        items_temporary = temporary_name(self.items_path)
         try:
+            writer.add_key_value_metadata(
+                {
+                    "bandits.max_candidates": str(self._max_candidates),
+                    "bandits.history_length": str(self._history_length),
+                    "bandits.n_rows": str(self.n_rows),
+                    ITEM_TABLE_KEY.decode(): items_path.name,
+                    "bandits.item_count": str(items.n_items),
+                    "bandits.item_fingerprint": fingerprint,
+                }
+            )
+            writer.close()
             pq.write_table(item_table_arrow(items), items_temporary, compression="zstd")
             fsync_file(items_temporary)
             fsync_file(self._temporary)
-            if not self.overwrite and self.path.exists():
-                raise FileExistsError(f"{self.path} appeared while it was being written.")
-            publish(items_temporary, self.items_path, replace=True)
+            publish(items_temporary, items_path, replace=True)  # same name, same content
             publish(self._temporary, self.path, replace=self.overwrite)
+            published = True
         finally:
             items_temporary.unlink(missing_ok=True)
             self._temporary.unlink(missing_ok=True)
+            if not published and not items_existed:
+                items_path.unlink(missing_ok=True)
+        if old_items is not None and old_items != items_path:
+            old_items.unlink(missing_ok=True)
         return self.path
 
     def abort(self) -> None:
@@ -224,6 +243,13 @@ def iter_log_batches(
     return open_log(path).iter_batches(batch_bytes=batch_bytes)
 
 
+def item_table_path(path: str | os.PathLike[str]) -> Path | None:
+    """The item table file of the version-2 log at ``path`` (from its metadata), or None for
+    a version-1 log."""
+    log = open_log(path)
+    return log.items_path
+
+
 def rewrite_log(
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
@@ -233,9 +259,7 @@ def rewrite_log(
 ) -> Path:
     """Rewrite a log (e.g. schema version 1) as a version-2 log, streaming in flat memory."""
     log = open_log(source)
-    sources = {log.path.resolve(), item_table_path(log.path).resolve()}
-    targets = {Path(target).resolve(), item_table_path(target).resolve()}
-    if sources & targets:
+    if Path(target).resolve() in {path.resolve() for path in log.files}:
         raise InputValueError(
             f"Rewriting {source} into {target} would replace the log being read; choose "
             f"another target."
@@ -259,10 +283,14 @@ class LogFile:
     path : Path
     version : int
         The file's schema version (1 or 2).
-    n_rows, slate_size, n_context_features, n_item_features, max_candidates : int
+    n_rows, slate_size, n_context_features, n_item_features, max_candidates,
+    history_length : int
     signal_names : list of str
+    has_marginals : bool
     items : ItemTable or None
         The item table (version 2); None for version 1, whose items come with each batch.
+    items_path : Path or None
+        The item table's file (version 2).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -270,16 +298,13 @@ class LogFile:
         self._parquet = _open(self.path)
         metadata = self._parquet.metadata.metadata or {}
         names = self._parquet.schema_arrow.names
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise InputValueError(f"{self.path}: the column(s) {repeated} appear more than once.")
         self.version = _version(metadata, self.path)
         self.n_rows = int(self._parquet.metadata.num_rows)
         self.signal_names = [
             name.removeprefix(SIGNAL_PREFIX) for name in names if name.startswith(SIGNAL_PREFIX)
         ]
         with _naming(self.path):
-            sizes = {key: _metadata_int(metadata, key) for key in _SIZE_KEYS}
+            sizes = {key: metadata_int(metadata, key) for key in SIZE_KEYS}
         self.slate_size = sizes["slate_size"]
         self.n_context_features = sizes["n_context_features"]
         self.n_item_features = sizes["n_item_features"]
@@ -287,28 +312,33 @@ class LogFile:
         self.history_length = sizes["history_length"]
         self.has_marginals = MARGINALS_COLUMN in names
         self.items: ItemTable | None = None
+        self.items_path: Path | None = None
         self._decode: Callable[[pa.Table], LoggedBandit]
         if self.version == 1:
             self._decode = lambda table: v1.arrow_to_log(table, sizes)
-        else:
-            with _naming(self.path):
-                _check_schema(self._parquet.schema_arrow, self._expected_schema())
-            items = self._read_items(metadata)
-            self.items = items
-            self._decode = lambda table: self._arrow_to_log(table, items)
-
-    def _read_items(self, metadata: dict[bytes, bytes]) -> ItemTable:
-        name = metadata.get(b"bandits.item_table", b"").decode()
-        if not name or Path(name).name != name:
-            raise InputValueError(
-                f"{self.path}: the metadata key 'bandits.item_table' must name a file beside "
-                f"the log; got {name!r}."
+            return
+        with _naming(self.path):
+            check_schema(
+                self._parquet.schema_arrow,
+                self._expected_schema(),
+                "the log",
+                extra=[SIGNAL_PREFIX + name for name in self.signal_names],
             )
-        items_path = self.path.with_name(name)
+            self.items_path = self.path.with_name(_item_table_name(metadata))
+        items = self._read_items(self.items_path, metadata)
+        self.items = items
+        self._decode = lambda table: self._arrow_to_log(table, items)
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file this log is made of (the rows file, and its item table for version 2)."""
+        return [self.path] + ([self.items_path] if self.items_path is not None else [])
+
+    def _read_items(self, items_path: Path, metadata: dict[bytes, bytes]) -> ItemTable:
         if not items_path.exists():
             raise FileNotFoundError(
                 f"{self.path}: its item table {items_path} is missing (a log is the .parquet "
-                f"file and its .items.parquet beside it; copy both)."
+                f"file and the item table beside it; copy both)."
             )
         items = read_item_table(items_path)
         if items.n_item_features != self.n_item_features:
@@ -316,7 +346,7 @@ class LogFile:
                 f"{items_path} has {items.n_item_features} item features; the log {self.path} "
                 f"declares {self.n_item_features}."
             )
-        fingerprint = metadata.get(b"bandits.item_fingerprint", b"").decode()
+        fingerprint = metadata.get(b"bandits.item_fingerprint", b"").decode(errors="replace")
         if fingerprint != items.fingerprint():
             raise InputValueError(
                 f"{items_path} is not the item table {self.path} was written with (its "
@@ -347,19 +377,18 @@ class LogFile:
         return expected
 
     def bytes_per_row(self) -> int:
-        """Memory one row takes once read (numpy arrays, Arrow buffers and the candidates'
-        looked-up features), estimated from the layout."""
-        c, k = max(self.max_candidates, 1), self.slate_size
-        floats = (
-            4
-            + self.n_context_features
-            + 2 * c
-            + self.history_length
-            + (3 + len(self.signal_names)) * k
-            + c * (self.n_item_features if self.version == 2 else 2 * self.n_item_features)
-            + (c * k if self.has_marginals else 0)
+        """Memory one row takes once read, estimated from the layout (see
+        :func:`bandits.observation.row_bytes`); version 1 counts its features twice (the
+        repeated ones in the file and the looked-up ones)."""
+        c, k = self.max_candidates, self.slate_size
+        return row_bytes(
+            n_context_features=self.n_context_features,
+            max_candidates=c,
+            n_item_features=self.n_item_features * (2 if self.version == 1 else 1),
+            history_length=self.history_length,
+            slate_size=k,
+            extra_values=len(self.signal_names) * k + (c * k if self.has_marginals else 0),
         )
-        return 16 * floats
 
     def rows_per_batch(self, batch_bytes: int) -> int:
         """How many rows fit in ``batch_bytes`` (at least one)."""
@@ -375,37 +404,30 @@ class LogFile:
 
     def read(self) -> LoggedBandit:
         """Every row as one table."""
+        if self.version == 2 or self.n_rows == 0:
+            with _naming(self.path):
+                return self._decode(self._parquet.read())
         with _naming(self.path):
-            table = self._parquet.read()
-            if table.num_rows == 0 or self.version == 2:
-                return self._decode(table)
-        return LoggedBandit.concat(list(self.iter_batches()))
+            return LoggedBandit.concat(list(self.iter_batches()))
 
     def read_times(self) -> NDArray[np.int64]:
         """The ``time`` column, shape (n_rows,), int64 (to split a log by time)."""
         with _naming(self.path):
-            column = no_nulls(
-                self._parquet.read(columns=["time"]).column("time").combine_chunks(), "time"
-            )
+            table = self._parquet.read(columns=["time"])
+            column = no_nulls(table.column("time").combine_chunks(), "time")
             values = np.asarray(column.to_numpy(zero_copy_only=False))
-            if not np.issubdtype(values.dtype, np.integer):
+            if not np.issubdtype(values.dtype, np.signedinteger):
                 raise InputValueError(f"column 'time' must hold int64; it holds {column.type}.")
-            return values.astype(np.int64)
+            return values.astype(np.int64, copy=False)
 
     def _arrow_to_log(self, table: pa.Table, items: ItemTable) -> LoggedBandit:
         """Rebuild and validate a version-2 batch."""
         n, k = table.num_rows, self.slate_size
-        column = {
-            name: no_nulls(table.column(name).combine_chunks(), name) for name in table.column_names
-        }
+        column = columns_without_nulls(table)
         counts, candidate_ids = from_ragged(
-            column["candidate_ids"],
-            np.int64,
-            PAD_ID,
-            self.max_candidates,
-            "candidate_ids",
+            column["candidate_ids"], np.int64, PAD_ID, self.max_candidates, "candidate_ids",
             "candidates",
-        )
+        )  # fmt: skip
         _, history = from_ragged(
             column["history"], np.int64, PAD_ID, self.history_length, "history", "entries"
         )
@@ -439,9 +461,7 @@ class LogFile:
             for name in self.signal_names
         }
         feedback = SlateFeedback(from_fixed(column["rewards"], np.float64, (n, k)), signals)
-        names = (
-            np.asarray(column["policy"].to_pylist(), dtype=np.str_) if n else np.zeros(0, np.str_)
-        )
+        names = np.asarray(column["policy"].to_pylist() if n else [], dtype=np.str_)
         return LoggedBandit(observation, decision, feedback, names)
 
 
@@ -458,8 +478,10 @@ def log_to_arrow(log: LoggedBandit) -> pa.Table:
     }
     if obs.n_context_features:
         columns["context"] = fixed_list(obs.context)
-    columns["candidate_ids"] = _list32(obs.candidate_ids[mask], obs.n_candidates, "candidate_ids")
-    columns["history"] = _list32(obs.history[history_mask], history_mask.sum(axis=1), "history")
+    columns["candidate_ids"] = list_column(
+        obs.candidate_ids[mask], obs.n_candidates, "candidate_ids"
+    )
+    columns["history"] = list_column(obs.history[history_mask], history_mask.sum(axis=1), "history")
     columns["slate"] = fixed_list(decision.slates)
     columns["slate_probability"] = pa.array(decision.slate_probability)
     columns["position_probability"] = fixed_list(decision.position_probability)
@@ -469,19 +491,8 @@ def log_to_arrow(log: LoggedBandit) -> pa.Table:
     marginals = decision.candidate_position_probability
     if marginals is not None:
         per_candidate = fixed_list(marginals[mask])
-        columns[MARGINALS_COLUMN] = pa.ListArray.from_arrays(
-            _offsets32(obs.n_candidates, MARGINALS_COLUMN), per_candidate
-        )
+        columns[MARGINALS_COLUMN] = list_column(per_candidate, obs.n_candidates, MARGINALS_COLUMN)
     return pa.table(columns)
-
-
-_SIZE_KEYS = (
-    "slate_size",
-    "n_context_features",
-    "n_item_features",
-    "history_length",
-    "max_candidates",
-)
 
 
 def _layout_of(log: LoggedBandit) -> dict[str, Any]:
@@ -494,29 +505,36 @@ def _layout_of(log: LoggedBandit) -> dict[str, Any]:
     }
 
 
-def _metadata(layout: dict[str, Any], items_name: str) -> dict[bytes, bytes]:
+def _metadata(layout: dict[str, Any]) -> dict[bytes, bytes]:
     return {
         VERSION_KEY: str(SCHEMA_VERSION).encode(),
         b"bandits.slate_size": str(layout["slate_size"]).encode(),
         b"bandits.n_context_features": str(layout["n_context_features"]).encode(),
         b"bandits.n_item_features": str(layout["n_item_features"]).encode(),
-        b"bandits.item_table": items_name.encode(),
     }
 
 
-def _offsets32(lengths_: NDArray[np.int64], name: str) -> pa.Array:
-    ends = np.zeros(len(lengths_) + 1, dtype=np.int64)
-    np.cumsum(lengths_, out=ends[1:])
-    if ends[-1] > _LIST_OFFSET_LIMIT:
+def _item_table_name(metadata: dict[bytes, bytes]) -> str:
+    raw = metadata.get(ITEM_TABLE_KEY, b"")
+    try:
+        name = raw.decode()
+    except UnicodeDecodeError:
+        name = ""
+    if not name or Path(name).name != name or name in (".", ".."):
         raise InputValueError(
-            f"A batch holds {ends[-1]} entries of column {name!r}, more than a Parquet list "
-            f"column's 2^31 - 1; write it in smaller batches."
+            f"the metadata key {ITEM_TABLE_KEY.decode()!r} must name a file beside the log; "
+            f"got {raw!r}."
         )
-    return pa.array(ends.astype(np.int32))
+    return name
 
 
-def _list32(values: NDArray[Any], lengths_: NDArray[np.int64], name: str) -> pa.Array:
-    return pa.ListArray.from_arrays(_offsets32(lengths_, name), pa.array(values))
+def _item_table_of(path: Path) -> Path | None:
+    """The item table an existing version-2 log at ``path`` points at (None if unreadable)."""
+    try:
+        metadata = pq.ParquetFile(path).metadata.metadata or {}
+        return path.with_name(_item_table_name(metadata))
+    except (OSError, pa.ArrowException, InputError):
+        return None
 
 
 def _marginals(
@@ -531,16 +549,15 @@ def _marginals(
             f"{per_row[row]} for {n_candidates[row]} candidates."
         )
     flat = from_fixed(column.flatten(), np.float64, (int(per_row.sum()), k))
-    padded = np.zeros((len(per_row), width, k))
-    padded[np.arange(width) < n_candidates[:, None]] = flat
-    return padded
+    return scatter_rows(flat, n_candidates, width, 0.0)
 
 
 def _open(path: Path) -> pq.ParquetFile:
     if path.is_dir():
         raise InputValueError(f"{path} is a folder; give the path of a Parquet log file.")
     try:
-        return pq.ParquetFile(path)
+        # without pre-buffering, batches are read page by page: memory stays flat in the rows
+        return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
     except FileNotFoundError:
         raise FileNotFoundError(f"No log file at {path}.") from None
     except (pa.ArrowException, OSError) as error:
@@ -560,30 +577,6 @@ def _version(metadata: dict[bytes, bytes], path: Path) -> int:
             f"bandits-recommender reads schema versions 1 and 2."
         )
     return int(version)
-
-
-def _metadata_int(metadata: dict[bytes, bytes], key: str) -> int:
-    raw = metadata.get(f"bandits.{key}".encode())
-    if raw is None or not raw.isdigit():
-        raise InputValueError(
-            f"the metadata key 'bandits.{key}' must be a whole number; got {raw!r}."
-        )
-    return int(raw)
-
-
-def _check_schema(schema: pa.Schema, expected: dict[str, pa.DataType]) -> None:
-    for name, kind in expected.items():
-        index = schema.get_field_index(name)
-        if index < 0:
-            raise InputValueError(f"the log lacks the column {name!r}.")
-        found = schema.field(index).type
-        if found != kind:
-            raise InputValueError(f"column {name!r} must be {kind}; the file has {found}.")
-    unknown = sorted(set(schema.names) - set(expected))
-    if unknown:
-        raise InputValueError(
-            f"the log has column(s) {unknown} that schema version 2 does not define."
-        )
 
 
 @contextmanager

@@ -25,12 +25,18 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.logged import LoggedBandit
-from bandits.logs.arrow import from_ragged, lengths, no_nulls, ragged_list
+from bandits.logs.arrow import (
+    columns_without_nulls,
+    from_ragged,
+    lengths,
+    list_column,
+    scatter_rows,
+)
 from bandits.logs.atomic import atomic_path
+from bandits.logs.layout import SIGNAL_PREFIX
 from bandits.observation import PAD_ID, SlateObservation
 from bandits.validation import InputValueError, integral_mask
 
-SIGNAL_PREFIX = "signal."
 _INTEGER_COLUMNS = ("request_id", "time", "user_id", "candidate_ids", "history", "slate")
 _REQUIRED = (
     "request_id",
@@ -62,9 +68,9 @@ def write_log_v1(
                     metadata = table.schema.metadata
                     writer = pq.ParquetWriter(temporary, table.schema)
                 writer.write_table(table)
-                metadata[b"bandits.max_candidates"] = str(
-                    max(int(metadata[b"bandits.max_candidates"]), batch.observation.max_candidates)
-                ).encode()
+                for key in (b"bandits.max_candidates", b"bandits.history_length"):
+                    widest = max(int(metadata[key]), int(table.schema.metadata[key]))
+                    metadata[key] = str(widest).encode()
             if writer is None:
                 raise InputValueError(f"Nothing to write to {path}: no batches.")
             writer.add_key_value_metadata(metadata)
@@ -81,18 +87,16 @@ def log_to_arrow_v1(log: LoggedBandit) -> pa.Table:
     history_mask = obs.history != PAD_ID
     n_item = obs.n_item_features
     flat_features = obs.candidate_features[mask].reshape(-1)
-    per_candidate = ragged_list(flat_features, np.full(int(mask.sum()), n_item))
+    per_candidate = _list(flat_features, np.full(int(mask.sum()), n_item))
     columns = {
         "request_id": pa.array(obs.request_ids),
         "time": pa.array(obs.times),
         "user_id": pa.array(obs.user_ids),
         "policy": pa.array(log.policy_names.astype(object), type=pa.string()),
         "context": _rows(obs.context),
-        "candidate_ids": ragged_list(obs.candidate_ids[mask], obs.n_candidates),
-        "candidate_features": pa.ListArray.from_arrays(
-            pa.array(_ends(obs.n_candidates)), per_candidate
-        ),
-        "history": ragged_list(obs.history[history_mask], history_mask.sum(axis=1)),
+        "candidate_ids": _list(obs.candidate_ids[mask], obs.n_candidates),
+        "candidate_features": list_column(per_candidate, obs.n_candidates, "candidate_features"),
+        "history": _list(obs.history[history_mask], history_mask.sum(axis=1)),
         "slate": _rows(decision.slates),
         "slate_probability": pa.array(decision.slate_probability),
         "position_probability": _rows(decision.position_probability),
@@ -117,9 +121,7 @@ def arrow_to_log(table: pa.Table, sizes: dict[str, int]) -> LoggedBandit:
     if missing:
         raise InputValueError(f"the log lacks the column(s) {missing}.")
     n = table.num_rows
-    column = {
-        name: no_nulls(table.column(name).combine_chunks(), name) for name in table.column_names
-    }
+    column = columns_without_nulls(table)
     for name in _INTEGER_COLUMNS:
         _require_integers(column[name], name)
     n_candidates, candidate_ids = from_ragged(
@@ -166,15 +168,13 @@ def arrow_to_log(table: pa.Table, sizes: dict[str, int]) -> LoggedBandit:
     return LoggedBandit(observation, decision, feedback, names)
 
 
-def _ends(lengths_: NDArray[np.int64]) -> NDArray[np.int32]:
-    ends = np.zeros(len(lengths_) + 1, dtype=np.int64)
-    np.cumsum(lengths_, out=ends[1:])
-    return ends.astype(np.int32)
+def _list(values: NDArray[Any], lengths_: NDArray[np.int64]) -> pa.Array:
+    return list_column(values, lengths_, "v1 column")
 
 
 def _rows(array: NDArray[Any]) -> pa.Array:
     """A (n, width) array as a list column of ``width`` values per row."""
-    return ragged_list(array.reshape(-1), np.full(array.shape[0], array.shape[1]))
+    return _list(array.reshape(-1), np.full(array.shape[0], array.shape[1]))
 
 
 def _require_integers(array: pa.Array, name: str) -> None:
@@ -254,6 +254,4 @@ def _candidate_features(
         )
     values = per_candidate.flatten().to_numpy(zero_copy_only=False)
     flat = np.asarray(values, dtype=np.float64).reshape(len(inner), n_item)
-    padded = np.zeros((len(counts), width, n_item))
-    padded[np.arange(width) < n_candidates[:, None]] = flat
-    return padded
+    return scatter_rows(flat, n_candidates, width, 0.0)

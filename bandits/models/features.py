@@ -42,9 +42,10 @@ def interaction_features(
     ndarray of float64, shape (n_requests, max_candidates or slate_size, n_features)
         Padded candidates get zero item features (so only the intercept is non-zero).
     """
-    items = obs.candidate_features
-    if slates is not None:
-        items = np.take_along_axis(items, slates[:, :, None], axis=1)
+    if slates is None:
+        items = obs.candidate_features
+    else:  # look up only the shown items
+        items = obs.items.features[np.take_along_axis(obs.candidate_rows, slates, axis=1)]
     n_requests, width, _ = items.shape
     outer = obs.context[:, None, :, None] * items[:, :, None, :]
     return np.concatenate(

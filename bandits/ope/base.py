@@ -178,8 +178,7 @@ def target_probabilities(
     given: ArrayLike
     if isinstance(target, Policy):
         obs = log.observation
-        per_row = 8 * max(obs.max_candidates, 1) * (obs.n_item_features + 2)
-        chunk = max(1, chunk_bytes // per_row)
+        chunk = max(1, chunk_bytes // obs.bytes_per_row)
         parts = [
             target.slate_probability(obs.take(rows), log.decision.slates[rows])
             for rows in (

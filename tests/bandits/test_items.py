@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bandits.items import ItemTable
+from bandits.validation import InputValueError
 
 
 def test_rows_are_sorted_by_id_and_read_only():
@@ -13,7 +14,7 @@ def test_rows_are_sorted_by_id_and_read_only():
     np.testing.assert_array_equal(table.ids, [2, 5, 7])
     np.testing.assert_array_equal(table.features[:, 0], [2.0, 5.0, 7.0])
     np.testing.assert_array_equal(table.valid_from, [1, 2, 0])
-    with pytest.raises(ValueError, match="read-only"):
+    with pytest.raises(ValueError, match="read-only"):  # numpy refuses the write
         table.features[0, 0] = 1.0
 
 
@@ -22,9 +23,9 @@ def test_positions_find_ids_and_name_a_missing_one():
     ids = np.array([[30, 10, -1], [20, 99, 10]])
     mask = np.array([[True, True, False], [True, False, True]])
     np.testing.assert_array_equal(table.positions(ids, mask, "ids"), [[2, 0, 0], [1, 0, 0]])
-    with pytest.raises(ValueError, match=r"names item 99 at row 1, candidate 1"):
+    with pytest.raises(InputValueError, match=r"names item 99 at row 1, candidate 1"):
         table.positions(ids, ids >= 0, "ids")
-    with pytest.raises(ValueError, match=r"names item 30 at row 0, candidate 0.*\(0 items\)"):
+    with pytest.raises(InputValueError, match=r"names item 30 at row 0, candidate 0.*\(0 items\)"):
         ItemTable.empty(0).positions(ids[:1, :1], mask[:1, :1], "ids")
 
 
@@ -39,7 +40,7 @@ def test_positions_find_ids_and_name_a_missing_one():
     ],
 )
 def test_bad_tables_are_refused(args, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputValueError, match=message):
         ItemTable(*args)
 
 
@@ -54,7 +55,7 @@ def test_union_keeps_every_item_once_and_refuses_conflicts():
         ValueError, match=r"disagree on the features of item 3: \[3.0\] and \[9.0\]"
     ):
         left.union(ItemTable([3], [[9.0]]))
-    with pytest.raises(ValueError, match="1 and 2 features"):
+    with pytest.raises(InputValueError, match="1 and 2 features"):
         left.union(ItemTable([5], [[1.0, 2.0]]))
 
 

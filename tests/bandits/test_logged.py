@@ -13,6 +13,7 @@ from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.logged import LoggedBandit, time_split_mask
 from bandits.observation import SlateObservation
+from bandits.validation import InputTypeError, InputValueError
 
 
 def _parts(seed=0, **shape):
@@ -96,7 +97,7 @@ def _with(array, index, value):
 )
 def test_bad_tables_are_rejected_naming_column_row_and_value(make, message):
     obs, decision, feedback, names = _parts(n_requests=6, max_candidates=4, slate_size=2)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputValueError, match=message):
         LoggedBandit(*make(obs, decision, feedback), names)
 
 
@@ -105,7 +106,7 @@ def test_observation_rejects_too_few_candidates_naming_the_row():
     counts = obs.n_candidates.copy()
     counts[3] = 1
     values = obs.to_mapping() | {"n_candidates": counts}
-    with pytest.raises(ValueError, match=r"'n_candidates'.*row 3 is 1"):
+    with pytest.raises(InputValueError, match=r"'n_candidates'.*row 3 is 1"):
         SlateObservation.from_mapping(values)
 
 
@@ -122,7 +123,9 @@ def test_concat_pads_candidates_and_history():
 
 def test_concat_refuses_tables_of_different_slate_size():
     rng = np.random.default_rng(7)
-    with pytest.raises(ValueError, match="share one slate_size; number 0 has 2, number 1 has 1"):
+    with pytest.raises(
+        InputValueError, match="share one slate_size; number 0 has 2, number 1 has 1"
+    ):
         LoggedBandit.concat([random_log(rng, slate_size=2), random_log(rng, slate_size=1)])
 
 
@@ -142,7 +145,9 @@ def test_repeated_candidate_ids_are_rejected_naming_row_and_item():
     values = _observation_values()
     ids = values["candidate_ids"].copy()
     ids[1, 1] = ids[1, 0]
-    with pytest.raises(ValueError, match=rf"row 1 has item {ids[1, 0]} as candidates \[0, 1\]"):
+    with pytest.raises(
+        InputValueError, match=rf"row 1 has item {ids[1, 0]} as candidates \[0, 1\]"
+    ):
         SlateObservation.from_mapping(values | {"candidate_ids": ids})
 
 
@@ -151,32 +156,34 @@ def test_nonzero_feature_padding_is_rejected():
     features = values["candidate_features"].copy()
     row = int(np.flatnonzero(values["n_candidates"] < 4)[0])
     features[row, 3, 0] = np.nan
-    with pytest.raises(ValueError, match=rf"must be 0 after.*row {row}, candidate 3 \(padding\)"):
+    with pytest.raises(
+        InputValueError, match=rf"must be 0 after.*row {row}, candidate 3 \(padding\)"
+    ):
         SlateObservation.from_mapping(values | {"candidate_features": features})
 
 
 def test_history_error_names_the_entry_after_the_gap():
     values = _observation_values()
     history = np.array([[5, -1, 7]] * 4)
-    with pytest.raises(ValueError, match=r"'history'.*row 0, entry 2 is 7"):
+    with pytest.raises(InputValueError, match=r"'history'.*row 0, entry 2 is 7"):
         SlateObservation.from_mapping(values | {"history": history})
 
 
 def test_fractional_slate_size_is_not_truncated():
     values = _observation_values()
-    with pytest.raises(TypeError, match=r"'slate_size' parameter of SlateObservation.*2.7"):
+    with pytest.raises(InputTypeError, match=r"'slate_size' parameter of SlateObservation.*2.7"):
         SlateObservation.from_mapping(values | {"slate_size": np.asarray(2.7)})
 
 
 def test_slate_probability_cannot_exceed_a_position_probability():
-    with pytest.raises(ValueError, match=r"row 1 has 0.9 > min\(position_probability\) = 0.1"):
+    with pytest.raises(InputValueError, match=r"row 1 has 0.9 > min\(position_probability\) = 0.1"):
         SlateDecision([[0, 1], [1, 0]], [0.5, 0.9], [[0.5, 0.6], [0.1, 0.95]])
 
 
 @pytest.mark.parametrize("fraction", [-0.3, 1.5, float("nan")])
 def test_split_rejects_fractions_outside_zero_one(fraction):
     log = random_log(np.random.default_rng(9), n_requests=5)
-    with pytest.raises(ValueError, match=r"'fraction' parameter of LoggedBandit\.split"):
+    with pytest.raises(InputValueError, match=r"'fraction' parameter of LoggedBandit\.split"):
         log.split(fraction)
 
 
@@ -221,7 +228,7 @@ def test_candidates_must_be_in_the_item_table():
     obs, *_ = _parts(n_requests=4, slate_size=2)
     missing = int(obs.candidate_ids[2, 1])
     keep = obs.items.ids != missing
-    with pytest.raises(ValueError, match=rf"names item {missing} at row 2, candidate 1"):
+    with pytest.raises(InputValueError, match=rf"names item {missing} at row 2, candidate 1"):
         _rebuild(obs, ItemTable(obs.items.ids[keep], obs.items.features[keep]))
 
 
@@ -246,7 +253,7 @@ def test_candidates_outside_their_items_window_are_rejected():
     item = int(obs.candidate_ids[1, 0])
     valid_until = np.where(obs.items.ids == item, obs.times[1], np.iinfo(np.int64).max)
     items = ItemTable(obs.items.ids, obs.items.features, valid_until=valid_until)
-    with pytest.raises(ValueError, match=rf"row 1, candidate 0 is item {item}, available"):
+    with pytest.raises(InputValueError, match=rf"row 1, candidate 0 is item {item}, available"):
         _rebuild(obs, items)
 
 
@@ -255,7 +262,7 @@ def test_one_item_with_two_feature_vectors_in_a_batch_is_refused():
     ids = values["candidate_ids"].copy()
     ids[1, 0] = ids[0, 0]
     ids[1, 1:] = np.where(ids[1, 1:] == ids[0, 0], 999_999, ids[1, 1:])
-    with pytest.raises(ValueError, match=rf"item {ids[0, 0]} has .* at row 0 and .* at row 1"):
+    with pytest.raises(InputValueError, match=rf"item {ids[0, 0]} has .* at row 0 and .* at row 1"):
         SlateObservation.from_mapping(values | {"candidate_ids": ids})
 
 
@@ -273,18 +280,20 @@ def test_logging_marginals_are_checked_against_the_candidates():
 
     skewed = marginals.copy()
     skewed[1, 0, 1] += 0.1
-    with pytest.raises(ValueError, match=r"sum to 1 .* row 1, position 1 sums to"):
+    with pytest.raises(InputValueError, match=r"sum to 1 .* row 1, position 1 sums to"):
         LoggedBandit(obs, _marginal_decision(obs, decision.slates, skewed), feedback, names)
 
     row = int(np.flatnonzero(obs.n_candidates < 4)[0])
     padded = marginals.copy()
     padded[row, 3, 0] = 0.01
     padded[row, 0, 0] -= 0.01
-    with pytest.raises(ValueError, match=rf"padding candidates; row {row}, candidate 3"):
+    with pytest.raises(InputValueError, match=rf"padding candidates; row {row}, candidate 3"):
         LoggedBandit(obs, _marginal_decision(obs, decision.slates, padded), feedback, names)
 
     disagreeing = SlateDecision(decision.slates, np.full(4, 0.01), np.full((4, 2), 0.2), marginals)
-    with pytest.raises(ValueError, match=r"agree with 'position_probability'.*row 0, position 0"):
+    with pytest.raises(
+        InputValueError, match=r"agree with 'position_probability'.*row 0, position 0"
+    ):
         LoggedBandit(obs, disagreeing, feedback, names)
 
 
@@ -293,5 +302,17 @@ def test_a_decision_remembers_the_observation_it_was_checked_against():
     decision.check_against(obs)
     decision.slates[0, 0] = 99  # corrupted after the check
     decision.check_against(obs)  # the same observation: not checked again
-    with pytest.raises(ValueError, match=r"row 0, position 0 is 99"):
+    with pytest.raises(InputValueError, match=r"row 0, position 0 is 99"):
         decision.check_against(obs.take(np.arange(4)))
+
+
+def test_one_policy_name_is_given_to_every_row_whole():
+    obs, decision, feedback, _ = _parts(n_requests=3)
+    log = LoggedBandit(obs, decision, feedback, "epsilon-greedy:epsilon=0.1")
+    assert log.policy_names.tolist() == ["epsilon-greedy:epsilon=0.1"] * 3
+
+
+@pytest.mark.parametrize("signals", [None, [1, 2], "click"])
+def test_signals_must_be_a_mapping(signals):
+    with pytest.raises(InputTypeError, match="'signals' of SlateFeedback"):
+        SlateFeedback(np.zeros((2, 1)), signals)

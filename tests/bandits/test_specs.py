@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bandits.specs import format_spec, parse_spec
+from bandits.validation import InputValueError
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_parse_spec_strips_whitespace():
     ],
 )
 def test_parse_spec_errors(spec, message):
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(InputValueError, match=f"^{re.escape(message)}$"):
         parse_spec(spec)
 
 

@@ -17,7 +17,7 @@ from bandits.feedback import SlateFeedback
 from bandits.policy import Policy
 from bandits.slates import shown_marginals
 from bandits.specs import parse_spec
-from bandits.validation import check_slates
+from bandits.validation import InputTypeError, InputValueError, check_slates
 from policies import POLICIES, MonteCarloPolicy, make_policy
 
 MONTE_CARLO = "monte-carlo-epsilon-greedy"
@@ -188,10 +188,12 @@ def test_probability_methods_change_nothing(name, make_observation):
 def test_refuses_the_dict_form_of_the_observation(name, make_observation):
     obs = make_observation(np.random.default_rng(4), n_requests=10, slate_size=2)
     policy = build(name)
-    with pytest.raises(TypeError, match=r"act takes a SlateObservation; got dict.*from_mapping"):
+    with pytest.raises(
+        InputTypeError, match=r"act takes a SlateObservation; got dict.*from_mapping"
+    ):
         policy.act(obs.to_mapping())
     slates = policy.act(obs).slates
-    with pytest.raises(TypeError, match="slate_probability takes a SlateObservation"):
+    with pytest.raises(InputTypeError, match="slate_probability takes a SlateObservation"):
         policy.slate_probability(obs.to_mapping(), slates)
 
 
@@ -212,14 +214,14 @@ def test_update_takes_batches_of_any_slate_size_and_act_still_works(
 
 def test_rejects_invalid_slates(policy, make_observation):
     obs = make_observation(np.random.default_rng(1), n_requests=2, slate_size=2)
-    with pytest.raises(ValueError, match="more than once"):
+    with pytest.raises(InputValueError, match="more than once"):
         policy.slate_probability(obs, [[0, 0], [0, 1]])
-    with pytest.raises(ValueError, match="row 1, position 0"):
+    with pytest.raises(InputValueError, match="row 1, position 0"):
         policy.position_probability(obs, [[0, 1], [obs.n_candidates[1], 0]])
-    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+    with pytest.raises(InputValueError, match=r"shape \(2, 2\)"):
         policy.slate_probability(obs, [[0], [1]])
-    with pytest.raises(TypeError, match=r"'feedback' of .*update must be a SlateFeedback"):
+    with pytest.raises(InputTypeError, match=r"'feedback' of .*update must be a SlateFeedback"):
         policy.update(obs, policy.act(obs), np.zeros((2, 2)))
-    with pytest.raises(ValueError, match="row 0, position 0"):
+    with pytest.raises(InputValueError, match="row 0, position 0"):
         bad = SlateDecision([[obs.n_candidates[0], 0], [0, 1]], [0.5, 0.5], [[0.5, 0.5]] * 2)
         policy.update(obs, bad, SlateFeedback(np.zeros((2, 2))))

@@ -10,36 +10,62 @@ import pytest
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.models import RidgeRegression
+from bandits.validation import InputTypeError, InputValueError
 from policies import EpsilonGreedy, LinUCB, UniformRandom, make_policy
 
 RNG = {"rng": np.random.default_rng(0)}
 BAD_PARAMETERS = [
-    (LinUCB, {"alpha": -1}, ValueError, "The 'alpha' parameter of LinUCB must be >= 0; got -1."),
-    (LinUCB, {"alpha": "big"}, TypeError, "'alpha' parameter of LinUCB must be a real number"),
-    (LinUCB, {"alpha": float("nan")}, ValueError, "'alpha' parameter of LinUCB must be finite"),
-    (LinUCB, {"ridge": 0}, ValueError, "The 'ridge' parameter of LinUCB must be > 0; got 0."),
+    (
+        LinUCB,
+        {"alpha": -1},
+        InputValueError,
+        "The 'alpha' parameter of LinUCB must be >= 0; got -1.",
+    ),
+    (LinUCB, {"alpha": "big"}, InputTypeError, "'alpha' parameter of LinUCB must be a real number"),
+    (
+        LinUCB,
+        {"alpha": float("nan")},
+        InputValueError,
+        "'alpha' parameter of LinUCB must be finite",
+    ),
+    (LinUCB, {"ridge": 0}, InputValueError, "The 'ridge' parameter of LinUCB must be > 0; got 0."),
     (LinUCB, {"alpah": 1.0}, TypeError, "unexpected keyword argument 'alpah'"),
     (
         EpsilonGreedy,
         {"epsilon": 1.5, **RNG},
-        ValueError,
+        InputValueError,
         "'epsilon' parameter of EpsilonGreedy must be <= 1",
     ),
     (
         EpsilonGreedy,
         {"epsilon": True, **RNG},
-        TypeError,
+        InputTypeError,
         "'epsilon' parameter of EpsilonGreedy must be a",
     ),
-    (EpsilonGreedy, {"base": "linucb", **RNG}, TypeError, "'base' parameter of EpsilonGreedy"),
-    (EpsilonGreedy, {"rng": 42}, TypeError, "'rng' parameter of EpsilonGreedy must be a numpy"),
+    (EpsilonGreedy, {"base": "linucb", **RNG}, InputTypeError, "'base' parameter of EpsilonGreedy"),
+    (
+        EpsilonGreedy,
+        {"rng": 42},
+        InputTypeError,
+        "'rng' parameter of EpsilonGreedy must be a numpy",
+    ),
     (EpsilonGreedy, {}, TypeError, "missing 1 required keyword-only argument: 'rng'"),
-    (UniformRandom, {"rng": None}, TypeError, "'rng' parameter of UniformRandom must be a numpy"),
-    (UniformRandom, {"rng": np.random.RandomState(0)}, TypeError, "'rng' parameter of Uniform"),
+    (
+        UniformRandom,
+        {"rng": None},
+        InputTypeError,
+        "'rng' parameter of UniformRandom must be a numpy",
+    ),
+    (
+        UniformRandom,
+        {"rng": np.random.RandomState(0)},
+        InputTypeError,
+        "'rng' parameter of Uniform",
+    ),
     (
         RidgeRegression,
         {"ridge": -1},
-        ValueError,
+        InputValueError,
         "'ridge' parameter of RidgeRegression must be > 0",
     ),
 ]
@@ -80,14 +106,14 @@ def test_make_policy_builds_a_wrapped_policy_from_its_spec():
 
 def test_make_policy_unknown_name_suggests_the_closest():
     message = "Unknown policy 'thompson'. Known: uniform, epsilon-greedy, ridge-greedy, linucb."
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(InputValueError, match=re.escape(message)):
         make_policy("thompson", {}, rng=np.random.default_rng(0))
     with pytest.raises(
-        ValueError, match=re.escape("Unknown policy 'linucv'. Did you mean 'linucb'?")
+        InputValueError, match=re.escape("Unknown policy 'linucv'. Did you mean 'linucb'?")
     ):
         make_policy("linucv", {}, rng=np.random.default_rng(0))
     with pytest.raises(
-        ValueError,
+        InputValueError,
         match=re.escape(
             "no parameter 'alhpa'; allowed parameters are ['alpha', 'ridge']. Did you mean 'alpha'?"
         ),
@@ -107,12 +133,12 @@ def test_make_policy_unknown_name_suggests_the_closest():
     ],
 )  # fmt: skip
 def test_make_policy_unknown_parameter(name, params, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(InputValueError, match=re.escape(message)):
         make_policy(name, params, rng=np.random.default_rng(0))
 
 
 def test_make_policy_needs_a_generator():
-    with pytest.raises(TypeError, match="'rng' parameter of make_policy"):
+    with pytest.raises(InputTypeError, match="'rng' parameter of make_policy"):
         make_policy("uniform", {}, rng=0)
 
 
@@ -120,12 +146,16 @@ def test_update_checks_its_inputs(make_observation):
     obs = make_observation(np.random.default_rng(0), n_requests=4, slate_size=2)
     policy = LinUCB()
     decision = policy.act(obs)
-    with pytest.raises(TypeError, match=r"'feedback' of LinUCB\.update must be a SlateFeedback"):
+    with pytest.raises(
+        InputTypeError, match=r"'feedback' of LinUCB\.update must be a SlateFeedback"
+    ):
         policy.update(obs, decision, np.zeros((4, 2)))
-    with pytest.raises(ValueError, match=r"'rewards' passed to LinUCB\.update must have shape"):
+    with pytest.raises(
+        InputValueError, match=r"'rewards' passed to LinUCB\.update must have shape"
+    ):
         policy.update(obs, decision, SlateFeedback(np.zeros((4, 1))))
     bad = SlateDecision(np.tile([0, 5], (4, 1)), np.ones(4), np.ones((4, 2)))
-    with pytest.raises(ValueError, match="position 1 is 5"):
+    with pytest.raises(InputValueError, match="position 1 is 5"):
         policy.update(obs, bad, SlateFeedback(np.zeros((4, 2))))
     assert policy.model_.n_samples_ == 0
 
@@ -134,5 +164,5 @@ def test_a_fitted_linear_policy_rejects_other_feature_sizes(make_observation):
     rng = np.random.default_rng(0)
     policy, obs = LinUCB(), make_observation(rng, n_context=3, n_item=2)
     policy.update(obs, policy.act(obs), SlateFeedback(np.zeros((obs.n_requests, 2))))
-    with pytest.raises(ValueError, match="fitted on 9 features; got rows of 7"):
+    with pytest.raises(InputValueError, match="fitted on 9 features; got rows of 7"):
         policy.act(make_observation(rng, n_context=2, n_item=2))

@@ -12,6 +12,7 @@ from scipy.special import expit
 
 import simulator
 from bandits.observation import PAD_ID, SlateObservation
+from bandits.validation import InputTypeError, InputValueError
 from simulator import LatentFactorEnv
 from simulator.latent_factor import BASE_LOGIT
 
@@ -229,23 +230,27 @@ def test_variable_candidate_counts_are_padded():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"n_users": 0}, ValueError, "'n_users' parameter of LatentFactorEnv must be >= 1; got 0"),
-        ({"n_items": -3}, ValueError, "'n_items' .* got -3"),
-        ({"n_latent": 0}, ValueError, "'n_latent' .* got 0"),
-        ({"n_requests": 2.5}, TypeError, "'n_requests' .* integer; got 2.5"),
-        ({"slate_size": 0}, ValueError, "'slate_size' .* got 0"),
-        ({"min_candidates": 2}, ValueError, "'min_candidates' .* >= 3; got 2"),
-        ({"max_candidates": 10}, ValueError, "'max_candidates' .* >= 20; got 10"),
-        ({"max_candidates": 300}, ValueError, "'max_candidates' .* <= 200; got 300"),
-        ({"history_length": -1}, ValueError, "'history_length' .* got -1"),
-        ({"feature_noise": -0.1}, ValueError, "'feature_noise' .* >= 0; got -0.1"),
-        ({"feature_noise": "high"}, TypeError, "'feature_noise' .* got 'high'"),
-        ({"logit_scale": float("nan")}, ValueError, "'logit_scale' .* finite; got nan"),
-        ({"item_bias_scale": -1}, ValueError, "'item_bias_scale' .* got -1"),
-        ({"examination": [1.0, 0.5]}, ValueError, r"'examination' .* shape \(3\); got \(2,\)"),
-        ({"examination": [1.0, 0.0, 0.0]}, ValueError, "'examination' .* row 1 is 0.0"),
-        ({"examination": [1.2, 1.0, 1.0]}, ValueError, "'examination' .* row 0 is 1.2"),
-        ({"examination": [0.5, 0.8, 0.2]}, ValueError, "'examination' .* position 1 is 0.8"),
+        (
+            {"n_users": 0},
+            InputValueError,
+            "'n_users' parameter of LatentFactorEnv must be >= 1; got 0",
+        ),
+        ({"n_items": -3}, InputValueError, "'n_items' .* got -3"),
+        ({"n_latent": 0}, InputValueError, "'n_latent' .* got 0"),
+        ({"n_requests": 2.5}, InputTypeError, "'n_requests' .* integer; got 2.5"),
+        ({"slate_size": 0}, InputValueError, "'slate_size' .* got 0"),
+        ({"min_candidates": 2}, InputValueError, "'min_candidates' .* >= 3; got 2"),
+        ({"max_candidates": 10}, InputValueError, "'max_candidates' .* >= 20; got 10"),
+        ({"max_candidates": 300}, InputValueError, "'max_candidates' .* <= 200; got 300"),
+        ({"history_length": -1}, InputValueError, "'history_length' .* got -1"),
+        ({"feature_noise": -0.1}, InputValueError, "'feature_noise' .* >= 0; got -0.1"),
+        ({"feature_noise": "high"}, InputTypeError, "'feature_noise' .* got 'high'"),
+        ({"logit_scale": float("nan")}, InputValueError, "'logit_scale' .* finite; got nan"),
+        ({"item_bias_scale": -1}, InputValueError, "'item_bias_scale' .* got -1"),
+        ({"examination": [1.0, 0.5]}, InputValueError, r"'examination' .* shape \(3\); got \(2,\)"),
+        ({"examination": [1.0, 0.0, 0.0]}, InputValueError, "'examination' .* row 1 is 0.0"),
+        ({"examination": [1.2, 1.0, 1.0]}, InputValueError, "'examination' .* row 0 is 1.2"),
+        ({"examination": [0.5, 0.8, 0.2]}, InputValueError, "'examination' .* position 1 is 0.8"),
         ({"n_request": 8}, TypeError, "n_request"),
     ],
 )
@@ -257,12 +262,12 @@ def test_constructor_rejects_bad_arguments(kwargs, error, match):
 @pytest.mark.parametrize(
     ("action", "error", "match"),
     [
-        ([[0, 1], [2, 2], [0, 1], [0, 1]], ValueError, r"row 1 .* candidate 2 more than once"),
-        ([[0, 1], [0, 1], [0, 4], [0, 1]], ValueError, "row 2, position 1 is 4"),
-        ([[-1, 1], [0, 1], [0, 1], [0, 1]], ValueError, "row 0, position 0 is -1"),
-        ([[0, 1, 2]] * 4, ValueError, r"shape \(4, 2\); got \(4, 3\)"),
-        ([0, 1], ValueError, r"2 axes; got shape \(2,\)"),
-        ([[0, 1], [0, 1.5], [0, 1], [0, 1]], TypeError, "row 1, position 1 is 1.5"),
+        ([[0, 1], [2, 2], [0, 1], [0, 1]], InputValueError, r"row 1 .* candidate 2 more than once"),
+        ([[0, 1], [0, 1], [0, 4], [0, 1]], InputValueError, "row 2, position 1 is 4"),
+        ([[-1, 1], [0, 1], [0, 1], [0, 1]], InputValueError, "row 0, position 0 is -1"),
+        ([[0, 1, 2]] * 4, InputValueError, r"shape \(4, 2\); got \(4, 3\)"),
+        ([0, 1], InputValueError, r"2 axes; got shape \(2,\)"),
+        ([[0, 1], [0, 1.5], [0, 1], [0, 1]], InputTypeError, "row 1, position 1 is 1.5"),
     ],
 )
 def test_step_rejects_bad_actions_without_drawing(action, error, match):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from gymnasium.spaces import MultiDiscrete
 
+from bandits.validation import InputValueError
 from simulator import SlateSpace
 
 
@@ -53,12 +54,12 @@ def test_sample_respects_the_mask():
     ],
 )
 def test_sample_rejects_a_bad_mask(mask, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputValueError, match=match):
         space().sample(mask=mask)
 
 
 def test_sample_rejects_probability():
-    with pytest.raises(ValueError, match="probability"):
+    with pytest.raises(InputValueError, match="probability"):
         space().sample(probability=np.ones((4, 5)))
 
 
@@ -90,7 +91,7 @@ def test_contains_accepts_nested_lists():
     ],
 )
 def test_constructor_rejects_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputValueError, match=match):
         space(**kwargs)
 
 

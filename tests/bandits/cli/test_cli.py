@@ -11,7 +11,7 @@ from factories import assert_logs_equal, random_log
 from typer.testing import CliRunner
 
 from bandits.cli import app
-from bandits.logs import read_log, write_log
+from bandits.logs import item_table_path, read_log, write_log
 
 runner = CliRunner()
 SMALL = [
@@ -40,10 +40,11 @@ def run_dir(tmp_path_factory):
 
 
 def test_simulate_writes_logs_trace_and_manifest(run_dir):
-    assert sorted(p.name for p in (run_dir / "logs").iterdir()) == [
-        "linucb_alpha=0.5.items.parquet",
+    names = sorted(p.name for p in (run_dir / "logs").iterdir())
+    assert [name.split(".items-")[0] for name in names] == [
+        "linucb_alpha=0.5",
         "linucb_alpha=0.5.parquet",
-        "uniform.items.parquet",
+        "uniform",
         "uniform.parquet",
     ]
     log = read_log(run_dir / "logs" / "uniform.parquet")
@@ -192,10 +193,8 @@ def test_overwrite_replaces_the_whole_run_folder(tmp_path):
                     folder, "--overwrite")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in folder.iterdir()) == ["logs", "manifest.json", "trace.parquet"]
-    assert sorted(p.name for p in (folder / "logs").iterdir()) == [
-        "uniform.items.parquet",
-        "uniform.parquet",
-    ]
+    logs = sorted(p.name for p in (folder / "logs").iterdir())
+    assert len(logs) == 2 and logs[0].startswith("uniform.items-") and logs[1] == "uniform.parquet"
     assert list(json.loads((folder / "manifest.json").read_text())["steps"]) == ["simulate"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folders left
 
@@ -264,3 +263,15 @@ def test_unknown_names_get_a_suggestion(tmp_path):
         extra = ["--out", str(tmp_path / "r")] if args[0] == "simulate" else []
         result = runner.invoke(app, [*args, *extra])
         assert result.exit_code == 2 and hint in " ".join(result.output.split()), result.output
+
+
+def test_evaluate_never_writes_over_its_own_input(run_dir):
+    log = run_dir / "logs" / "uniform.parquet"
+    items = item_table_path(log)
+    before = items.read_bytes()
+    for out in (log, items):
+        result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "--out", str(out),
+                                     "--overwrite"])  # fmt: skip
+        assert result.exit_code == 2 and "own input" in result.output
+    assert items.read_bytes() == before
+    assert len(read_log(log)) == 400

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bandits.cli.config import DEFAULT_ENV, DEFAULT_POLICIES, SimulationConfig
+from bandits.validation import InputTypeError, InputValueError
 
 ALLOWED = "['env', 'env_params', 'policies', 'seed', 'total_requests']"
 
@@ -44,7 +45,7 @@ def test_from_mapping_rejects_unknown_keys_suggests_and_lists_the_allowed_ones()
         f"Unknown simulation setting 'polices'. Did you mean 'policies'? The allowed ones are "
         f"{ALLOWED}."
     )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(InputValueError, match=f"^{re.escape(message)}$"):
         SimulationConfig.from_mapping({"seed": 1, "polices": ["uniform"]})
 
 
@@ -76,24 +77,24 @@ def test_from_toml_without_simulation_table(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[other]\nseed = 1\n", encoding="utf-8")
     message = f"{path} has no [simulation] table (it has ['other'])."
-    with pytest.raises(ValueError, match=re.escape(message) + "$"):
+    with pytest.raises(InputValueError, match=re.escape(message) + "$"):
         SimulationConfig.from_toml(path)
     path.write_text("[simulaton]\nseed = 1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=re.escape("Rename [simulaton] to [simulation]?")):
+    with pytest.raises(InputValueError, match=re.escape("Rename [simulaton] to [simulation]?")):
         SimulationConfig.from_toml(path)
 
 
 def test_from_toml_invalid(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[simulation\nseed = 1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=re.escape(f"{path} is not valid TOML: ")):
+    with pytest.raises(InputValueError, match=re.escape(f"{path} is not valid TOML: ")):
         SimulationConfig.from_toml(path)
 
 
 def test_from_toml_checks_values(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[simulation]\ntotal_requests = 0\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="'total_requests'"):
+    with pytest.raises(InputValueError, match="'total_requests'"):
         SimulationConfig.from_toml(path)
 
 
@@ -102,38 +103,38 @@ def test_from_toml_checks_values(tmp_path):
     [
         (
             {"total_requests": 0},
-            ValueError,
+            InputValueError,
             "The 'total_requests' parameter of SimulationConfig must be >= 1; got 0.",
         ),
         (
             {"total_requests": 1.5},
-            TypeError,
+            InputTypeError,
             "The 'total_requests' parameter of SimulationConfig must be an integer; "
             "got 1.5 of type float.",
         ),
         (
             {"seed": -1},
-            ValueError,
+            InputValueError,
             "The 'seed' parameter of SimulationConfig must be >= 0; got -1.",
         ),
         (
             {"seed": True},
-            TypeError,
+            InputTypeError,
             "The 'seed' parameter of SimulationConfig must be an integer; got True of type bool.",
         ),
         (
             {"policies": ()},
-            ValueError,
+            InputValueError,
             "The 'policies' of SimulationConfig must name at least one policy; got none.",
         ),
         (
             {"env": ""},
-            ValueError,
+            InputValueError,
             "The 'env' of SimulationConfig must be a gymnasium id; got ''.",
         ),
         (
             {"env_params": [1]},
-            TypeError,
+            InputTypeError,
             "The 'env_params' of SimulationConfig must be a table of keyword arguments; got [1].",
         ),
     ],
@@ -144,12 +145,12 @@ def test_bad_settings_name_the_field(settings, error, message):
 
 
 def test_bad_policy_spec_is_rejected():
-    with pytest.raises(ValueError, match=re.escape("The spec 'linucb:alpha' has 'alpha'")):
+    with pytest.raises(InputValueError, match=re.escape("The spec 'linucb:alpha' has 'alpha'")):
         SimulationConfig(policies=("uniform", "linucb:alpha"))
 
 
 def test_bad_policy_spec_error_names_the_field():
-    with pytest.raises(ValueError, match="'policies'"):
+    with pytest.raises(InputValueError, match="'policies'"):
         SimulationConfig(policies=("uniform", "linucb:alpha"))
 
 

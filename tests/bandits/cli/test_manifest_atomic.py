@@ -12,6 +12,7 @@ import pytest
 from bandits.cli import manifest
 from bandits.cli.manifest import MANIFEST_NAME, package_versions, read_manifest, record_step
 from bandits.logs.atomic import atomic_path, write_text_atomic
+from bandits.validation import InputValueError
 
 
 def test_record_two_steps_and_read_them_back(tmp_path):
@@ -43,7 +44,7 @@ def test_read_manifest_of_a_new_folder(tmp_path):
 def test_invalid_manifest_names_the_file(tmp_path):
     (tmp_path / MANIFEST_NAME).write_text("{not json", encoding="utf-8")
     message = f"{tmp_path / MANIFEST_NAME} is not valid JSON"
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(InputValueError, match=re.escape(message)):
         read_manifest(tmp_path)
 
 

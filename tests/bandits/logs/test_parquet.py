@@ -26,6 +26,7 @@ from bandits.logs import (
     write_log,
 )
 from bandits.logs import parquet as parquet_module
+from bandits.validation import InputValueError
 
 
 def with_marginals(log: LoggedBandit) -> LoggedBandit:
@@ -78,15 +79,17 @@ def test_round_trip_keeps_every_column(
 def test_items_are_stored_once_beside_the_log(tmp_path):
     log = random_log(np.random.default_rng(0), n_requests=50, max_candidates=6, n_item=3)
     path = write_log(log, tmp_path / "run.parquet")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.items.parquet", "run.parquet"]
-    assert item_table_path(path) == tmp_path / "run.items.parquet"
-    items = read_item_table(tmp_path / "run.items.parquet")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and names[1] == "run.parquet" and names[0].startswith("run.items-")
+    assert item_table_path(path) == tmp_path / names[0]
+    items = read_item_table(tmp_path / names[0])
     shown = np.unique(log.observation.candidate_ids[log.observation.candidate_mask])
     np.testing.assert_array_equal(items.ids, shown)  # only the items the rows name
     assert "candidate_features" not in pq.read_schema(path).names
     metadata = pq.ParquetFile(path).metadata.metadata
     assert metadata[b"bandits.schema_version"] == b"2"
-    assert metadata[b"bandits.item_table"] == b"run.items.parquet"
+    assert metadata[b"bandits.item_table"] == names[0].encode()
+    assert names[0] == f"run.items-{items.fingerprint()[:16]}.parquet"  # named by its content
 
 
 def test_batches_are_sized_by_bytes_not_rows(tmp_path):
@@ -111,7 +114,7 @@ def test_writer_streams_batches_into_one_log(tmp_path):
 
 def test_writer_refuses_a_batch_of_another_layout(tmp_path):
     rng = np.random.default_rng(3)
-    with pytest.raises(ValueError, match="layout of the first"):
+    with pytest.raises(InputValueError, match="layout of the first"):
         with LogWriter(tmp_path / "log.parquet") as writer:
             writer.write(random_log(rng, slate_size=2))
             writer.write(random_log(rng, slate_size=1))
@@ -127,16 +130,39 @@ def test_an_existing_log_is_not_replaced_unless_asked(tmp_path):
     new = random_log(np.random.default_rng(5), n_requests=4)
     write_log(new, tmp_path / "log.parquet", overwrite=True)
     assert_logs_equal(new, read_log(tmp_path / "log.parquet"))
+    assert len(list(tmp_path.iterdir())) == 2  # the old item table went with the old rows
+
+
+def test_a_failure_between_the_two_renames_keeps_the_old_log_whole(tmp_path, monkeypatch):
+    old = random_log(np.random.default_rng(4), n_requests=3)
+    write_log(old, tmp_path / "log.parquet")
+    calls = []
+
+    def publish_then_fail(temporary, target, *, replace):
+        calls.append(target.name)
+        if len(calls) == 2:  # the item table is in place, the rows are not yet
+            raise OSError("killed between the renames")
+        original(temporary, target, replace=replace)
+
+    original = parquet_module.publish
+    monkeypatch.setattr(parquet_module, "publish", publish_then_fail)
+    with pytest.raises(OSError, match="killed"):
+        write_log(random_log(np.random.default_rng(5)), tmp_path / "log.parquet", overwrite=True)
+    monkeypatch.undo()
+    assert_logs_equal(old, read_log(tmp_path / "log.parquet"))
+    assert len(list(tmp_path.iterdir())) == 2  # no temporary or new item table left behind
 
 
 def test_a_missing_or_foreign_item_table_is_refused(tmp_path):
-    write_log(random_log(np.random.default_rng(6)), tmp_path / "a.parquet")
-    write_log(random_log(np.random.default_rng(7)), tmp_path / "b.parquet")
-    (tmp_path / "b.items.parquet").replace(tmp_path / "a.items.parquet")
-    with pytest.raises(ValueError, match=r"is not the item table .*a\.parquet was written with"):
-        read_log(tmp_path / "a.parquet")
-    with pytest.raises(FileNotFoundError, match=r"its item table .*b.items.parquet is missing"):
-        read_log(tmp_path / "b.parquet")
+    a = write_log(random_log(np.random.default_rng(6)), tmp_path / "a.parquet")
+    b = write_log(random_log(np.random.default_rng(7)), tmp_path / "b.parquet")
+    item_table_path(b).replace(item_table_path(a))
+    with pytest.raises(
+        InputValueError, match=r"is not the item table .*a\.parquet was written with"
+    ):
+        read_log(a)
+    with pytest.raises(FileNotFoundError, match=r"its item table .*b\.items-.* is missing"):
+        read_log(b)
 
 
 def _rewrite(path: Path, change) -> None:
@@ -164,7 +190,7 @@ def _log_file(tmp_path, n_requests=5, **shape):
          "not a bandits log"),
         (lambda t, m: (t.drop_columns(["rewards"]), m), "lacks the column 'rewards'"),
         (lambda t, m: (t.append_column("extra", pa.array(range(t.num_rows))), m),
-         r"column\(s\) \['extra'\] that schema version 2 does not define"),
+         r"column\(s\) \['extra'\] that its schema does not define"),
         (lambda t, m: (t.set_column(t.schema.get_field_index("user_id"), "user_id",
                                     pa.array(range(t.num_rows), pa.uint64())), m),
          "column 'user_id' must be int64; the file has uint64"),
@@ -174,15 +200,24 @@ def _log_file(tmp_path, n_requests=5, **shape):
         (lambda t, m: (t, m | {b"bandits.max_candidates": b"2"}),
          "has 5 candidates at row .*more than the 2 the file's metadata declares"),
         (lambda t, m: (t, m | {b"bandits.history_length": b"x"}),
-         "'bandits.history_length' must be a whole number; got b'x'"),
+         "'bandits.history_length' must be a whole number up to 2147483647; got b'x'"),
+        (lambda t, m: (t, m | {b"bandits.slate_size": b"99999999999999999999"}),
+         "'bandits.slate_size' must be a whole number up to"),
+        (lambda t, m: (t, m | {b"bandits.item_table": b"../elsewhere.parquet"}),
+         "'bandits.item_table' must name a file beside the log"),
+        (lambda t, m: (t, m | {b"bandits.item_table": b"\xff\xfe"}),
+         "'bandits.item_table' must name a file beside the log"),
     ],
     ids=["version", "no-version", "missing-column", "extra-column", "uint64", "variable-list",
-         "widths-exceed-metadata", "bad-metadata"],
+         "widths-exceed-metadata", "bad-metadata", "huge-width", "item-table-elsewhere",
+         "item-table-not-utf8"],
 )  # fmt: skip
 def test_a_file_that_breaks_the_schema_is_refused_naming_the_problem(tmp_path, change, message):
+    """Each case raises the toolkit's own input error (a one-line message on the command
+    line), naming the file."""
     path = _log_file(tmp_path, max_candidates=5, min_candidates=5)
     _rewrite(path, change)
-    with pytest.raises(ValueError, match=message) as error:
+    with pytest.raises(InputValueError, match=message) as error:
         read_log(path)
     assert str(path) in str(error.value)
 
@@ -197,7 +232,7 @@ def test_invalid_rows_in_a_file_are_rejected_on_read(tmp_path):
         return table.set_column(index, "slate_probability", pa.array(probabilities)), metadata
 
     _rewrite(path, bad_probability)
-    with pytest.raises(ValueError, match=r"'slate_probability'.*row 3 is 2.0"):
+    with pytest.raises(InputValueError, match=r"'slate_probability'.*row 3 is 2.0"):
         read_log(path)
 
 
@@ -211,17 +246,17 @@ def test_nulls_are_refused_naming_the_row(tmp_path):
         return table.set_column(index, "time", pa.array(times, pa.int64())), metadata
 
     _rewrite(path, null_time)
-    with pytest.raises(ValueError, match=r"column 'time' must not hold nulls; row 2 is null"):
+    with pytest.raises(InputValueError, match=r"column 'time' must not hold nulls; row 2 is null"):
         read_log(path)
 
 
 def test_missing_file_and_folder_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nothing\.parquet"):
         read_log(tmp_path / "nothing.parquet")
-    with pytest.raises(ValueError, match="is a folder"):
+    with pytest.raises(InputValueError, match="is a folder"):
         read_log(tmp_path)
     (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(ValueError, match=r"junk\.parquet is not a readable Parquet file"):
+    with pytest.raises(InputValueError, match=r"junk\.parquet is not a readable Parquet file"):
         read_log(tmp_path / "junk.parquet")
 
 
@@ -234,11 +269,12 @@ def test_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkey
         Path(where).write_bytes(b"PAR1 truncated")
         raise OSError("disk full")
 
+    before = sorted(tmp_path.iterdir())
     monkeypatch.setattr(parquet_module.pq, "write_table", fail)  # the item table's write
     with pytest.raises(OSError, match="disk full"):
         write_log(random_log(np.random.default_rng(5), n_requests=8), target, overwrite=True)
     monkeypatch.undo()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.items.parquet", "log.parquet"]
+    assert sorted(tmp_path.iterdir()) == before
     assert_logs_equal(old, read_log(target))
 
 
@@ -248,4 +284,17 @@ def test_interrupted_first_write_leaves_nothing(tmp_path):
         with LogWriter(tmp_path / "fresh.parquet") as writer:
             writer.write(random_log(rng))
             raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_while_finishing_the_file_leaves_nothing_behind(tmp_path, monkeypatch):
+    writer = LogWriter(tmp_path / "log.parquet")
+    writer.write(random_log(np.random.default_rng(8)))
+
+    def no_space(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(writer._writer, "close", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        writer.close()
     assert list(tmp_path.iterdir()) == []

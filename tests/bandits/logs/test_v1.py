@@ -15,6 +15,7 @@ from bandits.cli import app
 from bandits.logged import LoggedBandit
 from bandits.logs import iter_log_batches, open_log, read_log, rewrite_log
 from bandits.logs.v1 import write_log_v1
+from bandits.validation import InputValueError
 
 
 def _v1_file(tmp_path, seed=0, parts=(7, 5), **shape):
@@ -43,7 +44,7 @@ def test_rewriting_v1_as_v2_keeps_every_row(tmp_path):
     rewrite_log(path, tmp_path / "new.parquet", batch_bytes=1)
     assert open_log(tmp_path / "new.parquet").version == 2
     assert_logs_equal(log, read_log(tmp_path / "new.parquet"))
-    with pytest.raises(ValueError, match="would replace the log being read"):
+    with pytest.raises(InputValueError, match="would replace the log being read"):
         rewrite_log(path, path, overwrite=True)
 
 
@@ -71,7 +72,7 @@ def test_short_candidate_feature_vector_names_row_and_candidate(tmp_path):
         return features
 
     _edit(path, "candidate_features", cut)
-    with pytest.raises(ValueError, match=r"2 values per candidate.*row 2, candidate 1 has 1"):
+    with pytest.raises(InputValueError, match=r"2 values per candidate.*row 2, candidate 1 has 1"):
         read_log(path)
 
 
@@ -83,7 +84,9 @@ def test_short_slate_row_is_named(tmp_path):
         return slates
 
     _edit(path, "slate", cut)
-    with pytest.raises(ValueError, match=r"column 'slate' must have 2 values on every row.*row 2"):
+    with pytest.raises(
+        InputValueError, match=r"column 'slate' must have 2 values on every row.*row 2"
+    ):
         read_log(path)
 
 
@@ -102,5 +105,13 @@ def test_short_slate_row_is_named(tmp_path):
 def test_fractional_or_huge_ids_are_rejected_not_truncated(tmp_path, name, values, message):
     path, _ = _v1_file(tmp_path, parts=(4,))
     _edit(path, name, values)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputValueError, match=message):
         read_log(path)
+
+
+def test_batches_with_different_history_widths_read_back(tmp_path):
+    rng = np.random.default_rng(3)
+    parts = [random_log(rng, n_requests=4, history_length=1),
+             random_log(rng, n_requests=5, history_length=4)]  # fmt: skip
+    path = write_log_v1(parts, tmp_path / "old.parquet")
+    assert_logs_equal(LoggedBandit.concat(parts), read_log(path))

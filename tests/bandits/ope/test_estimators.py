@@ -12,6 +12,7 @@ from scipy import stats
 from bandits.decision import SlateDecision
 from bandits.logged import LoggedBandit
 from bandits.ope import ESTIMATORS, IPS, SNIPS
+from bandits.validation import InputTypeError, InputValueError
 
 
 def _log_with(rewards, logged_probability, seed=0):
@@ -81,14 +82,14 @@ def test_bad_target_probabilities_name_the_row(name):
         ValueError, match=r"target probabilities must lie in \[0, 1\]; row 2 is 1.5"
     ):
         ESTIMATORS[name]().estimate(log, target)
-    with pytest.raises(ValueError, match=r"target probabilities must have shape \(5\)"):
+    with pytest.raises(InputValueError, match=r"target probabilities must have shape \(5\)"):
         ESTIMATORS[name]().estimate(log, np.full(4, 0.5))
 
 
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 @pytest.mark.parametrize("confidence", [0, 1, 1.5, "high"])
 def test_bad_confidence_is_rejected(name, confidence):
-    with pytest.raises((ValueError, TypeError), match="'confidence' parameter"):
+    with pytest.raises((InputValueError, InputTypeError), match="'confidence' parameter"):
         ESTIMATORS[name](confidence=confidence)
 
 

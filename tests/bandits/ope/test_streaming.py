@@ -10,7 +10,7 @@ import pytest
 from factories import random_log
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from toy_policies import FixedScores
+from toy_policies import FixedScores, MonteCarloEpsilonGreedy
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
@@ -47,11 +47,23 @@ def _uniform_log(seed, n):
     return LoggedBandit(obs, decision, log.feedback, "uniform")
 
 
+def _exact_target():
+    return EpsilonGreedy(epsilon=0.4, base=FixedScores(item_scores={i: i for i in range(1000)}),
+                         rng=np.random.default_rng(1))  # fmt: skip
+
+
+def _monte_carlo_target():
+    return MonteCarloEpsilonGreedy(epsilon=0.4, probability_draws=200,
+                                   rng=np.random.default_rng(1))  # fmt: skip
+
+
+@pytest.mark.parametrize("make_target", [_exact_target, _monte_carlo_target])
 @pytest.mark.parametrize("name", list(ESTIMATORS))
-def test_estimates_over_batches_equal_the_in_memory_estimate(name):
+def test_estimates_over_batches_equal_the_in_memory_estimate(name, make_target):
+    """Also for a Monte-Carlo target: each request's probability draws are its own, so they
+    do not depend on how the log is cut into batches."""
     log = _uniform_log(1, 300)
-    target = EpsilonGreedy(epsilon=0.4, base=FixedScores(item_scores={i: i for i in range(1000)}),
-                           rng=np.random.default_rng(1))  # fmt: skip
+    target = make_target()
     estimator = ESTIMATORS[name]()
     whole = estimator.estimate(log, target)
     batches = [log.take(np.arange(start, min(start + 37, 300))) for start in range(0, 300, 37)]

@@ -11,6 +11,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from bandits.reports.plots import plot_cumulative_regret
+from bandits.validation import InputTypeError, InputValueError
 
 
 def test_one_line_per_policy():
@@ -58,10 +59,12 @@ def test_several_runs_give_the_mean_and_a_band():
 
 def test_missing_columns_are_named():
     trace = pd.DataFrame({"policy": ["a"], "requests": [1]})
-    with pytest.raises(ValueError, match=re.escape("lacks the column(s) ['cumulative_regret']")):
+    with pytest.raises(
+        InputValueError, match=re.escape("lacks the column(s) ['cumulative_regret']")
+    ):
         plot_cumulative_regret(trace)
 
 
 def test_not_a_dataframe():
-    with pytest.raises(TypeError, match="must be a pandas DataFrame; got dict"):
+    with pytest.raises(InputTypeError, match="must be a pandas DataFrame; got dict"):
         plot_cumulative_regret({"policy": ["a"], "requests": [1], "cumulative_regret": [0.0]})
