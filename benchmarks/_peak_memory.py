@@ -6,28 +6,34 @@ reports at least the benchmark's own peak, whatever the command uses. Started fr
 launcher instead, the command inherits only the launcher's few MiB, and ``os.wait4`` gives its
 true peak (``ru_maxrss``, KiB on Linux). An optional cap on the command's address space
 (``RLIMIT_AS``) makes a runaway command fail with an out-of-memory error instead of pushing
-the machine into the OOM killer.
+the machine into the OOM killer; an optional timeout kills the command, since some libraries
+(OpenBLAS) retry a failed allocation forever instead of failing.
 
-Run: python benchmarks/_peak_memory.py OUTPUT [--limit-bytes N] -- COMMAND [ARG ...]
+Run: python benchmarks/_peak_memory.py OUTPUT [--limit-bytes N] [--timeout S] -- COMMAND ...
 
 The command's stdout and stderr go to the file OUTPUT; the launcher prints one JSON object,
-``{"seconds": ..., "peak_bytes": ..., "exit_code": ...}``.
+``{"seconds": ..., "peak_bytes": ..., "exit_code": ..., "timed_out": ...}``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 
 def measure(
-    command: list[str], output: Path, limit_bytes: int | None = None
-) -> dict[str, float | int]:
+    command: list[str],
+    output: Path,
+    limit_bytes: int | None = None,
+    timeout: float | None = None,
+) -> dict[str, float | int | bool]:
     """Run ``command`` (output to ``output``); its wall time, peak RSS in bytes and exit code.
 
     Parameters
@@ -37,6 +43,8 @@ def measure(
         File receiving the command's stdout and stderr.
     limit_bytes : int, optional
         Cap on the command's address space (``RLIMIT_AS``); none by default.
+    timeout : float, optional
+        Seconds after which the command is killed (``timed_out`` is then true).
     """
 
     def cap() -> None:
@@ -46,41 +54,49 @@ def measure(
     with output.open("wb") as sink:
         began = time.perf_counter()
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=cap)
+        killer = threading.Timer(timeout, process.kill) if timeout else None
+        if killer is not None:
+            killer.start()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - began
+        if killer is not None:
+            killer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here; tell Popen
     return {
         "seconds": seconds,
         "peak_bytes": usage.ru_maxrss * 1024,
         "exit_code": process.returncode,
+        "timed_out": timeout is not None and seconds >= timeout,
     }
 
 
 def launch(
-    command: list[str], output: Path, limit_bytes: int | None = None
-) -> dict[str, float | int]:
+    command: list[str],
+    output: Path,
+    limit_bytes: int | None = None,
+    timeout: float | None = None,
+) -> dict[str, float | int | bool]:
     """:func:`measure` run in a fresh launcher process (call this from a large process)."""
-    limit = [] if limit_bytes is None else ["--limit-bytes", str(limit_bytes)]
-    launcher = [sys.executable, __file__, str(output), *limit, "--", *command]
+    options = [] if limit_bytes is None else ["--limit-bytes", str(limit_bytes)]
+    options += [] if timeout is None else ["--timeout", str(timeout)]
+    launcher = [sys.executable, __file__, str(output), *options, "--", *command]
     result = subprocess.run(launcher, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
 
 
 def main() -> None:
-    """Parse ``OUTPUT [--limit-bytes N] -- COMMAND ...``; print the measurement as JSON."""
+    """Parse ``OUTPUT [options] -- COMMAND ...``; print the measurement as JSON."""
+    parser = argparse.ArgumentParser(usage=__doc__.split("Run: ")[1].splitlines()[0])
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--limit-bytes", type=int)
+    parser.add_argument("--timeout", type=float)
     arguments = sys.argv[1:]
-    if "--" not in arguments:
-        sys.exit(__doc__)
+    if "--" not in arguments or arguments[-1] == "--":
+        parser.error("give the command after --")
     split = arguments.index("--")
-    options, command = arguments[:split], arguments[split + 1 :]
-    if (
-        not command
-        or len(options) not in (1, 3)
-        or (len(options) == 3 and options[1] != "--limit-bytes")
-    ):
-        sys.exit(__doc__)
-    limit = int(options[2]) if len(options) == 3 else None
-    print(json.dumps(measure(command, Path(options[0]), limit)))
+    options = parser.parse_args(arguments[:split])
+    result = measure(arguments[split + 1 :], options.output, options.limit_bytes, options.timeout)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

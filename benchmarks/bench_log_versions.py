@@ -22,7 +22,8 @@ through the small launcher ``_peak_memory.py`` (a direct child of this large pro
 report this process's peak as its own) with their address space capped
 (``--memory-cap-gib``, default 12, at most 60% of available RAM), so a reader whose memory
 grows with the file fails with an out-of-memory error, shown in the table, instead of
-starting the kernel's OOM killer.
+starting the kernel's OOM killer; one that spins at the cap is killed after
+``--timeout-minutes``.
 
 Version 1 at one million rows is about 25 GiB on disk; the script refuses to start without
 room for it. Logs go to a fresh folder under /work/bench-scratch, deleted at the end unless
@@ -53,7 +54,7 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.logged import LoggedBandit
-from bandits.logs import DEFAULT_BATCH_BYTES, LogWriter, item_table_path, open_log
+from bandits.logs import DEFAULT_BATCH_BYTES, LogWriter, open_log
 from bandits.logs.v1 import write_log_v1
 from bandits.observation import PAD_ID, SlateObservation
 from bandits.validation import InputError
@@ -200,7 +201,7 @@ def read_streamed(path: Path) -> dict[str, object]:
     return {"seconds": time.perf_counter() - began, "rows": rows, "error": error}
 
 
-def measured_read(path: Path, folder: Path, limit: int) -> dict[str, object]:
+def measured_read(path: Path, folder: Path, limit: int, timeout: float) -> dict[str, object]:
     """:func:`read_streamed` in a subprocess (this script with ``--read-log``), measured.
 
     Returns
@@ -210,7 +211,7 @@ def measured_read(path: Path, folder: Path, limit: int) -> dict[str, object]:
     """
     output = folder / f"{path.stem}.read.txt"
     command = [sys.executable, __file__, "--read-log", str(path)]
-    measured = launch(command, output, limit)
+    measured = launch(command, output, limit, timeout)
     text = output.read_text(errors="replace")
     try:
         result = json.loads(text.strip().splitlines()[-1])
@@ -218,11 +219,11 @@ def measured_read(path: Path, folder: Path, limit: int) -> dict[str, object]:
         result = {"seconds": measured["seconds"], "rows": 0, "error": text[-2000:]}
     result["peak"] = measured["peak_bytes"]
     if measured["exit_code"] != 0 and not result["error"]:
-        result["error"] = f"exit {measured['exit_code']}: {text[-2000:]}"
+        result["error"] = failure(measured, text)
     return result
 
 
-def evaluate(path: Path, folder: Path, limit: int) -> dict[str, object]:
+def evaluate(path: Path, folder: Path, limit: int, timeout: float) -> dict[str, object]:
     """``bandits evaluate`` on the log at ``path`` as a subprocess, measured.
 
     Returns
@@ -241,16 +242,23 @@ def evaluate(path: Path, folder: Path, limit: int) -> dict[str, object]:
         str(estimates),
     ]
     output = folder / f"{path.stem}.evaluate.txt"
-    measured = launch(command, output, limit)
+    measured = launch(command, output, limit, timeout)
     error = None
     if measured["exit_code"] != 0:
-        error = f"exit {measured['exit_code']}: " + output.read_text(errors="replace")[-2000:]
+        error = failure(measured, output.read_text(errors="replace"))
     return {
         "seconds": measured["seconds"],
         "peak": measured["peak_bytes"],
         "error": error,
         "estimates": pd.read_csv(estimates) if error is None else None,
     }
+
+
+def failure(measured: dict[str, float | int | bool], output: str) -> str:
+    """Why a measured subprocess failed: a timeout, or its exit code and last output."""
+    if measured["timed_out"]:
+        return f"killed after the {measured['seconds']:,.0f} s timeout. {output[-1000:]}"
+    return f"exit {measured['exit_code']}: {output[-2000:]}"
 
 
 def size_text(size: float) -> str:
@@ -315,6 +323,12 @@ def main() -> None:
         default=12.0,
         help="address-space cap of the measured subprocesses (at most 60%% of available RAM)",
     )
+    parser.add_argument(
+        "--timeout-minutes",
+        type=float,
+        default=60.0,
+        help="kill a measured subprocess after this long (a capped one may spin, not fail)",
+    )
     parser.add_argument("--read-log", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read_log is not None:  # the child of measured_read
@@ -322,6 +336,7 @@ def main() -> None:
         return
     command = shlex.join([sys.executable, *sys.argv])
     limit = int(min(args.memory_cap_gib * GIB, 0.6 * available_memory()))
+    timeout = 60 * args.timeout_minutes
     small_rows = max(args.rows // 10, 2)
     folder, temporary = prepare_folder(args.folder)
     free = shutil.disk_usage(folder).free
@@ -345,10 +360,13 @@ def main() -> None:
         sizes = {
             "v1": paths["v1"].stat().st_size,
             "v2 rows": paths["v2"].stat().st_size,
-            "v2 items": item_table_path(paths["v2"]).stat().st_size,
+            "v2 items": sum(file.stat().st_size for file in open_log(paths["v2"]).files[1:]),
         }
-        reads = {name: measured_read(paths[name], folder, limit) for name in ("v1", "v2")}
-        runs = {name: evaluate(path, folder, limit) for name, path in paths.items()}
+        reads = {name: measured_read(paths[name], folder, limit, timeout) for name in ("v1", "v2")}
+        for result in reads.values():
+            if not result["error"] and result["rows"] != args.rows:
+                result["error"] = f"streamed {result['rows']:,} rows, not {args.rows:,}"
+        runs = {name: evaluate(path, folder, limit, timeout) for name, path in paths.items()}
     finally:
         if not args.keep:
             if temporary:
