@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -67,16 +68,15 @@ def say(message: str) -> None:
 
 
 def rich_table(frame: pd.DataFrame, title: str) -> Table:
-    """``frame`` as a Rich table whose text columns fold instead of being cut, so a long
-    policy spec stays readable in an 80-column terminal."""
-    table = Table(title=Text(title))
+    """``frame`` as a Rich table whose columns fold instead of being cut, so a long policy
+    spec stays readable in an 80-column terminal."""
+    table = Table(title=Text(title), box=box.SIMPLE_HEAD)
     for column in frame.columns:
         numeric = frame[column].dtype.kind in "iuf"
         table.add_column(
             Text(str(column)),  # headers wrap between words
             justify="right" if numeric else "left",
             overflow="fold",  # a long spec folds onto more lines
-            ratio=None if numeric else 1,  # text columns take the width numbers leave
         )
     for row in frame.itertuples(index=False):
         table.add_row(*(Text(number(v) if isinstance(v, float) else str(v)) for v in row))

@@ -222,9 +222,10 @@ def test_tables_in_80_columns_never_cut_a_policy_spec(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "…" not in result.output
     assert max(len(line) for line in result.output.splitlines()) <= 80
-    first_column = "".join(
-        line.split("│")[1].strip() for line in result.output.splitlines() if line.startswith("│")
-    )
+    lines = result.output.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.strip().startswith("───"))
+    end = next(i for i in range(rule + 1, len(lines)) if not lines[i].strip())
+    first_column = "".join(line.split()[0] for line in lines[rule + 1 : end])
     assert first_column == spec + "uniform"
 
 
