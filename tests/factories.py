@@ -57,6 +57,28 @@ def random_observation(
     )
 
 
+def explicit_observation(context, items, n_candidates=None, slate_size=1) -> SlateObservation:
+    """An observation from explicit context (n, c) and item features (n, m, p); candidate j of
+    every row is item j (so its features must be the same in every row)."""
+    context, items = np.asarray(context, float), np.asarray(items, float)
+    n, m, _ = items.shape
+    counts = np.full(n, m) if n_candidates is None else np.asarray(n_candidates)
+    mask = np.arange(m) < counts[:, None]
+    return SlateObservation.from_mapping(
+        {
+            "context": context,
+            "candidate_ids": np.where(mask, np.arange(m), -1),
+            "candidate_features": items * mask[:, :, None],
+            "n_candidates": counts,
+            "slate_size": slate_size,
+            "history": np.full((n, 1), -1),
+            "request_ids": np.arange(n),
+            "user_ids": np.arange(n),
+            "times": np.zeros(n, dtype=np.int64),
+        }
+    )
+
+
 def random_log(rng: np.random.Generator, *, signals: bool = True, **shape: int) -> LoggedBandit:
     """A valid logged table: random slates, probabilities in (0, 1], 0/1 rewards."""
     obs = random_observation(rng, **shape)

@@ -6,34 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
+from factories import explicit_observation as observation
 from toy_policies import FixedScores
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
-from bandits.observation import SlateObservation
 from policies import EpsilonGreedy, LinUCB, RidgeGreedy, UniformRandom
-
-
-def observation(context, items, n_candidates=None, slate_size=1):
-    """An observation from explicit context (n, c) and item features (n, m, p); candidate j of
-    every row is item j (so its features must be the same in every row)."""
-    context, items = np.asarray(context, float), np.asarray(items, float)
-    n, m, _ = items.shape
-    counts = np.full(n, m) if n_candidates is None else np.asarray(n_candidates)
-    mask = np.arange(m) < counts[:, None]
-    return SlateObservation.from_mapping(
-        {
-            "context": context,
-            "candidate_ids": np.where(mask, np.arange(m), -1),
-            "candidate_features": items * mask[:, :, None],
-            "n_candidates": counts,
-            "slate_size": slate_size,
-            "history": np.full((n, 1), -1),
-            "request_ids": np.arange(n),
-            "user_ids": np.arange(n),
-            "times": np.zeros(n, dtype=np.int64),
-        }
-    )
 
 
 def shown(slates, rewards):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import explicit_observation as observation
 from factories import random_observation
 
 from bandits.models import (
@@ -14,27 +15,6 @@ from bandits.models import (
     interaction_scores,
     n_interaction_features,
 )
-from bandits.observation import SlateObservation
-
-
-def observation(context, items, n_candidates):
-    context, items = np.asarray(context, float), np.asarray(items, float)
-    n, m, _ = items.shape
-    counts = np.asarray(n_candidates)
-    mask = np.arange(m) < counts[:, None]
-    return SlateObservation.from_mapping(
-        {
-            "context": context,
-            "candidate_ids": np.where(mask, np.arange(m), -1),
-            "candidate_features": items * mask[:, :, None],
-            "n_candidates": counts,
-            "slate_size": 1,
-            "history": np.full((n, 1), -1),
-            "request_ids": np.arange(n),
-            "user_ids": np.arange(n),
-            "times": np.zeros(n, dtype=np.int64),
-        }
-    )
 
 
 def test_interaction_features_by_hand():
