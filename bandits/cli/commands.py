@@ -26,9 +26,10 @@ from bandits.cli.console import (
     warn,
 )
 from bandits.cli.manifest import MANIFEST_NAME, read_manifest, record_step
+from bandits.cli.run_folder import LOGS_FOLDER, RunFolderClaim, owner_of
 from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log, write_log
-from bandits.logs.atomic import atomic_directory, atomic_path
+from bandits.logs.atomic import atomic_path
 from bandits.ope import ESTIMATORS, evaluate_log
 from bandits.reports import build_report, summarize_trace
 from bandits.run import run_simulation, spawn_generators, spawn_int_seed
@@ -122,30 +123,28 @@ def simulate(
         settings["seed"] = seed
     cfg = SimulationConfig.from_mapping(settings)
     run_dir = out or Path("reports") / _run_id(cfg.seed)
-    _check_run_folder(run_dir, overwrite)
-
     streams = spawn_generators(cfg.seed, len(cfg.policies) + 1)
     env_seed = spawn_int_seed(streams[0])
     make_env = make_env_factory(cfg.env, cfg.env_params)
     policies = build_policies(cfg.policies, streams[1:])
-    with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-        task = bar.add_task("simulating", total=cfg.total_requests * len(policies))
-        result = run_simulation(
-            make_env,
-            policies,
-            total_requests=cfg.total_requests,
-            env_seed=env_seed,
-            log_marginals=log_marginals,
-            on_step=lambda served: bar.advance(task, served),
-        )
-    trace = result.trace.assign(run=cfg.seed)
-    slugs = file_slugs(list(result.logs))
-    with atomic_directory(run_dir, replace=overwrite) as folder:
-        (folder / "logs").mkdir()
+    slugs = file_slugs(list(policies))
+    with RunFolderClaim(run_dir, overwrite=overwrite) as folder:  # claimed before the work
+        with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
+            task = bar.add_task("simulating", total=cfg.total_requests * len(policies))
+            result = run_simulation(
+                make_env,
+                policies,
+                total_requests=cfg.total_requests,
+                env_seed=env_seed,
+                log_marginals=log_marginals,
+                on_step=lambda served: bar.advance(task, served),
+            )
+        trace = result.trace.assign(run=cfg.seed)
+        (folder / LOGS_FOLDER).mkdir()
         logs = {}
         for name, log in result.logs.items():
-            write_log(log, folder / "logs" / f"{slugs[name]}.parquet")
-            logs[name] = f"logs/{slugs[name]}.parquet"
+            logs[name] = f"{LOGS_FOLDER}/{slugs[name]}.parquet"
+            write_log(log, folder / logs[name])
         with atomic_path(folder / TRACE_FILE) as temporary:
             trace.to_parquet(temporary, index=False)
         record_step(
@@ -165,21 +164,6 @@ def simulate(
 def _run_id(seed: int) -> str:
     """A new run id: UTC time, seed and a random suffix (two runs never share one)."""
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-seed{seed}-{uuid.uuid4().hex[:6]}"
-
-
-def _check_run_folder(run_dir: Path, overwrite: bool) -> None:
-    """A run folder may be new, empty, or (with --overwrite) an earlier run's folder."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise InputValueError(f"--out {run_dir} is a file; give a folder for the run.")
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return
-    if not overwrite:
-        raise FileExistsError(f"{run_dir} is not empty; pass --overwrite or choose another --out.")
-    if not (run_dir / MANIFEST_NAME).exists():
-        raise FileExistsError(
-            f"{run_dir} is not empty and holds no {MANIFEST_NAME}, so it is not a run folder; "
-            f"--overwrite replaces only run folders. Choose another --out."
-        )
 
 
 @app.command()
@@ -269,13 +253,23 @@ def evaluate(
 
 
 def _check_output(out: Path, *, inputs: list[Path], overwrite: bool) -> None:
-    """An output file: not a folder, not one of the command's input files (a log and its item
-    table), not an existing file unless asked, in a folder that exists."""
+    """An output file of ``evaluate``: not a folder, not one of the command's input files (a
+    log and its item table), not a run folder's file that another command owns, not an
+    existing file unless asked, in a folder that exists."""
     if out.is_dir():
         raise InputValueError(f"--out {out} is a folder; give the path of a file to write.")
     for path in inputs:
         if out.resolve() == Path(path).resolve():
             raise InputValueError(f"--out {out} is the command's own input; choose another file.")
+    in_run = (out.parent / MANIFEST_NAME).exists()
+    in_logs = out.parent.name == LOGS_FOLDER and (out.parent.parent / MANIFEST_NAME).exists()
+    owner = owner_of(out.name)
+    if in_logs or (in_run and owner != "bandits evaluate"):
+        raise InputValueError(
+            f"--out {out} would write into a run folder a file that "
+            f"{'bandits simulate' if in_logs else owner or 'no bandits command'} owns; in a run "
+            f"folder, evaluate writes estimates.csv (or estimates-<name>.csv)."
+        )
     if out.exists() and not overwrite:
         raise FileExistsError(f"--out {out} already exists; pass --overwrite to replace it.")
     if not out.parent.is_dir():

@@ -1,13 +1,16 @@
 """Durable, atomic file writes: a temporary file beside the target, fsync, rename, fsync of the
 folder. A reader sees the old file or the whole new one, never a part.
 
-Temporary names start with ``.`` and end in ``.tmp`` (``TEMPORARY_SUFFIX``), so a folder left
-behind by a killed process can be recognised and cleaned.
+Temporary names are hidden and say who made them: ``.<name>.<pid>-<random>.tmp``. A temporary
+left behind by a killed process is recognised by its name and a dead process id, and removed by
+:func:`remove_stale_temporaries`, which every write into a folder calls first; a temporary of a
+live process (a concurrent run) is left alone. Nothing that reads results counts them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -15,11 +18,54 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TEMPORARY_SUFFIX = ".tmp"
+TEMPORARY_PATTERN = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{32}\.tmp$")
+"""Names :func:`temporary_name` makes (the group ``pid`` is the process that made it)."""
 
 
 def temporary_name(target: Path) -> Path:
-    """A hidden, unique sibling of ``target``: ``.<name>.<random>.tmp``."""
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
+    """A hidden, unique sibling of ``target``: ``.<name>.<pid>-<random>.tmp``."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
+
+
+def is_temporary(path: Path) -> bool:
+    """True if ``path`` is named like a temporary of :func:`temporary_name`."""
+    return TEMPORARY_PATTERN.match(path.name) is not None
+
+
+def process_alive(pid: int) -> bool:
+    """True if a process with this id runs (on this machine)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, but belongs to someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries in ``folder`` whose process is gone; returns what was removed.
+
+    A process id can be reused, so a temporary of a dead run may survive until its id is free
+    again; one of a live process is never touched.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return removed
+    for entry in entries:
+        match = TEMPORARY_PATTERN.match(entry.name)
+        if match is None or process_alive(int(match.group("pid"))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def fsync_folder(folder: str | os.PathLike[str]) -> None:
@@ -63,7 +109,7 @@ def atomic_path(path: str | os.PathLike[str], *, replace: bool = False) -> Itera
     """Yield a temporary path to write to; on success it becomes ``path`` (see :func:`publish`).
 
     If the body raises, the temporary file is removed and ``path`` is left as it was. The
-    parent folder must exist.
+    parent folder must exist; stale temporaries in it are removed first.
     """
     target = Path(path)
     if not replace and target.exists():
@@ -71,6 +117,7 @@ def atomic_path(path: str | os.PathLike[str], *, replace: bool = False) -> Itera
             f"{target} already exists; it was not replaced (choose another name, or ask to "
             f"overwrite)."
         )
+    remove_stale_temporaries(target.parent)
     temporary = temporary_name(target)
     try:
         yield temporary
@@ -85,45 +132,3 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, replace: bool 
     with atomic_path(path, replace=replace) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
-
-
-@contextmanager
-def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; on success it becomes ``path`` in one rename.
-
-    If the body raises, the temporary folder is removed and ``path`` is untouched. An existing
-    empty folder at ``path`` is taken over; a non-empty one is an error unless ``replace`` is
-    true, in which case it is swapped out and deleted only after the new folder is in place.
-    The final rename cannot replace a folder someone else filled meanwhile: that is an error
-    and their files stay. Files inside should be written with :func:`atomic_path` (which
-    fsyncs them).
-    """
-    target = Path(path)
-    if not replace and target.exists() and not _empty_folder(target):
-        raise FileExistsError(f"{target} already exists and is not empty.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_name(target)
-    temporary.mkdir()
-    try:
-        yield temporary
-        fsync_folder(temporary)
-        old = temporary_name(target)
-        if replace and target.exists():
-            target.rename(old)
-        try:
-            temporary.rename(target)  # replaces at most an empty folder
-        except OSError as error:
-            if target.exists():
-                raise FileExistsError(
-                    f"{target} was filled by another process while this one was writing it; "
-                    f"its files were left alone."
-                ) from error
-            raise
-        fsync_folder(target.parent)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _empty_folder(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -266,13 +267,28 @@ def test_unknown_names_get_a_suggestion(tmp_path):
         assert result.exit_code == 2 and hint in " ".join(result.output.split()), result.output
 
 
-def test_evaluate_never_writes_over_its_own_input(run_dir):
-    log = run_dir / "logs" / "uniform.parquet"
+def test_evaluate_never_writes_over_its_own_input(run_dir, tmp_path):
+    source = run_dir / "logs" / "uniform.parquet"
+    for file in (source, item_table_path(source)):
+        shutil.copy(file, tmp_path / file.name)  # a log outside any run folder
+    log = tmp_path / "uniform.parquet"
     items = item_table_path(log)
     before = items.read_bytes()
     for out in (log, items):
         result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "--out", str(out),
                                      "--overwrite"])  # fmt: skip
-        assert result.exit_code == 2 and "own input" in result.output
+        assert result.exit_code == 2 and "own input" in result.output, result.output
     assert items.read_bytes() == before
     assert len(read_log(log)) == 400
+
+
+@pytest.mark.parametrize(
+    "name", ["manifest.json", "trace.parquet", "report.html", "summary.csv", "logs/x.csv", "x.csv"]
+)
+def test_evaluate_never_writes_a_run_folders_files_of_other_commands(run_dir, name):
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    log = run_dir / "logs" / "uniform.parquet"
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "--out",
+                                 str(run_dir / name), "--overwrite"])  # fmt: skip
+    assert result.exit_code == 2 and "would write into a run folder" in result.output
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before

@@ -1,0 +1,127 @@
+"""Run folders under stress: concurrent runs, kills, files that appear mid-run, overwrite."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bandits.cli.run_folder import CLAIM_NAME, RunFolderClaim, run_folder_problem
+from bandits.logs.atomic import is_temporary
+
+BANDITS = str(Path(sys.executable).with_name("bandits"))
+ENV = ["--env-param", "n_requests=50", "--env-param", "slate_size=2",
+       "--env-param", "min_candidates=10", "--env-param", "max_candidates=10"]  # fmt: skip
+
+
+def simulate(out: Path, *extra: str, requests: int = 200, seed: int = 0) -> subprocess.Popen:
+    command = [BANDITS, "simulate", *ENV, "--policy", "uniform", "--policy", "linucb",
+               "--requests", str(requests), "--seed", str(seed), "--quiet", "--out", str(out),
+               *extra]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.02)
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_two_runs_into_one_folder_one_wins_one_is_refused(tmp_path):
+    out = tmp_path / "run"
+    first = simulate(out, requests=40_000, seed=1)
+    wait_for(lambda: (out / CLAIM_NAME).exists())
+    second = simulate(out, requests=200, seed=2)
+    _, error = second.communicate(timeout=120)
+    assert second.returncode == 2 and "being written by another run" in error
+    _, error = first.communicate(timeout=300)
+    assert first.returncode == 0, error
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["steps"]["simulate"]["config"]["seed"] == 1
+    assert run_folder_problem(out) is None and hidden(out) == [] and hidden(tmp_path) == []
+
+
+def test_a_killed_run_leaves_no_result_and_the_next_run_cleans_up(tmp_path):
+    out = tmp_path / "run"
+    victim = simulate(out, requests=200_000)
+
+    def writing_logs():  # the run's temporary folder has started receiving its logs
+        return any(is_temporary(p) and (p / "logs").exists() for p in tmp_path.iterdir())
+
+    wait_for(writing_logs, timeout=120)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert not (out / "manifest.json").exists()  # nothing partial counts as a result
+    assert [p.name for p in out.iterdir()] == [CLAIM_NAME]  # only the dead run's claim
+    assert any(is_temporary(p) for p in tmp_path.iterdir())  # and its temporary folder
+    again = simulate(out, requests=100)
+    _, error = again.communicate(timeout=120)
+    assert again.returncode == 0, error
+    assert run_folder_problem(out) is None
+    assert hidden(tmp_path) == [] and hidden(out) == []  # the stale temporaries are gone
+
+
+def test_a_file_created_in_the_folder_during_an_overwrite_is_kept(tmp_path):
+    out = tmp_path / "run"
+    assert simulate(out, seed=1).wait(timeout=120) == 0
+    before = (out / "manifest.json").read_text()
+    rewrite = simulate(out, "--overwrite", requests=60_000, seed=2)
+    wait_for(lambda: (out / CLAIM_NAME).exists())
+    (out / "notes.txt").write_text("mine")
+    _, error = rewrite.communicate(timeout=300)
+    assert rewrite.returncode == 2 and "changed while this run was writing" in error
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "manifest.json").read_text() == before  # the earlier run is intact
+    assert hidden(tmp_path) == [] and hidden(out) == []
+
+
+def test_overwrite_recognises_a_run_folder_by_its_content(tmp_path):
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "manifest.json").write_text("{}")
+    (fake / "private.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match=r"holds 'private.txt'.* not a run folder"):
+        with RunFolderClaim(fake, overwrite=True):
+            pass
+    only_manifest = tmp_path / "only-manifest"
+    only_manifest.mkdir()
+    (only_manifest / "manifest.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="records no simulation"):
+        with RunFolderClaim(only_manifest, overwrite=True):
+            pass
+    assert (fake / "private.txt").read_text() == "keep me"
+    assert sorted(p.name for p in fake.iterdir()) == ["manifest.json", "private.txt"]
+
+
+def test_a_failed_run_releases_its_claim_and_removes_the_folder_it_created(tmp_path):
+    out = tmp_path / "new" / "run"
+    with pytest.raises(RuntimeError, match="boom"):
+        with RunFolderClaim(out, overwrite=False) as folder:
+            (folder / "half.txt").write_text("half")
+            raise RuntimeError("boom")
+    assert not out.exists() and list((tmp_path / "new").iterdir()) == []
+
+
+def test_a_claim_of_a_live_process_is_respected(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / CLAIM_NAME).write_text(str(os.getppid()))  # a live process: our parent
+    with pytest.raises(FileExistsError, match=rf"another run \(process {os.getppid()}\)"):
+        with RunFolderClaim(out, overwrite=False):
+            pass
+    (out / CLAIM_NAME).write_text("999999999")  # no such process: a stale claim
+    with RunFolderClaim(out, overwrite=False) as folder:
+        (folder / "manifest.json").write_text("{}")
+    assert [p.name for p in out.iterdir()] == ["manifest.json"]
