@@ -7,6 +7,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bandits.observation import SlateObservation
+from bandits.validation import InputValueError
 
 
 def count_ordered_slates(n_candidates: NDArray[np.int64], slate_size: int) -> NDArray[np.float64]:
@@ -62,14 +63,33 @@ def sample_uniform_slates(
     return np.ascontiguousarray(np.argsort(keys, axis=1)[:, :k], dtype=np.int64)
 
 
+SMALLEST_PROBABILITY = float(np.finfo(np.float64).tiny)
+"""The smallest slate probability a log can hold (float64's smallest normal number)."""
+
+
 def uniform_slate_probability(obs: SlateObservation) -> NDArray[np.float64]:
     """1 / (n! / (n - k)!) per request: every ordered slate of distinct candidates is as likely.
+
+    Computed in log space; a configuration whose probability is below float64's range (e.g.
+    slates of 100 out of 1,000 candidates) is refused, naming the row, instead of rounding the
+    probability to 0.
 
     Returns
     -------
     ndarray of float64, shape (n_requests,)
     """
-    return 1.0 / count_ordered_slates(obs.n_candidates, obs.slate_size)
+    counts = obs.n_candidates.astype(np.float64)
+    offsets = np.arange(obs.slate_size, dtype=np.float64)
+    log_count = np.log(counts[:, None] - offsets[None, :]).sum(axis=1)
+    too_small = log_count > -np.log(SMALLEST_PROBABILITY)
+    if too_small.any():
+        row = int(np.flatnonzero(too_small)[0])
+        raise InputValueError(
+            f"A uniform slate of {obs.slate_size} out of {obs.n_candidates[row]} candidates "
+            f"(row {row}) has probability 10^{-log_count[row] / np.log(10):.0f}, below what "
+            f"float64 holds; use smaller slates or fewer candidates."
+        )
+    return np.exp(-log_count)
 
 
 def uniform_position_probability(obs: SlateObservation) -> NDArray[np.float64]:

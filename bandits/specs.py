@@ -62,7 +62,24 @@ def _format_value(value: Any) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A TOML literal (``1``, ``0.5``, ``true``, ``\"x\"``, ``[1, 2]``), or the text itself."""
+    """A TOML literal (``1``, ``0.5``, ``true``, ``\"x\"``, ``[1, 2]``), or the text itself.
+
+    A ``#`` outside quotes (TOML would read the rest as a comment and drop it silently) and a
+    line break are refused; quote the value to keep them (``name="a#b"``).
+    """
+    quote = ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            raise InputValueError(
+                f"The value {text!r} has a '#', which would cut it short; quote the value "
+                f'("...") to keep it.'
+            )
+    if "\n" in text or "\r" in text:
+        raise InputValueError(f"The value {text!r} spans several lines; give it on one line.")
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:

@@ -28,6 +28,9 @@ BASE_LOGIT = -1.5
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+MEMORY_LIMIT = 8 * 2**30
+"""Largest world (users, items, histories) or batch an environment may hold, in bytes."""
+
 
 class LatentFactorEnv(gymnasium.Env):
     """Users and items with latent factors; clicks follow a position-based model.
@@ -135,6 +138,7 @@ class LatentFactorEnv(gymnasium.Env):
         self.examination = _check_examination(examination, self.slate_size)
         self.logit_scale = check_real(logit_scale, "logit_scale", owner, low=0.0)
         self.item_bias_scale = check_real(item_bias_scale, "item_bias_scale", owner, low=0.0)
+        self._check_memory(owner)
         self.action_space = SlateSpace(
             n_requests=self.n_requests,
             slate_size=self.slate_size,
@@ -144,6 +148,23 @@ class LatentFactorEnv(gymnasium.Env):
         self._batch: dict[str, NDArray[Any]] | None = None
         self._attraction: NDArray[np.float64] = np.zeros((0, 0))  # set by reset
         self._n_steps = 0
+
+    def _check_memory(self, owner: str) -> None:
+        """Refuse sizes whose world or batch would not fit in ``MEMORY_LIMIT``, naming them."""
+        world = 8 * (
+            self.n_users * (2 * self.n_latent + self.history_length)
+            + self.n_items * (self.n_latent + 1)
+        )
+        batch = 8 * self.n_requests * self.max_candidates * (self.n_latent + 4)
+        for what, size, names in (
+            ("world", world, "n_users, n_items, n_latent and history_length"),
+            ("batch", batch, "n_requests, max_candidates and n_latent"),
+        ):
+            if size > MEMORY_LIMIT:
+                raise InputValueError(
+                    f"The {what} of {owner} would take {size / 2**30:,.1f} GiB, more than the "
+                    f"{MEMORY_LIMIT / 2**30:.0f} GiB allowed; make {names} smaller."
+                )
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -7,11 +7,13 @@ in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
+import pyarrow as pa
 import typer
 from threadpoolctl import threadpool_limits
 
@@ -34,7 +36,7 @@ from bandits.ope import ESTIMATORS, evaluate_log
 from bandits.reports import build_report, summarize_trace
 from bandits.run import run_simulation, spawn_generators, spawn_int_seed
 from bandits.specs import parse_value
-from bandits.validation import InputValueError, check_choice
+from bandits.validation import InputValueError, check_choice, check_columns
 
 app = typer.Typer(
     name="bandits",
@@ -60,6 +62,8 @@ BatchBytes = Annotated[
 
 TRACE_FILE = "trace.parquet"
 ESTIMATES_FILE = "estimates.csv"
+ESTIMATE_REQUIRED = ("target", "estimator", "value", "stderr", "ci_low", "ci_high", "n")
+"""Columns an estimates file must have for a report (older files lack some of the rest)."""
 REPORT_FILES = ("regret.png", "summary.csv", "report.md", "report.html")
 
 
@@ -286,12 +290,14 @@ def report(
     trace_path = run_dir / TRACE_FILE
     if not trace_path.exists():
         raise FileNotFoundError(f"{run_dir} has no {TRACE_FILE}; run `bandits simulate` first.")
-    trace = pd.read_parquet(trace_path)
+    trace = _read_table(trace_path, pd.read_parquet)
     estimates = None
     estimates_path = run_dir / ESTIMATES_FILE
     if estimates_path.exists():
-        estimates = pd.read_csv(estimates_path, dtype={"warnings": "string"})
-        estimates["warnings"] = estimates["warnings"].fillna("")
+        estimates = _read_table(estimates_path, _read_estimates)
+        check_columns(estimates, ESTIMATE_REQUIRED, f"{estimates_path} (written by evaluate)")
+        if "warnings" in estimates.columns:
+            estimates["warnings"] = estimates["warnings"].fillna("")
     manifest = read_manifest(run_dir)
     config = manifest.get("steps", {}).get("simulate", {}).get("config", {})
     built = build_report(
@@ -337,6 +343,18 @@ def list_components() -> None:
     say("Environments: " + ", ".join(environment_ids()))
     say("Policies: " + ", ".join(POLICIES))
     say("Estimators: " + ", ".join(ESTIMATORS))
+
+
+def _read_estimates(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"warnings": "string"})
+
+
+def _read_table(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+    """A table file read by ``reader``; a file that is not one gives an input error."""
+    try:
+        return reader(path)
+    except (ValueError, pa.ArrowException) as error:  # pandas' and pyarrow's parse errors
+        raise InputValueError(f"{path} cannot be read as a table: {error}") from None
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:

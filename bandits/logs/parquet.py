@@ -61,7 +61,12 @@ from bandits.logs.arrow import (
     no_nulls,
     scatter_rows,
 )
-from bandits.logs.atomic import fsync_file, publish, temporary_name
+from bandits.logs.atomic import (
+    fsync_file,
+    publish,
+    remove_stale_temporaries,
+    temporary_name,
+)
 from bandits.logs.items import item_table_arrow, item_table_name, read_item_table
 from bandits.logs.layout import (
     MARGINALS_COLUMN,
@@ -121,6 +126,7 @@ class LogWriter:
                 f"{self.path} already exists; it was not replaced (choose another name, or ask "
                 f"to overwrite)."
             )
+        remove_stale_temporaries(self.path.parent)
         self.n_rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._temporary = temporary_name(self.path)
@@ -298,6 +304,9 @@ class LogFile:
         self._parquet = _open(self.path)
         metadata = self._parquet.metadata.metadata or {}
         names = self._parquet.schema_arrow.names
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise InputValueError(f"{self.path}: the column(s) {repeated} appear more than once.")
         self.version = _version(metadata, self.path)
         self.n_rows = int(self._parquet.metadata.num_rows)
         self.signal_names = [

@@ -124,6 +124,9 @@ def arrow_to_log(table: pa.Table, sizes: dict[str, int]) -> LoggedBandit:
     column = columns_without_nulls(table)
     for name in _INTEGER_COLUMNS:
         _require_integers(column[name], name)
+    for name in table.column_names:
+        if name not in _INTEGER_COLUMNS and name != "policy":
+            _require_numbers(column[name], name)
     n_candidates, candidate_ids = from_ragged(
         column["candidate_ids"],
         np.int64,
@@ -183,6 +186,8 @@ def _require_integers(array: pa.Array, name: str) -> None:
     values = pc.list_flatten(array) if nested else array
     if pa.types.is_signed_integer(values.type):
         return
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        raise InputValueError(f"column {name!r} must hold integers; it holds {values.type}.")
     try:
         numbers = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
     except (TypeError, ValueError, pa.ArrowException):
@@ -196,6 +201,16 @@ def _require_integers(array: pa.Array, name: str) -> None:
             f"column {name!r} must hold integers within int64; row {row} has "
             f"{numbers[bad[0]].item()!r}."
         )
+
+
+def _require_numbers(array: pa.Array, name: str) -> None:
+    """Raise unless the column (or its nested list values) holds integers or floats (not
+    booleans, strings or anything else)."""
+    values = array
+    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        values = values.flatten()
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        raise InputValueError(f"column {name!r} must hold numbers; it holds {values.type}.")
 
 
 def _row_of(flat_index: int, lengths_: NDArray[np.int64]) -> tuple[int, int]:

@@ -47,8 +47,24 @@ class EstimatorInput:
 
     @cached_property
     def weights(self) -> NDArray[np.float64]:
-        """ndarray of float64, shape (n_requests,): pi(slate | x) / mu(slate | x)."""
-        return self.target_probability / self.log.decision.slate_probability
+        """ndarray of float64, shape (n_requests,): pi(slate | x) / mu(slate | x).
+
+        Raises when a weight is too large for float64 (a logged probability so small, e.g.
+        1e-320, that dividing by it overflows), naming the row.
+        """
+        logged = self.log.decision.slate_probability
+        with np.errstate(over="ignore", divide="ignore"):
+            weights = self.target_probability / logged
+        overflow = ~np.isfinite(weights)
+        if overflow.any():
+            row = int(np.flatnonzero(overflow)[0])
+            raise InputValueError(
+                f"The importance weight of row {row} overflows: target probability "
+                f"{self.target_probability[row]!r} / logged slate probability {logged[row]!r}. "
+                f"A logged probability this small cannot weigh a row; drop such rows or log "
+                f"probabilities that are not rounded to almost zero."
+            )
+        return weights
 
     @property
     def rewards(self) -> NDArray[np.float64]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bandits.validation import check_columns
+from bandits.validation import InputValueError, check_columns
 
 FINAL_FRACTION = 0.2
 """Share of the last steps over which the 'final' regret per request is averaged."""
@@ -26,6 +26,8 @@ def summarize_trace(trace: pd.DataFrame) -> pd.DataFrame:
     check_columns(
         trace, ("policy", "step", "requests", "reward", "expected_reward", "regret"), "the trace"
     )
+    if trace.empty:
+        raise InputValueError("the trace has no rows: no policy served a request.")
     frame = trace if "run" in trace.columns else trace.assign(run=0)
     per_run = pd.DataFrame(
         [

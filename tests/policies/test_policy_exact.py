@@ -11,6 +11,7 @@ from toy_policies import FixedScores
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
+from bandits.validation import InputValueError
 from policies import EpsilonGreedy, LinUCB, RidgeGreedy, UniformRandom
 
 
@@ -115,3 +116,15 @@ def test_linear_policies_fit_the_closed_form_ridge_solution(ridge):
     )
     np.testing.assert_allclose(policy.model_.theta_, theta, rtol=1e-10)
     np.testing.assert_allclose(policy.scores(obs), x @ theta, rtol=1e-9, atol=1e-12)
+
+
+def test_uniform_probabilities_too_small_for_float64_are_refused():
+    n = 400
+    obs = observation(np.zeros((1, 1)), np.zeros((1, n, 1)), slate_size=150)
+    policy = UniformRandom(rng=np.random.default_rng(0))
+    with pytest.raises(InputValueError, match=r"uniform slate of 150 out of 400 .*row 0.*10\^-"):
+        policy.act(obs)
+    small = observation(np.zeros((1, 1)), np.zeros((1, n, 1)), slate_size=100)
+    probability = policy.slate_probability(small, [list(range(100))])[0]
+    expected = np.exp(-np.sum(np.log(np.arange(n - 99, n + 1, dtype=float))))
+    assert probability == pytest.approx(expected, rel=1e-12) and probability > 0

@@ -3,6 +3,7 @@ writes."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -298,3 +299,13 @@ def test_a_failure_while_finishing_the_file_leaves_nothing_behind(tmp_path, monk
     with pytest.raises(OSError, match="No space left"):
         writer.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temporaries_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
+    dead = tmp_path / f".log.parquet.999999999-{'0' * 32}.tmp"
+    live = tmp_path / f".log.parquet.{os.getpid()}-{'1' * 32}.tmp"
+    stranger = tmp_path / ".my-own-hidden-file.tmp"
+    for path in (dead, live, stranger):
+        path.write_bytes(b"partial")
+    write_log(random_log(np.random.default_rng(9)), tmp_path / "log.parquet")
+    assert not dead.exists() and live.exists() and stranger.exists()

@@ -100,6 +100,11 @@ def test_short_slate_row_is_named(tmp_path):
         ("user_id", lambda rows: ["u"] * len(rows), r"column 'user_id' must hold integers"),
         ("time", lambda rows: pa.array([2**64 - 1] * len(rows), pa.uint64()),
          r"column 'time' must hold integers within int64"),
+        ("time", lambda rows: pa.array([True] * len(rows)), r"column 'time' must hold integers"),
+        ("slate_probability", lambda rows: pa.array([True] * len(rows)),
+         r"column 'slate_probability' must hold numbers; it holds bool"),
+        ("rewards", lambda rows: [["a", "b"]] * len(rows),
+         r"column 'rewards' must hold numbers; it holds string"),
     ],
 )  # fmt: skip
 def test_fractional_or_huge_ids_are_rejected_not_truncated(tmp_path, name, values, message):

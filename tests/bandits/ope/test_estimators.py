@@ -149,3 +149,10 @@ def test_full_support_raises_no_support_warning():
     log = _log_with(rng.integers(0, 2, 2000), np.full(2000, 0.5))
     target = np.where(rng.random(2000) < 0.5, 1.0, 0.0)  # mean weight 1 in expectation
     assert IPS().estimate(log, target).warnings == ()
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_weights_that_overflow_are_refused_naming_the_row(name):
+    log = _log_with([1.0, 0.0, 1.0], [0.5, 1e-320, 0.5])
+    with pytest.raises(InputValueError, match=r"importance weight of row 1 overflows.*1e-320"):
+        ESTIMATORS[name]().estimate(log, np.full(3, 0.5))

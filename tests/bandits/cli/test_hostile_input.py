@@ -1,0 +1,140 @@
+"""Whatever a user feeds the command line, it ends in one line naming the file or option, the
+problem and what to do; never a traceback, never text changed by markup."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from factories import random_log
+from typer.testing import CliRunner
+
+from bandits.cli import app
+from bandits.logs import write_log
+from bandits.logs.v1 import write_log_v1
+
+runner = CliRunner()
+SMALL = ["--env-param", "n_requests=20", "--requests", "40", "--policy", "uniform", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile") / "run"
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def one_line_error(result, *words):
+    """Exit status 2, one line on stderr starting 'Error:', containing ``words``."""
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def copy_run(run, tmp_path, name="copy"):
+    target = tmp_path / name
+    shutil.copytree(run, target)
+    return target
+
+
+def test_paths_and_specs_with_brackets_are_printed_literally(tmp_path):
+    folder = tmp_path / "data[v2]" / "run[1]"
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert f"Run folder: {folder}" in " ".join(result.output.split())
+    missing = runner.invoke(
+        app, ["evaluate", str(folder / "logs" / "[x].parquet"), "-t", "uniform"]
+    )
+    one_line_error(missing, f"No log file at {folder / 'logs' / '[x].parquet'}")
+    spec = runner.invoke(
+        app, ["simulate", "--policy", "uniform:x=[1]", "--out", str(tmp_path / "r")]
+    )
+    one_line_error(spec, "uniform", "'x'")
+
+
+def test_a_long_error_stays_on_one_line(tmp_path):
+    deep = tmp_path / ("a-very-long-folder-name-" * 6) / "missing.parquet"
+    result = runner.invoke(app, ["evaluate", str(deep), "-t", "uniform"])
+    one_line_error(result, str(deep))
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda run: pd.read_parquet(run / "trace.parquet").iloc[:0].to_parquet(
+            run / "trace.parquet", index=False), ["the trace has no rows"]),
+        (lambda run: (run / "trace.parquet").write_bytes(b"garbage"),
+         ["trace.parquet cannot be read as a table"]),
+        (lambda run: (run / "trace.parquet").unlink(), ["has no trace.parquet"]),
+        (lambda run: (run / "manifest.json").write_text("[1, 2]"), ["is not a run manifest"]),
+        (lambda run: (run / "manifest.json").write_text('{"steps": 3}'), ["is not a run manifest"]),
+        (lambda run: (run / "manifest.json").write_text("{not json"), ["is not valid JSON"]),
+        (lambda run: (run / "estimates.csv").write_text("target,value\nx,1\n"),
+         ["estimates.csv", "lacks the column(s)"]),
+        (lambda run: (run / "estimates.csv").write_bytes(b"\x00\xff\xfe"), ["estimates.csv"]),
+    ],
+    ids=["empty-trace", "corrupt-trace", "no-trace", "manifest-list", "manifest-steps",
+         "manifest-json", "estimates-columns", "estimates-binary"],
+)  # fmt: skip
+def test_report_on_a_damaged_run_folder(run, tmp_path, damage, words):
+    folder = copy_run(run, tmp_path)
+    damage(folder)
+    one_line_error(runner.invoke(app, ["report", str(folder)]), *words)
+
+
+def _rewrite(path, change):
+    parquet = pq.ParquetFile(path)
+    metadata = dict(parquet.metadata.metadata)
+    metadata.pop(b"ARROW:schema", None)
+    table = change(parquet.read().replace_schema_metadata(None))
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_evaluate_on_logs_with_duplicate_or_mistyped_columns(tmp_path, version):
+    log = random_log(np.random.default_rng(0), n_requests=6)
+    path = tmp_path / "log.parquet"
+    write_log(log, path) if version == 2 else write_log_v1([log], path)
+    good = pq.read_table(path)
+    duplicated = pa.Table.from_arrays([*good.columns, good.column("rewards")],
+                                      names=[*good.column_names, "rewards"])  # fmt: skip
+    _rewrite(path, lambda table: duplicated)
+    one_line_error(runner.invoke(app, ["evaluate", str(path), "-t", "uniform"]),
+                   "['rewards'] appear more than once")  # fmt: skip
+    index = good.schema.get_field_index("slate_probability")
+    strings = good.set_column(index, "slate_probability", pa.array(["x"] * good.num_rows))
+    _rewrite(path, lambda table: strings)
+    one_line_error(runner.invoke(app, ["evaluate", str(path), "-t", "uniform"]),
+                   "'slate_probability' must")  # fmt: skip
+
+
+def test_environment_sizes_beyond_memory_are_refused(tmp_path):
+    result = runner.invoke(app, ["simulate", "--env-param", "n_users=1000000000000",
+                                 "--requests", "10", "--out", str(tmp_path / "r")])  # fmt: skip
+    one_line_error(result, "n_users", "GiB")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_spec_value_with_a_hash_is_refused_not_cut_short(tmp_path):
+    result = runner.invoke(app, ["simulate", "--policy", "linucb:alpha=1 #2",
+                                 "--out", str(tmp_path / "r")])  # fmt: skip
+    one_line_error(result, "has a '#'")
+
+
+def test_the_default_run_ids_of_two_runs_in_one_second_differ(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert runner.invoke(app, ["simulate", *SMALL]).exit_code == 0
+    runs = sorted((tmp_path / "reports").iterdir())
+    assert len(runs) == 2
+    for folder in runs:
+        assert json.loads((folder / "manifest.json").read_text())["steps"]["simulate"]
