@@ -62,8 +62,11 @@ def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
         parquet = pq.ParquetFile(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"The item table {path} is missing.") from None
-    except (pa.ArrowException, OSError) as error:
-        raise InputValueError(f"{path} is not a readable Parquet file: {error}") from None
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
+        if isinstance(error, PermissionError):
+            raise
+        detail = " ".join(str(error).split())
+        raise InputValueError(f"{path} is not a readable Parquet file: {detail}") from None
     metadata = parquet.metadata.metadata or {}
     if metadata.get(b"bandits.kind") != b"items":
         raise InputValueError(f"{path} is not a bandits item table (no 'bandits.kind = items').")
@@ -87,5 +90,8 @@ def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
         )
     except InputValueError as error:
         raise InputValueError(f"{path}: {error}") from None
-    except pa.ArrowException as error:
-        raise InputValueError(f"{path}: cannot be read: {error}") from None
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
+        if isinstance(error, PermissionError):
+            raise
+        detail = " ".join(str(error).split())
+        raise InputValueError(f"{path}: cannot be read: {detail}") from None

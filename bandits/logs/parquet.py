@@ -324,6 +324,8 @@ class LogFile:
         self.items_path: Path | None = None
         self._decode: Callable[[pa.Table], LoggedBandit]
         if self.version == 1:
+            with _naming(self.path):
+                v1.check_schema(self._parquet.schema_arrow)
             self._decode = lambda table: v1.arrow_to_log(table, sizes)
             return
         with _naming(self.path):
@@ -569,8 +571,11 @@ def _open(path: Path) -> pq.ParquetFile:
         return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
     except FileNotFoundError:
         raise FileNotFoundError(f"No log file at {path}.") from None
-    except (pa.ArrowException, OSError) as error:
-        raise InputValueError(f"{path} is not a readable Parquet file: {error}") from None
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
+        if isinstance(error, PermissionError):
+            raise
+        detail = " ".join(str(error).split())
+        raise InputValueError(f"{path} is not a readable Parquet file: {detail}") from None
 
 
 def _version(metadata: dict[bytes, bytes], path: Path) -> int:
@@ -598,5 +603,8 @@ def _naming(path: Path) -> Iterator[None]:
         if str(error).startswith(str(path)):
             raise
         raise type(error)(f"{path}: {error}") from None
-    except pa.ArrowException as error:
-        raise InputValueError(f"{path}: cannot be read: {error}") from None
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
+        if isinstance(error, FileNotFoundError | PermissionError):
+            raise
+        detail = " ".join(str(error).split())  # Arrow's messages span lines
+        raise InputValueError(f"{path}: cannot be read: {detail}") from None

@@ -38,6 +38,20 @@ from bandits.observation import PAD_ID, SlateObservation
 from bandits.validation import InputValueError, integral_mask
 
 _INTEGER_COLUMNS = ("request_id", "time", "user_id", "candidate_ids", "history", "slate")
+_NESTING = {
+    "request_id": 0,
+    "time": 0,
+    "user_id": 0,
+    "slate_probability": 0,
+    "context": 1,
+    "candidate_ids": 1,
+    "history": 1,
+    "slate": 1,
+    "position_probability": 1,
+    "rewards": 1,
+    "candidate_features": 2,
+}
+"""List levels of each version-1 column."""
 _REQUIRED = (
     "request_id",
     "time",
@@ -115,18 +129,38 @@ def log_to_arrow_v1(log: LoggedBandit) -> pa.Table:
     return pa.table(columns).replace_schema_metadata(metadata)
 
 
-def arrow_to_log(table: pa.Table, sizes: dict[str, int]) -> LoggedBandit:
-    """Rebuild and validate a version-1 batch; its candidates' features become its items."""
-    missing = [name for name in _REQUIRED if name not in table.column_names]
+def check_schema(schema: pa.Schema) -> None:
+    """Raise unless every version-1 column is there with its nesting (scalars, lists of
+    numbers, lists of lists for ``candidate_features``) and the policy is text; numbers may be
+    of any integer or float type (version 1 did not fix them), checked again per batch."""
+    missing = [name for name in _REQUIRED if name not in schema.names]
     if missing:
         raise InputValueError(f"the log lacks the column(s) {missing}.")
+    for field in schema:
+        if field.name == "policy":
+            if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+                raise InputValueError(f"column 'policy' must hold text; it holds {field.type}.")
+            continue
+        depth = _NESTING.get(field.name, 1 if field.name.startswith(SIGNAL_PREFIX) else None)
+        if depth is None:
+            continue  # a column version 1 did not define: ignored
+        found, value = 0, field.type
+        while pa.types.is_list(value) or pa.types.is_large_list(value):
+            found, value = found + 1, value.value_type
+        if found != depth or not (pa.types.is_integer(value) or pa.types.is_floating(value)):
+            shape = ["a number", "a list of numbers", "a list of lists of numbers"][depth]
+            raise InputValueError(
+                f"column {field.name!r} must hold {shape} per row; it holds {field.type}."
+            )
+
+
+def arrow_to_log(table: pa.Table, sizes: dict[str, int]) -> LoggedBandit:
+    """Rebuild and validate a version-1 batch (its schema checked by :func:`check_schema`);
+    its candidates' features become its items."""
     n = table.num_rows
     column = columns_without_nulls(table)
     for name in _INTEGER_COLUMNS:
         _require_integers(column[name], name)
-    for name in table.column_names:
-        if name not in _INTEGER_COLUMNS and name != "policy":
-            _require_numbers(column[name], name)
     n_candidates, candidate_ids = from_ragged(
         column["candidate_ids"],
         np.int64,
@@ -201,16 +235,6 @@ def _require_integers(array: pa.Array, name: str) -> None:
             f"column {name!r} must hold integers within int64; row {row} has "
             f"{numbers[bad[0]].item()!r}."
         )
-
-
-def _require_numbers(array: pa.Array, name: str) -> None:
-    """Raise unless the column (or its nested list values) holds integers or floats (not
-    booleans, strings or anything else)."""
-    values = array
-    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-        values = values.flatten()
-    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
-        raise InputValueError(f"column {name!r} must hold numbers; it holds {values.type}.")
 
 
 def _row_of(flat_index: int, lengths_: NDArray[np.int64]) -> tuple[int, int]:
