@@ -141,9 +141,9 @@ def as_array(value: ArrayLike, label: str, dtype: type, ndim: int) -> NDArray[An
         raise InputTypeError(f"{label} must be array-like; got {type(value).__name__}.") from error
     if array.ndim != ndim:
         raise InputValueError(f"{label} must have {ndim} axes; got shape {array.shape}.")
-    if array.size and not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
+    is_bool = np.issubdtype(array.dtype, np.bool_)
+    wants_bool = np.issubdtype(dtype, np.bool_)
+    if array.size and not (np.issubdtype(array.dtype, np.number) or (is_bool and wants_bool)):
         raise InputTypeError(f"{label} must hold numbers; got dtype {array.dtype}.")
     if array.size and np.issubdtype(dtype, np.integer):
         _check_integral(array, label)

@@ -316,3 +316,18 @@ def test_one_policy_name_is_given_to_every_row_whole():
 def test_signals_must_be_a_mapping(signals):
     with pytest.raises(InputTypeError, match="'signals' of SlateFeedback"):
         SlateFeedback(np.zeros((2, 1)), signals)
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        (np.array([2**64 - 1], dtype=np.uint64), "within int64; row 0 is 18446744073709551615"),
+        (np.array([1e19]), r"within int64; row 0 is 1e\+19"),
+        (np.array([2.5]), "within int64; row 0 is 2.5"),
+        (np.array([True]), "must hold numbers; got dtype bool"),
+        (np.array(["7"]), "must hold numbers; got dtype <U1"),
+    ],
+)
+def test_integer_arrays_never_wrap_truncate_or_take_other_kinds(ids, message):
+    with pytest.raises(InputTypeError, match=message):
+        ItemTable(ids, np.zeros((1, 0)))

@@ -138,3 +138,16 @@ def test_the_default_run_ids_of_two_runs_in_one_second_differ(tmp_path, monkeypa
     assert len(runs) == 2
     for folder in runs:
         assert json.loads((folder / "manifest.json").read_text())["steps"]["simulate"]
+
+
+def test_specs_that_differ_only_in_spacing_get_their_own_logs(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["simulate", "--env-param", "n_requests=20", "--requests", "40",
+                                 "--policy", "linucb:alpha=1.0", "--policy", "linucb: alpha=1.0",
+                                 "--policy", "uniform", "--policy", "uniform ", "--quiet",
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    logs = json.loads((out / "manifest.json").read_text())["steps"]["simulate"]["logs"]
+    assert list(logs) == ["linucb:alpha=1.0", "linucb:alpha=1.0#2", "uniform", "uniform#2"]
+    assert len(set(logs.values())) == 4
+    assert all((out / path).exists() for path in logs.values())
