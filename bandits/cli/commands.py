@@ -28,7 +28,7 @@ from bandits.cli.console import (
     warn,
 )
 from bandits.cli.manifest import MANIFEST_NAME, read_manifest, record_step
-from bandits.cli.run_folder import LOGS_FOLDER, RunFolderClaim, owner_of
+from bandits.cli.run_folder import LOGS_FOLDER, RunFolderClaim, check_output_file
 from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log, write_log
 from bandits.logs.atomic import atomic_path
@@ -219,10 +219,10 @@ def evaluate(
     estimators = [ESTIMATORS[name](confidence=confidence) for name in names]
     targets = build_policies(target, spawn_generators(seed, len(target)))
     if out is not None:
-        _check_output(out, inputs=[log], overwrite=overwrite)
+        check_output_file(out, command="evaluate", inputs=[log], overwrite=overwrite)
     opened = open_log(log)
     if out is not None:
-        _check_output(out, inputs=opened.files, overwrite=overwrite)
+        check_output_file(out, command="evaluate", inputs=opened.files, overwrite=overwrite)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
         task = bar.add_task("evaluating", total=opened.n_rows)
         frame = evaluate_log(
@@ -254,30 +254,6 @@ def evaluate(
                 estimates=str(out),
             )
         say(f"Estimates: {out}")
-
-
-def _check_output(out: Path, *, inputs: list[Path], overwrite: bool) -> None:
-    """An output file of ``evaluate``: not a folder, not one of the command's input files (a
-    log and its item table), not a run folder's file that another command owns, not an
-    existing file unless asked, in a folder that exists."""
-    if out.is_dir():
-        raise InputValueError(f"--out {out} is a folder; give the path of a file to write.")
-    for path in inputs:
-        if out.resolve() == Path(path).resolve():
-            raise InputValueError(f"--out {out} is the command's own input; choose another file.")
-    in_run = (out.parent / MANIFEST_NAME).exists()
-    in_logs = out.parent.name == LOGS_FOLDER and (out.parent.parent / MANIFEST_NAME).exists()
-    owner = owner_of(out.name)
-    if in_logs or (in_run and owner != "bandits evaluate"):
-        raise InputValueError(
-            f"--out {out} would write into a run folder a file that "
-            f"{'bandits simulate' if in_logs else owner or 'no bandits command'} owns; in a run "
-            f"folder, evaluate writes estimates.csv (or estimates-<name>.csv)."
-        )
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"--out {out} already exists; pass --overwrite to replace it.")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist.")
 
 
 @app.command()
@@ -330,6 +306,7 @@ def upgrade(
 ) -> None:
     """Rewrite a log in the current schema (version 2: items stored once), streaming."""
     opened = open_log(log)
+    check_output_file(out, command="upgrade", inputs=opened.files, overwrite=overwrite)
     rewrite_log(log, out, overwrite=overwrite, batch_bytes=batch_bytes)
     rows = f"{opened.n_rows} rows"
     say(f"Wrote {out} (schema version 2) from {log} (version {opened.version}, {rows}).")

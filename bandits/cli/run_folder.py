@@ -57,6 +57,31 @@ def owner_of(name: str) -> str | None:
     return None
 
 
+def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite: bool) -> None:
+    """Refuse an ``--out`` file of ``bandits <command>`` that is a folder, one of the command's
+    input files (a log and its item table), a file of a run folder that another command owns,
+    an existing file (unless ``overwrite``), or in a folder that does not exist."""
+    if out.is_dir():
+        raise InputValueError(f"--out {out} is a folder; give the path of a file to write.")
+    for path in inputs:
+        if out.resolve() == Path(path).resolve():
+            raise InputValueError(f"--out {out} is the command's own input; choose another file.")
+    in_logs = out.parent.name == LOGS_FOLDER and (out.parent.parent / MANIFEST_NAME).exists()
+    in_run = in_logs or (out.parent / MANIFEST_NAME).exists()
+    owner = "bandits simulate" if in_logs else owner_of(out.name)
+    if in_run and owner != f"bandits {command}":
+        mine = [name for name, who in OWNERS.items() if who == f"bandits {command}"]
+        allowed = f"only {', '.join(mine)}" if mine else "nothing"
+        raise InputValueError(
+            f"--out {out} is in a run folder, where {owner or 'no bandits command'} owns that "
+            f"name; bandits {command} writes {allowed} there."
+        )
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"--out {out} already exists; pass --overwrite to replace it.")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist.")
+
+
 def run_folder_problem(path: Path) -> str | None:
     """None if ``path`` is a run folder (only files the commands write, and the manifest of a
     simulation); otherwise what makes it something else, as a phrase."""

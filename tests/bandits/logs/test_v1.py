@@ -122,3 +122,21 @@ def test_batches_with_different_history_widths_read_back(tmp_path):
              random_log(rng, n_requests=5, history_length=4)]  # fmt: skip
     path = write_log_v1(parts, tmp_path / "old.parquet")
     assert_logs_equal(LoggedBandit.concat(parts), read_log(path))
+
+
+def test_upgrade_refuses_outputs_it_must_not_write(tmp_path):
+    path, _ = _v1_file(tmp_path)
+    runner = CliRunner()
+    (tmp_path / "run" / "logs").mkdir(parents=True)
+    (tmp_path / "run" / "manifest.json").write_text('{"steps": {"simulate": {}}}')
+    cases = [
+        (tmp_path / "missing" / "new.parquet", "does not exist"),
+        (tmp_path / "run" / "logs" / "new.parquet", "is in a run folder"),
+        (tmp_path, "is a folder"),
+        (path, "own input"),
+    ]
+    for out, words in cases:
+        result = runner.invoke(app, ["upgrade", str(path), "--out", str(out), "--overwrite"])
+        assert result.exit_code == 2 and words in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "missing").exists()
+    assert list((tmp_path / "run" / "logs").iterdir()) == []
