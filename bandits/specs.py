@@ -84,6 +84,8 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise InputValueError(f"The value {text[:40]!r}... is nested too deeply.") from None
 
 
 def _split_top_level(text: str) -> list[str]:

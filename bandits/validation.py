@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -226,6 +228,21 @@ def check_slates(slates: NDArray[np.int64], n_candidates: NDArray[np.int64], lab
                 f"{label} must not repeat an item within a slate; row {row} shows "
                 f"candidate {values[counts > 1][0]} more than once: {slates[row].tolist()}."
             )
+
+
+def check_regular_file(path: os.PathLike[str] | str, what: str) -> Path:
+    """Return ``path`` if it is an existing regular file; raise naming it otherwise (a missing
+    file, a folder, or a pipe or device, which would block or never end when read)."""
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"No {what} at {file}.")
+    if file.is_dir():
+        raise InputValueError(f"{file} is a folder; give the path of a {what}.")
+    if not file.is_file():
+        raise InputValueError(
+            f"{file} is not a regular file (a pipe or a device?); give the path of a {what}."
+        )
+    return file
 
 
 def check_columns(frame: object, required: Sequence[str], label: str) -> None:

@@ -27,8 +27,13 @@ from bandits.cli.console import (
     say,
     warn,
 )
-from bandits.cli.manifest import MANIFEST_NAME, read_manifest, record_step
-from bandits.cli.run_folder import LOGS_FOLDER, RunFolderClaim, check_output_file
+from bandits.cli.manifest import read_manifest, record_step
+from bandits.cli.run_folder import (
+    LOGS_FOLDER,
+    RunFolderClaim,
+    check_output_file,
+    run_folder_problem,
+)
 from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log, write_log
 from bandits.logs.atomic import atomic_path
@@ -36,7 +41,13 @@ from bandits.ope import ESTIMATORS, evaluate_log
 from bandits.reports import build_report, summarize_trace
 from bandits.run import run_simulation, spawn_generators, spawn_int_seed
 from bandits.specs import parse_value
-from bandits.validation import InputValueError, check_choice, check_columns
+from bandits.validation import (
+    InputError,
+    InputValueError,
+    check_choice,
+    check_columns,
+    check_regular_file,
+)
 
 app = typer.Typer(
     name="bandits",
@@ -242,7 +253,7 @@ def evaluate(
     if out is not None:
         with atomic_path(out, replace=overwrite) as temporary:
             frame.to_csv(temporary, index=False)
-        if (out.parent / MANIFEST_NAME).exists():
+        if run_folder_problem(out.parent) is None:  # a run folder: note the step in its manifest
             record_step(
                 out.parent,
                 "evaluate",
@@ -266,7 +277,13 @@ def report(
     trace_path = run_dir / TRACE_FILE
     if not trace_path.exists():
         raise FileNotFoundError(f"{run_dir} has no {TRACE_FILE}; run `bandits simulate` first.")
-    trace = _read_table(trace_path, pd.read_parquet)
+    problem = run_folder_problem(run_dir)
+    if problem is not None:
+        raise InputValueError(
+            f"{run_dir} {problem}, so it is not a run folder; report writes only into run "
+            f"folders (made by `bandits simulate`)."
+        )
+    trace = _read_table(check_regular_file(trace_path, "trace"), pd.read_parquet)
     estimates = None
     estimates_path = run_dir / ESTIMATES_FILE
     if estimates_path.exists():
@@ -276,12 +293,15 @@ def report(
             estimates["warnings"] = estimates["warnings"].fillna("")
     manifest = read_manifest(run_dir)
     config = manifest.get("steps", {}).get("simulate", {}).get("config", {})
-    built = build_report(
-        trace,
-        estimates=estimates,
-        config=config,
-        title=title or f"Run {run_dir.resolve().name}",
-    )
+    try:
+        built = build_report(
+            trace,
+            estimates=estimates,
+            config=config,
+            title=" ".join((title or f"Run {run_dir.resolve().name}").split()),  # one line
+        )
+    except InputError as error:
+        raise type(error)(f"{trace_path}: {error}") from None
     for name, (_, figure) in built.figures.items():
         with atomic_path(run_dir / name, replace=True) as temporary:
             figure.savefig(temporary, format="png", dpi=120)

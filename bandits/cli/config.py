@@ -9,10 +9,17 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from bandits.specs import parse_spec
-from bandits.validation import InputTypeError, InputValueError, check_integer, suggest
+from bandits.validation import (
+    InputTypeError,
+    InputValueError,
+    check_integer,
+    check_regular_file,
+    suggest,
+)
 
 DEFAULT_ENV = "bandits/LatentFactor-v0"
 MAX_INT64 = 2**63 - 1
+MAX_CONFIG_BYTES = 1 << 20
 DEFAULT_POLICIES = ("uniform", "epsilon-greedy:epsilon=0.1", "linucb:alpha=1.0")
 
 
@@ -52,7 +59,17 @@ class SimulationConfig:
                 f"The 'env_params' of {owner} must be a table of keyword arguments; "
                 f"got {self.env_params!r}."
             )
-        policies = (self.policies,) if isinstance(self.policies, str) else tuple(self.policies)
+        if isinstance(self.policies, str):
+            policies: tuple[str, ...] = (self.policies,)
+        elif isinstance(self.policies, list | tuple) and all(
+            isinstance(spec, str) for spec in self.policies
+        ):
+            policies = tuple(self.policies)
+        else:
+            raise InputTypeError(
+                f"The 'policies' of {owner} must be a list of policy specs (strings); got "
+                f"{self.policies!r}."
+            )
         if not policies:
             raise InputValueError(
                 f"The 'policies' of {owner} must name at least one policy; got none."
@@ -89,12 +106,24 @@ class SimulationConfig:
     def from_toml(cls, path: str | os.PathLike[str]) -> SimulationConfig:
         """Read the ``[simulation]`` table of a TOML file."""
         try:
-            with open(path, "rb") as handle:
+            file = check_regular_file(path, "config file")
+            if file.stat().st_size > MAX_CONFIG_BYTES:
+                raise InputValueError(
+                    f"{path} is larger than a config can be ({MAX_CONFIG_BYTES:,} bytes)."
+                )
+            with open(file, "rb") as handle:
                 document = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as error:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise InputValueError(f"{path} is not valid TOML: {error}") from None
+        except RecursionError:
+            raise InputValueError(f"{path} is not valid TOML: nested too deeply.") from None
         except OSError as error:
-            raise InputValueError(f"Cannot read the config {path}: {error.strerror}.") from None
+            reason = error.strerror or str(error)
+            raise InputValueError(f"Cannot read the config {path}: {reason}") from None
+        except InputValueError as error:
+            raise InputValueError(f"Cannot read the config {path}: {error}") from None
+        if not isinstance(document.get("simulation", {}), dict):
+            raise InputTypeError(f"{path}: [simulation] must be a table.")
         if "simulation" not in document:
             tables = sorted(document)
             close = difflib.get_close_matches("simulation", tables, n=1)

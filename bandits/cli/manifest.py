@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from bandits.logs.atomic import write_text_atomic
-from bandits.validation import InputValueError
+from bandits.validation import InputValueError, check_regular_file
 
 MANIFEST_NAME = "manifest.json"
+MAX_MANIFEST_BYTES = 16 * 2**20
 TRACKED_PACKAGES = (
     "bandits-recommender",
     "numpy",
@@ -45,10 +46,17 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / MANIFEST_NAME
     if not path.exists():
         return {}
+    check_regular_file(path, "manifest")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise InputValueError(
+            f"{path} is larger than a manifest can be ({MAX_MANIFEST_BYTES:,} bytes)."
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputValueError(f"{path} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise InputValueError(f"{path} is not a run manifest: it is nested too deeply.") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("steps", {}), dict):
         raise InputValueError(
             f"{path} is not a run manifest (a JSON object with a 'steps' object)."

@@ -19,13 +19,12 @@ nobody changed the folder meanwhile before the temporary takes its place in one 
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import shutil
 from pathlib import Path
 from types import TracebackType
 
-from bandits.cli.manifest import MANIFEST_NAME
+from bandits.cli.manifest import MANIFEST_NAME, read_manifest
 from bandits.logs.atomic import (
     fsync_folder,
     is_temporary,
@@ -33,7 +32,8 @@ from bandits.logs.atomic import (
     remove_stale_temporaries,
     temporary_name,
 )
-from bandits.validation import InputValueError
+from bandits.logs.items import is_item_table_name
+from bandits.validation import InputError, InputValueError
 
 CLAIM_NAME = ".bandits-claim"
 LOGS_FOLDER = "logs"
@@ -59,16 +59,21 @@ def owner_of(name: str) -> str | None:
 
 def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite: bool) -> None:
     """Refuse an ``--out`` file of ``bandits <command>`` that is a folder, one of the command's
-    input files (a log and its item table), a file of a run folder that another command owns,
-    an existing file (unless ``overwrite``), or in a folder that does not exist."""
-    if out.is_dir():
+    input files (a log and its item table), named like a log's item table, a file of a run
+    folder that another command owns, an existing file (unless ``overwrite``), or in a folder
+    that does not exist or cannot be written. Symbolic links are followed first."""
+    target = out.resolve()
+    if target.is_dir():
         raise InputValueError(f"--out {out} is a folder; give the path of a file to write.")
     for path in inputs:
-        if out.resolve() == Path(path).resolve():
+        if target == Path(path).resolve():
             raise InputValueError(f"--out {out} is the command's own input; choose another file.")
-    in_logs = out.parent.name == LOGS_FOLDER and (out.parent.parent / MANIFEST_NAME).exists()
-    in_run = in_logs or (out.parent / MANIFEST_NAME).exists()
-    owner = "bandits simulate" if in_logs else owner_of(out.name)
+    if is_item_table_name(target.name):
+        raise InputValueError(f"--out {out} is named like a log's item table; choose another name.")
+    folder = target.parent
+    in_logs = folder.name == LOGS_FOLDER and (folder.parent / MANIFEST_NAME).exists()
+    in_run = in_logs or (folder / MANIFEST_NAME).exists()
+    owner = "bandits simulate" if in_logs else owner_of(target.name)
     if in_run and owner != f"bandits {command}":
         mine = [name for name, who in OWNERS.items() if who == f"bandits {command}"]
         allowed = f"only {', '.join(mine)}" if mine else "nothing"
@@ -76,34 +81,51 @@ def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite:
             f"--out {out} is in a run folder, where {owner or 'no bandits command'} owns that "
             f"name; bandits {command} writes {allowed} there."
         )
-    if out.exists() and not overwrite:
+    if target.exists() and not overwrite:
         raise FileExistsError(f"--out {out} already exists; pass --overwrite to replace it.")
-    if not out.parent.is_dir():
+    if not folder.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist.")
+    probe = temporary_name(target)
+    try:
+        probe.touch(exist_ok=False)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OSError(
+            f"--out {out}: the folder {out.parent} cannot be written ({reason})."
+        ) from None
+    probe.unlink()
 
 
 def run_folder_problem(path: Path) -> str | None:
-    """None if ``path`` is a run folder (only files the commands write, and the manifest of a
-    simulation); otherwise what makes it something else, as a phrase."""
+    """None if ``path`` is a run folder: a manifest of a simulation that lists its logs, those
+    logs (and their item tables) in ``logs/``, and otherwise only files the commands write;
+    else what makes it something else, as a phrase."""
     if not path.is_dir():
         return "is not a folder"
+    try:
+        manifest = read_manifest(path)
+    except (InputError, OSError) as error:
+        return f"has an unusable {MANIFEST_NAME} ({error})"
+    simulate = manifest.get("steps", {}).get("simulate")
+    logs = simulate.get("logs") if isinstance(simulate, dict) else None
+    if not isinstance(logs, dict) or not isinstance(simulate.get("config"), dict):
+        return f"has no {MANIFEST_NAME} of a simulation"
+    listed = {
+        Path(str(log)).name for log in logs.values() if Path(str(log)).parent.name == LOGS_FOLDER
+    }
     for entry in sorted(path.iterdir()):
         if is_temporary(entry) or entry.name == CLAIM_NAME:
             continue
-        if entry.name == LOGS_FOLDER and entry.is_dir():
+        if entry.name == LOGS_FOLDER and entry.is_dir() and not entry.is_symlink():
             for log in sorted(entry.iterdir()):
-                if not (log.is_file() and log.suffix == ".parquet") and not is_temporary(log):
-                    return f"holds {LOGS_FOLDER}/{log.name}, which no bandits command writes"
+                known = log.name in listed or any(
+                    is_item_table_name(log.name, name) for name in listed
+                )
+                if not (known and log.is_file()) and not is_temporary(log):
+                    return f"holds {LOGS_FOLDER}/{log.name}, which its manifest does not list"
             continue
-        if not entry.is_file() or owner_of(entry.name) is None:
+        if not entry.is_file() or entry.is_symlink() or owner_of(entry.name) is None:
             return f"holds {entry.name!r}, which no bandits command writes"
-    try:
-        manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return f"has no readable {MANIFEST_NAME}"
-    steps = manifest.get("steps") if isinstance(manifest, dict) else None
-    if not isinstance(steps, dict) or not isinstance(steps.get("simulate"), dict):
-        return f"has a {MANIFEST_NAME} that records no simulation"
     return None
 
 
@@ -133,7 +155,9 @@ class RunFolderClaim:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, overwrite: bool) -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()
+        if self.path.parent == self.path:
+            raise InputValueError(f"--out {path} is the root folder; give a folder for the run.")
         self.overwrite = overwrite
         self.temporary = temporary_name(self.path)
         self._claim = self.path / CLAIM_NAME

@@ -14,6 +14,7 @@ Layout (schema version 2): one row per item, sorted by id; ``id`` (int64), ``fea
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +30,25 @@ from bandits.logs.arrow import (
     from_fixed,
 )
 from bandits.logs.layout import metadata_int
-from bandits.validation import InputValueError
+from bandits.validation import InputValueError, check_regular_file
 
 VERSION = 2
 FINGERPRINT_LENGTH = 16
+ITEM_TABLE_PATTERN = re.compile(r"^(?P<stem>.+)\.items-[0-9a-f]{16}\.parquet$")
 
 
 def item_table_name(log_path: str | os.PathLike[str], fingerprint: str) -> str:
     """The file name of a log's item table: ``x.parquet`` -> ``x.items-<fingerprint>.parquet``."""
     stem = Path(log_path).name.removesuffix(".parquet")
     return f"{stem}.items-{fingerprint[:FINGERPRINT_LENGTH]}.parquet"
+
+
+def is_item_table_name(name: str, log_path: str | os.PathLike[str] | None = None) -> bool:
+    """True if ``name`` is an item table's file name (of the log at ``log_path``, if given)."""
+    match = ITEM_TABLE_PATTERN.match(name)
+    if match is None:
+        return False
+    return log_path is None or match.group("stem") == Path(log_path).name.removesuffix(".parquet")
 
 
 def item_table_arrow(items: ItemTable) -> pa.Table:
@@ -58,8 +68,11 @@ def item_table_arrow(items: ItemTable) -> pa.Table:
 
 def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
     """Read and check an item table written beside a log."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"The item table {path} is missing.")
+    check_regular_file(path, "item table")
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path, page_checksum_verification=True)
     except FileNotFoundError:
         raise FileNotFoundError(f"The item table {path} is missing.") from None
     except (pa.ArrowException, OSError, UnicodeDecodeError) as error:

@@ -23,9 +23,9 @@ MAX_WIDTH = 2**31 - 1
 def metadata_int(metadata: dict[bytes, bytes], key: str) -> int:
     """The whole number under ``bandits.<key>``, at most ``MAX_WIDTH``."""
     raw = metadata.get(f"bandits.{key}".encode())
-    if raw is None or not raw.isdigit() or int(raw) > MAX_WIDTH:
+    if raw is None or not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_WIDTH:
         raise InputValueError(
             f"the metadata key 'bandits.{key}' must be a whole number up to {MAX_WIDTH}; "
-            f"got {raw!r}."
+            f"got {raw if raw is None else raw[:40]!r}."
         )
     return int(raw)

@@ -67,7 +67,12 @@ from bandits.logs.atomic import (
     remove_stale_temporaries,
     temporary_name,
 )
-from bandits.logs.items import item_table_arrow, item_table_name, read_item_table
+from bandits.logs.items import (
+    is_item_table_name,
+    item_table_arrow,
+    item_table_name,
+    read_item_table,
+)
 from bandits.logs.layout import (
     MARGINALS_COLUMN,
     SIGNAL_PREFIX,
@@ -76,7 +81,7 @@ from bandits.logs.layout import (
     metadata_int,
 )
 from bandits.observation import PAD_ID, SlateObservation, row_bytes
-from bandits.validation import InputError, InputValueError, check_integer
+from bandits.validation import InputError, InputValueError, check_integer, check_regular_file
 
 SCHEMA_VERSION = 2
 DEFAULT_BATCH_BYTES = 64 * 2**20
@@ -86,6 +91,8 @@ READ_BUFFER_BYTES = 1 << 20
 """Read buffer of a Parquet column stream (files are read without pre-buffering)."""
 
 ITEM_TABLE_KEY = b"bandits.item_table"
+MAX_METADATA_BYTES = 1 << 20
+"""Largest key-value metadata a log may carry (its Arrow schema included)."""
 
 
 class LogWriter:
@@ -145,7 +152,10 @@ class LogWriter:
         if self._writer is None:
             self._layout = layout
             self._writer = pq.ParquetWriter(
-                self._temporary, table.schema.with_metadata(_metadata(layout)), compression="zstd"
+                self._temporary,
+                table.schema.with_metadata(_metadata(layout)),
+                compression="zstd",
+                write_page_checksum=True,
             )
         elif layout != self._layout:
             raise InputValueError(
@@ -193,7 +203,12 @@ class LogWriter:
                 }
             )
             writer.close()
-            pq.write_table(item_table_arrow(items), items_temporary, compression="zstd")
+            pq.write_table(
+                item_table_arrow(items),
+                items_temporary,
+                compression="zstd",
+                write_page_checksum=True,
+            )
             fsync_file(items_temporary)
             fsync_file(self._temporary)
             publish(items_temporary, items_path, replace=True)  # same name, same content
@@ -540,12 +555,17 @@ def _item_table_name(metadata: dict[bytes, bytes]) -> str:
 
 
 def _item_table_of(path: Path) -> Path | None:
-    """The item table an existing version-2 log at ``path`` points at (None if unreadable)."""
+    """The item table of the existing version-2 log at ``path``, if it is named as this log's
+    own (``<stem>.items-<fingerprint>.parquet``); None otherwise (a file that is not a log, or
+    that names another file: such a file is never removed with the log)."""
     try:
         metadata = pq.ParquetFile(path).metadata.metadata or {}
-        return path.with_name(_item_table_name(metadata))
-    except (OSError, pa.ArrowException, InputError):
+        name = _item_table_name(metadata)
+    except (OSError, ValueError, pa.ArrowException, InputError):
         return None
+    if not is_item_table_name(name, path):
+        return None
+    return path.with_name(name)
 
 
 def _marginals(
@@ -564,11 +584,16 @@ def _marginals(
 
 
 def _open(path: Path) -> pq.ParquetFile:
-    if path.is_dir():
-        raise InputValueError(f"{path} is a folder; give the path of a Parquet log file.")
+    check_regular_file(path, "log file")
     try:
-        # without pre-buffering, batches are read page by page: memory stays flat in the rows
-        return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+        # without pre-buffering, batches are read page by page: memory stays flat in the rows;
+        # pages written with checksums are verified, so damaged bytes are refused
+        parquet = pq.ParquetFile(
+            path,
+            pre_buffer=False,
+            buffer_size=READ_BUFFER_BYTES,
+            page_checksum_verification=True,
+        )
     except FileNotFoundError:
         raise FileNotFoundError(f"No log file at {path}.") from None
     except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
@@ -576,6 +601,14 @@ def _open(path: Path) -> pq.ParquetFile:
             raise
         detail = " ".join(str(error).split())
         raise InputValueError(f"{path} is not a readable Parquet file: {detail}") from None
+    metadata = parquet.metadata.metadata or {}
+    size = sum(len(key) + len(value) for key, value in metadata.items())
+    if size > MAX_METADATA_BYTES:
+        raise InputValueError(
+            f"{path}: its metadata takes {size:,} bytes, more than a log's {MAX_METADATA_BYTES:,}; "
+            f"it is not a bandits log."
+        )
+    return parquet
 
 
 def _version(metadata: dict[bytes, bytes], path: Path) -> int:

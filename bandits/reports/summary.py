@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bandits.validation import InputValueError, check_columns
+from bandits.reports.trace import check_trace
 
 FINAL_FRACTION = 0.2
 """Share of the last steps over which the 'final' regret per request is averaged."""
@@ -23,11 +23,7 @@ def summarize_trace(trace: pd.DataFrame) -> pd.DataFrame:
         ``expected_reward_per_request``, ``cumulative_regret``, ``regret_per_request`` and
         ``final_regret_per_request`` (over the last ``FINAL_FRACTION`` of steps).
     """
-    check_columns(
-        trace, ("policy", "step", "requests", "reward", "expected_reward", "regret"), "the trace"
-    )
-    if trace.empty:
-        raise InputValueError("the trace has no rows: no policy served a request.")
+    check_trace(trace, ("step", "requests", "reward", "expected_reward", "regret"))
     frame = trace if "run" in trace.columns else trace.assign(run=0)
     per_run = pd.DataFrame(
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def hidden(folder: Path) -> list[str]:
 
 def test_two_runs_into_one_folder_one_wins_one_is_refused(tmp_path):
     out = tmp_path / "run"
-    first = simulate(out, requests=40_000, seed=1)
+    first = simulate(out, requests=200_000, seed=1)
     wait_for(lambda: (out / CLAIM_NAME).exists())
     second = simulate(out, requests=200, seed=2)
     _, error = second.communicate(timeout=120)
@@ -87,22 +88,32 @@ def test_a_file_created_in_the_folder_during_an_overwrite_is_kept(tmp_path):
     assert hidden(tmp_path) == [] and hidden(out) == []
 
 
-def test_overwrite_recognises_a_run_folder_by_its_content(tmp_path):
+SIMULATION = {"steps": {"simulate": {"config": {}, "logs": {"uniform": "logs/uniform.parquet"}}}}
+
+
+@pytest.mark.parametrize(
+    ("files", "words"),
+    [
+        ({"manifest.json": "{}", "private.txt": "keep me"}, "no manifest.json of a simulation"),
+        ({"manifest.json": '{"steps": {"simulate": {}}}', "report.md": "mine"},
+         "no manifest.json of a simulation"),
+        ({"manifest.json": json.dumps(SIMULATION), "private.txt": "keep me"},
+         "holds 'private.txt', which no bandits command writes"),
+        ({"manifest.json": json.dumps(SIMULATION), "logs/thesis.parquet": "my thesis"},
+         "holds logs/thesis.parquet, which its manifest does not list"),
+        ({"manifest.json": "[1, 2]"}, "is not a run manifest"),
+    ],
+)  # fmt: skip
+def test_overwrite_recognises_a_run_folder_by_its_content(tmp_path, files, words):
     fake = tmp_path / "fake"
-    fake.mkdir()
-    (fake / "manifest.json").write_text("{}")
-    (fake / "private.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match=r"holds 'private.txt'.* not a run folder"):
+    for name, text in files.items():
+        (fake / name).parent.mkdir(parents=True, exist_ok=True)
+        (fake / name).write_text(text)
+    before = {p: p.read_bytes() for p in fake.rglob("*") if p.is_file()}
+    with pytest.raises(FileExistsError, match=re.escape(words) + ".* not a run folder"):
         with RunFolderClaim(fake, overwrite=True):
             pass
-    only_manifest = tmp_path / "only-manifest"
-    only_manifest.mkdir()
-    (only_manifest / "manifest.json").write_text("{}")
-    with pytest.raises(FileExistsError, match="records no simulation"):
-        with RunFolderClaim(only_manifest, overwrite=True):
-            pass
-    assert (fake / "private.txt").read_text() == "keep me"
-    assert sorted(p.name for p in fake.iterdir()) == ["manifest.json", "private.txt"]
+    assert {p: p.read_bytes() for p in fake.rglob("*") if p.is_file()} == before
 
 
 def test_a_failed_run_releases_its_claim_and_removes_the_folder_it_created(tmp_path):

@@ -1,0 +1,55 @@
+"""The tidy trace every report reads: one row per run x step x policy, checked once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bandits.validation import InputValueError, check_columns
+
+NUMERIC_COLUMNS = (
+    "step",
+    "requests",
+    "reward",
+    "expected_reward",
+    "oracle_reward",
+    "regret",
+    "cumulative_reward",
+    "cumulative_regret",
+    "run",
+)
+
+
+def check_trace(trace: pd.DataFrame, required: Sequence[str]) -> None:
+    """Raise, naming the column and row, unless ``trace`` has the ``required`` columns, at
+    least one row, text policy names, numbers in its numeric columns and a positive, growing
+    count of requests served within each policy's run."""
+    check_columns(trace, ("policy", *required), "the trace")
+    if trace.empty:
+        raise InputValueError("the trace has no rows: no policy served a request.")
+    names = trace["policy"]
+    bad = names.isna() | ~names.map(lambda value: isinstance(value, str))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputValueError(f"column 'policy' of the trace must hold names; row {row} is "
+                              f"{names.iloc[row]!r}.")  # fmt: skip
+    for column in (name for name in NUMERIC_COLUMNS if name in trace.columns):
+        if trace[column].dtype.kind not in "iuf":
+            raise InputValueError(
+                f"column {column!r} of the trace must hold numbers; it holds {trace[column].dtype}."
+            )
+    if "requests" in trace.columns:
+        keys = ["policy", "run"] if "run" in trace.columns else ["policy"]
+        order = [*keys, "step"] if "step" in trace.columns else keys
+        ordered = trace.sort_values(order, kind="stable")
+        before = ordered.groupby(keys, sort=False)["requests"].shift(fill_value=0)
+        steps = ordered["requests"] - before
+        bad = ~(steps > 0) | ~np.isfinite(ordered["requests"])
+        if bad.any():
+            row = bad.index[int(np.argmax(bad.to_numpy()))]
+            raise InputValueError(
+                f"column 'requests' of the trace must count requests served, growing within "
+                f"each policy's run; row {row} is {trace['requests'].loc[row]!r}."
+            )
