@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import numbers
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -228,6 +229,17 @@ def check_slates(slates: NDArray[np.int64], n_candidates: NDArray[np.int64], lab
                 f"{label} must not repeat an item within a slate; row {row} shows "
                 f"candidate {values[counts > 1][0]} more than once: {slates[row].tolist()}."
             )
+
+
+def renumber_rows(error: InputError, rows: NDArray[np.int64], prefix: str = "") -> InputError:
+    """The same error with every ``row N`` it names replaced by ``rows[N]`` (the number of a
+    batch's row N in the whole file or log), and ``prefix`` in front (e.g. the file)."""
+
+    def whole(match: re.Match[str]) -> str:
+        local = int(match.group(1))
+        return f"row {int(rows[local])}" if local < len(rows) else match.group(0)
+
+    return type(error)(prefix + re.sub(r"\brow (\d+)", whole, str(error)))
 
 
 def check_regular_file(path: os.PathLike[str] | str, what: str) -> Path:

@@ -28,6 +28,10 @@ BASE_LOGIT = -1.5
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+MAX_SCALE = 1e6
+"""Largest noise or logit scale: beyond it features and logits stop being meaningful numbers
+(their squares, in the policies' models, would leave float64)."""
+
 MEMORY_LIMIT = 8 * 2**30
 """Largest world (users, items, histories) or batch an environment may hold, in bytes."""
 
@@ -134,10 +138,14 @@ class LatentFactorEnv(gymnasium.Env):
             max_candidates, "max_candidates", owner, low=self.min_candidates, high=self.n_items
         )
         self.history_length = check_integer(history_length, "history_length", owner, low=0)
-        self.feature_noise = check_real(feature_noise, "feature_noise", owner, low=0.0)
+        self.feature_noise = check_real(
+            feature_noise, "feature_noise", owner, low=0.0, high=MAX_SCALE
+        )
         self.examination = _check_examination(examination, self.slate_size)
-        self.logit_scale = check_real(logit_scale, "logit_scale", owner, low=0.0)
-        self.item_bias_scale = check_real(item_bias_scale, "item_bias_scale", owner, low=0.0)
+        self.logit_scale = check_real(logit_scale, "logit_scale", owner, low=0.0, high=MAX_SCALE)
+        self.item_bias_scale = check_real(
+            item_bias_scale, "item_bias_scale", owner, low=0.0, high=MAX_SCALE
+        )
         self._check_memory(owner)
         self.action_space = SlateSpace(
             n_requests=self.n_requests,

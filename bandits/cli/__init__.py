@@ -2,6 +2,6 @@
 configs and run manifests. The only part of the kernel that imports ``simulator`` and
 ``policies``."""
 
-from bandits.cli.commands import app
+from bandits.cli.commands import app, main
 
-__all__ = ["app"]
+__all__ = ["app", "main"]

@@ -6,6 +6,7 @@ in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,13 +16,17 @@ from typing import Annotated, Any
 import pandas as pd
 import pyarrow as pa
 import typer
+from rich.text import Text
 from threadpoolctl import threadpool_limits
+from typer.exceptions import TyperException
 
 from bandits.cli.config import SimulationConfig
 from bandits.cli.console import (
     console,
+    err,
     friendly_errors,
     number,
+    print_error,
     progress,
     rich_table,
     say,
@@ -224,7 +229,7 @@ def evaluate(
 
     The log is streamed in batches, so its size is limited by the disk, not the memory.
     """
-    names = estimator or list(ESTIMATORS)
+    names = list(dict.fromkeys(estimator or ESTIMATORS))  # each once, in the order given
     for name in names:
         check_choice(name, ESTIMATORS, "estimator")
     estimators = [ESTIMATORS[name](confidence=confidence) for name in names]
@@ -333,6 +338,7 @@ def upgrade(
 
 
 @app.command("list")
+@friendly_errors
 def list_components() -> None:
     """List the environments, policies and estimators that specs can name."""
     from policies import POLICIES
@@ -396,5 +402,26 @@ def _estimates_view(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
     )
 
 
+def main(args: list[str] | None = None) -> None:
+    """The ``bandits`` command: the typer app, with the parser's own usage errors (an unknown
+    option, a value out of range) printed as one line and exit status 2, like every other
+    input error."""
+    words = sys.argv[1:] if args is None else list(args)
+    try:
+        result = app(args=words or ["--help"], standalone_mode=False)
+    except typer.Abort:
+        err.print(Text("Aborted."))
+        raise SystemExit(1) from None
+    except TyperException as problem:  # the parser's errors (click's ClickException)
+        format_message = getattr(problem, "format_message", None)
+        message = format_message() if callable(format_message) else str(problem)
+        context = getattr(problem, "ctx", None)
+        where = context.command_path if context is not None else "bandits"
+        print_error(f"{message} (see `{where} --help`)")
+        raise SystemExit(2) from None
+    if isinstance(result, int) and result:
+        raise SystemExit(result)
+
+
 if __name__ == "__main__":
-    app()
+    main()

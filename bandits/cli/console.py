@@ -49,10 +49,15 @@ def friendly_errors(command: F) -> F:
 
 def fail(message: str) -> None:
     """Print ``Error: message`` (literally, on one line) and exit with status 2."""
-    line = Text("Error: ", style="bold red")
-    line.append(message.replace("\n", " "))
-    err.print(line)
+    print_error(message)
     raise typer.Exit(code=2)
+
+
+def print_error(message: str) -> None:
+    """Print ``Error: message`` on stderr, literally and on one line."""
+    line = Text("Error: ", style="bold red")
+    line.append(" ".join(message.split()))
+    err.print(line)
 
 
 def warn(message: str) -> None:

@@ -99,8 +99,9 @@ def from_fixed(array: pa.Array, dtype: type, shape: tuple[int, ...]) -> NDArray[
 
 
 def lengths(array: pa.Array) -> NDArray[np.int64]:
-    """Entries per row of a list column."""
-    return np.asarray(pc.list_value_length(array).to_numpy(zero_copy_only=False), dtype=np.int64)
+    """Entries per row of a list column (0 for a null row, which the readers refuse later)."""
+    counts = pc.fill_null(pc.list_value_length(array), 0)
+    return np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def scatter_rows(

@@ -123,6 +123,11 @@ def atomic_path(path: str | os.PathLike[str], *, replace: bool = False) -> Itera
         yield temporary
         fsync_file(temporary)
         publish(temporary, target, replace=replace)
+    except FileExistsError:
+        raise
+    except OSError as error:  # name the file being written, not its hidden temporary
+        reason = error.strerror or str(error)
+        raise type(error)(error.errno, f"{target} cannot be written: {reason}") from None
     finally:
         temporary.unlink(missing_ok=True)
 

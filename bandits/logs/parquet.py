@@ -80,8 +80,14 @@ from bandits.logs.layout import (
     VERSION_KEY,
     metadata_int,
 )
-from bandits.observation import PAD_ID, SlateObservation, row_bytes
-from bandits.validation import InputError, InputValueError, check_integer, check_regular_file
+from bandits.observation import PAD_ID, SlateObservation
+from bandits.validation import (
+    InputError,
+    InputValueError,
+    check_integer,
+    check_regular_file,
+    renumber_rows,
+)
 
 SCHEMA_VERSION = 2
 DEFAULT_BATCH_BYTES = 64 * 2**20
@@ -402,31 +408,76 @@ class LogFile:
             expected[MARGINALS_COLUMN] = pa.list_(fixed_list_type(pa.float64(), k))
         return expected
 
-    def bytes_per_row(self) -> int:
-        """Memory one row takes once read, estimated from the layout (see
-        :func:`bandits.observation.row_bytes`); version 1 counts its features twice (the
-        repeated ones in the file and the looked-up ones)."""
-        c, k = self.max_candidates, self.slate_size
-        return row_bytes(
-            n_context_features=self.n_context_features,
-            max_candidates=c,
-            n_item_features=self.n_item_features * (2 if self.version == 1 else 1),
-            history_length=self.history_length,
-            slate_size=k,
-            extra_values=len(self.signal_names) * k + (c * k if self.has_marginals else 0),
-        )
+    def bytes_per_candidate(self) -> int:
+        """Memory one candidate of a row takes once read: its id, its row in the item table,
+        its looked-up features (and, for version 1, its stored ones) and its logging
+        marginals, 16 bytes a value (numpy arrays and the copies made on the way)."""
+        features = self.n_item_features * (2 if self.version == 1 else 1)
+        return 16 * (2 + features + (self.slate_size if self.has_marginals else 0))
 
-    def rows_per_batch(self, batch_bytes: int) -> int:
-        """How many rows fit in ``batch_bytes`` (at least one)."""
-        batch_bytes = check_integer(batch_bytes, "batch_bytes", "LogFile", low=1)
-        return max(1, batch_bytes // self.bytes_per_row())
+    def bytes_per_row(self) -> int:
+        """Memory one row takes once read, besides its candidates and history: the context,
+        the slate-sized columns and the scalars."""
+        k = self.slate_size
+        return 16 * (4 + self.n_context_features + (3 + len(self.signal_names)) * k)
+
+    def stored_bytes_per_row(self) -> int:
+        """The largest uncompressed size of a row in any row group, from the file's own
+        sizes (not from its metadata's declared widths)."""
+        metadata = self._parquet.metadata
+        sizes = [
+            metadata.row_group(i).total_byte_size / max(metadata.row_group(i).num_rows, 1)
+            for i in range(metadata.num_row_groups)
+        ]
+        return max(64, int(max(sizes, default=0)))
 
     def iter_batches(self, *, batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[LoggedBandit]:
-        """The rows in file order, as tables of about ``batch_bytes`` in memory each."""
-        rows = self.rows_per_batch(batch_bytes)
+        """The rows in file order, as tables of about ``batch_bytes`` in memory each.
+
+        Batches are sized from the data, not from the metadata's widths: Arrow batches hold
+        about ``batch_bytes`` of stored rows, and each is cut where its rows, padded to its
+        widest candidate set and history, would exceed ``batch_bytes`` (a row wider than the
+        budget comes alone). Errors name the file's rows.
+        """
+        budget = check_integer(batch_bytes, "batch_bytes", "LogFile", low=1)
+        arrow_rows = max(1, budget // (2 * self.stored_bytes_per_row()))
+        first = 0
         with _naming(self.path):
-            for batch in self._parquet.iter_batches(batch_size=rows):
-                yield self._decode(pa.Table.from_batches([batch]))
+            for batch in self._parquet.iter_batches(batch_size=arrow_rows):
+                for start, stop in self._slices(batch, budget):
+                    part = pa.Table.from_batches([batch.slice(start, stop - start)])
+                    try:
+                        yield self._decode(part)
+                    except InputError as error:  # name the file's rows, not the batch's
+                        rows = np.arange(first + start, first + stop)
+                        raise renumber_rows(error, rows) from None
+                first += batch.num_rows
+
+    def _slices(self, batch: pa.RecordBatch, budget: int) -> Iterator[tuple[int, int]]:
+        """(start, stop) of consecutive rows of ``batch`` whose padded arrays fit ``budget``.
+
+        The memory of rows ``start..stop`` is their number times (the fixed cost of a row plus
+        the widest row's candidates and history); windows double, so the cut costs
+        O(n log n) whatever the widths.
+        """
+        n = batch.num_rows
+        width = lengths(batch.column("candidate_ids")) * self.bytes_per_candidate()
+        width += lengths(batch.column("history")) * 16
+        per_row = self.bytes_per_row()
+        start, window = 0, 64
+        while start < n:
+            stop = min(n, start + window)
+            cost = np.arange(1, stop - start + 1) * (
+                np.maximum.accumulate(width[start:stop]) + per_row
+            )
+            fits = int(np.searchsorted(cost, budget, side="right"))
+            if fits == stop - start and stop < n:
+                window *= 2  # everything fitted: look further before cutting
+                continue
+            size = max(1, fits)
+            yield start, start + size
+            start += size
+            window = max(64, 2 * size)
 
     def read(self) -> LoggedBandit:
         """Every row as one table."""

@@ -65,11 +65,18 @@ class RidgeRegression:
         check_finite(x, "'x' passed to RidgeRegression.update")
         check_finite(y, "'y' passed to RidgeRegression.update")
         self._check_width(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram, moment = x.T @ x, x.T @ y
+        if not (np.isfinite(gram).all() and np.isfinite(moment).all()):
+            raise InputValueError(
+                "'x' passed to RidgeRegression.update is too large: its squares leave float64 "
+                f"(largest |x| is {float(np.abs(x).max()):.3g}); scale the features down."
+            )
         if self.A_ is None or self.b_ is None:
             self.A_ = self.ridge * np.eye(x.shape[1])
             self.b_ = np.zeros(x.shape[1])
-        self.A_ += x.T @ x
-        self.b_ += x.T @ y
+        self.A_ += gram
+        self.b_ += moment
         self.n_samples_ += x.shape[0]
         self._factor = None
         self._inverse_cache = None

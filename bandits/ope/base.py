@@ -21,6 +21,9 @@ from bandits.validation import InputValueError, as_array, check_real, check_shap
 LOW_ESS_FRACTION = 0.01
 """Warn when the effective sample size falls below this fraction of the rows."""
 
+MAX_WEIGHT = 1e100
+"""Largest importance weight an estimate accepts (its square must stay far inside float64)."""
+
 SUPPORT_TOLERANCE = 4.0
 """Warn when the mean weight is more than this many standard errors away from 1."""
 
@@ -55,14 +58,14 @@ class EstimatorInput:
         logged = self.log.decision.slate_probability
         with np.errstate(over="ignore", divide="ignore"):
             weights = self.target_probability / logged
-        overflow = ~np.isfinite(weights)
-        if overflow.any():
-            row = int(np.flatnonzero(overflow)[0])
+        too_large = ~(np.abs(weights) <= MAX_WEIGHT)
+        if too_large.any():
+            row = int(np.flatnonzero(too_large)[0])
             raise InputValueError(
-                f"The importance weight of row {row} overflows: target probability "
-                f"{self.target_probability[row]!r} / logged slate probability {logged[row]!r}. "
-                f"A logged probability this small cannot weigh a row; drop such rows or log "
-                f"probabilities that are not rounded to almost zero."
+                f"The importance weight of row {row} is too large to estimate with (target "
+                f"probability {float(self.target_probability[row]):.6g} / logged slate "
+                f"probability {float(logged[row]):.6g}, above {MAX_WEIGHT:.0e}); a logged "
+                f"probability this small cannot weigh a row: drop such rows."
             )
         return weights
 

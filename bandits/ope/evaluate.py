@@ -18,7 +18,13 @@ from bandits.ope.base import Estimator, EstimatorInput, target_probabilities
 from bandits.ope.statistics import EstimatorStatistics
 from bandits.policy import Policy
 from bandits.run.replay import replay_updates
-from bandits.validation import InputValueError, check_integer, check_real
+from bandits.validation import (
+    InputError,
+    InputValueError,
+    check_integer,
+    check_real,
+    renumber_rows,
+)
 
 ESTIMATE_COLUMNS = (
     "target",
@@ -94,12 +100,15 @@ def evaluate_log(
                 on_rows(int(rows.size))
     merged: dict[tuple[str, int], EstimatorStatistics] = {}
     for batch, rows in source.batches(None if train is None else ~train):
-        for name, policy in targets.items():
-            data = EstimatorInput(batch, target_probabilities(policy, batch), policy)
-            for index, estimator in enumerate(estimators):
-                part = estimator.statistics_of(data)
-                key = (name, index)
-                merged[key] = part if key not in merged else merged[key].merge(part)
+        try:
+            for name, policy in targets.items():
+                data = EstimatorInput(batch, target_probabilities(policy, batch), policy)
+                for index, estimator in enumerate(estimators):
+                    part = estimator.statistics_of(data)
+                    key = (name, index)
+                    merged[key] = part if key not in merged else merged[key].merge(part)
+        except InputError as error:  # name the log and its row, not the batch's
+            raise renumber_rows(error, rows, f"{source.label}: ") from None
         if on_rows is not None:
             on_rows(int(rows.size))
     table = [

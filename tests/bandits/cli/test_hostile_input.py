@@ -4,6 +4,7 @@ problem and what to do; never a traceback, never text changed by markup."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from factories import random_log
 from typer.testing import CliRunner
 
-from bandits.cli import app
+from bandits.cli import app, main
 from bandits.logs import write_log
 from bandits.logs.v1 import write_log_v1
 
@@ -151,3 +152,151 @@ def test_specs_that_differ_only_in_spacing_get_their_own_logs(tmp_path):
     assert list(logs) == ["linucb:alpha=1.0", "linucb:alpha=1.0#2", "uniform", "uniform#2"]
     assert len(set(logs.values())) == 4
     assert all((out / path).exists() for path in logs.values())
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["simulate", "--reqests", "5"], "No such option: --reqests"),
+        (["simulate", "--requests", "nan"], "Invalid value for '--requests'"),
+        (["simulat"], "No such command 'simulat'. Did you mean 'simulate'?"),
+        (["list", "extra"], "unexpected extra argument"),
+        (["evaluate", "x.parquet"], "Missing option '--target'"),
+        (["evaluate", "x.parquet", "-t", "u", "--train-fraction", "2"], "'--train-fraction'"),
+    ],
+)
+def test_the_parsers_own_errors_are_one_line_too(capsys, args, words):
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0], lines
+
+
+def test_report_writes_only_into_run_folders(tmp_path, run):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    shutil.copy(run / "trace.parquet", mine / "trace.parquet")
+    for name, text in (("report.md", "my notes"), ("summary.csv", "a,b\n"),
+                       ("manifest.json", '{"name": "my app"}')):  # fmt: skip
+        (mine / name).write_text(text)
+    before = {p.name: p.read_bytes() for p in mine.iterdir()}
+    one_line_error(runner.invoke(app, ["report", str(mine)]), "is not a run folder")
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
+
+
+def test_evaluate_leaves_a_foreign_manifest_alone(tmp_path, run):
+    app_folder = tmp_path / "webapp"
+    app_folder.mkdir()
+    (app_folder / "manifest.json").write_text('{"name": "my app"}')
+    log = run / "logs" / "uniform.parquet"
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform",
+                                 "--out", str(app_folder / "estimates.csv")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (app_folder / "manifest.json").read_text() == '{"name": "my app"}'
+
+
+def test_a_symlink_into_a_run_folder_is_followed(tmp_path, run):
+    folder = copy_run(run, tmp_path)
+    (tmp_path / "link").symlink_to(folder / "logs")
+    log = folder / "logs" / "uniform.parquet"
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform",
+                                 "--out", str(tmp_path / "link" / "estimates.csv")])  # fmt: skip
+    one_line_error(result, "is in a run folder")
+    assert not (folder / "logs" / "estimates.csv").exists()
+
+
+@pytest.mark.parametrize("out", [".", "", "/"])
+def test_the_current_or_root_folder_as_out_is_handled(tmp_path, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", out])
+    if out == "/":
+        one_line_error(result, "root folder")
+    else:  # an empty folder: the run goes there
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[simulation]\npolicies = 3\n", "must be a list of policy specs"),
+        ("[simulation]\npolicies = {uniform = 1}\n", "must be a list of policy specs"),
+        ("simulation = 3\n", "[simulation] must be a table"),
+        ("[simulation]\npolicies = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+    ],
+)
+def test_configs_of_the_wrong_shape_are_refused(tmp_path, text, words):
+    config = tmp_path / "run.toml"
+    config.write_text(text)
+    result = runner.invoke(app, ["simulate", "--config", str(config), "--out", str(tmp_path / "r")])
+    one_line_error(result, words)
+
+
+def test_a_config_that_is_not_text_is_refused(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_bytes(b"\xff\xfe[simulation]")
+    result = runner.invoke(app, ["simulate", "--config", str(config), "--out", str(tmp_path / "r")])
+    one_line_error(result, "is not valid TOML")
+
+
+def test_a_spec_nested_too_deeply_is_refused(tmp_path):
+    spec = "uniform:x=" + "[" * 3000 + "]" * 3000
+    result = runner.invoke(app, ["simulate", "--policy", spec, "--out", str(tmp_path / "r")])
+    one_line_error(result, "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "words"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"steps": {"simulate": "x"}}', "no manifest.json of a simulation"),
+        ('{"steps": {"simulate": {"config": [1, 2], "logs": {}}}}', "of a simulation"),
+    ],
+)
+def test_manifests_of_the_wrong_shape_are_refused(run, tmp_path, manifest, words):
+    folder = copy_run(run, tmp_path)
+    (folder / "manifest.json").write_text(manifest)
+    one_line_error(runner.invoke(app, ["report", str(folder)]), words)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda t: t.assign(requests=t["requests"].astype(str)), "'requests' of the trace must"),
+        (lambda t: t.assign(regret="x"), "'regret' of the trace must hold numbers"),
+        (lambda t: t.assign(policy=None), "'policy' of the trace must hold names"),
+        (lambda t: t.assign(requests=0), "'requests' of the trace must count requests"),
+    ],
+)
+def test_traces_of_the_wrong_types_are_refused_naming_the_file(run, tmp_path, change, words):
+    folder = copy_run(run, tmp_path)
+    trace = pd.read_parquet(folder / "trace.parquet")
+    change(trace).to_parquet(folder / "trace.parquet", index=False)
+    one_line_error(runner.invoke(app, ["report", str(folder)]), "trace.parquet:", words)
+
+
+def test_out_in_a_folder_that_cannot_be_written_is_refused_before_the_work(run):
+    log = run / "logs" / "uniform.parquet"
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "--out", "/proc/x.csv"])
+    one_line_error(result, "--out /proc/x.csv: the folder /proc cannot be written")
+
+
+def test_a_pipe_is_refused_instead_of_read_forever(tmp_path):
+    fifo = tmp_path / "log.parquet"
+    os.mkfifo(fifo)
+    one_line_error(runner.invoke(app, ["evaluate", str(fifo), "-t", "uniform"]),
+                   "is not a regular file")  # fmt: skip
+
+
+def test_extreme_world_scales_are_refused(tmp_path):
+    result = runner.invoke(app, ["simulate", "--env-param", "feature_noise=1e200",
+                                 "--policy", "linucb", "--out", str(tmp_path / "r")])  # fmt: skip
+    one_line_error(result, "'feature_noise'", "<= 1e+06")
+
+
+def test_an_estimator_named_twice_is_estimated_once(run):
+    log = run / "logs" / "uniform.parquet"
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "-e", "ips", "-e", "ips",
+                                 "--quiet"])  # fmt: skip
+    assert result.exit_code == 0 and result.output.count(" ips ") == 1, result.output

@@ -4,6 +4,7 @@ writes."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -93,14 +94,51 @@ def test_items_are_stored_once_beside_the_log(tmp_path):
     assert names[0] == f"run.items-{items.fingerprint()[:16]}.parquet"  # named by its content
 
 
-def test_batches_are_sized_by_bytes_not_rows(tmp_path):
-    log = random_log(np.random.default_rng(1), n_requests=100, max_candidates=5)
+def _padded_bytes(opened, batch):
+    obs = batch.observation
+    widest = obs.max_candidates * opened.bytes_per_candidate() + obs.history.shape[1] * 16
+    return len(batch) * (opened.bytes_per_row() + widest)
+
+
+def test_batches_are_sized_by_their_padded_memory_not_rows(tmp_path):
+    log = random_log(np.random.default_rng(1), n_requests=100, max_candidates=5, min_candidates=5)
+    opened = open_log(write_log(log, tmp_path / "log.parquet"))
+    budget = 30 * _padded_bytes(opened, log.take(np.arange(1)))
+    batches = list(opened.iter_batches(batch_bytes=budget))
+    assert [len(b) for b in batches] == [30, 30, 30, 10]
+    assert all(_padded_bytes(opened, b) <= budget for b in batches)
+
+
+def test_one_wide_row_gets_a_batch_of_its_own_size(tmp_path):
+    narrow = random_log(np.random.default_rng(2), n_requests=60, max_candidates=3, slate_size=1)
+    wide = random_log(np.random.default_rng(3), n_requests=1, max_candidates=400,
+                      min_candidates=400, slate_size=1)  # fmt: skip
+    log = LoggedBandit.concat([narrow.take(np.arange(30)), wide, narrow.take(np.arange(30, 60))])
+    opened = open_log(write_log(log, tmp_path / "log.parquet"))
+    budget = 12 * _padded_bytes(opened, narrow.take(np.arange(1)))
+    batches = list(opened.iter_batches(batch_bytes=budget))
+    assert sum(len(b) for b in batches) == 61
+    assert max(len(b) for b in batches) == 12  # narrow rows fill the budget
+    assert any(b.observation.max_candidates == 400 and len(b) <= 2 for b in batches)
+    assert all(_padded_bytes(opened, b) <= budget for b in batches if len(b) > 1)
+    assert_logs_equal(log, LoggedBandit.concat(batches))
+
+
+def test_errors_in_a_later_batch_name_the_files_row(tmp_path):
+    log = random_log(np.random.default_rng(4), n_requests=40)
     path = write_log(log, tmp_path / "log.parquet")
-    opened = open_log(path)
-    per_row = opened.bytes_per_row()
-    sizes = [len(b) for b in opened.iter_batches(batch_bytes=per_row * 30)]
-    assert sizes == [30, 30, 30, 10]
-    assert opened.rows_per_batch(per_row * 30 + per_row - 1) == 30
+
+    def nan_at_row_33(table, metadata):
+        rewards = table.column("rewards").to_pylist()
+        rewards[33][1] = float("nan")
+        index = table.schema.get_field_index("rewards")
+        return table.set_column(
+            index, "rewards", pa.array(rewards, table.schema.field(index).type)
+        ), metadata
+
+    _rewrite(path, nan_at_row_33)
+    with pytest.raises(InputValueError, match=r"rewards.*row 33, position 1 is nan"):
+        list(iter_log_batches(path, batch_bytes=5_000))
 
 
 def test_writer_streams_batches_into_one_log(tmp_path):
@@ -309,3 +347,50 @@ def test_temporaries_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
         path.write_bytes(b"partial")
     write_log(random_log(np.random.default_rng(9)), tmp_path / "log.parquet")
     assert not dead.exists() and live.exists() and stranger.exists()
+
+
+def test_damaged_data_pages_are_refused_not_read_as_numbers(tmp_path):
+    log = random_log(np.random.default_rng(10), n_requests=400, n_context=6)
+    path = write_log(log, tmp_path / "log.parquet")
+    blob = bytearray(path.read_bytes())
+    middle = len(blob) // 3
+    blob[middle : middle + 512] = bytes(range(256)) * 2
+    path.write_bytes(bytes(blob))
+    with pytest.raises(InputValueError, match=r"log\.parquet"):
+        read_log(path)
+
+
+def test_lying_widths_in_the_metadata_do_not_shrink_batches(tmp_path):
+    log = random_log(np.random.default_rng(11), n_requests=200, max_candidates=4)
+    path = write_log(log, tmp_path / "log.parquet")
+    _rewrite(path, lambda t, m: (t, m | {b"bandits.max_candidates": b"2147483647"}))
+    batches = list(iter_log_batches(path, batch_bytes=1 << 20))
+    assert len(batches) == 1 and len(batches[0]) == 200
+
+
+@pytest.mark.parametrize(
+    ("metadata", "words"),
+    [
+        ({b"bandits.slate_size": b"9" * 5000}, "'bandits.slate_size' must be a whole number"),
+        ({b"junk": b"x" * (2 << 20)}, "metadata takes"),
+    ],
+)
+def test_oversized_metadata_is_refused(tmp_path, metadata, words):
+    path = write_log(random_log(np.random.default_rng(12)), tmp_path / "log.parquet")
+    _rewrite(path, lambda t, m: (t, m | metadata))
+    with pytest.raises(InputValueError, match=words):
+        read_log(path)
+
+
+def test_replacing_a_copy_never_removes_another_logs_item_table(tmp_path):
+    original = write_log(random_log(np.random.default_rng(13)), tmp_path / "uniform.parquet")
+    shutil.copy(original, tmp_path / "copy.parquet")  # points at uniform's item table
+    write_log(random_log(np.random.default_rng(14)), tmp_path / "copy.parquet", overwrite=True)
+    read_log(original)  # its item table is still there
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.table({"x": [1]}).replace_schema_metadata(
+        {b"bandits.item_table": b"precious.txt"}), plain)  # fmt: skip
+    write_log(random_log(np.random.default_rng(15)), plain, overwrite=True)
+    assert precious.read_text() == "keep me"

@@ -15,6 +15,7 @@ from bandits.models import (
     interaction_scores,
     n_interaction_features,
 )
+from bandits.validation import InputValueError
 
 
 def test_interaction_features_by_hand():
@@ -90,3 +91,10 @@ def test_structured_quadratic_is_exact_across_chunks(monkeypatch):
     whole = interaction_quadratic(obs, matrix)
     monkeypatch.setattr(features, "QUADRATIC_CHUNK_BYTES", 1)  # one request per chunk
     np.testing.assert_allclose(interaction_quadratic(obs, matrix), whole, rtol=1e-13)
+
+
+def test_features_whose_squares_overflow_are_refused():
+    model = RidgeRegression()
+    with pytest.raises(InputValueError, match=r"too large: its squares leave float64"):
+        model.update([[1e200, 0.0]], [1.0])
+    assert model.n_samples_ == 0 and model.theta_ is None
