@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from bandits.validation import InputValueError
+from bandits.validation import InputValueError, check_regular_file
 
 LIST_LIMIT = 2**31 - 1
 """Most entries a list column of one batch may hold (int32 offsets)."""
+
+
+MAX_METADATA_BYTES = 1 << 20
+"""Largest key-value metadata a log or item table may carry (its Arrow schema included)."""
+
+
+def open_parquet(path: Path, what: str, **options: Any) -> pq.ParquetFile:
+    """Open a Parquet file written by this toolkit for reading, with its pages' checksums
+    verified; a missing file, a folder, a pipe, a file that is not Parquet or one with
+    oversized metadata gives an error naming it (``what``: "log file", "item table")."""
+    if not path.exists():
+        raise FileNotFoundError(f"No {what} at {path}.")
+    check_regular_file(path, what)
+    try:
+        parquet = pq.ParquetFile(path, page_checksum_verification=True, **options)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No {what} at {path}.") from None
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
+        if isinstance(error, PermissionError):
+            raise
+        detail = " ".join(str(error).split())
+        raise InputValueError(f"{path} is not a readable Parquet file: {detail}") from None
+    metadata = parquet.metadata.metadata or {}
+    size = sum(len(key) + len(value) for key, value in metadata.items())
+    if size > MAX_METADATA_BYTES:
+        raise InputValueError(
+            f"{path}: its metadata takes {size:,} bytes, more than a {what}'s "
+            f"{MAX_METADATA_BYTES:,}; it was not written by bandits-recommender."
+        )
+    return parquet
 
 
 def list_column(values: NDArray[Any], lengths: NDArray[np.int64], name: str) -> pa.Array:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bandits.items import ItemTable
 from bandits.logs.arrow import (
@@ -28,9 +27,10 @@ from bandits.logs.arrow import (
     fixed_list,
     fixed_list_type,
     from_fixed,
+    open_parquet,
 )
 from bandits.logs.layout import metadata_int
-from bandits.validation import InputValueError, check_regular_file
+from bandits.validation import InputValueError
 
 VERSION = 2
 FINGERPRINT_LENGTH = 16
@@ -68,18 +68,7 @@ def item_table_arrow(items: ItemTable) -> pa.Table:
 
 def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
     """Read and check an item table written beside a log."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"The item table {path} is missing.")
-    check_regular_file(path, "item table")
-    try:
-        parquet = pq.ParquetFile(path, page_checksum_verification=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"The item table {path} is missing.") from None
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
-        if isinstance(error, PermissionError):
-            raise
-        detail = " ".join(str(error).split())
-        raise InputValueError(f"{path} is not a readable Parquet file: {detail}") from None
+    parquet = open_parquet(Path(path), "item table")
     metadata = parquet.metadata.metadata or {}
     if metadata.get(b"bandits.kind") != b"items":
         raise InputValueError(f"{path} is not a bandits item table (no 'bandits.kind = items').")

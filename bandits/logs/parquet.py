@@ -59,6 +59,7 @@ from bandits.logs.arrow import (
     lengths,
     list_column,
     no_nulls,
+    open_parquet,
     scatter_rows,
 )
 from bandits.logs.atomic import (
@@ -85,7 +86,6 @@ from bandits.validation import (
     InputError,
     InputValueError,
     check_integer,
-    check_regular_file,
     renumber_rows,
 )
 
@@ -97,8 +97,6 @@ READ_BUFFER_BYTES = 1 << 20
 """Read buffer of a Parquet column stream (files are read without pre-buffering)."""
 
 ITEM_TABLE_KEY = b"bandits.item_table"
-MAX_METADATA_BYTES = 1 << 20
-"""Largest key-value metadata a log may carry (its Arrow schema included)."""
 
 
 class LogWriter:
@@ -635,31 +633,8 @@ def _marginals(
 
 
 def _open(path: Path) -> pq.ParquetFile:
-    check_regular_file(path, "log file")
-    try:
-        # without pre-buffering, batches are read page by page: memory stays flat in the rows;
-        # pages written with checksums are verified, so damaged bytes are refused
-        parquet = pq.ParquetFile(
-            path,
-            pre_buffer=False,
-            buffer_size=READ_BUFFER_BYTES,
-            page_checksum_verification=True,
-        )
-    except FileNotFoundError:
-        raise FileNotFoundError(f"No log file at {path}.") from None
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
-        if isinstance(error, PermissionError):
-            raise
-        detail = " ".join(str(error).split())
-        raise InputValueError(f"{path} is not a readable Parquet file: {detail}") from None
-    metadata = parquet.metadata.metadata or {}
-    size = sum(len(key) + len(value) for key, value in metadata.items())
-    if size > MAX_METADATA_BYTES:
-        raise InputValueError(
-            f"{path}: its metadata takes {size:,} bytes, more than a log's {MAX_METADATA_BYTES:,}; "
-            f"it is not a bandits log."
-        )
-    return parquet
+    # without pre-buffering, batches are read page by page: memory stays flat in the rows
+    return open_parquet(path, "log file", pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
 
 
 def _version(metadata: dict[bytes, bytes], path: Path) -> int:

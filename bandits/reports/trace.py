@@ -7,19 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bandits.run.rollout import TRACE_COLUMNS
 from bandits.validation import InputValueError, check_columns
 
-NUMERIC_COLUMNS = (
-    "step",
-    "requests",
-    "reward",
-    "expected_reward",
-    "oracle_reward",
-    "regret",
-    "cumulative_reward",
-    "cumulative_regret",
-    "run",
-)
+NUMERIC_COLUMNS = (*(name for name in TRACE_COLUMNS if name != "policy"), "run")
+"""The trace's numeric columns (``run`` when it holds several runs)."""
 
 
 def check_trace(trace: pd.DataFrame, required: Sequence[str]) -> None:
