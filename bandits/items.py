@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from bandits.validation import (
     InputValueError,
     as_array,
+    brief,
     check_finite,
     check_shape,
 )
@@ -157,8 +158,8 @@ class ItemTable:
             known = inverse[flat]
             raise InputValueError(
                 f"{label} must give an item the same features wherever it is a candidate; item "
-                f"{ids[flat]} has {table.features[known].tolist()} at row {rows[first[known]]} "
-                f"and {features[flat].tolist()} at row {rows[flat]}, candidate {columns[flat]}."
+                f"{ids[flat]} has {brief(table.features[known])} at row {rows[first[known]]} "
+                f"and {brief(features[flat])} at row {rows[flat]}, candidate {columns[flat]}."
             )
         return table
 
@@ -234,7 +235,7 @@ class ItemTable:
                 index = int(np.flatnonzero(differs)[0])
                 raise InputValueError(
                     f"Two item tables disagree on the {name} of item {shared[index]}: "
-                    f"{left[index].tolist()} and {right[index].tolist()}."
+                    f"{brief(left[index])} and {brief(right[index])}."
                 )
         extra = np.setdiff1d(np.arange(other.n_items), theirs, assume_unique=True)
         if extra.size == 0:

@@ -15,6 +15,7 @@ from bandits.validation import (
     InputTypeError,
     InputValueError,
     as_array,
+    brief,
     check_finite,
     check_instance,
     check_integer,
@@ -245,7 +246,7 @@ class SlateObservation:
             row, column, _ = (int(i) for i in np.argwhere(padding)[0])
             raise InputValueError(
                 f"{label} must be 0 after the first n_candidates entries; row {row}, candidate "
-                f"{column} (padding) holds {features[row, column].tolist()}."
+                f"{column} (padding) holds {brief(features[row, column])}."
             )
         _check_candidate_ids(ids, mask, owner)  # before their features are compared
         items = ItemTable.from_candidates(ids, features, mask, label)
@@ -302,7 +303,7 @@ def _check_candidate_ids(ids: NDArray[np.int64], mask: NDArray[np.bool_], owner:
         if repeated.any():
             row = int(np.flatnonzero(repeated.any(axis=1))[0])
             item = ordered[row, 1:][repeated[row]][0]
-            where = np.flatnonzero(ids[row] == item).tolist()
+            where = brief(np.flatnonzero(ids[row] == item))
             raise InputValueError(
                 f"'candidate_ids' of {owner} must not repeat an item within a request; row {row} "
                 f"has item {item} as candidates {where}."

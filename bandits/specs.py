@@ -84,6 +84,8 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         return text
+    except ValueError as error:  # e.g. an integer of thousands of digits
+        raise InputValueError(f"The value {text[:40]!r}... cannot be read: {error}") from None
     except RecursionError:
         raise InputValueError(f"The value {text[:40]!r}... is nested too deeply.") from None
 

@@ -45,6 +45,20 @@ def unchecked(cls: type[T], **values: Any) -> T:
     return instance
 
 
+BRIEF_VALUES = 8
+"""Most values an error message lists."""
+
+
+def brief(values: Any) -> str:
+    """A list of values for an error message, cut after ``BRIEF_VALUES`` (``[1, 2, ...]
+    (40 in all)``)."""
+    items = np.asarray(values).ravel().tolist()
+    if len(items) <= BRIEF_VALUES:
+        return str(items)
+    shown = ", ".join(str(item) for item in items[:BRIEF_VALUES])
+    return f"[{shown}, ...] ({len(items)} in all)"
+
+
 def suggest(name: object, choices: Iterable[str]) -> str:
     """``" Did you mean 'linucb'?"`` when ``name`` is close to one of ``choices``, else ``""``."""
     close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
@@ -227,7 +241,7 @@ def check_slates(slates: NDArray[np.int64], n_candidates: NDArray[np.int64], lab
             values, counts = np.unique(slates[row], return_counts=True)
             raise InputValueError(
                 f"{label} must not repeat an item within a slate; row {row} shows "
-                f"candidate {values[counts > 1][0]} more than once: {slates[row].tolist()}."
+                f"candidate {values[counts > 1][0]} more than once: {brief(slates[row])}."
             )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,13 +38,14 @@ from bandits.cli.run_folder import (
     LOGS_FOLDER,
     RunFolderClaim,
     check_output_file,
+    claimed_run_folder,
     run_folder_problem,
 )
 from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log, write_log
 from bandits.logs.atomic import atomic_path
 from bandits.ope import ESTIMATORS, evaluate_log
-from bandits.reports import build_report, summarize_trace
+from bandits.reports import Report, build_report, read_trace, summarize_trace
 from bandits.run import run_simulation, spawn_generators, spawn_int_seed
 from bandits.specs import parse_value
 from bandits.validation import (
@@ -73,7 +75,7 @@ BlasThreads = Annotated[
 ]
 BatchBytes = Annotated[
     int,
-    typer.Option(min=1, help="Memory budget of one batch of log rows, in bytes."),
+    typer.Option(min=1, max=2**40, help="Memory budget of one batch of log rows, in bytes."),
 ]
 
 TRACE_FILE = "trace.parquet"
@@ -166,7 +168,7 @@ def simulate(
             logs[name] = f"{LOGS_FOLDER}/{slugs[name]}.parquet"
             write_log(log, folder / logs[name])
         with atomic_path(folder / TRACE_FILE) as temporary:
-            trace.to_parquet(temporary, index=False)
+            trace.to_parquet(temporary, index=False, write_page_checksum=True)
         record_step(
             folder,
             "simulate",
@@ -237,8 +239,11 @@ def evaluate(
     if out is not None:
         check_output_file(out, command="evaluate", inputs=[log], overwrite=overwrite)
     opened = open_log(log)
+    target_file = None
     if out is not None:
-        check_output_file(out, command="evaluate", inputs=opened.files, overwrite=overwrite)
+        target_file = check_output_file(
+            out, command="evaluate", inputs=opened.files, overwrite=overwrite
+        )
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
         task = bar.add_task("evaluating", total=opened.n_rows)
         frame = evaluate_log(
@@ -255,20 +260,23 @@ def evaluate(
     ):
         if warnings:
             warn(f"{name} / {method}: {warnings}")
-    if out is not None:
-        with atomic_path(out, replace=overwrite) as temporary:
-            frame.to_csv(temporary, index=False)
-        if run_folder_problem(out.parent) is None:  # a run folder: note the step in its manifest
-            record_step(
-                out.parent,
-                "evaluate",
-                log=str(log),
-                targets=list(targets),
-                estimators=names,
-                train_fraction=train_fraction,
-                seed=seed,
-                estimates=str(out),
-            )
+    if target_file is not None:
+        folder = target_file.parent
+        in_run = run_folder_problem(folder) is None  # then claim it and note the step
+        with claimed_run_folder(folder) if in_run else nullcontext(folder):
+            with atomic_path(target_file, replace=overwrite) as temporary:
+                frame.to_csv(temporary, index=False)
+            if in_run:
+                record_step(
+                    folder,
+                    "evaluate",
+                    log=str(log),
+                    targets=list(targets),
+                    estimators=names,
+                    train_fraction=train_fraction,
+                    seed=seed,
+                    estimates=str(out),
+                )
         say(f"Estimates: {out}")
 
 
@@ -288,18 +296,36 @@ def report(
             f"{run_dir} {problem}, so it is not a run folder; report writes only into run "
             f"folders (made by `bandits simulate`)."
         )
-    trace = _read_table(check_regular_file(trace_path, "trace"), pd.read_parquet)
+    with claimed_run_folder(run_dir):
+        built = _build_report(run_dir, trace_path, title)
+        for name, (_, figure) in built.figures.items():
+            with atomic_path(run_dir / name, replace=True) as temporary:
+                figure.savefig(temporary, format="png", dpi=120)
+        for stem, table in built.tables.items():
+            with atomic_path(run_dir / f"{stem}.csv", replace=True) as temporary:
+                table.to_csv(temporary, index=False)
+        for name, text in (("report.md", built.markdown()), ("report.html", built.html())):
+            with atomic_path(run_dir / name, replace=True) as temporary:
+                temporary.write_text(text, encoding="utf-8")
+        record_step(run_dir, "report", files=[str(run_dir / name) for name in REPORT_FILES])
+    console.print(rich_table(_summary_view(built.tables["summary"]), "Policies"))
+    say(f"Report: {run_dir / 'report.html'} (and report.md, regret.png)")
+
+
+def _build_report(run_dir: Path, trace_path: Path, title: str | None) -> Report:
+    """The report of the run folder ``run_dir`` (its trace, estimates and manifest)."""
+    trace = read_trace(trace_path)
     estimates = None
     estimates_path = run_dir / ESTIMATES_FILE
     if estimates_path.exists():
-        estimates = _read_table(estimates_path, _read_estimates)
+        estimates = _read_table(check_regular_file(estimates_path, "estimates file"),
+                                _read_estimates)  # fmt: skip
         check_columns(estimates, ESTIMATE_REQUIRED, f"{estimates_path} (written by evaluate)")
         if "warnings" in estimates.columns:
             estimates["warnings"] = estimates["warnings"].fillna("")
-    manifest = read_manifest(run_dir)
-    config = manifest.get("steps", {}).get("simulate", {}).get("config", {})
+    config = read_manifest(run_dir)["steps"]["simulate"]["config"]
     try:
-        built = build_report(
+        return build_report(
             trace,
             estimates=estimates,
             config=config,
@@ -307,18 +333,6 @@ def report(
         )
     except InputError as error:
         raise type(error)(f"{trace_path}: {error}") from None
-    for name, (_, figure) in built.figures.items():
-        with atomic_path(run_dir / name, replace=True) as temporary:
-            figure.savefig(temporary, format="png", dpi=120)
-    for stem, table in built.tables.items():
-        with atomic_path(run_dir / f"{stem}.csv", replace=True) as temporary:
-            table.to_csv(temporary, index=False)
-    for name, text in (("report.md", built.markdown()), ("report.html", built.html())):
-        with atomic_path(run_dir / name, replace=True) as temporary:
-            temporary.write_text(text, encoding="utf-8")
-    record_step(run_dir, "report", files=[str(run_dir / name) for name in REPORT_FILES])
-    console.print(rich_table(_summary_view(built.tables["summary"]), "Policies"))
-    say(f"Report: {run_dir / 'report.html'} (and report.md, regret.png)")
 
 
 @app.command()
@@ -331,8 +345,10 @@ def upgrade(
 ) -> None:
     """Rewrite a log in the current schema (version 2: items stored once), streaming."""
     opened = open_log(log)
-    check_output_file(out, command="upgrade", inputs=opened.files, overwrite=overwrite)
-    rewrite_log(log, out, overwrite=overwrite, batch_bytes=batch_bytes)
+    target_file = check_output_file(
+        out, command="upgrade", inputs=opened.files, overwrite=overwrite
+    )
+    rewrite_log(log, target_file, overwrite=overwrite, batch_bytes=batch_bytes)
     rows = f"{opened.n_rows} rows"
     say(f"Wrote {out} (schema version 2) from {log} (version {opened.version}, {rows}).")
 

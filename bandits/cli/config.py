@@ -113,15 +113,15 @@ class SimulationConfig:
                 )
             with open(file, "rb") as handle:
                 document = tomllib.load(handle)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        except InputValueError as error:
+            raise InputValueError(f"Cannot read the config {path}: {error}") from None
+        except ValueError as error:  # not TOML, not UTF-8, an integer of thousands of digits
             raise InputValueError(f"{path} is not valid TOML: {error}") from None
         except RecursionError:
             raise InputValueError(f"{path} is not valid TOML: nested too deeply.") from None
         except OSError as error:
             reason = error.strerror or str(error)
             raise InputValueError(f"Cannot read the config {path}: {reason}") from None
-        except InputValueError as error:
-            raise InputValueError(f"Cannot read the config {path}: {error}") from None
         if not isinstance(document.get("simulation", {}), dict):
             raise InputTypeError(f"{path}: [simulation] must be a table.")
         if "simulation" not in document:

@@ -56,8 +56,14 @@ def fail(message: str) -> None:
 def print_error(message: str) -> None:
     """Print ``Error: message`` on stderr, literally and on one line."""
     line = Text("Error: ", style="bold red")
-    line.append(" ".join(message.split()))
+    line.append(one_line(message))
     err.print(line)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks, tabs and other control characters are shown as
+    escapes (``\\n``), so text from a path cannot pass for another line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def warn(message: str) -> None:

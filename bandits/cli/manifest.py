@@ -53,7 +53,7 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except ValueError as error:  # not JSON, not UTF-8, an integer of thousands of digits
         raise InputValueError(f"{path} is not valid JSON: {error}") from None
     except RecursionError:
         raise InputValueError(f"{path} is not a run manifest: it is nested too deeply.") from None

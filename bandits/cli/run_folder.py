@@ -1,4 +1,4 @@
-"""Run folders: what they hold, which command owns which file, and how a run claims one.
+"""Run folders: what they hold, which command owns which file, and how commands claim one.
 
 A run folder holds only what the ``bandits`` commands write:
 
@@ -9,11 +9,13 @@ A run folder holds only what the ``bandits`` commands write:
 ``regret.png``, ``summary.csv``, ``report.*``   ``bandits report``
 ==============================================  =====================
 
-A folder with anything else in it, or without a manifest of a simulation, is not a run folder,
-and ``--overwrite`` refuses to replace it. ``bandits simulate`` claims its folder before it
-simulates (a claim file created exclusively, so a second run into the same folder is refused
-at once), writes the run into a hidden temporary folder beside it, and at the end checks that
-nobody changed the folder meanwhile before the temporary takes its place in one rename.
+A folder with anything else in it, or without a manifest of a simulation whose logs are there
+(and are logs), is not a run folder: ``--overwrite`` refuses to replace it and ``report``
+refuses to write into it. A command that writes into a run folder first *claims* it: it
+creates the claim file ``.bandits-claim`` exclusively and writes its process id into it, so
+of two commands on one folder the second is refused at once. ``bandits simulate`` writes the
+run into a hidden temporary folder beside its target and, at the end, checks that nobody
+changed the target meanwhile before the temporary takes its place in one rename.
 """
 
 from __future__ import annotations
@@ -21,11 +23,19 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
+import stat
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+import pyarrow as pa
+
 from bandits.cli.manifest import MANIFEST_NAME, read_manifest
+from bandits.logs.arrow import open_parquet
 from bandits.logs.atomic import (
+    MAX_PID,
     fsync_folder,
     is_temporary,
     process_alive,
@@ -36,6 +46,10 @@ from bandits.logs.items import is_item_table_name
 from bandits.validation import InputError, InputValueError
 
 CLAIM_NAME = ".bandits-claim"
+REPLACED_PREFIX = ".bandits-replaced."
+"""Where an earlier run waits, hidden, between the two renames that replace it (never removed
+as a stale temporary: if the second rename fails, the earlier run stays there, named in the
+error)."""
 LOGS_FOLDER = "logs"
 OWNERS = {
     "manifest.json": "every bandits command",
@@ -57,19 +71,45 @@ def owner_of(name: str) -> str | None:
     return None
 
 
-def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite: bool) -> None:
-    """Refuse an ``--out`` file of ``bandits <command>`` that is a folder, one of the command's
-    input files (a log and its item table), named like a log's item table, a file of a run
-    folder that another command owns, an existing file (unless ``overwrite``), or in a folder
-    that does not exist or cannot be written. Symbolic links are followed first."""
-    target = out.resolve()
+def resolve_path(path: Path, option: str) -> Path:
+    """``path`` made absolute with its symbolic links followed; a path that is not valid UTF-8
+    or that loops gives an input error naming ``option``."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputValueError(
+            f"{option} {path!r} is not valid UTF-8; use a name in UTF-8."
+        ) from None
+    try:
+        return path.resolve()
+    except RuntimeError as error:  # a symbolic link loop
+        raise InputValueError(f"{option} {path}: {error}.") from None
+
+
+def _reserved(name: str) -> bool:
+    return name == CLAIM_NAME or is_temporary(Path(name)) or name.startswith(REPLACED_PREFIX)
+
+
+def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite: bool) -> Path:
+    """The path to write ``--out`` of ``bandits <command>`` to (symbolic links followed).
+
+    Refused: a folder; one of the command's input files (a log and its item table); a name
+    reserved for item tables, temporaries and claims; a file of a run folder that another
+    command owns, or any file of a run folder another command is writing; an existing file
+    unless ``overwrite``, and anything but a regular file even then (a device, a pipe); a
+    folder that does not exist or cannot be written.
+    """
+    target = resolve_path(out, "--out")
     if target.is_dir():
         raise InputValueError(f"--out {out} is a folder; give the path of a file to write.")
     for path in inputs:
-        if target == Path(path).resolve():
+        if target == resolve_path(Path(path), "the input"):
             raise InputValueError(f"--out {out} is the command's own input; choose another file.")
-    if is_item_table_name(target.name):
-        raise InputValueError(f"--out {out} is named like a log's item table; choose another name.")
+    if is_item_table_name(target.name) or _reserved(target.name):
+        raise InputValueError(
+            f"--out {out} has a name reserved for item tables, claims and temporaries; choose "
+            f"another name."
+        )
     folder = target.parent
     in_logs = folder.name == LOGS_FOLDER and (folder.parent / MANIFEST_NAME).exists()
     in_run = in_logs or (folder / MANIFEST_NAME).exists()
@@ -81,8 +121,15 @@ def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite:
             f"--out {out} is in a run folder, where {owner or 'no bandits command'} owns that "
             f"name; bandits {command} writes {allowed} there."
         )
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"--out {out} already exists; pass --overwrite to replace it.")
+    if in_run:
+        _refuse_if_claimed(folder)
+    if target.exists():
+        if not overwrite:
+            raise FileExistsError(f"--out {out} already exists; pass --overwrite to replace it.")
+        if not stat.S_ISREG(target.stat().st_mode):
+            raise InputValueError(
+                f"--out {out} is not a regular file (a device or a pipe?); it is never replaced."
+            )
     if not folder.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist.")
     probe = temporary_name(target)
@@ -94,12 +141,13 @@ def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite:
             f"--out {out}: the folder {out.parent} cannot be written ({reason})."
         ) from None
     probe.unlink()
+    return target
 
 
 def run_folder_problem(path: Path) -> str | None:
-    """None if ``path`` is a run folder: a manifest of a simulation that lists its logs, those
-    logs (and their item tables) in ``logs/``, and otherwise only files the commands write;
-    else what makes it something else, as a phrase."""
+    """None if ``path`` is a run folder: a manifest of a simulation listing its logs, those
+    logs (bandits logs, with their item tables) in ``logs/``, and otherwise only files the
+    commands write; else what makes it something else, as a phrase."""
     if not path.is_dir():
         return "is not a folder"
     try:
@@ -110,22 +158,51 @@ def run_folder_problem(path: Path) -> str | None:
     logs = simulate.get("logs") if isinstance(simulate, dict) else None
     if not isinstance(logs, dict) or not isinstance(simulate.get("config"), dict):
         return f"has no {MANIFEST_NAME} of a simulation"
-    listed = {
-        Path(str(log)).name for log in logs.values() if Path(str(log)).parent.name == LOGS_FOLDER
-    }
+    paths = [Path(str(log)) for log in logs.values()]
+    listed = {log.name for log in paths if log.parent == Path(LOGS_FOLDER)}
     for entry in sorted(path.iterdir()):
-        if is_temporary(entry) or entry.name == CLAIM_NAME:
+        if _reserved(entry.name):
             continue
         if entry.name == LOGS_FOLDER and entry.is_dir() and not entry.is_symlink():
             for log in sorted(entry.iterdir()):
-                known = log.name in listed or any(
-                    is_item_table_name(log.name, name) for name in listed
-                )
-                if not (known and log.is_file()) and not is_temporary(log):
-                    return f"holds {LOGS_FOLDER}/{log.name}, which its manifest does not list"
+                problem = _log_file_problem(log, listed)
+                if problem is not None:
+                    return problem
             continue
         if not entry.is_file() or entry.is_symlink() or owner_of(entry.name) is None:
             return f"holds {entry.name!r}, which no bandits command writes"
+    return None
+
+
+def _log_file_problem(file: Path, listed: set[str]) -> str | None:
+    """None if ``file`` in ``logs/`` is a log the manifest lists or one's item table, and is
+    what it says it is (a bandits log, or an item table)."""
+    if _reserved(file.name):
+        return None
+    item_table = any(is_item_table_name(file.name, name) for name in listed)
+    if not (file.name in listed or item_table) or file.is_symlink() or not file.is_file():
+        return f"holds {LOGS_FOLDER}/{file.name}, which its manifest does not list"
+    try:
+        metadata = open_parquet(file, "log file").metadata.metadata or {}
+    except (InputError, OSError, pa.ArrowException):
+        return f"holds {LOGS_FOLDER}/{file.name}, which is not a bandits log"
+    kind_ok = (
+        metadata.get(b"bandits.kind") == b"items"
+        if item_table
+        else b"bandits.schema_version" in metadata
+    )
+    if not kind_ok:
+        return f"holds {LOGS_FOLDER}/{file.name}, which is not a bandits log"
+    return None
+
+
+def _inside_run_folder(path: Path) -> Path | None:
+    """The run folder (or log folder of one) that ``path`` would be created in, if any."""
+    for ancestor in path.parents:
+        if ancestor.is_dir() and run_folder_problem(ancestor) is None:
+            return ancestor
+        if ancestor.name == LOGS_FOLDER and (ancestor.parent / MANIFEST_NAME).exists():
+            return ancestor.parent
     return None
 
 
@@ -143,40 +220,132 @@ def _listing(path: Path) -> dict[str, tuple[int, int]]:
     return files
 
 
+class _Claim:
+    """The claim file ``.bandits-claim`` of a folder: taken exclusively, holding the pid."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / CLAIM_NAME
+        self.held = False
+
+    def take(self) -> None:
+        for _ in range(2):
+            try:
+                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = claim_owner(self.path)
+                if owner is not None and process_alive(owner):
+                    raise FileExistsError(
+                        f"{self.folder} is being written by another bandits command (process "
+                        f"{owner}); wait for it to finish, or, if no command is writing "
+                        f"there, remove {self.path}."
+                    ) from None
+                self.path.unlink(missing_ok=True)  # left by a killed command
+                continue
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(str(os.getpid()))
+            self.held = True
+            return
+        raise FileExistsError(f"{self.folder} is being claimed by another command; try again.")
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def claim_owner(claim: Path) -> int | None:
+    """The process id a claim file holds, or None for a claim no live command wrote (garbage,
+    an impossible id). A claim that is not a regular file is refused: it was not ours."""
+    status = claim.lstat()
+    if not stat.S_ISREG(status.st_mode):
+        raise InputValueError(
+            f"{claim} is not a claim file (a folder, link, pipe or device); remove it."
+        )
+    if status.st_size > 32:
+        return None
+    text = claim.read_text(encoding="utf-8", errors="replace").strip()
+    pid = int(text) if text.isdigit() and len(text) <= 7 else None
+    return pid if pid is not None and 0 < pid <= MAX_PID else None
+
+
+def _refuse_if_claimed(folder: Path) -> None:
+    """Refuse to write into ``folder`` while another command holds its claim."""
+    claim = folder / CLAIM_NAME
+    if claim.exists() or claim.is_symlink():
+        owner = claim_owner(claim)
+        if owner is not None and process_alive(owner) and owner != os.getpid():
+            raise FileExistsError(
+                f"{folder} is being written by another bandits command (process {owner}); "
+                f"wait for it to finish, or, if none is, remove {claim}."
+            )
+
+
+@contextmanager
+def claimed_run_folder(folder: Path) -> Iterator[Path]:
+    """Hold the claim of an existing run folder while writing into it (``report``,
+    ``evaluate --out``); refused if another command holds it."""
+    claim = _Claim(folder)
+    claim.take()
+    try:
+        yield folder
+    finally:
+        claim.release()
+
+
 class RunFolderClaim:
     """Claim ``path`` for a new run; yields the temporary folder to write the run into.
 
-    On entering: stale temporaries beside the folder are removed; the folder is created if
-    missing (with its parents); a claim file is created in it exclusively (a live claim of
-    another process means another run is writing there: refused); a non-empty folder is
-    refused unless ``overwrite`` and it is a run folder. On a clean exit the run replaces the
-    folder in one rename, unless someone changed the folder meanwhile (then nothing is replaced
-    and the run is not saved). On an exception nothing is replaced and the claim is released.
+    On entering: the path must be valid UTF-8, not the root, not inside another run folder and
+    not a reserved name; stale temporaries beside it are removed; the folder is created if
+    missing (with its parents); its claim is taken (refused while another command holds it); a
+    non-empty folder is refused unless ``overwrite`` and it is a run folder. On a clean exit
+    the run replaces the folder in one rename, unless someone changed the folder meanwhile
+    (then nothing is replaced and the run is not saved). On an exception nothing is replaced
+    and the claim is released.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, overwrite: bool) -> None:
-        self.path = Path(path).resolve()
+        self.path = resolve_path(Path(path), "--out")
         if self.path.parent == self.path:
             raise InputValueError(f"--out {path} is the root folder; give a folder for the run.")
+        if _reserved(self.path.name):
+            raise InputValueError(
+                f"--out {path} has a name reserved for claims and temporaries; choose another."
+            )
+        outer = _inside_run_folder(self.path)
+        if outer is not None:
+            raise InputValueError(
+                f"--out {path} is inside the run folder {outer}; a run goes beside other runs, "
+                f"not inside one."
+            )
         self.overwrite = overwrite
         self.temporary = temporary_name(self.path)
-        self._claim = self.path / CLAIM_NAME
+        self._claim = _Claim(self.path)
         self._created = False
-        self._claimed = False
         self._snapshot: dict[str, tuple[int, int]] = {}
 
     def __enter__(self) -> Path:
         path = self.path
-        if path.exists() and not path.is_dir():
-            raise InputValueError(f"--out {path} is a file; give a folder for the run.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path.parent)
+        for ancestor in [path, *path.parents]:
+            if ancestor.exists() and not ancestor.is_dir():
+                raise InputValueError(
+                    f"--out {path}: {ancestor} is a file, not a folder; give a folder for the run."
+                )
         try:
-            path.mkdir()
-            self._created = True
-        except FileExistsError:
-            pass
-        self._take_claim()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path.parent)
+            try:
+                path.mkdir()
+                self._created = True
+            except FileExistsError:
+                pass
+            self._claim.take()
+        except (InputError, FileExistsError):
+            raise
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise OSError(f"--out {path}: cannot create the run folder ({reason}).") from None
         try:
             self._snapshot = _listing(path)
             if self._snapshot or any(e.name != CLAIM_NAME for e in path.iterdir()):
@@ -196,25 +365,6 @@ class RunFolderClaim:
             self._release()
             raise
         return self.temporary
-
-    def _take_claim(self) -> None:
-        for _ in range(2):
-            try:
-                descriptor = os.open(self._claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = _claim_owner(self._claim)
-                if owner is not None and process_alive(owner):
-                    raise FileExistsError(
-                        f"{self.path} is being written by another run (process {owner}); "
-                        f"wait for it, or choose another --out."
-                    ) from None
-                self._claim.unlink(missing_ok=True)  # left by a killed run
-                continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(str(os.getpid()))
-            self._claimed = True
-            return
-        raise FileExistsError(f"{self.path} is being claimed by another run; try again.")
 
     def __exit__(
         self,
@@ -242,8 +392,9 @@ class RunFolderClaim:
                 f"its files were left alone and this run was not saved."
             )
         if self._snapshot:  # replace an earlier run: move it aside, then delete it
-            old = temporary_name(path)
+            old = path.with_name(f"{REPLACED_PREFIX}{path.name}.{uuid.uuid4().hex}")
             path.rename(old)
+            self._claim.held = False  # the claim left with the old folder
             try:
                 self.temporary.rename(path)
             except OSError as failure:
@@ -251,12 +402,10 @@ class RunFolderClaim:
                     f"{path} was taken by another run at the last moment; the earlier run "
                     f"was kept at {old} and this run was not saved."
                 ) from failure
-            self._claimed = False  # the claim left with the old folder
             fsync_folder(path.parent)
             shutil.rmtree(old, ignore_errors=True)
             return
-        self._claim.unlink(missing_ok=True)
-        self._claimed = False
+        self._claim.release()
         try:
             self.temporary.rename(path)  # replaces the (empty) claimed folder
         except OSError as failure:
@@ -267,16 +416,7 @@ class RunFolderClaim:
         fsync_folder(path.parent)
 
     def _release(self) -> None:
-        if self._claimed:
-            self._claim.unlink(missing_ok=True)
-            self._claimed = False
+        if self._claim.held:
+            self._claim.release()
             if self._created and not any(self.path.iterdir()):
                 self.path.rmdir()
-
-
-def _claim_owner(claim: Path) -> int | None:
-    try:
-        text = claim.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None

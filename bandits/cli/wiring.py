@@ -6,6 +6,7 @@ This is the only part of the kernel, with the rest of ``bandits.cli``, that impo
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -32,7 +33,9 @@ def make_env_factory(env_id: str, params: dict[str, Any]) -> Callable[[], gym.En
     known = environment_ids()
     if env_id not in gym.registry:
         check_choice(env_id, known, "environment")
-    _check_env_params(env_id, params)
+    creator = _check_env_params(env_id, params)
+    if creator is not None:
+        creator(**params).close()  # the environment's own errors, not gymnasium's rewording
 
     def make() -> gym.Env[Any, Any]:
         return gym.make(env_id, **params)
@@ -41,15 +44,16 @@ def make_env_factory(env_id: str, params: dict[str, Any]) -> Callable[[], gym.En
     return make
 
 
-def _check_env_params(env_id: str, params: dict[str, Any]) -> None:
-    """Name unknown keyword arguments, with the allowed ones, before gymnasium sees them."""
+def _check_env_params(env_id: str, params: dict[str, Any]) -> Callable[..., Any] | None:
+    """Name unknown keyword arguments, with the allowed ones, before gymnasium sees them;
+    returns the environment's creator (None if gymnasium has none)."""
     entry_point = gym.spec(env_id).entry_point
     creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
     if creator is None:
-        return
+        return None
     signature = inspect.signature(creator)
     if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-        return
+        return creator
     allowed = [name for name in signature.parameters if name != "render_mode"]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -57,6 +61,7 @@ def _check_env_params(env_id: str, params: dict[str, Any]) -> None:
             f"Environment {env_id!r} has no parameter {unknown[0]!r}."
             f"{suggest(unknown[0], allowed)} It takes {allowed}."
         )
+    return creator
 
 
 def policy_label(spec: str) -> str:
@@ -82,6 +87,10 @@ def build_policies(specs: Sequence[str], rngs: Sequence[np.random.Generator]) ->
     return built
 
 
+MAX_SLUG = 100
+"""Longest file-name form of a policy name (a longer one is cut and given a hash)."""
+
+
 def file_slugs(names: Sequence[str]) -> dict[str, str]:
     """A distinct file-name-safe form of each name: ``linucb:alpha=1`` -> ``linucb_alpha=1``;
     names that would collide get ``-2``, ``-3``..."""
@@ -89,6 +98,9 @@ def file_slugs(names: Sequence[str]) -> dict[str, str]:
     taken: set[str] = set()
     for name in names:
         base = re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_.") or "policy"
+        if len(base) > MAX_SLUG:  # keep file names well under the file system's 255 bytes
+            digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:10]
+            base = f"{base[: MAX_SLUG - 11]}-{digest}"
         slug, copy = base, 2
         while slug.lower() in taken:
             slug, copy = f"{base}-{copy}", copy + 1

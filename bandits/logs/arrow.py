@@ -26,6 +26,10 @@ def open_parquet(path: Path, what: str, **options: Any) -> pq.ParquetFile:
     """Open a Parquet file written by this toolkit for reading, with its pages' checksums
     verified; a missing file, a folder, a pipe, a file that is not Parquet or one with
     oversized metadata gives an error naming it (``what``: "log file", "item table")."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputValueError(f"{path!r} is not valid UTF-8; name the {what} in UTF-8.") from None
     if not path.exists():
         raise FileNotFoundError(f"No {what} at {path}.")
     check_regular_file(path, what)

@@ -1,10 +1,11 @@
 """Durable, atomic file writes: a temporary file beside the target, fsync, rename, fsync of the
 folder. A reader sees the old file or the whole new one, never a part.
 
-Temporary names are hidden and say who made them: ``.<name>.<pid>-<random>.tmp``. A temporary
-left behind by a killed process is recognised by its name and a dead process id, and removed by
-:func:`remove_stale_temporaries`, which every write into a folder calls first; a temporary of a
-live process (a concurrent run) is left alone. Nothing that reads results counts them.
+Temporary names are hidden, reserved and say who made them:
+``.bandits-tmp.<name>.<pid>-<random>``. A temporary left behind by a killed process is
+recognised by its name and a dead process id, and removed by :func:`remove_stale_temporaries`,
+which every write into a folder calls first; a temporary of a live process (a concurrent run)
+is left alone. Nothing that reads results counts them, and no output may take such a name.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-TEMPORARY_SUFFIX = ".tmp"
-TEMPORARY_PATTERN = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{32}\.tmp$")
+TEMPORARY_PREFIX = ".bandits-tmp."
+TEMPORARY_PATTERN = re.compile(r"^\.bandits-tmp\..*\.(?P<pid>\d{1,7})-[0-9a-f]{32}$")
 """Names :func:`temporary_name` makes (the group ``pid`` is the process that made it)."""
+
+MAX_PID = 4_194_304
+"""Linux's largest process id (``pid_max`` cannot exceed it)."""
 
 
 def temporary_name(target: Path) -> Path:
-    """A hidden, unique sibling of ``target``: ``.<name>.<pid>-<random>.tmp``."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
+    """A hidden, unique sibling of ``target``: ``.bandits-tmp.<name>.<pid>-<random>``."""
+    return target.with_name(f"{TEMPORARY_PREFIX}{target.name}.{os.getpid()}-{uuid.uuid4().hex}")
 
 
 def is_temporary(path: Path) -> bool:
@@ -33,7 +37,10 @@ def is_temporary(path: Path) -> bool:
 
 
 def process_alive(pid: int) -> bool:
-    """True if a process with this id runs (on this machine)."""
+    """True if a process with this id runs (on this machine); False for ids no process can
+    have."""
+    if not 0 < pid <= MAX_PID:
+        return False
     if pid == os.getpid():
         return True
     try:

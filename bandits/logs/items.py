@@ -34,6 +34,8 @@ from bandits.validation import InputValueError
 
 VERSION = 2
 FINGERPRINT_LENGTH = 16
+MAX_ITEMS = 20_000_000
+"""Most items an item table may hold (a read keeps them all in memory)."""
 ITEM_TABLE_PATTERN = re.compile(r"^(?P<stem>.+)\.items-[0-9a-f]{16}\.parquet$")
 
 
@@ -70,6 +72,10 @@ def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
     """Read and check an item table written beside a log."""
     parquet = open_parquet(Path(path), "item table")
     metadata = parquet.metadata.metadata or {}
+    rows = parquet.metadata.num_rows
+    if rows > MAX_ITEMS:
+        raise InputValueError(f"{path} holds {rows:,} items, more than an item table may "
+                              f"({MAX_ITEMS:,}).")  # fmt: skip
     if metadata.get(b"bandits.kind") != b"items":
         raise InputValueError(f"{path} is not a bandits item table (no 'bandits.kind = items').")
     try:

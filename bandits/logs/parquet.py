@@ -437,7 +437,7 @@ class LogFile:
         widest candidate set and history, would exceed ``batch_bytes`` (a row wider than the
         budget comes alone). Errors name the file's rows.
         """
-        budget = check_integer(batch_bytes, "batch_bytes", "LogFile", low=1)
+        budget = check_integer(batch_bytes, "batch_bytes", "LogFile", low=1, high=2**40)
         arrow_rows = max(1, budget // (2 * self.stored_bytes_per_row()))
         first = 0
         with _naming(self.path):

@@ -4,12 +4,15 @@ from bandits.reports.plots import plot_cumulative_regret
 from bandits.reports.render import markdown_table, render_html, render_markdown
 from bandits.reports.report import Report, build_report
 from bandits.reports.summary import summarize_trace
+from bandits.reports.trace import check_trace, read_trace
 
 __all__ = [
     "Report",
     "build_report",
+    "check_trace",
     "markdown_table",
     "plot_cumulative_regret",
+    "read_trace",
     "render_html",
     "render_markdown",
     "summarize_trace",

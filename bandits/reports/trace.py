@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from bandits.logs.arrow import open_parquet
 from bandits.run.rollout import TRACE_COLUMNS
 from bandits.validation import InputValueError, check_columns
 
 NUMERIC_COLUMNS = (*(name for name in TRACE_COLUMNS if name != "policy"), "run")
 """The trace's numeric columns (``run`` when it holds several runs)."""
+
+
+MAX_TRACE_ROWS = 10_000_000
+"""Most rows a trace file may hold (a report reads it whole)."""
+
+
+def read_trace(path: Path) -> pd.DataFrame:
+    """A trace file (Parquet, as ``bandits simulate`` writes it, page checksums verified);
+    damaged, oversized or foreign files give an input error naming the file."""
+    parquet = open_parquet(path, "trace")
+    rows = parquet.metadata.num_rows
+    if rows > MAX_TRACE_ROWS:
+        raise InputValueError(
+            f"{path} holds {rows:,} rows, more than a trace may ({MAX_TRACE_ROWS:,})."
+        )
+    try:
+        return parquet.read().to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as error:
+        detail = " ".join(str(error).split())
+        raise InputValueError(f"{path} cannot be read as a trace: {detail}") from None
 
 
 def check_trace(trace: pd.DataFrame, required: Sequence[str]) -> None:
@@ -25,8 +48,9 @@ def check_trace(trace: pd.DataFrame, required: Sequence[str]) -> None:
     bad = names.isna() | ~names.map(lambda value: isinstance(value, str))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputValueError(f"column 'policy' of the trace must hold names; row {row} is "
-                              f"{names.iloc[row]!r}.")  # fmt: skip
+        raise InputValueError(
+            f"column 'policy' of the trace must hold names; row {row} is {names.iloc[row]!r}."
+        )
     for column in (name for name in NUMERIC_COLUMNS if name in trace.columns):
         if trace[column].dtype.kind not in "iuf":
             raise InputValueError(
@@ -43,5 +67,5 @@ def check_trace(trace: pd.DataFrame, required: Sequence[str]) -> None:
             row = bad.index[int(np.argmax(bad.to_numpy()))]
             raise InputValueError(
                 f"column 'requests' of the trace must count requests served, growing within "
-                f"each policy's run; row {row} is {trace['requests'].loc[row]!r}."
+                f"each policy's run; row {row} is {trace['requests'].loc[row]}."
             )

@@ -74,7 +74,7 @@ def test_a_long_error_stays_on_one_line(tmp_path):
         (lambda run: pd.read_parquet(run / "trace.parquet").iloc[:0].to_parquet(
             run / "trace.parquet", index=False), ["the trace has no rows"]),
         (lambda run: (run / "trace.parquet").write_bytes(b"garbage"),
-         ["trace.parquet cannot be read as a table"]),
+         ["trace.parquet is not a readable Parquet file"]),
         (lambda run: (run / "trace.parquet").unlink(), ["has no trace.parquet"]),
         (lambda run: (run / "manifest.json").write_text("[1, 2]"), ["is not a run manifest"]),
         (lambda run: (run / "manifest.json").write_text('{"steps": 3}'), ["is not a run manifest"]),

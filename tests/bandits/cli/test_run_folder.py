@@ -46,7 +46,7 @@ def test_two_runs_into_one_folder_one_wins_one_is_refused(tmp_path):
     wait_for(lambda: (out / CLAIM_NAME).exists())
     second = simulate(out, requests=200, seed=2)
     _, error = second.communicate(timeout=120)
-    assert second.returncode == 2 and "being written by another run" in error
+    assert second.returncode == 2 and "being written by another bandits command" in error
     _, error = first.communicate(timeout=300)
     assert first.returncode == 0, error
     manifest = json.loads((out / "manifest.json").read_text())
@@ -129,7 +129,10 @@ def test_a_claim_of_a_live_process_is_respected(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / CLAIM_NAME).write_text(str(os.getppid()))  # a live process: our parent
-    with pytest.raises(FileExistsError, match=rf"another run \(process {os.getppid()}\)"):
+    with pytest.raises(
+        FileExistsError,
+        match=rf"another bandits command \(process {os.getppid()}\).*remove .*\.bandits-claim",
+    ):
         with RunFolderClaim(out, overwrite=False):
             pass
     (out / CLAIM_NAME).write_text("999999999")  # no such process: a stale claim

@@ -239,7 +239,7 @@ def _log_file(tmp_path, n_requests=5, **shape):
         (lambda t, m: (t, m | {b"bandits.max_candidates": b"2"}),
          "has 5 candidates at row .*more than the 2 the file's metadata declares"),
         (lambda t, m: (t, m | {b"bandits.history_length": b"x"}),
-         "'bandits.history_length' must be a whole number up to 2147483647; got b'x'"),
+         "'bandits.history_length' must be a whole number up to 100,000; got 'x'"),
         (lambda t, m: (t, m | {b"bandits.slate_size": b"99999999999999999999"}),
          "'bandits.slate_size' must be a whole number up to"),
         (lambda t, m: (t, m | {b"bandits.item_table": b"../elsewhere.parquet"}),
@@ -340,13 +340,14 @@ def test_a_failure_while_finishing_the_file_leaves_nothing_behind(tmp_path, monk
 
 
 def test_temporaries_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
-    dead = tmp_path / f".log.parquet.999999999-{'0' * 32}.tmp"
-    live = tmp_path / f".log.parquet.{os.getpid()}-{'1' * 32}.tmp"
-    stranger = tmp_path / ".my-own-hidden-file.tmp"
-    for path in (dead, live, stranger):
+    dead = tmp_path / f".bandits-tmp.log.parquet.4194000-{'0' * 32}"
+    live = tmp_path / f".bandits-tmp.log.parquet.{os.getpid()}-{'1' * 32}"
+    stranger = tmp_path / f".log.parquet.4194000-{'2' * 32}.tmp"  # someone else's naming
+    impossible = tmp_path / f".bandits-tmp.x.99999999999999999999-{'3' * 32}"
+    for path in (dead, live, stranger, impossible):
         path.write_bytes(b"partial")
     write_log(random_log(np.random.default_rng(9)), tmp_path / "log.parquet")
-    assert not dead.exists() and live.exists() and stranger.exists()
+    assert not dead.exists() and live.exists() and stranger.exists() and impossible.exists()
 
 
 def test_damaged_data_pages_are_refused_not_read_as_numbers(tmp_path):
@@ -363,7 +364,7 @@ def test_damaged_data_pages_are_refused_not_read_as_numbers(tmp_path):
 def test_lying_widths_in_the_metadata_do_not_shrink_batches(tmp_path):
     log = random_log(np.random.default_rng(11), n_requests=200, max_candidates=4)
     path = write_log(log, tmp_path / "log.parquet")
-    _rewrite(path, lambda t, m: (t, m | {b"bandits.max_candidates": b"2147483647"}))
+    _rewrite(path, lambda t, m: (t, m | {b"bandits.max_candidates": b"100000"}))
     batches = list(iter_log_batches(path, batch_bytes=1 << 20))
     assert len(batches) == 1 and len(batches[0]) == 200
 
