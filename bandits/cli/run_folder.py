@@ -265,7 +265,7 @@ def claim_owner(claim: Path) -> int | None:
     if status.st_size > 32:
         return None
     text = claim.read_text(encoding="utf-8", errors="replace").strip()
-    pid = int(text) if text.isdigit() and len(text) <= 7 else None
+    pid = int(text) if text.isascii() and text.isdigit() and len(text) <= 7 else None
     return pid if pid is not None and 0 < pid <= MAX_PID else None
 
 

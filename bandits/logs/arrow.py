@@ -42,7 +42,14 @@ def open_parquet(path: Path, what: str, **options: Any) -> pq.ParquetFile:
             raise
         detail = " ".join(str(error).split())
         raise InputValueError(f"{path} is not a readable Parquet file: {detail}") from None
-    metadata = parquet.metadata.metadata or {}
+    footer = parquet.metadata
+    rows = sum(footer.row_group(i).num_rows for i in range(footer.num_row_groups))
+    if rows != footer.num_rows:
+        raise InputValueError(
+            f"{path}: its footer is inconsistent (the file says {footer.num_rows} rows, its "
+            f"row groups {rows}); the file is damaged."
+        )
+    metadata = footer.metadata or {}
     size = sum(len(key) + len(value) for key, value in metadata.items())
     if size > MAX_METADATA_BYTES:
         raise InputValueError(

@@ -32,6 +32,7 @@ check the schema's types and every row, and stream in batches of bounded memory.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -97,6 +98,7 @@ READ_BUFFER_BYTES = 1 << 20
 """Read buffer of a Parquet column stream (files are read without pre-buffering)."""
 
 ITEM_TABLE_KEY = b"bandits.item_table"
+COLUMNS_KEY = b"bandits.columns_digest"
 
 
 class LogWriter:
@@ -157,7 +159,7 @@ class LogWriter:
             self._layout = layout
             self._writer = pq.ParquetWriter(
                 self._temporary,
-                table.schema.with_metadata(_metadata(layout)),
+                table.schema.with_metadata(_metadata(layout, table.schema)),
                 compression="zstd",
                 write_page_checksum=True,
             )
@@ -354,6 +356,13 @@ class LogFile:
                 "the log",
                 extra=[SIGNAL_PREFIX + name for name in self.signal_names],
             )
+            if metadata.get(COLUMNS_KEY, b"").decode(errors="replace") != columns_digest(
+                self._parquet.schema_arrow
+            ):
+                raise InputValueError(
+                    "its column names are not those it was written with (the footer is "
+                    "damaged or was edited)."
+                )
             self.items_path = self.path.with_name(_item_table_name(metadata))
         items = self._read_items(self.items_path, metadata)
         self.items = items
@@ -580,9 +589,18 @@ def _layout_of(log: LoggedBandit) -> dict[str, Any]:
     }
 
 
-def _metadata(layout: dict[str, Any]) -> dict[bytes, bytes]:
+def columns_digest(schema: pa.Schema) -> str:
+    """A digest of the columns' names, in order (the footer holds them without a checksum, so
+    a damaged name, such as a signal's, would otherwise read back as another column; their
+    types are checked against the schema)."""
+    text = ";".join(schema.names)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _metadata(layout: dict[str, Any], schema: pa.Schema) -> dict[bytes, bytes]:
     return {
         VERSION_KEY: str(SCHEMA_VERSION).encode(),
+        COLUMNS_KEY: columns_digest(schema).encode(),
         b"bandits.slate_size": str(layout["slate_size"]).encode(),
         b"bandits.n_context_features": str(layout["n_context_features"]).encode(),
         b"bandits.n_item_features": str(layout["n_item_features"]).encode(),

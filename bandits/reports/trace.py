@@ -30,9 +30,16 @@ def read_trace(path: Path) -> pd.DataFrame:
         raise InputValueError(
             f"{path} holds {rows:,} rows, more than a trace may ({MAX_TRACE_ROWS:,})."
         )
-    try:
-        return parquet.read().to_pandas()
-    except (pa.ArrowException, OSError, ValueError) as error:
+    known = {*TRACE_COLUMNS, "run"}
+    unknown = sorted(set(parquet.schema_arrow.names) - known)
+    if unknown:
+        raise InputValueError(
+            f"{path} has column(s) {unknown} that a trace does not have; it is not a trace "
+            f"written by bandits simulate."
+        )
+    try:  # the columns as stored; pandas' own metadata (dtypes, index) is not trusted
+        return parquet.read().to_pandas(ignore_metadata=True)
+    except (pa.ArrowException, OSError, ValueError, TypeError) as error:
         detail = " ".join(str(error).split())
         raise InputValueError(f"{path} cannot be read as a trace: {detail}") from None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ from typer.testing import CliRunner
 from bandits.cli import app, main
 from bandits.logs import write_log
 from bandits.logs.v1 import write_log_v1
+from bandits.reports import check_trace, read_trace
+from bandits.run.rollout import TRACE_COLUMNS
+from bandits.validation import InputError
 
 runner = CliRunner()
 SMALL = ["--env-param", "n_requests=20", "--requests", "40", "--policy", "uniform", "--quiet"]
@@ -300,3 +304,114 @@ def test_an_estimator_named_twice_is_estimated_once(run):
     result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "-e", "ips", "-e", "ips",
                                  "--quiet"])  # fmt: skip
     assert result.exit_code == 0 and result.output.count(" ips ") == 1, result.output
+
+
+@pytest.mark.parametrize("make", ["fifo", "device"])
+def test_an_output_that_is_not_a_regular_file_is_never_replaced(tmp_path, run, make):
+    if make == "fifo":
+        target = tmp_path / "out.csv"
+        os.mkfifo(target)
+    else:
+        target = Path("/dev/null")
+    log = run / "logs" / "uniform.parquet"
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "--out", str(target),
+                                 "--overwrite"])  # fmt: skip
+    one_line_error(result, "is not a regular file")
+    assert not target.is_file()
+
+
+def test_paths_that_are_not_utf8_or_loop_are_refused(tmp_path, run):
+    loop_a, loop_b = tmp_path / "a", tmp_path / "b"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", str(loop_a / "run")])
+    one_line_error(result, "--out")
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff\xfe")
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", bad])
+    one_line_error(result, "is not valid UTF-8")
+    result = runner.invoke(app, ["evaluate", bad + ".parquet", "-t", "uniform"])
+    one_line_error(result, "is not valid UTF-8")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "--policy", "linucb:alpha=" + "9" * 5001],
+        ["simulate", "--env-param", "n_requests=" + "9" * 5001],
+    ],
+)
+def test_numbers_of_thousands_of_digits_are_refused(tmp_path, args):
+    one_line_error(runner.invoke(app, [*args, "--out", str(tmp_path / "r")]), "cannot be read")
+
+
+def test_a_manifest_with_a_huge_number_is_refused_before_writing(run, tmp_path):
+    folder = copy_run(run, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(manifest)[:-1] + ', "x": ' + "9" * 5001 + "}")
+    log = folder / "logs" / "uniform.parquet"
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "--out",
+                                 str(folder / "estimates.csv")])  # fmt: skip
+    assert result.exit_code == 0  # not a run folder any more: estimates written, manifest kept
+    assert "9" * 5001 in (folder / "manifest.json").read_text()
+
+
+def test_damaged_bytes_in_a_trace_are_refused_or_change_nothing(run, tmp_path):
+    """Page checksums: a flipped bit either makes the trace unreadable (one line naming it) or
+    lands where it changes no number (a header, padding); never a silently different trace."""
+    original = read_trace(run / "trace.parquet")
+    blob = (run / "trace.parquet").read_bytes()
+    damaged = tmp_path / "trace.parquet"
+    refused = 0
+    for at in range(0, len(blob), max(1, len(blob) // 60)):
+        changed = bytearray(blob)
+        changed[at] ^= 0x20
+        damaged.write_bytes(bytes(changed))
+        try:
+            back = read_trace(damaged)
+            check_trace(back, TRACE_COLUMNS[1:])  # a damaged footer can rename a column
+        except InputError as error:
+            assert "\n" not in str(error)  # (the command adds the file's name)
+            refused += 1
+        else:
+            pd.testing.assert_frame_equal(back, original)
+    assert refused > 0
+
+
+def test_a_listed_log_that_is_not_a_log_makes_a_folder_no_run_folder(run, tmp_path):
+    folder = copy_run(run, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["steps"]["simulate"]["logs"]["thesis"] = "logs/thesis.parquet"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "logs" / "thesis.parquet").write_text("my thesis")
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", str(folder), "--overwrite"])
+    one_line_error(result, "which is not a bandits log")
+    assert (folder / "logs" / "thesis.parquet").read_text() == "my thesis"
+
+
+def test_very_long_policy_names_get_short_file_names(tmp_path):
+    spec = "linucb:alpha=1" + "0" * 240
+    args = ["--env-param", "n_requests=20", "--requests", "20", "--policy", spec, "--quiet"]
+    result = runner.invoke(app, ["simulate", *args, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    (log,) = json.loads((tmp_path / "r" / "manifest.json").read_text())["steps"]["simulate"][
+        "logs"
+    ].values()
+    assert len(Path(log).name) <= 110
+
+
+@pytest.mark.parametrize(
+    ("out", "words"),
+    [
+        (lambda tmp: tmp / "file.txt" / "run", "is a file, not a folder"),
+        (lambda tmp: Path("/proc/run"), "--out /proc/run: cannot create the run folder"),
+    ],
+)
+def test_run_folders_that_cannot_be_made_are_named(tmp_path, out, words):
+    (tmp_path / "file.txt").write_text("x")
+    one_line_error(runner.invoke(app, ["simulate", *SMALL, "--out", str(out(tmp_path))]), words)
+
+
+def test_control_characters_in_paths_are_shown_escaped(tmp_path):
+    missing = tmp_path / "nope\nError: fake.parquet"
+    result = runner.invoke(app, ["evaluate", str(missing), "-t", "uniform"])
+    one_line_error(result, "nope\\nError: fake.parquet")

@@ -139,3 +139,68 @@ def test_a_claim_of_a_live_process_is_respected(tmp_path):
     with RunFolderClaim(out, overwrite=False) as folder:
         (folder / "manifest.json").write_text("{}")
     assert [p.name for p in out.iterdir()] == ["manifest.json"]
+
+
+@pytest.mark.parametrize(
+    "content", ["99999999999999999999999", "²", "0", "garbage\n", "-5", "4194305"]
+)
+def test_a_claim_no_live_command_wrote_is_taken_over(tmp_path, content):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / CLAIM_NAME).write_text(content)
+    with RunFolderClaim(out, overwrite=False) as folder:
+        (folder / "manifest.json").write_text("{}")
+    assert [p.name for p in out.iterdir()] == ["manifest.json"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe", "link"])
+def test_a_claim_that_is_not_a_file_is_refused_without_blocking(tmp_path, kind):
+    out = tmp_path / "run"
+    out.mkdir()
+    claim = out / CLAIM_NAME
+    if kind == "folder":
+        claim.mkdir()
+    elif kind == "pipe":
+        os.mkfifo(claim)
+    else:
+        claim.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"is not a claim file .*; remove it"):
+        with RunFolderClaim(out, overwrite=False):
+            pass
+
+
+def test_evaluate_and_report_wait_their_turn_on_a_claimed_run_folder(tmp_path):
+    out = tmp_path / "run"
+    assert simulate(out).wait(timeout=120) == 0
+    (out / CLAIM_NAME).write_text(str(os.getppid()))  # a live command holds the folder
+    log = str(out / "logs" / "uniform.parquet")
+    for command in (["evaluate", log, "-t", "uniform", "--out", str(out / "estimates.csv")],
+                    ["report", str(out)]):  # fmt: skip
+        result = subprocess.run([BANDITS, *command], capture_output=True, text=True)
+        assert (
+            result.returncode == 2 and "being written by another bandits command" in result.stderr
+        )
+    assert not (out / "estimates.csv").exists() and not (out / "report.md").exists()
+
+
+def test_names_of_temporaries_claims_and_kept_runs_are_reserved(tmp_path):
+    for name in (f".bandits-tmp.x.1-{'0' * 32}", CLAIM_NAME, ".bandits-replaced.run.abc"):
+        with pytest.raises(ValueError, match="reserved"):
+            RunFolderClaim(tmp_path / name, overwrite=False)
+
+
+def test_an_older_temporary_naming_is_never_taken_for_ours(tmp_path):
+    """A user's own folder named like the old temporaries (.x.<pid>-<hex>.tmp) is kept."""
+    mine = tmp_path / f".myrun.4000000-{'a' * 32}.tmp"
+    mine.mkdir()
+    (mine / "data.txt").write_text("mine")
+    assert simulate(tmp_path / "run").wait(timeout=120) == 0
+    assert (mine / "data.txt").read_text() == "mine"
+
+
+def test_no_run_goes_inside_a_run_folder(tmp_path):
+    out = tmp_path / "run"
+    assert simulate(out).wait(timeout=120) == 0
+    for inner in (out / "sub", out / "logs" / "inner"):
+        with pytest.raises(ValueError, match="is inside the run folder"):
+            RunFolderClaim(inner, overwrite=False)
