@@ -74,8 +74,9 @@ def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
     metadata = parquet.metadata.metadata or {}
     rows = parquet.metadata.num_rows
     if rows > MAX_ITEMS:
-        raise InputValueError(f"{path} holds {rows:,} items, more than an item table may "
-                              f"({MAX_ITEMS:,}).")  # fmt: skip
+        raise InputValueError(
+            f"{path} holds {rows:,} items, more than an item table may ({MAX_ITEMS:,})."
+        )
     if metadata.get(b"bandits.kind") != b"items":
         raise InputValueError(f"{path} is not a bandits item table (no 'bandits.kind = items').")
     try:

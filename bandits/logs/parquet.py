@@ -346,10 +346,12 @@ class LogFile:
         self._decode: Callable[[pa.Table], LoggedBandit]
         if self.version == 1:
             with _naming(self.path):
+                self._check_row_sizes()
                 v1.check_schema(self._parquet.schema_arrow)
             self._decode = lambda table: v1.arrow_to_log(table, sizes)
             return
         with _naming(self.path):
+            self._check_row_sizes()
             check_schema(
                 self._parquet.schema_arrow,
                 self._expected_schema(),
@@ -427,6 +429,24 @@ class LogFile:
         the slate-sized columns and the scalars."""
         k = self.slate_size
         return 16 * (4 + self.n_context_features + (3 + len(self.signal_names)) * k)
+
+    def _check_row_sizes(self) -> None:
+        """Refuse a file whose stored rows are larger than any row its declared widths allow
+        (a row of millions of candidates would be read whole)."""
+        k, c = self.slate_size, self.max_candidates
+        largest = 8 * (
+            16
+            + self.n_context_features
+            + self.history_length
+            + (4 + len(self.signal_names)) * k
+            + c * (2 + self.n_item_features * (2 if self.version == 1 else 0) + k)
+        )
+        stored = self.stored_bytes_per_row()
+        if stored > 4 * largest + 1024:
+            raise InputValueError(
+                f"its rows take {stored:,} bytes each, more than its declared widths allow "
+                f"({largest:,}); the file is damaged or not a bandits log."
+            )
 
     def stored_bytes_per_row(self) -> int:
         """The largest uncompressed size of a row in any row group, from the file's own
