@@ -3,6 +3,8 @@ candidate-position marginals."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -43,6 +45,117 @@ def top_k(scores: NDArray[np.float64], n_candidates: NDArray[np.int64], k: int) 
     masked = np.where(np.arange(scores.shape[1]) < n_candidates[:, None], scores, -np.inf)
     order = np.argsort(-masked, axis=1, kind="stable")
     return np.ascontiguousarray(order[:, :k], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class RankedScores:
+    """Each request's candidates ranked by score, with the groups of exactly equal scores.
+
+    A top-k policy that breaks ties uniformly at random shows, at position ``p``, a uniformly
+    random not-yet-shown member of the group holding rank ``p``; the probabilities below
+    follow from that.
+
+    Attributes
+    ----------
+    order : ndarray of int64, shape (n_requests, max_candidates)
+        Candidate indices by descending score, ties by index, padding last.
+    rank : ndarray of int64, shape (n_requests, max_candidates)
+        The rank of each candidate (the inverse of ``order``).
+    group : ndarray of int64, shape (n_requests, max_candidates)
+        Group of equal scores of each rank, counted from 0 (-1 for padding).
+    size, start : ndarray of int64, shape (n_requests, max_candidates)
+        Size and first rank of the group of each rank.
+    """
+
+    order: NDArray[np.int64]
+    rank: NDArray[np.int64]
+    group: NDArray[np.int64]
+    size: NDArray[np.int64]
+    start: NDArray[np.int64]
+
+
+def rank_scores(scores: NDArray[np.float64], n_candidates: NDArray[np.int64]) -> RankedScores:
+    """Rank candidates by score and find the groups of exactly equal scores.
+
+    Parameters
+    ----------
+    scores : ndarray of float64, shape (n_requests, max_candidates)
+    n_candidates : ndarray of int64, shape (n_requests,)
+    """
+    n, width = scores.shape
+    real = np.arange(width) < n_candidates[:, None]
+    order = np.lexsort((-np.where(real, scores, 0.0), ~real), axis=1).astype(np.int64)
+    ranked = np.take_along_axis(scores, order, axis=1)
+    real_rank = real  # the first n_candidates ranks hold the real candidates
+    new_group = np.ones((n, width), dtype=np.bool_)
+    new_group[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    group = np.where(real_rank, np.cumsum(new_group & real_rank, axis=1) - 1, -1)
+    starts = np.where(new_group & real_rank, np.arange(width), 0)
+    start = np.maximum.accumulate(starts, axis=1)
+    bins = np.where(real_rank, group, width) + np.arange(n)[:, None] * (width + 1)
+    counts = np.bincount(bins.ravel(), minlength=n * (width + 1)).reshape(n, width + 1)
+    size = np.take_along_axis(counts, np.maximum(group, 0), axis=1) * real_rank
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(width)[None, :].repeat(n, axis=0), axis=1)
+    return RankedScores(order, rank, group, size.astype(np.int64), start.astype(np.int64))
+
+
+def top_k_with_ties(
+    ranked: RankedScores, k: int, rng: np.random.Generator | None
+) -> NDArray[np.int64]:
+    """The top ``k`` candidates per row, best first; ties broken uniformly at random from
+    ``rng`` (or, without one, to the lower index).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_requests, k)
+    """
+    if rng is None:
+        return np.ascontiguousarray(ranked.order[:, :k])
+    n, width = ranked.order.shape
+    keys = np.where(ranked.group >= 0, ranked.group + rng.random((n, width)), np.inf)
+    shuffled = np.argsort(keys, axis=1)[:, :k]
+    return np.ascontiguousarray(np.take_along_axis(ranked.order, shuffled, axis=1))
+
+
+def tie_probabilities(
+    ranked: RankedScores, slates: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The probability of each slate and of each shown item at its position under top-k with
+    random tie-breaking.
+
+    Position ``p`` shows a member of the group of rank ``p``: the item at ``p`` must be one,
+    with probability ``1 / size``; the whole slate multiplies, position by position, the
+    chance of that member among the group's members not yet shown, ``1 / (size - (p -
+    start))``.
+
+    Returns
+    -------
+    slate : ndarray of float64, shape (n_requests,)
+    position : ndarray of float64, shape (n_requests, slate_size)
+    """
+    k = slates.shape[1]
+    rows = np.arange(slates.shape[0])[:, None]
+    positions = np.arange(k)[None, :]
+    member = ranked.group[rows, ranked.rank[rows, slates]] == ranked.group[:, :k]
+    size, start = ranked.size[:, :k], ranked.start[:, :k]
+    position = member / size
+    slate = (member / (size - (positions - start))).prod(axis=1)
+    return slate, position
+
+
+def tie_marginals(ranked: RankedScores, k: int) -> NDArray[np.float64]:
+    """Each candidate's probability at each position under top-k with random tie-breaking:
+    ``1 / size`` for the members of the group of rank ``p``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests, max_candidates, k)
+    """
+    rows = np.arange(ranked.order.shape[0])[:, None]
+    candidate_group = ranked.group[rows, ranked.rank]  # (n, max_candidates)
+    member = candidate_group[:, :, None] == ranked.group[:, None, :k]
+    return member / ranked.size[:, None, :k]
 
 
 def sample_uniform_slates(

@@ -22,7 +22,16 @@ from numpy.typing import ArrayLike, NDArray
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.observation import SlateObservation
-from bandits.slates import shown_marginals, slate_indicator, top_k
+from bandits.slates import (
+    RankedScores,
+    rank_scores,
+    shown_marginals,
+    slate_indicator,
+    tie_marginals,
+    tie_probabilities,
+    top_k,
+    top_k_with_ties,
+)
 from bandits.specs import format_spec
 from bandits.validation import (
     InputTypeError,
@@ -240,9 +249,13 @@ class BasePolicy(ABC):
 
 
 class GreedyPolicy(BasePolicy):
-    """Deterministic top-k over ``scores``: shows the ``slate_size`` best candidates, best first.
+    """Top-k over ``scores``: shows the ``slate_size`` best candidates, best first.
 
-    Ties go to the lower candidate index. The greedy slate has probability 1, any other 0.
+    Candidates with exactly equal scores (items a model has not told apart yet, such as
+    unseen items) are ordered uniformly at random from the policy's stream ``rng``, so a batch
+    of requests explores different tied items instead of all showing the lowest index; the
+    probabilities are exact (see :func:`bandits.slates.tie_probabilities`). Without an ``rng``
+    ties go to the lower index and the greedy slate has probability 1.
     """
 
     @abstractmethod
@@ -260,32 +273,39 @@ class GreedyPolicy(BasePolicy):
         """
 
     def greedy_slates(self, obs: SlateObservation) -> NDArray[np.int64]:
-        """The top-k slates by score, shape (n_requests, slate_size), int64."""
+        """The top-k slates by score with ties to the lower index, shape (n_requests,
+        slate_size), int64."""
         obs = _observation(obs, self, "greedy_slates")
         return top_k(self.scores(obs), obs.n_candidates, obs.slate_size)
 
-    def _prepare(self, obs: SlateObservation) -> NDArray[np.int64]:
-        return self.greedy_slates(obs)
+    def _prepare(self, obs: SlateObservation) -> RankedScores:
+        return rank_scores(self.scores(obs), obs.n_candidates)
 
     def _draw(
-        self, obs: SlateObservation, prepared: NDArray[np.int64], rng: np.random.Generator | None
+        self, obs: SlateObservation, prepared: RankedScores, rng: np.random.Generator | None
     ) -> NDArray[np.int64]:
-        return prepared
+        return top_k_with_ties(prepared, obs.slate_size, rng if self.rng is not None else None)
 
     def _slate_probability(
-        self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: RankedScores, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        return (slates == prepared).all(axis=1).astype(np.float64)
+        if self.rng is None:
+            return (slates == prepared.order[:, : obs.slate_size]).all(axis=1).astype(np.float64)
+        return tie_probabilities(prepared, slates)[0]
 
     def _position_probability(
-        self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: RankedScores, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        return (slates == prepared).astype(np.float64)
+        if self.rng is None:
+            return (slates == prepared.order[:, : obs.slate_size]).astype(np.float64)
+        return tie_probabilities(prepared, slates)[1]
 
     def _candidate_position_probability(
-        self, obs: SlateObservation, prepared: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: RankedScores
     ) -> NDArray[np.float64]:
-        return slate_indicator(prepared, obs.max_candidates)
+        if self.rng is None:
+            return slate_indicator(prepared.order[:, : obs.slate_size], obs.max_candidates)
+        return tie_marginals(prepared, obs.slate_size)
 
 
 class MonteCarloPolicy(BasePolicy):

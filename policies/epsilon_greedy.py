@@ -10,6 +10,7 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.observation import SlateObservation
 from bandits.slates import (
+    RankedScores,
     sample_uniform_slates,
     uniform_candidate_position_probability,
     uniform_position_probability,
@@ -34,7 +35,8 @@ class EpsilonGreedy(BasePolicy):
     epsilon : float, default 0.1
         Exploration probability, in [0, 1].
     base : GreedyPolicy, optional
-        The scorer whose top-k slate is exploited (default ``RidgeGreedy()``); any
+        The scorer whose top-k slate is exploited (default a ``RidgeGreedy`` breaking ties
+        from a stream spawned from ``rng``); any
         deterministic top-k policy works (LinUCB, a popularity or CF scorer...).
     rng : numpy.random.Generator
         Source of randomness.
@@ -51,15 +53,15 @@ class EpsilonGreedy(BasePolicy):
     ) -> None:
         owner = type(self).__name__
         self.epsilon = check_real(epsilon, "epsilon", owner, low=0.0, high=1.0)
-        if base is None:
-            base = RidgeGreedy()
+        self.rng = check_generator(rng, owner)
+        if base is None:  # its own stream for its ties, spawned from ours
+            base = RidgeGreedy(rng=self.rng.spawn(1)[0])
         if not isinstance(base, GreedyPolicy):
             raise InputTypeError(
                 f"The 'base' parameter of {owner} must be a GreedyPolicy (a deterministic "
                 f"top-k policy such as RidgeGreedy or LinUCB); got {type(base).__name__}."
             )
         self.base = base
-        self.rng = check_generator(rng, owner)
 
     def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
         """The base policy's scores, shape (n_requests, max_candidates), float64."""
@@ -71,34 +73,34 @@ class EpsilonGreedy(BasePolicy):
         """Let the base policy learn from the whole batch (explored rows included)."""
         self.base.update(obs, decision, feedback)
 
-    def _prepare(self, obs: SlateObservation) -> NDArray[np.int64]:
-        return self.base.greedy_slates(obs)
+    def _prepare(self, obs: SlateObservation) -> RankedScores:
+        return self.base._prepare(obs)
 
     def _draw(
-        self, obs: SlateObservation, prepared: NDArray[np.int64], rng: np.random.Generator | None
+        self, obs: SlateObservation, prepared: RankedScores, rng: np.random.Generator | None
     ) -> NDArray[np.int64]:
         assert rng is not None  # act passes self.rng, set by the constructor
         explore = rng.random(obs.n_requests) < self.epsilon
-        slates = prepared.copy()
+        slates = self.base._draw(obs, prepared, rng)
         slates[explore] = sample_uniform_slates(
             obs.n_candidates[explore], obs.slate_size, obs.max_candidates, rng
         )
         return slates
 
     def _slate_probability(
-        self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: RankedScores, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         greedy = self.base._slate_probability(obs, prepared, slates)
         return (1.0 - self.epsilon) * greedy + self.epsilon * uniform_slate_probability(obs)
 
     def _position_probability(
-        self, obs: SlateObservation, prepared: NDArray[np.int64], slates: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: RankedScores, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         greedy = self.base._position_probability(obs, prepared, slates)
         return (1.0 - self.epsilon) * greedy + self.epsilon * uniform_position_probability(obs)
 
     def _candidate_position_probability(
-        self, obs: SlateObservation, prepared: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: RankedScores
     ) -> NDArray[np.float64]:
         greedy = self.base._candidate_position_probability(obs, prepared)
         uniform = uniform_candidate_position_probability(obs)

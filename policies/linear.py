@@ -13,7 +13,7 @@ from bandits.models import (
     n_interaction_features,
 )
 from bandits.observation import SlateObservation
-from bandits.validation import check_real
+from bandits.validation import check_generator, check_real
 from policies.base import GreedyPolicy
 
 
@@ -29,14 +29,19 @@ class LinearPolicy(GreedyPolicy):
     ----------
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
+    rng : numpy.random.Generator, optional
+        Breaks exact ties between scores at random (see
+        :class:`~policies.base.GreedyPolicy`); without one, ties go to the lower index.
 
     Attributes
     ----------
     model_ : RidgeRegression
     """
 
-    def __init__(self, *, ridge: float = 1.0) -> None:
-        self.ridge = check_real(ridge, "ridge", type(self).__name__, low=0.0, low_open=True)
+    def __init__(self, *, ridge: float = 1.0, rng: np.random.Generator | None = None) -> None:
+        owner = type(self).__name__
+        self.ridge = check_real(ridge, "ridge", owner, low=0.0, low_open=True)
+        self.rng = None if rng is None else check_generator(rng, owner)
         self.model_ = RidgeRegression(ridge=self.ridge)
 
     def _learn(

@@ -15,8 +15,7 @@ class LinUCB(LinearPolicy):
 
     One ridge model is shared by all items over
     :func:`~bandits.models.interaction_features`, so any candidate, seen or not, gets a
-    score (the "joint" variant). Ties go to the lower candidate index; the policy is
-    deterministic.
+    score (the "joint" variant). Exact ties are broken at random from ``rng``.
 
     Parameters
     ----------
@@ -24,12 +23,17 @@ class LinUCB(LinearPolicy):
         Width of the confidence bonus, >= 0 (0 is the greedy ridge policy).
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
+    rng : numpy.random.Generator, optional
+        Breaks exact ties at random (unseen items often tie); without one, ties go to the
+        lower index.
     """
 
     spec_name = "linucb"
 
-    def __init__(self, *, alpha: float = 1.0, ridge: float = 1.0) -> None:
-        super().__init__(ridge=ridge)
+    def __init__(
+        self, *, alpha: float = 1.0, ridge: float = 1.0, rng: np.random.Generator | None = None
+    ) -> None:
+        super().__init__(ridge=ridge, rng=rng)
         self.alpha = check_real(alpha, "alpha", type(self).__name__, low=0.0)
 
     def scores(self, obs: SlateObservation) -> NDArray[np.float64]:

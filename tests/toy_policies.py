@@ -11,10 +11,14 @@ from policies import EpsilonGreedy, GreedyPolicy, MonteCarloPolicy, RidgeGreedy
 
 
 class FixedScores(GreedyPolicy):
-    """Top-k by a score per item id: ``scores[candidate_id]`` (unknown ids score 0)."""
+    """Top-k by a score per item id: ``scores[candidate_id]`` (unknown ids score 0, so they
+    tie); ties broken at random when given an ``rng``."""
 
-    def __init__(self, *, item_scores: dict[int, float]) -> None:
+    def __init__(
+        self, *, item_scores: dict[int, float], rng: np.random.Generator | None = None
+    ) -> None:
         self.item_scores = dict(item_scores)
+        self.rng = rng
 
     def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
         lookup = np.vectorize(lambda item: self.item_scores.get(int(item), 0.0), otypes=[float])

@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from toy_policies import MonteCarloEpsilonGreedy
+from toy_policies import FixedScores, MonteCarloEpsilonGreedy
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
@@ -21,12 +21,16 @@ from bandits.validation import InputTypeError, InputValueError, check_slates
 from policies import POLICIES, MonteCarloPolicy, make_policy
 
 MONTE_CARLO = "monte-carlo-epsilon-greedy"
+TIES = "fixed-scores-with-ties"
 DRAWS = 2000
 
 
 def build(name, seed=0):
     if name == MONTE_CARLO:
         return MonteCarloEpsilonGreedy(probability_draws=DRAWS, rng=np.random.default_rng(seed))
+    if name == TIES:  # most items unknown, so tied at 0; a few known ones tie at 1
+        scores = {item: 1.0 for item in range(0, 1000, 7)}
+        return FixedScores(item_scores=scores, rng=np.random.default_rng(seed))
     return make_policy(name, {}, rng=np.random.default_rng(seed))
 
 
@@ -48,7 +52,7 @@ def tolerance(policy, probability):
     return 4 * np.sqrt(probability * (1 - probability) / n) + 1 / n
 
 
-@pytest.fixture(params=[*sorted(POLICIES), MONTE_CARLO])
+@pytest.fixture(params=[*sorted(POLICIES), MONTE_CARLO, TIES])
 def name(request):
     return request.param
 

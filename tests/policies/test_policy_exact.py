@@ -37,20 +37,24 @@ def test_linucb_score_on_a_two_feature_toy_case():
 
 
 def test_epsilon_greedy_probabilities_on_three_candidates():
-    """Untrained, every score ties, so the greedy slate is [0, 1]."""
+    """Untrained, every score ties: with ties to the lower index the greedy slate is [0, 1];
+    with ties broken at random (the default base) every slate is as likely, 1/6."""
     obs = observation(np.zeros((6, 1)), np.ones((6, 3, 1)), slate_size=2)
     slates = np.array(list(itertools.permutations(range(3), 2)))
-    policy = EpsilonGreedy(epsilon=0.3, rng=np.random.default_rng(0))
+    policy = EpsilonGreedy(epsilon=0.3, base=RidgeGreedy(), rng=np.random.default_rng(0))
     greedy = np.all(slates == [0, 1], axis=1)
     np.testing.assert_allclose(policy.slate_probability(obs, slates), np.where(greedy, 0.75, 0.05))
     expected = np.where(slates == [0, 1], 0.7 + 0.1, 0.1)
     np.testing.assert_allclose(policy.position_probability(obs, slates), expected)
+    random_ties = EpsilonGreedy(epsilon=0.3, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(random_ties.slate_probability(obs, slates), 1 / 6)
+    np.testing.assert_allclose(random_ties.position_probability(obs, slates), 1 / 3)
 
 
 @pytest.mark.parametrize(("epsilon", "greedy_p", "other_p"), [(0.0, 1.0, 0.0), (1.0, 0.5, 0.5)])
 def test_epsilon_greedy_extremes(epsilon, greedy_p, other_p):
     obs = observation(np.zeros((2, 1)), np.ones((2, 2, 1)), slate_size=1)
-    policy = EpsilonGreedy(epsilon=epsilon, rng=np.random.default_rng(0))
+    policy = EpsilonGreedy(epsilon=epsilon, base=RidgeGreedy(), rng=np.random.default_rng(0))
     np.testing.assert_allclose(policy.slate_probability(obs, [[0], [1]]), [greedy_p, other_p])
 
 
@@ -128,3 +132,28 @@ def test_uniform_probabilities_too_small_for_float64_are_refused():
     probability = policy.slate_probability(small, [list(range(100))])[0]
     expected = np.exp(-np.sum(np.log(np.arange(n - 99, n + 1, dtype=float))))
     assert probability == pytest.approx(expected, rel=1e-12) and probability > 0
+
+
+def test_random_tie_breaking_probabilities_by_hand():
+    """Scores 3, 3, 3, 2, 1 (candidates 1, 2, 4 tie at the top), slates of 3: the top three
+    are the tied group in a uniformly random order, 1/6 each; a slate of 2 out of the group
+    of 3 then the 2: 1/6 as well; marginals 1/3 for the group at every position."""
+    obs = observation(np.zeros((1, 1)), np.ones((1, 5, 1)), slate_size=3)
+    scores = {0: 1.0, 1: 3.0, 2: 3.0, 3: 2.0, 4: 3.0}
+    policy = FixedScores(item_scores=scores, rng=np.random.default_rng(0))
+    many = obs.take(np.zeros(4, dtype=np.int64))
+    slates = np.array([[1, 4, 2], [2, 1, 4], [1, 4, 3], [3, 1, 4]])
+    np.testing.assert_allclose(policy.slate_probability(many, slates), [1 / 6, 1 / 6, 0, 0])
+    np.testing.assert_allclose(
+        policy.position_probability(many, slates),
+        [[1 / 3] * 3, [1 / 3] * 3, [1 / 3, 1 / 3, 0], [0, 1 / 3, 1 / 3]],
+    )
+    marginals = policy.candidate_position_probability(obs)[0]
+    np.testing.assert_allclose(marginals[[1, 2, 4]], 1 / 3)
+    np.testing.assert_allclose(marginals[[0, 3]], 0)
+    top2 = observation(np.zeros((1, 1)), np.ones((1, 5, 1)), slate_size=2)
+    np.testing.assert_allclose(policy.slate_probability(top2, [[4, 1]]), [1 / 6])
+    deterministic = FixedScores(item_scores=scores)  # no rng: ties to the lower index
+    np.testing.assert_array_equal(deterministic.act(obs).slates, [[1, 2, 4]])
+    ordered = [[1, 2, 4], [1, 4, 2], [2, 1, 4], [3, 1, 4]]
+    np.testing.assert_array_equal(deterministic.slate_probability(many, ordered), [1, 0, 0, 0])
