@@ -1,8 +1,10 @@
-"""Decision makers: uniform random, epsilon-greedy, ridge-greedy and LinUCB slates."""
+"""Decision makers: uniform random, epsilon-greedy, ridge-greedy, LinUCB and linear Thompson
+sampling slates."""
 
 from policies.base import BasePolicy, GreedyPolicy, MonteCarloPolicy
 from policies.epsilon_greedy import EpsilonGreedy
 from policies.linear import LinearPolicy
+from policies.lints import LinTS
 from policies.linucb import LinUCB
 from policies.registry import POLICIES, make_policy
 from policies.ridge_greedy import RidgeGreedy
@@ -13,6 +15,7 @@ __all__ = [
     "BasePolicy",
     "EpsilonGreedy",
     "GreedyPolicy",
+    "LinTS",
     "LinUCB",
     "LinearPolicy",
     "MonteCarloPolicy",

@@ -12,6 +12,7 @@ from bandits.specs import parse_spec
 from bandits.validation import InputValueError, check_choice, check_generator, suggest
 from policies.base import BasePolicy
 from policies.epsilon_greedy import EpsilonGreedy
+from policies.lints import LinTS
 from policies.linucb import LinUCB
 from policies.ridge_greedy import RidgeGreedy
 from policies.uniform import UniformRandom
@@ -21,6 +22,7 @@ POLICIES: dict[str, type[BasePolicy]] = {
     "epsilon-greedy": EpsilonGreedy,
     "ridge-greedy": RidgeGreedy,
     "linucb": LinUCB,
+    "lints": LinTS,
 }
 """Registry name -> policy class (each class's ``spec_name`` is its key)."""
 

@@ -6,9 +6,11 @@ from bandits.models.features import (
     interaction_scores,
     n_interaction_features,
 )
+from bandits.models.joint import JointRidge
 from bandits.models.ridge import RidgeRegression
 
 __all__ = [
+    "JointRidge",
     "RidgeRegression",
     "interaction_features",
     "interaction_quadratic",

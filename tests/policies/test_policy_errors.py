@@ -105,7 +105,8 @@ def test_make_policy_builds_a_wrapped_policy_from_its_spec():
 
 
 def test_make_policy_unknown_name_suggests_the_closest():
-    message = "Unknown policy 'thompson'. Known: uniform, epsilon-greedy, ridge-greedy, linucb."
+    known = "uniform, epsilon-greedy, ridge-greedy, linucb, lints"
+    message = f"Unknown policy 'thompson'. Known: {known}."
     with pytest.raises(InputValueError, match=re.escape(message)):
         make_policy("thompson", {}, rng=np.random.default_rng(0))
     with pytest.raises(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.models.features import interaction_features
 from bandits.observation import SlateObservation
-from policies import LinUCB, RidgeGreedy, UniformRandom
+from policies import LinTS, LinUCB, RidgeGreedy, UniformRandom
 
 
 def mean_reward_late(policy, make_observation, seed, *, batches=300, late=100, n_requests=10):
@@ -29,8 +30,11 @@ def mean_reward_late(policy, make_observation, seed, *, batches=300, late=100, n
     return np.asarray(means[-late:])
 
 
-def test_linucb_beats_uniform(make_observation, stat_seed):
-    linucb = mean_reward_late(LinUCB(alpha=1.0), make_observation, stat_seed)
+@pytest.mark.parametrize("learner", ["linucb", "lints"])
+def test_linear_policies_beat_uniform(make_observation, stat_seed, learner):
+    rng = np.random.default_rng(stat_seed + 500)
+    policy = LinUCB(alpha=1.0) if learner == "linucb" else LinTS(probability_draws=1, rng=rng)
+    linucb = mean_reward_late(policy, make_observation, stat_seed)
     uniform = mean_reward_late(
         UniformRandom(rng=np.random.default_rng(stat_seed)), make_observation, stat_seed
     )
