@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TEMPORARY_PREFIX = ".bandits-tmp."
-TEMPORARY_PATTERN = re.compile(r"^\.bandits-tmp\..*\.(?P<pid>\d{1,7})-[0-9a-f]{32}$")
+TEMPORARY_PATTERN = re.compile(
+    r"\.bandits-tmp\..*\.(?P<pid>[0-9]{1,7})-[0-9a-f]{32}", re.ASCII | re.DOTALL
+)
 """Names :func:`temporary_name` makes (the group ``pid`` is the process that made it)."""
 
 MAX_PID = 4_194_304
@@ -33,7 +35,7 @@ def temporary_name(target: Path) -> Path:
 
 def is_temporary(path: Path) -> bool:
     """True if ``path`` is named like a temporary of :func:`temporary_name`."""
-    return TEMPORARY_PATTERN.match(path.name) is not None
+    return TEMPORARY_PATTERN.fullmatch(path.name) is not None
 
 
 def process_alive(pid: int) -> bool:
@@ -64,7 +66,7 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return removed
     for entry in entries:
-        match = TEMPORARY_PATTERN.match(entry.name)
+        match = TEMPORARY_PATTERN.fullmatch(entry.name)
         if match is None or process_alive(int(match.group("pid"))):
             continue
         if entry.is_dir() and not entry.is_symlink():

@@ -186,14 +186,14 @@ class LogWriter:
         if self._writer is None or self._items is None:
             self.abort()
             raise InputValueError(
-                f"Nothing was written to {self.path}: a log needs at least one batch (an empty "
-                f"LoggedBandit is fine) to fix its layout."
+                f"Nothing was written to {self.path}: a log needs at least one batch (it may "
+                f"have no rows) to fix its layout."
             )
         items, writer = self._items, self._writer
         fingerprint = items.fingerprint()
         items_path = self.path.with_name(item_table_name(self.path, fingerprint))
         old_items = _item_table_of(self.path) if self.overwrite else None
-        items_existed = items_path.exists()
+        items_existed = _existing_item_table(items_path, fingerprint)
         items_temporary = temporary_name(items_path)
         published = False
         self._closed = True
@@ -217,7 +217,8 @@ class LogWriter:
             )
             fsync_file(items_temporary)
             fsync_file(self._temporary)
-            publish(items_temporary, items_path, replace=True)  # same name, same content
+            if not items_existed:  # an identical table already there is shared, not replaced
+                publish(items_temporary, items_path, replace=False)
             publish(self._temporary, self.path, replace=self.overwrite)
             published = True
         finally:
@@ -225,7 +226,7 @@ class LogWriter:
             self._temporary.unlink(missing_ok=True)
             if not published and not items_existed:
                 items_path.unlink(missing_ok=True)
-        if old_items is not None and old_items != items_path:
+        if old_items is not None and old_items != items_path and not _referenced(old_items):
             old_items.unlink(missing_ok=True)
         return self.path
 
@@ -294,6 +295,8 @@ def rewrite_log(
     with LogWriter(target, overwrite=overwrite, batch_bytes=batch_bytes) as writer:
         for batch in log.iter_batches(batch_bytes=batch_bytes):
             writer.write(batch)
+        if log.n_rows == 0:  # an empty log keeps its layout
+            writer.write(log.read())
     return Path(target)
 
 
@@ -639,6 +642,40 @@ def _item_table_name(metadata: dict[bytes, bytes]) -> str:
             f"got {raw!r}."
         )
     return name
+
+
+def _existing_item_table(items_path: Path, fingerprint: str) -> bool:
+    """True if ``items_path`` already holds this very item table (a log written before with
+    the same items); False if nothing is there. Anything else there is refused: a file of
+    the user's with an item table's name is never replaced."""
+    if not items_path.exists() and not items_path.is_symlink():
+        return False
+    try:
+        if items_path.is_symlink() or not items_path.is_file():
+            raise InputValueError("not a regular file")
+        if read_item_table(items_path).fingerprint() == fingerprint:
+            return True
+    except (InputError, OSError):
+        pass
+    raise FileExistsError(
+        f"{items_path} exists and is not this log's item table; it was not replaced (move it "
+        f"away, or write the log under another name)."
+    )
+
+
+def _referenced(items_path: Path) -> bool:
+    """True if a log beside ``items_path`` (other than the one being replaced, whose metadata
+    already names the new table) still names it as its item table."""
+    for log in items_path.parent.glob("*.parquet"):
+        if log == items_path or is_item_table_name(log.name) or not log.is_file():
+            continue
+        try:
+            metadata = pq.ParquetFile(log).metadata.metadata or {}
+        except (OSError, ValueError, pa.ArrowException):
+            continue
+        if metadata.get(ITEM_TABLE_KEY) == items_path.name.encode():
+            return True
+    return False
 
 
 def _item_table_of(path: Path) -> Path | None:
