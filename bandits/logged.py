@@ -20,6 +20,9 @@ from bandits.validation import (
     unchecked,
 )
 
+MAX_NAME_CHARACTERS = 1000
+"""Longest policy name a log may hold (names are spec strings)."""
+
 
 @dataclass(frozen=True, eq=False)
 class LoggedBandit:
@@ -63,6 +66,12 @@ class LoggedBandit:
         if names.ndim == 0:  # one name for every row
             names = np.full(obs.n_requests, names.item(), dtype=names.dtype)
         check_shape(names, (obs.n_requests,), "column 'policy'")
+        if names.dtype.itemsize > 4 * MAX_NAME_CHARACTERS:
+            row = int(np.argmax(np.char.str_len(names) > MAX_NAME_CHARACTERS))
+            raise InputValueError(
+                f"column 'policy' holds names of at most {MAX_NAME_CHARACTERS:,} characters; "
+                f"row {row} has {len(names[row]):,}."
+            )
         object.__setattr__(self, "policy_names", names)
 
     @classmethod

@@ -6,7 +6,7 @@ import json
 import tomllib
 from typing import Any
 
-from bandits.validation import InputTypeError, InputValueError
+from bandits.validation import InputTypeError, InputValueError, shown
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -21,19 +21,19 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         )
     if not spec.strip():
         raise InputValueError(
-            f"A spec must be a non-empty string like 'linucb:alpha=0.5'; got {spec!r}."
+            f"A spec must be a non-empty string like 'linucb:alpha=0.5'; got {shown(spec)}."
         )
     name, _, rest = spec.partition(":")
     name = name.strip()
     if not name:
-        raise InputValueError(f"The spec {spec!r} has no name before ':'.")
+        raise InputValueError(f"The spec {shown(spec)} has no name before ':'.")
     params: dict[str, Any] = {}
     for item in _split_top_level(rest):
         key, equals, text = item.partition("=")
         key = key.strip()
         if not equals or not key:
             raise InputValueError(
-                f"The spec {spec!r} has {item!r}; parameters must be written key=value."
+                f"The spec {shown(spec)} has {shown(item)}; parameters must be written key=value."
             )
         if key in params:
             raise InputValueError(f"The spec {spec!r} sets {key!r} twice.")
@@ -75,11 +75,11 @@ def parse_value(text: str) -> Any:
             quote = char
         elif char == "#":
             raise InputValueError(
-                f"The value {text!r} has a '#', which would cut it short; quote the value "
+                f"The value {shown(text)} has a '#', which would cut it short; quote the value "
                 f'("...") to keep it.'
             )
     if "\n" in text or "\r" in text:
-        raise InputValueError(f"The value {text!r} spans several lines; give it on one line.")
+        raise InputValueError(f"The value {shown(text)} spans several lines; give it on one line.")
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
@@ -111,7 +111,7 @@ def _split_top_level(text: str) -> list[str]:
         current.append(char)
     if quote or depth:
         raise InputValueError(
-            f"The parameters {text!r} have an unclosed {'quote' if quote else 'bracket'}."
+            f"The parameters {shown(text)} have an unclosed {'quote' if quote else 'bracket'}."
         )
     if current or items:
         items.append("".join(current))

@@ -59,9 +59,34 @@ def brief(values: Any) -> str:
     return f"[{shown}, ...] ({len(items)} in all)"
 
 
+SHOWN_CHARACTERS = 80
+"""Longest repr of a value an error message shows."""
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, cut to ``SHOWN_CHARACTERS`` (a huge number or a
+    long string is not printed in full; an integer too long to print is described)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        return f"an integer of about {int(value).bit_length() * 0.30103:.0f} digits"  # type: ignore[call-overload]
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[: SHOWN_CHARACTERS - 20]}...{text[-10:]} ({len(text):,} characters)"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks, tabs and other control characters are shown as
+    escapes (``\\n``), so text from a path cannot pass for another line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def suggest(name: object, choices: Iterable[str]) -> str:
     """``" Did you mean 'linucb'?"`` when ``name`` is close to one of ``choices``, else ``""``."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    text = str(name)[: SHOWN_CHARACTERS + 1]  # difflib is quadratic in the length
+    close = difflib.get_close_matches(text, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
@@ -70,7 +95,7 @@ def check_choice(name: object, choices: Iterable[str], what: str) -> str:
     options = list(choices)
     if not isinstance(name, str) or name not in options:
         raise InputValueError(
-            f"Unknown {what} {name!r}.{suggest(name, options)} Known: {', '.join(options)}."
+            f"Unknown {what} {shown(name)}.{suggest(name, options)} Known: {', '.join(options)}."
         )
     return name
 
@@ -92,20 +117,25 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputTypeError(
             f"The {name!r} parameter of {owner} must be a real number; "
-            f"got {value!r} of type {type(value).__name__}."
+            f"got {shown(value)} of type {type(value).__name__}."
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        number = float("inf")
     if not np.isfinite(number):
-        raise InputValueError(f"The {name!r} parameter of {owner} must be finite; got {value!r}.")
+        raise InputValueError(
+            f"The {name!r} parameter of {owner} must be finite; got {shown(value)}."
+        )
     if low is not None and (number <= low if low_open else number < low):
         raise InputValueError(
             f"The {name!r} parameter of {owner} must be {'>' if low_open else '>='} {low:g}; "
-            f"got {value!r}."
+            f"got {shown(value)}."
         )
     if high is not None and (number >= high if high_open else number > high):
         raise InputValueError(
             f"The {name!r} parameter of {owner} must be {'<' if high_open else '<='} {high:g}; "
-            f"got {value!r}."
+            f"got {shown(value)}."
         )
     return number
 
@@ -117,14 +147,16 @@ def check_integer(
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(
             f"The {name!r} parameter of {owner} must be an integer; "
-            f"got {value!r} of type {type(value).__name__}."
+            f"got {shown(value)} of type {type(value).__name__}."
         )
     number = int(value)
     if low is not None and number < low:
-        raise InputValueError(f"The {name!r} parameter of {owner} must be >= {low}; got {value!r}.")
+        raise InputValueError(
+            f"The {name!r} parameter of {owner} must be >= {low}; got {shown(value)}."
+        )
     if high is not None and number > high:
         raise InputValueError(
-            f"The {name!r} parameter of {owner} must be <= {high}; got {value!r}."
+            f"The {name!r} parameter of {owner} must be <= {high}; got {shown(value)}."
         )
     return number
 
@@ -134,7 +166,7 @@ def check_generator(rng: object, owner: str) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise InputTypeError(
             f"The 'rng' parameter of {owner} must be a numpy.random.Generator (make one with "
-            f"numpy.random.default_rng(seed)); got {rng!r} of type {type(rng).__name__}."
+            f"numpy.random.default_rng(seed)); got {shown(rng)} of type {type(rng).__name__}."
         )
     return rng
 

@@ -43,6 +43,12 @@ from bandits.validation import (
     check_slates,
 )
 
+MAX_PROBABILITY_DRAWS = 1_000_000
+"""Most Monte Carlo draws a policy may spend on one request's probabilities."""
+
+MAX_EXPLORATION = 1e6
+"""Largest exploration scale (LinUCB's alpha, LinTS's v): beyond it scores lose all precision."""
+
 
 class BasePolicy(ABC):
     """Base of all policies in this package; follows :class:`bandits.policy.Policy`.
@@ -331,7 +337,9 @@ class MonteCarloPolicy(BasePolicy):
 
     def __init__(self, *, probability_draws: int, rng: np.random.Generator) -> None:
         owner = type(self).__name__
-        self.probability_draws = check_integer(probability_draws, "probability_draws", owner, low=1)
+        self.probability_draws = check_integer(
+            probability_draws, "probability_draws", owner, low=1, high=MAX_PROBABILITY_DRAWS
+        )
         self.rng = check_generator(rng, owner)
         self._probability_entropy = [int(word) for word in rng.integers(0, 2**32, size=4)]
 

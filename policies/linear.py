@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.models import JointRidge
+from bandits.models import JointRidge, check_ridge
 from bandits.observation import SlateObservation
-from bandits.validation import check_generator, check_real
+from bandits.validation import check_generator
 from policies.base import GreedyPolicy
 
 
@@ -31,7 +31,7 @@ class LinearPolicy(GreedyPolicy):
 
     def __init__(self, *, ridge: float = 1.0, rng: np.random.Generator | None = None) -> None:
         owner = type(self).__name__
-        self.ridge = check_real(ridge, "ridge", owner, low=0.0, low_open=True)
+        self.ridge = check_ridge(ridge, owner)
         self.rng = None if rng is None else check_generator(rng, owner)
         self.model_ = JointRidge(ridge=self.ridge)
 

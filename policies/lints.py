@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.models import JointRidge
+from bandits.models import JointRidge, check_ridge
 from bandits.observation import SlateObservation
 from bandits.slates import rank_scores, top_k_with_ties
 from bandits.validation import check_real
-from policies.base import MonteCarloPolicy
+from policies.base import MAX_EXPLORATION, MonteCarloPolicy
 
 
 class LinTS(MonteCarloPolicy):
@@ -49,8 +49,8 @@ class LinTS(MonteCarloPolicy):
     ) -> None:
         super().__init__(probability_draws=probability_draws, rng=rng)
         owner = type(self).__name__
-        self.v = check_real(v, "v", owner, low=0.0)
-        self.ridge = check_real(ridge, "ridge", owner, low=0.0, low_open=True)
+        self.v = check_real(v, "v", owner, low=0.0, high=MAX_EXPLORATION)
+        self.ridge = check_ridge(ridge, owner)
         self.model_ = JointRidge(ridge=self.ridge)
 
     def _draw(

@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 
 from bandits.observation import SlateObservation
 from bandits.validation import check_real
+from policies.base import MAX_EXPLORATION
 from policies.linear import LinearPolicy
 
 
@@ -34,7 +35,7 @@ class LinUCB(LinearPolicy):
         self, *, alpha: float = 1.0, ridge: float = 1.0, rng: np.random.Generator | None = None
     ) -> None:
         super().__init__(ridge=ridge, rng=rng)
-        self.alpha = check_real(alpha, "alpha", type(self).__name__, low=0.0)
+        self.alpha = check_real(alpha, "alpha", type(self).__name__, low=0.0, high=MAX_EXPLORATION)
 
     def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
         """Upper confidence bound of every candidate, shape (n_requests, max_candidates)."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import typer
@@ -39,6 +40,7 @@ from bandits.cli.run_folder import (
     RunFolderClaim,
     check_output_file,
     claimed_run_folder,
+    folder_identity,
     run_folder_problem,
 )
 from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
@@ -54,6 +56,7 @@ from bandits.validation import (
     check_choice,
     check_columns,
     check_regular_file,
+    shown,
 )
 
 app = typer.Typer(
@@ -239,11 +242,12 @@ def evaluate(
     if out is not None:
         check_output_file(out, command="evaluate", inputs=[log], overwrite=overwrite)
     opened = open_log(log)
-    target_file = None
+    target_file, identity = None, None
     if out is not None:
         target_file = check_output_file(
             out, command="evaluate", inputs=opened.files, overwrite=overwrite
         )
+        identity = folder_identity(target_file.parent)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
         task = bar.add_task("evaluating", total=opened.n_rows)
         frame = evaluate_log(
@@ -263,7 +267,7 @@ def evaluate(
     if target_file is not None:
         folder = target_file.parent
         in_run = run_folder_problem(folder) is None  # then claim it and note the step
-        with claimed_run_folder(folder) if in_run else nullcontext(folder):
+        with claimed_run_folder(folder, identity) if in_run else nullcontext(folder):
             with atomic_path(target_file, replace=overwrite) as temporary:
                 frame.to_csv(temporary, index=False)
             if in_run:
@@ -321,6 +325,16 @@ def _build_report(run_dir: Path, trace_path: Path, title: str | None) -> Report:
         estimates = _read_table(check_regular_file(estimates_path, "estimates file"),
                                 _read_estimates)  # fmt: skip
         check_columns(estimates, ESTIMATE_REQUIRED, f"{estimates_path} (written by evaluate)")
+        for column in ESTIMATE_REQUIRED[2:]:
+            numbers = pd.to_numeric(estimates[column], errors="coerce")
+            bad = numbers.isna() & estimates[column].notna()
+            if bad.any():
+                row = int(np.argmax(bad.to_numpy()))
+                raise InputValueError(
+                    f"{estimates_path}: column {column!r} must hold numbers; row {row} is "
+                    f"{shown(estimates[column].iloc[row])}."
+                )
+            estimates[column] = numbers
         if "warnings" in estimates.columns:
             estimates["warnings"] = estimates["warnings"].fillna("")
     config = read_manifest(run_dir)["steps"]["simulate"]["config"]
@@ -364,7 +378,15 @@ def list_components() -> None:
     say("Estimators: " + ", ".join(ESTIMATORS))
 
 
+MAX_ESTIMATES_BYTES = 64 * 2**20
+"""Largest estimates file a report reads (one row per target and estimator)."""
+
+
 def _read_estimates(path: Path) -> pd.DataFrame:
+    if path.stat().st_size > MAX_ESTIMATES_BYTES:
+        raise InputValueError(
+            f"{path} is larger than an estimates file can be ({MAX_ESTIMATES_BYTES:,} bytes)."
+        )
     return pd.read_csv(path, dtype={"warnings": "string"})
 
 
@@ -382,7 +404,7 @@ def _key_values(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, equals, text = item.partition("=")
         if not equals or not key.strip():
-            raise InputValueError(f"--env-param takes KEY=VALUE; got {item!r}.")
+            raise InputValueError(f"--env-param takes KEY=VALUE; got {shown(item)}.")
         values[key.strip()] = parse_value(text.strip())
     return values
 

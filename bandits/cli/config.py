@@ -14,6 +14,7 @@ from bandits.validation import (
     InputValueError,
     check_integer,
     check_regular_file,
+    shown,
     suggest,
 )
 
@@ -53,11 +54,13 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         owner = "SimulationConfig"
         if not isinstance(self.env, str) or not self.env:
-            raise InputValueError(f"The 'env' of {owner} must be a gymnasium id; got {self.env!r}.")
+            raise InputValueError(
+                f"The 'env' of {owner} must be a gymnasium id; got {shown(self.env)}."
+            )
         if not isinstance(self.env_params, dict):
             raise InputTypeError(
                 f"The 'env_params' of {owner} must be a table of keyword arguments; "
-                f"got {self.env_params!r}."
+                f"got {shown(self.env_params)}."
             )
         if isinstance(self.policies, str):
             policies: tuple[str, ...] = (self.policies,)
@@ -68,7 +71,7 @@ class SimulationConfig:
         else:
             raise InputTypeError(
                 f"The 'policies' of {owner} must be a list of policy specs (strings); got "
-                f"{self.policies!r}."
+                f"{shown(self.policies)}."
             )
         if not policies:
             raise InputValueError(
@@ -97,7 +100,7 @@ class SimulationConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise InputValueError(
-                f"Unknown simulation setting {unknown[0]!r}.{suggest(unknown[0], known)} The "
+                f"Unknown simulation setting {shown(unknown[0])}.{suggest(unknown[0], known)} The "
                 f"allowed ones are {sorted(known)}."
             )
         return cls(**values)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from bandits.validation import InputError
+from bandits.validation import InputError, one_line
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 console = Console(highlight=False)
@@ -35,8 +37,10 @@ def friendly_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (InputError, OSError) as error:
+        except InputError as error:
             fail(str(error))
+        except OSError as error:
+            fail(describe_os_error(error))
         except MemoryError as error:
             detail = f" ({error})" if str(error) else ""
             fail(
@@ -45,6 +49,28 @@ def friendly_errors(command: F) -> F:
             )
 
     return wrapper  # type: ignore[return-value]
+
+
+OS_HINTS = {
+    errno.ENAMETOOLONG: "a name in the path is longer than the file system allows; use a "
+    "shorter one",
+    errno.ENOSPC: "the disk is full; free some space or write elsewhere",
+    errno.EDQUOT: "the disk quota is used up; free some space or write elsewhere",
+    errno.EACCES: "permission denied; choose a path you may write (or read)",
+    errno.EROFS: "the file system is read-only; write elsewhere",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for a file-system error: the path (cut if long), the reason and, for the
+    usual causes, what to do. Our own messages (no file name attached) pass unchanged."""
+    if error.filename is None or not error.errno:
+        return str(error)
+    path = os.fsdecode(error.filename)
+    if len(path) > 120:
+        path = f"{path[:60]}...{path[-40:]} ({len(path):,} characters)"
+    reason = OS_HINTS.get(error.errno) or error.strerror or os.strerror(error.errno)
+    return f"{path}: {reason}."
 
 
 def fail(message: str) -> None:
@@ -60,37 +86,32 @@ def print_error(message: str) -> None:
     err.print(line)
 
 
-def one_line(text: str) -> str:
-    """``text`` on one line: line breaks, tabs and other control characters are shown as
-    escapes (``\\n``), so text from a path cannot pass for another line."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-
-
 def warn(message: str) -> None:
     """Print ``Warning message`` literally on stderr."""
     line = Text("Warning ", style="yellow")
-    line.append(message)
+    line.append(one_line(message))
     err.print(line)
 
 
 def say(message: str) -> None:
-    """Print user-facing text literally (paths and specs may hold brackets)."""
-    console.print(Text(message))
+    """Print user-facing text literally and on one line (paths and specs may hold brackets
+    or control characters)."""
+    console.print(Text(one_line(message)))
 
 
 def rich_table(frame: pd.DataFrame, title: str) -> Table:
     """``frame`` as a Rich table whose columns fold instead of being cut, so a long policy
     spec stays readable in an 80-column terminal."""
-    table = Table(title=Text(title), box=box.SIMPLE_HEAD)
+    table = Table(title=Text(one_line(title)), box=box.SIMPLE_HEAD)
     for column in frame.columns:
         numeric = frame[column].dtype.kind in "iuf"
         table.add_column(
-            Text(str(column)),  # headers wrap between words
+            Text(one_line(str(column))),  # headers wrap between words
             justify="right" if numeric else "left",
             overflow="fold",  # a long spec folds onto more lines
         )
     for row in frame.itertuples(index=False):
-        table.add_row(*(Text(number(v) if isinstance(v, float) else str(v)) for v in row))
+        table.add_row(*(Text(number(v) if isinstance(v, float) else one_line(str(v))) for v in row))
     return table
 
 

@@ -20,6 +20,7 @@ changed the target meanwhile before the temporary takes its place in one rename.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import shutil
@@ -43,7 +44,7 @@ from bandits.logs.atomic import (
     temporary_name,
 )
 from bandits.logs.items import is_item_table_name
-from bandits.validation import InputError, InputValueError
+from bandits.validation import InputError, InputValueError, shown
 
 CLAIM_NAME = ".bandits-claim"
 REPLACED_PREFIX = ".bandits-replaced."
@@ -78,7 +79,7 @@ def resolve_path(path: Path, option: str) -> Path:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
         raise InputValueError(
-            f"{option} {path!r} is not valid UTF-8; use a name in UTF-8."
+            f"{option} {shown(path)} is not valid UTF-8; use a name in UTF-8."
         ) from None
     try:
         return path.resolve()
@@ -111,8 +112,8 @@ def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite:
             f"another name."
         )
     folder = target.parent
-    in_logs = folder.name == LOGS_FOLDER and (folder.parent / MANIFEST_NAME).exists()
-    in_run = in_logs or (folder / MANIFEST_NAME).exists()
+    in_logs = folder.name == LOGS_FOLDER and _has_run_manifest(folder.parent)
+    in_run = in_logs or _has_run_manifest(folder)
     owner = "bandits simulate" if in_logs else owner_of(target.name)
     if in_run and owner != f"bandits {command}":
         mine = [name for name, who in OWNERS.items() if who == f"bandits {command}"]
@@ -142,6 +143,22 @@ def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite:
         ) from None
     probe.unlink()
     return target
+
+
+def _has_run_manifest(folder: Path) -> bool:
+    """Whether ``folder`` holds the manifest of a ``bandits`` run (a JSON object with steps),
+    even if the folder also holds other files: its files stay protected. A ``manifest.json``
+    of something else does not make a folder a run folder."""
+    try:
+        return bool(read_manifest(folder).get("steps"))
+    except (InputError, OSError):
+        return False
+
+
+def folder_identity(folder: Path) -> tuple[int, int]:
+    """(device, inode) of ``folder``: changes when the folder is replaced by another."""
+    status = folder.stat()
+    return status.st_dev, status.st_ino
 
 
 def run_folder_problem(path: Path) -> str | None:
@@ -242,8 +259,12 @@ class _Claim:
                     ) from None
                 self.path.unlink(missing_ok=True)  # left by a killed command
                 continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(str(os.getpid()))
+            try:
+                with os.fdopen(descriptor, "w") as handle:
+                    handle.write(str(os.getpid()))
+            except OSError:  # a full disk: leave no empty claim behind
+                self.path.unlink(missing_ok=True)
+                raise
             self.held = True
             return
         raise FileExistsError(f"{self.folder} is being claimed by another command; try again.")
@@ -282,12 +303,19 @@ def _refuse_if_claimed(folder: Path) -> None:
 
 
 @contextmanager
-def claimed_run_folder(folder: Path) -> Iterator[Path]:
+def claimed_run_folder(folder: Path, identity: tuple[int, int] | None = None) -> Iterator[Path]:
     """Hold the claim of an existing run folder while writing into it (``report``,
-    ``evaluate --out``); refused if another command holds it."""
+    ``evaluate --out``); refused if another command holds it, or if the folder is no longer
+    the one of ``identity`` (see :func:`folder_identity`; replaced by ``simulate --overwrite``
+    while this command read it)."""
     claim = _Claim(folder)
     claim.take()
     try:
+        if identity is not None and folder_identity(folder) != identity:
+            raise FileExistsError(
+                f"{folder} was replaced by another run while this command read it; nothing "
+                f"was written. Run the command again on the new run."
+            )
         yield folder
     finally:
         claim.release()
@@ -378,6 +406,11 @@ class RunFolderClaim:
         finally:
             shutil.rmtree(self.temporary, ignore_errors=True)
             self._release()
+        if isinstance(error, OSError) and str(self.temporary) in str(error):
+            # a write into the run failed (a full disk): name the run, not its temporary
+            named = type(error)(str(error).replace(str(self.temporary), str(self.path)))
+            named.errno = error.errno
+            raise named from None
 
     def _commit(self) -> None:
         path = self.path
@@ -398,10 +431,14 @@ class RunFolderClaim:
             try:
                 self.temporary.rename(path)
             except OSError as failure:
-                raise FileExistsError(
-                    f"{path} was taken by another run at the last moment; the earlier run "
-                    f"was kept at {old} and this run was not saved."
-                ) from failure
+                if _taken(failure):
+                    raise FileExistsError(
+                        f"{path} was taken by another run at the last moment; the earlier run "
+                        f"was kept at {old} and this run was not saved."
+                    ) from None
+                old.rename(path)  # put the earlier run back, with our claim
+                self._claim.held = True
+                raise _rename_error(failure, path) from None
             fsync_folder(path.parent)
             shutil.rmtree(old, ignore_errors=True)
             return
@@ -409,10 +446,12 @@ class RunFolderClaim:
         try:
             self.temporary.rename(path)  # replaces the (empty) claimed folder
         except OSError as failure:
-            raise FileExistsError(
-                f"{path} was filled by another run at the last moment; its files were left "
-                f"alone and this run was not saved."
-            ) from failure
+            if _taken(failure):
+                raise FileExistsError(
+                    f"{path} was filled by another run at the last moment; its files were left "
+                    f"alone and this run was not saved."
+                ) from None
+            raise _rename_error(failure, path) from None
         fsync_folder(path.parent)
 
     def _release(self) -> None:
@@ -420,3 +459,20 @@ class RunFolderClaim:
             self._claim.release()
             if self._created and not any(self.path.iterdir()):
                 self.path.rmdir()
+
+
+def _taken(failure: OSError) -> bool:
+    """Whether a failed rename onto a run folder means someone put files there."""
+    return failure.errno in (errno.ENOTEMPTY, errno.EEXIST)
+
+
+def _rename_error(failure: OSError, path: Path) -> OSError:
+    """The error of a rename onto ``path`` that failed for another reason (a mount point, no
+    permission): names the folder and the reason."""
+    reason = os.strerror(failure.errno) if failure.errno else str(failure)
+    error = type(failure)(
+        f"{path}: the finished run cannot take this name ({reason}); nothing was replaced and "
+        f"this run was not saved. Choose another --out."
+    )
+    error.errno = failure.errno
+    return error

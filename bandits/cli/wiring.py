@@ -16,9 +16,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
+from bandits.logged import MAX_NAME_CHARACTERS
 from bandits.policy import Policy
 from bandits.specs import format_spec, parse_spec
-from bandits.validation import InputValueError, check_choice, suggest
+from bandits.validation import InputValueError, check_choice, shown, suggest
 
 
 def environment_ids() -> list[str]:
@@ -29,10 +30,12 @@ def environment_ids() -> list[str]:
 
 
 def make_env_factory(env_id: str, params: dict[str, Any]) -> Callable[[], gym.Env[Any, Any]]:
-    """A function that makes a fresh environment; checks the id and parameters once, now."""
-    known = environment_ids()
-    if env_id not in gym.registry:
-        check_choice(env_id, known, "environment")
+    """A function that makes a fresh environment; checks the id and parameters once, now.
+
+    Only ``bandits/`` environments qualify: other gymnasium environments do not speak the
+    slate protocol (an environment registered under ``bandits/`` by the user does).
+    """
+    check_choice(env_id, environment_ids(), "environment")
     creator = _check_env_params(env_id, params)
     if creator is not None:
         creator(**params).close()  # the environment's own errors, not gymnasium's rewording
@@ -58,7 +61,7 @@ def _check_env_params(env_id: str, params: dict[str, Any]) -> Callable[..., Any]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise InputValueError(
-            f"Environment {env_id!r} has no parameter {unknown[0]!r}."
+            f"Environment {env_id!r} has no parameter {shown(unknown[0])}."
             f"{suggest(unknown[0], allowed)} It takes {allowed}."
         )
     return creator
@@ -81,6 +84,11 @@ def build_policies(specs: Sequence[str], rngs: Sequence[np.random.Generator]) ->
         label, copy = base, 2
         while label in built:
             label, copy = f"{base}#{copy}", copy + 1
+        if len(label) > MAX_NAME_CHARACTERS:
+            raise InputValueError(
+                f"The policy spec {shown(spec)} is longer than a logged policy name may be "
+                f"({MAX_NAME_CHARACTERS:,} characters)."
+            )
         policy = make_policy(name, params, rng=rng)
         policy.name = label
         built[label] = policy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from bandits.validation import InputValueError, check_regular_file
+from bandits.logged import MAX_NAME_CHARACTERS
+from bandits.validation import InputValueError, check_regular_file, shown
 
 LIST_LIMIT = 2**31 - 1
 """Most entries a list column of one batch may hold (int32 offsets)."""
@@ -22,14 +23,22 @@ MAX_METADATA_BYTES = 1 << 20
 """Largest key-value metadata a log or item table may carry (its Arrow schema included)."""
 
 
-def open_parquet(path: Path, what: str, **options: Any) -> pq.ParquetFile:
+def open_parquet(
+    path: Path, what: str, *, text_columns: Sequence[str] = (), **options: Any
+) -> pq.ParquetFile:
     """Open a Parquet file written by this toolkit for reading, with its pages' checksums
     verified; a missing file, a folder, a pipe, a file that is not Parquet or one with
-    oversized metadata gives an error naming it (``what``: "log file", "item table")."""
+    oversized metadata gives an error naming it (``what``: "log file", "item table").
+
+    The ``text_columns`` the file has as strings are read dictionary-encoded, so a name
+    repeated on every row is decoded once (see :func:`names_column`).
+    """
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
-        raise InputValueError(f"{path!r} is not valid UTF-8; name the {what} in UTF-8.") from None
+        raise InputValueError(
+            f"{shown(path)} is not valid UTF-8; name the {what} in UTF-8."
+        ) from None
     if not path.exists():
         raise FileNotFoundError(f"No {what} at {path}.")
     check_regular_file(path, what)
@@ -56,7 +65,59 @@ def open_parquet(path: Path, what: str, **options: Any) -> pq.ParquetFile:
             f"{path}: its metadata takes {size:,} bytes, more than a {what}'s "
             f"{MAX_METADATA_BYTES:,}; it was not written by bandits-recommender."
         )
+    schema = parquet.schema_arrow
+    text = [
+        name
+        for name in text_columns
+        if schema.names.count(name) == 1 and pa.types.is_string(schema.field(name).type)
+    ]
+    if text:  # the footer is parsed once: the second reader shares it
+        parquet = pq.ParquetFile(
+            path,
+            metadata=footer,
+            read_dictionary=text,
+            page_checksum_verification=True,
+            **options,
+        )
     return parquet
+
+
+def names_column(column: pa.Array | pa.ChunkedArray, name: str) -> NDArray[np.str_]:
+    """A text column (plain or dictionary-encoded) as a numpy string array, shape (n,); a
+    missing name or one longer than ``MAX_NAME_CHARACTERS`` is an error naming the row."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts: list[NDArray[np.str_]] = []
+    first = 0
+    for chunk in chunks:
+        chunk = no_nulls(chunk, name)
+        if pa.types.is_dictionary(chunk.type):  # keep the names used, each once
+            codes = np.asarray(chunk.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+            used, rows = np.unique(codes, return_inverse=True)
+            values = chunk.dictionary.take(pa.array(used, type=pa.int64()))
+            missing = np.asarray(values.is_null().to_numpy(zero_copy_only=False))[rows]
+            if missing.any():
+                row = first + int(np.argmax(missing))
+                raise InputValueError(f"column {name!r} must not hold nulls; row {row} is null.")
+        else:
+            values, rows = chunk, np.arange(len(chunk))
+        long = np.asarray(pc.greater(pc.utf8_length(values), MAX_NAME_CHARACTERS))
+        if long.size and long[rows].any():
+            row = first + int(np.argmax(long[rows]))
+            raise InputValueError(
+                f"column {name!r} holds names of at most {MAX_NAME_CHARACTERS:,} characters; "
+                f"row {row} has a longer one."
+            )
+        parts.append(np.asarray(values.to_pylist(), dtype=np.str_)[rows])
+        first += len(chunk)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.str_)
+
+
+def name_bytes(column: pa.Array) -> int:
+    """Bytes a row of ``column`` (text, maybe dictionary-encoded) takes as a numpy string:
+    4 per character of its longest name."""
+    values = column.dictionary if pa.types.is_dictionary(column.type) else column
+    longest = pc.max(pc.utf8_length(values)).as_py() if len(values) else 0
+    return 4 * min(int(longest or 0), MAX_NAME_CHARACTERS + 1)
 
 
 def list_column(values: NDArray[Any], lengths: NDArray[np.int64], name: str) -> pa.Array:
@@ -106,6 +167,8 @@ def check_schema(
         if index < 0:
             raise InputValueError(f"{what} lacks the column {name!r}.")
         found = schema.field(index).type
+        if pa.types.is_dictionary(found) and pa.types.is_string(found.value_type):
+            found = found.value_type  # text read dictionary-encoded (open_parquet)
         if found != kind:
             raise InputValueError(f"column {name!r} must be {kind}; the file has {found}.")
     unknown = sorted(set(names) - set(expected) - set(extra))

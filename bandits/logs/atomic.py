@@ -10,6 +10,7 @@ is left alone. Nothing that reads results counts them, and no output may take su
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -113,6 +114,31 @@ def publish(temporary: Path, target: Path, *, replace: bool) -> None:
     fsync_folder(target.parent)
 
 
+FULL_DISK = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def write_error(error: OSError, target: Path) -> OSError:
+    """``error`` (raised while writing ``target``, maybe by pyarrow without a file name) as an
+    error of the same kind and errno whose message names ``target`` and what to do."""
+    reason = os.strerror(error.errno) if error.errno else (error.strerror or str(error))
+    hint = " Free some space or write elsewhere." if error.errno in FULL_DISK else ""
+    named = type(error)(f"{target} cannot be written: {reason}.{hint}")
+    named.errno = error.errno
+    return named
+
+
+@contextmanager
+def writing(target: Path) -> Iterator[None]:
+    r"""Re-raise file-system errors in the body as :func:`write_error`\ s naming ``target``
+    (``FileExistsError`` messages are ours already and pass unchanged)."""
+    try:
+        yield
+    except FileExistsError:
+        raise
+    except OSError as error:
+        raise write_error(error, target) from None
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], *, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write to; on success it becomes ``path`` (see :func:`publish`).
@@ -129,14 +155,10 @@ def atomic_path(path: str | os.PathLike[str], *, replace: bool = False) -> Itera
     remove_stale_temporaries(target.parent)
     temporary = temporary_name(target)
     try:
-        yield temporary
-        fsync_file(temporary)
-        publish(temporary, target, replace=replace)
-    except FileExistsError:
-        raise
-    except OSError as error:  # name the file being written, not its hidden temporary
-        reason = error.strerror or str(error)
-        raise type(error)(error.errno, f"{target} cannot be written: {reason}") from None
+        with writing(target):  # name the file being written, not its hidden temporary
+            yield temporary
+            fsync_file(temporary)
+            publish(temporary, target, replace=replace)
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -36,6 +36,8 @@ VERSION = 2
 FINGERPRINT_LENGTH = 16
 MAX_ITEMS = 20_000_000
 """Most items an item table may hold (a read keeps them all in memory)."""
+MAX_ITEM_TABLE_BYTES = 4 * 2**30
+"""Largest item table a read may unpack (items x (3 + features) x 8 bytes)."""
 ITEM_TABLE_PATTERN = re.compile(r"^(?P<stem>.+)\.items-[0-9a-f]{16}\.parquet$")
 
 
@@ -81,6 +83,12 @@ def read_item_table(path: str | os.PathLike[str]) -> ItemTable:
         raise InputValueError(f"{path} is not a bandits item table (no 'bandits.kind = items').")
     try:
         width = metadata_int(metadata, "n_item_features")
+        unpacked = rows * (3 + width) * 8
+        if unpacked > MAX_ITEM_TABLE_BYTES:
+            raise InputValueError(
+                f"{rows:,} items of {width:,} features would take {unpacked / 2**30:,.1f} GiB "
+                f"in memory, more than an item table may ({MAX_ITEM_TABLE_BYTES / 2**30:g} GiB)"
+            )
         expected = {"id": pa.int64(), "valid_from": pa.int64(), "valid_until": pa.int64()}
         if width:
             expected["features"] = fixed_list_type(pa.float64(), width)

@@ -32,10 +32,10 @@ check the schema's types and every row, and stream in batches of bounded memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -59,6 +59,8 @@ from bandits.logs.arrow import (
     from_ragged,
     lengths,
     list_column,
+    name_bytes,
+    names_column,
     no_nulls,
     open_parquet,
     scatter_rows,
@@ -68,6 +70,7 @@ from bandits.logs.atomic import (
     publish,
     remove_stale_temporaries,
     temporary_name,
+    writing,
 )
 from bandits.logs.items import (
     is_item_table_name,
@@ -88,6 +91,7 @@ from bandits.validation import (
     InputValueError,
     check_integer,
     renumber_rows,
+    shown,
 )
 
 SCHEMA_VERSION = 2
@@ -99,6 +103,10 @@ READ_BUFFER_BYTES = 1 << 20
 
 ITEM_TABLE_KEY = b"bandits.item_table"
 COLUMNS_KEY = b"bandits.columns_digest"
+
+
+MAX_ROW_BYTES = 2 * 2**30
+"""Most memory one row of a log may take once read (a wider row is refused, not read)."""
 
 
 class LogWriter:
@@ -155,6 +163,19 @@ class LogWriter:
             raise RuntimeError(f"The LogWriter for {self.path} is closed.")
         table = log_to_arrow(log)
         layout = _layout_of(log)
+        with writing(self.path):
+            self._write_rows(table, layout)
+        self.n_rows += len(log)
+        obs = log.observation
+        longest_history = int((obs.history != PAD_ID).sum(axis=1).max(initial=0))
+        self._max_candidates = max(self._max_candidates, int(obs.n_candidates.max(initial=0)))
+        self._history_length = max(self._history_length, longest_history)
+        used = log.items.take(np.unique(obs.candidate_rows[obs.candidate_mask]))
+        with _naming(self.path):
+            self._items = used if self._items is None else self._items.union(used)
+
+    def _write_rows(self, table: pa.Table, layout: dict[str, Any]) -> None:
+        """Append ``table`` as row groups of about ``batch_bytes``, opening the file first."""
         if self._writer is None:
             self._layout = layout
             self._writer = pq.ParquetWriter(
@@ -170,14 +191,6 @@ class LogWriter:
             )
         rows = max(1, self.batch_bytes // max(1, table.nbytes // max(1, table.num_rows)))
         self._writer.write_table(table.replace_schema_metadata(None), row_group_size=rows)
-        self.n_rows += len(log)
-        obs = log.observation
-        longest_history = int((obs.history != PAD_ID).sum(axis=1).max(initial=0))
-        self._max_candidates = max(self._max_candidates, int(obs.n_candidates.max(initial=0)))
-        self._history_length = max(self._history_length, longest_history)
-        used = log.items.take(np.unique(obs.candidate_rows[obs.candidate_mask]))
-        with _naming(self.path):
-            self._items = used if self._items is None else self._items.union(used)
 
     def close(self) -> Path:
         """Finish the file, write the item table and publish both; returns the log's path."""
@@ -198,29 +211,31 @@ class LogWriter:
         published = False
         self._closed = True
         try:
-            writer.add_key_value_metadata(
-                {
-                    "bandits.max_candidates": str(self._max_candidates),
-                    "bandits.history_length": str(self._history_length),
-                    "bandits.n_rows": str(self.n_rows),
-                    ITEM_TABLE_KEY.decode(): items_path.name,
-                    "bandits.item_count": str(items.n_items),
-                    "bandits.item_fingerprint": fingerprint,
-                }
-            )
-            writer.close()
-            pq.write_table(
-                item_table_arrow(items),
-                items_temporary,
-                compression="zstd",
-                write_page_checksum=True,
-            )
-            fsync_file(items_temporary)
-            fsync_file(self._temporary)
-            if not items_existed:  # an identical table already there is shared, not replaced
-                publish(items_temporary, items_path, replace=False)
-            publish(self._temporary, self.path, replace=self.overwrite)
-            published = True
+            with writing(self.path):
+                writer.add_key_value_metadata(
+                    {
+                        "bandits.max_candidates": str(self._max_candidates),
+                        "bandits.history_length": str(self._history_length),
+                        "bandits.n_rows": str(self.n_rows),
+                        ITEM_TABLE_KEY.decode(): items_path.name,
+                        "bandits.item_count": str(items.n_items),
+                        "bandits.item_fingerprint": fingerprint,
+                    }
+                )
+                writer.close()
+                pq.write_table(
+                    item_table_arrow(items),
+                    items_temporary,
+                    compression="zstd",
+                    write_page_checksum=True,
+                )
+                fsync_file(items_temporary)
+                fsync_file(self._temporary)
+                # an identical table already there is shared, not replaced
+                if not items_existed:
+                    publish(items_temporary, items_path, replace=False)
+                publish(self._temporary, self.path, replace=self.overwrite)
+                published = True
         finally:
             items_temporary.unlink(missing_ok=True)
             self._temporary.unlink(missing_ok=True)
@@ -233,7 +248,8 @@ class LogWriter:
     def abort(self) -> None:
         """Drop what was written; the target files are left as they were."""
         if self._writer is not None and not self._closed:
-            self._writer.close()
+            with contextlib.suppress(OSError):  # a full disk fails the last flush too
+                self._writer.close()
         self._closed = True
         self._temporary.unlink(missing_ok=True)
 
@@ -474,7 +490,11 @@ class LogFile:
         first = 0
         with _naming(self.path):
             for batch in self._parquet.iter_batches(batch_size=arrow_rows):
-                for start, stop in self._slices(batch, budget):
+                try:
+                    slices = list(self._slices(batch, budget))
+                except InputError as error:
+                    raise renumber_rows(error, first + np.arange(batch.num_rows)) from None
+                for start, stop in slices:
                     part = pa.Table.from_batches([batch.slice(start, stop - start)])
                     try:
                         yield self._decode(part)
@@ -493,7 +513,14 @@ class LogFile:
         n = batch.num_rows
         width = lengths(batch.column("candidate_ids")) * self.bytes_per_candidate()
         width += lengths(batch.column("history")) * 16
-        per_row = self.bytes_per_row()
+        per_row = self.bytes_per_row() + name_bytes(batch.column("policy"))
+        if n and int(width.max()) + per_row > MAX_ROW_BYTES:
+            row = int(np.argmax(width + per_row > MAX_ROW_BYTES))
+            raise InputValueError(
+                f"row {row} would take {(int(width[row]) + per_row) / 2**30:,.1f} GiB in memory "
+                f"(its candidates and history at the declared widths), more than a row may "
+                f"({MAX_ROW_BYTES / 2**30:g} GiB)."
+            )
         start, window = 0, 64
         while start < n:
             stop = min(n, start + window)
@@ -568,8 +595,9 @@ class LogFile:
             for name in self.signal_names
         }
         feedback = SlateFeedback(from_fixed(column["rewards"], np.float64, (n, k)), signals)
-        names = np.asarray(column["policy"].to_pylist() if n else [], dtype=np.str_)
-        return LoggedBandit(observation, decision, feedback, names)
+        return LoggedBandit(
+            observation, decision, feedback, names_column(column["policy"], "policy")
+        )
 
 
 def log_to_arrow(log: LoggedBandit) -> pa.Table:
@@ -639,7 +667,7 @@ def _item_table_name(metadata: dict[bytes, bytes]) -> str:
     if not name or Path(name).name != name or name in (".", ".."):
         raise InputValueError(
             f"the metadata key {ITEM_TABLE_KEY.decode()!r} must name a file beside the log; "
-            f"got {raw!r}."
+            f"got {shown(raw)}."
         )
     return name
 
@@ -709,7 +737,13 @@ def _marginals(
 
 def _open(path: Path) -> pq.ParquetFile:
     # without pre-buffering, batches are read page by page: memory stays flat in the rows
-    return open_parquet(path, "log file", pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+    return open_parquet(
+        path,
+        "log file",
+        text_columns=["policy"],
+        pre_buffer=False,
+        buffer_size=READ_BUFFER_BYTES,
+    )
 
 
 def _version(metadata: dict[bytes, bytes], path: Path) -> int:
@@ -721,13 +755,13 @@ def _version(metadata: dict[bytes, bytes], path: Path) -> int:
     version = metadata[VERSION_KEY].decode(errors="replace")
     if version not in ("1", "2"):
         raise InputValueError(
-            f"{path}: schema version {version!r} is unknown; this version of "
+            f"{path}: schema version {shown(version)} is unknown; this version of "
             f"bandits-recommender reads schema versions 1 and 2."
         )
     return int(version)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _naming(path: Path) -> Iterator[None]:
     """Prefix input errors raised inside the block with the file's path (once); Arrow's own
     errors (a corrupt file) become input errors."""

@@ -30,6 +30,7 @@ from bandits.logs.arrow import (
     from_ragged,
     lengths,
     list_column,
+    names_column,
     scatter_rows,
 )
 from bandits.logs.atomic import atomic_path
@@ -138,7 +139,8 @@ def check_schema(schema: pa.Schema) -> None:
         raise InputValueError(f"the log lacks the column(s) {missing}.")
     for field in schema:
         if field.name == "policy":
-            if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
                 raise InputValueError(f"column 'policy' must hold text; it holds {field.type}.")
             continue
         depth = _NESTING.get(field.name, 1 if field.name.startswith(SIGNAL_PREFIX) else None)
@@ -157,7 +159,6 @@ def check_schema(schema: pa.Schema) -> None:
 def arrow_to_log(table: pa.Table, sizes: dict[str, int]) -> LoggedBandit:
     """Rebuild and validate a version-1 batch (its schema checked by :func:`check_schema`);
     its candidates' features become its items."""
-    n = table.num_rows
     column = columns_without_nulls(table)
     for name in _INTEGER_COLUMNS:
         _require_integers(column[name], name)
@@ -201,8 +202,7 @@ def arrow_to_log(table: pa.Table, sizes: dict[str, int]) -> LoggedBandit:
         if name.startswith(SIGNAL_PREFIX)
     }
     feedback = SlateFeedback(_fixed(column["rewards"], "rewards", k, np.float64), signals)
-    names = np.asarray(column["policy"].to_pylist() if n else [], dtype=np.str_)
-    return LoggedBandit(observation, decision, feedback, names)
+    return LoggedBandit(observation, decision, feedback, names_column(column["policy"], "policy"))
 
 
 def _list(values: NDArray[Any], lengths_: NDArray[np.int64]) -> pa.Array:

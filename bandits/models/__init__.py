@@ -7,11 +7,13 @@ from bandits.models.features import (
     n_interaction_features,
 )
 from bandits.models.joint import JointRidge
-from bandits.models.ridge import RidgeRegression
+from bandits.models.ridge import RIDGE_RANGE, RidgeRegression, check_ridge
 
 __all__ = [
+    "RIDGE_RANGE",
     "JointRidge",
     "RidgeRegression",
+    "check_ridge",
     "interaction_features",
     "interaction_quadratic",
     "interaction_scores",

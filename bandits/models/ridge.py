@@ -14,6 +14,14 @@ from bandits.validation import (
     check_shape,
 )
 
+RIDGE_RANGE = (1e-12, 1e12)
+"""Allowed L2 penalties: outside it the Gram matrix's inverse over- or underflows."""
+
+
+def check_ridge(ridge: object, owner: str) -> float:
+    """``ridge`` as a float in ``RIDGE_RANGE``, or an error naming ``owner``."""
+    return check_real(ridge, "ridge", owner, low=RIDGE_RANGE[0], high=RIDGE_RANGE[1])
+
 
 class RidgeRegression:
     """Ridge regression as sufficient statistics ``A = ridge * I + sum x x^T``, ``b = sum r x``.
@@ -39,7 +47,7 @@ class RidgeRegression:
     """
 
     def __init__(self, *, ridge: float = 1.0) -> None:
-        self.ridge = check_real(ridge, "ridge", type(self).__name__, low=0.0, low_open=True)
+        self.ridge = check_ridge(ridge, type(self).__name__)
         self.A_: NDArray[np.float64] | None = None
         self.b_: NDArray[np.float64] | None = None
         self.n_samples_ = 0

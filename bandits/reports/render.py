@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from bandits.validation import one_line
+
 
 def markdown_table(frame: pd.DataFrame, digits: int = 5) -> str:
     """A GitHub-flavoured Markdown table of ``frame`` (floats to ``digits`` significant digits)."""
@@ -26,9 +28,11 @@ def render_markdown(
     notes: Sequence[str] = (),
 ) -> str:
     """A Markdown report: ``sections`` are (heading, table), ``figures`` (caption, file name)."""
-    blocks = [f"# {title}", *notes]
-    blocks += [f"![{caption}]({name})" for caption, name in figures]
-    blocks += [f"## {heading}\n\n{markdown_table(table)}" for heading, table in sections]
+    blocks = [f"# {markdown_text(title)}", *(markdown_text(note) for note in notes)]
+    blocks += [f"![{markdown_text(caption)}]({name})" for caption, name in figures]
+    blocks += [
+        f"## {markdown_text(heading)}\n\n{markdown_table(table)}" for heading, table in sections
+    ]
     return "\n\n".join(blocks) + "\n"
 
 
@@ -61,7 +65,13 @@ def render_html(
     )
 
 
+def markdown_text(text: str) -> str:
+    """``text`` as literal Markdown on one line: control characters escaped (``\\n``), HTML
+    tags and entities shown as written, table bars kept inside their cell."""
+    return html.escape(one_line(text), quote=False).replace("|", "\\|")
+
+
 def _cell(value: object, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}g}"
-    return str(value).replace("|", "\\|")
+    return markdown_text(str(value))

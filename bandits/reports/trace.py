@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from bandits.logged import MAX_NAME_CHARACTERS
 from bandits.logs.arrow import open_parquet
 from bandits.run.rollout import TRACE_COLUMNS
-from bandits.validation import InputValueError, check_columns
+from bandits.validation import InputValueError, check_columns, shown
 
 NUMERIC_COLUMNS = (*(name for name in TRACE_COLUMNS if name != "policy"), "run")
 """The trace's numeric columns (``run`` when it holds several runs)."""
@@ -24,7 +25,7 @@ MAX_TRACE_ROWS = 10_000_000
 def read_trace(path: Path) -> pd.DataFrame:
     """A trace file (Parquet, as ``bandits simulate`` writes it, page checksums verified);
     damaged, oversized or foreign files give an input error naming the file."""
-    parquet = open_parquet(path, "trace")
+    parquet = open_parquet(path, "trace", text_columns=["policy"])
     rows = parquet.metadata.num_rows
     if rows > MAX_TRACE_ROWS:
         raise InputValueError(
@@ -38,10 +39,23 @@ def read_trace(path: Path) -> pd.DataFrame:
             f"written by bandits simulate."
         )
     try:  # the columns as stored; pandas' own metadata (dtypes, index) is not trusted
-        return parquet.read().to_pandas(ignore_metadata=True)
+        frame = parquet.read().to_pandas(ignore_metadata=True)
     except (pa.ArrowException, OSError, ValueError, TypeError) as error:
         detail = " ".join(str(error).split())
         raise InputValueError(f"{path} cannot be read as a trace: {detail}") from None
+    names = frame.get("policy")
+    if names is not None and isinstance(names.dtype, pd.CategoricalDtype):
+        # read dictionary-encoded: each distinct name is checked (and stored) once
+        long = np.asarray(names.cat.categories.str.len() > MAX_NAME_CHARACTERS)
+        codes = names.cat.codes.to_numpy()
+        bad = (codes >= 0) & long[np.maximum(codes, 0)] if long.size else codes < -1
+        if bad.any():
+            raise InputValueError(
+                f"{path}: column 'policy' holds names of at most {MAX_NAME_CHARACTERS:,} "
+                f"characters; row {int(np.argmax(bad))} has a longer one."
+            )
+        frame["policy"] = names.astype(object)
+    return frame
 
 
 def check_trace(trace: pd.DataFrame, required: Sequence[str]) -> None:
@@ -56,7 +70,7 @@ def check_trace(trace: pd.DataFrame, required: Sequence[str]) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputValueError(
-            f"column 'policy' of the trace must hold names; row {row} is {names.iloc[row]!r}."
+            f"column 'policy' of the trace must hold names; row {row} is {shown(names.iloc[row])}."
         )
     for column in (name for name in NUMERIC_COLUMNS if name in trace.columns):
         if trace[column].dtype.kind not in "iuf":

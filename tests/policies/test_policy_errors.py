@@ -11,7 +11,7 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.models import RidgeRegression
 from bandits.validation import InputTypeError, InputValueError
-from policies import EpsilonGreedy, LinUCB, UniformRandom, make_policy
+from policies import EpsilonGreedy, LinTS, LinUCB, UniformRandom, make_policy
 
 RNG = {"rng": np.random.default_rng(0)}
 BAD_PARAMETERS = [
@@ -28,7 +28,28 @@ BAD_PARAMETERS = [
         InputValueError,
         "'alpha' parameter of LinUCB must be finite",
     ),
-    (LinUCB, {"ridge": 0}, InputValueError, "The 'ridge' parameter of LinUCB must be > 0; got 0."),
+    (LinUCB, {"ridge": 0}, InputValueError, "The 'ridge' parameter of LinUCB must be >= 1e-12"),
+    (LinUCB, {"ridge": 1e13}, InputValueError, "'ridge' parameter of LinUCB must be <= 1e+12"),
+    (LinUCB, {"alpha": 2e6}, InputValueError, "'alpha' parameter of LinUCB must be <= 1e+06"),
+    (LinTS, {"v": 2e6, **RNG}, InputValueError, "'v' parameter of LinTS must be <= 1e+06"),
+    (
+        LinTS,
+        {"probability_draws": 10**7, **RNG},
+        InputValueError,
+        "'probability_draws' parameter of LinTS must be <= 1000000",
+    ),
+    (
+        LinUCB,
+        {"alpha": 10**5000},
+        InputValueError,
+        "'alpha' parameter of LinUCB must be finite; got an integer of about 5000 digits",
+    ),
+    (
+        LinUCB,
+        {"alpha": "x" * 10_000},
+        InputTypeError,
+        "(10,002 characters) of type str",
+    ),
     (LinUCB, {"alpah": 1.0}, TypeError, "unexpected keyword argument 'alpah'"),
     (
         EpsilonGreedy,
@@ -66,7 +87,7 @@ BAD_PARAMETERS = [
         RidgeRegression,
         {"ridge": -1},
         InputValueError,
-        "'ridge' parameter of RidgeRegression must be > 0",
+        "'ridge' parameter of RidgeRegression must be >= 1e-12",
     ),
 ]
 

