@@ -39,6 +39,7 @@ from bandits.cli.run_folder import (
     LOGS_FOLDER,
     RunFolderClaim,
     check_output_file,
+    check_unchanged,
     claimed_run_folder,
     folder_identity,
     run_folder_problem,
@@ -242,7 +243,7 @@ def evaluate(
     if out is not None:
         check_output_file(out, command="evaluate", inputs=[log], overwrite=overwrite)
     opened = open_log(log)
-    target_file, identity = None, None
+    target_file, identity = None, (0, 0)
     if out is not None:
         target_file = check_output_file(
             out, command="evaluate", inputs=opened.files, overwrite=overwrite
@@ -266,6 +267,7 @@ def evaluate(
             warn(f"{name} / {method}: {warnings}")
     if target_file is not None:
         folder = target_file.parent
+        check_unchanged(folder, identity)  # whether or not it is a run folder
         in_run = run_folder_problem(folder) is None  # then claim it and note the step
         with claimed_run_folder(folder, identity) if in_run else nullcontext(folder):
             with atomic_path(target_file, replace=overwrite) as temporary:

@@ -56,6 +56,8 @@ OS_HINTS = {
     "shorter one",
     errno.ENOSPC: "the disk is full; free some space or write elsewhere",
     errno.EDQUOT: "the disk quota is used up; free some space or write elsewhere",
+    errno.EFBIG: "File too large for this system's limit on file size (ulimit -f); raise the "
+    "limit or write a smaller file",
     errno.EACCES: "permission denied; choose a path you may write (or read)",
     errno.EROFS: "the file system is read-only; write elsewhere",
 }

@@ -161,6 +161,16 @@ def folder_identity(folder: Path) -> tuple[int, int]:
     return status.st_dev, status.st_ino
 
 
+def check_unchanged(folder: Path, identity: tuple[int, int]) -> None:
+    """Refuse to write into ``folder`` if it is no longer the folder of ``identity`` (replaced,
+    e.g. by ``simulate --overwrite``, while the command read its input)."""
+    if folder_identity(folder) != identity:
+        raise FileExistsError(
+            f"{folder} was replaced by another run while this command read it; nothing "
+            f"was written. Run the command again on the new run."
+        )
+
+
 def run_folder_problem(path: Path) -> str | None:
     """None if ``path`` is a run folder: a manifest of a simulation listing its logs, those
     logs (bandits logs, with their item tables) in ``logs/``, and otherwise only files the
@@ -311,11 +321,8 @@ def claimed_run_folder(folder: Path, identity: tuple[int, int] | None = None) ->
     claim = _Claim(folder)
     claim.take()
     try:
-        if identity is not None and folder_identity(folder) != identity:
-            raise FileExistsError(
-                f"{folder} was replaced by another run while this command read it; nothing "
-                f"was written. Run the command again on the new run."
-            )
+        if identity is not None:
+            check_unchanged(folder, identity)
         yield folder
     finally:
         claim.release()

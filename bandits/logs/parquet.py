@@ -343,6 +343,11 @@ class LogFile:
         self.path = Path(path)
         self._parquet = _open(self.path)
         metadata = self._parquet.metadata.metadata or {}
+        if metadata.get(b"bandits.kind") == b"items":
+            raise InputValueError(
+                f"{self.path} is the item table of a log, not a log; give the log it belongs "
+                f"to (the file without '.items-...' in its name)."
+            )
         names = self._parquet.schema_arrow.names
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
