@@ -1,5 +1,7 @@
 """Reward models shared by the linear policies and the DM/DR estimators."""
 
+from bandits.models.candidate import LINEAR_MODELS, CandidateModel, make_candidate_model
+from bandits.models.disjoint import DisjointRidge
 from bandits.models.features import (
     interaction_features,
     interaction_quadratic,
@@ -10,12 +12,16 @@ from bandits.models.joint import JointRidge
 from bandits.models.ridge import RIDGE_RANGE, RidgeRegression, check_ridge
 
 __all__ = [
+    "LINEAR_MODELS",
     "RIDGE_RANGE",
+    "CandidateModel",
+    "DisjointRidge",
     "JointRidge",
     "RidgeRegression",
     "check_ridge",
     "interaction_features",
     "interaction_quadratic",
     "interaction_scores",
+    "make_candidate_model",
     "n_interaction_features",
 ]

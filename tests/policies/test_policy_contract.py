@@ -22,6 +22,8 @@ from policies import POLICIES, MonteCarloPolicy, make_policy
 
 MONTE_CARLO = "monte-carlo-epsilon-greedy"
 TIES = "fixed-scores-with-ties"
+VARIANTS = ["linucb:model=disjoint", "lints:model=disjoint"]
+"""Specs beyond each registered policy's defaults that the contract also covers."""
 DRAWS = 2000
 
 
@@ -31,7 +33,7 @@ def build(name, seed=0):
     if name == TIES:  # most items unknown, so tied at 0; a few known ones tie at 1
         scores = {item: 1.0 for item in range(0, 1000, 7)}
         return FixedScores(item_scores=scores, rng=np.random.default_rng(seed))
-    return make_policy(name, {}, rng=np.random.default_rng(seed))
+    return make_policy(*parse_spec(name), rng=np.random.default_rng(seed))
 
 
 def trained(name, make_observation, make_feedback, seed=0, batches=3):
@@ -52,7 +54,7 @@ def tolerance(policy, probability):
     return 4 * np.sqrt(probability * (1 - probability) / n) + 1 / n
 
 
-@pytest.fixture(params=[*sorted(POLICIES), MONTE_CARLO, TIES])
+@pytest.fixture(params=[*sorted(POLICIES), *VARIANTS, MONTE_CARLO, TIES])
 def name(request):
     return request.param
 

@@ -31,6 +31,13 @@ BAD_PARAMETERS = [
     (LinUCB, {"ridge": 0}, InputValueError, "The 'ridge' parameter of LinUCB must be >= 1e-12"),
     (LinUCB, {"ridge": 1e13}, InputValueError, "'ridge' parameter of LinUCB must be <= 1e+12"),
     (LinUCB, {"alpha": 2e6}, InputValueError, "'alpha' parameter of LinUCB must be <= 1e+06"),
+    (
+        LinUCB,
+        {"model": "disjiont"},
+        InputValueError,
+        "Unknown 'model' of LinUCB 'disjiont'. Did you mean 'disjoint'? Known: joint, disjoint",
+    ),
+    (LinTS, {"model": 3, **RNG}, InputValueError, "Unknown 'model' of LinTS 3."),
     (LinTS, {"v": 2e6, **RNG}, InputValueError, "'v' parameter of LinTS must be <= 1e+06"),
     (
         LinTS,
@@ -106,7 +113,7 @@ def test_arguments_are_keyword_only(cls):
 
 def test_numpy_scalars_are_accepted_and_stored_as_floats():
     policy = LinUCB(alpha=np.float32(0.25), ridge=np.int64(2))
-    assert policy.get_params() == {"alpha": 0.25, "ridge": 2.0}
+    assert policy.get_params() == {"alpha": 0.25, "ridge": 2.0, "model": "joint"}
     assert type(policy.alpha) is float and type(policy.ridge) is float
 
 
@@ -122,7 +129,7 @@ def test_make_policy_builds_a_wrapped_policy_from_its_spec():
         "epsilon-greedy", {"epsilon": 0.2, "base": "linucb:alpha=0.5"}, rng=np.random.default_rng(0)
     )
     assert isinstance(policy.base, LinUCB) and policy.base.alpha == 0.5
-    assert policy.name == 'epsilon-greedy:epsilon=0.2,base="linucb:alpha=0.5,ridge=1.0"'
+    assert policy.name == 'epsilon-greedy:epsilon=0.2,base="linucb:alpha=0.5,ridge=1.0,model=joint"'
 
 
 def test_make_policy_unknown_name_suggests_the_closest():
@@ -137,7 +144,8 @@ def test_make_policy_unknown_name_suggests_the_closest():
     with pytest.raises(
         InputValueError,
         match=re.escape(
-            "no parameter 'alhpa'; allowed parameters are ['alpha', 'ridge']. Did you mean 'alpha'?"
+            "no parameter 'alhpa'; allowed parameters are ['alpha', 'ridge', 'model']. "
+            "Did you mean 'alpha'?"
         ),
     ):
         make_policy("linucb", {"alhpa": 1.0}, rng=np.random.default_rng(0))
@@ -147,7 +155,7 @@ def test_make_policy_unknown_name_suggests_the_closest():
     ("name", "params", "message"),
     [
         ("linucb", {"alpah": 1}, "The policy 'linucb' (LinUCB) has no parameter 'alpah'; "
-         "allowed parameters are ['alpha', 'ridge']."),
+         "allowed parameters are ['alpha', 'ridge', 'model']."),
         ("uniform", {"epsilon": 0.1}, "The policy 'uniform' (UniformRandom) has no parameter "
          "'epsilon'; allowed parameters are []."),
         ("epsilon-greedy", {"rng": 1}, "has no parameter 'rng'; allowed parameters are "
