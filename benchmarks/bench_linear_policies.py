@@ -78,7 +78,9 @@ class ReferenceLinUCB:
         tied = ucb == ucb.max(axis=1, keepdims=True)  # exact ties (unseen arms): at random
         return np.argmax(np.where(tied, self.rng.random(ucb.shape), -1.0), axis=1)
 
-    def update(self, x: NDArray[np.float64], arms: NDArray[np.int64], r: NDArray[np.float64]):
+    def update(
+        self, x: NDArray[np.float64], arms: NDArray[np.int64], r: NDArray[np.float64]
+    ) -> None:
         if len(arms) == 1:
             a, v = int(arms[0]), x[0]
             av = self.inverse[a] @ v
