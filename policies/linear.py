@@ -19,18 +19,20 @@ class LinearPolicy(GreedyPolicy):
     ----------
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
-    model : {"joint", "disjoint"}, default "joint"
+    model : {"joint", "disjoint", "hybrid"}, default "joint"
         ``joint`` (:class:`~bandits.models.JointRidge`): one ``theta`` over (context x item)
         features, so unseen items get a score; ``disjoint``
         (:class:`~bandits.models.DisjointRidge`): one model per item id over the context,
-        O(p^2) per shown item, unseen items at the prior.
+        O(p^2) per shown item, unseen items at the prior; ``hybrid``
+        (:class:`~bandits.models.HybridRidge`): both, so unseen items are scored by the
+        shared part and seen ones refined by their own.
     rng : numpy.random.Generator, optional
         Breaks exact ties between scores at random (see
         :class:`~policies.base.GreedyPolicy`); without one, ties go to the lower index.
 
     Attributes
     ----------
-    model_ : JointRidge or DisjointRidge
+    model_ : JointRidge, DisjointRidge or HybridRidge
     """
 
     def __init__(

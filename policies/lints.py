@@ -1,4 +1,5 @@
-"""Linear Thompson sampling (Agrawal and Goyal 2013) over a joint or disjoint linear model."""
+"""Linear Thompson sampling (Agrawal and Goyal 2013) over a joint, disjoint or hybrid linear
+model."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ class LinTS(MonteCarloPolicy):
     For the joint model the draw is ``theta_hat + v L^-T z`` through the Cholesky factor
     ``A = L L^T``, so a seed gives the same choices on any BLAS; for the disjoint model items'
     posteriors are independent and each candidate's score is drawn from its own
-    ``N(mean, v^2 width^2)``. Its probabilities have no closed form: they are
-    estimated from ``probability_draws`` posterior draws per request (see
+    ``N(mean, v^2 width^2)``; for the hybrid model the shared part is drawn through its
+    Cholesky factor and each item's own part given it. Its probabilities have no closed form:
+    they are estimated from ``probability_draws`` posterior draws per request (see
     :class:`~policies.base.MonteCarloPolicy`).
 
     Parameters
@@ -29,7 +31,7 @@ class LinTS(MonteCarloPolicy):
         Posterior scale (exploration), >= 0; 0 is the greedy ridge policy.
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
-    model : {"joint", "disjoint"}, default "joint"
+    model : {"joint", "disjoint", "hybrid"}, default "joint"
         The linear model (see :class:`~policies.linear.LinearPolicy`).
     probability_draws : int, default 1000
         Draws per request behind each probability.
@@ -38,7 +40,7 @@ class LinTS(MonteCarloPolicy):
 
     Attributes
     ----------
-    model_ : JointRidge or DisjointRidge
+    model_ : JointRidge, DisjointRidge or HybridRidge
     """
 
     spec_name = "lints"

@@ -17,8 +17,8 @@ class LinUCB(LinearPolicy):
     With ``model="joint"`` one ridge model is shared by all items over
     :func:`~bandits.models.interaction_features`, so any candidate, seen or not, gets a
     score; with ``model="disjoint"`` each item id has its own ridge model over the context
-    (Li et al. 2010's disjoint LinUCB; unseen items share the prior's score and width). Exact
-    ties are broken at random from ``rng``.
+    (Li et al. 2010's disjoint LinUCB; unseen items share the prior's score and width); with
+    ``model="hybrid"`` both (their Algorithm 2). Exact ties are broken at random from ``rng``.
 
     Parameters
     ----------
@@ -26,7 +26,7 @@ class LinUCB(LinearPolicy):
         Width of the confidence bonus, >= 0 (0 is the greedy ridge policy).
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
-    model : {"joint", "disjoint"}, default "joint"
+    model : {"joint", "disjoint", "hybrid"}, default "joint"
         The linear model (see :class:`~policies.linear.LinearPolicy`).
     rng : numpy.random.Generator, optional
         Breaks exact ties at random (unseen items often tie); without one, ties go to the

@@ -20,7 +20,7 @@ class RidgeGreedy(LinearPolicy):
     ----------
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
-    model : {"joint", "disjoint"}, default "joint"
+    model : {"joint", "disjoint", "hybrid"}, default "joint"
         The linear model (see :class:`~policies.linear.LinearPolicy`).
     rng : numpy.random.Generator, optional
         Breaks exact ties at random; without one, ties go to the lower index.

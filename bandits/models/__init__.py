@@ -8,6 +8,7 @@ from bandits.models.features import (
     interaction_scores,
     n_interaction_features,
 )
+from bandits.models.hybrid import HybridRidge
 from bandits.models.joint import JointRidge
 from bandits.models.ridge import RIDGE_RANGE, RidgeRegression, check_ridge
 
@@ -16,6 +17,7 @@ __all__ = [
     "RIDGE_RANGE",
     "CandidateModel",
     "DisjointRidge",
+    "HybridRidge",
     "JointRidge",
     "RidgeRegression",
     "check_ridge",

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bandits.models.disjoint import DisjointRidge
+from bandits.models.hybrid import HybridRidge
 from bandits.models.joint import JointRidge
 from bandits.observation import SlateObservation
 from bandits.validation import check_choice
@@ -34,9 +35,11 @@ class CandidateModel(Protocol):
 LINEAR_MODELS: dict[str, Callable[..., CandidateModel]] = {
     "joint": JointRidge,
     "disjoint": DisjointRidge,
+    "hybrid": HybridRidge,
 }
 """Model name -> class: ``joint`` shares one ``theta`` over (context x item) features, so
-unseen items get scores; ``disjoint`` keeps one model per item id over the context."""
+unseen items get scores; ``disjoint`` keeps one model per item id over the context;
+``hybrid`` has both parts (Li et al. 2010)."""
 
 
 def make_candidate_model(model: str, ridge: float, owner: str) -> CandidateModel:

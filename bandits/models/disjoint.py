@@ -78,20 +78,16 @@ class DisjointRidge:
             self._p = z.shape[1]
         slots = self._slots.add(ids)
         self._grow(self._slots.n_seen + 1)
-        order = np.argsort(slots, kind="stable")
-        sorted_slots = slots[order]
-        starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
-        touched = sorted_slots[starts]
-        counts = np.diff(np.r_[starts, slots.size])
-        xs = x[order]
-        self._gram[touched] += np.add.reduceat(xs[:, :, None] * xs[:, None, :], starts, axis=0)
-        self._moment[touched] += np.add.reduceat(y[order, None] * xs, starts, axis=0)
+        distinct = obs.n_requests == 1  # the items of one slate are distinct
+        touched, counts, grams, moments = _sums_by_item(slots, x, y, distinct)
+        self._gram[touched] += grams
+        self._moment[touched] += moments
         self._since_refresh[touched] += counts
         p = x.shape[1]
         due = (counts * 8 > p) | (self._since_refresh[touched] >= REFRESH_EVERY)
         refresh = touched[due]  # re-inverting is cheaper than their rank-1 updates, or due
         rank_one = ~np.isin(slots, refresh)
-        self._sherman_morrison(slots[rank_one], x[rank_one])
+        self._sherman_morrison(slots[rank_one], x[rank_one], distinct)
         if refresh.size:
             self._inverse[refresh] = np.linalg.inv(self._gram[refresh])
             self._since_refresh[refresh] = 0
@@ -114,21 +110,8 @@ class DisjointRidge:
         if self._p is None:
             norms = np.linalg.norm(z, axis=1) / np.sqrt(self.ridge)
             return np.repeat(norms[:, None], obs.max_candidates, axis=1)
-        slots = self._slots.lookup(obs.candidate_ids)
-        used, where = np.unique(slots, return_inverse=True)
-        where = where.reshape(slots.shape)
-        if used.size <= obs.max_candidates:  # few items: every request against each of them
-            per_item = (np.matmul(z, self._inverse[used]) * z).sum(axis=2)  # (items, requests)
-            quadratic = np.take_along_axis(per_item.T, where, axis=1)
-        else:  # many items: each request against its own candidates, in bounded chunks
-            quadratic = np.empty(slots.shape)
-            p = z.shape[1]
-            chunk = max(1, WIDTH_CHUNK_BYTES // (8 * p * p * obs.max_candidates))
-            for start in range(0, obs.n_requests, chunk):
-                rows = slice(start, start + chunk)
-                inverses = self._inverse[slots[rows]]
-                quadratic[rows] = np.einsum("np,ncpq,nq->nc", z[rows], inverses, z[rows])
-        return np.sqrt(np.maximum(quadratic, 0.0))
+        used, where = self.items_of(obs)
+        return np.sqrt(np.maximum(item_quadratic(z, where, self._inverse[used]), 0.0))
 
     def sample_candidate_scores(
         self, obs: SlateObservation, scale: float, rng: np.random.Generator
@@ -143,18 +126,47 @@ class DisjointRidge:
         noise = rng.standard_normal(obs.candidate_ids.shape)
         return self.candidate_means(obs) + scale * self.candidate_widths(obs) * noise
 
-    def _sherman_morrison(self, slots: NDArray[np.int64], x: NDArray[np.float64]) -> None:
+    def items_of(self, obs: SlateObservation) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The slots of the items among ``obs``'s candidates, (u,) with 0 (the prior) for
+        unseen ones, and each candidate's index into them, (n_requests, max_candidates)."""
+        slots = self._slots.lookup(obs.candidate_ids)
+        used, where = np.unique(slots, return_inverse=True)
+        return used, where.reshape(slots.shape)
+
+    def slots_of(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Slots of item ``ids`` (0 for items never shown), same shape."""
+        return self._slots.lookup(ids)
+
+    def inverses(self, slots: NDArray[np.int64]) -> NDArray[np.float64]:
+        """``A_a^-1`` of the items in ``slots``, shape (*slots.shape, p, p)."""
+        return self._inverse[slots]
+
+    def moments(self, slots: NDArray[np.int64]) -> NDArray[np.float64]:
+        """``b_a`` of the items in ``slots``, shape (*slots.shape, p)."""
+        return self._moment[slots]
+
+    @property
+    def capacity(self) -> int:
+        """Rows of the per-item arrays (slots below it are valid)."""
+        return int(self._gram.shape[0])
+
+    def _sherman_morrison(
+        self, slots: NDArray[np.int64], x: NDArray[np.float64], distinct: bool
+    ) -> None:
         """Rank-1 updates ``A^-1 <- A^-1 - (A^-1 x)(A^-1 x)' / (1 + x' A^-1 x)`` in rounds:
         round r takes each item's r-th row, so the items of a round are distinct and update
-        together."""
+        together (one round if the ``slots`` are known to be ``distinct``)."""
         if slots.size == 0:
             return
-        order = np.argsort(slots, kind="stable")
-        sorted_slots = slots[order]
-        starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
-        rank = np.arange(slots.size) - np.repeat(starts, np.diff(np.r_[starts, slots.size]))
-        for r in range(int(rank.max()) + 1):
-            rows = order[rank == r]
+        if distinct:
+            rounds = [np.arange(slots.size)]
+        else:
+            order = np.argsort(slots, kind="stable")
+            sorted_slots = slots[order]
+            starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+            rank = np.arange(slots.size) - np.repeat(starts, np.diff(np.r_[starts, slots.size]))
+            rounds = [order[rank == r] for r in range(int(rank.max()) + 1)]
+        for rows in rounds:
             s, v = slots[rows], x[rows]
             inverse = self._inverse[s]
             av = np.einsum("spq,sq->sp", inverse, v)
@@ -191,3 +203,53 @@ class DisjointRidge:
             since[:capacity] = self._since_refresh
         self._gram, self._inverse, self._moment, self._theta = gram, inverse, moment, theta
         self._since_refresh = since
+
+
+def _sums_by_item(
+    slots: NDArray[np.int64], x: NDArray[np.float64], y: NDArray[np.float64], distinct: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per item of ``slots`` (m,): the item slots (u,), their row counts (u,), ``sum x x'``
+    (u, p, p) and ``sum y x`` (u, p) over their rows of ``x`` (m, p) and ``y`` (m,)."""
+    if distinct:
+        return (
+            slots,
+            np.ones(slots.size, dtype=np.int64),
+            x[:, :, None] * x[:, None, :],
+            y[:, None] * x,
+        )
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+    xs = x[order]
+    grams = np.add.reduceat(xs[:, :, None] * xs[:, None, :], starts, axis=0)
+    moments = np.add.reduceat(y[order, None] * xs, starts, axis=0)
+    return sorted_slots[starts], np.diff(np.r_[starts, slots.size]), grams, moments
+
+
+def item_quadratic(
+    z: NDArray[np.float64], where: NDArray[np.int64], matrices: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``z_i' M_{where[i, c]} z_i`` for every request ``i`` and candidate ``c``.
+
+    Parameters
+    ----------
+    z : ndarray of float64, shape (n_requests, p)
+    where : ndarray of int64, shape (n_requests, max_candidates)
+        Index of each candidate's matrix.
+    matrices : ndarray of float64, shape (u, p, p)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests, max_candidates)
+    """
+    n, width = where.shape
+    if matrices.shape[0] <= width:  # few matrices: every request against each of them
+        per_item = (np.matmul(z, matrices) * z).sum(axis=2)  # (u, n_requests)
+        return np.take_along_axis(per_item.T, where, axis=1)
+    quadratic = np.empty(where.shape)  # many: each request its own, in bounded chunks
+    p = z.shape[1]
+    chunk = max(1, WIDTH_CHUNK_BYTES // (8 * p * p * width))
+    for start in range(0, n, chunk):
+        rows = slice(start, start + chunk)
+        quadratic[rows] = np.einsum("np,ncpq,nq->nc", z[rows], matrices[where[rows]], z[rows])
+    return quadratic

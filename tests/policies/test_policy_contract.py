@@ -22,7 +22,12 @@ from policies import POLICIES, MonteCarloPolicy, make_policy
 
 MONTE_CARLO = "monte-carlo-epsilon-greedy"
 TIES = "fixed-scores-with-ties"
-VARIANTS = ["linucb:model=disjoint", "lints:model=disjoint"]
+VARIANTS = [
+    "linucb:model=disjoint",
+    "lints:model=disjoint",
+    "linucb:model=hybrid",
+    "lints:model=hybrid,probability_draws=300",
+]
 """Specs beyond each registered policy's defaults that the contract also covers."""
 DRAWS = 2000
 

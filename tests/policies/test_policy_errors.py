@@ -35,7 +35,8 @@ BAD_PARAMETERS = [
         LinUCB,
         {"model": "disjiont"},
         InputValueError,
-        "Unknown 'model' of LinUCB 'disjiont'. Did you mean 'disjoint'? Known: joint, disjoint",
+        "Unknown 'model' of LinUCB 'disjiont'. Did you mean 'disjoint'? Known: joint, "
+        "disjoint, hybrid",
     ),
     (LinTS, {"model": 3, **RNG}, InputValueError, "Unknown 'model' of LinTS 3."),
     (LinTS, {"v": 2e6, **RNG}, InputValueError, "'v' parameter of LinTS must be <= 1e+06"),
