@@ -85,13 +85,14 @@ def test_linucb_explores_where_ridge_greedy_gets_stuck(stat_seed):
     assert difference.mean() > 4 * standard_error, (difference.mean(), standard_error)
 
 
-def contextual_arms_regret(seed, *, batch, random_ties, n_arms=20, d=5, rounds=1000):
+def contextual_arms_regret(seed, *, batch, random_ties, model="joint", n_arms=20, d=5, rounds=1000):
     """LinUCB on a disjoint linear problem (one-hot arms, context x ~ N(0, I), reward
     x . theta_arm + N(0, 0.5^2)), learning every ``batch`` requests."""
     rng = np.random.default_rng(seed)
     theta = rng.normal(size=(n_arms, d)) / np.sqrt(d)
     items = ItemTable(np.arange(n_arms), np.eye(n_arms))
-    policy = LinUCB(alpha=1.0, rng=np.random.default_rng(seed + 1) if random_ties else None)
+    tie_stream = np.random.default_rng(seed + 1) if random_ties else None
+    policy = LinUCB(alpha=1.0, model=model, rng=tie_stream)
     regret = 0.0
     for start in range(0, rounds, batch):
         n = min(batch, rounds - start)
@@ -116,14 +117,15 @@ def contextual_arms_regret(seed, *, batch, random_ties, n_arms=20, d=5, rounds=1
     return regret
 
 
-def test_batched_linucb_explores_like_its_row_at_a_time_self(stat_seed):
+@pytest.mark.parametrize("model", ["joint", "disjoint"])
+def test_batched_linucb_explores_like_its_row_at_a_time_self(stat_seed, model):
     """Unseen arms tie; broken at random, a batch of 50 spreads over them, so learning every
     50 requests costs less than twice the regret of learning every request, while breaking
     ties to the lowest index (one new arm per batch) costs far more."""
     problems = [int(x) for x in np.random.SeedSequence(stat_seed).generate_state(2)]
 
     def mean_regret(**kwargs):
-        return np.mean([contextual_arms_regret(p, **kwargs) for p in problems])
+        return np.mean([contextual_arms_regret(p, model=model, **kwargs) for p in problems])
 
     row = mean_regret(batch=1, random_ties=True)
     batched = mean_regret(batch=50, random_ties=True)
