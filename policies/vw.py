@@ -221,7 +221,9 @@ class VowpalWabbit(BasePolicy):
         self, prepared: list[_RequestSlots], slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         """Each shown item's probability in its slot given the slots above, (n, slate_size)."""
-        rows = [slot_probabilities(slots, slate) for slots, slate in zip(prepared, slates)]
+        rows = [
+            slot_probabilities(slots, slate) for slots, slate in zip(prepared, slates, strict=True)
+        ]
         return np.asarray(rows, dtype=np.float64).reshape(slates.shape)
 
     def _slate_probability(

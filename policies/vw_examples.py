@@ -57,9 +57,7 @@ def request_heads(obs: SlateObservation) -> list[list[str]]:
     for row, context in enumerate(obs.context.tolist()):
         n = int(obs.n_candidates[row])
         values = np.column_stack([ids[row, :n], features[row, :n]]).tolist()
-        heads.append(
-            [shared % tuple(context), *(action % (int(v[0]), *v[1:]) for v in values)]
-        )
+        heads.append([shared % tuple(context), *(action % (int(v[0]), *v[1:]) for v in values)])
     return heads
 
 

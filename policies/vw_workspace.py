@@ -83,8 +83,14 @@ def model_bytes(workspace: vowpalwabbit.Workspace) -> bytes:
 
 
 def workspace_from_bytes(model: bytes, arguments: list[str]) -> vowpalwabbit.Workspace:
-    """A workspace that continues the model ``model`` (from :func:`model_bytes`)."""
+    """A workspace that continues the model ``model`` (from :func:`model_bytes`).
+
+    ``--random_seed`` is left out of ``arguments``: the model file keeps VW's random state as
+    it was when saved, so bagging goes on drawing where it stopped.
+    """
+    seed = arguments.index("--random_seed")
+    kept = arguments[:seed] + arguments[seed + 2 :]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.vw"
         path.write_bytes(model)
-        return vowpalwabbit.Workspace(arg_list=[*arguments, "-i", str(path)])
+        return vowpalwabbit.Workspace(arg_list=[*kept, "-i", str(path)])
