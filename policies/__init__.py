@@ -1,5 +1,5 @@
-"""Decision makers: uniform random, epsilon-greedy, ridge-greedy, LinUCB and linear Thompson
-sampling slates."""
+"""Decision makers: uniform random, epsilon-greedy, ridge-greedy, LinUCB, linear Thompson
+sampling and Vowpal Wabbit slates."""
 
 from policies.base import BasePolicy, GreedyPolicy, MonteCarloPolicy
 from policies.epsilon_greedy import EpsilonGreedy
@@ -9,6 +9,7 @@ from policies.linucb import LinUCB
 from policies.registry import POLICIES, make_policy
 from policies.ridge_greedy import RidgeGreedy
 from policies.uniform import UniformRandom
+from policies.vw import VowpalWabbit
 
 __all__ = [
     "POLICIES",
@@ -21,5 +22,6 @@ __all__ = [
     "MonteCarloPolicy",
     "RidgeGreedy",
     "UniformRandom",
+    "VowpalWabbit",
     "make_policy",
 ]

@@ -16,6 +16,7 @@ from policies.lints import LinTS
 from policies.linucb import LinUCB
 from policies.ridge_greedy import RidgeGreedy
 from policies.uniform import UniformRandom
+from policies.vw import VowpalWabbit
 
 POLICIES: dict[str, type[BasePolicy]] = {
     "uniform": UniformRandom,
@@ -23,6 +24,7 @@ POLICIES: dict[str, type[BasePolicy]] = {
     "ridge-greedy": RidgeGreedy,
     "linucb": LinUCB,
     "lints": LinTS,
+    "vw": VowpalWabbit,
 }
 """Registry name -> policy class (each class's ``spec_name`` is its key)."""
 

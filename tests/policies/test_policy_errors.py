@@ -11,7 +11,7 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.models import RidgeRegression
 from bandits.validation import InputTypeError, InputValueError
-from policies import EpsilonGreedy, LinTS, LinUCB, UniformRandom, make_policy
+from policies import EpsilonGreedy, LinTS, LinUCB, UniformRandom, VowpalWabbit, make_policy
 
 RNG = {"rng": np.random.default_rng(0)}
 BAD_PARAMETERS = [
@@ -92,6 +92,74 @@ BAD_PARAMETERS = [
         "'rng' parameter of Uniform",
     ),
     (
+        VowpalWabbit,
+        {"explore": "greedy", **RNG},
+        InputValueError,
+        "Unknown exploration (the 'explore' parameter of VowpalWabbit) 'greedy'.",
+    ),
+    (
+        VowpalWabbit,
+        {"epsilon": 1.5, **RNG},
+        InputValueError,
+        "The 'epsilon' parameter of VowpalWabbit must be <= 1; got 1.5.",
+    ),
+    (
+        VowpalWabbit,
+        {"lambda_": -1, **RNG},
+        InputValueError,
+        "The 'lambda_' parameter of VowpalWabbit must be >= 0; got -1.",
+    ),
+    (
+        VowpalWabbit,
+        {"bag": 0, **RNG},
+        InputValueError,
+        "'bag' parameter of VowpalWabbit must be >= 1",
+    ),
+    (
+        VowpalWabbit,
+        {"cover": 2.5, **RNG},
+        InputTypeError,
+        "The 'cover' parameter of VowpalWabbit must be an integer; got 2.5",
+    ),
+    (
+        VowpalWabbit,
+        {"gamma_scale": 0, **RNG},
+        InputValueError,
+        "The 'gamma_scale' parameter of VowpalWabbit must be > 0; got 0.",
+    ),
+    (
+        VowpalWabbit,
+        {"learning_rate": float("inf"), **RNG},
+        InputValueError,
+        "'learning_rate' parameter of VowpalWabbit must be finite",
+    ),
+    (
+        VowpalWabbit,
+        {"bits": 40, **RNG},
+        InputValueError,
+        "The 'bits' parameter of VowpalWabbit must be <= 24; got 40.",
+    ),
+    (
+        VowpalWabbit,
+        {"interactions": "ui", **RNG},
+        InputTypeError,
+        "The 'interactions' parameter of VowpalWabbit must be a list of strings",
+    ),
+    (
+        VowpalWabbit,
+        {"interactions": ["ux"], **RNG},
+        InputValueError,
+        "'interactions' parameter of VowpalWabbit must hold strings of two or more of the "
+        "namespace letters 'uids'",
+    ),
+    (
+        VowpalWabbit,
+        {"max_predictions": 0, **RNG},
+        InputValueError,
+        "The 'max_predictions' parameter of VowpalWabbit must be >= 1; got 0.",
+    ),
+    (VowpalWabbit, {"rng": 3}, InputTypeError, "'rng' parameter of VowpalWabbit must be a numpy"),
+    (
         RidgeRegression,
         {"ridge": -1},
         InputValueError,
@@ -106,7 +174,9 @@ def test_bad_parameters(cls, kwargs, error, message):
         cls(**kwargs)
 
 
-@pytest.mark.parametrize("cls", [UniformRandom, EpsilonGreedy, LinUCB, RidgeRegression])
+@pytest.mark.parametrize(
+    "cls", [UniformRandom, EpsilonGreedy, LinUCB, RidgeRegression, VowpalWabbit]
+)
 def test_arguments_are_keyword_only(cls):
     with pytest.raises(TypeError, match="positional"):
         cls(0.5)
@@ -134,7 +204,7 @@ def test_make_policy_builds_a_wrapped_policy_from_its_spec():
 
 
 def test_make_policy_unknown_name_suggests_the_closest():
-    known = "uniform, epsilon-greedy, ridge-greedy, linucb, lints"
+    known = "uniform, epsilon-greedy, ridge-greedy, linucb, lints, vw"
     message = f"Unknown policy 'thompson'. Known: {known}."
     with pytest.raises(InputValueError, match=re.escape(message)):
         make_policy("thompson", {}, rng=np.random.default_rng(0))
