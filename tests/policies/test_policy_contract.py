@@ -7,6 +7,7 @@ from draws), whose checks allow for the estimation error of its stated number of
 from __future__ import annotations
 
 import itertools
+import pickle
 
 import numpy as np
 import pytest
@@ -183,6 +184,20 @@ def test_same_seed_gives_identical_decisions(name, make_observation):
     first, second = build(name, seed=11).act(obs), build(name, seed=11).act(obs)
     np.testing.assert_array_equal(first.slates, second.slates)
     np.testing.assert_array_equal(first.slate_probability, second.slate_probability)
+
+
+def test_a_pickled_policy_continues_exactly_as_the_original(name, make_observation, make_feedback):
+    original = trained(name, make_observation, make_feedback)
+    copy = pickle.loads(pickle.dumps(original))
+    rng = np.random.default_rng(8)
+    for _ in range(2):  # act, learn the same feedback, act again
+        obs = make_observation(rng, n_requests=20, slate_size=2)
+        first, second = original.act(obs), copy.act(obs)
+        np.testing.assert_array_equal(first.slates, second.slates)
+        np.testing.assert_array_equal(first.slate_probability, second.slate_probability)
+        feedback = make_feedback(rng, first)
+        original.update(obs, first, feedback)
+        copy.update(obs, second, feedback)
 
 
 def test_probability_methods_change_nothing(name, make_observation):
