@@ -1,6 +1,7 @@
-"""Learning sanity of the CF and content baselines: each beats uniform random on the latent
-factor simulator, and the feature scorers beat their rivals on a stream of brand-new items
-(cold start, built here: the simulator's catalogue is fixed, no items arrive)."""
+"""Learning on the latent factor simulator: the linear bandits beat epsilon-greedy, which beats
+uniform; the CF and content baselines each beat uniform; and the feature scorers beat their
+rivals on a stream of brand-new items (cold start, built here: the simulator's catalogue is
+fixed, no items arrive)."""
 
 from __future__ import annotations
 
@@ -114,3 +115,19 @@ def test_feature_scorers_beat_rivals_on_new_items(spec, rival, stat_seed):
     difference = rewards(spec) - rewards(rival)
     standard_error = difference.std(ddof=1) / np.sqrt(difference.size)
     assert difference.mean() > 4 * standard_error, (difference.mean(), standard_error)
+
+
+@pytest.mark.parametrize("spec", ["linucb", "lints:v=0.3,probability_draws=20"])
+def test_linear_bandits_beat_epsilon_greedy_and_uniform_on_the_simulator(spec, stat_seed):
+    """Paired by step as above: LinUCB and linear Thompson sampling earn more late clicks
+    than epsilon-greedy (ridge-greedy base, epsilon 0.1), which earns more than uniform, each
+    by more than 4 standard errors. LinTS's posterior scale is set near the clicks' noise
+    (a Bernoulli's standard deviation is at most 0.5); at v = 1 it explores longer and its lead
+    over epsilon-greedy after 150 steps is smaller (about 4-6 standard errors)."""
+    explorer = simulated_rewards(spec, stat_seed)
+    greedy = simulated_rewards("epsilon-greedy:epsilon=0.1", stat_seed)
+    uniform = simulated_rewards("uniform", stat_seed)
+    for better, worse in ((explorer, greedy), (greedy, uniform)):
+        difference = better - worse
+        standard_error = difference.std(ddof=1) / np.sqrt(difference.size)
+        assert difference.mean() > 4 * standard_error, (difference.mean(), standard_error)
