@@ -64,6 +64,8 @@ class BasePolicy(ABC):
     """
 
     spec_name: ClassVar[str | None] = None
+    param_choices: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """The allowed values of parameters that take a name (shown by ``bandits list``)."""
     rng: np.random.Generator | None = None
     _display_name: str | None = None
 

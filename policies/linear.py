@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.models import CandidateModel, check_ridge, make_candidate_model
+from bandits.models import LINEAR_MODELS, CandidateModel, check_ridge, make_candidate_model
 from bandits.observation import SlateObservation
 from bandits.validation import check_generator
 from policies.base import GreedyPolicy
@@ -34,6 +36,8 @@ class LinearPolicy(GreedyPolicy):
     ----------
     model_ : JointRidge, DisjointRidge or HybridRidge
     """
+
+    param_choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": tuple(LINEAR_MODELS)}
 
     def __init__(
         self, *, ridge: float = 1.0, model: str = "joint", rng: np.random.Generator | None = None

@@ -3,10 +3,12 @@ model."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.models import CandidateModel, check_ridge, make_candidate_model
+from bandits.models import LINEAR_MODELS, CandidateModel, check_ridge, make_candidate_model
 from bandits.observation import SlateObservation
 from bandits.slates import rank_scores, top_k_with_ties
 from bandits.validation import check_real
@@ -44,6 +46,7 @@ class LinTS(MonteCarloPolicy):
     """
 
     spec_name = "lints"
+    param_choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": tuple(LINEAR_MODELS)}
 
     def __init__(
         self,

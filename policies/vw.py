@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -134,6 +134,7 @@ class VowpalWabbit(BasePolicy):
     """
 
     spec_name = "vw"
+    param_choices: ClassVar[dict[str, tuple[str, ...]]] = {"explore": tuple(EXPLORATIONS)}
 
     def __init__(
         self,

@@ -372,11 +372,18 @@ def upgrade(
 @app.command("list")
 @friendly_errors
 def list_components() -> None:
-    """List the environments, policies and estimators that specs can name."""
-    from policies import POLICIES
+    """List the environments, policies (with their default specs and named choices) and
+    estimators that specs can name."""
+    from policies import POLICIES, make_policy
 
     say("Environments: " + ", ".join(environment_ids()))
-    say("Policies: " + ", ".join(POLICIES))
+    rows = []
+    for name, cls in POLICIES.items():
+        default = make_policy(name, {}, rng=np.random.default_rng(0))
+        choices = "; ".join(f"{key}: {' | '.join(values)}" for key, values in
+                            cls.param_choices.items())  # fmt: skip
+        rows.append({"policy": name, "default spec": default.spec, "choices": choices})
+    console.print(rich_table(pd.DataFrame(rows), "Policies"))
     say("Estimators: " + ", ".join(ESTIMATORS))
 
 
