@@ -141,9 +141,9 @@ def test_list_names_the_components():
     result = invoke("list")
     for word in ("bandits/LatentFactor-v0", "linucb", "epsilon-greedy", "uniform", "snips"):
         assert word in result.output
-    flat = "".join(result.output.split())  # the table folds long cells
-    assert "linucb:alpha=1.0,ridge=1.0,model=joint" in flat
-    assert "model:joint|disjoint|hybrid" in flat and "explore:epsilon|softmax|bag" in flat
+    assert "model: joint | disjoint |" in result.output  # choices of named parameters
+    assert "explore: epsilon | softmax |" in result.output
+    assert "item-item:shrinkage=0.0" in result.output  # default specs
 
 
 @pytest.mark.parametrize(
