@@ -243,13 +243,14 @@ def item_quadratic(
     ndarray of float64, shape (n_requests, max_candidates)
     """
     n, width = where.shape
-    if matrices.shape[0] <= width:  # few matrices: every request against each of them
-        per_item = (np.matmul(z, matrices) * z).sum(axis=2)  # (u, n_requests)
-        return np.take_along_axis(per_item.T, where, axis=1)
-    quadratic = np.empty(where.shape)  # many: each request its own, in bounded chunks
     p = z.shape[1]
+    pairs = (z[:, :, None] * z[:, None, :]).reshape(n, p * p)  # z z' flattened, (n, p^2)
+    flat = matrices.reshape(matrices.shape[0], p * p)
+    if matrices.shape[0] <= width:  # few matrices: one product, every request x each of them
+        return np.take_along_axis(pairs @ flat.T, where, axis=1)
+    quadratic = np.empty(where.shape)  # many: each request its own, in bounded chunks
     chunk = max(1, WIDTH_CHUNK_BYTES // (8 * p * p * width))
     for start in range(0, n, chunk):
         rows = slice(start, start + chunk)
-        quadratic[rows] = np.einsum("np,ncpq,nq->nc", z[rows], matrices[where[rows]], z[rows])
+        quadratic[rows] = np.einsum("nk,nck->nc", pairs[rows], flat[where[rows]])
     return quadratic
