@@ -14,6 +14,9 @@ from bandits.validation import (
     check_shape,
 )
 
+WOODBURY_REFRESH = 1000
+"""Rank-k updates the inverse takes before it is recomputed from the Gram matrix."""
+
 RIDGE_RANGE = (1e-12, 1e12)
 """Allowed L2 penalties: outside it the Gram matrix's inverse over- or underflows."""
 
@@ -27,9 +30,13 @@ class RidgeRegression:
     """Ridge regression as sufficient statistics ``A = ridge * I + sum x x^T``, ``b = sum r x``.
 
     The number of features is inferred from the first batch. ``theta_ = A^-1 b`` and the
-    widths ``sqrt(x^T A^-1 x)`` use one Cholesky factor of ``A``, computed lazily once after
-    each update (not per row). Before any update the model is its prior (``A = ridge * I``,
-    ``b = 0``), so predictions are 0 and widths ``|x| / sqrt(ridge)``.
+    widths ``sqrt(x^T A^-1 x)`` use ``A^-1``. Once it exists, a batch of m < p / 8 rows updates
+    it by the Woodbury identity in O(m p^2) instead of refactoring ``A`` (O(p^3)); it is
+    recomputed from ``A`` through a Cholesky factor after larger batches and every
+    ``WOODBURY_REFRESH`` rows, so it stays symmetric positive definite. The Cholesky factor
+    itself (for posterior draws) is computed lazily when asked for. Before any update the
+    model is its prior (``A = ridge * I``, ``b = 0``), so predictions are 0 and widths
+    ``|x| / sqrt(ridge)``.
 
     Parameters
     ----------
@@ -53,6 +60,7 @@ class RidgeRegression:
         self.n_samples_ = 0
         self._factor: NDArray[np.float64] | None = None
         self._inverse_cache: NDArray[np.float64] | None = None
+        self._since_refresh = 0
 
     @property
     def n_features_(self) -> int | None:
@@ -87,14 +95,21 @@ class RidgeRegression:
         self.b_ += moment
         self.n_samples_ += x.shape[0]
         self._factor = None
-        self._inverse_cache = None
+        self._since_refresh += x.shape[0]
+        small = 8 * x.shape[0] < x.shape[1] and self._since_refresh < WOODBURY_REFRESH
+        if self._inverse_cache is not None and small:
+            self._inverse_cache = _woodbury(self._inverse_cache, x)
+        else:
+            self._inverse_cache = None
 
     @property
     def theta_(self) -> NDArray[np.float64] | None:
         """ndarray of float64, shape (n_features,): ``A^-1 b``; None before the first update."""
         if self.b_ is None:
             return None
-        return cho_solve((self._cholesky(), True), self.b_)
+        inverse = self.inverse()
+        assert inverse is not None
+        return inverse @ self.b_
 
     def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Predicted rewards ``theta . x``.
@@ -140,7 +155,9 @@ class RidgeRegression:
             return None
         if self._inverse_cache is None:
             identity = np.eye(self.A_.shape[0])
-            self._inverse_cache = cho_solve((self._cholesky(), True), identity)
+            inverse = cho_solve((self._cholesky(), True), identity)
+            self._inverse_cache = (inverse + inverse.T) / 2.0
+            self._since_refresh = 0
         return self._inverse_cache
 
     def _cholesky(self) -> NDArray[np.float64]:
@@ -162,3 +179,12 @@ class RidgeRegression:
 
     def _check_width(self, x: NDArray[np.float64]) -> None:
         self.check_n_features(x.shape[-1])
+
+
+def _woodbury(inverse: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(A + x' x)^-1`` from ``A^-1`` (p, p) and rows ``x`` (m, p):
+    ``A^-1 - A^-1 x' (I + x A^-1 x')^-1 x A^-1``, O(m p^2 + m^3)."""
+    ax = x @ inverse  # (m, p)
+    middle = np.eye(x.shape[0]) + ax @ x.T
+    updated = inverse - ax.T @ np.linalg.solve(middle, ax)
+    return (updated + updated.T) / 2.0

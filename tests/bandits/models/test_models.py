@@ -15,6 +15,7 @@ from bandits.models import (
     interaction_scores,
     n_interaction_features,
 )
+from bandits.models import ridge as ridge_module
 from bandits.validation import InputValueError
 
 
@@ -98,3 +99,26 @@ def test_features_whose_squares_overflow_are_refused():
     with pytest.raises(InputValueError, match=r"too large: its squares leave float64"):
         model.update([[1e200, 0.0]], [1.0])
     assert model.n_samples_ == 0 and model.theta_ is None
+
+
+@pytest.mark.parametrize("refresh", [1000, 37])
+def test_small_batches_update_the_inverse_and_stay_equal_to_a_direct_solve(monkeypatch, refresh):
+    monkeypatch.setattr(ridge_module, "WOODBURY_REFRESH", refresh)
+    calls = []
+    woodbury = ridge_module._woodbury
+    monkeypatch.setattr(ridge_module, "_woodbury", lambda *a: calls.append(1) or woodbury(*a))
+    rng = np.random.default_rng(0)
+    model = RidgeRegression(ridge=0.5)
+    rows, targets = [], []
+    for size in [30] + [1, 2, 1, 3] * 60:  # a first large batch, then rank-1..3 updates
+        x, y = rng.normal(size=(size, 40)) * 3, rng.normal(size=size)
+        model.update(x, y)
+        model.width(x)  # asks for the inverse, so the next small batch updates it in place
+        rows.append(x)
+        targets.append(y)
+    x, y = np.concatenate(rows), np.concatenate(targets)
+    gram = 0.5 * np.eye(40) + x.T @ x
+    np.testing.assert_allclose(model.theta_, np.linalg.solve(gram, x.T @ y), atol=1e-10)
+    np.testing.assert_allclose(model.inverse(), np.linalg.inv(gram), atol=1e-12)
+    assert np.array_equal(model.inverse(), model.inverse().T)
+    assert 200 <= len(calls) <= 240  # the small batches took the rank-k path (bar refreshes)
