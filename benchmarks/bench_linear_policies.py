@@ -150,10 +150,10 @@ POLICIES: list[tuple[str, Callable[[int, int], bool]]] = [
     ("linucb:alpha=1.0,ridge=1.0,model=disjoint", lambda k, batch: True),
     ("lints:v=1.0,ridge=1.0,model=disjoint,probability_draws=100", lambda k, batch: True),
     ("linucb:alpha=1.0,ridge=1.0,model=hybrid", lambda k, batch: k <= 10),
-    ("linucb:alpha=1.0,ridge=1.0,model=joint", lambda k, batch: k <= 10 and batch > 1),
+    ("linucb:alpha=1.0,ridge=1.0,model=joint", lambda k, batch: k <= 10),
 ]
 """Our specs and when to run them (the joint and hybrid models have d*K + K + 1 shared
-features: at K = 100 a 2,121-wide matrix is refactored per update, so they run at K = 10)."""
+features: at K = 100 a 2,121-wide matrix is updated per request, so they run at K = 10)."""
 
 
 def main() -> None:
