@@ -6,6 +6,7 @@ in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
 from collections.abc import Callable
@@ -45,7 +46,7 @@ from bandits.cli.run_folder import (
     run_folder_problem,
 )
 from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
-from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log, write_log
+from bandits.logs import DEFAULT_BATCH_BYTES, LogWriter, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
 from bandits.ope import ESTIMATORS, evaluate_log
 from bandits.reports import Report, build_report, read_trace, summarize_trace
@@ -154,23 +155,24 @@ def simulate(
     make_env = make_env_factory(cfg.env, cfg.env_params)
     policies = build_policies(cfg.policies, streams[1:])
     slugs = file_slugs(list(policies))
+    logs = {name: f"{LOGS_FOLDER}/{slugs[name]}.parquet" for name in policies}
     with RunFolderClaim(run_dir, overwrite=overwrite) as folder:  # claimed before the work
-        with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-            task = bar.add_task("simulating", total=cfg.total_requests * len(policies))
-            result = run_simulation(
-                make_env,
-                policies,
-                total_requests=cfg.total_requests,
-                env_seed=env_seed,
-                log_marginals=log_marginals,
-                on_step=lambda served: bar.advance(task, served),
-            )
-        trace = result.trace.assign(run=cfg.seed)
         (folder / LOGS_FOLDER).mkdir()
-        logs = {}
-        for name, log in result.logs.items():
-            logs[name] = f"{LOGS_FOLDER}/{slugs[name]}.parquet"
-            write_log(log, folder / logs[name])
+        with contextlib.ExitStack() as writers:  # logs stream to disk as the run goes
+            sinks = {name: writers.enter_context(LogWriter(folder / logs[name])).write
+                     for name in policies}  # fmt: skip
+            with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
+                task = bar.add_task("simulating", total=cfg.total_requests * len(policies))
+                result = run_simulation(
+                    make_env,
+                    policies,
+                    total_requests=cfg.total_requests,
+                    env_seed=env_seed,
+                    log_marginals=log_marginals,
+                    on_step=lambda served: bar.advance(task, served),
+                    sinks=sinks,
+                )
+        trace = result.trace.assign(run=cfg.seed)
         with atomic_path(folder / TRACE_FILE) as temporary:
             trace.to_parquet(temporary, index=False, write_page_checksum=True)
         record_step(

@@ -7,6 +7,7 @@ from bandits.run.rollout import (
     SimulationResult,
     rollout,
     run_simulation,
+    stream_rollout,
 )
 from bandits.run.seeding import spawn_generators, spawn_int_seed
 
@@ -19,4 +20,5 @@ __all__ = [
     "run_simulation",
     "spawn_generators",
     "spawn_int_seed",
+    "stream_rollout",
 ]

@@ -63,7 +63,8 @@ def rollout(
     log_marginals: bool = False,
     on_step: Callable[[int], None] | None = None,
 ) -> RolloutResult:
-    """Let ``policy`` serve ``total_requests`` requests of ``env``, learning after every batch.
+    """Let ``policy`` serve ``total_requests`` requests of ``env``, learning after every batch;
+    the log is kept in memory (see :func:`stream_rollout` to send it elsewhere batch by batch).
 
     The environment must be batched: each observation is a batch of requests in the
     :class:`~bandits.observation.SlateObservation` dict layout, turned into one (and checked)
@@ -89,10 +90,37 @@ def rollout(
     on_step : callable, optional
         Called with the number of requests served in each step (for progress bars).
     """
+    batches: list[LoggedBandit] = []
+    trace = stream_rollout(
+        env,
+        policy,
+        batches.append,
+        total_requests=total_requests,
+        seed=seed,
+        policy_name=policy_name,
+        log_marginals=log_marginals,
+        on_step=on_step,
+    )
+    return RolloutResult(LoggedBandit.concat(batches), trace)
+
+
+def stream_rollout(
+    env: gym.Env[Any, Any],
+    policy: Policy,
+    on_batch: Callable[[LoggedBandit], None],
+    *,
+    total_requests: int,
+    seed: int | None = None,
+    policy_name: str | None = None,
+    log_marginals: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """:func:`rollout` that hands each step's logged rows to ``on_batch`` (e.g. a
+    :class:`~bandits.logs.LogWriter`'s ``write``) instead of keeping them, so memory stays flat
+    in the number of requests; returns the trace (one row per step)."""
     total_requests = check_integer(total_requests, "total_requests", "rollout", low=1)
     name = policy_name or policy.name
     raw_obs, _ = env.reset(seed=seed)
-    batches: list[LoggedBandit] = []
     rows: list[dict[str, Any]] = []
     served = 0
     while served < total_requests:
@@ -110,7 +138,7 @@ def rollout(
             obs = kept_obs
         truth = {key: np.asarray(info[key])[:keep] for key in TRUTH_KEYS if key in info}
         policy.update(obs, decision, feedback)
-        batches.append(LoggedBandit.from_batch(obs, decision, feedback, name))
+        on_batch(LoggedBandit.from_batch(obs, decision, feedback, name))
         served += keep
         rows.append(_trace_row(name, len(rows), served, feedback, truth))
         if on_step is not None:
@@ -121,7 +149,7 @@ def rollout(
     trace = trace.assign(
         cumulative_reward=trace["reward"].cumsum(), cumulative_regret=trace["regret"].cumsum()
     )
-    return RolloutResult(LoggedBandit.concat(batches), trace[list(TRACE_COLUMNS)])
+    return trace[list(TRACE_COLUMNS)]
 
 
 @dataclass(frozen=True)
@@ -140,20 +168,26 @@ def run_simulation(
     env_seed: int,
     log_marginals: bool = False,
     on_step: Callable[[int], None] | None = None,
+    sinks: Mapping[str, Callable[[LoggedBandit], None]] | None = None,
 ) -> SimulationResult:
     """Roll out each policy on a fresh environment reset with the same ``env_seed``.
 
     The same seed gives every policy the same stream of requests (common random numbers), so
     differences in regret come from the policies, not from luck in the arrivals. Policies are
-    keyed by display name, which goes into the logs and the trace.
+    keyed by display name, which goes into the logs and the trace. With ``sinks`` (one per
+    policy name, e.g. a LogWriter's ``write``) each step's rows go there as they are made and
+    ``logs`` is empty: memory stays flat in the number of requests.
     """
     logs, traces = {}, []
     for name, policy in policies.items():
+        batches: list[LoggedBandit] = []
+        sink = sinks[name] if sinks is not None else batches.append
         env = make_env()
         try:
-            result = rollout(
+            trace = stream_rollout(
                 env,
                 policy,
+                sink,
                 total_requests=total_requests,
                 seed=env_seed,
                 policy_name=name,
@@ -162,8 +196,9 @@ def run_simulation(
             )
         finally:
             env.close()
-        logs[name] = result.log
-        traces.append(result.trace)
+        if sinks is None:
+            logs[name] = LoggedBandit.concat(batches)
+        traces.append(trace)
     return SimulationResult(logs, pd.concat(traces, ignore_index=True))
 
 

@@ -8,6 +8,7 @@ import pytest
 from factories import assert_logs_equal
 
 import simulator  # noqa: F401  (registers bandits/LatentFactor-v0)
+from bandits.logs import LogWriter, read_log
 from bandits.run import run_simulation
 from bandits.run.rollout import TRACE_COLUMNS, rollout
 from bandits.run.seeding import spawn_generators
@@ -140,3 +141,33 @@ def test_rollout_can_log_the_policys_marginals():
     plain = rollout(gym.make("bandits/LatentFactor-v0", **SMALL_ENV), policy,
                     total_requests=45, seed=2).log  # fmt: skip
     assert plain.decision.candidate_position_probability is None
+
+
+def test_streamed_runs_hand_each_step_to_its_sink_and_keep_nothing(tmp_path):
+    """With sinks, each step's rows leave as they are made (a LogWriter per policy here) and
+    nothing accumulates; the files equal the in-memory run's logs."""
+    make_env = lambda: gym.make("bandits/LatentFactor-v0", **SMALL_ENV)  # noqa: E731
+
+    def policies():
+        rngs = spawn_generators(0, 2)
+        return {"uniform": UniformRandom(rng=rngs[0]), "linucb": LinUCB(rng=rngs[1])}
+
+    kept = run_simulation(make_env, policies(), total_requests=130, env_seed=4)
+    steps: dict[str, list[int]] = {"uniform": [], "linucb": []}
+    writers = {name: LogWriter(tmp_path / f"{name}.parquet") for name in steps}
+
+    def sink(name):
+        def write(batch):
+            steps[name].append(len(batch))
+            writers[name].write(batch)
+
+        return write
+
+    streamed = run_simulation(make_env, policies(), total_requests=130, env_seed=4,
+                              sinks={name: sink(name) for name in steps})  # fmt: skip
+    for writer in writers.values():
+        writer.close()
+    assert streamed.logs == {} and streamed.trace.equals(kept.trace)
+    for name in steps:
+        assert steps[name] == [20] * 6 + [10]
+        assert_logs_equal(read_log(tmp_path / f"{name}.parquet"), kept.logs[name])
