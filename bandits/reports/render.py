@@ -42,7 +42,8 @@ def render_html(
     figures: Sequence[tuple[str, str]],
     notes: Sequence[str] = (),
 ) -> str:
-    """The same report as a standalone HTML page."""
+    """The same report as a standalone HTML page; ``figures`` are (caption, image source: a
+    file name or a ``data:`` URI)."""
     escaped = html.escape(title)
     body = [f"<h1>{escaped}</h1>"]
     body += [f"<p>{html.escape(note)}</p>" for note in notes]

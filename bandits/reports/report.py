@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,11 +44,20 @@ class Report:
         return render_markdown(self.title, self.sections, self._captions(), self.notes)
 
     def html(self) -> str:
-        """The report as a standalone HTML page that links the figures by file name."""
-        return render_html(self.title, self.sections, self._captions(), self.notes)
+        """The report as one self-contained HTML page: the figures are embedded as PNG data
+        (it opens from disk, alone, with no server)."""
+        embedded = [(caption, png_data_uri(figure)) for caption, figure in self.figures.values()]
+        return render_html(self.title, self.sections, embedded, self.notes)
 
     def _captions(self) -> list[tuple[str, str]]:
         return [(caption, name) for name, (caption, _) in self.figures.items()]
+
+
+def png_data_uri(figure: Figure, dpi: int = 120) -> str:
+    """``figure`` as a ``data:image/png;base64,...`` URI (what an ``<img src>`` can embed)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def build_report(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import shutil
 
 import numpy as np
@@ -115,6 +117,10 @@ def test_report_writes_plot_tables_and_pages(run_dir):
     markdown = (run_dir / "report.md").read_text()
     assert "linucb:alpha=0.5" in markdown and "Off-policy estimates" in markdown
     assert "![Cumulative expected regret per policy](regret.png)" in markdown
+    page = (run_dir / "report.html").read_text()
+    embedded = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert embedded and base64.b64decode(embedded.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 'src="regret.png"' not in page  # self-contained: opens from disk alone
     summary = pd.read_csv(run_dir / "summary.csv")
     assert set(summary["policy"]) == {"uniform", "linucb:alpha=0.5"}
     manifest = json.loads((run_dir / "manifest.json").read_text())
