@@ -6,7 +6,6 @@ in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import uuid
 from collections.abc import Callable
@@ -37,7 +36,6 @@ from bandits.cli.console import (
 )
 from bandits.cli.manifest import read_manifest, record_step
 from bandits.cli.run_folder import (
-    LOGS_FOLDER,
     RunFolderClaim,
     check_output_file,
     check_unchanged,
@@ -45,12 +43,13 @@ from bandits.cli.run_folder import (
     folder_identity,
     run_folder_problem,
 )
-from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
-from bandits.logs import DEFAULT_BATCH_BYTES, LogWriter, open_log, rewrite_log
+from bandits.cli.simulation import TRACE_FILE, write_simulation
+from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
+from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
 from bandits.ope import ESTIMATORS, evaluate_log
 from bandits.reports import Report, build_report, read_trace, summarize_trace
-from bandits.run import run_simulation, spawn_generators, spawn_int_seed
+from bandits.run import spawn_generators
 from bandits.specs import parse_value
 from bandits.validation import (
     InputError,
@@ -83,7 +82,6 @@ BatchBytes = Annotated[
     typer.Option(min=1, max=2**40, help="Memory budget of one batch of log rows, in bytes."),
 ]
 
-TRACE_FILE = "trace.parquet"
 ESTIMATES_FILE = "estimates.csv"
 ESTIMATE_REQUIRED = ("target", "estimator", "value", "stderr", "ci_low", "ci_high", "n")
 """Columns an estimates file must have for a report (older files lack some of the rest)."""
@@ -150,41 +148,18 @@ def simulate(
         settings["seed"] = seed
     cfg = SimulationConfig.from_mapping(settings)
     run_dir = out or Path("reports") / _run_id(cfg.seed)
-    streams = spawn_generators(cfg.seed, len(cfg.policies) + 1)
-    env_seed = spawn_int_seed(streams[0])
-    make_env = make_env_factory(cfg.env, cfg.env_params)
-    policies = build_policies(cfg.policies, streams[1:])
-    slugs = file_slugs(list(policies))
-    logs = {name: f"{LOGS_FOLDER}/{slugs[name]}.parquet" for name in policies}
+    make_env_factory(cfg.env, cfg.env_params)  # bad worlds and specs fail before the claim
+    build_policies(cfg.policies, spawn_generators(cfg.seed, len(cfg.policies)))
     with RunFolderClaim(run_dir, overwrite=overwrite) as folder:  # claimed before the work
-        (folder / LOGS_FOLDER).mkdir()
-        with contextlib.ExitStack() as writers:  # logs stream to disk as the run goes
-            sinks = {name: writers.enter_context(LogWriter(folder / logs[name])).write
-                     for name in policies}  # fmt: skip
-            with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-                task = bar.add_task("simulating", total=cfg.total_requests * len(policies))
-                result = run_simulation(
-                    make_env,
-                    policies,
-                    total_requests=cfg.total_requests,
-                    env_seed=env_seed,
-                    log_marginals=log_marginals,
-                    on_step=lambda served: bar.advance(task, served),
-                    sinks=sinks,
-                )
-        trace = result.trace.assign(run=cfg.seed)
-        with atomic_path(folder / TRACE_FILE) as temporary:
-            trace.to_parquet(temporary, index=False, write_page_checksum=True)
-        record_step(
-            folder,
-            "simulate",
-            run_id=run_dir.resolve().name,
-            config=cfg.to_dict(),
-            policies={name: getattr(p, "spec", None) for name, p in policies.items()},
-            seeds={"root": cfg.seed, "env": env_seed},
-            logs=logs,
-            trace=TRACE_FILE,
-        )
+        with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
+            task = bar.add_task("simulating", total=cfg.total_requests * len(cfg.policies))
+            trace = write_simulation(
+                cfg,
+                folder,
+                run_id=run_dir.resolve().name,
+                log_marginals=log_marginals,
+                on_step=lambda served: bar.advance(task, served),
+            )
     console.print(rich_table(_summary_view(summarize_trace(trace)), "Simulation"))
     say(f"Run folder: {run_dir}")
 

@@ -243,7 +243,7 @@ def test_an_internal_error_keeps_its_traceback(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("a bug, not the user's mistake")
 
-    monkeypatch.setattr("bandits.cli.commands.run_simulation", broken)
+    monkeypatch.setattr("bandits.cli.simulation.run_simulation", broken)
     result = runner.invoke(app, ["simulate", *SMALL, "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and isinstance(result.exception, ValueError)
     assert not (tmp_path / "r").exists()

@@ -1,0 +1,70 @@
+"""One simulation written into a claimed run folder: logs streamed to Parquet, the trace and the
+manifest step. The work behind `bandits simulate` and each run of `bandits sweep`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from bandits.cli.config import SimulationConfig
+from bandits.cli.manifest import record_step
+from bandits.cli.run_folder import LOGS_FOLDER
+from bandits.cli.wiring import build_policies, file_slugs, make_env_factory
+from bandits.logs import LogWriter
+from bandits.logs.atomic import atomic_path
+from bandits.run import run_simulation, spawn_generators, spawn_int_seed
+
+TRACE_FILE = "trace.parquet"
+
+
+def write_simulation(
+    cfg: SimulationConfig,
+    folder: Path,
+    *,
+    run_id: str,
+    log_marginals: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Run ``cfg`` and write it into ``folder`` (new, claimed by the caller): one log per
+    policy under ``logs/``, streamed batch by batch, then ``trace.parquet`` and the manifest's
+    ``simulate`` step. Returns the trace (one row per policy x step, ``run`` = the seed).
+
+    Streams: the root seed spawns the environment's seed and one generator per policy
+    (``numpy.random.SeedSequence``), so the same config gives the same files wherever it runs.
+    """
+    streams = spawn_generators(cfg.seed, len(cfg.policies) + 1)
+    env_seed = spawn_int_seed(streams[0])
+    make_env = make_env_factory(cfg.env, cfg.env_params)
+    policies = build_policies(cfg.policies, streams[1:])
+    slugs = file_slugs(list(policies))
+    logs = {name: f"{LOGS_FOLDER}/{slugs[name]}.parquet" for name in policies}
+    (folder / LOGS_FOLDER).mkdir()
+    with contextlib.ExitStack() as writers:  # logs stream to disk as the run goes
+        sinks = {name: writers.enter_context(LogWriter(folder / logs[name])).write
+                 for name in policies}  # fmt: skip
+        result = run_simulation(
+            make_env,
+            policies,
+            total_requests=cfg.total_requests,
+            env_seed=env_seed,
+            log_marginals=log_marginals,
+            on_step=on_step,
+            sinks=sinks,
+        )
+    trace = result.trace.assign(run=cfg.seed)
+    with atomic_path(folder / TRACE_FILE) as temporary:
+        trace.to_parquet(temporary, index=False, write_page_checksum=True)
+    record_step(
+        folder,
+        "simulate",
+        run_id=run_id,
+        config=cfg.to_dict(),
+        policies={name: getattr(p, "spec", None) for name, p in policies.items()},
+        seeds={"root": cfg.seed, "env": env_seed},
+        logs=logs,
+        trace=TRACE_FILE,
+    )
+    return trace
