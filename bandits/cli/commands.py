@@ -22,7 +22,7 @@ from rich.text import Text
 from threadpoolctl import threadpool_limits
 from typer.exceptions import TyperException
 
-from bandits.cli.config import SimulationConfig
+from bandits.cli.config import SimulationConfig, read_toml_table
 from bandits.cli.console import (
     console,
     err,
@@ -44,6 +44,8 @@ from bandits.cli.run_folder import (
     run_folder_problem,
 )
 from bandits.cli.simulation import TRACE_FILE, write_simulation
+from bandits.cli.sweep import run_sweep, write_sweep_report
+from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
@@ -167,6 +169,56 @@ def simulate(
 def _run_id(seed: int) -> str:
     """A new run id: UTC time, seed and a random suffix (two runs never share one)."""
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-seed{seed}-{uuid.uuid4().hex[:6]}"
+
+
+@app.command()
+@friendly_errors
+def sweep(
+    config: Annotated[Path, typer.Argument(help="TOML file with a [sweep] table.")],
+    out: Annotated[Path, typer.Option(help="Sweep folder (new, empty, or this sweep's).")],
+    executor: Annotated[
+        str | None, typer.Option(help="local (processes, the default) or dask.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local processes or local Dask workers.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (implies --executor dask).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar, no line per run.")] = False,
+) -> None:
+    """Run every policy on every world for every seed of a config; resumable.
+
+    Each (world, seed) is a run folder under OUT/runs, committed when it ends; running the
+    same command again skips the runs already there. At the end: regret.csv (cumulative
+    regret with its interval over seeds), summary.csv, regret-<world>.png and report.html.
+    """
+    settings = read_toml_table(config, "sweep")
+    for key, value in (("executor", executor), ("workers", workers), ("scheduler", scheduler)):
+        if value is not None:
+            settings[key] = value
+    if scheduler is not None and executor is None:
+        settings["executor"] = "dask"
+    plan = SweepConfig.from_mapping(settings, str(config))
+    total = len(plan.plan())
+
+    def finished(run_id: str, done: int, runs: int) -> None:
+        if not quiet:
+            say(f"Run {run_id} committed ({done}/{runs}).")
+        bar.update(task, completed=done)
+
+    with progress(quiet) as bar:
+        task = bar.add_task("runs", total=total)
+        result = run_sweep(plan, out, on_run=finished)
+    write_sweep_report(plan, out, result)
+    view = result.regret.assign(
+        interval=[
+            f"[{number(lo)}, {number(hi)}]"
+            for lo, hi in zip(result.regret["ci_low"], result.regret["ci_high"], strict=True)
+        ]
+    )[["world", "policy", "runs", "cumulative_regret", "interval"]]
+    console.print(rich_table(view, "Cumulative regret at the end (95% interval over seeds)"))
+    say(f"Made {result.made} runs, {result.skipped} already there. Report: {out / 'report.html'}")
 
 
 @app.command()

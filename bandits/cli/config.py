@@ -108,34 +108,41 @@ class SimulationConfig:
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> SimulationConfig:
         """Read the ``[simulation]`` table of a TOML file."""
-        try:
-            file = check_regular_file(path, "config file")
-            if file.stat().st_size > MAX_CONFIG_BYTES:
-                raise InputValueError(
-                    f"{path} is larger than a config can be ({MAX_CONFIG_BYTES:,} bytes)."
-                )
-            with open(file, "rb") as handle:
-                document = tomllib.load(handle)
-        except InputValueError as error:
-            raise InputValueError(f"Cannot read the config {path}: {error}") from None
-        except ValueError as error:  # not TOML, not UTF-8, an integer of thousands of digits
-            raise InputValueError(f"{path} is not valid TOML: {error}") from None
-        except RecursionError:
-            raise InputValueError(f"{path} is not valid TOML: nested too deeply.") from None
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise InputValueError(f"Cannot read the config {path}: {reason}") from None
-        if not isinstance(document.get("simulation", {}), dict):
-            raise InputTypeError(f"{path}: [simulation] must be a table.")
-        if "simulation" not in document:
-            tables = sorted(document)
-            close = difflib.get_close_matches("simulation", tables, n=1)
-            hint = f" Rename [{close[0]}] to [simulation]?" if close else ""
-            raise InputValueError(f"{path} has no [simulation] table (it has {tables}).{hint}")
-        return cls.from_mapping(document["simulation"])
+        return cls.from_mapping(read_toml_table(path, "simulation"))
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (JSON and TOML friendly)."""
         values = asdict(self)
         values["policies"] = list(self.policies)
         return values
+
+
+def read_toml_table(path: str | os.PathLike[str], table: str) -> dict[str, Any]:
+    """The table ``[table]`` of the TOML file at ``path``; a file that cannot be read, is not
+    TOML or lacks the table gives one error naming the file (and the closest table name)."""
+    try:
+        file = check_regular_file(path, "config file")
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise InputValueError(
+                f"{path} is larger than a config can be ({MAX_CONFIG_BYTES:,} bytes)."
+            )
+        with open(file, "rb") as handle:
+            document = tomllib.load(handle)
+    except InputValueError as error:
+        raise InputValueError(f"Cannot read the config {path}: {error}") from None
+    except ValueError as error:  # not TOML, not UTF-8, an integer of thousands of digits
+        raise InputValueError(f"{path} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise InputValueError(f"{path} is not valid TOML: nested too deeply.") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise InputValueError(f"Cannot read the config {path}: {reason}") from None
+    if not isinstance(document.get(table, {}), dict):
+        raise InputTypeError(f"{path}: [{table}] must be a table.")
+    if table not in document:
+        tables = sorted(document)
+        close = difflib.get_close_matches(table, tables, n=1)
+        hint = f" Rename [{close[0]}] to [{table}]?" if close else ""
+        raise InputValueError(f"{path} has no [{table}] table (it has {tables}).{hint}")
+    values: dict[str, Any] = document[table]
+    return values

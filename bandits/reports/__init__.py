@@ -3,7 +3,7 @@
 from bandits.reports.plots import plot_cumulative_regret
 from bandits.reports.render import markdown_table, render_html, render_markdown
 from bandits.reports.report import Report, build_report
-from bandits.reports.summary import summarize_trace
+from bandits.reports.summary import regret_intervals, summarize_trace
 from bandits.reports.trace import check_trace, read_trace
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "markdown_table",
     "plot_cumulative_regret",
     "read_trace",
+    "regret_intervals",
     "render_html",
     "render_markdown",
     "summarize_trace",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from bandits.reports.trace import check_trace
 
@@ -51,3 +52,26 @@ def _one_run(rows: pd.DataFrame) -> dict[str, float]:
         "regret_per_request": float(rows["regret"].sum() / served),
         "final_regret_per_request": float(rows.loc[tail, "regret"].sum() / tail_requests),
     }
+
+
+def regret_intervals(trace: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Cumulative regret at the end of the runs, per policy, with a t-interval over runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``policy``, ``runs``, ``cumulative_regret`` (mean over runs), ``stderr``,
+        ``ci_low``, ``ci_high`` (the ``confidence`` t-interval; NaN with a single run).
+    """
+    check_trace(trace, ("step", "regret"))
+    frame = trace if "run" in trace.columns else trace.assign(run=0)
+    totals = frame.groupby(["policy", "run"], sort=False)["regret"].sum()
+    rows = []
+    for policy, values in totals.groupby(level="policy", sort=False):
+        n = len(values)
+        mean = float(values.mean())
+        stderr = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * stderr) if n > 1 else float("nan")
+        rows.append({"policy": policy, "runs": n, "cumulative_regret": mean, "stderr": stderr,
+                     "ci_low": mean - half, "ci_high": mean + half})  # fmt: skip
+    return pd.DataFrame(rows)
