@@ -11,15 +11,18 @@ import numpy as np
 from bandits.specs import parse_spec
 from bandits.validation import InputValueError, check_choice, check_generator, suggest
 from policies.base import BasePolicy
-from policies.epsilon_greedy import EpsilonGreedy
+from policies.epsilon_greedy import EpsilonGreedy, PerPositionEpsilonGreedy
 from policies.lints import LinTS
 from policies.linucb import LinUCB
 from policies.ridge_greedy import RidgeGreedy
+from policies.softmax import Softmax
 from policies.uniform import UniformRandom
 
 POLICIES: dict[str, type[BasePolicy]] = {
     "uniform": UniformRandom,
     "epsilon-greedy": EpsilonGreedy,
+    "per-position-epsilon-greedy": PerPositionEpsilonGreedy,
+    "softmax": Softmax,
     "ridge-greedy": RidgeGreedy,
     "linucb": LinUCB,
     "lints": LinTS,

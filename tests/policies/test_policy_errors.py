@@ -126,7 +126,9 @@ def test_make_policy_builds_a_wrapped_policy_from_its_spec():
 
 
 def test_make_policy_unknown_name_suggests_the_closest():
-    known = "uniform, epsilon-greedy, ridge-greedy, linucb, lints"
+    known = (
+        "uniform, epsilon-greedy, per-position-epsilon-greedy, softmax, ridge-greedy, linucb, lints"
+    )
     message = f"Unknown policy 'thompson'. Known: {known}."
     with pytest.raises(InputValueError, match=re.escape(message)):
         make_policy("thompson", {}, rng=np.random.default_rng(0))
