@@ -173,10 +173,11 @@ def test_plackett_luce_on_twelve_candidates_equals_enumeration():
         ([0.0, -700.0], [30, 970], 10),  # split
         ([0.0, -2.0], [5, 295], 50),
         ([0.0, -0.5, -4.0], [10, 40, 250], 30),
+        ([0.0, -1.0], [30, 170], 100),
     ],
 )
 def test_plackett_luce_error_bound_at_scale(levels, sizes, k):
-    """Up to 1,000 candidates and slates of 50: every marginal within 1e-13 of the exact
+    """Up to 1,000 candidates and slates of 100: every marginal within 1e-13 of the exact
     grouped DP, and within 1e-11 relative for all marginals above 1e-100."""
     exact = np.repeat(grouped_plackett_luce(levels, sizes, k), sizes, axis=0)
     logits = np.repeat(levels, sizes).astype(float)
