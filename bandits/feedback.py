@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits.validation import as_array, check_finite, check_instance, check_shape, unchecked
+from bandits.validation import (
+    InputValueError,
+    as_array,
+    check_finite,
+    check_instance,
+    check_shape,
+    unchecked,
+)
+
+EXAMINED = "examined"
+"""Name of the signal that says which positions the user looked at (1) or never reached (0),
+e.g. those below the last click under a cascade model; learners skip unexamined positions."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +50,21 @@ class SlateFeedback:
             signals[str(name)] = array
         object.__setattr__(self, "rewards", rewards)
         object.__setattr__(self, "signals", signals)
+
+    def examined(self) -> NDArray[np.bool_] | None:
+        """The ``examined`` signal as booleans, shape (n_requests, slate_size), or None if the
+        feedback does not say; a value other than 0 or 1 is an error naming row and position."""
+        values = self.signals.get(EXAMINED)
+        if values is None:
+            return None
+        bad = (values != 0.0) & (values != 1.0)
+        if bad.any():
+            row, position = (int(i) for i in np.argwhere(bad)[0])
+            raise InputValueError(
+                f"signal {EXAMINED!r} of SlateFeedback must be 0 or 1; row {row}, position "
+                f"{position} is {float(values[row, position])!r}."
+            )
+        return values == 1.0
 
     @property
     def slate_reward(self) -> NDArray[np.float64]:

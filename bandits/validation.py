@@ -184,6 +184,13 @@ def as_array(value: ArrayLike, label: str, dtype: type, ndim: int) -> NDArray[An
     Integer targets refuse fractional values and values outside the int64 range instead of
     truncating or wrapping them.
     """
+    if (
+        type(value) is np.ndarray
+        and value.dtype == dtype
+        and value.ndim == ndim
+        and value.flags.c_contiguous
+    ):
+        return value  # already what is asked for (the common case, kept cheap)
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:

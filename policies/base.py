@@ -183,7 +183,10 @@ class BasePolicy(ABC):
         decision : SlateDecision
             What was shown, slates of shape (n_requests, slate_size).
         feedback : SlateFeedback
-            Rewards of shape (n_requests, slate_size).
+            Rewards of shape (n_requests, slate_size). If it carries the ``examined`` signal
+            (:data:`bandits.feedback.EXAMINED`, e.g. from a cascade model), positions the user
+            never reached are not learned from: they are not negatives. Requests are then
+            learned in groups of the same examined positions.
         """
         obs = _observation(obs, self, "update")
         owner = f"{type(self).__name__}.update"
@@ -191,7 +194,16 @@ class BasePolicy(ABC):
         check_instance(feedback, SlateFeedback, f"'feedback' of {owner}")
         decision.check_against(obs)
         check_shape(feedback.rewards, decision.slates.shape, f"'rewards' passed to {owner}")
-        self._learn(obs, decision.slates, feedback.rewards)
+        examined = feedback.examined()
+        if examined is None or examined.all():
+            self._learn(obs, decision.slates, feedback.rewards)
+            return
+        patterns, group = np.unique(examined, axis=0, return_inverse=True)
+        for index, pattern in enumerate(patterns):
+            if pattern.any():
+                rows = np.flatnonzero(group.ravel() == index)
+                slates = decision.slates[rows][:, pattern]
+                self._learn(obs.take(rows), slates, feedback.rewards[rows][:, pattern])
 
     def _slates(
         self, obs: SlateObservation, slates: ArrayLike, method: str

@@ -5,35 +5,44 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.models import JointRidge, check_ridge
+from bandits.models import CandidateModel, check_ridge, make_candidate_model
 from bandits.observation import SlateObservation
 from bandits.validation import check_generator
 from policies.base import GreedyPolicy
 
 
 class LinearPolicy(GreedyPolicy):
-    """A greedy policy whose scores come from the joint linear model of a shown item's reward
-    (:class:`~bandits.models.JointRidge`: one ``theta`` over the joint features, so unseen
-    items get a score, learned from every shown position).
+    """A greedy policy whose scores come from a linear model of a shown item's reward, learned
+    from every shown position.
 
     Parameters
     ----------
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
+    model : {"joint", "disjoint", "hybrid"}, default "joint"
+        ``joint`` (:class:`~bandits.models.JointRidge`): one ``theta`` over (context x item)
+        features, so unseen items get a score; ``disjoint``
+        (:class:`~bandits.models.DisjointRidge`): one model per item id over the context,
+        O(p^2) per shown item, unseen items at the prior; ``hybrid``
+        (:class:`~bandits.models.HybridRidge`): both, so unseen items are scored by the
+        shared part and seen ones refined by their own.
     rng : numpy.random.Generator, optional
         Breaks exact ties between scores at random (see
         :class:`~policies.base.GreedyPolicy`); without one, ties go to the lower index.
 
     Attributes
     ----------
-    model_ : JointRidge
+    model_ : JointRidge, DisjointRidge or HybridRidge
     """
 
-    def __init__(self, *, ridge: float = 1.0, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self, *, ridge: float = 1.0, model: str = "joint", rng: np.random.Generator | None = None
+    ) -> None:
         owner = type(self).__name__
         self.ridge = check_ridge(ridge, owner)
         self.rng = None if rng is None else check_generator(rng, owner)
-        self.model_ = JointRidge(ridge=self.ridge)
+        self.model_: CandidateModel = make_candidate_model(model, self.ridge, owner)
+        self.model = model
 
     def _learn(
         self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]

@@ -1,11 +1,12 @@
-"""Linear Thompson sampling (Agrawal and Goyal 2013) over the joint linear model."""
+"""Linear Thompson sampling (Agrawal and Goyal 2013) over a joint, disjoint or hybrid linear
+model."""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.models import JointRidge, check_ridge
+from bandits.models import CandidateModel, check_ridge, make_candidate_model
 from bandits.observation import SlateObservation
 from bandits.slates import rank_scores, top_k_with_ties
 from bandits.validation import check_real
@@ -13,12 +14,15 @@ from policies.base import MAX_EXPLORATION, MonteCarloPolicy
 
 
 class LinTS(MonteCarloPolicy):
-    """Per request, draws ``theta ~ N(theta_hat, v^2 A^-1)`` from the joint ridge model's
-    posterior and shows the top-k candidates by ``theta . x`` (ties, rare, at random).
+    """Per request, draws ``theta ~ N(theta_hat, v^2 A^-1)`` from the ridge model's posterior
+    and shows the top-k candidates by ``theta . x`` (ties, rare, at random).
 
-    The draw is ``theta_hat + v L^-T z`` through the Cholesky factor ``A = L L^T``, so a seed
-    gives the same choices on any BLAS. Its probabilities have no closed form: they are
-    estimated from ``probability_draws`` posterior draws per request (see
+    For the joint model the draw is ``theta_hat + v L^-T z`` through the Cholesky factor
+    ``A = L L^T``, so a seed gives the same choices on any BLAS; for the disjoint model items'
+    posteriors are independent and each candidate's score is drawn from its own
+    ``N(mean, v^2 width^2)``; for the hybrid model the shared part is drawn through its
+    Cholesky factor and each item's own part given it. Its probabilities have no closed form:
+    they are estimated from ``probability_draws`` posterior draws per request (see
     :class:`~policies.base.MonteCarloPolicy`).
 
     Parameters
@@ -27,6 +31,8 @@ class LinTS(MonteCarloPolicy):
         Posterior scale (exploration), >= 0; 0 is the greedy ridge policy.
     ridge : float, default 1.0
         L2 penalty of the ridge model, > 0.
+    model : {"joint", "disjoint", "hybrid"}, default "joint"
+        The linear model (see :class:`~policies.linear.LinearPolicy`).
     probability_draws : int, default 1000
         Draws per request behind each probability.
     rng : numpy.random.Generator
@@ -34,7 +40,7 @@ class LinTS(MonteCarloPolicy):
 
     Attributes
     ----------
-    model_ : JointRidge
+    model_ : JointRidge, DisjointRidge or HybridRidge
     """
 
     spec_name = "lints"
@@ -44,6 +50,7 @@ class LinTS(MonteCarloPolicy):
         *,
         v: float = 1.0,
         ridge: float = 1.0,
+        model: str = "joint",
         probability_draws: int = 1000,
         rng: np.random.Generator,
     ) -> None:
@@ -51,7 +58,8 @@ class LinTS(MonteCarloPolicy):
         owner = type(self).__name__
         self.v = check_real(v, "v", owner, low=0.0, high=MAX_EXPLORATION)
         self.ridge = check_ridge(ridge, owner)
-        self.model_ = JointRidge(ridge=self.ridge)
+        self.model_: CandidateModel = make_candidate_model(model, self.ridge, owner)
+        self.model = model
 
     def _draw(
         self, obs: SlateObservation, prepared: None, rng: np.random.Generator | None

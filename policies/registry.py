@@ -11,12 +11,18 @@ import numpy as np
 from bandits.specs import parse_spec
 from bandits.validation import InputValueError, check_choice, check_generator, suggest
 from policies.base import BasePolicy
+from policies.cf_hybrid import CFHybrid
+from policies.content import Content
 from policies.epsilon_greedy import EpsilonGreedy, PerPositionEpsilonGreedy
+from policies.item_item import ItemItem
 from policies.lints import LinTS
 from policies.linucb import LinUCB
+from policies.popularity import Popularity
 from policies.ridge_greedy import RidgeGreedy
 from policies.softmax import Softmax
 from policies.uniform import UniformRandom
+from policies.user_knn import UserKNN
+from policies.vw import VowpalWabbit
 
 POLICIES: dict[str, type[BasePolicy]] = {
     "uniform": UniformRandom,
@@ -26,6 +32,12 @@ POLICIES: dict[str, type[BasePolicy]] = {
     "ridge-greedy": RidgeGreedy,
     "linucb": LinUCB,
     "lints": LinTS,
+    "vw": VowpalWabbit,
+    "popularity": Popularity,
+    "item-item": ItemItem,
+    "user-knn": UserKNN,
+    "content": Content,
+    "cf-hybrid": CFHybrid,
 }
 """Registry name -> policy class (each class's ``spec_name`` is its key)."""
 

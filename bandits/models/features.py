@@ -62,16 +62,21 @@ def interaction_scores(obs: SlateObservation, theta: NDArray[np.float64]) -> NDA
     Parameters
     ----------
     obs : SlateObservation
-    theta : ndarray of float64, shape (n_features,)
+    theta : ndarray of float64, shape (n_features,) or (n_requests, n_features)
+        One coefficient vector for all requests, or one per request (posterior draws).
 
     Returns
     -------
     ndarray of float64, shape (n_requests, max_candidates)
     """
     q, d = obs.n_context_features, obs.n_item_features
-    weights = theta[: q * d].reshape(q, d)
-    per_request = obs.context @ weights + theta[q * d : q * d + d]
-    return np.einsum("ncd,nd->nc", obs.candidate_features, per_request) + theta[-1]
+    thetas = np.broadcast_to(theta, (obs.n_requests, theta.shape[-1]))
+    if theta.ndim == 1:
+        per_request = obs.context @ theta[: q * d].reshape(q, d) + theta[q * d : q * d + d]
+    else:
+        weights = thetas[:, : q * d].reshape(-1, q, d)
+        per_request = np.einsum("na,nab->nb", obs.context, weights) + thetas[:, q * d : q * d + d]
+    return np.einsum("ncd,nd->nc", obs.candidate_features, per_request) + thetas[:, -1:]
 
 
 def interaction_quadratic(

@@ -75,10 +75,7 @@ class JointRidge(RidgeRegression):
         else:
             factor = self._cholesky()
             thetas = self.theta_ + scale * solve_triangular(factor.T, z.T, lower=False).T
-        q, d = obs.n_context_features, obs.n_item_features
-        weights = thetas[:, : q * d].reshape(-1, q, d)
-        per_request = np.einsum("na,nab->nb", obs.context, weights) + thetas[:, q * d : q * d + d]
-        return np.einsum("ncd,nd->nc", obs.candidate_features, per_request) + thetas[:, -1:]
+        return interaction_scores(obs, thetas)
 
     def _check_observation(self, obs: SlateObservation) -> int:
         """The joint width of ``obs``, checked against what the model learned from."""

@@ -7,6 +7,7 @@ from draws), whose checks allow for the estimation error of its stated number of
 from __future__ import annotations
 
 import itertools
+import pickle
 
 import numpy as np
 import pytest
@@ -22,6 +23,13 @@ from policies import POLICIES, MonteCarloPolicy, make_policy
 
 MONTE_CARLO = "monte-carlo-epsilon-greedy"
 TIES = "fixed-scores-with-ties"
+VARIANTS = [
+    "linucb:model=disjoint",
+    "lints:model=disjoint",
+    "linucb:model=hybrid",
+    "lints:model=hybrid,probability_draws=300",
+]
+"""Specs beyond each registered policy's defaults that the contract also covers."""
 DRAWS = 2000
 
 
@@ -31,7 +39,7 @@ def build(name, seed=0):
     if name == TIES:  # most items unknown, so tied at 0; a few known ones tie at 1
         scores = {item: 1.0 for item in range(0, 1000, 7)}
         return FixedScores(item_scores=scores, rng=np.random.default_rng(seed))
-    return make_policy(name, {}, rng=np.random.default_rng(seed))
+    return make_policy(*parse_spec(name), rng=np.random.default_rng(seed))
 
 
 def trained(name, make_observation, make_feedback, seed=0, batches=3):
@@ -52,7 +60,7 @@ def tolerance(policy, probability):
     return 4 * np.sqrt(probability * (1 - probability) / n) + 1 / n
 
 
-@pytest.fixture(params=[*sorted(POLICIES), MONTE_CARLO, TIES])
+@pytest.fixture(params=[*sorted(POLICIES), *VARIANTS, MONTE_CARLO, TIES])
 def name(request):
     return request.param
 
@@ -176,6 +184,20 @@ def test_same_seed_gives_identical_decisions(name, make_observation):
     first, second = build(name, seed=11).act(obs), build(name, seed=11).act(obs)
     np.testing.assert_array_equal(first.slates, second.slates)
     np.testing.assert_array_equal(first.slate_probability, second.slate_probability)
+
+
+def test_a_pickled_policy_continues_exactly_as_the_original(name, make_observation, make_feedback):
+    original = trained(name, make_observation, make_feedback)
+    copy = pickle.loads(pickle.dumps(original))
+    rng = np.random.default_rng(8)
+    for _ in range(2):  # act, learn the same feedback, act again
+        obs = make_observation(rng, n_requests=20, slate_size=2)
+        first, second = original.act(obs), copy.act(obs)
+        np.testing.assert_array_equal(first.slates, second.slates)
+        np.testing.assert_array_equal(first.slate_probability, second.slate_probability)
+        feedback = make_feedback(rng, first)
+        original.update(obs, first, feedback)
+        copy.update(obs, second, feedback)
 
 
 def test_probability_methods_change_nothing(name, make_observation):

@@ -289,7 +289,9 @@ def test_per_position_base_learns_from_every_shown_slate(make_observation):
     policy = PerPositionEpsilonGreedy(epsilon=0.5, rng=np.random.default_rng(1))
     policy.update(obs, policy.act(obs), SlateFeedback(rng.random((25, 2))))
     assert policy.base.model_.n_samples_ == 50
-    assert policy.spec == 'per-position-epsilon-greedy:epsilon=0.5,base="ridge-greedy:ridge=1.0"'
+    assert policy.spec == (
+        'per-position-epsilon-greedy:epsilon=0.5,base="ridge-greedy:ridge=1.0,model=joint"'
+    )
 
 
 def test_per_position_at_scale_logs_valid_decisions(make_observation):

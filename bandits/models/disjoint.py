@@ -1,0 +1,255 @@
+"""The disjoint linear model (Li et al. 2010): one ridge model per item id over the request's
+context, kept with O(p^2) Sherman-Morrison updates."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.models.item_slots import ItemSlots
+from bandits.models.ridge import check_ridge
+from bandits.observation import SlateObservation
+from bandits.validation import InputValueError
+
+REFRESH_EVERY = 1000
+"""Sherman-Morrison updates an item's inverse takes before it is recomputed from its Gram
+matrix (keeps it symmetric positive definite over millions of updates)."""
+
+WIDTH_CHUNK_BYTES = 64 * 2**20
+"""Working memory of one chunk of requests when widths gather per-candidate inverses."""
+
+
+def context_rows(obs: SlateObservation) -> NDArray[np.float64]:
+    """A per-item model's features of each request: ``[context, 1]``, shape (n_requests,
+    n_context_features + 1). An item's own features are constant for that item, so in a
+    per-item model they would only repeat its intercept."""
+    return np.concatenate([obs.context, np.ones((obs.n_requests, 1))], axis=1)
+
+
+class DisjointRidge:
+    """Ridge regression per item id on ``[context, 1]``, learned from shown positions.
+
+    Item ``a`` keeps ``A_a = ridge I + sum z z^T``, ``b_a = sum r z``, the inverse ``A_a^-1``
+    and ``theta_a = A_a^-1 b_a``. A shown item costs one rank-1 Sherman-Morrison update of its
+    inverse, O(p^2) with p = n_context + 1; a batch updates only the items it shows (an item
+    shown more than p / 8 times in one batch, or due for a refresh, is re-inverted from
+    ``A_a`` instead, O(p^3)). Items never shown are scored by the prior (mean 0, width
+    ``|z| / sqrt(ridge)``).
+    Memory: two p x p matrices per item seen.
+
+    Parameters
+    ----------
+    ridge : float, default 1.0
+        L2 penalty (prior precision), > 0.
+
+    Attributes
+    ----------
+    n_items_ : int
+        Items seen.
+    n_samples_ : int
+        Shown positions learned from.
+    """
+
+    def __init__(self, *, ridge: float = 1.0) -> None:
+        self.ridge = check_ridge(ridge, type(self).__name__)
+        self._slots = ItemSlots()
+        self._p: int | None = None
+        self._gram = np.zeros((0, 0, 0))
+        self._inverse = np.zeros((0, 0, 0))
+        self._moment = np.zeros((0, 0))
+        self._theta = np.zeros((0, 0))
+        self._since_refresh = np.zeros(0, dtype=np.int64)
+        self.n_samples_ = 0
+
+    @property
+    def n_items_(self) -> int:
+        return self._slots.n_seen
+
+    def learn(
+        self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
+    ) -> None:
+        """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards."""
+        z = self._features(obs)
+        k = slates.shape[1]
+        ids = np.take_along_axis(obs.candidate_ids, slates, axis=1).ravel()
+        x = np.repeat(z, k, axis=0)  # one row per shown position, (m, p)
+        y = np.asarray(rewards, dtype=np.float64).ravel()
+        if self._p is None:
+            self._p = z.shape[1]
+        slots = self._slots.add(ids)
+        self._grow(self._slots.n_seen + 1)
+        distinct = obs.n_requests == 1  # the items of one slate are distinct
+        touched, counts, grams, moments = _sums_by_item(slots, x, y, distinct)
+        self._gram[touched] += grams
+        self._moment[touched] += moments
+        self._since_refresh[touched] += counts
+        p = x.shape[1]
+        due = (counts * 8 > p) | (self._since_refresh[touched] >= REFRESH_EVERY)
+        refresh = touched[due]  # re-inverting is cheaper than their rank-1 updates, or due
+        rank_one = ~np.isin(slots, refresh)
+        self._sherman_morrison(slots[rank_one], x[rank_one], distinct)
+        if refresh.size:
+            self._inverse[refresh] = np.linalg.inv(self._gram[refresh])
+            self._since_refresh[refresh] = 0
+        self._theta[touched] = np.matmul(self._inverse[touched], self._moment[touched, :, None])[
+            :, :, 0
+        ]
+        self.n_samples_ += y.size
+
+    def candidate_means(self, obs: SlateObservation) -> NDArray[np.float64]:
+        """``theta_a . z`` of every candidate, shape (n_requests, max_candidates)."""
+        z = self._features(obs)
+        if self._p is None:
+            return np.zeros(obs.candidate_ids.shape)
+        theta = self._theta[self._slots.lookup(obs.candidate_ids)]
+        return np.einsum("np,ncp->nc", z, theta)
+
+    def candidate_widths(self, obs: SlateObservation) -> NDArray[np.float64]:
+        """``sqrt(z' A_a^-1 z)`` of every candidate, shape (n_requests, max_candidates)."""
+        z = self._features(obs)
+        if self._p is None:
+            norms = np.linalg.norm(z, axis=1) / np.sqrt(self.ridge)
+            return np.repeat(norms[:, None], obs.max_candidates, axis=1)
+        used, where = self.items_of(obs)
+        return np.sqrt(np.maximum(item_quadratic(z, where, self._inverse[used]), 0.0))
+
+    def sample_candidate_scores(
+        self, obs: SlateObservation, scale: float, rng: np.random.Generator
+    ) -> NDArray[np.float64]:
+        """Scores of every candidate under one posterior draw per request, shape
+        (n_requests, max_candidates).
+
+        Items' posteriors are independent and a request shows each item once, so drawing
+        ``theta_a ~ N(theta_a, scale^2 A_a^-1)`` and scoring ``z . theta_a`` is exactly
+        ``mean + scale * width * e`` with ``e ~ N(0, 1)`` per candidate, drawn from ``rng``.
+        """
+        noise = rng.standard_normal(obs.candidate_ids.shape)
+        return self.candidate_means(obs) + scale * self.candidate_widths(obs) * noise
+
+    def items_of(self, obs: SlateObservation) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The slots of the items among ``obs``'s candidates, (u,) with 0 (the prior) for
+        unseen ones, and each candidate's index into them, (n_requests, max_candidates)."""
+        slots = self._slots.lookup(obs.candidate_ids)
+        used, where = np.unique(slots, return_inverse=True)
+        return used, where.reshape(slots.shape)
+
+    def slots_of(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Slots of item ``ids`` (0 for items never shown), same shape."""
+        return self._slots.lookup(ids)
+
+    def inverses(self, slots: NDArray[np.int64]) -> NDArray[np.float64]:
+        """``A_a^-1`` of the items in ``slots``, shape (*slots.shape, p, p)."""
+        return self._inverse[slots]
+
+    def moments(self, slots: NDArray[np.int64]) -> NDArray[np.float64]:
+        """``b_a`` of the items in ``slots``, shape (*slots.shape, p)."""
+        return self._moment[slots]
+
+    @property
+    def capacity(self) -> int:
+        """Rows of the per-item arrays (slots below it are valid)."""
+        return int(self._gram.shape[0])
+
+    def _sherman_morrison(
+        self, slots: NDArray[np.int64], x: NDArray[np.float64], distinct: bool
+    ) -> None:
+        """Rank-1 updates ``A^-1 <- A^-1 - (A^-1 x)(A^-1 x)' / (1 + x' A^-1 x)`` in rounds:
+        round r takes each item's r-th row, so the items of a round are distinct and update
+        together (one round if the ``slots`` are known to be ``distinct``)."""
+        if slots.size == 0:
+            return
+        if distinct:
+            rounds = [np.arange(slots.size)]
+        else:
+            order = np.argsort(slots, kind="stable")
+            sorted_slots = slots[order]
+            starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+            rank = np.arange(slots.size) - np.repeat(starts, np.diff(np.r_[starts, slots.size]))
+            rounds = [order[rank == r] for r in range(int(rank.max()) + 1)]
+        for rows in rounds:
+            s, v = slots[rows], x[rows]
+            inverse = self._inverse[s]
+            av = np.einsum("spq,sq->sp", inverse, v)
+            denominator = 1.0 + np.einsum("sp,sp->s", v, av)
+            self._inverse[s] = (
+                inverse - av[:, :, None] * av[:, None, :] / denominator[:, None, None]
+            )
+
+    def _features(self, obs: SlateObservation) -> NDArray[np.float64]:
+        z = context_rows(obs)
+        if self._p is not None and z.shape[1] != self._p:
+            raise InputValueError(
+                f"{type(self).__name__} learned from {self._p - 1} context features; got "
+                f"requests with {z.shape[1] - 1}."
+            )
+        return z
+
+    def _grow(self, needed: int) -> None:
+        """Room for ``needed`` slots (slot 0 the prior), doubling the arrays when full."""
+        assert self._p is not None  # set by the first learn
+        p = self._p
+        capacity = self._gram.shape[0]
+        if needed <= capacity:
+            return
+        size = max(needed, 2 * capacity, 16)
+        eye = np.eye(p)
+        gram = np.broadcast_to(self.ridge * eye, (size, p, p)).copy()
+        inverse = np.broadcast_to(eye / self.ridge, (size, p, p)).copy()
+        moment, theta = np.zeros((size, p)), np.zeros((size, p))
+        since = np.zeros(size, dtype=np.int64)
+        if capacity:
+            gram[:capacity], inverse[:capacity] = self._gram, self._inverse
+            moment[:capacity], theta[:capacity] = self._moment, self._theta
+            since[:capacity] = self._since_refresh
+        self._gram, self._inverse, self._moment, self._theta = gram, inverse, moment, theta
+        self._since_refresh = since
+
+
+def _sums_by_item(
+    slots: NDArray[np.int64], x: NDArray[np.float64], y: NDArray[np.float64], distinct: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per item of ``slots`` (m,): the item slots (u,), their row counts (u,), ``sum x x'``
+    (u, p, p) and ``sum y x`` (u, p) over their rows of ``x`` (m, p) and ``y`` (m,)."""
+    if distinct:
+        return (
+            slots,
+            np.ones(slots.size, dtype=np.int64),
+            x[:, :, None] * x[:, None, :],
+            y[:, None] * x,
+        )
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+    xs = x[order]
+    grams = np.add.reduceat(xs[:, :, None] * xs[:, None, :], starts, axis=0)
+    moments = np.add.reduceat(y[order, None] * xs, starts, axis=0)
+    return sorted_slots[starts], np.diff(np.r_[starts, slots.size]), grams, moments
+
+
+def item_quadratic(
+    z: NDArray[np.float64], where: NDArray[np.int64], matrices: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``z_i' M_{where[i, c]} z_i`` for every request ``i`` and candidate ``c``.
+
+    Parameters
+    ----------
+    z : ndarray of float64, shape (n_requests, p)
+    where : ndarray of int64, shape (n_requests, max_candidates)
+        Index of each candidate's matrix.
+    matrices : ndarray of float64, shape (u, p, p)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_requests, max_candidates)
+    """
+    n, width = where.shape
+    if matrices.shape[0] <= width:  # few matrices: every request against each of them
+        per_item = (np.matmul(z, matrices) * z).sum(axis=2)  # (u, n_requests)
+        return np.take_along_axis(per_item.T, where, axis=1)
+    quadratic = np.empty(where.shape)  # many: each request its own, in bounded chunks
+    p = z.shape[1]
+    chunk = max(1, WIDTH_CHUNK_BYTES // (8 * p * p * width))
+    for start in range(0, n, chunk):
+        rows = slice(start, start + chunk)
+        quadratic[rows] = np.einsum("np,ncpq,nq->nc", z[rows], matrices[where[rows]], z[rows])
+    return quadratic

@@ -1,0 +1,157 @@
+"""VW policy speed: requests per second through ``policies.VowpalWabbit`` (act + update)
+against VW's own command line on the same data, plus how fast examples are built.
+
+Our policy acts and learns on batches of random requests (20 candidates, 5 context and 5 item
+features, slates of 1) with Bernoulli clicks from a fixed linear model. Its decisions and the
+clicks are written as a VW text data file with the same features and labels, which VW's
+command line then learns from (``python -m vowpalwabbit <policy's arguments> -d file``, run
+in-process through ``vowpalwabbit.Workspace``: the Python package ships no ``vw`` binary). VW
+predicts and learns once per example there; the policy predicts in ``act`` and learns in
+``update``, and builds its examples in Python. A row with slates of 3 shows the price of exact
+position probabilities (one VW prediction per set of fewer than 3 candidates: 211 per request).
+
+The second table times building one request's example and predicting on it, from formatted
+text lines (what the policy does) and from VW's typed ``Example`` objects.
+
+Run: .venv/bin/python benchmarks/bench_vw.py [--requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import vowpalwabbit
+from vowpalwabbit import pyvw
+
+from bandits.feedback import SlateFeedback
+from bandits.items import ItemTable
+from bandits.observation import SlateObservation
+from policies import VowpalWabbit
+from policies.vw_examples import learn_lines, predict_lines, request_heads
+
+N_CANDIDATES, N_CONTEXT, N_ITEM, BATCH = 20, 5, 5, 100
+
+
+def batches(total: int, slate_size: int, seed: int = 0) -> list[SlateObservation]:
+    """Batches of requests, each with 20 of 1,000 catalogue items as candidates."""
+    rng = np.random.default_rng(seed)
+    items = ItemTable(np.arange(1000), rng.normal(size=(1000, N_ITEM)))
+    observations = []
+    for start in range(0, total - total % BATCH, BATCH):
+        ids = np.argsort(rng.random((BATCH, 1000)), axis=1)[:, :N_CANDIDATES]
+        observations.append(
+            SlateObservation(
+                context=rng.normal(size=(BATCH, N_CONTEXT)),
+                candidate_ids=ids,
+                n_candidates=np.full(BATCH, N_CANDIDATES),
+                slate_size=slate_size,
+                history=np.zeros((BATCH, 0), dtype=np.int64),
+                request_ids=start + np.arange(BATCH),
+                user_ids=np.zeros(BATCH, dtype=np.int64),
+                times=np.zeros(BATCH, dtype=np.int64),
+                items=items,
+            )
+        )
+    return observations
+
+
+def clicks(obs: SlateObservation, slates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Bernoulli clicks with probability sigmoid(context . W . item) of the shown items."""
+    weights = np.random.default_rng(99).normal(size=(N_CONTEXT, N_ITEM))
+    items = np.take_along_axis(obs.candidate_features, slates[:, :, None], axis=1)
+    logits = np.einsum("nc,cd,nkd->nk", obs.context, weights, items)
+    return (rng.random(logits.shape) < 1 / (1 + np.exp(-logits))).astype(np.float64)
+
+
+def run_policy(observations: list[SlateObservation]) -> tuple[float, list[str]]:
+    """Requests per second of act + update, and the labelled examples it learnt from."""
+    policy = VowpalWabbit(rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    lines: list[str] = []
+    elapsed = 0.0
+    for obs in observations:
+        start = time.perf_counter()
+        decision = policy.act(obs)
+        rewards = clicks(obs, decision.slates, rng)
+        policy.update(obs, decision, SlateFeedback(rewards))
+        elapsed += time.perf_counter() - start
+        for row, head in enumerate(request_heads(obs)):
+            slate = decision.slates[row]
+            lines += learn_lines(head, slate, -rewards[row], decision.position_probability[row])
+            lines.append("")
+    return len(observations) * BATCH / elapsed, lines
+
+
+def run_command_line(lines: list[str]) -> float:
+    """Examples per second of VW's command line learning from ``lines`` (a data file)."""
+    arguments = VowpalWabbit(rng=np.random.default_rng(0)).command_line()
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "data.txt"
+        data.write_text("\n".join(lines) + "\n")
+        start = time.perf_counter()
+        workspace = vowpalwabbit.Workspace(arg_list=[*arguments, "-d", str(data)])
+        workspace.finish()
+        elapsed = time.perf_counter() - start
+    return lines.count("") / elapsed
+
+
+def example_building(obs: SlateObservation) -> tuple[float, float]:
+    """Predictions per second from text lines and from typed Example objects."""
+    workspace = VowpalWabbit(rng=np.random.default_rng(0)).workspace_
+    start = time.perf_counter()
+    for head in request_heads(obs):
+        workspace.predict(predict_lines(head, []))
+    text = obs.n_requests / (time.perf_counter() - start)
+
+    ccb = pyvw.LabelType.CONDITIONAL_CONTEXTUAL_BANDIT
+    context_names = [str(j) for j in range(N_CONTEXT)]
+    item_names = [str(j) for j in range(N_ITEM)]
+
+    def typed(namespaces: dict, label: str) -> pyvw.Example:
+        example = pyvw.Example(workspace, namespaces, labelType=ccb)
+        example.set_label_string(label)
+        return example
+
+    start = time.perf_counter()
+    for row in range(obs.n_requests):
+        context = list(zip(context_names, obs.context[row].tolist(), strict=True))
+        examples = [typed({"u": context}, "ccb shared")]
+        candidates = zip(obs.candidate_ids[row], obs.candidate_features[row].tolist(), strict=True)
+        for item, features in candidates:
+            namespaces = {"d": [str(item)], "i": list(zip(item_names, features, strict=True))}
+            examples.append(typed(namespaces, "ccb action"))
+        examples.append(typed({"s": ["p0"]}, "ccb slot"))
+        workspace.predict(examples)
+        workspace.finish_example(examples)
+    return text, obs.n_requests / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    args = parser.parse_args()
+    singles = batches(args.requests, 1)
+    ours, lines = run_policy(singles)
+    theirs = run_command_line(lines)
+    triples, _ = run_policy(batches(max(BATCH, args.requests // 20), 3, seed=1))
+    print(
+        f"{args.requests:,} requests, {N_CANDIDATES} candidates, {N_CONTEXT} context and "
+        f"{N_ITEM} item features; vowpalwabbit {vowpalwabbit.__version__}\n"
+    )
+    print("| run | slate size | requests/s | share of command line |")
+    print("|---|---:|---:|---:|")
+    print(f"| VW command line (-d file) | 1 | {theirs:,.0f} | 100% |")
+    print(f"| VowpalWabbit act + update | 1 | {ours:,.0f} | {ours / theirs:.0%} |")
+    print(f"| VowpalWabbit act + update | 3 | {triples:,.0f} | (exact marginals) |")
+    text, typed = example_building(singles[0].take(np.arange(BATCH)))
+    print("\n| examples built from | predictions/s |")
+    print("|---|---:|")
+    print(f"| text lines (used) | {text:,.0f} |\n| typed Example objects | {typed:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""Vowpal Wabbit's contextual bandits as a slate policy (registered as ``vw``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.logs.atomic import atomic_path
+from bandits.observation import SlateObservation
+from bandits.slates import shown_marginals
+from bandits.validation import (
+    InputTypeError,
+    InputValueError,
+    check_choice,
+    check_generator,
+    check_integer,
+    check_real,
+    check_regular_file,
+    shown,
+)
+from policies.base import MAX_EXPLORATION, BasePolicy
+from policies.vw_examples import NAMESPACES, learn_lines, request_heads
+from policies.vw_slots import (
+    candidate_position_marginals,
+    count_slot_distributions,
+    draw_slate,
+    slate_probability,
+    slot_probabilities,
+)
+from policies.vw_workspace import (
+    EXPLORATIONS,
+    command_line,
+    model_bytes,
+    new_workspace,
+    slot_distribution,
+    workspace_from_bytes,
+)
+
+MAX_BITS = 24
+"""Largest ``bits`` (VW's ``-b``): 2**24 weights per model, times VW's per-weight state."""
+
+MAX_ENSEMBLE = 32
+"""Most policies ``bag`` and ``cover`` may keep (each multiplies the model's memory)."""
+
+FILE_MAGIC = b"bandits-vw-policy 1\n"
+"""First line of a file written by :meth:`VowpalWabbit.save`."""
+
+
+class _RequestSlots:
+    """The slot distributions of one request, each predicted by VW once and remembered."""
+
+    def __init__(self, workspace: Any, head: list[str]) -> None:
+        self.workspace = workspace
+        self.head = head
+        self.known: dict[frozenset[int], NDArray[np.float64]] = {}
+
+    def __call__(self, taken: frozenset[int]) -> NDArray[np.float64]:
+        if taken not in self.known:
+            self.known[taken] = slot_distribution(self.workspace, self.head, sorted(taken))
+        return self.known[taken]
+
+
+class VowpalWabbit(BasePolicy):
+    """VW's conditional contextual bandit (``--ccb_explore_adf`` over ``--cb_explore_adf``)
+    with one of its exploration algorithms; slates are filled one position at a time.
+
+    Each request is a VW multi-line example (:mod:`policies.vw_examples`): the context on a
+    shared line, one action line per candidate with its item features and item id, and one
+    slot line per position. Position ``j`` is drawn with the policy's ``rng`` from the
+    distribution VW predicts over the candidates not shown above it, exactly as VW's CCB
+    fills slots (it excludes the chosen actions and keeps the others in order; see
+    :mod:`policies.vw_slots`). With ``slate_size`` 1 this is VW's ``--cb_explore_adf`` over
+    the candidates, the slot line adding the position feature.
+
+    Probabilities are exact: a slate's is the product of its positions' VW probabilities (VW's
+    32-bit PMF divided by its sum in float64); the chance of a candidate at a position sums
+    over the sets of candidates that can fill the positions above, one VW prediction per set
+    of fewer than ``slate_size`` candidates (1 for single items; ``1 + n`` for pairs;
+    ``1 + n + n(n-1)/2`` for three), which ``act`` pays for too, since a decision carries its
+    position probabilities. Asking for probabilities only predicts: VW's state (weights, its
+    random state, the counters of cover and squarecb) is unchanged, so the next choices and
+    the learning are the same.
+
+    Learning: one VW example per request with every shown position labelled by its cost,
+    ``-reward`` (VW minimises cost), and the probability the item had in that slot given the
+    slots above, as logged by this policy's ``act``. For a decision made elsewhere (e.g. a
+    replayed log) that conditional probability is not in the decision: its position
+    probabilities are used, exact for the first position, the marginal (an approximation)
+    for the others.
+
+    The request's history and user id are not used. The policy pickles (through VW's model
+    bytes) and saves to a file (:meth:`save`, :meth:`load`).
+
+    Parameters
+    ----------
+    explore : {"epsilon", "softmax", "bag", "cover", "regcb", "squarecb"}, default "epsilon"
+        VW's exploration algorithm.
+    epsilon : float, default 0.05
+        Uniform exploration mixed in by epsilon, bag and cover, in [0, 1].
+    lambda_ : float, default 1.0
+        Softmax's inverse temperature (VW's ``--lambda``), in [0, 1e6].
+    bag : int, default 5
+        Bootstrapped policies of bag, 1 to 32.
+    cover : int, default 5
+        Policies of cover, 1 to 32.
+    gamma_scale : float, default 10.0
+        Squarecb's exploration scale (VW's ``--gamma_scale``), in (0, 1e6].
+    learning_rate : float, default 0.5
+        VW's ``-l``, in (0, 1000].
+    interactions : sequence of str, default ("ui",)
+        VW's ``--interactions``: letters of the namespaces ``u`` (context), ``i`` (item
+        features), ``d`` (item id), ``s`` (position); ``"ui"`` is context x item features.
+    bits : int, default 18
+        Bits of the feature hash (VW's ``-b``), 1 to 24.
+    max_predictions : int, default 10_000
+        Most VW predictions one request's exact position probabilities may take; a request
+        needing more is refused with an error (show fewer candidates or shorter slates).
+    rng : numpy.random.Generator
+        Draws the slates; also seeds VW's own random state (bag's bootstrap).
+
+    Attributes
+    ----------
+    workspace_ : vowpalwabbit.Workspace
+        The VW model.
+    """
+
+    spec_name = "vw"
+
+    def __init__(
+        self,
+        *,
+        explore: str = "epsilon",
+        epsilon: float = 0.05,
+        lambda_: float = 1.0,
+        bag: int = 5,
+        cover: int = 5,
+        gamma_scale: float = 10.0,
+        learning_rate: float = 0.5,
+        interactions: Sequence[str] = ("ui",),
+        bits: int = 18,
+        max_predictions: int = 10_000,
+        rng: np.random.Generator,
+    ) -> None:
+        owner = type(self).__name__
+        self.explore = check_choice(
+            explore, EXPLORATIONS, f"exploration (the 'explore' parameter of {owner})"
+        )
+        self.epsilon = check_real(epsilon, "epsilon", owner, low=0.0, high=1.0)
+        self.lambda_ = check_real(lambda_, "lambda_", owner, low=0.0, high=MAX_EXPLORATION)
+        self.bag = check_integer(bag, "bag", owner, low=1, high=MAX_ENSEMBLE)
+        self.cover = check_integer(cover, "cover", owner, low=1, high=MAX_ENSEMBLE)
+        self.gamma_scale = check_real(
+            gamma_scale, "gamma_scale", owner, low=0.0, low_open=True, high=MAX_EXPLORATION
+        )
+        self.learning_rate = check_real(
+            learning_rate, "learning_rate", owner, low=0.0, low_open=True, high=1000.0
+        )
+        self.interactions = _check_interactions(interactions, owner)
+        self.bits = check_integer(bits, "bits", owner, low=1, high=MAX_BITS)
+        self.max_predictions = check_integer(
+            max_predictions, "max_predictions", owner, low=1, high=10**7
+        )
+        self.rng = check_generator(rng, owner)
+        self.random_seed_ = int(rng.integers(0, 2**31))
+        self.workspace_ = new_workspace(self.command_line())
+        self._init_caches()
+
+    def _init_caches(self) -> None:
+        self._heads: WeakKeyDictionary[SlateObservation, list[list[str]]] = WeakKeyDictionary()
+        self._acted: WeakKeyDictionary[SlateDecision, NDArray[np.float64]] = WeakKeyDictionary()
+
+    def command_line(self) -> list[str]:
+        """VW's arguments for this policy, e.g. ``["--ccb_explore_adf", "--epsilon", "0.05",
+        ...]`` (``python -m vowpalwabbit`` takes the same)."""
+        return command_line(
+            explore=self.explore,
+            epsilon=self.epsilon,
+            lambda_=self.lambda_,
+            bag=self.bag,
+            cover=self.cover,
+            gamma_scale=self.gamma_scale,
+            learning_rate=self.learning_rate,
+            interactions=self.interactions,
+            bits=self.bits,
+            random_seed=self.random_seed_,
+        )
+
+    # --- acting and probabilities ---
+
+    def _request_heads(self, obs: SlateObservation) -> list[list[str]]:
+        """The requests' example lines, built once per observation (act, then update)."""
+        heads = self._heads.get(obs)
+        if heads is None:
+            heads = self._heads[obs] = request_heads(obs)
+        return heads
+
+    def _prepare(self, obs: SlateObservation) -> list[_RequestSlots]:
+        return [_RequestSlots(self.workspace_, head) for head in self._request_heads(obs)]
+
+    def _draw(
+        self,
+        obs: SlateObservation,
+        prepared: list[_RequestSlots],
+        rng: np.random.Generator | None,
+    ) -> NDArray[np.int64]:
+        assert rng is not None  # act passes self.rng, set by the constructor
+        uniforms = rng.random((obs.n_requests, obs.slate_size))
+        slates = [draw_slate(slots, row) for slots, row in zip(prepared, uniforms, strict=True)]
+        return np.asarray(slates, dtype=np.int64).reshape(obs.n_requests, obs.slate_size)
+
+    def _slot_probabilities(
+        self, prepared: list[_RequestSlots], slates: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Each shown item's probability in its slot given the slots above, (n, slate_size)."""
+        rows = [
+            slot_probabilities(slots, slate) for slots, slate in zip(prepared, slates, strict=True)
+        ]
+        return np.asarray(rows, dtype=np.float64).reshape(slates.shape)
+
+    def _slate_probability(
+        self, obs: SlateObservation, prepared: list[_RequestSlots], slates: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return slate_probability(self._slot_probabilities(prepared, slates))
+
+    def _position_probability(
+        self, obs: SlateObservation, prepared: list[_RequestSlots], slates: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return shown_marginals(self._candidate_position_probability(obs, prepared), slates)
+
+    def _candidate_position_probability(
+        self, obs: SlateObservation, prepared: list[_RequestSlots]
+    ) -> NDArray[np.float64]:
+        k = obs.slate_size
+        marginals = np.zeros((obs.n_requests, obs.max_candidates, k))
+        for row, slots in enumerate(prepared):
+            n = int(obs.n_candidates[row])
+            needed = count_slot_distributions(n, k)
+            if needed > self.max_predictions:
+                raise InputValueError(
+                    f"Exact position probabilities of row {row} ({n} candidates, slate_size "
+                    f"{k}) need up to {needed:,} VW predictions, more than the "
+                    f"'max_predictions' parameter of {type(self).__name__} allows "
+                    f"({self.max_predictions:,}); raise it, or show fewer candidates or "
+                    f"shorter slates."
+                )
+            marginals[row, :n] = candidate_position_marginals(slots, n, k)
+        return marginals
+
+    def _decide(
+        self,
+        obs: SlateObservation,
+        prepared: list[_RequestSlots],
+        slates: NDArray[np.int64],
+        with_marginals: bool,
+    ) -> SlateDecision:
+        """The decision, remembering its slot probabilities for :meth:`update`."""
+        decision = super()._decide(obs, prepared, slates, with_marginals)
+        self._acted[decision] = self._slot_probabilities(prepared, slates)
+        return decision
+
+    # --- learning ---
+
+    def update(
+        self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback
+    ) -> None:
+        """Learn from a batch: one VW example per request, every position labelled with cost
+        ``-reward`` and its logged slot probability (see the class notes).
+
+        Parameters
+        ----------
+        obs : SlateObservation
+        decision : SlateDecision
+            Slates of shape (n_requests, slate_size).
+        feedback : SlateFeedback
+            Rewards of shape (n_requests, slate_size).
+        """
+        super().update(obs, decision, feedback)  # checks the inputs
+        logged = self._acted.get(decision)
+        if logged is None:  # a decision this policy did not make: the best it carries
+            logged = decision.position_probability
+        heads = self._request_heads(obs)
+        costs = -feedback.rewards
+        for row, slate in enumerate(decision.slates):
+            self.workspace_.learn(learn_lines(heads[row], slate, costs[row], logged[row]))
+
+    # --- persistence ---
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the workspace and the caches; the model goes as VW's bytes."""
+        state = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("workspace_", "_heads", "_acted")
+        }
+        state["model_"] = model_bytes(self.workspace_)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        model = state.pop("model_")
+        self.__dict__.update(state)
+        self.workspace_ = workspace_from_bytes(model, self.command_line())
+        self._init_caches()
+
+    def save(self, path: str | os.PathLike[str], *, replace: bool = False) -> Path:
+        """Write the policy to ``path``: its parameters, the state of its ``rng`` and VW's
+        model; :meth:`load` continues from there (same next choices, learning goes on).
+
+        The file is a header line, one line of JSON, then VW's model bytes; it is written
+        atomically and never replaces an existing file unless ``replace``.
+        """
+        header = {
+            "params": {**self.get_params(), "interactions": list(self.interactions)},
+            "random_seed": self.random_seed_,
+            "rng": self.rng.bit_generator.state if self.rng is not None else None,
+        }
+        with atomic_path(path, replace=replace) as temporary:
+            temporary.write_bytes(
+                FILE_MAGIC + json.dumps(header).encode() + b"\n" + model_bytes(self.workspace_)
+            )
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> VowpalWabbit:
+        """The policy saved at ``path`` by :meth:`save`, ready to act and learn on."""
+        file = check_regular_file(path, "VW policy file")
+        data = file.read_bytes()
+        header_line, _, rest = data[len(FILE_MAGIC) :].partition(b"\n")
+        if not data.startswith(FILE_MAGIC) or not rest:
+            raise InputValueError(
+                f"{file} is not a VW policy file written by VowpalWabbit.save (it does not "
+                f"start with {FILE_MAGIC!r} followed by a header and a model)."
+            )
+        try:
+            header = json.loads(header_line)
+            params, state = header["params"], header["rng"]
+            rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
+            rng.bit_generator.state = state
+            seed = check_integer(header["random_seed"], "random_seed", f"the header of {file}")
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise InputValueError(f"{file} has a damaged header: {shown(error)}.") from None
+        policy = cls(**params, rng=rng)  # checks the parameters, then takes the saved state
+        rng.bit_generator.state = state
+        policy.random_seed_ = seed
+        policy.workspace_ = workspace_from_bytes(rest, policy.command_line())
+        return policy
+
+
+def _check_interactions(interactions: object, owner: str) -> tuple[str, ...]:
+    """A list of namespace-letter strings such as ``["ui", "ud"]``, returned as a tuple."""
+    letters = "".join(NAMESPACES)
+    if isinstance(interactions, str) or not isinstance(interactions, Sequence):
+        raise InputTypeError(
+            f"The 'interactions' parameter of {owner} must be a list of strings such as "
+            f'["ui"]; got {shown(interactions)} of type {type(interactions).__name__}.'
+        )
+    for interaction in interactions:
+        if (
+            not isinstance(interaction, str)
+            or len(interaction) < 2
+            or any(char not in letters for char in interaction)
+        ):
+            raise InputValueError(
+                f"The 'interactions' parameter of {owner} must hold strings of two or more of "
+                f"the namespace letters {letters!r} "
+                f"({', '.join(f'{k}: {v}' for k, v in NAMESPACES.items())}); got "
+                f"{shown(interaction)}."
+            )
+    return tuple(interactions)

@@ -1,0 +1,96 @@
+"""The VW workspace behind :class:`policies.vw.VowpalWabbit`: its command line, the slot
+distributions it predicts, and its model as bytes (for files and pickles).
+
+This module and ``policies/vw.py`` are the only ones that import ``vowpalwabbit``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import vowpalwabbit
+from numpy.typing import NDArray
+
+from policies.vw_examples import predict_lines
+
+EXPLORATIONS = ("epsilon", "softmax", "bag", "cover", "regcb", "squarecb")
+"""VW's ``--cb_explore_adf`` exploration algorithms the policy offers."""
+
+
+def command_line(
+    *,
+    explore: str,
+    epsilon: float,
+    lambda_: float,
+    bag: int,
+    cover: int,
+    gamma_scale: float,
+    learning_rate: float,
+    interactions: Sequence[str],
+    bits: int,
+    random_seed: int,
+) -> list[str]:
+    """VW's arguments: ``--ccb_explore_adf`` over ``--cb_explore_adf`` with ``explore``.
+
+    ``epsilon`` goes to epsilon, bag and cover (VW mixes it in with each); ``lambda_`` to
+    softmax; ``gamma_scale`` to squarecb; regcb takes none of them.
+    """
+    exploration = {
+        "epsilon": ["--epsilon", f"{epsilon!r}"],
+        "softmax": ["--softmax", "--lambda", f"{lambda_!r}"],
+        "bag": ["--bag", str(bag), "--epsilon", f"{epsilon!r}"],
+        "cover": ["--cover", str(cover), "--epsilon", f"{epsilon!r}"],
+        "regcb": ["--regcb"],
+        "squarecb": ["--squarecb", "--gamma_scale", f"{gamma_scale!r}"],
+    }[explore]
+    arguments = ["--ccb_explore_adf", *exploration, "-l", f"{learning_rate!r}", "-b", str(bits)]
+    for interaction in interactions:
+        arguments += ["--interactions", interaction]
+    return [*arguments, "--random_seed", str(random_seed), "--quiet"]
+
+
+def new_workspace(arguments: list[str]) -> vowpalwabbit.Workspace:
+    """A fresh workspace for ``arguments``."""
+    return vowpalwabbit.Workspace(arg_list=arguments)
+
+
+def slot_distribution(
+    workspace: vowpalwabbit.Workspace, head: list[str], taken: Sequence[int]
+) -> NDArray[np.float64]:
+    """VW's distribution of the next slot once ``taken`` are shown, shape (n_candidates,).
+
+    VW's probabilities are 32-bit and sum to 1 only to about 1e-7; they are divided by their
+    sum in float64 (VW's own sampler normalises the same way), so the slot's probabilities
+    are VW's entries to within that rounding and sum to 1. Predicting only: the workspace is
+    unchanged (see :mod:`policies.vw_examples` for the seed tag that ensures it).
+    """
+    prediction = workspace.predict(predict_lines(head, taken))
+    pmf = np.zeros(len(head) - 1)
+    for action, probability in prediction[-1]:
+        pmf[action] = probability
+    return pmf / pmf.sum()
+
+
+def model_bytes(workspace: vowpalwabbit.Workspace) -> bytes:
+    """The workspace's model file (weights and learning state) as bytes."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.vw"
+        workspace.save(str(path))
+        return path.read_bytes()
+
+
+def workspace_from_bytes(model: bytes, arguments: list[str]) -> vowpalwabbit.Workspace:
+    """A workspace that continues the model ``model`` (from :func:`model_bytes`).
+
+    ``--random_seed`` is left out of ``arguments``: the model file keeps VW's random state as
+    it was when saved, so bagging goes on drawing where it stopped.
+    """
+    seed = arguments.index("--random_seed")
+    kept = arguments[:seed] + arguments[seed + 2 :]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.vw"
+        path.write_bytes(model)
+        return vowpalwabbit.Workspace(arg_list=[*kept, "-i", str(path)])
