@@ -13,12 +13,13 @@ from bandits.validation import InputValueError, check_choice, check_generator, s
 from policies.base import BasePolicy
 from policies.cf_hybrid import CFHybrid
 from policies.content import Content
-from policies.epsilon_greedy import EpsilonGreedy
+from policies.epsilon_greedy import EpsilonGreedy, PerPositionEpsilonGreedy
 from policies.item_item import ItemItem
 from policies.lints import LinTS
 from policies.linucb import LinUCB
 from policies.popularity import Popularity
 from policies.ridge_greedy import RidgeGreedy
+from policies.softmax import Softmax
 from policies.uniform import UniformRandom
 from policies.user_knn import UserKNN
 from policies.vw import VowpalWabbit
@@ -26,6 +27,8 @@ from policies.vw import VowpalWabbit
 POLICIES: dict[str, type[BasePolicy]] = {
     "uniform": UniformRandom,
     "epsilon-greedy": EpsilonGreedy,
+    "per-position-epsilon-greedy": PerPositionEpsilonGreedy,
+    "softmax": Softmax,
     "ridge-greedy": RidgeGreedy,
     "linucb": LinUCB,
     "lints": LinTS,

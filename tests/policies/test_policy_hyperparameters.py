@@ -12,6 +12,10 @@ from policies import POLICIES, GreedyPolicy, make_policy
 CHANGES = [
     ("epsilon-greedy", "epsilon=0.1", "epsilon=0.6"),
     ("epsilon-greedy", "epsilon=0.1", 'epsilon=0.1,base="linucb:alpha=2.0"'),
+    ("per-position-epsilon-greedy", "epsilon=0.1", "epsilon=0.6"),
+    ("per-position-epsilon-greedy", "epsilon=0.1", 'epsilon=0.1,base="linucb:alpha=2.0"'),
+    ("softmax", "temperature=0.1", "temperature=1.0"),
+    ("softmax", "temperature=0.1", 'temperature=0.1,base="linucb:alpha=2.0"'),
     ("ridge-greedy", "ridge=1.0", "ridge=50.0"),
     ("ridge-greedy", "model=joint", "model=disjoint"),
     ("ridge-greedy", "model=joint", "model=hybrid"),
