@@ -412,7 +412,7 @@ def list_components() -> None:
         choices = "; ".join(f"{key}: {' | '.join(values)}" for key, values in
                             cls.param_choices.items())  # fmt: skip
         rows.append({"policy": name, "default spec": default.spec, "choices": choices})
-    console.print(rich_table(pd.DataFrame(rows), "Policies"))
+    console.print(rich_table(pd.DataFrame(rows), "Policies", whole=("policy",)))
     say("Estimators: " + ", ".join(ESTIMATORS))
 
 

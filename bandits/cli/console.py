@@ -101,16 +101,21 @@ def say(message: str) -> None:
     console.print(Text(one_line(message)))
 
 
-def rich_table(frame: pd.DataFrame, title: str) -> Table:
+def rich_table(frame: pd.DataFrame, title: str, whole: tuple[str, ...] = ()) -> Table:
     """``frame`` as a Rich table whose columns fold instead of being cut, so a long policy
-    spec stays readable in an 80-column terminal."""
+    spec stays readable in an 80-column terminal; the columns named in ``whole`` (short
+    names) are never folded."""
     table = Table(title=Text(one_line(title)), box=box.SIMPLE_HEAD)
     for column in frame.columns:
         numeric = frame[column].dtype.kind in "iuf"
+        keep = column in whole
+        longest = max((len(str(v)) for v in frame[column]), default=0)
         table.add_column(
             Text(one_line(str(column))),  # headers wrap between words
             justify="right" if numeric else "left",
             overflow="fold",  # a long spec folds onto more lines
+            no_wrap=keep,
+            min_width=min(longest, 40) if keep else None,
         )
     for row in frame.itertuples(index=False):
         table.add_row(*(Text(number(v) if isinstance(v, float) else one_line(str(v))) for v in row))

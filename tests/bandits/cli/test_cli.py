@@ -147,9 +147,11 @@ def test_list_names_the_components():
     result = invoke("list")
     for word in ("bandits/LatentFactor-v0", "linucb", "epsilon-greedy", "uniform", "snips"):
         assert word in result.output
-    assert "model: joint | disjoint |" in result.output  # choices of named parameters
-    assert "explore: epsilon | softmax |" in result.output
-    assert "item-item:shrinkage=0.0" in result.output  # default specs
+    assert "per-position-epsilon-greedy " in result.output  # names are never folded
+    words = result.output.split()
+    for word in ("model:", "joint", "disjoint", "hybrid", "explore:", "squarecb"):
+        assert word in words  # the choices of named parameters
+    assert "uniform" in words and "popularity:prior_strength=1.0" in "".join(words)
 
 
 @pytest.mark.parametrize(
