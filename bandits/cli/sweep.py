@@ -25,8 +25,10 @@ from bandits.cli.manifest import read_manifest
 from bandits.cli.run_folder import RunFolderClaim, run_folder_problem
 from bandits.cli.simulation import TRACE_FILE, write_simulation
 from bandits.cli.sweep_config import PlannedRun, SweepConfig
+from bandits.cli.wiring import build_policies, make_env_factory
 from bandits.logs.atomic import atomic_path
 from bandits.reports import Report, build_report, read_trace, regret_intervals, summarize_trace
+from bandits.run import spawn_generators
 from bandits.run.executors import run_tasks
 from bandits.validation import InputValueError
 
@@ -77,6 +79,9 @@ def run_sweep(
     ``on_run(run_id, done, total)`` is called as each run is committed (progress).
     """
     plan = config.plan()
+    for world in config.worlds:  # unknown parameters and specs fail before any work
+        make_env_factory(world.env, dict(world.params))
+    build_policies(config.policies, spawn_generators(0, len(config.policies)))
     _claim_sweep_folder(out, config)
     pending = [run for run in plan if not _finished(run, out)]
     tasks = [RunTask(run.run_id, run.config.to_dict(), str(_folder(out, run))) for run in pending]

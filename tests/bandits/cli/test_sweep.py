@@ -1,0 +1,141 @@
+"""Sweeps: configs checked by name, the same tables on any executor, resumable after a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bandits.cli import app
+from bandits.cli.sweep import run_sweep
+from bandits.cli.sweep_config import SweepConfig
+
+runner = CliRunner()
+BANDITS = str(Path(sys.executable).with_name("bandits"))
+CONFIG = """
+[sweep]
+requests = 120
+seeds = {seeds}
+policies = ["uniform", "linucb"]
+grid.linucb = {{ alpha = [0.5, 1.0] }}
+
+[[sweep.worlds]]
+name = "tiny"
+params = {{ n_requests = 20, n_items = 50, min_candidates = 4, max_candidates = 8 }}
+
+[[sweep.worlds]]
+name = "slates"
+params = {{ n_requests = 20, n_items = 50, slate_size = 2, min_candidates = 6, max_candidates = 6 }}
+"""
+
+
+def config_file(tmp_path: Path, seeds: int = 2, text: str = CONFIG) -> Path:
+    path = tmp_path / "sweep.toml"
+    path.write_text(text.format(seeds=seeds))
+    return path
+
+
+def one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_a_sweep_writes_runs_tables_and_a_report(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["sweep", str(config_file(tmp_path)), "--out", str(out),
+                                 "--workers", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["slates-seed0", "slates-seed1", "tiny-seed0", "tiny-seed1"]
+    regret = pd.read_csv(out / "regret.csv")
+    assert set(regret["policy"]) == {"uniform", "linucb:alpha=0.5", "linucb:alpha=1.0"}
+    assert (regret["runs"] == 2).all() and (regret["ci_low"] <= regret["ci_high"]).all()
+    for name in ("regret-tiny.png", "regret-slates.png", "summary.csv", "report.html"):
+        assert (out / name).stat().st_size > 0
+    assert "Made 4 runs, 0 already there" in " ".join(result.output.split())
+    again = runner.invoke(app, ["sweep", str(config_file(tmp_path)), "--out", str(out)])
+    assert "Made 0 runs, 4 already there" in " ".join(again.output.split())
+    pd.testing.assert_frame_equal(pd.read_csv(out / "regret.csv"), regret)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (CONFIG.replace("requests = 120", "requets = 120"),
+         ["unknown key 'requets'", "Did you mean 'requests'?"]),
+        (CONFIG.replace('name = "tiny"', 'nmae = "tiny"'),
+         ["sweep.worlds[0]", "unknown key 'nmae'", "Did you mean 'name'?"]),
+        (CONFIG.replace("grid.linucb", "grid.linucbb"), ["'linucbb'", "Did you mean 'linucb'?"]),
+        (CONFIG.replace("[sweep]", "[swep]").replace("sweep.worlds", "swep.worlds"),
+         ["has no [sweep] table", "Rename [swep]"]),
+        (CONFIG.replace("n_items = 50,", "n_itmes = 50,", 1), ["n_itmes"]),
+        (CONFIG.replace('"uniform", "linucb"', '"uniform", "linucb:alhpa=1"'), ["alhpa"]),
+        (CONFIG.replace('"uniform", ', '"uniform", "uniform", '), ["repeat a spec"]),
+    ],
+)  # fmt: skip
+def test_a_config_with_a_typo_is_refused_naming_it(tmp_path, text, words):
+    result = runner.invoke(app, ["sweep", str(config_file(tmp_path, text=text)), "--out",
+                                 str(tmp_path / "out")])  # fmt: skip
+    one_line_error(result, *words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_another_sweep_into_the_same_folder_is_refused(tmp_path):
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["sweep", str(config_file(tmp_path, seeds=1)), "--out",
+                               str(out)]).exit_code == 0  # fmt: skip
+    result = runner.invoke(app, ["sweep", str(config_file(tmp_path, seeds=2)), "--out", str(out)])
+    one_line_error(result, "holds a different sweep")
+
+
+def test_the_same_tables_on_local_processes_and_on_a_dask_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    config = SweepConfig.from_toml(config_file(tmp_path))
+    local = run_sweep(config, tmp_path / "local")
+    dask_config = SweepConfig.from_mapping({**_table(tmp_path), "executor": "dask", "workers": 2})
+    on_dask = run_sweep(dask_config, tmp_path / "dask")
+    pd.testing.assert_frame_equal(local.regret, on_dask.regret, check_exact=True)
+    pd.testing.assert_frame_equal(local.summary, on_dask.summary, check_exact=True)
+
+
+def _table(tmp_path):
+    from bandits.cli.config import read_toml_table
+
+    return read_toml_table(config_file(tmp_path), "sweep")
+
+
+def test_a_killed_sweep_resumes_to_the_tables_of_an_uninterrupted_one(tmp_path):
+    config = config_file(tmp_path, seeds=3)
+    whole = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    out = tmp_path / "killed"
+    process = subprocess.Popen([BANDITS, "sweep", str(config), "--out", str(out), "--workers",
+                                "1", "--quiet"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (out / "runs").exists() or not any(
+        p.name.endswith("seed0") for p in (out / "runs").iterdir()
+    ):
+        assert process.poll() is None and time.monotonic() < deadline, "no run committed"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(0.5)  # the worker dies with its parent
+    committed = [p.name for p in (out / "runs").iterdir() if not p.name.startswith(".")]
+    assert 1 <= len(committed) < 6
+    resumed = runner.invoke(app, ["sweep", str(config), "--out", str(out)])
+    assert resumed.exit_code == 0, resumed.output
+    for table in ("regret.csv", "summary.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(out / table),
+                                      pd.read_csv(tmp_path / "whole" / table))  # fmt: skip
+    assert not [p.name for p in (out / "runs").iterdir() if p.name.startswith(".")]
