@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.decision import SlateDecision
-from bandits.feedback import SlateFeedback
 from bandits.observation import SlateObservation
 from bandits.slates import (
     RankedScores,
@@ -22,12 +20,13 @@ from bandits.slates import (
     uniform_position_probability,
     uniform_slate_probability,
 )
-from bandits.validation import InputTypeError, check_generator, check_real
-from policies.base import BasePolicy, GreedyPolicy
+from bandits.validation import check_generator, check_real
+from policies.base import GreedyPolicy
 from policies.ridge_greedy import RidgeGreedy
+from policies.wrapper import ScorerWrapper
 
 
-class EpsilonGreedy(BasePolicy):
+class EpsilonGreedy(ScorerWrapper):
     """Per request: ``base``'s greedy slate with probability ``1 - epsilon``, else a uniformly
     random ordered slate. ``base`` learns from every shown slate, explored or not. (To explore
     position by position instead, see :class:`PerPositionEpsilonGreedy`.)
@@ -61,24 +60,8 @@ class EpsilonGreedy(BasePolicy):
         owner = type(self).__name__
         self.epsilon = check_real(epsilon, "epsilon", owner, low=0.0, high=1.0)
         self.rng = check_generator(rng, owner)
-        if base is None:  # its own stream for its ties, spawned from ours
-            base = RidgeGreedy(rng=self.rng.spawn(1)[0])
-        if not isinstance(base, GreedyPolicy):
-            raise InputTypeError(
-                f"The 'base' parameter of {owner} must be a GreedyPolicy (a deterministic "
-                f"top-k policy such as RidgeGreedy or LinUCB); got {type(base).__name__}."
-            )
-        self.base = base
-
-    def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
-        """The base policy's scores, shape (n_requests, max_candidates), float64."""
-        return self.base.scores(obs)
-
-    def update(
-        self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback
-    ) -> None:
-        """Let the base policy learn from the whole batch (explored rows included)."""
-        self.base.update(obs, decision, feedback)
+        # without a base, its own ridge scorer with a stream for its ties spawned from ours
+        self._wrap(RidgeGreedy(rng=self.rng.spawn(1)[0]) if base is None else base)
 
     def _prepare(self, obs: SlateObservation) -> RankedScores:
         return self.base._prepare(obs)

@@ -6,7 +6,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bandits.decision import SlateDecision
-from bandits.feedback import SlateFeedback
 from bandits.observation import SlateObservation
 from bandits.slates import (
     plackett_luce_log_probability,
@@ -16,16 +15,17 @@ from bandits.slates import (
     shown_marginals,
     softmax_logits,
 )
-from bandits.validation import InputTypeError, check_generator, check_real
-from policies.base import BasePolicy, GreedyPolicy
+from bandits.validation import check_generator, check_real
+from policies.base import GreedyPolicy
 from policies.ridge_greedy import RidgeGreedy
+from policies.wrapper import ScorerWrapper
 
 MAX_TEMPERATURE = 1e6
 """Largest temperature: beyond it the scores of any model here (rewards of order 1) differ by
 less than 1e-6 after division, so the policy is uniform for all purposes (use ``uniform``)."""
 
 
-class Softmax(BasePolicy):
+class Softmax(ScorerWrapper):
     """Plackett-Luce slates: position 1 from ``softmax(scores / temperature)`` over the
     candidates, position 2 from the same softmax over the rest, and so on. ``base`` gives the
     scores and learns from every shown slate.
@@ -72,24 +72,7 @@ class Softmax(BasePolicy):
             temperature, "temperature", owner, low=0.0, low_open=True, high=MAX_TEMPERATURE
         )
         self.rng = check_generator(rng, owner)
-        if base is None:
-            base = RidgeGreedy()
-        if not isinstance(base, GreedyPolicy):
-            raise InputTypeError(
-                f"The 'base' parameter of {owner} must be a GreedyPolicy (a scorer such as "
-                f"RidgeGreedy or LinUCB); got {type(base).__name__}."
-            )
-        self.base = base
-
-    def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
-        """The base policy's scores, shape (n_requests, max_candidates), float64."""
-        return self.base.scores(obs)
-
-    def update(
-        self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback
-    ) -> None:
-        """Let the base policy learn from the whole batch."""
-        self.base.update(obs, decision, feedback)
+        self._wrap(RidgeGreedy() if base is None else base)
 
     def _prepare(self, obs: SlateObservation) -> NDArray[np.float64]:
         """The logits, ``(scores - row max) / temperature``, ``-inf`` for padding."""
