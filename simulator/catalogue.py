@@ -109,6 +109,8 @@ class Catalogue:
         """The item (of one world) of each rank among the live ones, ranks in ``[0,
         n_live(time))``, same shape."""
         first, _ = self._run(time)
+        if first == 0:  # the live items are the first ones
+            return ranks.copy()
         return np.where(ranks < self.initial_items, ranks, ranks + first)
 
     def item_table(self, world: int = 0) -> ItemTable:

@@ -179,9 +179,10 @@ class Cascade(ChoiceModel):
     is symmetric; swapping them changes the reward by ``P a_i a_j (v_j - v_i)``. So an optimal
     slate lists its items by ``v`` descending, and which items to take is a dynamic programme
     over the candidates in that order: ``g(i, m) = max(g(i+1, m), a_i v_i + (1 - a_i)
-    g(i+1, m-1))``, the best reward of ``m`` items from the ``i``-th on. With click reward
-    (``v`` all 1) the expected reward is ``1 - prod (1 - a)`` whatever the order, so the top-k
-    by attraction are best (the programme orders equal ``v`` by attraction, descending).
+    g(i+1, m-1))``, the best reward of ``m`` items from the ``i``-th on (O(max_candidates x
+    slate_size) per request). Where ``v`` is the same for every candidate (click reward) the
+    expected reward is ``v (1 - prod (1 - a))`` whatever the order, so the top-k by attraction,
+    best first, are best; those rows skip the programme.
     """
 
     name = "cascade"
@@ -214,9 +215,20 @@ class Cascade(ChoiceModel):
     def best_slates(
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
-        n, width = logits.shape
-        k = self.slate_size
         attraction = expit(logits)
+        slates = ranked_top_k(np.where(real, attraction, -np.inf), self.slate_size)
+        first = values[:, :1]
+        varies = ~(np.where(real, values, first) == first).all(axis=1)
+        if varies.any():  # rows where v is not constant: the dynamic programme
+            slates[varies] = self._programme(attraction[varies], values[varies], real[varies])
+        return slates
+
+    def _programme(
+        self, attraction: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        """The best slates by dynamic programming over the candidates by ``v`` descending."""
+        n, width = attraction.shape
+        k = self.slate_size
         order = np.lexsort((-attraction, -values, ~real), axis=1)  # real first, v then a desc.
         a = np.take_along_axis(attraction, order, axis=1)
         gain = a * np.take_along_axis(values, order, axis=1)

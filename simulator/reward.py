@@ -32,7 +32,8 @@ class Reward(ABC):
 
     @abstractmethod
     def values(self, items: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Expected reward of a click on each of ``items`` (any shape), same shape."""
+        """Expected reward of a click on each of ``items`` (any shape): a new array, same
+        shape."""
 
     @abstractmethod
     def realise(

@@ -166,21 +166,27 @@ class World:
         counts = rng.integers(self.min_candidates, self.max_candidates + 1, size=rows)
         ranks = sample_distinct(self.catalogue.n_live(time), rows, self.max_candidates, rng)
         real = np.arange(self.max_candidates) < counts[:, None]
+        padded = self.min_candidates < self.max_candidates
         local = self.catalogue.live_items(ranks, time)
-        items = worlds[:, None] * self.catalogue.n_items + np.where(real, local, 0)
+        if padded:
+            local[~real] = 0
+        items = local + (worlds * self.catalogue.n_items)[:, None]
         signals = self.context.draw(rng, rows, time)
         taste = self.users.tastes_[users]
         shift = self.context.taste_shift(signals, worlds)
         if shift is not None:
             taste = taste + shift
         features = self.catalogue.factors_[items]
-        features[~real] = 0.0
+        if padded:
+            features[~real] = 0.0
         logits = (
             self.logit_scale * np.einsum("nd,ncd->nc", taste, features)
             + self.catalogue.biases_[items]
             + BASE_LOGIT
         )
-        values = np.where(real, self.reward.values(items), 0.0)
+        values = self.reward.values(items)
+        if padded:
+            values[~real] = 0.0
         return Batch(time, worlds, users, counts, items, real, logits, values, features, signals)
 
     def observation(self, batch: Batch) -> dict[str, NDArray[Any]]:
