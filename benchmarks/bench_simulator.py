@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -23,7 +24,7 @@ BATCH = 1000
 
 
 def random_policy_rollout(
-    env_id: str, total: int, n_items: int, seed: int = 0, **params: object
+    env_id: str, total: int, n_items: int, seed: int = 0, **params: Any
 ) -> float:
     """Seconds to serve ``total`` requests with uniform slates of 10 from 100 candidates."""
     env = gym.make(
@@ -68,7 +69,7 @@ def main() -> None:
     print(f"Random policy, {BATCH} requests per step, slates of 10 from 100 candidates")
     print("| environment | choice model | items | requests | seconds | requests/s |")
     print("|---|---|---:|---:|---:|---:|")
-    runs: list[tuple[str, dict[str, object]]] = [
+    runs: list[tuple[str, dict[str, Any]]] = [
         ("bandits/LatentFactor-v0", {"choice_model": "position"}),
         ("bandits/LatentFactor-v0", {"choice_model": "cascade"}),
         ("bandits/LatentFactor-v0", {"choice_model": "mnl"}),
