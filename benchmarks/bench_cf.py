@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -23,7 +24,7 @@ from bandits.specs import parse_spec
 from policies import BasePolicy, CFHybrid, ItemItem, Popularity, UserKNN, make_policy
 from simulator import LatentFactorEnv
 
-WORLD = {
+WORLD: dict[str, Any] = {
     "n_users": 20_000,
     "n_items": 100_000,
     "n_requests": 256,

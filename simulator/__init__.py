@@ -1,16 +1,45 @@
 """Gymnasium environments of users, items and choice models that serve batches of requests.
 
-Importing the package registers ``"bandits/LatentFactor-v0"`` with gymnasium.
+The world is built from parts (:mod:`simulator.catalogue`, :mod:`simulator.users`,
+:mod:`simulator.context`, :mod:`simulator.choice`, :mod:`simulator.reward`) wired by
+:class:`~simulator.world.World` and exposed by :mod:`simulator.env`. Importing the package
+registers the presets with gymnasium, each with a natively batched ``vector_entry_point`` for
+``gymnasium.make_vec``.
 """
 
 import gymnasium
 
+from simulator.choice import CHOICE_MODELS, Cascade, ChoiceModel, MultinomialLogit, PositionBased
+from simulator.env import SlateEnv, SlateVectorEnv, vector_creator
 from simulator.latent_factor import LatentFactorEnv
 from simulator.spaces import SlateSpace
+from simulator.streaming import StreamingServiceEnv
+from simulator.world import World
 
-__all__ = ["LatentFactorEnv", "SlateSpace"]
+__all__ = [
+    "CHOICE_MODELS",
+    "Cascade",
+    "ChoiceModel",
+    "LatentFactorEnv",
+    "MultinomialLogit",
+    "PositionBased",
+    "SlateEnv",
+    "SlateSpace",
+    "SlateVectorEnv",
+    "StreamingServiceEnv",
+    "World",
+]
 
-if "bandits/LatentFactor-v0" not in gymnasium.registry:
-    gymnasium.register(
-        id="bandits/LatentFactor-v0", entry_point="simulator.latent_factor:LatentFactorEnv"
-    )
+PRESETS = {
+    "bandits/LatentFactor-v0": LatentFactorEnv,
+    "bandits/StreamingService-v0": StreamingServiceEnv,
+}
+"""The registered environments by gymnasium id."""
+
+for _env_id, _env_class in PRESETS.items():
+    if _env_id not in gymnasium.registry:
+        gymnasium.register(
+            id=_env_id,
+            entry_point=f"{_env_class.__module__}:{_env_class.__name__}",
+            vector_entry_point=vector_creator(_env_class),
+        )

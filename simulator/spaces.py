@@ -12,13 +12,17 @@ from bandits.validation import InputValueError, as_array, check_integer, check_s
 
 
 class SlateSpace(MultiDiscrete):
-    """Ordered slates without repeats: int64 arrays of shape (n_requests, slate_size).
+    """Ordered slates without repeats: int64 arrays of shape (n_requests, slate_size), or
+    (num_envs, n_requests, slate_size) for a vector environment.
 
     Entry ``[i, k]`` is the index, into request ``i``'s candidates, of the item shown at
     position ``k``. Members hold indices in ``[0, max_candidates)`` with no index repeated
-    within a row. The space cannot know how many candidates each request of the current
-    observation has; pass the observation's candidate mask to :meth:`sample` when the count
-    varies.
+    within a row. Every request has at least ``min_candidates`` candidates, so :meth:`sample`
+    draws among the first ``min_candidates`` indices: valid for ``step`` whatever the batch
+    (also one drawn after the sample), and, as an environment lists each request's candidates
+    in random order, a uniformly random slate of the request's items when the count does not
+    vary. Pass the observation's candidate mask to draw uniformly among all of each request's
+    candidates.
 
     Parameters
     ----------
@@ -28,8 +32,12 @@ class SlateSpace(MultiDiscrete):
         Positions per slate (columns); at most ``max_candidates``.
     max_candidates : int
         Width of the padded candidate arrays.
+    min_candidates : int, optional
+        Fewest candidates a request has (default ``max_candidates``), >= ``slate_size``.
     seed : int or numpy.random.Generator, optional
         Seeds the space's own generator, used by :meth:`sample`.
+    num_envs : int, optional
+        Sub-environments of a vector environment (a leading axis).
     """
 
     def __init__(
@@ -38,7 +46,9 @@ class SlateSpace(MultiDiscrete):
         n_requests: int,
         slate_size: int,
         max_candidates: int,
+        min_candidates: int | None = None,
         seed: int | np.random.Generator | None = None,
+        num_envs: int | None = None,
     ) -> None:
         owner = "SlateSpace"
         self.n_requests = check_integer(n_requests, "n_requests", owner, low=1)
@@ -46,7 +56,16 @@ class SlateSpace(MultiDiscrete):
         self.slate_size = check_integer(
             slate_size, "slate_size", owner, low=1, high=self.max_candidates
         )
-        nvec = np.full((self.n_requests, self.slate_size), self.max_candidates, dtype=np.int64)
+        fewest = self.max_candidates if min_candidates is None else min_candidates
+        self.min_candidates = check_integer(
+            fewest, "min_candidates", owner, low=self.slate_size, high=self.max_candidates
+        )
+        if num_envs is not None:
+            num_envs = check_integer(num_envs, "num_envs", owner, low=1)
+        self.num_envs = num_envs
+        lead = () if self.num_envs is None else (self.num_envs,)
+        shape = (*lead, self.n_requests, self.slate_size)
+        nvec = np.full(shape, self.max_candidates, dtype=np.int64)
         super().__init__(nvec, dtype=np.int64, seed=seed)
 
     def sample(
@@ -57,23 +76,28 @@ class SlateSpace(MultiDiscrete):
         Parameters
         ----------
         mask : array-like of bool, shape (n_requests, max_candidates), optional
-            True (or 1) where a candidate may be shown, e.g. the observation's candidate mask;
-            every row must allow at least ``slate_size`` candidates. Default: all allowed.
+            True (or 1) where a candidate may be shown, e.g. the observation's candidate mask
+            (with a leading ``num_envs`` axis in a vector space); every row must allow at least
+            ``slate_size`` candidates. Default: the first ``min_candidates``.
         probability : None
             Not supported; present for gymnasium's signature.
 
         Returns
         -------
-        ndarray of int64, shape (n_requests, slate_size)
+        ndarray of int64, shape (n_requests, slate_size), or (num_envs, n_requests, slate_size)
         """
         if probability is not None:
             raise InputValueError("SlateSpace.sample does not support 'probability'; pass a mask.")
-        shape = (self.n_requests, self.max_candidates)
-        if mask is None:
-            allowed = np.ones(shape, dtype=np.bool_)
+        lead = self.shape[:-1]
+        shape = (*lead, self.max_candidates)
+        if mask is not None:
+            label = "The mask of SlateSpace.sample"
+            allowed = as_array(mask, label, np.bool_, len(shape))
+            check_shape(allowed, shape, label)
+            allowed = allowed.reshape(-1, self.max_candidates)
         else:
-            allowed = as_array(mask, "The mask of SlateSpace.sample", np.bool_, 2)
-            check_shape(allowed, shape, "The mask of SlateSpace.sample")
+            first = np.arange(self.max_candidates) < self.min_candidates
+            allowed = np.broadcast_to(first, (int(np.prod(lead)), self.max_candidates))
         short = allowed.sum(axis=1) < self.slate_size
         if short.any():
             row = int(np.flatnonzero(short)[0])
@@ -81,22 +105,33 @@ class SlateSpace(MultiDiscrete):
                 f"The mask of SlateSpace.sample must allow at least slate_size={self.slate_size} "
                 f"candidates per row; row {row} allows {int(allowed[row].sum())}."
             )
-        keys = self.np_random.random(shape)
-        keys[~allowed] = np.inf
-        return np.ascontiguousarray(np.argsort(keys, axis=1)[:, : self.slate_size])
+        keys = self.np_random.random(allowed.shape)
+        keys[~allowed] = np.inf  # a copy: the broadcast default is read-only
+        slates = np.argsort(keys, axis=1)[:, : self.slate_size]
+        return np.ascontiguousarray(slates.reshape(self.shape))
 
     def contains(self, x: Any) -> bool:
         """True if ``x`` is an in-range int array of the right shape with distinct rows."""
         if not super().contains(x):
             return False
-        ordered = np.sort(np.asarray(x), axis=1)
-        return not bool((ordered[:, 1:] == ordered[:, :-1]).any())
+        ordered = np.sort(np.asarray(x), axis=-1)
+        return not bool((ordered[..., 1:] == ordered[..., :-1]).any())
 
     def __repr__(self) -> str:
+        fewest = (
+            ""
+            if self.min_candidates == self.max_candidates
+            else f", min_candidates={self.min_candidates}"
+        )
+        envs = "" if self.num_envs is None else f", num_envs={self.num_envs}"
         return (
             f"SlateSpace(n_requests={self.n_requests}, slate_size={self.slate_size}, "
-            f"max_candidates={self.max_candidates})"
+            f"max_candidates={self.max_candidates}{fewest}{envs})"
         )
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, SlateSpace) and super().__eq__(other)
+        return (
+            isinstance(other, SlateSpace)
+            and self.min_candidates == other.min_candidates
+            and super().__eq__(other)
+        )

@@ -1,0 +1,99 @@
+"""Speed of the simulator: requests per second under a random policy, and the per-request cost
+of drawing candidates as the catalogue grows, beside a plain numpy loop doing the same sampling.
+
+Run: ``.venv/bin/python benchmarks/bench_simulator.py [--requests 1000000]``. Prints two tables.
+The random policy draws uniform slates (``bandits.slates.sample_uniform_slates``); its time
+is counted in the step time. Not a test: figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import simulator  # noqa: F401  (registers the environments)
+from bandits.slates import sample_uniform_slates
+from simulator.sampling import sample_distinct
+
+BATCH = 1000
+"""Requests per step."""
+
+
+def random_policy_rollout(
+    env_id: str, total: int, n_items: int, seed: int = 0, **params: Any
+) -> float:
+    """Seconds to serve ``total`` requests with uniform slates of 10 from 100 candidates."""
+    env = gym.make(
+        env_id,
+        n_items=n_items,
+        n_requests=BATCH,
+        slate_size=10,
+        min_candidates=100,
+        max_candidates=100,
+        **params,
+    )
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    for _ in range(total // BATCH):
+        slates = sample_uniform_slates(obs["n_candidates"], 10, 100, rng)
+        obs, *_ = env.step(slates)
+    return time.perf_counter() - start
+
+
+def sampling_cost(n_items: int, rows: int, repeats: int) -> tuple[float, float]:
+    """Microseconds per request to draw 100 distinct items: ``sample_distinct`` over a batch,
+    and a plain loop of ``Generator.choice(n_items, 100, replace=False)`` per request."""
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        sample_distinct(n_items, rows, 100, rng)
+    batched = (time.perf_counter() - start) / (repeats * rows) * 1e6
+    loop_rows = max(rows // 10, 1)
+    start = time.perf_counter()
+    for _ in range(loop_rows):
+        rng.choice(n_items, 100, replace=False)
+    loop = (time.perf_counter() - start) / loop_rows * 1e6
+    return batched, loop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    print(f"Random policy, {BATCH} requests per step, slates of 10 from 100 candidates")
+    print("| environment | choice model | items | requests | seconds | requests/s |")
+    print("|---|---|---:|---:|---:|---:|")
+    runs: list[tuple[str, dict[str, Any]]] = [
+        ("bandits/LatentFactor-v0", {"choice_model": "position"}),
+        ("bandits/LatentFactor-v0", {"choice_model": "cascade"}),
+        ("bandits/LatentFactor-v0", {"choice_model": "mnl"}),
+        ("bandits/StreamingService-v0", {"initial_items": 500}),
+    ]
+    for env_id, params in runs:
+        seconds = random_policy_rollout(env_id, args.requests, 2000, **params)
+        model = params.get("choice_model", "cascade")
+        print(
+            f"| {env_id} | {model} | 2,000 | {args.requests:,} | {seconds:.2f} | "
+            f"{args.requests / seconds:,.0f} |"
+        )
+
+    print()
+    print("Per-request cost by catalogue size (100 candidates)")
+    print("| items | env step | sample_distinct | numpy choice loop |  (us per request)")
+    print("|---:|---:|---:|---:|")
+    for n_items in (1_000, 100_000, 1_000_000):
+        steps = 20
+        seconds = random_policy_rollout("bandits/LatentFactor-v0", steps * BATCH, n_items)
+        batched, loop = sampling_cost(n_items, BATCH, steps)
+        step = seconds / (steps * BATCH) * 1e6
+        print(f"| {n_items:,} | {step:.1f} | {batched:.1f} | {loop:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,395 @@
+"""Choice models: how a user responds to a slate, with exact expectations and best slates.
+
+Every model sees, per request, the utility logits ``l`` of the candidates (``a = sigmoid(l)``
+is the attraction: the chance of a click on an examined item) and the expected reward of a
+click on each candidate, ``v >= 0`` (1 for click reward). With ``e`` the examination
+probabilities of the positions (non-increasing):
+
+========== ============================================= ===================================
+model      P(click at position k) for slate s            best slate (exact)
+========== ============================================= ===================================
+position   ``e_k a_{s_k}``, positions independent        top-k by ``a v``, best first
+cascade    ``a_{s_k} prod_{j<k} (1 - a_{s_j})``; the      ``v`` descending within the slate;
+           scan stops at the first click                 which items: dynamic programming
+mnl        ``e_k w_{s_k} / (w_0 + sum_j e_j w_{s_j})``,  Dinkelbach iterations over
+           ``w = exp(l)``, ``w_0 = exp(no_click_logit)`` top-k slates (exact, finite)
+           at most one click
+========== ============================================= ===================================
+
+Proofs of the best slates are in each class's docstring.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import expit, logsumexp
+
+from bandits.validation import (
+    InputValueError,
+    as_array,
+    check_choice,
+    check_probability,
+    check_real,
+    check_shape,
+)
+
+MAX_LOGIT = 700.0
+"""Largest no-click logit (beyond it ``exp`` leaves float64)."""
+
+
+class ChoiceModel(ABC):
+    """A user's response to a slate: clicks per position and their exact probabilities.
+
+    Parameters
+    ----------
+    slate_size : int
+    examination : array-like of float, shape (slate_size,), optional
+        Examination probability of each position, in (0, 1] and non-increasing; default
+        ``1 / sqrt(1 + k)``. Models that do not use it (cascade) refuse it.
+    owner : str
+        Named in error messages (the environment).
+    """
+
+    name: ClassVar[str]
+    uses_examination: ClassVar[bool] = True
+    emits_examined: ClassVar[bool] = False
+    """True if :meth:`simulate` says which positions were looked at."""
+
+    def __init__(
+        self, *, slate_size: int, examination: ArrayLike | None = None, owner: str = "ChoiceModel"
+    ) -> None:
+        if examination is not None and not self.uses_examination:
+            raise InputValueError(
+                f"The 'examination' parameter of {owner} does not apply to the {self.name!r} "
+                f"choice model (it examines positions until the first click); leave it unset."
+            )
+        self.slate_size = slate_size
+        self.examination = _check_examination(examination, slate_size, owner)
+
+    @abstractmethod
+    def click_probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Exact probability of a click at each position of the slates shown.
+
+        Parameters
+        ----------
+        logits : ndarray of float64, shape (n_requests, slate_size)
+            Utility logits of the items shown, in slate order.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_requests, slate_size)
+        """
+
+    @abstractmethod
+    def simulate(
+        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
+        """Clicks on the slates shown, from uniforms drawn whatever the slates.
+
+        Parameters
+        ----------
+        logits : ndarray of float64, shape (n_requests, slate_size)
+        uniforms : ndarray of float64, shape (n_requests, slate_size)
+
+        Returns
+        -------
+        clicks : ndarray of bool, shape (n_requests, slate_size)
+        examined : ndarray of bool, shape (n_requests, slate_size), or None
+            The positions looked at, if the model says (``emits_examined``).
+        """
+
+    @abstractmethod
+    def best_slates(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        """The slates with the highest expected reward.
+
+        Parameters
+        ----------
+        logits, values : ndarray of float64, shape (n_requests, max_candidates)
+            Utility logits and expected reward of a click, per candidate.
+        real : ndarray of bool, shape (n_requests, max_candidates)
+            True for real candidates (at least ``slate_size`` per row).
+
+        Returns
+        -------
+        ndarray of int64, shape (n_requests, slate_size)
+        """
+
+    def candidate_rewards(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64]
+    ) -> NDArray[np.float64] | None:
+        """Expected reward of each candidate at each position, if it does not depend on the
+        rest of the slate (None otherwise).
+
+        Returns
+        -------
+        ndarray of float64, shape (n_requests, max_candidates, slate_size), or None
+        """
+        return None
+
+    def expected_rewards(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Exact expected reward per position of the slates shown, shape (n_requests,
+        slate_size); ``logits`` and ``values`` are those of the shown items, in slate order."""
+        return self.click_probabilities(logits) * values
+
+
+class PositionBased(ChoiceModel):
+    """Position ``k`` is examined with probability ``e_k`` and, if examined, clicked with the
+    item's attraction, independently of the other positions.
+
+    Best slate: the expected reward ``sum_k e_k a_{s_k} v_{s_k}`` pairs non-increasing
+    weights ``e_k`` with item scores ``a v >= 0``; by the rearrangement inequality the
+    ``slate_size`` highest scores, in descending order, are best.
+    """
+
+    name = "position"
+
+    def click_probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        return expit(logits) * self.examination
+
+    def simulate(
+        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
+        return uniforms < self.click_probabilities(logits), None
+
+    def best_slates(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        return ranked_top_k(np.where(real, expit(logits) * values, -np.inf), self.slate_size)
+
+    def candidate_rewards(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        return (expit(logits) * values)[:, :, None] * self.examination
+
+
+class Cascade(ChoiceModel):
+    """The user scans down the slate, clicks each item with its attraction and stops at the
+    first click (Craswell et al. 2008); positions up to and including that one are examined.
+
+    Best slate. Two adjacent items ``i`` then ``j``, reached with probability ``P``, earn
+    ``P (a_i v_i + (1 - a_i) a_j v_j)`` and leave ``P (1 - a_i)(1 - a_j)`` to the rest, which
+    is symmetric; swapping them changes the reward by ``P a_i a_j (v_j - v_i)``. So an optimal
+    slate lists its items by ``v`` descending, and which items to take is a dynamic programme
+    over the candidates in that order: ``g(i, m) = max(g(i+1, m), a_i v_i + (1 - a_i)
+    g(i+1, m-1))``, the best reward of ``m`` items from the ``i``-th on (O(max_candidates x
+    slate_size) per request). Where ``v`` is the same for every candidate (click reward) the
+    expected reward is ``v (1 - prod (1 - a))`` whatever the order, so the top-k by attraction,
+    best first, are best; those rows skip the programme.
+    """
+
+    name = "cascade"
+    uses_examination = False
+    emits_examined = True
+
+    def __init__(
+        self, *, slate_size: int, examination: ArrayLike | None = None, owner: str = "ChoiceModel"
+    ) -> None:
+        super().__init__(slate_size=slate_size, examination=examination, owner=owner)
+        self.examination = np.ones(slate_size)
+        self.examination.flags.writeable = False
+
+    def click_probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        attraction = expit(logits)
+        reached = np.ones_like(attraction)
+        np.cumprod(1.0 - attraction[:, :-1], axis=1, out=reached[:, 1:])
+        return attraction * reached
+
+    def simulate(
+        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
+        would = uniforms < expit(logits)
+        last = self.slate_size - 1
+        stop = np.where(would.any(axis=1), would.argmax(axis=1), last)
+        positions = np.arange(self.slate_size)
+        clicks = would & (positions == stop[:, None])
+        return clicks, positions <= stop[:, None]
+
+    def best_slates(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        attraction = expit(logits)
+        slates = ranked_top_k(np.where(real, attraction, -np.inf), self.slate_size)
+        first = values[:, :1]
+        varies = ~(np.where(real, values, first) == first).all(axis=1)
+        if varies.any():  # rows where v is not constant: the dynamic programme
+            slates[varies] = self._programme(attraction[varies], values[varies], real[varies])
+        return slates
+
+    def _programme(
+        self, attraction: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        """The best slates by dynamic programming over the candidates by ``v`` descending."""
+        n, width = attraction.shape
+        k = self.slate_size
+        order = np.lexsort((-attraction, -values, ~real), axis=1)  # real first, v then a desc.
+        a = np.take_along_axis(attraction, order, axis=1)
+        gain = a * np.take_along_axis(values, order, axis=1)
+        usable = np.take_along_axis(real, order, axis=1)
+        best = np.full((n, k + 1), -np.inf)  # best[:, m]: m items from the candidates after i
+        best[:, 0] = 0.0
+        take = np.zeros((n, width, k + 1), dtype=np.bool_)
+        for i in range(width - 1, -1, -1):
+            with_i = gain[:, i, None] + (1.0 - a[:, i, None]) * best[:, :-1]
+            better = usable[:, i, None] & (with_i > best[:, 1:])
+            take[:, i, 1:] = better
+            best[:, 1:] = np.where(better, with_i, best[:, 1:])
+        slates = np.empty((n, k), dtype=np.int64)
+        rows = np.arange(n)
+        left = np.full(n, k)
+        for i in range(width):
+            chosen = take[rows, i, left] & (left > 0)
+            slates[rows[chosen], k - left[chosen]] = order[chosen, i]
+            left -= chosen
+        return slates
+
+
+class MultinomialLogit(ChoiceModel):
+    """At most one click per slate: item ``s_k`` with probability ``e_k w / (w_0 + sum_j e_j
+    w_j)``, no click with ``w_0 / (...)``; ``w = exp(l)`` so that a lone item with ``e = 1`` and
+    ``w_0 = 1`` is clicked with its attraction ``sigmoid(l)``.
+
+    Best slate: the expected reward ``N(s) / D(s)`` with ``N = sum e_k w v`` and ``D = w_0 +
+    sum e_k w`` is maximised by Dinkelbach's method: ``lambda <- N(s*) / D(s*)`` with ``s*``
+    maximising ``N - lambda D = sum_k e_k w (v - lambda) - lambda w_0``, which is the top-k by
+    ``w (v - lambda)`` in descending order (rearrangement, ``e`` non-increasing). ``lambda``
+    increases strictly until ``max (N - lambda D) = 0``, when it is the optimum; there are
+    finitely many slates, so this is exact. With click reward one iteration suffices: the top-k
+    by ``w`` maximise ``D``, and the reward ``1 - w_0 / D`` increases with it.
+
+    Parameters
+    ----------
+    no_click_logit : float
+        ``log w_0``, the utility of not clicking.
+    """
+
+    name = "mnl"
+
+    def __init__(
+        self,
+        *,
+        slate_size: int,
+        examination: ArrayLike | None = None,
+        no_click_logit: float = 0.0,
+        owner: str = "ChoiceModel",
+    ) -> None:
+        super().__init__(slate_size=slate_size, examination=examination, owner=owner)
+        self.no_click_logit = check_real(
+            no_click_logit, "no_click_logit", owner, low=-MAX_LOGIT, high=MAX_LOGIT
+        )
+        self._log_examination = np.log(self.examination)
+
+    def click_probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        weighted = logits + self._log_examination
+        total = np.logaddexp(self.no_click_logit, logsumexp(weighted, axis=1))
+        return np.exp(weighted - total[:, None])
+
+    def simulate(
+        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
+        probability = self.click_probabilities(logits)
+        upper = np.cumsum(probability, axis=1)
+        u = uniforms[:, :1]
+        return (u < upper) & (u >= upper - probability), None
+
+    def best_slates(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        shift = np.maximum(np.where(real, logits, -np.inf).max(axis=1), self.no_click_logit)
+        weight = np.where(real, np.exp(logits - shift[:, None]), 0.0)
+        no_click = np.exp(self.no_click_logit - shift)
+        level = np.full(logits.shape[0], -np.inf)
+        best = slates = ranked_top_k(np.where(real, weight * values, -np.inf), self.slate_size)
+        for _ in range(logits.shape[1] + 1):
+            w = np.take_along_axis(weight, slates, axis=1) * self.examination
+            v = np.take_along_axis(values, slates, axis=1)
+            value = (w * v).sum(axis=1) / (no_click + w.sum(axis=1))
+            better = value > level
+            if not better.any():
+                break
+            best = np.where(better[:, None], slates, best)
+            level = np.where(better, value, level)
+            scores = np.where(real, weight * (values - level[:, None]), -np.inf)
+            slates = ranked_top_k(scores, self.slate_size)
+        return best
+
+
+CHOICE_MODELS: dict[str, type[ChoiceModel]] = {
+    model.name: model for model in (PositionBased, Cascade, MultinomialLogit)
+}
+"""Choice models by the name the ``choice_model`` parameter takes."""
+
+
+def make_choice_model(
+    name: object,
+    *,
+    slate_size: int,
+    examination: ArrayLike | None,
+    no_click_logit: float,
+    owner: str,
+) -> ChoiceModel:
+    """The choice model called ``name`` (see ``CHOICE_MODELS``); ``no_click_logit`` is for
+    ``"mnl"`` and must keep its default 0 otherwise."""
+    kind = CHOICE_MODELS[check_choice(name, CHOICE_MODELS, f"'choice_model' of {owner}")]
+    if kind is MultinomialLogit:
+        return MultinomialLogit(
+            slate_size=slate_size,
+            examination=examination,
+            no_click_logit=no_click_logit,
+            owner=owner,
+        )
+    if no_click_logit != 0.0:
+        raise InputValueError(
+            f"The 'no_click_logit' parameter of {owner} applies only to choice_model='mnl'; "
+            f"got {no_click_logit!r} with choice_model={name!r}."
+        )
+    return kind(slate_size=slate_size, examination=examination, owner=owner)
+
+
+def ranked_top_k(scores: NDArray[np.float64], k: int) -> NDArray[np.int64]:
+    """Indices of the ``k`` highest scores per row, highest first (O(width) selection, then a
+    sort of the ``k``); ``-inf`` marks what may not be chosen.
+
+    Parameters
+    ----------
+    scores : ndarray of float64, shape (n_requests, width)
+
+    Returns
+    -------
+    ndarray of int64, shape (n_requests, k)
+    """
+    if k < scores.shape[1]:
+        chosen = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        chosen = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    ranked = np.argsort(-np.take_along_axis(scores, chosen, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(chosen, ranked, axis=1).astype(np.int64)
+
+
+def _check_examination(
+    examination: ArrayLike | None, slate_size: int, owner: str
+) -> NDArray[np.float64]:
+    """The examination probabilities, shape (slate_size,), default ``1 / sqrt(1 + k)``."""
+    if examination is None:
+        values = 1.0 / np.sqrt(1.0 + np.arange(slate_size))
+    else:
+        label = f"The 'examination' parameter of {owner}"
+        values = as_array(examination, label, np.float64, 1).copy()
+        check_shape(values, (slate_size,), label)
+        check_probability(values, label)
+        rising = np.flatnonzero(np.diff(values) > 0)
+        if rising.size:
+            k = int(rising[0]) + 1
+            raise InputValueError(
+                f"{label} must be non-increasing; position {k} is {values[k].item()!r}, above "
+                f"position {k - 1} at {values[k - 1].item()!r}."
+            )
+    values.flags.writeable = False
+    return values

@@ -1,0 +1,243 @@
+"""Gymnasium wiring of a :class:`~simulator.world.World`: one world as a batched ``Env``,
+``num_envs`` worlds as a natively batched ``VectorEnv``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from numpy.typing import ArrayLike, NDArray
+
+from bandits.items import ItemTable
+from bandits.validation import as_array, check_integer, check_shape, check_slates
+from simulator.spaces import SlateSpace
+from simulator.world import Batch, World
+
+
+class _Served:
+    """What a world-serving environment shares: the current batch, slate checks, truth."""
+
+    world: World
+    _batch: Batch | None
+    _name: str
+
+    def _current(self) -> Batch:
+        if self._batch is None:
+            raise gymnasium.error.ResetNeeded(f"Call reset() on {self._name} before using it.")
+        return self._batch
+
+    def _check(self, slates: ArrayLike, label: str, shape: tuple[int, ...]) -> NDArray[np.int64]:
+        """Slates as (n_rows, slate_size) after one check against the current batch."""
+        batch = self._current()
+        array = as_array(slates, label, np.int64, len(shape))
+        check_shape(array, shape, label)
+        flat = array.reshape(-1, shape[-1])
+        check_slates(flat, batch.counts, label)
+        return flat
+
+    def _serve(self, batch: Batch) -> Batch:
+        """Make ``batch`` current."""
+        self._batch = batch
+        return batch
+
+
+class SlateEnv(_Served, gymnasium.Env):
+    """A batched slate environment: each step serves ``n_requests`` requests of one world.
+
+    ``reset`` draws a new world from ``self.np_random``; ``step`` takes slates, int64 of shape
+    (n_requests, slate_size), indices into each request's candidates (``action_space.sample()``
+    draws ones valid for any batch), and returns the total reward of the batch acted
+    on. Its ``info`` holds ``"rewards"`` and ``"signals"`` (per position), the exact
+    ``"expected_reward"`` and ``"oracle_reward"`` (n_requests,), ``"expected_rewards"`` per
+    position, ``"oracle_slates"`` and, where the choice model has it, ``"candidate_rewards"``
+    (n_requests, max_candidates, slate_size). Episodes never end.
+
+    Common random numbers: the random numbers a step draws do not depend on the action, so
+    two copies reset with the same seed show the same users and candidates to any two
+    policies; only the histories differ.
+
+    Parameters
+    ----------
+    world : World
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium: an instance attribute)
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._name = type(self).__name__
+        self.action_space = SlateSpace(
+            n_requests=world.n_requests,
+            slate_size=world.slate_size,
+            max_candidates=world.max_candidates,
+            min_candidates=world.min_candidates,
+        )
+        self.observation_space = world.observation_space()
+        self._batch = None
+        self._time = 0
+
+    @property
+    def n_requests(self) -> int:
+        return self.world.n_requests
+
+    @property
+    def slate_size(self) -> int:
+        return self.world.slate_size
+
+    @property
+    def min_candidates(self) -> int:
+        return self.world.min_candidates
+
+    @property
+    def max_candidates(self) -> int:
+        return self.world.max_candidates
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
+        """Draw a new world and its first batch; ``options`` is unused."""
+        super().reset(seed=seed)
+        self._time = 0
+        batch = self._serve(self.world.reset(self.np_random, 1))
+        return self.world.observation(batch), {}
+
+    def step(
+        self, action: ArrayLike
+    ) -> tuple[dict[str, NDArray[Any]], float, bool, bool, dict[str, Any]]:
+        """Show the slates, draw the feedback, then serve the next batch."""
+        shape = (self.world.n_requests, self.world.slate_size)
+        slates = self._check(action, f"The action of {self._name}.step", shape)
+        info = self.world.respond(self.np_random, self._current(), slates)
+        self._time += 1
+        batch = self._serve(self.world.next_batch(self.np_random, self._time))
+        reward = float(info["rewards"].sum())
+        return self.world.observation(batch), reward, False, False, info
+
+    def expected_slate_reward(self, slates: ArrayLike) -> NDArray[np.float64]:
+        """Exact expected reward of ``slates`` on the current batch, shape (n_requests,)."""
+        shape = (self.world.n_requests, self.world.slate_size)
+        checked = self._check(slates, "'slates' of expected_slate_reward", shape)
+        return self.world.expected_rewards(self._current(), checked).sum(axis=1)
+
+    def oracle_slates(self) -> NDArray[np.int64]:
+        """The best slates on the current batch, int64 of shape (n_requests, slate_size)."""
+        return self.world.best_slates(self._current())
+
+    def item_table(self) -> ItemTable:
+        """The catalogue with its features and availability windows (``valid_from``,
+        ``valid_until`` in steps); drawn by ``reset``."""
+        self._current()
+        return self.world.catalogue.item_table()
+
+
+class SlateVectorEnv(_Served, VectorEnv):
+    """``num_envs`` independent worlds stepped together by numpy over all their requests.
+
+    The worlds are stacked along the request axis of one :class:`World`: one draw of
+    ``num_envs * n_requests`` users, candidates, clicks per step, no loop over copies.
+    Observations, actions, rewards and every ``info`` entry have a leading ``num_envs``
+    axis (``info`` has gymnasium's ``"_key"`` masks, all True). Sub-environment ``e`` is
+    distributed like a single environment but does not replay a single environment's
+    random stream. Episodes never end (autoreset never happens).
+
+    Parameters
+    ----------
+    world : World
+    num_envs : int
+    """
+
+    metadata: dict[str, Any] = {  # noqa: RUF012 (gymnasium: an instance attribute)
+        "render_modes": [],
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(self, world: World, num_envs: int = 1) -> None:
+        self._name = type(self).__name__
+        self.num_envs = check_integer(num_envs, "num_envs", self._name, low=1)
+        world.check_memory(self.num_envs, self._name)
+        self.world = world
+        self.single_observation_space = world.observation_space()
+        self.single_action_space = SlateSpace(
+            n_requests=world.n_requests,
+            slate_size=world.slate_size,
+            max_candidates=world.max_candidates,
+            min_candidates=world.min_candidates,
+        )
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = SlateSpace(
+            n_requests=world.n_requests,
+            slate_size=world.slate_size,
+            max_candidates=world.max_candidates,
+            min_candidates=world.min_candidates,
+            num_envs=self.num_envs,
+        )
+        self._batch = None
+        self._time = 0
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
+        """Draw ``num_envs`` new worlds and their first batches (one seed for all)."""
+        if isinstance(seed, list):
+            seed = seed[0]
+        super().reset(seed=seed)
+        self._time = 0
+        batch = self._serve(self.world.reset(self.np_random, self.num_envs))
+        return self._stacked(self.world.observation(batch)), {}
+
+    def step(
+        self, actions: ArrayLike
+    ) -> tuple[
+        dict[str, NDArray[Any]],
+        NDArray[np.float64],
+        NDArray[np.bool_],
+        NDArray[np.bool_],
+        dict[str, Any],
+    ]:
+        """Show the slates of every sub-environment, draw feedback, serve the next batches."""
+        shape = (self.num_envs, self.world.n_requests, self.world.slate_size)
+        slates = self._check(actions, f"The actions of {self._name}.step", shape)
+        info = self.world.respond(self.np_random, self._current(), slates)
+        self._time += 1
+        batch = self._serve(self.world.next_batch(self.np_random, self._time))
+        rewards = info["rewards"].reshape(self.num_envs, -1).sum(axis=1)
+        done = np.zeros(self.num_envs, dtype=np.bool_)
+        obs = self._stacked(self.world.observation(batch))
+        return obs, rewards, done, done.copy(), self._vector_info(info)
+
+    def _stacked(self, values: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+        """Stacked-world rows (n_rows, ...) as (num_envs, n_requests, ...)."""
+        out = {}
+        for key, value in values.items():
+            if value.ndim == 0:
+                out[key] = np.full(self.num_envs, value)
+            else:
+                out[key] = value.reshape(self.num_envs, -1, *value.shape[1:])
+        return out
+
+    def _vector_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Every entry with a leading num_envs axis and its all-True ``"_key"`` mask."""
+        present = np.ones(self.num_envs, dtype=np.bool_)
+        out: dict[str, Any] = {}
+        for key, value in info.items():
+            if isinstance(value, dict):
+                out[key] = self._vector_info(value)
+            else:
+                out[key] = value.reshape(self.num_envs, -1, *value.shape[1:])
+            out[f"_{key}"] = present
+        return out
+
+
+def vector_creator(make_env: Callable[..., SlateEnv]) -> Callable[..., SlateVectorEnv]:
+    """A ``vector_entry_point`` for gymnasium: ``num_envs`` worlds of the environment
+    ``make_env(**params)`` would build, natively batched."""
+
+    def make_vector(num_envs: int = 1, **params: Any) -> SlateVectorEnv:
+        return SlateVectorEnv(make_env(**params).world, num_envs=num_envs)
+
+    make_vector.__name__ = f"{getattr(make_env, '__name__', 'env')}_vector"
+    return make_vector

@@ -1,0 +1,124 @@
+"""The ``bandits/StreamingService-v0`` preset: a video service with context signals, drifting
+tastes, arriving and retiring titles, new users, a cascade and watch time."""
+
+from __future__ import annotations
+
+from numpy.typing import ArrayLike
+
+from bandits.validation import check_integer
+from simulator.catalogue import Catalogue
+from simulator.choice import make_choice_model
+from simulator.context import Context
+from simulator.env import SlateEnv
+from simulator.reward import DEFAULT_SPREAD, make_reward
+from simulator.users import Users
+from simulator.world import World
+
+STEPS_PER_DAY = 48
+"""Default steps per simulated day: a step is half an hour."""
+
+
+class StreamingServiceEnv(SlateEnv):
+    """A streaming service: the latent-factor world of :class:`LatentFactorEnv` plus
+
+    - context signals in the observation (after the user's features): device one-hot
+      (phone, tv, desktop), time of day and season as ``sin, cos`` of their phase; a
+      request's taste is ``theta_u + c M`` with ``M`` drawn per world at reset
+      (``context_shift_scale`` times the taste scale), see :class:`simulator.context.Context`;
+    - drift: every ``drift_every`` steps each taste moves to ``sqrt(1 - drift**2) theta +
+      drift * fresh`` (same distribution, correlation ``sqrt(1 - drift**2)``);
+    - cold start: ``initial_items`` titles from the start, ``items_per_step`` new ones each
+      step, each retiring ``item_lifetime`` steps after it arrives (the windows are
+      :meth:`item_table`'s ``valid_from``/``valid_until``); ``initial_users`` users at first
+      and ``users_per_step`` new ones (with no history) each step;
+    - by default a cascade (scan down, stop at the first click; ``"examined"`` signal) and
+      watch time as the reward.
+
+    Parameters are those of :class:`LatentFactorEnv` (with other defaults) and the ones above;
+    ``steps_per_day``/``steps_per_year`` of 0 drop the time-of-day/season signals and
+    ``devices=False`` the device.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_users: int = 5000,
+        initial_users: int = 2000,
+        users_per_step: int = 10,
+        n_items: int = 2000,
+        initial_items: int = 500,
+        items_per_step: int = 2,
+        item_lifetime: int = 4 * STEPS_PER_DAY,
+        n_latent: int = 8,
+        n_requests: int = 64,
+        slate_size: int = 5,
+        min_candidates: int = 30,
+        max_candidates: int = 50,
+        history_length: int = 10,
+        feature_noise: float = 0.2,
+        logit_scale: float = 2.0,
+        item_bias_scale: float = 0.5,
+        devices: bool = True,
+        device_probabilities: tuple[float, float, float] = (0.6, 0.25, 0.15),
+        steps_per_day: int = STEPS_PER_DAY,
+        steps_per_year: int = 365 * STEPS_PER_DAY,
+        context_shift_scale: float = 0.5,
+        drift: float = 0.05,
+        drift_every: int = STEPS_PER_DAY,
+        choice_model: str = "cascade",
+        examination: ArrayLike | None = None,
+        no_click_logit: float = 0.0,
+        reward: str = "watch_time",
+        watch_time_spread: float = DEFAULT_SPREAD,
+    ) -> None:
+        owner = type(self).__name__
+        catalogue = Catalogue(
+            n_items=n_items,
+            n_latent=n_latent,
+            bias_scale=item_bias_scale,
+            initial_items=initial_items,
+            items_per_step=items_per_step,
+            item_lifetime=item_lifetime,
+            owner=owner,
+        )
+        users = Users(
+            n_users=n_users,
+            n_latent=n_latent,
+            history_length=history_length,
+            feature_noise=feature_noise,
+            initial_users=initial_users,
+            users_per_step=users_per_step,
+            drift=drift,
+            drift_every=drift_every,
+            owner=owner,
+        )
+        context = Context(
+            n_latent=n_latent,
+            devices=devices,
+            device_probabilities=device_probabilities,
+            steps_per_day=steps_per_day,
+            steps_per_year=steps_per_year,
+            shift_scale=context_shift_scale,
+            owner=owner,
+        )
+        size = check_integer(slate_size, "slate_size", owner, low=1, high=catalogue.n_items)
+        super().__init__(
+            World(
+                catalogue=catalogue,
+                users=users,
+                context=context,
+                choice_model=make_choice_model(
+                    choice_model,
+                    slate_size=size,
+                    examination=examination,
+                    no_click_logit=no_click_logit,
+                    owner=owner,
+                ),
+                reward=make_reward(reward, watch_time_spread=watch_time_spread, owner=owner),
+                n_requests=n_requests,
+                min_candidates=min_candidates,
+                max_candidates=max_candidates,
+                logit_scale=logit_scale,
+                owner=owner,
+            )
+        )

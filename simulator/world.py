@@ -1,0 +1,286 @@
+"""The world: catalogue, users, context, choice model and reward wired into one step of
+dynamics, for ``n_worlds`` independent worlds stacked along the request axis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from bandits.observation import PAD_ID
+from bandits.validation import InputValueError, check_integer, check_real
+from simulator.catalogue import MAX_SCALE, Catalogue
+from simulator.choice import ChoiceModel
+from simulator.context import Context
+from simulator.reward import Reward
+from simulator.sampling import sample_distinct
+from simulator.users import Users
+
+BASE_LOGIT = -1.5
+"""Offset of every utility logit: sets the typical attraction near 0.2."""
+
+MEMORY_LIMIT = 8 * 2**30
+"""Largest world (users, items, histories) or batch an environment may hold, in bytes."""
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The requests of one step, in stacked-world rows (``n_worlds * n_requests``).
+
+    Attributes
+    ----------
+    time : int
+    worlds, users, counts : ndarray of int64, shape (n_rows,)
+        World of each request, its user (row of the stacked users), its candidate count.
+    items : ndarray of int64, shape (n_rows, max_candidates)
+        Stacked catalogue row of each candidate (the world's first item for padding).
+    real : ndarray of bool, shape (n_rows, max_candidates)
+    logits, values : ndarray of float64, shape (n_rows, max_candidates)
+        Utility logit and expected reward of a click (0 for padding) of each candidate.
+    features : ndarray of float64, shape (n_rows, max_candidates, n_latent)
+        The candidates' factors (0 for padding).
+    signals : ndarray of float64, shape (n_rows, n_signals)
+        The context signals.
+    """
+
+    time: int
+    worlds: NDArray[np.int64]
+    users: NDArray[np.int64]
+    counts: NDArray[np.int64]
+    items: NDArray[np.int64]
+    real: NDArray[np.bool_]
+    logits: NDArray[np.float64]
+    values: NDArray[np.float64]
+    features: NDArray[np.float64]
+    signals: NDArray[np.float64]
+
+
+class World:
+    """Requests, candidates, attractions, feedback and ground truth, from the parts.
+
+    A request at step ``t`` of world ``w``: a user arrives (:class:`Users`), the context
+    signals are drawn (:class:`Context`), ``n`` candidates (``n`` uniform in
+    ``[min_candidates, max_candidates]``) are drawn uniformly among the live items
+    (:class:`Catalogue`) in O(max_candidates), and candidate ``i`` has the utility logit
+    ``logit_scale * (theta_u + c M) . phi_i + b_i + BASE_LOGIT``. The choice model turns the
+    logits of the shown slate into clicks, the reward into rewards, and both give the exact
+    expected reward of any slate and the best one.
+
+    Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
+    n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
+
+    Parameters
+    ----------
+    catalogue, users, context, choice_model, reward
+        The parts.
+    n_requests : int
+        Requests per step and world.
+    min_candidates, max_candidates : int
+        ``slate_size <= min_candidates <= max_candidates <= initial_items``.
+    logit_scale : float
+        Weight of the taste term.
+    owner : str
+    """
+
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        users: Users,
+        context: Context,
+        choice_model: ChoiceModel,
+        reward: Reward,
+        n_requests: int,
+        min_candidates: int,
+        max_candidates: int,
+        logit_scale: float,
+        owner: str = "World",
+    ) -> None:
+        self.catalogue, self.users, self.context = catalogue, users, context
+        self.choice_model, self.reward = choice_model, reward
+        self.slate_size = choice_model.slate_size
+        self.n_requests = check_integer(n_requests, "n_requests", owner, low=1)
+        self.min_candidates = check_integer(
+            min_candidates, "min_candidates", owner, low=self.slate_size, high=catalogue.n_items
+        )
+        self.max_candidates = check_integer(
+            max_candidates, "max_candidates", owner, low=self.min_candidates, high=catalogue.n_items
+        )
+        if self.max_candidates > catalogue.initial_items:
+            raise InputValueError(
+                f"The 'initial_items' parameter of {owner} must be >= max_candidates="
+                f"{self.max_candidates} (every request needs that many live items); got "
+                f"{catalogue.initial_items}."
+            )
+        self.logit_scale = check_real(logit_scale, "logit_scale", owner, low=0.0, high=MAX_SCALE)
+        self.n_worlds = 1
+        self.check_memory(1, owner)
+
+    @property
+    def n_context_features(self) -> int:
+        return self.users.n_latent + self.context.n_signals
+
+    def check_memory(self, n_worlds: int, owner: str) -> None:
+        """Refuse sizes whose world or batch would not fit in ``MEMORY_LIMIT``, naming them."""
+        d = self.users.n_latent
+        world = (
+            8
+            * n_worlds
+            * (
+                self.users.n_users * (2 * d + self.users.history_length)
+                + self.catalogue.n_items * (d + 2)
+            )
+        )
+        batch = 8 * n_worlds * self.n_requests * self.max_candidates * (d + 6)
+        for what, size, names in (
+            ("world", world, "n_users, n_items, n_latent and history_length"),
+            ("batch", batch, "n_requests, max_candidates and n_latent"),
+        ):
+            if size > MEMORY_LIMIT:
+                raise InputValueError(
+                    f"The {what} of {owner} would take {size / 2**30:,.1f} GiB, more than the "
+                    f"{MEMORY_LIMIT / 2**30:.0f} GiB allowed; make {names} smaller."
+                )
+
+    def reset(self, rng: np.random.Generator, n_worlds: int) -> Batch:
+        """Draw ``n_worlds`` new worlds and their first batch."""
+        self.n_worlds = n_worlds
+        self.users.reset(rng, n_worlds)
+        self.catalogue.reset(rng, n_worlds)
+        self.context.reset(rng, n_worlds)
+        self.reward.reset(rng, n_worlds * self.catalogue.n_items)
+        self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
+        return self.next_batch(rng, 0)
+
+    def next_batch(self, rng: np.random.Generator, time: int) -> Batch:
+        """Draw the requests of step ``time`` (after the drift due then)."""
+        self.users.evolve(rng, time)
+        worlds = self.worlds_
+        rows = worlds.size
+        users = self.users.arrive(rng, worlds, time)
+        counts = rng.integers(self.min_candidates, self.max_candidates + 1, size=rows)
+        ranks = sample_distinct(self.catalogue.n_live(time), rows, self.max_candidates, rng)
+        real = np.arange(self.max_candidates) < counts[:, None]
+        padded = self.min_candidates < self.max_candidates
+        local = self.catalogue.live_items(ranks, time)
+        if padded:
+            local[~real] = 0
+        items = local + (worlds * self.catalogue.n_items)[:, None]
+        signals = self.context.draw(rng, rows, time)
+        taste = self.users.tastes_[users]
+        shift = self.context.taste_shift(signals, worlds)
+        if shift is not None:
+            taste = taste + shift
+        features = self.catalogue.factors_[items]
+        if padded:
+            features[~real] = 0.0
+        logits = (
+            self.logit_scale * np.einsum("nd,ncd->nc", taste, features)
+            + self.catalogue.biases_[items]
+            + BASE_LOGIT
+        )
+        values = self.reward.values(items)
+        if padded:
+            values[~real] = 0.0
+        return Batch(time, worlds, users, counts, items, real, logits, values, features, signals)
+
+    def observation(self, batch: Batch) -> dict[str, NDArray[Any]]:
+        """The batch in the ``SlateObservation.to_mapping()`` layout (``slate_size`` 0-d),
+        stacked-world rows; built once, owned by the caller."""
+        catalogue_offset = batch.worlds[:, None] * self.catalogue.n_items
+        context = self.users.features(batch.users)
+        if self.context.n_signals:
+            context = np.concatenate([context, batch.signals], axis=1)
+        n = self.n_requests
+        return {
+            "context": context,
+            "candidate_ids": np.where(batch.real, batch.items - catalogue_offset, PAD_ID),
+            "candidate_features": batch.features,
+            "n_candidates": batch.counts.copy(),
+            "slate_size": np.asarray(self.slate_size, dtype=np.int64),
+            "history": self.users.histories_[batch.users],
+            "request_ids": np.tile(batch.time * n + np.arange(n), self.n_worlds),
+            "user_ids": batch.users - batch.worlds * self.users.n_users,
+            "times": np.full(batch.users.size, batch.time, dtype=np.int64),
+        }
+
+    def observation_space(self) -> spaces.Dict:
+        """The space of one world's observations (n_requests rows)."""
+        n, width, d = self.n_requests, self.max_candidates, self.catalogue.n_latent
+
+        def ints(low: int, high: int, shape: tuple[int, ...]) -> spaces.Box:
+            return spaces.Box(low=low, high=high, shape=shape, dtype=np.int64)
+
+        def reals(shape: tuple[int, ...]) -> spaces.Box:
+            return spaces.Box(low=-np.inf, high=np.inf, shape=shape, dtype=np.float64)
+
+        n_items, n_users = self.catalogue.n_items, self.users.n_users
+        # n_candidates and slate_size use the bounds SlateObservation enforces, as a constant
+        # quantity in a Box with low == high makes gymnasium warn.
+        return spaces.Dict(
+            {
+                "context": reals((n, self.n_context_features)),
+                "candidate_ids": ints(PAD_ID, n_items - 1, (n, width)),
+                "candidate_features": reals((n, width, d)),
+                "n_candidates": ints(self.slate_size, width, (n,)),
+                "slate_size": ints(1, width, ()),
+                "history": ints(PAD_ID, n_items - 1, (n, self.users.history_length)),
+                "request_ids": ints(0, _INT64_MAX, (n,)),
+                "user_ids": ints(PAD_ID, n_users - 1, (n,)),
+                "times": ints(0, _INT64_MAX, (n,)),
+            }
+        )
+
+    def expected_rewards(self, batch: Batch, slates: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Exact expected reward per position of ``slates`` (checked), shape (n_rows,
+        slate_size)."""
+        logits = np.take_along_axis(batch.logits, slates, axis=1)
+        values = np.take_along_axis(batch.values, slates, axis=1)
+        return self.choice_model.expected_rewards(logits, values)
+
+    def best_slates(self, batch: Batch) -> NDArray[np.int64]:
+        """The slates with the highest expected reward, shape (n_rows, slate_size)."""
+        return self.choice_model.best_slates(batch.logits, batch.values, batch.real)
+
+    def respond(
+        self, rng: np.random.Generator, batch: Batch, slates: NDArray[np.int64]
+    ) -> dict[str, Any]:
+        """Feedback to ``slates`` (checked) and the exact ground truth; records the clicks.
+
+        Returns
+        -------
+        dict
+            ``"rewards"`` and ``"signals"`` (``"click"``, the reward's own, and ``"examined"``
+            from a cascade), shape (n_rows, slate_size); ``"expected_reward"`` and
+            ``"oracle_reward"``, shape (n_rows,); ``"expected_rewards"`` per position;
+            ``"oracle_slates"``; ``"candidate_rewards"``, shape (n_rows, max_candidates,
+            slate_size), where the choice model has it (position-based).
+        """
+        uniforms = rng.random(slates.shape)
+        logits = np.take_along_axis(batch.logits, slates, axis=1)
+        clicks, examined = self.choice_model.simulate(logits, uniforms)
+        shown = np.take_along_axis(batch.items, slates, axis=1)
+        rewards, signals = self.reward.realise(clicks, shown, rng)
+        if examined is not None:
+            signals["examined"] = examined.astype(np.float64)
+        expected = self.expected_rewards(batch, slates)
+        oracle_slates = self.best_slates(batch)
+        info: dict[str, Any] = {
+            "rewards": rewards,
+            "signals": signals,
+            "expected_reward": expected.sum(axis=1),
+            "oracle_reward": self.expected_rewards(batch, oracle_slates).sum(axis=1),
+            "expected_rewards": expected,
+            "oracle_slates": oracle_slates,
+        }
+        candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
+        if candidate is not None:
+            info["candidate_rewards"] = candidate
+        offset = (batch.worlds * self.catalogue.n_items)[:, None]
+        self.users.record(batch.users, np.where(clicks, shown - offset, PAD_ID))
+        return info

@@ -1,0 +1,132 @@
+"""Choice models: each against its formula on hand-computed cases, best slates against brute
+force, simulated clicks against the exact probabilities (4 standard errors)."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.special import logit
+
+from bandits.validation import InputValueError
+from simulator.choice import (
+    Cascade,
+    MultinomialLogit,
+    PositionBased,
+    make_choice_model,
+    ranked_top_k,
+)
+
+
+def test_position_based_formula():
+    model = PositionBased(slate_size=2, examination=[1.0, 0.5])
+    np.testing.assert_allclose(model.click_probabilities(logit([[0.5, 0.2]])), [[0.5, 0.1]])
+    values = np.array([[2.0, 1.0, 3.0]])
+    rewards = model.candidate_rewards(logit([[0.5, 0.2, 0.1]]), values)
+    np.testing.assert_allclose(rewards[0], [[1.0, 0.5], [0.2, 0.1], [0.3, 0.15]])
+
+
+def test_cascade_formula_and_clicks_stop_the_scan():
+    model = Cascade(slate_size=3)
+    attraction = logit([[0.5, 0.2, 0.4]])
+    np.testing.assert_allclose(model.click_probabilities(attraction), [[0.5, 0.1, 0.16]])
+    uniforms = np.array([[0.7, 0.1, 0.1], [0.9, 0.9, 0.9], [0.1, 0.1, 0.1]])
+    clicks, examined = model.simulate(np.repeat(attraction, 3, axis=0), uniforms)
+    np.testing.assert_array_equal(clicks, [[0, 1, 0], [0, 0, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(examined, [[1, 1, 0], [1, 1, 1], [1, 0, 0]])
+    assert model.candidate_rewards(attraction, np.ones((1, 3))) is None
+
+
+def test_mnl_formula_and_at_most_one_click():
+    model = MultinomialLogit(slate_size=2, examination=[1.0, 0.5], no_click_logit=0.0)
+    logits = np.log([[1.0, 3.0]])  # weights 1 and 3, position weights 1 and 0.5, w0 = 1
+    np.testing.assert_allclose(model.click_probabilities(logits), [[1 / 3.5, 1.5 / 3.5]])
+    uniforms = np.array([[0.2, 0.99], [0.5, 0.0], [0.9, 0.0]])
+    clicks, examined = model.simulate(np.repeat(logits, 3, axis=0), uniforms)
+    np.testing.assert_array_equal(clicks, [[1, 0], [0, 1], [0, 0]])
+    assert examined is None
+    lone = MultinomialLogit(slate_size=1, examination=[1.0], no_click_logit=0.0)
+    np.testing.assert_allclose(lone.click_probabilities(logit([[0.3]])), [[0.3]])
+    shifted = MultinomialLogit(slate_size=1, examination=[1.0], no_click_logit=np.log(3.0))
+    np.testing.assert_allclose(shifted.click_probabilities(np.log([[1.0]])), [[0.25]])
+
+
+MODELS = [
+    PositionBased(slate_size=3, examination=[1.0, 0.6, 0.3]),
+    Cascade(slate_size=3),
+    MultinomialLogit(slate_size=3, examination=[1.0, 0.7, 0.4], no_click_logit=0.5),
+]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+@pytest.mark.parametrize("reward", ["click", "values"])
+def test_best_slates_beat_every_slate(model, reward):
+    rng = np.random.default_rng(7)
+    n, width = 40, 6
+    logits = rng.normal(-0.5, 1.5, (n, width))
+    values = np.ones((n, width)) if reward == "click" else rng.lognormal(0, 1, (n, width))
+    counts = rng.integers(3, width + 1, n)
+    real = np.arange(width) < counts[:, None]
+    values = np.where(real, values, 0.0)
+
+    def expected(slates):
+        shown = np.take_along_axis(logits, slates, axis=1)
+        worth = np.take_along_axis(values, slates, axis=1)
+        return model.expected_rewards(shown, worth).sum(axis=1)
+
+    best = model.best_slates(logits, values, real)
+    assert np.take_along_axis(real, best, axis=1).all()
+    assert all(len(set(row)) == 3 for row in best.tolist())
+    brute = np.full(n, -np.inf)
+    for slate in itertools.permutations(range(width), 3):
+        slates = np.tile(slate, (n, 1))
+        allowed = np.take_along_axis(real, slates, axis=1).all(axis=1)
+        brute = np.where(allowed, np.maximum(brute, expected(slates)), brute)
+    np.testing.assert_allclose(expected(best), brute, rtol=1e-12)
+
+
+def test_cascade_best_slate_for_clicks_is_the_top_k_by_attraction_in_order():
+    logits = logit([[0.1, 0.5, 0.3, 0.7]])
+    best = Cascade(slate_size=2).best_slates(logits, np.ones((1, 4)), np.ones((1, 4), bool))
+    np.testing.assert_array_equal(best, [[3, 1]])
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+def test_simulated_clicks_match_the_exact_probabilities(model):
+    """Per position, the click rate over many draws of one slate lies within 4 standard errors
+    of the exact probability; at most one click per slate for cascade and mnl."""
+    rng = np.random.default_rng(3)
+    n = 40_000
+    logits = np.tile(logit([0.4, 0.25, 0.6]), (n, 1))
+    clicks, examined = model.simulate(logits, rng.random((n, 3)))
+    p = model.click_probabilities(logits[:1])[0]
+    standard_error = np.sqrt(p * (1 - p) / n)
+    assert np.all(np.abs(clicks.mean(axis=0) - p) < 4 * standard_error)
+    if model.name != "position":
+        assert clicks.sum(axis=1).max() == 1
+    if examined is not None:  # examined exactly up to the first click
+        last = np.where(clicks.any(axis=1), clicks.argmax(axis=1), 2)
+        np.testing.assert_array_equal(examined, np.arange(3) <= last[:, None])
+
+
+def test_ranked_top_k_orders_the_highest():
+    scores = np.array([[0.1, 0.9, -np.inf, 0.5, 0.7], [3.0, 2.0, 1.0, 0.0, -1.0]])
+    np.testing.assert_array_equal(ranked_top_k(scores, 3), [[1, 4, 3], [0, 1, 2]])
+    np.testing.assert_array_equal(ranked_top_k(scores[:, :3], 3), [[1, 0, 2], [0, 1, 2]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"name": "logit"}, "Unknown 'choice_model' of Env 'logit'"),
+        ({"name": "cascade", "examination": [1.0, 0.5]}, "'examination' .* 'cascade'"),
+        ({"name": "position", "no_click_logit": 1.0}, "'no_click_logit' .* only to .*mnl"),
+        ({"name": "mnl", "no_click_logit": float("inf")}, "'no_click_logit' .* finite"),
+        ({"name": "mnl", "no_click_logit": 800}, "'no_click_logit' .* <= 700; got 800"),
+        ({"name": "mnl", "examination": [1.0, 1.2]}, "'examination' .* row 1 is 1.2"),
+    ],
+)
+def test_bad_choice_settings_are_named(kwargs, match):
+    params = {"slate_size": 2, "examination": None, "no_click_logit": 0.0, "owner": "Env"}
+    params |= kwargs
+    with pytest.raises(InputValueError, match=match):
+        make_choice_model(params.pop("name"), **params)

@@ -1,0 +1,46 @@
+"""sample_distinct: distinct values in range, every ordered tuple equally likely, both paths."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from simulator.sampling import sample_distinct
+
+
+@pytest.mark.parametrize(("population", "width"), [(5, 3), (1_000_000, 50), (40, 20), (7, 7)])
+def test_rows_are_distinct_and_in_range(population, width):
+    draws = sample_distinct(population, 300, width, np.random.default_rng(0))
+    assert draws.shape == (300, width) and draws.dtype == np.int64
+    assert draws.min() >= 0 and draws.max() < population
+    assert all(len(set(row)) == width for row in draws.tolist())
+
+
+@pytest.mark.parametrize("population", [4, 9], ids=["sorting", "rejection"])
+def test_every_ordered_tuple_is_equally_likely(population):
+    """Counts of each ordered pair within 4 standard errors of n / (N (N - 1))."""
+    n = 60_000
+    draws = sample_distinct(population, n, 2, np.random.default_rng(1))
+    counts = np.zeros((population, population))
+    np.add.at(counts, (draws[:, 0], draws[:, 1]), 1)
+    p = 1 / (population * (population - 1))
+    off_diagonal = ~np.eye(population, dtype=bool)
+    assert np.all(counts[~off_diagonal] == 0)
+    assert np.all(np.abs(counts[off_diagonal] - n * p) < 4 * np.sqrt(n * p * (1 - p)))
+
+
+def test_rejection_with_many_repeats_stays_uniform_over_positions():
+    """Width 4 of 8: many redraws; each value is equally likely at each position."""
+    n = 40_000
+    draws = sample_distinct(8, n, 4, np.random.default_rng(2))
+    for position in range(4):
+        counts = np.bincount(draws[:, position], minlength=8)
+        assert np.all(np.abs(counts - n / 8) < 4 * np.sqrt(n * (1 / 8) * (7 / 8)))
+    pairs = {tuple(pair) for pair in draws[:, :2].tolist()}
+    assert pairs == set(itertools.permutations(range(8), 2))
+
+
+def test_same_generator_state_same_draws():
+    first = sample_distinct(1000, 50, 30, np.random.default_rng(5))
+    second = sample_distinct(1000, 50, 30, np.random.default_rng(5))
+    np.testing.assert_array_equal(first, second)

@@ -1,0 +1,97 @@
+"""make_vec: the natively batched vector environment of every preset."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import simulator
+from bandits.observation import PAD_ID, SlateObservation
+from simulator import SlateVectorEnv
+
+ENV_IDS = sorted(simulator.PRESETS)
+SMALL = {"n_requests": 5, "min_candidates": 6, "max_candidates": 9}
+
+
+def rollout(env_id, seed, steps=4, num_envs=3):
+    envs = gym.make_vec(env_id, num_envs=num_envs, **SMALL)
+    obs, _ = envs.reset(seed=seed)
+    envs.action_space.seed(seed)
+    trace = [obs]
+    for _ in range(steps):
+        trace.append(envs.step(envs.action_space.sample()))
+    return envs, trace
+
+
+def assert_same(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, tuple | list):
+        for x, y in zip(a, b, strict=True):
+            assert_same(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_make_vec_uses_the_native_vector_env(env_id):
+    envs, trace = rollout(env_id, seed=0, steps=1)
+    assert isinstance(envs.unwrapped, SlateVectorEnv)
+    assert envs.num_envs == 3
+    obs = trace[0]
+    assert obs in envs.observation_space
+    assert obs["candidate_ids"].shape == (3, 5, 9)
+    next_obs, rewards, terminated, truncated, info = trace[1]
+    assert next_obs in envs.observation_space
+    assert rewards.shape == terminated.shape == truncated.shape == (3,)
+    assert not terminated.any() and not truncated.any()
+    size = envs.single_action_space.slate_size
+    assert info["rewards"].shape == (3, 5, size) and info["_rewards"].all()
+    np.testing.assert_allclose(rewards, info["rewards"].sum(axis=(1, 2)))
+    assert info["expected_reward"].shape == info["oracle_reward"].shape == (3, 5)
+    assert np.all(info["oracle_reward"] >= info["expected_reward"] - 1e-12)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_same_seed_same_vector_rollout_bit_for_bit(env_id):
+    assert_same(rollout(env_id, 4)[1], rollout(env_id, 4)[1])
+    assert not np.array_equal(
+        rollout(env_id, 4)[1][0]["context"], rollout(env_id, 5)[1][0]["context"]
+    )
+
+
+def test_sub_environments_are_separate_worlds():
+    """Each sub-environment names its own users and items from 0 and is a valid observation;
+    the worlds differ."""
+    envs, trace = rollout("bandits/LatentFactor-v0", seed=1, steps=0, num_envs=2)
+    obs = trace[0]
+    for e in range(2):
+        one = SlateObservation.from_mapping({key: value[e] for key, value in obs.items()})
+        assert one.n_requests == 5
+        assert one.candidate_ids[one.candidate_mask].max() < 200
+    world = envs.unwrapped.world
+    assert world.catalogue.factors_.shape == (2 * 200, 6)
+    assert not np.array_equal(world.catalogue.factors_[:200], world.catalogue.factors_[200:])
+
+
+def test_vector_step_checks_the_actions():
+    envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, **SMALL)
+    envs.reset(seed=0)
+    bad = np.zeros((2, 5, 3), dtype=np.int64)
+    with pytest.raises(ValueError, match="must not repeat"):
+        envs.step(bad)
+    with pytest.raises(ValueError, match=r"3 axes; got shape \(5, 3\)"):
+        envs.step(np.zeros((5, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"shape \(2, 5, 3\); got \(3, 5, 3\)"):
+        envs.step(np.zeros((3, 5, 3), dtype=np.int64))
+
+
+def test_histories_live_in_each_world():
+    envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, n_users=3, logit_scale=0.0, **SMALL)
+    envs.reset(seed=2)
+    for _ in range(10):
+        obs, *_ = envs.step(envs.action_space.sample())
+    history = obs["history"]
+    assert (history != PAD_ID).any()
+    assert history.max() < 200
