@@ -87,7 +87,7 @@ BatchBytes = Annotated[
 ESTIMATES_FILE = "estimates.csv"
 ESTIMATE_REQUIRED = ("target", "estimator", "value", "stderr", "ci_low", "ci_high", "n")
 """Columns an estimates file must have for a report (older files lack some of the rest)."""
-REPORT_FILES = ("regret.png", "summary.csv", "report.md", "report.html")
+REPORT_FILES = ("regret.png", "reward.png", "summary.csv", "report.md", "report.html")
 
 
 @app.command()
@@ -344,7 +344,7 @@ def report(
                 temporary.write_text(text, encoding="utf-8")
         record_step(run_dir, "report", files=[str(run_dir / name) for name in REPORT_FILES])
     console.print(rich_table(_summary_view(built.tables["summary"]), "Policies"))
-    say(f"Report: {run_dir / 'report.html'} (and report.md, regret.png)")
+    say(f"Report: {run_dir / 'report.html'} (and report.md, regret.png, reward.png)")
 
 
 def _build_report(run_dir: Path, trace_path: Path, title: str | None) -> Report:

@@ -2,12 +2,13 @@
 
 A run folder holds only what the ``bandits`` commands write:
 
-==============================================  =====================
-``manifest.json``                               every command (a step each)
-``trace.parquet``, ``logs/*.parquet``           ``bandits simulate``
-``estimates*.csv``                              ``bandits evaluate --out``
-``regret.png``, ``summary.csv``, ``report.*``   ``bandits report``
-==============================================  =====================
+================================================  =====================
+``manifest.json``                                 every command (a step each)
+``trace.parquet``, ``logs/*.parquet``             ``bandits simulate``
+``estimates*.csv``                                ``bandits evaluate --out``
+``regret.png``, ``reward.png``, ``summary.csv``,  ``bandits report``
+``report.*``
+================================================  =====================
 
 A folder with anything else in it, or without a manifest of a simulation whose logs are there
 (and are logs), is not a run folder: ``--overwrite`` refuses to replace it and ``report``
@@ -56,6 +57,7 @@ OWNERS = {
     "manifest.json": "every bandits command",
     "trace.parquet": "bandits simulate",
     "regret.png": "bandits report",
+    "reward.png": "bandits report",
     "summary.csv": "bandits report",
     "report.md": "bandits report",
     "report.html": "bandits report",

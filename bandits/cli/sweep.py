@@ -4,8 +4,8 @@ on local processes or Dask, resumable, with tables and a report over the seeds.
 Layout of the sweep folder ``OUT``: ``sweep.json`` (the config, written first), ``runs/<world>-
 seed<i>/`` (ordinary run folders, each committed atomically when its simulation ends),
 ``regret.csv`` (cumulative regret at the end per world and policy with its interval over
-seeds), ``summary.csv``, one ``regret-<world>.png`` per world and ``report.md`` /
-``report.html``. Re-running the same command skips the runs already committed; a killed run
+seeds), ``summary.csv``, ``regret-<world>.png`` and ``reward-<world>.png`` per world and
+``report.md`` / ``report.html``. Re-running the same command skips the runs already committed; a killed run
 leaves only hidden temporaries, removed when its run is made again.
 """
 
@@ -108,10 +108,10 @@ def write_sweep_report(config: SweepConfig, out: Path, result: SweepResult) -> l
     for world in config.worlds:
         trace = _world_trace(plan, out, world.name)
         built = build_report(trace, title=world.name)
-        figure = built.figures["regret.png"][1]
-        report.figures[f"regret-{world.name}.png"] = (
-            f"{world.name}: cumulative expected regret, mean over seeds with one-standard-"
-            f"error band", figure)  # fmt: skip
+        for stem, (caption, figure) in built.figures.items():
+            report.figures[f"{stem.removesuffix('.png')}-{world.name}.png"] = (
+                f"{world.name}: {caption.lower()}, mean over seeds with one-standard-error "
+                f"band", figure)  # fmt: skip
         rows = result.regret[result.regret["world"] == world.name].drop(columns="world")
         report.sections.append((f"{world.name}: cumulative regret at the end", rows))
     written = []

@@ -1,6 +1,6 @@
 """Reports of runs: summary tables, figures and their rendering. Nothing here writes files."""
 
-from bandits.reports.plots import plot_cumulative_regret
+from bandits.reports.plots import plot_cumulative_regret, plot_reward_rate
 from bandits.reports.render import markdown_table, render_html, render_markdown
 from bandits.reports.report import Report, build_report
 from bandits.reports.summary import regret_intervals, summarize_trace
@@ -12,6 +12,7 @@ __all__ = [
     "check_trace",
     "markdown_table",
     "plot_cumulative_regret",
+    "plot_reward_rate",
     "read_trace",
     "regret_intervals",
     "render_html",

@@ -25,12 +25,44 @@ def plot_cumulative_regret(trace: pd.DataFrame) -> Figure:
         Columns ``policy``, ``requests``, ``cumulative_regret`` and optionally ``run``.
     """
     check_trace(trace, ("requests", "cumulative_regret"))
-    final = trace.sort_values("requests").groupby("policy", sort=False)["cumulative_regret"].last()
-    shown = final.nsmallest(MAX_LINES).index if len(final) > MAX_LINES else final.index
+    return _plot_over_requests(
+        trace, "cumulative_regret", "cumulative expected regret", "Cumulative regret by policy",
+        best_low=True,
+    )  # fmt: skip
+
+
+def plot_reward_rate(trace: pd.DataFrame) -> Figure:
+    """Reward per request so far (the running click-through rate for click rewards) against
+    requests served, one line per policy; mean and one-standard-error band over runs as in
+    :func:`plot_cumulative_regret` (the ``MAX_LINES`` with the most reward are drawn).
+
+    Parameters
+    ----------
+    trace : pandas.DataFrame
+        Columns ``policy``, ``requests``, ``cumulative_reward`` and optionally ``run``.
+    """
+    check_trace(trace, ("requests", "cumulative_reward"))
+    rate = trace.assign(reward_rate=trace["cumulative_reward"] / trace["requests"])
+    return _plot_over_requests(
+        rate, "reward_rate", "reward per request so far", "Reward per request by policy",
+        best_low=False,
+    )  # fmt: skip
+
+
+def _plot_over_requests(
+    trace: pd.DataFrame, column: str, ylabel: str, title: str, *, best_low: bool
+) -> Figure:
+    """``column`` against requests, a line (mean over runs) and band (one standard error) per
+    policy; at most ``MAX_LINES`` policies, the best by their final value."""
+    final = trace.sort_values("requests").groupby("policy", sort=False)[column].last()
+    if len(final) > MAX_LINES:
+        shown = final.nsmallest(MAX_LINES).index if best_low else final.nlargest(MAX_LINES).index
+    else:
+        shown = final.index
     figure = Figure(figsize=(7.0, 4.5), layout="constrained")
     ax = figure.add_subplot()
     for policy, rows in trace[trace["policy"].isin(shown)].groupby("policy", sort=False):
-        curve = rows.groupby("requests")["cumulative_regret"].agg(["mean", "sem", "count"])
+        curve = rows.groupby("requests")[column].agg(["mean", "sem", "count"])
         (line,) = ax.plot(curve.index, curve["mean"], label=str(policy))
         if curve["count"].max() > 1:
             band = np.nan_to_num(curve["sem"].to_numpy())
@@ -43,9 +75,9 @@ def plot_cumulative_regret(trace: pd.DataFrame) -> Figure:
                 linewidth=0,
             )
     ax.set_xlabel("requests served")
-    ax.set_ylabel("cumulative expected regret")
-    ax.set_title("Cumulative regret by policy")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    title = "policy" if len(shown) == len(final) else f"policy ({len(shown)} of {len(final)})"
-    ax.legend(title=title)
+    legend = "policy" if len(shown) == len(final) else f"policy ({len(shown)} of {len(final)})"
+    ax.legend(title=legend)
     return figure

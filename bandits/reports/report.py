@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bandits.reports.plots import plot_cumulative_regret
+from bandits.reports.plots import plot_cumulative_regret, plot_reward_rate
 from bandits.reports.render import render_html, render_markdown
 from bandits.reports.summary import summarize_trace
 
@@ -92,6 +92,10 @@ def build_report(
     report.figures["regret.png"] = (
         "Cumulative expected regret per policy",
         plot_cumulative_regret(trace),
+    )
+    report.figures["reward.png"] = (
+        "Reward per request so far, per policy",
+        plot_reward_rate(trace),
     )
     report.tables["summary"] = summary
     report.sections.append(("Policies", summary))

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from bandits.reports.plots import plot_cumulative_regret
+from bandits.reports.plots import plot_cumulative_regret, plot_reward_rate
 from bandits.validation import InputTypeError, InputValueError
 
 
@@ -68,3 +68,23 @@ def test_missing_columns_are_named():
 def test_not_a_dataframe():
     with pytest.raises(InputTypeError, match="must be a pandas DataFrame; got dict"):
         plot_cumulative_regret({"policy": ["a"], "requests": [1], "cumulative_regret": [0.0]})
+
+
+def test_reward_rate_is_the_running_reward_per_request_with_a_band_over_runs():
+    trace = pd.DataFrame(
+        {
+            "policy": "a",
+            "run": [0, 0, 1, 1],
+            "requests": [10, 20, 10, 20],
+            "cumulative_reward": [1.0, 4.0, 3.0, 4.0],
+        }
+    )
+    (ax,) = plot_reward_rate(trace).axes
+    (line,) = ax.lines
+    np.testing.assert_array_equal(line.get_xdata(), [10, 20])
+    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.2])  # (0.1 + 0.3) / 2, (0.2 + 0.2) / 2
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+    assert low == pytest.approx(0.1) and high == pytest.approx(0.3)  # sem of (0.1, 0.3) = 0.1
+    assert ax.get_ylabel() == "reward per request so far"
+    assert ax.get_title() == "Reward per request by policy"
