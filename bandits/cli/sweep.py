@@ -5,8 +5,8 @@ Layout of the sweep folder ``OUT``: ``sweep.json`` (the config, written first), 
 seed<i>/`` (ordinary run folders, each committed atomically when its simulation ends),
 ``regret.csv`` (cumulative regret at the end per world and policy with its interval over
 seeds), ``summary.csv``, ``regret-<world>.png`` and ``reward-<world>.png`` per world and
-``report.md`` / ``report.html``. Re-running the same command skips the runs already committed; a killed run
-leaves only hidden temporaries, removed when its run is made again.
+``report.md`` / ``report.html``. Re-running the same command skips the runs already
+committed; a killed run leaves only hidden temporaries, removed when its run is made again.
 """
 
 from __future__ import annotations
