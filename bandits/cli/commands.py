@@ -7,6 +7,7 @@ in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -201,11 +202,16 @@ def sweep(
         settings["executor"] = "dask"
     plan = SweepConfig.from_mapping(settings, str(config))
     total = len(plan.plan())
+    per_run = plan.requests * len(plan.policies)
+    started, made = time.monotonic(), 0
 
     def finished(run_id: str, done: int, runs: int) -> None:
+        nonlocal made
+        made += 1
+        rate = made * per_run / max(time.monotonic() - started, 1e-9)
         if not quiet:
-            say(f"Run {run_id} committed ({done}/{runs}).")
-        bar.update(task, completed=done)
+            say(f"Run {run_id} committed ({done}/{runs}, {rate:,.0f} requests/s).")
+        bar.update(task, completed=done, description=f"runs, {rate:,.0f} requests/s")
 
     with progress(quiet) as bar:
         task = bar.add_task("runs", total=total)
