@@ -39,6 +39,7 @@ from policies.vw_slots import (
 from policies.vw_workspace import (
     EXPLORATIONS,
     command_line,
+    learn_lines_raw,
     model_bytes,
     new_workspace,
     slot_distribution,
@@ -291,7 +292,9 @@ class VowpalWabbit(BasePolicy):
         heads = self._request_heads(obs)
         costs = -feedback.rewards
         for row, slate in enumerate(decision.slates):
-            self.workspace_.learn(learn_lines(heads[row], slate, costs[row], logged[row]))
+            learn_lines_raw(
+                self.workspace_, learn_lines(heads[row], slate, costs[row], logged[row])
+            )
 
     # --- persistence ---
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pylibvw
 import vowpalwabbit
 from numpy.typing import NDArray
 
@@ -67,7 +68,7 @@ def slot_distribution(
     are VW's entries to within that rounding and sum to 1. Predicting only: the workspace is
     unchanged (see :mod:`policies.vw_examples` for the seed tag that ensures it).
     """
-    prediction = workspace.predict(predict_lines(head, taken))
+    prediction = predict_lines_raw(workspace, predict_lines(head, taken))
     pmf = np.zeros(len(head) - 1)
     for action, probability in prediction[-1]:
         pmf[action] = probability
@@ -94,3 +95,30 @@ def workspace_from_bytes(model: bytes, arguments: list[str]) -> vowpalwabbit.Wor
         path = Path(folder) / "model.vw"
         path.write_bytes(model)
         return vowpalwabbit.Workspace(arg_list=[*kept, "-i", str(path)])
+
+
+def predict_lines_raw(
+    workspace: vowpalwabbit.Workspace, lines: list[str]
+) -> list[list[tuple[int, float]]]:
+    """VW's decision scores (per slot, (action, probability) pairs) for one multi-line
+    example, predicting only.
+
+    The same as ``workspace.predict(lines)``, but through VW's own parser and learner calls
+    without pyvw's Python ``Example`` wrapper per line (most of the cost of a request)."""
+    examples = workspace._parse("\n".join(lines).strip())
+    try:
+        pylibvw.vw.predict_multi(workspace, examples)
+        scores: list[list[tuple[int, float]]] = examples[0].get_decision_scores()
+    finally:
+        pylibvw.vw._finish_example_multi_ex(workspace, examples)
+    return scores
+
+
+def learn_lines_raw(workspace: vowpalwabbit.Workspace, lines: list[str]) -> None:
+    """``workspace.learn(lines)`` for one multi-line example, without pyvw's per-line
+    ``Example`` wrappers (see :func:`predict_lines_raw`)."""
+    examples = workspace._parse("\n".join(lines).strip())
+    try:
+        pylibvw.vw.learn_multi(workspace, examples)
+    finally:
+        pylibvw.vw._finish_example_multi_ex(workspace, examples)
