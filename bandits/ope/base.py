@@ -254,15 +254,19 @@ class Estimator(ABC):
 
     def statistics(self, log: LoggedBandit, target: Policy | ArrayLike) -> EstimatorStatistics:
         """The sufficient statistics of one batch (merge batches with ``merge``)."""
+        self._check_target(target)
         policy = target if isinstance(target, Policy) else None
-        if self.needs_policy and policy is None:
+        data = EstimatorInput(log, target_probabilities(target, log), policy)
+        return self.statistics_of(data)
+
+    def _check_target(self, target: object) -> None:
+        """Raise if the estimator needs the target policy and got only probabilities."""
+        if self.needs_policy and not isinstance(target, Policy):
             raise InputTypeError(
                 f"{type(self).__name__} needs the target policy itself (its probability of "
                 f"each candidate at each position, for the reward model's term), not only the "
                 f"probability of each logged slate."
             )
-        data = EstimatorInput(log, target_probabilities(target, log), policy)
-        return self.statistics_of(data)
 
     def statistics_of(self, data: EstimatorInput) -> EstimatorStatistics:
         """The sufficient statistics of one batch whose target probabilities are known."""
@@ -380,6 +384,7 @@ class Estimator(ABC):
         """
         if len(log) == 0:
             raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
+        self._check_target(target)
         if self.needs_fit:
             self.start_fit()
             self.fit_batch(log)
@@ -393,6 +398,7 @@ class Estimator(ABC):
         An estimator with a reward model reads the batches twice (fit, then estimate), so
         ``batches`` must then be a collection, not a one-shot iterator.
         """
+        self._check_target(target)
         if self.needs_fit:
             if iter(batches) is batches:
                 raise InputTypeError(
