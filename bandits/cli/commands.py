@@ -50,7 +50,14 @@ from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
-from bandits.ope import ESTIMATORS, evaluate_log
+from bandits.ope import (
+    DEFAULT_ESTIMATORS,
+    ESTIMATORS,
+    INTERVALS,
+    Estimator,
+    evaluate_log,
+    make_estimator,
+)
 from bandits.reports import Report, build_report, read_trace, summarize_trace
 from bandits.run import spawn_generators
 from bandits.specs import parse_value
@@ -245,8 +252,10 @@ def evaluate(
         typer.Option(
             "--estimator",
             "-e",
-            metavar="NAME",
-            help=f"Estimator (repeatable): {', '.join(ESTIMATORS)}.",
+            metavar="SPEC",
+            help=f"Estimator spec NAME[:KEY=VALUE,...] (repeatable): {', '.join(ESTIMATORS)}; "
+            f"e.g. switch-dr:threshold=50, dr:model=ridge,folds=5,clip=100. Default: "
+            f"{', '.join(DEFAULT_ESTIMATORS)}.",
         ),
     ] = None,
     train_fraction: Annotated[
@@ -259,7 +268,29 @@ def evaluate(
         ),
     ] = 0.0,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the targets' random streams.")] = 0,
+    interval: Annotated[
+        str,
+        typer.Option(
+            help=f"Interval: {' | '.join(INTERVALS)} (bootstrap is BCa; bernstein needs "
+            f"--reward-range and an estimator that is a mean of one term)."
+        ),
+    ] = "normal",
+    bootstrap_samples: Annotated[
+        int, typer.Option(min=2, max=100_000, help="Poisson bootstrap replicates.")
+    ] = 1000,
+    reward_range: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            metavar="LOW HIGH", help="Bounds of a slate reward (for --interval bernstein)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Seed of the targets' random streams and the estimators' (folds, bootstrap).",
+        ),
+    ] = 0,
     out: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Allow replacing an existing --out.")] = False,
     batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
@@ -270,11 +301,23 @@ def evaluate(
 
     The log is streamed in batches, so its size is limited by the disk, not the memory.
     """
-    names = list(dict.fromkeys(estimator or ESTIMATORS))  # each once, in the order given
-    for name in names:
-        check_choice(name, ESTIMATORS, "estimator")
-    estimators = [ESTIMATORS[name](confidence=confidence) for name in names]
-    targets = build_policies(target, spawn_generators(seed, len(target)))
+    check_choice(interval, INTERVALS, "interval")
+    specs = list(dict.fromkeys(estimator or DEFAULT_ESTIMATORS))  # each once, in the order given
+    streams = spawn_generators(seed, len(target) + len(specs))
+    estimators: list[Estimator] = []
+    for spec, stream in zip(specs, streams[len(target) :], strict=True):
+        built = make_estimator(
+            spec,
+            confidence=confidence,
+            interval=interval,
+            bootstrap_samples=bootstrap_samples,
+            reward_range=reward_range,
+            rng=stream,
+        )
+        if built.label not in [e.label for e in estimators]:  # "ips" and "ips:" are one
+            estimators.append(built)
+    names = [e.label for e in estimators]
+    targets = build_policies(target, streams[: len(target)])
     if out is not None:
         check_output_file(out, command="evaluate", inputs=[log], overwrite=overwrite)
     opened = open_log(log)
@@ -285,7 +328,10 @@ def evaluate(
         )
         identity = folder_identity(target_file.parent)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-        task = bar.add_task("evaluating", total=opened.n_rows)
+        passes = opened.n_rows  # training and estimating; a reward model adds a pass
+        if any(e.needs_fit for e in estimators):
+            passes += opened.n_rows - round(train_fraction * opened.n_rows)
+        task = bar.add_task("evaluating", total=passes)
         frame = evaluate_log(
             log,
             targets,
@@ -294,7 +340,8 @@ def evaluate(
             batch_bytes=batch_bytes,
             on_rows=lambda rows: bar.advance(task, rows),
         )
-    console.print(rich_table(_estimates_view(frame, confidence), f"Estimates on {log}"))
+    view = _estimates_view(frame, f"{confidence:.0%} {interval} interval")
+    console.print(rich_table(view, f"Estimates on {log}"))
     for name, method, warnings in zip(
         frame["target"], frame["estimator"], frame["warnings"], strict=True
     ):
@@ -314,6 +361,7 @@ def evaluate(
                     log=str(log),
                     targets=list(targets),
                     estimators=names,
+                    interval=interval,
                     train_fraction=train_fraction,
                     seed=seed,
                     estimates=str(out),
@@ -372,8 +420,13 @@ def _build_report(run_dir: Path, trace_path: Path, title: str | None) -> Report:
                     f"{shown(estimates[column].iloc[row])}."
                 )
             estimates[column] = numbers
-        if "warnings" in estimates.columns:
-            estimates["warnings"] = estimates["warnings"].fillna("")
+        for column in ("warnings", "tuning"):  # empty text, not NaN
+            if column in estimates.columns:
+                estimates[column] = estimates[column].fillna("")
+        if "unsupported_mass" in estimates.columns:  # NaN where not computable: shown empty
+            estimates["unsupported_mass"] = [
+                "" if pd.isna(v) else number(v) for v in estimates["unsupported_mass"]
+            ]
     config = read_manifest(run_dir)["steps"]["simulate"]["config"]
     try:
         return build_report(
@@ -431,7 +484,7 @@ def _read_estimates(path: Path) -> pd.DataFrame:
         raise InputValueError(
             f"{path} is larger than an estimates file can be ({MAX_ESTIMATES_BYTES:,} bytes)."
         )
-    return pd.read_csv(path, dtype={"warnings": "string"})
+    return pd.read_csv(path, dtype={"warnings": "string", "tuning": "string"})
 
 
 def _read_table(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
@@ -466,15 +519,15 @@ def _summary_view(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _estimates_view(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    return pd.DataFrame(
+def _estimates_view(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
+    view = pd.DataFrame(
         {
             "target": frame["target"],
             "estimator": frame["estimator"],
             "n": frame["n"].astype(int),
             "value": frame["value"],
             "stderr": frame["stderr"],
-            f"{confidence:.0%} interval": [
+            interval: [
                 f"[{number(low)}, {number(high)}]"
                 for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
             ],
@@ -482,6 +535,9 @@ def _estimates_view(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
             "max weight": frame["max_weight"],
         }
     )
+    if frame["tuning"].astype(bool).any():
+        view["tuned"] = frame["tuning"]
+    return view
 
 
 def main(args: list[str] | None = None) -> None:

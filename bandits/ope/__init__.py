@@ -1,27 +1,60 @@
-"""Off-policy evaluation: estimators as mergeable statistics, their results, the registry the
-command line uses, and the evaluation of targets on a log."""
+"""Off-policy evaluation: estimators as mergeable statistics, reward models, intervals, their
+results, the registry the command line uses, and the evaluation of targets on a log."""
 
-from bandits.ope.base import Estimator, EstimatorInput, target_probabilities, weight_diagnostics
+from bandits.ope.base import (
+    Estimator,
+    EstimatorInput,
+    LinearEstimator,
+    target_probabilities,
+    weight_diagnostics,
+)
+from bandits.ope.crossfit import CrossFitted
+from bandits.ope.dm import DM
+from bandits.ope.dr import DR
+from bandits.ope.dros import DRos
 from bandits.ope.estimate import Estimate
 from bandits.ope.evaluate import ESTIMATE_COLUMNS, evaluate_log
+from bandits.ope.intervals import INTERVALS
 from bandits.ope.ips import IPS
+from bandits.ope.model_based import ModelBasedEstimator
+from bandits.ope.registry import DEFAULT_ESTIMATORS, ESTIMATORS, make_estimator
+from bandits.ope.reward_models import (
+    REWARD_MODELS,
+    RewardModel,
+    RidgeRewardModel,
+    SklearnRewardModel,
+)
+from bandits.ope.sndr import SNDR
 from bandits.ope.snips import SNIPS
 from bandits.ope.statistics import EstimatorStatistics, Moments
-
-ESTIMATORS: dict[str, type[Estimator]] = {"ips": IPS, "snips": SNIPS}
-"""Registry name -> estimator class."""
+from bandits.ope.switch_dr import SwitchDR
 
 __all__ = [
+    "DEFAULT_ESTIMATORS",
+    "DM",
+    "DR",
     "ESTIMATE_COLUMNS",
     "ESTIMATORS",
+    "INTERVALS",
     "IPS",
+    "REWARD_MODELS",
+    "SNDR",
     "SNIPS",
+    "CrossFitted",
+    "DRos",
     "Estimate",
     "Estimator",
     "EstimatorInput",
     "EstimatorStatistics",
+    "LinearEstimator",
+    "ModelBasedEstimator",
     "Moments",
+    "RewardModel",
+    "RidgeRewardModel",
+    "SklearnRewardModel",
+    "SwitchDR",
     "evaluate_log",
+    "make_estimator",
     "target_probabilities",
     "weight_diagnostics",
 ]

@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from bandits.logged import LoggedBandit
 from bandits.ope.estimate import Estimate
-from bandits.ope.statistics import EstimatorStatistics, Moments
+from bandits.ope.intervals import (
+    INTERVALS,
+    bca_acceleration,
+    bernstein_interval,
+    bootstrap_interval,
+    normal_interval,
+    replicate_values,
+)
+from bandits.ope.rowkeys import poisson_weights, row_keys
+from bandits.ope.statistics import BootstrapSums, EstimatorStatistics, Moments, third_comoment
 from bandits.policy import Policy
-from bandits.validation import InputValueError, as_array, check_real, check_shape
+from bandits.validation import (
+    InputTypeError,
+    InputValueError,
+    as_array,
+    check_choice,
+    check_generator,
+    check_integer,
+    check_real,
+    check_shape,
+    shown,
+)
 
 LOW_ESS_FRACTION = 0.01
 """Warn when the effective sample size falls below this fraction of the rows."""
 
 MAX_WEIGHT = 1e100
 """Largest importance weight an estimate accepts (its square must stay far inside float64)."""
+
+UNSUPPORTED_WARNING = 0.01
+"""Warn when more than this share of the target's position mass has no logging support."""
+
+BOOTSTRAP_CHUNK = 2**22
+"""Poisson weights drawn at once (replicates x rows) while summing a batch's replicates."""
 
 SUPPORT_TOLERANCE = 4.0
 """Warn when the mean weight is more than this many standard errors away from 1."""
@@ -74,6 +99,39 @@ class EstimatorInput:
         """ndarray of float64, shape (n_requests,): the logged slate rewards."""
         return self.log.slate_rewards
 
+    @cached_property
+    def target_marginals(self) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_requests, max_candidates, slate_size): the target's
+        probability of each candidate at each position (asked once per batch)."""
+        if self.target is None:
+            raise InputTypeError(
+                "This estimator needs the target policy itself (its candidate-position "
+                "probabilities), not only the probability of each logged slate."
+            )
+        return np.asarray(
+            self.target.candidate_position_probability(self.log.observation), dtype=np.float64
+        )
+
+
+class Point(NamedTuple):
+    """An estimate read off the terms' statistics.
+
+    Attributes
+    ----------
+    value : float
+    gradient : ndarray of float64, shape (n_terms,)
+        d value / d means (delta-method standard error, BCa acceleration).
+    value_of : callable
+        The same estimate as a function of the terms' means, for bootstrap replicates.
+    tuning : str
+        What a data-driven choice chose (e.g. ``"threshold=16 (SLOPE)"``), else ``""``.
+    """
+
+    value: float
+    gradient: NDArray[np.float64]
+    value_of: Callable[[NDArray[np.float64]], float]
+    tuning: str = ""
+
 
 class Estimator(ABC):
     """Estimate a target policy's value on a logged table, in memory or batch by batch.
@@ -83,21 +141,70 @@ class Estimator(ABC):
     means, :meth:`value` and :meth:`gradient`). The base keeps the terms' sufficient statistics
     per batch (:meth:`statistics`), merges batches exactly, and turns them into the value, the
     delta-method standard error ``sqrt(g' S g / n)`` (``S`` the terms' sample covariance, ``g``
-    the gradient), a normal interval and the weight diagnostics (:meth:`finalize`).
+    the gradient), an interval (``interval``: see :mod:`bandits.ope.intervals`) and the weight
+    diagnostics (:meth:`finalize`).
+
+    Estimators with a reward model fit it in a first pass over the rows (:meth:`start_fit`,
+    :meth:`fit_batch`, :meth:`finish_fit`), then estimate in a second.
+
+    Parameters
+    ----------
+    confidence : float in (0, 1), default 0.95
+    interval : {"normal", "bootstrap", "bootstrap-percentile", "bernstein"}, default "normal"
+    bootstrap_samples : int, default 1000
+        Poisson bootstrap replicates (``bootstrap`` intervals).
+    reward_range : pair of float, optional
+        Bounds of a logged slate reward (the sum over positions), required by ``bernstein``.
+    rng : numpy.random.Generator, optional
+        Salts the per-row streams of cross-fitting folds and bootstrap weights (a 64-bit salt is
+        drawn once); default ``numpy.random.default_rng(0)``, so results repeat.
     """
 
     name: ClassVar[str] = "estimator"
+    needs_policy: ClassVar[bool] = False
+    """True when the target must be a policy (its candidate-position probabilities), not only
+    the probability of each logged slate."""
 
-    def __init__(self, *, confidence: float = 0.95) -> None:
+    def __init__(
+        self,
+        *,
+        confidence: float = 0.95,
+        interval: str = "normal",
+        bootstrap_samples: int = 1000,
+        reward_range: Sequence[float] | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        owner = type(self).__name__
         self.confidence = check_real(
-            confidence,
-            "confidence",
-            type(self).__name__,
-            low=0,
-            high=1,
-            low_open=True,
-            high_open=True,
+            confidence, "confidence", owner, low=0, high=1, low_open=True, high_open=True
         )
+        self.interval = check_choice(interval, INTERVALS, f"'interval' of {owner}")
+        self.bootstrap_samples = check_integer(
+            bootstrap_samples, "bootstrap_samples", owner, low=2, high=100_000
+        )
+        self.reward_range = _check_range(reward_range, owner)
+        if self.interval == "bernstein":
+            if not self.bounded_terms:
+                raise InputValueError(
+                    f"The 'interval' parameter of {owner} cannot be 'bernstein': the empirical "
+                    f"Bernstein bound needs an estimate that is the mean of one per-row term "
+                    f"with a fixed hyperparameter (ips, dm, dr, switch-dr or dros with a "
+                    f"number); use 'normal' or 'bootstrap'."
+                )
+            if self.reward_range is None:
+                raise InputValueError(
+                    f"The 'bernstein' interval of {owner} needs 'reward_range' (the bounds of "
+                    f"a slate reward, e.g. [0, slate_size] for clicks); got none."
+                )
+        generator = np.random.default_rng(0) if rng is None else check_generator(rng, owner)
+        self.rng = generator
+        self.salt_ = int(generator.integers(0, 2**63))
+        self.label = self.name
+
+    @property
+    def bounded_terms(self) -> bool:
+        """Whether the estimate is the mean of one term whose range :meth:`row_range` gives."""
+        return False
 
     @abstractmethod
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
@@ -113,12 +220,53 @@ class Estimator(ABC):
         unit[0] = 1.0
         return unit
 
+    def point(self, terms: Moments) -> Point:
+        """The estimate from the merged terms (a data-driven choice overrides this)."""
+        return Point(self.value(terms.mean), self.gradient(terms.mean), self.value)
+
+    def row_range(self, data: EstimatorInput) -> tuple[float, float] | None:
+        """Smallest and largest term any row of the batch could take with a reward in
+        ``reward_range`` (None where the estimator cannot say)."""
+        return None
+
+    def unsupported_mass(self, data: EstimatorInput) -> NDArray[np.float64] | None:
+        """Per row, the target's mass on (candidate, position) pairs the logger never shows,
+        shape (n_requests,), where computable (None otherwise)."""
+        return None
+
+    # -- fitting (estimators with a reward model) -------------------------------------------
+
+    @property
+    def needs_fit(self) -> bool:
+        """Whether :meth:`fit_batch` must see the rows before they are estimated on."""
+        return False
+
+    def start_fit(self) -> None:  # noqa: B027
+        """Forget any earlier fit."""
+
+    def fit_batch(self, log: LoggedBandit) -> None:  # noqa: B027
+        """Learn from one batch of the rows to be estimated on."""
+
+    def finish_fit(self) -> None:  # noqa: B027
+        """End the fitting pass."""
+
+    # -- statistics -------------------------------------------------------------------------
+
     def statistics(self, log: LoggedBandit, target: Policy | ArrayLike) -> EstimatorStatistics:
         """The sufficient statistics of one batch (merge batches with ``merge``)."""
-        data = EstimatorInput(
-            log, target_probabilities(target, log), target if isinstance(target, Policy) else None
-        )
+        self._check_target(target)
+        policy = target if isinstance(target, Policy) else None
+        data = EstimatorInput(log, target_probabilities(target, log), policy)
         return self.statistics_of(data)
+
+    def _check_target(self, target: object) -> None:
+        """Raise if the estimator needs the target policy and got only probabilities."""
+        if self.needs_policy and not isinstance(target, Policy):
+            raise InputTypeError(
+                f"{type(self).__name__} needs the target policy itself (its probability of "
+                f"each candidate at each position, for the reward model's term), not only the "
+                f"probability of each logged slate."
+            )
 
     def statistics_of(self, data: EstimatorInput) -> EstimatorStatistics:
         """The sufficient statistics of one batch whose target probabilities are known."""
@@ -126,40 +274,105 @@ class Estimator(ABC):
         if terms.ndim == 1:
             terms = terms[:, None]
         weights = data.weights
+        third = bootstrap = term_range = None
+        if self.interval == "bootstrap":
+            third = third_comoment(terms)
+        if self.interval.startswith("bootstrap"):
+            bootstrap = self._bootstrap_sums(data.log, terms)
+        if self.interval == "bernstein":
+            term_range = self.row_range(data)
+        unsupported = self.unsupported_mass(data)
         return EstimatorStatistics(
             terms=Moments.of(terms),
             weights=Moments.of(weights[:, None]),
             max_weight=float(weights.max(initial=0.0)),
             n_deterministic=int(np.count_nonzero(data.log.decision.slate_probability == 1.0)),
+            third=third,
+            bootstrap=bootstrap,
+            term_range=term_range,
+            unsupported=None if unsupported is None else Moments.of(unsupported[:, None]),
         )
+
+    def _bootstrap_sums(self, log: LoggedBandit, terms: NDArray[np.float64]) -> BootstrapSums:
+        """Each replicate's Poisson-weighted count and sums of the terms, in row chunks."""
+        keys = row_keys(log, self.salt_)
+        b = self.bootstrap_samples
+        counts, sums = np.zeros(b), np.zeros((b, terms.shape[1]))
+        chunk = max(1, BOOTSTRAP_CHUNK // b)
+        for start in range(0, keys.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            draws = poisson_weights(keys[rows], b)
+            counts += draws.sum(axis=1)
+            sums += draws @ terms[rows]
+        return BootstrapSums(counts, sums)
 
     def finalize(self, statistics: EstimatorStatistics) -> Estimate:
         """The estimate, standard error, interval and diagnostics from merged statistics."""
         n = statistics.terms.n
         if n == 0:
             raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
-        means = statistics.terms.mean
-        value = self.value(means)
+        point = self.point(statistics.terms)
+        value = point.value
         if n > 1 and np.isfinite(value):
-            gradient = self.gradient(means)
-            variance = float(gradient @ statistics.terms.covariance @ gradient) / n
+            variance = float(point.gradient @ statistics.terms.covariance @ point.gradient) / n
             stderr = float(np.sqrt(max(variance, 0.0)))
         else:
             stderr = float("nan")
-        half_width = float(stats.norm.ppf(0.5 + self.confidence / 2) * stderr)
+        low, high = self._interval(statistics, point, stderr)
+        diagnostics = weight_diagnostics(statistics)
+        unsupported = float("nan")
+        warnings = diagnostics.warnings
+        if statistics.unsupported is not None and statistics.unsupported.n:
+            unsupported = float(statistics.unsupported.mean[0])
+            if unsupported > UNSUPPORTED_WARNING:
+                warnings += (
+                    f"{unsupported:.1%} of the target's position mass falls on candidates the "
+                    f"logger never shows at that position: only the reward model speaks for "
+                    f"it, so the estimate is as biased as the model there",
+                )
         return Estimate(
-            estimator=self.name,
+            estimator=self.label,
             value=value,
             stderr=stderr,
-            ci_low=value - half_width,
-            ci_high=value + half_width,
+            ci_low=low,
+            ci_high=high,
             confidence=self.confidence,
             n=n,
-            **weight_diagnostics(statistics)._asdict(),
+            effective_sample_size=diagnostics.effective_sample_size,
+            max_weight=diagnostics.max_weight,
+            mean_weight=diagnostics.mean_weight,
+            warnings=warnings,
+            interval=self.interval,
+            unsupported_mass=unsupported,
+            tuning=point.tuning,
         )
 
+    def _interval(
+        self, statistics: EstimatorStatistics, point: Point, stderr: float
+    ) -> tuple[float, float]:
+        if self.interval == "normal":
+            return normal_interval(point.value, stderr, self.confidence)
+        if self.interval == "bernstein":
+            if statistics.term_range is None:
+                raise RuntimeError("bernstein statistics were kept without a term range")
+            terms = statistics.terms
+            variance = float(terms.covariance[0, 0]) if terms.n > 1 else 0.0
+            return bernstein_interval(
+                point.value, variance, terms.n, statistics.term_range, self.confidence
+            )
+        if statistics.bootstrap is None:
+            raise RuntimeError("bootstrap statistics were not kept")
+        replicates = replicate_values(statistics.bootstrap, point.value_of)
+        acceleration = None
+        if self.interval == "bootstrap" and statistics.third is not None:
+            acceleration = bca_acceleration(statistics.terms, statistics.third, point.gradient)
+        return bootstrap_interval(point.value, replicates, self.confidence, acceleration)
+
+    # -- the user's calls -------------------------------------------------------------------
+
     def estimate(self, log: LoggedBandit, target: Policy | ArrayLike) -> Estimate:
-        """Estimate the value of ``target`` on ``log``.
+        """Estimate the value of ``target`` on ``log`` (fitting a reward model on ``log``
+        first, cross-fitted, when the estimator has one).
 
         Parameters
         ----------
@@ -171,11 +384,33 @@ class Estimator(ABC):
         """
         if len(log) == 0:
             raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
+        self._check_target(target)
+        if self.needs_fit:
+            self.start_fit()
+            self.fit_batch(log)
+            self.finish_fit()
         return self.finalize(self.statistics(log, target))
 
     def estimate_batches(self, batches: Iterable[LoggedBandit], target: Policy) -> Estimate:
         """Estimate over a stream of tables (e.g. ``bandits.logs.iter_log_batches``) with
-        memory flat in the number of rows; equal to :meth:`estimate` on their concatenation."""
+        memory flat in the number of rows; equal to :meth:`estimate` on their concatenation.
+
+        An estimator with a reward model reads the batches twice (fit, then estimate), so
+        ``batches`` must then be a collection, not a one-shot iterator.
+        """
+        self._check_target(target)
+        if self.needs_fit:
+            if iter(batches) is batches:
+                raise InputTypeError(
+                    f"{type(self).__name__} reads the batches twice (its reward model is fitted "
+                    f"on a first pass); pass a list or another re-iterable collection, not a "
+                    f"one-shot iterator."
+                )
+            self.start_fit()
+            for batch in batches:
+                if len(batch):
+                    self.fit_batch(batch)
+            self.finish_fit()
         merged: EstimatorStatistics | None = None
         for batch in batches:
             if len(batch):
@@ -184,6 +419,72 @@ class Estimator(ABC):
         if merged is None:
             raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
         return self.finalize(merged)
+
+
+class LinearEstimator(Estimator):
+    """An estimator whose per-row term is affine in the row's slate reward:
+    ``term_i = intercept_i + slope_i * r_i`` (IPS: ``0 + w r``; DR: ``DM_i + w (r - q_i)``).
+
+    Subclasses write :meth:`affine_terms`; the base forms the terms and, for the ``bernstein``
+    interval, the range of a row's term over rewards in ``reward_range``.
+    """
+
+    @abstractmethod
+    def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(intercept, slope)``, each shape (n_requests,) or (n_requests, n_terms)."""
+
+    @property
+    def bounded_terms(self) -> bool:
+        return True
+
+    def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
+        intercept, slope = self.affine_terms(data)
+        rewards = data.rewards if np.ndim(slope) == 1 else data.rewards[:, None]
+        return intercept + slope * rewards
+
+    def row_range(self, data: EstimatorInput) -> tuple[float, float] | None:
+        if self.reward_range is None:
+            return None
+        intercept, slope = self.affine_terms(data)
+        low, high = (intercept + slope * bound for bound in self.reward_range)
+        return float(np.minimum(low, high).min()), float(np.maximum(low, high).max())
+
+
+def check_clip(clip: float, owner: str) -> float:
+    """A weight clip: a real > 0 (inf for none)."""
+    return check_extended(clip, "clip", owner, low_open=True)
+
+
+def check_extended(value: object, name: str, owner: str, *, low_open: bool = False) -> float:
+    """A real >= 0 (> 0 with ``low_open``) or inf (a hyperparameter that may be switched off)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == np.inf:
+        return float("inf")
+    return check_real(value, name, owner, low=0.0, low_open=low_open)
+
+
+def clipped(weights: NDArray[np.float64], clip: float) -> NDArray[np.float64]:
+    """``min(w, clip)``; the weights themselves when ``clip`` is inf."""
+    return weights if clip == np.inf else np.minimum(weights, clip)
+
+
+def _check_range(reward_range: Sequence[float] | None, owner: str) -> tuple[float, float] | None:
+    """A (low, high) pair of finite reals with low < high, or None."""
+    if reward_range is None:
+        return None
+    values = list(reward_range) if isinstance(reward_range, Sequence | np.ndarray) else None
+    if values is None or len(values) != 2:
+        raise InputValueError(
+            f"The 'reward_range' parameter of {owner} must be a pair [low, high]; got "
+            f"{shown(reward_range)}."
+        )
+    low = check_real(values[0], "reward_range[0]", owner)
+    high = check_real(values[1], "reward_range[1]", owner)
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise InputValueError(
+            f"The 'reward_range' parameter of {owner} must be finite with low < high; got "
+            f"[{low}, {high}]."
+        )
+    return low, high
 
 
 def target_probabilities(

@@ -29,6 +29,14 @@ class Estimate:
         Largest and average importance weight (mean near 1 is expected when support is full).
     warnings : tuple of str
         Human-readable diagnostics (exploding weights, missing support).
+    interval : str
+        How ``ci_low`` and ``ci_high`` were made (see :mod:`bandits.ope.intervals`).
+    unsupported_mass : float
+        Share of the target's (candidate, position) probability on pairs the logger never
+        shows, averaged over rows and positions; NaN where not computable (it needs the
+        logger's marginals in the log and an estimator that asks the target for its own).
+    tuning : str
+        What a data-driven hyperparameter choice chose (e.g. SLOPE), else empty.
     """
 
     estimator: str
@@ -42,6 +50,9 @@ class Estimate:
     max_weight: float
     mean_weight: float
     warnings: tuple[str, ...] = field(default=())
+    interval: str = "normal"
+    unsupported_mass: float = float("nan")
+    tuning: str = ""
 
     def as_dict(self) -> dict[str, object]:
         """A flat dict (warnings joined) for tables and CSV files."""

@@ -40,6 +40,9 @@ ESTIMATE_COLUMNS = (
     "max_weight",
     "mean_weight",
     "warnings",
+    "interval",
+    "unsupported_mass",
+    "tuning",
 )
 """Columns of the table :func:`evaluate_log` returns, one row per target x estimator."""
 
@@ -57,8 +60,11 @@ def evaluate_log(
 
     With ``train_fraction > 0`` the oldest share of rows (by time, ties by row order) trains
     each target first (replayed through ``update`` in row order) and the rest evaluates it;
-    with 0 every row evaluates the targets as given. A log on disk is streamed in batches of
-    about ``batch_bytes``, so memory stays flat in the number of rows, except that a training
+    with 0 every row evaluates the targets as given. Estimators with a reward model (DM, DR,
+    ...) fit it, cross-fitted, on the evaluation rows in one more pass before the estimating
+    pass (see :mod:`bandits.ope.crossfit`); the model is of the log, so all targets share it.
+    A log on disk is streamed in batches of about ``batch_bytes``, so memory stays flat in the
+    number of rows (a scikit-learn reward model keeps its training rows), except that a training
     split reads the ``time`` column whole (about 9 bytes a row: 0.9 GB for 100 million rows);
     each target's probabilities are computed once per batch for all estimators.
 
@@ -71,7 +77,8 @@ def evaluate_log(
     train_fraction : float in [0, 1)
     batch_bytes : int
     on_rows : callable, optional
-        Called with the number of rows done after each batch of each pass (progress bars).
+        Called with the number of rows done after each batch of each pass (progress bars):
+        training, fitting reward models (when an estimator has one), estimating.
 
     Returns
     -------
@@ -98,8 +105,23 @@ def evaluate_log(
                 replay_updates(policy, batch)
             if on_rows is not None:
                 on_rows(int(rows.size))
+    evaluation = None if train is None else ~train
+    fitting = [estimator for estimator in estimators if estimator.needs_fit]
+    if fitting:
+        for estimator in fitting:
+            estimator.start_fit()
+        for batch, rows in source.batches(evaluation):
+            try:
+                for estimator in fitting:
+                    estimator.fit_batch(batch)
+            except InputError as error:
+                raise renumber_rows(error, rows, f"{source.label}: ") from None
+            if on_rows is not None:
+                on_rows(int(rows.size))
+        for estimator in fitting:
+            estimator.finish_fit()
     merged: dict[tuple[str, int], EstimatorStatistics] = {}
-    for batch, rows in source.batches(None if train is None else ~train):
+    for batch, rows in source.batches(evaluation):
         try:
             for name, policy in targets.items():
                 data = EstimatorInput(batch, target_probabilities(policy, batch), policy)

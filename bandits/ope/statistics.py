@@ -68,6 +68,58 @@ class Moments:
         return self.comoment + self.n * np.outer(self.mean, self.mean)
 
 
+def third_comoment(rows: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``sum_i c_i (x) c_i (x) c_i`` of the centred ``rows`` (n_rows, m), shape (m, m, m)."""
+    centred = rows - rows.mean(axis=0) if rows.shape[0] else rows
+    return np.einsum("ia,ib,ic->abc", centred, centred, centred)
+
+
+def merge_third(
+    left: Moments, right: Moments, third_left: NDArray[np.float64], third_right: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The third centred co-moment of two sets of rows together, from each set's moments
+    (the multivariate form of Pebay's 2008 update)."""
+    if right.n == 0:
+        return third_left
+    if left.n == 0:
+        return third_right
+    n = left.n + right.n
+    delta = right.mean - left.mean
+    cross = left.n * right.comoment - right.n * left.comoment
+    spread = (
+        np.einsum("a,bc->abc", delta, cross)
+        + np.einsum("b,ac->abc", delta, cross)
+        + np.einsum("c,ab->abc", delta, cross)
+    )
+    cube = np.einsum("a,b,c->abc", delta, delta, delta)
+    return (
+        third_left
+        + third_right
+        + cube * (left.n * right.n * (left.n - right.n) / n**2)
+        + spread / n
+    )
+
+
+@dataclass(frozen=True)
+class BootstrapSums:
+    """Per-replicate sums of a Poisson bootstrap: replicate ``b`` weighs row ``i`` by
+    ``p_bi ~ Poisson(1)``; sums add across batches.
+
+    Attributes
+    ----------
+    counts : ndarray of float64, shape (n_replicates,)
+        ``sum_i p_bi``.
+    sums : ndarray of float64, shape (n_replicates, m)
+        ``sum_i p_bi z_i`` of the per-row terms ``z_i``.
+    """
+
+    counts: NDArray[np.float64]
+    sums: NDArray[np.float64]
+
+    def merge(self, other: BootstrapSums) -> BootstrapSums:
+        return BootstrapSums(self.counts + other.counts, self.sums + other.sums)
+
+
 @dataclass(frozen=True)
 class EstimatorStatistics:
     """What one estimator keeps of a batch of rows for one target.
@@ -81,18 +133,49 @@ class EstimatorStatistics:
     max_weight : float
     n_deterministic : int
         Rows whose logged slate probability is 1.
+    third : ndarray of float64, shape (m, m, m), optional
+        Third centred co-moment of the terms (BCa bootstrap intervals).
+    bootstrap : BootstrapSums, optional
+    term_range : tuple of float, optional
+        Smallest and largest value any row's term could take with a reward anywhere in the
+        estimator's ``reward_range`` (empirical Bernstein intervals).
+    unsupported : Moments, optional
+        Of each row's target mass on (candidate, position) pairs the logger never shows.
     """
 
     terms: Moments
     weights: Moments
     max_weight: float
     n_deterministic: int
+    third: NDArray[np.float64] | None = None
+    bootstrap: BootstrapSums | None = None
+    term_range: tuple[float, float] | None = None
+    unsupported: Moments | None = None
 
     def merge(self, other: EstimatorStatistics) -> EstimatorStatistics:
         """The statistics of both batches together."""
+        third = None
+        if self.third is not None and other.third is not None:
+            third = merge_third(self.terms, other.terms, self.third, other.third)
+        bootstrap = None
+        if self.bootstrap is not None and other.bootstrap is not None:
+            bootstrap = self.bootstrap.merge(other.bootstrap)
+        term_range = None
+        if self.term_range is not None and other.term_range is not None:
+            term_range = (
+                min(self.term_range[0], other.term_range[0]),
+                max(self.term_range[1], other.term_range[1]),
+            )
+        unsupported = None
+        if self.unsupported is not None and other.unsupported is not None:
+            unsupported = self.unsupported.merge(other.unsupported)
         return EstimatorStatistics(
             self.terms.merge(other.terms),
             self.weights.merge(other.weights),
             max(self.max_weight, other.max_weight),
             self.n_deterministic + other.n_deterministic,
+            third,
+            bootstrap,
+            term_range,
+            unsupported,
         )

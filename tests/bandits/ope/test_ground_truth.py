@@ -1,4 +1,10 @@
-"""IPS and SNIPS on uniform-random logs agree with the simulator's exact value of the target."""
+"""IPS, SNIPS, DR and SNDR on uniform-random logs agree with the simulator's exact value of the
+target.
+
+The simulator's clicks are a sigmoid of the features times an examination probability, so the
+ridge reward model is misspecified here: DR and SNDR must stay unbiased anyway (the logger
+supports every slate); DM, Switch-DR and DRos are biased by design when the model is wrong and
+are tested for unbiasedness on a well-specified problem instead (test_model_estimators.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ def _uniform_value(log, candidate_rewards):
     return (candidate_rewards * real).sum(axis=1).sum(axis=1) / log.observation.n_candidates
 
 
-@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+@pytest.mark.parametrize("estimator", ["ips", "snips", "dr", "sndr"])
 def test_estimates_land_within_four_standard_errors_of_the_true_value(stat_seed, estimator):
     seed = stat_seed
     log, candidate_rewards = _uniform_log_with_truth(seed, total=30_000)

@@ -16,7 +16,7 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
 from bandits.logs import write_log
-from bandits.ope import ESTIMATORS, IPS, SNIPS, Moments, evaluate_log
+from bandits.ope import DM, DR, ESTIMATORS, IPS, SNDR, SNIPS, DRos, Moments, SwitchDR, evaluate_log
 from bandits.run.replay import replay_updates
 from policies import EpsilonGreedy, LinUCB, UniformRandom
 
@@ -84,15 +84,17 @@ def test_evaluating_a_file_equals_evaluating_it_in_memory(tmp_path):
             "linucb": LinUCB(alpha=0.5),
         }
 
-    estimators = [IPS(), SNIPS()]
+    estimators = [IPS(), SNIPS(), DM(), DR(interval="bootstrap"), SNDR(), SwitchDR(), DRos()]
     for fraction in (0.0, 0.25):
         memory = evaluate_log(log, targets(), estimators, train_fraction=fraction)
         streamed = evaluate_log(path, targets(), estimators, train_fraction=fraction,
                                 batch_bytes=20_000)  # fmt: skip
         numeric = ["value", "stderr", "ci_low", "ci_high", "effective_sample_size"]
         np.testing.assert_allclose(streamed[numeric], memory[numeric], rtol=1e-10)
-        assert list(streamed["n"]) == list(memory["n"]) == [400 - round(fraction * 400)] * 4
-        assert list(streamed["n_train"]) == [round(fraction * 400)] * 4
+        rows = 2 * len(estimators)
+        assert list(streamed["n"]) == list(memory["n"]) == [400 - round(fraction * 400)] * rows
+        assert list(streamed["n_train"]) == [round(fraction * 400)] * rows
+        assert list(streamed["tuning"]) == list(memory["tuning"])
 
 
 def test_training_split_replays_the_oldest_rows_then_evaluates_the_rest():
