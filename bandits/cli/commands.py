@@ -1,4 +1,4 @@
-"""The ``bandits`` command: simulate, evaluate, report, upgrade, list.
+"""The ``bandits`` command: simulate, evaluate, report, upgrade, list, import, export.
 
 Each command parses its options, calls one kernel function and prints; the work itself lives
 in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.logs``).
@@ -44,6 +44,7 @@ from bandits.cli.run_folder import (
     folder_identity,
     run_folder_problem,
 )
+from bandits.cli.transfer import export_app, import_app
 from bandits.cli.wiring import build_policies, environment_ids, file_slugs, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log, write_log
 from bandits.logs.atomic import atomic_path
@@ -81,6 +82,9 @@ BatchBytes = Annotated[
     int,
     typer.Option(min=1, max=2**40, help="Memory budget of one batch of log rows, in bytes."),
 ]
+
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 TRACE_FILE = "trace.parquet"
 ESTIMATES_FILE = "estimates.csv"
