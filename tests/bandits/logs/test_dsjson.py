@@ -106,7 +106,7 @@ def ccb(slots, n=4, **extra):
                 "_p": [p] + [(1 - p) / (n - 1)] * (n - 1),
             }
             for chosen, p, cost in slots
-        ],  # fmt: skip
+        ],
     }
     event.update(extra)
     return json.dumps(event)
