@@ -256,7 +256,10 @@ class _Rows:
             "position": _numbers(frame, "position", self.path, line).astype(np.int64),
             "click": _numbers(frame, "click", self.path, line),
             "propensity": propensity,
-            "time": stamps.to_numpy().astype("datetime64[us]").astype(np.int64),
+            "time": stamps.dt.tz_localize(None)
+            .to_numpy()
+            .astype("datetime64[us]")
+            .astype(np.int64),
             "context": self.encoder.encode(frame),
         }
 
