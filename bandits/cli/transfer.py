@@ -7,7 +7,7 @@ command does), call it and print one summary line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -135,6 +135,7 @@ def export_obp_command(
     feedback = to_obp(opened.read())
     with atomic_path(target, replace=overwrite) as temporary:
         with open(temporary, "wb") as handle:
-            np.savez(handle, **{key: np.asarray(value) for key, value in feedback.items()})
+            arrays: dict[str, Any] = {key: np.asarray(value) for key, value in feedback.items()}
+            np.savez(handle, **arrays)
     rounds, actions = feedback["n_rounds"], feedback["n_actions"]
     say(f"Wrote {out} from {log}: {rounds:,} rounds, {actions:,} actions.")
