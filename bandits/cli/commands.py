@@ -1,4 +1,4 @@
-"""The ``bandits`` command: simulate, evaluate, report, upgrade, list.
+"""The ``bandits`` command: simulate, evaluate, report, upgrade, list, import, export.
 
 Each command parses its options, calls one kernel function and prints; the work itself lives
 in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.logs``).
@@ -47,6 +47,7 @@ from bandits.cli.run_folder import (
 from bandits.cli.simulation import TRACE_FILE, write_simulation
 from bandits.cli.sweep import run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
+from bandits.cli.transfer import export_app, import_app
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
@@ -91,6 +92,9 @@ BatchBytes = Annotated[
     int,
     typer.Option(min=1, max=2**40, help="Memory budget of one batch of log rows, in bytes."),
 ]
+
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 ESTIMATES_FILE = "estimates.csv"
 ESTIMATE_REQUIRED = ("target", "estimator", "value", "stderr", "ci_low", "ci_high", "n")

@@ -1,0 +1,118 @@
+"""Vowpal Wabbit JSON features flattened into named numbers, and named numbers into columns.
+
+The flattening (the same for a shared context and for an action):
+
+====================================  ===========================================
+``"k": 1.5`` (a number)               column ``k`` = 1.5
+``"k": true`` / ``false``             ``k`` = 1 / nothing (VW adds no feature for false)
+``"k": "v"`` (a string)               ``k=v`` = 1 (one-hot, as VW hashes ``k`` + ``v``)
+``"k": {...}`` (a namespace)          its features, named ``k.<name>``
+``"k": [1, 2]`` (numbers)             ``k[0]`` = 1, ``k[1]`` = 2 (VW's anonymous array features)
+``"k": [{...}, ...]`` (objects)       the objects' features, named ``k.<name>`` (summed if
+                                      repeated, as VW adds them to one namespace)
+``"k": null``                         nothing
+keys starting with ``_``              skipped (``_text``, ``_tag``, ``_id`` ... carry no
+                                      numeric feature; ``_multi``, ``_slots`` are read apart)
+====================================  ===========================================
+
+A feature absent from a record is 0 (VW's sparse semantics). :class:`FeatureColumns` fixes the
+columns of a file: every name seen in a first pass, in natural order (``x[2]`` before
+``x[10]``), so every row has the same width whatever appears later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.logs.importers.rows import natural_key
+from bandits.validation import InputValueError, shown
+
+MAX_COLUMNS = 10_000
+"""Most context (or item) feature columns an import may create; one-hot strings such as ids
+would otherwise make every row as wide as the number of distinct values."""
+
+
+def flatten(value: Any, path: str, out: dict[str, float]) -> None:
+    """Add the numeric features of the JSON ``value`` found at ``path`` to ``out``.
+
+    Raises :class:`InputValueError` naming the field (``c.user.age``) and the value for what VW
+    cannot read either: a non-finite number, a string or array nested in an array.
+    """
+    if value is None or value is False:
+        return
+    if value is True:
+        out[path] = out.get(path, 0.0) + 1.0
+    elif isinstance(value, int | float):
+        number = float(value)
+        if not math.isfinite(number):
+            raise InputValueError(f"field {path!r} must be a finite number; got {shown(value)}.")
+        out[path] = out.get(path, 0.0) + number
+    elif isinstance(value, str):
+        name = f"{path}={value}"
+        out[name] = out.get(name, 0.0) + 1.0
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            if not key.startswith("_"):
+                flatten(inner, f"{path}.{key}" if path else key, out)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            if isinstance(inner, dict):
+                flatten(inner, path, out)
+            elif isinstance(inner, int | float) and not isinstance(inner, bool):
+                flatten(inner, f"{path}[{index}]", out)
+            elif inner is not None:
+                raise InputValueError(
+                    f"field {path!r} is an array of numbers or objects; item {index} is "
+                    f"{shown(inner)}."
+                )
+
+
+def features_of(obj: dict[str, Any], skip: Iterable[str] = ()) -> dict[str, float]:
+    """The flattened numeric features of a JSON object, leaving out the keys in ``skip``."""
+    out: dict[str, float] = {}
+    left_out = set(skip)
+    for key, value in obj.items():
+        if key not in left_out and not key.startswith("_"):
+            flatten(value, key, out)
+    return out
+
+
+class FeatureColumns:
+    """Fixed, sorted feature columns: names -> positions in a row.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Every feature name of the file (from a first pass).
+    what : str
+        ``"context"`` or ``"item"``, for the error when there are too many.
+    """
+
+    def __init__(self, names: Iterable[str], what: str) -> None:
+        self.names = sorted(set(names), key=natural_key)
+        if len(self.names) > MAX_COLUMNS:
+            raise InputValueError(
+                f"the {what} features would make {len(self.names):,} columns, more than "
+                f"{MAX_COLUMNS:,}; string features become one column per value, so a "
+                f"feature holding ids or free text makes too many (drop it before importing)."
+            )
+        self.index = {name: position for position, name in enumerate(self.names)}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def row(self, features: dict[str, float]) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_columns,): the features in column order (0 if
+        absent); a name not among the columns is an error."""
+        row = np.zeros(len(self.names))
+        for name, value in features.items():
+            position = self.index.get(name)
+            if position is None:
+                raise InputValueError(f"feature {name!r} was not seen in the first pass.")
+            row[position] = value
+        return row
