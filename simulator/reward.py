@@ -273,7 +273,7 @@ def _check_weights(weights: object, owner: str) -> dict[str, float]:
     checked = {}
     for key, weight in weights.items():
         check_choice(key, COMPONENTS, f"reward component of {owner}")
-        checked[str(key)] = check_real(weight, f"reward weight {key!r}", owner, low=0.0, high=1e9)
+        checked[str(key)] = check_real(weight, f"reward weight of {key}", owner, low=0.0, high=1e9)
     if not any(checked.values()):
         raise InputValueError(
             f"The 'reward' weights of {owner} must have at least one weight > 0; got {weights!r}."
