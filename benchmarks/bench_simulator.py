@@ -22,6 +22,9 @@ from simulator.sampling import sample_distinct
 BATCH = 1000
 """Requests per step."""
 
+DEFAULT_MODELS = {"bandits/StreamingService-v0": "cascade", "bandits/OnlineShop-v0": "mnl"}
+"""The presets' default choice models, for the table."""
+
 
 def random_policy_rollout(
     env_id: str, total: int, n_items: int, seed: int = 0, **params: Any
@@ -74,10 +77,11 @@ def main() -> None:
         ("bandits/LatentFactor-v0", {"choice_model": "cascade"}),
         ("bandits/LatentFactor-v0", {"choice_model": "mnl"}),
         ("bandits/StreamingService-v0", {"initial_items": 500}),
+        ("bandits/OnlineShop-v0", {"initial_items": 1000}),
     ]
     for env_id, params in runs:
         seconds = random_policy_rollout(env_id, args.requests, 2000, **params)
-        model = params.get("choice_model", "cascade")
+        model = params.get("choice_model", DEFAULT_MODELS.get(env_id, "position"))
         print(
             f"| {env_id} | {model} | 2,000 | {args.requests:,} | {seconds:.2f} | "
             f"{args.requests / seconds:,.0f} |"

@@ -12,8 +12,10 @@ import gymnasium
 from simulator.choice import CHOICE_MODELS, Cascade, ChoiceModel, MultinomialLogit, PositionBased
 from simulator.env import SlateEnv, SlateVectorEnv, vector_creator
 from simulator.latent_factor import LatentFactorEnv
+from simulator.shop import OnlineShopEnv
 from simulator.spaces import SlateSpace
 from simulator.streaming import StreamingServiceEnv
+from simulator.value import PolicyValue, true_value
 from simulator.world import World
 
 __all__ = [
@@ -22,17 +24,21 @@ __all__ = [
     "ChoiceModel",
     "LatentFactorEnv",
     "MultinomialLogit",
+    "OnlineShopEnv",
+    "PolicyValue",
     "PositionBased",
     "SlateEnv",
     "SlateSpace",
     "SlateVectorEnv",
     "StreamingServiceEnv",
     "World",
+    "true_value",
 ]
 
 PRESETS = {
     "bandits/LatentFactor-v0": LatentFactorEnv,
     "bandits/StreamingService-v0": StreamingServiceEnv,
+    "bandits/OnlineShop-v0": OnlineShopEnv,
 }
 """The registered environments by gymnasium id."""
 

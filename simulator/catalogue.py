@@ -1,7 +1,10 @@
-"""The catalogue: items with latent factors and biases, some live from the start, others
-arriving on a schedule and retiring after a lifetime (cold start)."""
+"""The catalogue: items with latent factors, a genre hierarchy (genres, micro-genres), quality,
+popularity, price and release time; some live from the start, others arriving on a schedule
+and retiring after a lifetime (cold start)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,14 +23,33 @@ def latent_scale(n_latent: int) -> float:
 
 
 class Catalogue:
-    """Items ``0 .. n_items - 1`` of each world: factors ``phi_i ~ N(0, I / (2 sqrt(d)))``
-    (the candidates' features) and biases ``b_i ~ N(0, bias_scale**2)`` (popularity, quality).
+    """Items ``0 .. n_items - 1`` of each world, with ``s = latent_scale(n_latent)``:
+
+    - factors (the candidates' features): without genres ``phi_i ~ N(0, s**2 I)``. With
+      ``n_genres = G > 0`` and ``micro_genres = M`` per genre, a hierarchy of clusters: genre
+      centres ``g_k ~ N(0, genre_share s**2 I)``, micro-genre centres ``m_j = g_{j // M} +
+      N(0, micro_genre_share s**2 I)`` (micro-genre ``j`` belongs to genre ``j // M``), each
+      item in a uniformly drawn micro-genre ``j_i`` with ``phi_i = m_{j_i} + N(0, (1 -
+      genre_share - micro_genre_share) s**2 I)``; so ``phi_i ~ N(0, s**2 I)`` either way and
+      items of one micro-genre are closer than items of one genre ("more like this");
+    - quality ``b_i ~ N(0, bias_scale**2)`` (the logit bias);
+    - popularity (if ``popularity_weight > 0``): item of popularity rank ``r`` (a random
+      permutation) has log-popularity ``p_i = -popularity_exponent log(1 + r)`` (Zipf),
+      centred to mean 0; its logit term is ``popularity_weight * p_i``;
+    - price (if ``price_median > 0``): ``price_i = price_median exp(price_spread z_i)``,
+      ``z_i ~ N(0, 1)`` (log-normal, median ``price_median``);
+    - release time: the step the item arrives (0 for the initial items).
+
+    ``offsets_ = b_i + popularity_weight p_i`` is the item's static logit term.
 
     Items ``0 .. initial_items - 1`` are live always. The others arrive in order,
     ``items_per_step`` at the start of each step from step 1 (item ``initial_items + j`` at
     step ``1 + j // items_per_step``), and retire ``item_lifetime`` steps later (never, if 0).
     So the live items are the initial ones plus one contiguous run of the later ones, and a
     live item is found from its rank among them in O(1).
+
+    The item features policies see (:meth:`features`, the item table) are the factors, then
+    the one-hot of the genre (with genres), then ``log(price_i / price_median)`` (with prices).
 
     Parameters
     ----------
@@ -36,6 +58,12 @@ class Catalogue:
     initial_items : int, optional
         Default ``n_items`` (no arrivals).
     items_per_step, item_lifetime : int
+    n_genres, micro_genres : int
+        0 genres: no hierarchy. ``micro_genres >= 1`` per genre.
+    genre_share, micro_genre_share : float
+        Shares of the factor variance in the genre and micro-genre centres, sum <= 1.
+    popularity_weight, popularity_exponent : float
+    price_median, price_spread : float
     owner : str
         Named in error messages.
 
@@ -43,7 +71,13 @@ class Catalogue:
     ----------
     factors_ : ndarray of float64, shape (n_worlds * n_items, n_latent)
     biases_ : ndarray of float64, shape (n_worlds * n_items,)
-        World ``w``'s item ``i`` is row ``w * n_items + i``.
+        Quality. World ``w``'s item ``i`` is row ``w * n_items + i``.
+    popularity_, prices_ : ndarray of float64, shape (n_worlds * n_items,)
+        Log-popularity (0 without) and price (1 without).
+    offsets_ : ndarray of float64, shape (n_worlds * n_items,)
+    genres_, micro_genres_ : ndarray of int64, shape (n_worlds * n_items,)
+        0 without genres.
+    genre_centres_ : ndarray of float64, shape (n_worlds, n_genres, n_latent)
     """
 
     def __init__(
@@ -55,6 +89,14 @@ class Catalogue:
         initial_items: int | None = None,
         items_per_step: int = 0,
         item_lifetime: int = 0,
+        n_genres: int = 0,
+        micro_genres: int = 1,
+        genre_share: float = 0.5,
+        micro_genre_share: float = 0.25,
+        popularity_weight: float = 0.0,
+        popularity_exponent: float = 1.0,
+        price_median: float = 0.0,
+        price_spread: float = 0.5,
         owner: str = "Catalogue",
     ) -> None:
         self.n_items = check_integer(n_items, "n_items", owner, low=1)
@@ -67,14 +109,104 @@ class Catalogue:
             items_per_step, "items_per_step", owner, low=1 if arriving else 0
         )
         self.item_lifetime = check_integer(item_lifetime, "item_lifetime", owner, low=0)
+        self.n_genres = check_integer(n_genres, "n_genres", owner, low=0)
+        self.micro_genres = check_integer(micro_genres, "micro_genres", owner, low=1)
+        self.genre_share = check_real(genre_share, "genre_share", owner, low=0.0, high=1.0)
+        self.micro_genre_share = check_real(
+            micro_genre_share, "micro_genre_share", owner, low=0.0, high=1.0 - self.genre_share
+        )
+        self.popularity_weight = check_real(
+            popularity_weight, "popularity_weight", owner, low=0.0, high=MAX_SCALE
+        )
+        self.popularity_exponent = check_real(
+            popularity_exponent, "popularity_exponent", owner, low=0.0, high=MAX_SCALE
+        )
+        self.price_median = check_real(price_median, "price_median", owner, low=0.0, high=1e12)
+        self.price_spread = check_real(price_spread, "price_spread", owner, low=0.0, high=10.0)
         self.factors_: NDArray[np.float64] = np.zeros((0, self.n_latent))
         self.biases_: NDArray[np.float64] = np.zeros(0)
+        self.popularity_: NDArray[np.float64] = np.zeros(0)
+        self.prices_: NDArray[np.float64] = np.zeros(0)
+        self.offsets_: NDArray[np.float64] = np.zeros(0)
+        self.genres_: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.micro_genres_: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.genre_centres_: NDArray[np.float64] = np.zeros((0, self.n_genres, self.n_latent))
+
+    @property
+    def has_prices(self) -> bool:
+        return self.price_median > 0
+
+    @property
+    def n_item_features(self) -> int:
+        """Columns of :meth:`features`: factors, genre one-hot, log price."""
+        return self.n_latent + self.n_genres + int(self.has_prices)
 
     def reset(self, rng: np.random.Generator, n_worlds: int) -> None:
-        """Draw the items of ``n_worlds`` worlds."""
+        """Draw the items of ``n_worlds`` worlds (without genres, popularity and prices, the
+        same draws as a plain latent-factor catalogue)."""
         size = n_worlds * self.n_items
-        self.factors_ = rng.normal(0.0, latent_scale(self.n_latent), (size, self.n_latent))
+        scale = latent_scale(self.n_latent)
+        if self.n_genres:
+            self._draw_hierarchy(rng, n_worlds)
+        else:
+            self.factors_ = rng.normal(0.0, scale, (size, self.n_latent))
+            self.genres_ = self.micro_genres_ = np.zeros(size, dtype=np.int64)
+            self.genre_centres_ = np.zeros((n_worlds, 0, self.n_latent))
         self.biases_ = rng.normal(0.0, self.bias_scale, size)
+        self.popularity_ = np.zeros(size)
+        if self.popularity_weight > 0:
+            ranks = np.argsort(rng.random((n_worlds, self.n_items)), axis=1)
+            log_popularity = -self.popularity_exponent * np.log1p(ranks)
+            log_popularity -= log_popularity.mean(axis=1, keepdims=True)
+            self.popularity_ = log_popularity.ravel()
+        self.prices_ = np.ones(size)
+        if self.has_prices:
+            self.prices_ = self.price_median * np.exp(self.price_spread * rng.standard_normal(size))
+        self.offsets_ = self.biases_ + self.popularity_weight * self.popularity_
+
+    def _draw_hierarchy(self, rng: np.random.Generator, n_worlds: int) -> None:
+        """Genre centres, micro-genre centres around them, item factors around those."""
+        d, genres, micro = self.n_latent, self.n_genres, self.micro_genres
+        variance = latent_scale(d) ** 2
+        own = max(1.0 - self.genre_share - self.micro_genre_share, 0.0)
+        centres = rng.normal(0.0, np.sqrt(self.genre_share * variance), (n_worlds, genres, d))
+        micro_centres = np.repeat(centres, micro, axis=1) + rng.normal(
+            0.0, np.sqrt(self.micro_genre_share * variance), (n_worlds, genres * micro, d)
+        )
+        local = rng.integers(0, genres * micro, size=(n_worlds, self.n_items))
+        rows = local + (np.arange(n_worlds) * genres * micro)[:, None]
+        noise = rng.normal(0.0, np.sqrt(own * variance), (n_worlds * self.n_items, d))
+        self.factors_ = micro_centres.reshape(-1, d)[rows.ravel()] + noise
+        self.micro_genres_ = local.ravel().astype(np.int64)
+        self.genres_ = self.micro_genres_ // micro
+        self.genre_centres_ = centres
+
+    def features(self, rows: NDArray[np.int64] | slice) -> NDArray[np.float64]:
+        """The item features of catalogue ``rows``: factors, genre one-hot, log price; shape
+        (n, n_item_features)."""
+        columns = [self.factors_[rows]]
+        if self.n_genres:
+            columns.append(np.eye(self.n_genres)[self.genres_[rows]])
+        if self.has_prices:
+            columns.append(np.log(self.prices_[rows] / self.price_median)[:, None])
+        return np.concatenate(columns, axis=1) if len(columns) > 1 else columns[0]
+
+    def release_times(self) -> NDArray[np.int64]:
+        """Step each item (of one world) is released: its arrival, 0 for the initial ones."""
+        return np.maximum(self.valid_from(), 0)
+
+    def attributes(self, world: int = 0) -> dict[str, NDArray[Any]]:
+        """World ``world``'s items: ``genre``, ``micro_genre``, ``quality``, ``popularity``
+        (log), ``price`` and ``release_time``, each of shape (n_items,)."""
+        rows = slice(world * self.n_items, (world + 1) * self.n_items)
+        return {
+            "genre": self.genres_[rows].copy(),
+            "micro_genre": self.micro_genres_[rows].copy(),
+            "quality": self.biases_[rows].copy(),
+            "popularity": self.popularity_[rows].copy(),
+            "price": self.prices_[rows].copy(),
+            "release_time": self.release_times(),
+        }
 
     def valid_from(self) -> NDArray[np.int64]:
         """First step each item (of one world) is live, shape (n_items,)."""
@@ -117,5 +249,5 @@ class Catalogue:
         """World ``world``'s items with their features and availability windows."""
         rows = slice(world * self.n_items, (world + 1) * self.n_items)
         return ItemTable(
-            np.arange(self.n_items), self.factors_[rows], self.valid_from(), self.valid_until()
+            np.arange(self.n_items), self.features(rows), self.valid_from(), self.valid_until()
         )

@@ -133,6 +133,12 @@ class SlateEnv(_Served, gymnasium.Env):
         self._current()
         return self.world.catalogue.item_table()
 
+    def item_attributes(self) -> dict[str, NDArray[Any]]:
+        """Each item's ``genre``, ``micro_genre``, ``quality``, ``popularity`` (log),
+        ``price`` and ``release_time``, shape (n_items,) each; drawn by ``reset``."""
+        self._current()
+        return self.world.catalogue.attributes()
+
 
 class SlateVectorEnv(_Served, VectorEnv):
     """``num_envs`` independent worlds stepped together by numpy over all their requests.

@@ -1,5 +1,6 @@
-"""The ``bandits/StreamingService-v0`` preset: a video service with context signals, drifting
-tastes, arriving and retiring titles, new users, a cascade and watch time."""
+"""The ``bandits/StreamingService-v0`` preset: a video service with genres, context signals,
+drifting tastes, fatigue, boredom and churn, arriving and retiring titles, new users, a cascade
+and watch time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from simulator.catalogue import Catalogue
 from simulator.choice import make_choice_model
 from simulator.context import Context
 from simulator.env import SlateEnv
+from simulator.fatigue import Fatigue
 from simulator.reward import DEFAULT_SPREAD, make_reward
+from simulator.trends import Trends
 from simulator.users import Users
 from simulator.world import World
 
@@ -31,12 +34,24 @@ class StreamingServiceEnv(SlateEnv):
       step, each retiring ``item_lifetime`` steps after it arrives (the windows are
       :meth:`item_table`'s ``valid_from``/``valid_until``); ``initial_users`` users at first
       and ``users_per_step`` new ones (with no history) each step;
+    - genres: ``n_genres`` genres of ``micro_genres`` micro-genres each (the genre one-hot
+      follows the factors in the item features); users' tastes are mixtures over genres, with
+      a segment and noisy genre affinities in their features (:class:`simulator.users.Users`);
+      the weekday one-hot joins the context signals; each genre has a seasonal trend of
+      amplitude ``trend_amplitude`` over a year (:class:`simulator.trends.Trends`);
+    - fatigue, boredom and churn (:class:`simulator.fatigue.Fatigue`): each title shown adds
+      ``exposure_fatigue`` and each click ``click_fatigue`` to the user's fatigue with its
+      genre (forgetting ``fatigue_decay`` per step, logit penalty ``fatigue_weight`` per
+      unit); at ``boredom_threshold`` the user is bored with the genre for
+      ``boredom_duration`` steps (logit ``-boredom_penalty``) and leaves with probability
+      ``churn_probability`` for a geometric absence of mean ``mean_absence`` steps; clicks
+      pull tastes toward the clicked titles by ``click_drift``;
     - by default a cascade (scan down, stop at the first click; ``"examined"`` signal) and
       watch time as the reward.
 
     Parameters are those of :class:`LatentFactorEnv` (with other defaults) and the ones above;
-    ``steps_per_day``/``steps_per_year`` of 0 drop the time-of-day/season signals and
-    ``devices=False`` the device.
+    ``steps_per_day``/``steps_per_year`` of 0 drop the time-of-day/season signals (and need
+    ``day_of_week=False``/``trend_amplitude=0``) and ``devices=False`` the device.
     """
 
     def __init__(
@@ -65,6 +80,21 @@ class StreamingServiceEnv(SlateEnv):
         context_shift_scale: float = 0.5,
         drift: float = 0.05,
         drift_every: int = STEPS_PER_DAY,
+        n_genres: int = 12,
+        micro_genres: int = 4,
+        n_segments: int = 5,
+        day_of_week: bool = True,
+        trend_amplitude: float = 0.3,
+        exposure_fatigue: float = 0.1,
+        click_fatigue: float = 1.0,
+        fatigue_decay: float = 0.9,
+        fatigue_weight: float = 0.3,
+        boredom_threshold: float = 3.0,
+        boredom_duration: int = STEPS_PER_DAY,
+        boredom_penalty: float = 2.0,
+        churn_probability: float = 0.3,
+        mean_absence: float = 2 * STEPS_PER_DAY,
+        click_drift: float = 0.02,
         choice_model: str = "cascade",
         examination: ArrayLike | None = None,
         no_click_logit: float = 0.0,
@@ -79,6 +109,8 @@ class StreamingServiceEnv(SlateEnv):
             initial_items=initial_items,
             items_per_step=items_per_step,
             item_lifetime=item_lifetime,
+            n_genres=n_genres,
+            micro_genres=micro_genres,
             owner=owner,
         )
         users = Users(
@@ -90,6 +122,9 @@ class StreamingServiceEnv(SlateEnv):
             users_per_step=users_per_step,
             drift=drift,
             drift_every=drift_every,
+            n_genres=n_genres,
+            n_segments=n_segments,
+            click_drift=click_drift,
             owner=owner,
         )
         context = Context(
@@ -99,8 +134,22 @@ class StreamingServiceEnv(SlateEnv):
             steps_per_day=steps_per_day,
             steps_per_year=steps_per_year,
             shift_scale=context_shift_scale,
+            day_of_week=day_of_week,
             owner=owner,
         )
+        fatigue = Fatigue(
+            exposure_fatigue=exposure_fatigue,
+            click_fatigue=click_fatigue,
+            fatigue_decay=fatigue_decay,
+            fatigue_weight=fatigue_weight,
+            boredom_threshold=boredom_threshold,
+            boredom_duration=boredom_duration,
+            boredom_penalty=boredom_penalty,
+            churn_probability=churn_probability,
+            mean_absence=mean_absence,
+            owner=owner,
+        )
+        trends = Trends(trend_amplitude=trend_amplitude, trend_period=steps_per_year, owner=owner)
         size = check_integer(slate_size, "slate_size", owner, low=1, high=catalogue.n_items)
         super().__init__(
             World(
@@ -115,6 +164,8 @@ class StreamingServiceEnv(SlateEnv):
                     owner=owner,
                 ),
                 reward=make_reward(reward, watch_time_spread=watch_time_spread, owner=owner),
+                fatigue=fatigue,
+                trends=trends,
                 n_requests=n_requests,
                 min_candidates=min_candidates,
                 max_candidates=max_candidates,

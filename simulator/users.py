@@ -1,5 +1,7 @@
-"""The users: latent tastes (optionally drifting), noisy observed features, click histories,
-and who arrives (new users join on a schedule, with an empty history)."""
+"""The users: latent tastes (optionally mixtures over genres, drifting, pulled toward what they
+click), observed features (noisy tastes, segment, noisy genre affinities), click histories, and
+who arrives (new users join on a schedule, with an empty history; absent users make no
+requests)."""
 
 from __future__ import annotations
 
@@ -12,15 +14,25 @@ from simulator.catalogue import MAX_SCALE, latent_scale
 
 
 class Users:
-    """Users ``0 .. n_users - 1`` of each world.
+    """Users ``0 .. n_users - 1`` of each world, with ``s = latent_scale(n_latent)``.
 
-    - tastes ``theta_u ~ N(0, I / (2 sqrt(d)))``; every ``drift_every`` steps (if > 0) each
-      taste moves to ``sqrt(1 - drift**2) theta_u + drift * N(0, I / (2 sqrt(d)))``, which keeps
-      its distribution;
-    - observed features ``x_u = theta_u + feature_noise * z_u``, ``z_u ~ N(0, I)`` fixed at
-      reset (so features follow a drifting taste);
+    - tastes: without genres ``theta_u ~ N(0, s**2 I)``. With ``n_genres = G > 0`` a taste is
+      a mixture over the genres: each world draws, per segment ``k``, a base ``beta_k ~
+      Dirichlet(1_G)``; user ``u`` of segment ``k_u`` (uniform over ``max(n_segments, 1)``)
+      has genre weights ``pi_u ~ Dirichlet(genre_concentration G beta_k)`` and taste
+      ``theta_u = pi_u C + sqrt(individual_share) e_u``, ``C`` the genre centres scaled to
+      the taste scale (``g_k / sqrt(genre_share)``), ``e_u ~ N(0, s**2 I)``;
+    - drift: every ``drift_every`` steps (if > 0) each taste moves to ``sqrt(1 - drift**2)
+      theta_u + drift * N(0, s**2 I)``;
+    - click drift: each click on an item with factors ``phi`` moves the taste to ``(1 -
+      click_drift) theta_u + click_drift phi`` (clicks applied in row order, top to bottom);
+    - observed features: ``x_u = theta_u + feature_noise * z_u`` (``z_u ~ N(0, I)`` fixed at
+      reset, so features follow the taste), then the one-hot of the segment (if
+      ``n_segments > 0``), then long-term genre affinities ``pi_u + affinity_noise * z'_u``
+      (if ``G > 0``);
     - users ``0 .. initial_users - 1`` are there from the start; ``users_per_step`` more join
-      at each step; a request comes from a user drawn uniformly among those who have joined.
+      at each step; a request comes from a user drawn uniformly among those who have joined
+      and are present (see :meth:`arrive`).
 
     Parameters
     ----------
@@ -32,6 +44,8 @@ class Users:
     drift : float
         In [0, 1]; 0 is no drift.
     drift_every : int
+    n_genres, n_segments : int
+    genre_concentration, individual_share, affinity_noise, click_drift : float
     owner : str
 
     Attributes
@@ -40,6 +54,9 @@ class Users:
     noise_ : ndarray of float64, shape (n_worlds * n_users, n_latent)
     histories_ : ndarray of int64, shape (n_worlds * n_users, history_length)
         Clicked items (ids within the world), most recent first, padded with ``PAD_ID``.
+    segments_ : ndarray of int64, shape (n_worlds * n_users,)
+    genre_weights_, affinities_ : ndarray of float64, shape (n_worlds * n_users, n_genres)
+        ``pi_u`` and the observed affinities.
     """
 
     def __init__(
@@ -53,6 +70,12 @@ class Users:
         users_per_step: int = 0,
         drift: float = 0.0,
         drift_every: int = 0,
+        n_genres: int = 0,
+        n_segments: int = 0,
+        genre_concentration: float = 0.5,
+        individual_share: float = 0.5,
+        affinity_noise: float = 0.1,
+        click_drift: float = 0.0,
         owner: str = "Users",
     ) -> None:
         self.n_users = check_integer(n_users, "n_users", owner, low=1)
@@ -68,38 +91,119 @@ class Users:
         self.drift_every = check_integer(
             drift_every, "drift_every", owner, low=1 if self.drift > 0 else 0
         )
+        self.n_genres = check_integer(n_genres, "n_genres", owner, low=0)
+        self.n_segments = check_integer(n_segments, "n_segments", owner, low=0)
+        self.genre_concentration = check_real(
+            genre_concentration, "genre_concentration", owner, low=0.0, low_open=True, high=1e6
+        )
+        self.individual_share = check_real(
+            individual_share, "individual_share", owner, low=0.0, high=1.0
+        )
+        self.affinity_noise = check_real(
+            affinity_noise, "affinity_noise", owner, low=0.0, high=MAX_SCALE
+        )
+        self.click_drift = check_real(click_drift, "click_drift", owner, low=0.0, high=1.0)
         self.tastes_: NDArray[np.float64] = np.zeros((0, self.n_latent))
         self.noise_: NDArray[np.float64] = np.zeros((0, self.n_latent))
         self.histories_: NDArray[np.int64] = np.zeros((0, self.history_length), dtype=np.int64)
+        self.segments_: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.genre_weights_: NDArray[np.float64] = np.zeros((0, self.n_genres))
+        self.affinities_: NDArray[np.float64] = np.zeros((0, self.n_genres))
+
+    @property
+    def n_features(self) -> int:
+        """Columns of :meth:`features`: noisy taste, segment one-hot, genre affinities."""
+        return self.n_latent + self.n_segments + self.n_genres
+
+    def feature_names(self) -> list[str]:
+        """Names of the columns of :meth:`features`."""
+        return (
+            [f"taste_{j}" for j in range(self.n_latent)]
+            + [f"segment_{k}" for k in range(self.n_segments)]
+            + [f"affinity_{g}" for g in range(self.n_genres)]
+        )
 
     def reset(self, rng: np.random.Generator, n_worlds: int) -> None:
-        """Draw the users of ``n_worlds`` worlds, with empty histories."""
+        """Draw the users of ``n_worlds`` worlds, with empty histories (with genres, call
+        :meth:`mix_genres` next)."""
         shape = (n_worlds * self.n_users, self.n_latent)
         self.tastes_ = rng.normal(0.0, latent_scale(self.n_latent), shape)
         self.noise_ = rng.standard_normal(shape)
         self.histories_ = np.full((shape[0], self.history_length), PAD_ID, dtype=np.int64)
+        self.segments_ = np.zeros(shape[0], dtype=np.int64)
+        if self.n_segments:
+            self.segments_ = rng.integers(0, self.n_segments, shape[0])
+
+    def mix_genres(self, rng: np.random.Generator, centres: NDArray[np.float64]) -> None:
+        """Draw ``pi_u`` per user and set ``theta_u = pi_u C + sqrt(individual_share) e_u``.
+
+        Parameters
+        ----------
+        centres : ndarray of float64, shape (n_worlds, n_genres, n_latent)
+            ``C``: the genre centres at the taste scale.
+        """
+        genres, n_worlds = self.n_genres, centres.shape[0]
+        bases = rng.dirichlet(np.ones(genres), size=(n_worlds, max(self.n_segments, 1)))
+        worlds = np.repeat(np.arange(n_worlds), self.n_users)
+        alpha = np.maximum(self.genre_concentration * genres * bases[worlds, self.segments_], 1e-3)
+        gammas = rng.standard_gamma(alpha)
+        weights = gammas / np.maximum(gammas.sum(axis=1, keepdims=True), 1e-300)
+        weights[gammas.sum(axis=1) == 0] = 1.0 / genres  # all shapes underflowed: uniform
+        self.genre_weights_ = weights
+        self.tastes_ = (
+            np.einsum("ug,ugd->ud", weights, centres[worlds])
+            + np.sqrt(self.individual_share) * self.tastes_
+        )
+        self.affinities_ = weights + self.affinity_noise * rng.standard_normal(weights.shape)
 
     def features(self, users: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Observed features of ``users`` (rows of the stacked worlds), shape (n, n_latent)."""
-        return self.tastes_[users] + self.feature_noise * self.noise_[users]
+        """Observed features of ``users`` (rows of the stacked worlds), shape (n,
+        n_features)."""
+        taste = self.tastes_[users] + self.feature_noise * self.noise_[users]
+        columns = [taste]
+        if self.n_segments:
+            columns.append(np.eye(self.n_segments)[self.segments_[users]])
+        if self.n_genres:
+            columns.append(self.affinities_[users])
+        return np.concatenate(columns, axis=1) if len(columns) > 1 else taste
 
     def n_joined(self, time: int) -> int:
         """Users of each world who can make requests at step ``time``."""
         return min(self.n_users, self.initial_users + max(time, 0) * self.users_per_step)
 
-    def arrive(self, rng: np.random.Generator, worlds: NDArray[np.int64], time: int) -> NDArray:
-        """One user per request, uniformly among those joined, as rows of the stacked worlds.
+    def arrive(
+        self,
+        rng: np.random.Generator,
+        worlds: NDArray[np.int64],
+        time: int,
+        absent: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.int64]:
+        """One user per request, uniformly among those joined and present, as rows of the
+        stacked worlds; one uniform per request whoever is absent (a world with nobody
+        present draws among all joined).
 
         Parameters
         ----------
         worlds : ndarray of int64, shape (n_requests,)
+        absent : ndarray of bool, shape (n_worlds * n_users,), optional
+            Users away (churned); O(n_users) per call when given.
 
         Returns
         -------
         ndarray of int64, shape (n_requests,)
         """
-        local = rng.integers(self.n_joined(time), size=worlds.shape[0])
-        return worlds * self.n_users + local
+        joined = self.n_joined(time)
+        if absent is None:
+            return worlds * self.n_users + rng.integers(joined, size=worlds.shape[0])
+        uniforms = rng.random(worlds.shape[0])
+        n_worlds = absent.shape[0] // self.n_users
+        present = ~absent.reshape(n_worlds, self.n_users)[:, :joined]
+        present[present.sum(axis=1) == 0] = True
+        counts = present.sum(axis=1)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rows, local = np.nonzero(present)
+        pick = starts[worlds] + (uniforms * counts[worlds]).astype(np.int64)
+        return rows[pick] * self.n_users + local[pick]
 
     def evolve(self, rng: np.random.Generator, time: int) -> None:
         """Apply the drift due at step ``time`` (nothing drawn when none is due)."""
@@ -107,28 +211,45 @@ class Users:
             fresh = rng.normal(0.0, latent_scale(self.n_latent), self.tastes_.shape)
             self.tastes_ = np.sqrt(1.0 - self.drift**2) * self.tastes_ + self.drift * fresh
 
-    def record(self, users: NDArray[np.int64], clicked: NDArray[np.int64]) -> None:
+    def record(
+        self,
+        users: NDArray[np.int64],
+        clicked: NDArray[np.int64],
+        factors: NDArray[np.float64] | None = None,
+    ) -> None:
         """Push clicked items onto their users' histories, as if requests were served in row
-        order and positions top to bottom: the last click is the most recent. Vectorised; a
-        user may appear in several rows.
+        order and positions top to bottom: the last click is the most recent; with
+        ``click_drift > 0`` move the tastes toward the clicked items' factors in that order.
+        Vectorised; a user may appear in several rows.
 
         Parameters
         ----------
         users : ndarray of int64, shape (n_requests,)
         clicked : ndarray of int64, shape (n_requests, slate_size)
             The item clicked at each position, ``PAD_ID`` where none was.
+        factors : ndarray of float64, shape (n_requests, slate_size, n_latent), optional
+            The shown items' factors (needed for click drift).
         """
-        depth = self.history_length
         rows, positions = np.nonzero(clicked != PAD_ID)
-        if depth == 0 or rows.size == 0:
+        if rows.size == 0:
             return
         owners = users[rows]
         newest_first = np.lexsort((-np.arange(rows.size), owners))  # by user, then recency
         owners = owners[newest_first]
-        items = clicked[rows, positions][newest_first]
         touched, start, counts = np.unique(owners, return_index=True, return_counts=True)
         group = np.repeat(np.arange(touched.size), counts)
-        rank = np.arange(owners.size) - start[group]
+        rank = np.arange(owners.size) - start[group]  # 0: the most recent click of its user
+        if self.click_drift > 0 and factors is not None:
+            eta = self.click_drift
+            pulled = factors[rows, positions][newest_first] * (eta * (1 - eta) ** rank)[:, None]
+            target = np.zeros((touched.size, self.n_latent))
+            np.add.at(target, group, pulled)
+            kept = (1 - eta) ** counts
+            self.tastes_[touched] = kept[:, None] * self.tastes_[touched] + target
+        depth = self.history_length
+        if depth == 0:
+            return
+        items = clicked[rows, positions][newest_first]
         merged = np.full((touched.size, int(counts.max()) + depth), PAD_ID, dtype=np.int64)
         merged[group, rank] = items
         merged[np.arange(touched.size)[:, None], counts[:, None] + np.arange(depth)] = (

@@ -15,8 +15,10 @@ from bandits.validation import InputValueError, check_integer, check_real
 from simulator.catalogue import MAX_SCALE, Catalogue
 from simulator.choice import ChoiceModel
 from simulator.context import Context
+from simulator.fatigue import Fatigue
 from simulator.reward import Reward
 from simulator.sampling import sample_distinct
+from simulator.trends import Trends
 from simulator.users import Users
 
 BASE_LOGIT = -1.5
@@ -42,8 +44,9 @@ class Batch:
     real : ndarray of bool, shape (n_rows, max_candidates)
     logits, values : ndarray of float64, shape (n_rows, max_candidates)
         Utility logit and expected reward of a click (0 for padding) of each candidate.
-    features : ndarray of float64, shape (n_rows, max_candidates, n_latent)
-        The candidates' factors (0 for padding).
+    features : ndarray of float64, shape (n_rows, max_candidates, n_item_features)
+        The candidates' features, factors first (0 for padding).
+    genres : ndarray of int64, shape (n_rows, max_candidates)
     signals : ndarray of float64, shape (n_rows, n_signals)
         The context signals.
     """
@@ -57,6 +60,7 @@ class Batch:
     logits: NDArray[np.float64]
     values: NDArray[np.float64]
     features: NDArray[np.float64]
+    genres: NDArray[np.int64]
     signals: NDArray[np.float64]
 
 
@@ -66,10 +70,24 @@ class World:
     A request at step ``t`` of world ``w``: a user arrives (:class:`Users`), the context
     signals are drawn (:class:`Context`), ``n`` candidates (``n`` uniform in
     ``[min_candidates, max_candidates]``) are drawn uniformly among the live items
-    (:class:`Catalogue`) in O(max_candidates), and candidate ``i`` has the utility logit
-    ``logit_scale * (theta_u + c M) . phi_i + b_i + BASE_LOGIT``. The choice model turns the
-    logits of the shown slate into clicks, the reward into rewards, and both give the exact
-    expected reward of any slate and the best one.
+    (:class:`Catalogue`) in O(max_candidates), and candidate ``i`` (of genre ``g``) has the
+    utility logit
+
+        ``logit_scale * (theta_u + c M) . phi_i + o_i + s_g(t) + h_i(t) + a(c) - P_ug(t)
+        + BASE_LOGIT``
+
+    with ``o_i`` the item's quality and popularity (:class:`Catalogue`), ``s_g(t)`` the
+    seasonal genre trend and ``h_i(t)`` the popularity shocks (:class:`Trends`), ``a(c)``
+    the device's attention offset (:class:`Context`) and ``P_ug(t)`` the fatigue and boredom
+    penalty (:class:`Fatigue`). The choice model turns the logits of the shown slate into
+    clicks, the reward into rewards, and both give the exact expected reward of any slate and
+    the best one. After a step, clicks go to the histories and pull the tastes
+    (:class:`Users`), and exposures and clicks to the fatigue.
+
+    Item layout: each item's features, static logit term ``o_i + h_i``, expected reward of a
+    click and (with genres) genre sit in one row of ``table_``, so a step gathers one
+    contiguous row per candidate (one cache line with 6 factors and no genres) with
+    ``np.take`` instead of one scattered read per array.
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -78,6 +96,8 @@ class World:
     ----------
     catalogue, users, context, choice_model, reward
         The parts.
+    fatigue, trends : optional
+        Default: none.
     n_requests : int
         Requests per step and world.
     min_candidates, max_candidates : int
@@ -95,6 +115,8 @@ class World:
         context: Context,
         choice_model: ChoiceModel,
         reward: Reward,
+        fatigue: Fatigue | None = None,
+        trends: Trends | None = None,
         n_requests: int,
         min_candidates: int,
         max_candidates: int,
@@ -103,6 +125,9 @@ class World:
     ) -> None:
         self.catalogue, self.users, self.context = catalogue, users, context
         self.choice_model, self.reward = choice_model, reward
+        self.fatigue = Fatigue(owner=owner) if fatigue is None else fatigue
+        self.trends = Trends(owner=owner) if trends is None else trends
+        self._check_parts(owner)
         self.slate_size = choice_model.slate_size
         self.n_requests = check_integer(n_requests, "n_requests", owner, low=1)
         self.min_candidates = check_integer(
@@ -121,9 +146,34 @@ class World:
         self.n_worlds = 1
         self.check_memory(1, owner)
 
+    def _check_parts(self, owner: str) -> None:
+        """The parts agree: one genre count, prices for a purchase reward, genres for fatigue
+        and trends."""
+        genres = self.catalogue.n_genres
+        if self.users.n_genres != genres:
+            raise InputValueError(
+                f"The users and the catalogue of {owner} must have the same 'n_genres'; got "
+                f"{self.users.n_genres} and {genres}."
+            )
+        if self.reward.needs_prices and not self.catalogue.has_prices:
+            raise InputValueError(
+                f"The 'reward' of {owner} buys items, which needs prices: set price_median > 0; "
+                f"got price_median={self.catalogue.price_median!r}."
+            )
+        if self.fatigue.active and not genres:
+            raise InputValueError(
+                f"Fatigue and boredom of {owner} are per genre: set n_genres > 0 (or "
+                f"exposure_fatigue=click_fatigue=0); got n_genres=0."
+            )
+        self.trends.check_catalogue(self.catalogue, owner)
+
     @property
     def n_context_features(self) -> int:
-        return self.users.n_latent + self.context.n_signals
+        return self.users.n_features + self.context.n_signals
+
+    @property
+    def n_item_features(self) -> int:
+        return self.catalogue.n_item_features
 
     def check_memory(self, n_worlds: int, owner: str) -> None:
         """Refuse sizes whose world or batch would not fit in ``MEMORY_LIMIT``, naming them."""
@@ -133,10 +183,12 @@ class World:
             * n_worlds
             * (
                 self.users.n_users * (2 * d + self.users.history_length)
-                + self.catalogue.n_items * (d + 2)
+                + self.catalogue.n_items * (2 * self.n_item_features + 8)
             )
         )
-        batch = 8 * n_worlds * self.n_requests * self.max_candidates * (d + 6)
+        batch = (
+            8 * n_worlds * self.n_requests * self.max_candidates * (2 * self.n_item_features + 8)
+        )
         for what, size, names in (
             ("world", world, "n_users, n_items, n_latent and history_length"),
             ("batch", batch, "n_requests, max_candidates and n_latent"),
@@ -150,19 +202,42 @@ class World:
     def reset(self, rng: np.random.Generator, n_worlds: int) -> Batch:
         """Draw ``n_worlds`` new worlds and their first batch."""
         self.n_worlds = n_worlds
+        catalogue = self.catalogue
         self.users.reset(rng, n_worlds)
-        self.catalogue.reset(rng, n_worlds)
-        self.context.reset(rng, n_worlds)
-        self.reward.reset(rng, n_worlds * self.catalogue.n_items)
+        catalogue.reset(rng, n_worlds)
+        if catalogue.n_genres:
+            share = np.sqrt(catalogue.genre_share) if catalogue.genre_share > 0 else 1.0
+            self.users.mix_genres(rng, catalogue.genre_centres_ / share)
+        self.context.reset(rng, n_worlds, self.users.n_users)
+        size = n_worlds * catalogue.n_items
+        self.reward.reset(rng, size, catalogue.prices_ if catalogue.has_prices else None)
+        self.trends.reset(rng, n_worlds, catalogue)
+        self.fatigue.reset(n_worlds * self.users.n_users, catalogue.n_genres)
+        features = catalogue.features(slice(None))
+        rows = np.arange(size)
+        columns = [features, catalogue.offsets_[:, None], self.reward.values(rows)[:, None]]
+        if catalogue.n_genres:
+            columns.append(catalogue.genres_[:, None].astype(np.float64))
+        self.table_ = np.concatenate(columns, axis=1)
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
         return self.next_batch(rng, 0)
 
-    def next_batch(self, rng: np.random.Generator, time: int) -> Batch:
-        """Draw the requests of step ``time`` (after the drift due then)."""
+    def evolve(self, rng: np.random.Generator, time: int) -> None:
+        """Apply the drift and shocks due at step ``time`` (nothing drawn when none is due)."""
         self.users.evolve(rng, time)
+        changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
+        if changed.size:
+            offset = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
+            self.table_[changed, self.n_item_features] = offset
+
+    def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
+        """Draw the requests of step ``time`` (after the drift and shocks due then, unless
+        ``evolve`` is False: a frozen world)."""
+        if evolve:
+            self.evolve(rng, time)
         worlds = self.worlds_
         rows = worlds.size
-        users = self.users.arrive(rng, worlds, time)
+        users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
         counts = rng.integers(self.min_candidates, self.max_candidates + 1, size=rows)
         ranks = sample_distinct(self.catalogue.n_live(time), rows, self.max_candidates, rng)
         real = np.arange(self.max_candidates) < counts[:, None]
@@ -171,23 +246,35 @@ class World:
         if padded:
             local[~real] = 0
         items = local + (worlds * self.catalogue.n_items)[:, None]
-        signals = self.context.draw(rng, rows, time)
+        signals = self.context.draw(rng, users, time)
         taste = self.users.tastes_[users]
         shift = self.context.taste_shift(signals, worlds)
         if shift is not None:
             taste = taste + shift
-        features = self.catalogue.factors_[items]
+        width, d = self.n_item_features, self.users.n_latent
+        # One gather of whole rows: np.take runs 3-5x faster than fancy indexing here.
+        packed = np.take(self.table_, items, axis=0)
+        features = packed[:, :, :width]
+        genres = np.zeros(items.shape, dtype=np.int64)
+        if self.catalogue.n_genres:
+            genres = packed[:, :, width + 2].astype(np.int64)
+        logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, packed[:, :, :d])
+        logits += packed[:, :, width] + BASE_LOGIT
+        seasonal = self.trends.genre_terms(time)
+        if seasonal is not None:
+            logits += seasonal[worlds[:, None], genres]
+        attention = self.context.attention(signals)
+        if attention is not None:
+            logits += attention[:, None]
+        if self.fatigue.active:
+            logits -= self.fatigue.penalty(users, genres, time)
+        values = packed[:, :, width + 1]
         if padded:
             features[~real] = 0.0
-        logits = (
-            self.logit_scale * np.einsum("nd,ncd->nc", taste, features)
-            + self.catalogue.biases_[items]
-            + BASE_LOGIT
-        )
-        values = self.reward.values(items)
-        if padded:
             values[~real] = 0.0
-        return Batch(time, worlds, users, counts, items, real, logits, values, features, signals)
+        return Batch(
+            time, worlds, users, counts, items, real, logits, values, features, genres, signals
+        )
 
     def observation(self, batch: Batch) -> dict[str, NDArray[Any]]:
         """The batch in the ``SlateObservation.to_mapping()`` layout (``slate_size`` 0-d),
@@ -211,7 +298,7 @@ class World:
 
     def observation_space(self) -> spaces.Dict:
         """The space of one world's observations (n_requests rows)."""
-        n, width, d = self.n_requests, self.max_candidates, self.catalogue.n_latent
+        n, width, d = self.n_requests, self.max_candidates, self.n_item_features
 
         def ints(low: int, high: int, shape: tuple[int, ...]) -> spaces.Box:
             return spaces.Box(low=low, high=high, shape=shape, dtype=np.int64)
@@ -250,7 +337,8 @@ class World:
     def respond(
         self, rng: np.random.Generator, batch: Batch, slates: NDArray[np.int64]
     ) -> dict[str, Any]:
-        """Feedback to ``slates`` (checked) and the exact ground truth; records the clicks.
+        """Feedback to ``slates`` (checked) and the exact ground truth; records the clicks,
+        pulls the tastes toward them and counts the fatigue.
 
         Returns
         -------
@@ -258,6 +346,8 @@ class World:
             ``"rewards"`` and ``"signals"`` (``"click"``, the reward's own, and ``"examined"``
             from a cascade), shape (n_rows, slate_size); ``"expected_reward"`` and
             ``"oracle_reward"``, shape (n_rows,); ``"expected_rewards"`` per position;
+            ``"expected_signals"``, the exact expected total of each of the reward's signals
+            (``"click"``, ``"watch_time"``, ``"purchase"``, ``"revenue"``), shape (n_rows,);
             ``"oracle_slates"``; ``"candidate_rewards"``, shape (n_rows, max_candidates,
             slate_size), where the choice model has it (position-based).
         """
@@ -268,7 +358,8 @@ class World:
         rewards, signals = self.reward.realise(clicks, shown, rng)
         if examined is not None:
             signals["examined"] = examined.astype(np.float64)
-        expected = self.expected_rewards(batch, slates)
+        probabilities = self.choice_model.click_probabilities(logits)
+        expected = probabilities * np.take_along_axis(batch.values, slates, axis=1)
         oracle_slates = self.best_slates(batch)
         info: dict[str, Any] = {
             "rewards": rewards,
@@ -276,11 +367,22 @@ class World:
             "expected_reward": expected.sum(axis=1),
             "oracle_reward": self.expected_rewards(batch, oracle_slates).sum(axis=1),
             "expected_rewards": expected,
+            "expected_signals": {
+                name: (probabilities * value).sum(axis=1)
+                for name, value in self.reward.components(shown).items()
+            },
             "oracle_slates": oracle_slates,
         }
         candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
         if candidate is not None:
             info["candidate_rewards"] = candidate
+        genres = np.take_along_axis(batch.genres, slates, axis=1)
+        self.fatigue.observe(rng, batch.users, genres, clicks, batch.time)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]
-        self.users.record(batch.users, np.where(clicks, shown - offset, PAD_ID))
+        factors = None
+        if self.users.click_drift > 0:
+            factors = np.take_along_axis(
+                batch.features[:, :, : self.users.n_latent], slates[:, :, None], axis=1
+            )
+        self.users.record(batch.users, np.where(clicks, shown - offset, PAD_ID), factors)
         return info

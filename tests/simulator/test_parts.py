@@ -100,7 +100,7 @@ def test_context_signals_and_their_taste_shift():
         "year_sin",
         "year_cos",
     ]
-    signals = context.draw(np.random.default_rng(1), 5000, time=1)
+    signals = context.draw(np.random.default_rng(1), np.zeros(5000, dtype=np.int64), time=1)
     assert np.all(signals[:, :3].sum(axis=1) == 1)
     np.testing.assert_allclose(signals[0, 3:], [1.0, 0.0, np.sqrt(0.5), np.sqrt(0.5)], atol=1e-12)
     phone = signals[:, 0].mean()

@@ -1,0 +1,207 @@
+"""Fatigue, boredom and churn: a user's temporary loss of interest in a genre after repeated
+exposure and clicks, and a bored user's absence (their requests stop, then resume)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.validation import InputValueError, check_integer, check_real
+from simulator.catalogue import MAX_SCALE
+
+
+class Fatigue:
+    """Per user and genre, a fatigue level ``f`` with exponential forgetting.
+
+    - after each step ``t``, ``f_ug <- f_ug + exposure_fatigue * (items of genre g shown to
+      u) + click_fatigue * (items of genre g clicked by u)``; between steps ``f_ug`` decays
+      by ``fatigue_decay`` per step (``f(t) = f(t0) fatigue_decay**(t - t0)``, applied when the
+      user is next seen, so the cost is per request, not per user);
+    - fatigue lowers the utility logit of the genre's items by ``fatigue_weight * f_ug``;
+    - boredom (after SARDINE, Deffayet et al. 2023, where a topic with ``boredom_threshold`` of
+      the recent clicks is bored and its interest zeroed for a window of steps; here the
+      recent count is the decayed ``f``): when ``f_ug >= boredom_threshold`` (0: never), the
+      user is bored with ``g`` for the next ``boredom_duration`` steps (the genre's logits
+      lower by ``boredom_penalty``) and ``f_ug`` restarts from 0;
+    - churn and return: a user who becomes bored leaves with probability
+      ``churn_probability`` for ``A ~ Geometric(1 / mean_absence)`` steps (``A >= 1``, mean
+      ``mean_absence``), making no request, then returns with everything carried over (tastes,
+      history, fatigue decayed meanwhile).
+
+    Rows of one batch all see the state before the batch; the batch's exposures and clicks
+    count after it. The draws per step are fixed (one uniform and one geometric per request),
+    whatever the slates.
+
+    Parameters
+    ----------
+    exposure_fatigue, click_fatigue : float
+    fatigue_decay : float
+        In (0, 1].
+    fatigue_weight : float
+    boredom_threshold : float
+        0: no boredom.
+    boredom_duration : int
+    boredom_penalty : float
+    churn_probability : float
+    mean_absence : float
+        >= 1 when churn is on.
+    owner : str
+
+    Attributes
+    ----------
+    levels_ : ndarray of float64, shape (n_worlds * n_users, n_genres)
+        ``f`` at step ``updated_``.
+    updated_ : ndarray of int64, shape (n_worlds * n_users,)
+    bored_until_ : ndarray of int64, shape (n_worlds * n_users, n_genres)
+        Bored with the genre at steps ``t < bored_until_``.
+    away_until_ : ndarray of int64, shape (n_worlds * n_users,)
+        Absent at steps ``t < away_until_``.
+    """
+
+    def __init__(
+        self,
+        *,
+        exposure_fatigue: float = 0.0,
+        click_fatigue: float = 0.0,
+        fatigue_decay: float = 0.9,
+        fatigue_weight: float = 0.0,
+        boredom_threshold: float = 0.0,
+        boredom_duration: int = 0,
+        boredom_penalty: float = 0.0,
+        churn_probability: float = 0.0,
+        mean_absence: float = 0.0,
+        owner: str = "Fatigue",
+    ) -> None:
+        self.exposure_fatigue = check_real(
+            exposure_fatigue, "exposure_fatigue", owner, low=0.0, high=MAX_SCALE
+        )
+        self.click_fatigue = check_real(
+            click_fatigue, "click_fatigue", owner, low=0.0, high=MAX_SCALE
+        )
+        self.fatigue_decay = check_real(
+            fatigue_decay, "fatigue_decay", owner, low=0.0, low_open=True, high=1.0
+        )
+        self.fatigue_weight = check_real(
+            fatigue_weight, "fatigue_weight", owner, low=0.0, high=MAX_SCALE
+        )
+        self.boredom_threshold = check_real(
+            boredom_threshold, "boredom_threshold", owner, low=0.0, high=MAX_SCALE
+        )
+        bored = self.boredom_threshold > 0
+        self.boredom_duration = check_integer(
+            boredom_duration, "boredom_duration", owner, low=1 if bored else 0
+        )
+        self.boredom_penalty = check_real(
+            boredom_penalty, "boredom_penalty", owner, low=0.0, high=MAX_SCALE
+        )
+        self.churn_probability = check_real(
+            churn_probability, "churn_probability", owner, low=0.0, high=1.0
+        )
+        if self.churn_probability > 0 and not bored:
+            raise InputValueError(
+                f"The 'churn_probability' parameter of {owner} needs boredom (users leave when "
+                f"they become bored): set boredom_threshold > 0; got churn_probability="
+                f"{churn_probability!r} with boredom_threshold={boredom_threshold!r}."
+            )
+        self.mean_absence = check_real(
+            mean_absence,
+            "mean_absence",
+            owner,
+            low=1.0 if self.churn_probability > 0 else 0.0,
+            high=1e9,
+        )
+        self.n_genres = 0
+        self.levels_: NDArray[np.float64] = np.zeros((0, 0))
+        self.updated_: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.bored_until_: NDArray[np.int64] = np.zeros((0, 0), dtype=np.int64)
+        self.away_until_: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+
+    @property
+    def active(self) -> bool:
+        """True if fatigue or boredom can change a logit."""
+        accumulates = self.exposure_fatigue > 0 or self.click_fatigue > 0
+        return accumulates and (self.fatigue_weight > 0 or self.boredom_threshold > 0)
+
+    @property
+    def churns(self) -> bool:
+        return self.churn_probability > 0
+
+    def reset(self, n_users: int, n_genres: int) -> None:
+        """Fresh users (all worlds): no fatigue, no boredom, nobody away; draws nothing."""
+        self.n_genres = n_genres
+        self.levels_ = np.zeros((n_users, n_genres))
+        self.updated_ = np.zeros(n_users, dtype=np.int64)
+        self.bored_until_ = np.zeros((n_users, n_genres), dtype=np.int64)
+        self.away_until_ = np.zeros(n_users, dtype=np.int64)
+
+    def levels(self, users: NDArray[np.int64], time: int) -> NDArray[np.float64]:
+        """``f`` of ``users`` at step ``time``, shape (n, n_genres)."""
+        steps = time - self.updated_[users]
+        return self.levels_[users] * (self.fatigue_decay ** steps.astype(np.float64))[:, None]
+
+    def penalty(
+        self, users: NDArray[np.int64], genres: NDArray[np.int64], time: int
+    ) -> NDArray[np.float64]:
+        """Logit penalty of each candidate, ``fatigue_weight f_ug + boredom_penalty [bored]``.
+
+        Parameters
+        ----------
+        users : ndarray of int64, shape (n_requests,)
+        genres : ndarray of int64, shape (n_requests, n_candidates)
+
+        Returns
+        -------
+        ndarray of float64, shape (n_requests, n_candidates)
+        """
+        level = np.take_along_axis(self.levels(users, time), genres, axis=1)
+        bored = np.take_along_axis(self.bored_until_[users], genres, axis=1) > time
+        return self.fatigue_weight * level + self.boredom_penalty * bored
+
+    def absent(self, time: int) -> NDArray[np.bool_] | None:
+        """Users away at step ``time``, shape (n_users,); None without churn."""
+        return self.away_until_ > time if self.churns else None
+
+    def observe(
+        self,
+        rng: np.random.Generator,
+        users: NDArray[np.int64],
+        genres: NDArray[np.int64],
+        clicks: NDArray[np.bool_],
+        time: int,
+    ) -> None:
+        """Count step ``time``'s exposures and clicks, then start boredom and churn.
+
+        Parameters
+        ----------
+        users : ndarray of int64, shape (n_requests,)
+        genres : ndarray of int64, shape (n_requests, slate_size)
+            Genre of each shown item.
+        clicks : ndarray of bool, shape (n_requests, slate_size)
+        """
+        n = users.shape[0]
+        uniforms: NDArray[np.float64] | None = None
+        absences: NDArray[np.int64] | None = None
+        if self.churns:
+            uniforms = np.asarray(rng.random(n), dtype=np.float64)
+            absences = np.asarray(rng.geometric(1.0 / self.mean_absence, n), dtype=np.int64)
+        if not self.active:
+            return
+        touched, first_row = np.unique(users, return_index=True)
+        self.levels_[touched] = self.levels(touched, time)
+        self.updated_[touched] = time
+        added = self.exposure_fatigue + self.click_fatigue * clicks
+        np.add.at(self.levels_, (np.repeat(users, genres.shape[1]), genres.ravel()), added.ravel())
+        if self.boredom_threshold <= 0:
+            return
+        levels = self.levels_[touched]
+        newly = levels >= self.boredom_threshold
+        if not newly.any():
+            return
+        rows, columns = np.nonzero(newly)
+        bored_users = touched[rows]
+        self.bored_until_[bored_users, columns] = time + 1 + self.boredom_duration
+        self.levels_[bored_users, columns] = 0.0
+        if uniforms is None or absences is None:
+            return
+        leaving = newly.any(axis=1) & (uniforms[first_row] < self.churn_probability)
+        self.away_until_[touched[leaving]] = time + 1 + absences[first_row[leaving]]

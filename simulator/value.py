@@ -1,0 +1,124 @@
+"""The true value of a policy: its expected reward per request on a frozen copy of a world."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.observation import as_observation
+from bandits.policy import Policy
+from bandits.validation import InputTypeError, check_integer
+from simulator.env import SlateEnv, SlateVectorEnv
+
+
+@dataclass(frozen=True)
+class PolicyValue:
+    """A policy's expected reward per request on a frozen world.
+
+    Attributes
+    ----------
+    value : float
+        Mean over the sampled requests of each request's expected reward under the policy.
+    standard_error : float
+        Of that mean, from the spread over requests (and over slate draws when ``exact`` is
+        False): the gap to the value over the whole request distribution.
+    n_requests : int
+    n_draws : int
+        Slates drawn per request (0 when ``exact``).
+    exact : bool
+        True if each request's expected reward is exact (position-based model: the policy's
+        candidate-position marginals times the exact reward of each candidate at each position).
+    per_request : ndarray of float64, shape (n_requests,)
+    """
+
+    value: float
+    standard_error: float
+    n_requests: int
+    n_draws: int
+    exact: bool
+    per_request: NDArray[np.float64]
+
+
+def true_value(
+    env: gymnasium.Env[Any, Any] | gymnasium.vector.VectorEnv,
+    policy: Policy,
+    *,
+    n_requests: int,
+    seed: int,
+    n_draws: int = 100,
+) -> PolicyValue:
+    """Expected reward per request of ``policy`` on a frozen copy of ``env``'s world.
+
+    The copy is taken at the env's current step (call ``reset`` first) and never changes:
+    tastes, fatigue, boredom, absences, shocks and the step (so time of day, weekday and
+    season) stay as they are, no click is recorded and the policy (a deep copy) never learns.
+    Requests (users, context, candidates) are drawn from the copy's own generator seeded by
+    ``seed``; neither ``env`` nor ``policy`` is touched.
+
+    Each request's expected reward under the policy's slate distribution is exact where the
+    model allows: with the position-based model it is ``sum_{c,k} P(c at k) r(c, k)``, the
+    policy's ``candidate_position_probability`` times the exact reward of each candidate at
+    each position. Otherwise (cascade, MNL: a position's reward depends on the whole slate)
+    it is the mean, over ``n_draws`` slates drawn by ``policy.act``, of each slate's exact
+    expected reward.
+
+    Parameters
+    ----------
+    env : SlateEnv or SlateVectorEnv (possibly wrapped)
+    policy : Policy
+    n_requests : int
+        Requests to average over (the last batch is cut).
+    seed : int
+    n_draws : int
+        Slates per request where the value is not exact.
+
+    Returns
+    -------
+    PolicyValue
+    """
+    base = getattr(env, "unwrapped", env)
+    if not isinstance(base, SlateEnv | SlateVectorEnv):
+        raise InputTypeError(
+            f"true_value needs a simulator environment (SlateEnv or SlateVectorEnv); got "
+            f"{type(base).__name__}."
+        )
+    total = check_integer(n_requests, "n_requests", "true_value", low=1)
+    draws = check_integer(n_draws, "n_draws", "true_value", low=1)
+    time = base._current().time
+    world = copy.deepcopy(base.world)
+    frozen_policy = copy.deepcopy(policy)
+    rng = np.random.default_rng(seed)
+    exact = world.choice_model.candidate_rewards(np.zeros((1, 1)), np.zeros((1, 1))) is not None
+    values: list[NDArray[np.float64]] = []
+    served = 0
+    while served < total:
+        batch = world.next_batch(rng, time, evolve=False)
+        obs = as_observation(world.observation(batch))
+        rewards = world.choice_model.candidate_rewards(batch.logits, batch.values)
+        if rewards is not None:
+            marginals = frozen_policy.candidate_position_probability(obs)
+            row_values = (marginals * rewards).sum(axis=(1, 2))
+        else:
+            row_values = np.zeros(obs.n_requests)
+            for _ in range(draws):
+                slates = frozen_policy.act(obs).slates
+                row_values += world.expected_rewards(batch, slates).sum(axis=1)
+            row_values /= draws
+        keep = min(row_values.size, total - served)
+        values.append(row_values[:keep])
+        served += keep
+    per_request = np.concatenate(values)
+    spread = per_request.std(ddof=1) if per_request.size > 1 else 0.0
+    return PolicyValue(
+        value=float(per_request.mean()),
+        standard_error=float(spread / np.sqrt(per_request.size)),
+        n_requests=total,
+        n_draws=0 if exact else draws,
+        exact=exact,
+        per_request=per_request,
+    )

@@ -1,0 +1,69 @@
+"""true_value: exact per-request values on a frozen world, checked by hand and by simulation."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from bandits.observation import as_observation
+from bandits.validation import InputTypeError
+from policies.uniform import UniformRandom
+from simulator import LatentFactorEnv, StreamingServiceEnv, true_value
+
+SMALL = {"n_requests": 50, "min_candidates": 8, "max_candidates": 8, "slate_size": 2}
+
+
+def test_position_based_value_is_the_uniform_average_of_candidate_rewards():
+    env = LatentFactorEnv(**SMALL)
+    env.reset(seed=0)
+    value = true_value(env, UniformRandom(rng=np.random.default_rng(0)), n_requests=120, seed=4)
+    assert value.exact and value.n_draws == 0 and value.per_request.shape == (120,)
+    # Hand: the same requests from the same seed; a uniform slate puts each candidate at each
+    # position with probability 1/8.
+    world = copy.deepcopy(env.world)
+    rng = np.random.default_rng(4)
+    hand = []
+    for _ in range(3):
+        batch = world.next_batch(rng, 0, evolve=False)
+        hand.append(world.choice_model.candidate_rewards(batch.logits, batch.values).sum((1, 2)))
+    np.testing.assert_allclose(value.per_request, np.concatenate(hand)[:120] / 8)
+
+
+def test_the_env_and_policy_are_untouched_and_the_seed_repeats():
+    env = StreamingServiceEnv(n_requests=40)
+    env.reset(seed=1)
+    env.step(env.action_space.sample())
+    tastes, time = env.world.users.tastes_.copy(), env._time
+    policy = UniformRandom(rng=np.random.default_rng(2))
+    state = copy.deepcopy(policy.rng.bit_generator.state)
+    first = true_value(env, policy, n_requests=60, seed=9, n_draws=5)
+    second = true_value(env, policy, n_requests=60, seed=9, n_draws=5)
+    assert first.value == second.value and not first.exact and first.n_draws == 5
+    np.testing.assert_array_equal(env.world.users.tastes_, tastes)
+    assert env._time == time and policy.rng.bit_generator.state == state
+
+
+@pytest.mark.parametrize("choice_model", ["position", "cascade", "mnl"])
+def test_value_matches_realised_rewards_on_the_frozen_world(choice_model, stat_seed):
+    """Rewards realised on a frozen copy average to the value within 4 standard errors."""
+    env = LatentFactorEnv(choice_model=choice_model, **SMALL)
+    env.reset(seed=stat_seed)
+    policy = UniformRandom(rng=np.random.default_rng(stat_seed))
+    value = true_value(env, policy, n_requests=4000, seed=stat_seed, n_draws=20)
+    world = copy.deepcopy(env.world)
+    rng = np.random.default_rng(stat_seed + 1000)
+    realised = []
+    for _ in range(80):
+        batch = world.next_batch(rng, 0, evolve=False)
+        slates = policy.act(as_observation(world.observation(batch))).slates
+        logits = np.take_along_axis(batch.logits, slates, axis=1)
+        clicks, _ = world.choice_model.simulate(logits, rng.random(slates.shape))
+        realised.append(clicks.sum(axis=1).astype(float))
+    realised = np.concatenate(realised)
+    error = np.hypot(realised.std() / np.sqrt(realised.size), value.standard_error)
+    assert abs(realised.mean() - value.value) < 4 * error
+
+
+def test_true_value_refuses_other_environments():
+    with pytest.raises(InputTypeError, match="simulator environment"):
+        true_value(object(), UniformRandom(rng=np.random.default_rng(0)), n_requests=1, seed=0)
