@@ -39,9 +39,12 @@ slots ``< j``); ``position_probability`` holds each slot's logged probability, w
 probability ``1 - pdrop``; VW weighs it by ``1 / (1 - pdrop)``) is folded into the
 probabilities: both are multiplied by ``1 - pdrop``, so an importance weight ``pi / mu`` carries
 VW's ``1 / (1 - pdrop)``, and the value is kept as the signal ``pdrop`` (only when some event
-has one). ``request_id`` is ``EventId`` when it is a decimal integer, else a stable 63-bit hash
-of it, else the line number; ``time`` is ``Timestamp`` in microseconds since the epoch (UTC),
-else the line number; ``user_id`` is -1 and ``history`` empty (DSJson has neither).
+has one). With dropped events, the self-normalised estimators (SNIPS, SNDR) give the
+down-sampling-corrected value; plain IPS averages over the kept rows only, so it is inflated by
+(events before dropping) / (rows kept), about ``1 / (1 - pdrop)`` for a constant ``pdrop``.
+``request_id`` is ``EventId`` when it is a decimal integer, else a stable 63-bit hash of it,
+else the line number; ``time`` is ``Timestamp`` in microseconds since the epoch (UTC), else
+the line number; ``user_id`` is -1 and ``history`` empty (DSJson has neither).
 
 Features: see :mod:`bandits.logs.importers.features` for the flattening; the shared context
 ``c`` (without ``_multi``, ``_slots``) gives the context columns, each action of ``_multi`` its
