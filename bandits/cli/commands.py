@@ -235,6 +235,9 @@ def sweep(
         ]
     )[["world", "policy", "runs", "cumulative_regret", "interval"]]
     console.print(rich_table(view, "Cumulative regret at the end (95% interval over seeds)"))
+    if result.errors is not None:
+        title = "Off-policy estimates against the true values"
+        console.print(rich_table(result.errors, title, whole=("target", "estimator")))
     say(f"Made {result.made} runs, {result.skipped} already there. Report: {out / 'report.html'}")
 
 

@@ -25,6 +25,12 @@ from bandits.cli.manifest import read_manifest
 from bandits.cli.run_folder import RunFolderClaim, run_folder_problem
 from bandits.cli.simulation import TRACE_FILE, write_simulation
 from bandits.cli.sweep_config import PlannedRun, SweepConfig
+from bandits.cli.sweep_evaluation import (
+    ESTIMATES_FILE,
+    EvaluationPlan,
+    estimator_errors,
+    evaluate_run,
+)
 from bandits.cli.wiring import build_policies, make_env_factory
 from bandits.logs.atomic import atomic_path
 from bandits.reports import Report, build_report, read_trace, regret_intervals, summarize_trace
@@ -43,17 +49,20 @@ class RunTask:
     run_id: str
     config: dict[str, Any]
     folder: str
+    evaluate: EvaluationPlan | None = None
 
 
 @dataclass(frozen=True)
 class SweepResult:
     """The sweep's tables: ``regret`` (per world and policy, with intervals over seeds),
-    ``summary`` (per world and policy, means over seeds), and how many runs were made now."""
+    ``summary`` (per world and policy, means over seeds), how many runs were made now, and
+    with an evaluation, ``errors``: each estimator's bias, RMSE and coverage over seeds."""
 
     regret: pd.DataFrame
     summary: pd.DataFrame
     made: int
     skipped: int
+    errors: pd.DataFrame | None = None
 
 
 def make_run(task: RunTask) -> str:
@@ -65,6 +74,8 @@ def make_run(task: RunTask) -> str:
         RunFolderClaim(Path(task.folder), overwrite=False) as folder,
     ):
         write_simulation(config, folder, run_id=task.run_id)
+        if task.evaluate is not None:  # committed with the run, or not at all
+            evaluate_run(folder, config, task.evaluate)
     return task.run_id
 
 
@@ -84,7 +95,8 @@ def run_sweep(
     build_policies(config.policies, spawn_generators(0, len(config.policies)))
     _claim_sweep_folder(out, config)
     pending = [run for run in plan if not _finished(run, out)]
-    tasks = [RunTask(run.run_id, run.config.to_dict(), str(_folder(out, run))) for run in pending]
+    tasks = [RunTask(run.run_id, run.config.to_dict(), str(_folder(out, run)), config.evaluate)
+             for run in pending]  # fmt: skip
     done = len(plan) - len(pending)
     results = run_tasks(make_run, tasks, executor=config.executor, workers=config.workers,
                         scheduler=config.scheduler)  # fmt: skip
@@ -93,7 +105,8 @@ def run_sweep(
         if on_run is not None:
             on_run(run_id, done, len(plan))
     regret, summary = _tables(plan, out)
-    return SweepResult(regret, summary, len(pending), len(plan) - len(pending))
+    errors = None if config.evaluate is None else estimator_errors(_estimates(plan, out))
+    return SweepResult(regret, summary, len(pending), len(plan) - len(pending), errors)
 
 
 def write_sweep_report(config: SweepConfig, out: Path, result: SweepResult) -> list[Path]:
@@ -114,12 +127,20 @@ def write_sweep_report(config: SweepConfig, out: Path, result: SweepResult) -> l
                 f"band", figure)  # fmt: skip
         rows = result.regret[result.regret["world"] == world.name].drop(columns="world")
         report.sections.append((f"{world.name}: cumulative regret at the end", rows))
+        if result.errors is not None:
+            errors = result.errors[result.errors["world"] == world.name].drop(columns="world")
+            report.sections.append(
+                (f"{world.name}: off-policy estimates against the true values", errors)
+            )
     written = []
     for name, (_, figure) in report.figures.items():
         with atomic_path(out / name, replace=True) as temporary:
             figure.savefig(temporary, format="png", dpi=120)
         written.append(out / name)
-    for stem, table in (("regret", result.regret), ("summary", result.summary)):
+    tables = [("regret", result.regret), ("summary", result.summary)]
+    if result.errors is not None:
+        tables.append(("estimator_errors", result.errors))
+    for stem, table in tables:
         with atomic_path(out / f"{stem}.csv", replace=True) as temporary:
             table.to_csv(temporary, index=False)
         written.append(out / f"{stem}.csv")
@@ -157,7 +178,9 @@ def _claim_sweep_folder(out: Path, config: SweepConfig) -> None:
 
 def _describe(config: SweepConfig) -> dict[str, Any]:
     """What makes two sweeps the same: the runs they plan (not where they execute)."""
-    return {"runs": {run.run_id: run.config.to_dict() for run in config.plan()}}
+    evaluate = None if config.evaluate is None else config.evaluate.to_dict()
+    return {"runs": {run.run_id: run.config.to_dict() for run in config.plan()},
+            "evaluate": evaluate}  # fmt: skip
 
 
 def _folder(out: Path, run: PlannedRun) -> Path:
@@ -184,6 +207,17 @@ def _world_trace(plan: list[PlannedRun], out: Path, world: str) -> pd.DataFrame:
         read_trace(_folder(out, run) / TRACE_FILE).assign(run=run.seed_index)
         for run in plan
         if run.world == world
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _estimates(plan: list[PlannedRun], out: Path) -> pd.DataFrame:
+    """Every run's estimates with its world and seed."""
+    parts = [
+        pd.read_csv(_folder(out, run) / ESTIMATES_FILE).assign(
+            world=run.world, seed_index=run.seed_index
+        )
+        for run in plan
     ]
     return pd.concat(parts, ignore_index=True)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bandits.cli.config import DEFAULT_ENV, MAX_INT64, SimulationConfig, read_toml_table
+from bandits.cli.sweep_evaluation import EvaluationPlan
 from bandits.specs import format_spec, parse_spec
 from bandits.validation import (
     InputTypeError,
@@ -26,8 +27,8 @@ EXECUTORS = ("local", "dask")
 MAX_RUNS = 10_000
 """Most runs (worlds x seeds) one sweep may plan."""
 
-SWEEP_KEYS = ("requests", "seeds", "root_seed", "policies", "grid", "worlds", "executor",
-              "workers", "scheduler")  # fmt: skip
+SWEEP_KEYS = ("requests", "seeds", "root_seed", "policies", "grid", "worlds", "evaluate",
+              "executor", "workers", "scheduler")  # fmt: skip
 WORLD_KEYS = ("name", "env", "params")
 WORLD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -75,6 +76,8 @@ class SweepConfig:
         Local processes (default: the machine's cores) or Dask workers of a local cluster.
     scheduler : str or None
         A Dask scheduler's address (then ``executor`` is ``dask``).
+    evaluate : EvaluationPlan or None
+        Off-policy estimates each run makes on one policy's log, checked against the truth.
     """
 
     requests: int
@@ -84,6 +87,7 @@ class SweepConfig:
     executor: str = "local"
     workers: int | None = None
     scheduler: str | None = None
+    evaluate: EvaluationPlan | None = None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SweepConfig:
@@ -93,7 +97,7 @@ class SweepConfig:
     @classmethod
     def from_mapping(cls, values: dict[str, Any], source: str = "the config") -> SweepConfig:
         """Build from a dict (a TOML table); errors name the key and suggest the closest."""
-        _check_keys(values, SWEEP_KEYS, f"{source}: [sweep]")
+        check_keys(values, SWEEP_KEYS, f"{source}: [sweep]")
         requests = check_integer(values.get("requests", 10_000), "requests", "[sweep]", low=1,
                                  high=MAX_INT64)  # fmt: skip
         root = check_integer(values.get("root_seed", 0), "root_seed", "[sweep]", low=0,
@@ -115,7 +119,9 @@ class SweepConfig:
         workers = values.get("workers")
         if workers is not None:
             workers = check_integer(workers, "workers", "[sweep]", low=1, high=1024)
-        return cls(requests, seeds, policies, worlds, executor, workers, scheduler)
+        evaluate = values.get("evaluate")
+        plan = None if evaluate is None else EvaluationPlan.from_mapping(evaluate, policies)
+        return cls(requests, seeds, policies, worlds, executor, workers, scheduler, plan)
 
     def plan(self) -> list[PlannedRun]:
         """The runs, world by world and seed by seed (the order of the result tables)."""
@@ -133,7 +139,7 @@ class SweepConfig:
         return runs
 
 
-def _check_keys(values: object, known: tuple[str, ...], where: str) -> None:
+def check_keys(values: object, known: tuple[str, ...], where: str) -> None:
     if not isinstance(values, dict):
         raise InputTypeError(f"{where} must be a table; got {shown(values)}.")
     for key in values:
@@ -201,7 +207,7 @@ def _worlds(value: object, source: str) -> tuple[World, ...]:
     worlds = []
     for index, table in enumerate(value):
         where = f"{source}: sweep.worlds[{index}]"
-        _check_keys(table, WORLD_KEYS, where)
+        check_keys(table, WORLD_KEYS, where)
         name = table.get("name", f"world{index}")
         if not isinstance(name, str) or not WORLD_NAME.match(name):
             raise InputValueError(

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -139,3 +140,60 @@ def test_a_killed_sweep_resumes_to_the_tables_of_an_uninterrupted_one(tmp_path):
         pd.testing.assert_frame_equal(pd.read_csv(out / table),
                                       pd.read_csv(tmp_path / "whole" / table))  # fmt: skip
     assert not [p.name for p in (out / "runs").iterdir() if p.name.startswith(".")]
+
+
+EVALUATED = """
+[sweep]
+requests = 1500
+seeds = 4
+policies = ["uniform", "linucb"]
+
+[sweep.evaluate]
+log = "uniform"
+targets = ["linucb", "epsilon-greedy:epsilon=0.3"]
+estimators = ["ips", "snips"]
+train_fraction = 0.5
+truth_requests = 1000
+
+[[sweep.worlds]]
+name = "tiny"
+params = {{ n_requests = 50, n_items = 60, slate_size = 2, min_candidates = 6, max_candidates = 6 }}
+"""
+
+
+def test_a_sweep_checks_its_estimators_against_the_true_values(tmp_path):
+    out = tmp_path / "out"
+    config = config_file(tmp_path, text=EVALUATED)
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(out), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    estimates = pd.read_csv(out / "runs" / "tiny-seed0" / "estimates.csv")
+    assert {"true_value", "true_value_stderr", "value", "ci_low"} <= set(estimates.columns)
+    errors = pd.read_csv(out / "estimator_errors.csv")
+    assert len(errors) == 4 and (errors["runs"] == 4).all()
+    assert ((errors["coverage"] >= 0) & (errors["coverage"] <= 1)).all()
+    assert (errors["rmse"] >= errors["bias"].abs() - 1e-12).all()
+    # IPS is unbiased for the truth: its mean error is within 4 standard errors over seeds
+    per_run = []
+    for seed in range(4):
+        frame = pd.read_csv(out / "runs" / f"tiny-seed{seed}" / "estimates.csv")
+        per_run.append(frame[frame["estimator"] == "ips"].set_index("target"))
+    for target in ("linucb", "epsilon-greedy:epsilon=0.3"):
+        error = pd.Series([run.loc[target, "value"] - run.loc[target, "true_value"]
+                           for run in per_run])  # fmt: skip
+        spread = np.sqrt(error.var(ddof=1) / 4 + per_run[0].loc[target, "stderr"] ** 2 / 4)
+        assert abs(error.mean()) <= 4 * spread, (target, error.tolist())
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (('log = "uniform"', 'log = "linucb:alpha=3"'), ["must be one of the sweep's policies"]),
+        (('estimators = ["ips", "snips"]', 'estimators = ["ipss"]'), ["Did you mean 'ips'?"]),
+        (("train_fraction = 0.5", "train_frac = 0.5"), ["[sweep.evaluate]", "'train_frac'"]),
+    ],
+)
+def test_an_evaluation_with_a_typo_is_refused_naming_it(tmp_path, change, words):
+    text = EVALUATED.replace(*change)
+    result = runner.invoke(app, ["sweep", str(config_file(tmp_path, text=text)), "--out",
+                                 str(tmp_path / "out")])  # fmt: skip
+    one_line_error(result, *words)
