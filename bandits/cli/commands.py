@@ -197,6 +197,12 @@ def sweep(
     scheduler: Annotated[
         str | None, typer.Option(help="Address of a Dask scheduler (implies --executor dask).")
     ] = None,
+    requests: Annotated[
+        int | None, typer.Option(help="Requests per policy and run (overrides the config).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Root seed of the runs' seeds (overrides root_seed).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar, no line per run.")] = False,
 ) -> None:
     """Run every policy on every world for every seed of a config; resumable.
@@ -206,7 +212,9 @@ def sweep(
     regret with its interval over seeds), summary.csv, regret-<world>.png and report.html.
     """
     settings = read_toml_table(config, "sweep")
-    for key, value in (("executor", executor), ("workers", workers), ("scheduler", scheduler)):
+    overrides = (("executor", executor), ("workers", workers), ("scheduler", scheduler),
+                 ("requests", requests), ("root_seed", seed))  # fmt: skip
+    for key, value in overrides:
         if value is not None:
             settings[key] = value
     if scheduler is not None and executor is None:
@@ -236,8 +244,10 @@ def sweep(
     )[["world", "policy", "runs", "cumulative_regret", "interval"]]
     console.print(rich_table(view, "Cumulative regret at the end (95% interval over seeds)"))
     if result.errors is not None:
-        title = "Off-policy estimates against the true values"
-        console.print(rich_table(result.errors, title, whole=("target", "estimator")))
+        title = "Off-policy estimates against the true values (over seeds)"
+        shown_errors = result.errors[["world", "target", "estimator", "runs", "bias", "rmse",
+                                      "coverage"]]  # fmt: skip
+        console.print(rich_table(shown_errors, title, whole=("estimator",)))
     say(f"Made {result.made} runs, {result.skipped} already there. Report: {out / 'report.html'}")
 
 

@@ -103,19 +103,19 @@ def say(message: str) -> None:
 
 def rich_table(frame: pd.DataFrame, title: str, whole: tuple[str, ...] = ()) -> Table:
     """``frame`` as a Rich table whose columns fold instead of being cut, so a long policy
-    spec stays readable in an 80-column terminal; the columns named in ``whole`` (short
-    names) are never folded."""
+    spec stays readable in an 80-column terminal; numbers and the columns named in ``whole``
+    (short names) are never folded."""
     table = Table(title=Text(one_line(title)), box=box.SIMPLE_HEAD)
     for column in frame.columns:
         numeric = frame[column].dtype.kind in "iuf"
-        keep = column in whole
+        keep = column in whole or numeric  # numbers and short names never fold
         longest = max((len(str(v)) for v in frame[column]), default=0)
         table.add_column(
             Text(one_line(str(column))),  # headers wrap between words
             justify="right" if numeric else "left",
             overflow="fold",  # a long spec folds onto more lines
             no_wrap=keep,
-            min_width=min(longest, 40) if keep else None,
+            min_width=min(longest, 40) if column in whole else None,
         )
     for row in frame.itertuples(index=False):
         table.add_row(*(Text(number(v) if isinstance(v, float) else one_line(str(v))) for v in row))

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bandits.cli import app
 from bandits.cli.config import SimulationConfig
+from bandits.cli.sweep_config import SweepConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,10 @@ def test_ci_runs_the_readme_test_command():
 
 def test_demo_config_is_valid():
     config = SimulationConfig.from_toml(ROOT / "scripts" / "demo.toml")
-    assert config.policies[0] == "uniform"  # the demo evaluates targets on the uniform log
+    assert config.policies[0] == "uniform"  # the README's `simulate --config` example
+    sweep = SweepConfig.from_toml(ROOT / "scripts" / "demo.toml")  # what scripts/demo runs
+    assert sweep.evaluate is not None and sweep.evaluate.log == "uniform"
+    assert len(sweep.seeds) >= 3 and len(sweep.policies) >= 3
 
 
 def _demo_commands() -> list[list[str]]:
@@ -43,19 +47,19 @@ def _demo_commands() -> list[list[str]]:
     ]
 
 
-def test_demo_pipeline_runs_on_a_short_simulation(tmp_path, monkeypatch):
+def test_demo_pipeline_runs_on_a_short_sweep(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     run = tmp_path / "demo"
     commands = _demo_commands()
-    assert [c[0] for c in commands] == ["simulate", "evaluate", "report"]
-    runner = CliRunner()
-    for command in commands:
-        args = [re.sub(r"\$run|\$\{run\}", str(run), arg) for arg in command if arg != "$@"]
-        if command[0] == "simulate":
-            args += ["--requests", "600", "--quiet"]
-        result = runner.invoke(app, args, catch_exceptions=False)
-        assert result.exit_code == 0, (args, result.output)
-    assert (run / "report.html").exists() and (run / "estimates.csv").exists()
+    assert [c[0] for c in commands] == ["sweep"]
+    (command,) = commands
+    args = [re.sub(r"\$run|\$\{run\}", str(run), arg) for arg in command if arg != "$@"]
+    args += ["--requests", "600", "--quiet", "--workers", "1"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, (args, result.output)
+    for name in ("report.html", "regret.csv", "estimator_errors.csv"):
+        assert (run / name).exists(), name
+    assert (run / "runs" / "demo-seed0" / "estimates.csv").exists()
 
 
 def test_the_readme_demo_command_runs_with_its_arguments():
@@ -72,8 +76,10 @@ def test_the_readme_demo_command_runs_with_its_arguments():
     assert written, result.stdout
     run = ROOT / written.group(1)
     try:
-        assert (run / "report.html").exists() and (run / "estimates.csv").exists()
-        manifest = (run / "manifest.json").read_text()
-        assert '"seed": 3' in manifest and '"total_requests": 300' in manifest
+        assert (run / "report.html").exists() and (run / "estimator_errors.csv").exists()
+        manifest = (run / "runs" / "demo-seed0" / "manifest.json").read_text()
+        assert '"total_requests": 300' in manifest
+        seeds = SweepConfig.from_mapping({"seeds": 3, "root_seed": 3, "policies": ["uniform"]})
+        assert f'"seed": {seeds.seeds[0]}' in manifest  # the runs' seeds come from --seed 3
     finally:
         shutil.rmtree(run)
