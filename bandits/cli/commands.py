@@ -247,7 +247,8 @@ def sweep(
         title = "Off-policy estimates against the true values (over seeds)"
         shown_errors = result.errors[["world", "target", "estimator", "runs", "bias", "rmse",
                                       "coverage"]]  # fmt: skip
-        console.print(rich_table(shown_errors, title, whole=("estimator",)))
+        whole = ("estimator", "runs", "bias", "rmse", "coverage")
+        console.print(rich_table(shown_errors, title, whole=whole))
     say(f"Made {result.made} runs, {result.skipped} already there. Report: {out / 'report.html'}")
 
 

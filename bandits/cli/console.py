@@ -103,23 +103,28 @@ def say(message: str) -> None:
 
 def rich_table(frame: pd.DataFrame, title: str, whole: tuple[str, ...] = ()) -> Table:
     """``frame`` as a Rich table whose columns fold instead of being cut, so a long policy
-    spec stays readable in an 80-column terminal; numbers and the columns named in ``whole``
-    (short names) are never folded."""
+    spec stays readable in an 80-column terminal; the columns named in ``whole`` (short names,
+    numbers) are never folded."""
     table = Table(title=Text(one_line(title)), box=box.SIMPLE_HEAD)
     for column in frame.columns:
         numeric = frame[column].dtype.kind in "iuf"
-        keep = column in whole or numeric  # numbers and short names never fold
-        longest = max((len(str(v)) for v in frame[column]), default=0)
+        keep = column in whole
+        longest = max((len(_cell(v)) for v in frame[column]), default=0)
         table.add_column(
             Text(one_line(str(column))),  # headers wrap between words
             justify="right" if numeric else "left",
             overflow="fold",  # a long spec folds onto more lines
             no_wrap=keep,
-            min_width=min(longest, 40) if column in whole else None,
+            min_width=min(longest, 40) if keep else None,
         )
     for row in frame.itertuples(index=False):
-        table.add_row(*(Text(number(v) if isinstance(v, float) else one_line(str(v))) for v in row))
+        table.add_row(*(Text(_cell(v)) for v in row))
     return table
+
+
+def _cell(value: object) -> str:
+    """A table cell's text: floats by :func:`number`, anything else on one line."""
+    return number(value) if isinstance(value, float) else one_line(str(value))
 
 
 def number(value: float) -> str:
