@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_results import one_line_error
 from factories import random_log
 from typer.testing import CliRunner
 
@@ -33,16 +34,6 @@ def run(tmp_path_factory):
     result = runner.invoke(app, ["simulate", *SMALL, "--out", str(folder)])
     assert result.exit_code == 0, result.output
     return folder
-
-
-def one_line_error(result, *words):
-    """Exit status 2, one line on stderr starting 'Error:', containing ``words``."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 def copy_run(run, tmp_path, name="copy"):

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_results import one_line_error
 from factories import random_log
 from typer.testing import CliRunner
 
@@ -28,14 +29,6 @@ from bandits.validation import InputValueError
 runner = CliRunner()
 SMALL = ["--env-param", "n_requests=20", "--requests", "40", "--policy", "uniform", "--quiet"]
 BANDITS = str(Path(sys.executable).with_name("bandits"))
-
-
-def one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_results import one_line_error
 from typer.testing import CliRunner
 
 from bandits.cli import app
@@ -41,14 +42,6 @@ def config_file(tmp_path: Path, seeds: int = 2, text: str = CONFIG) -> Path:
     path = tmp_path / "sweep.toml"
     path.write_text(text.format(seeds=seeds))
     return path
-
-
-def one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 def test_a_sweep_writes_runs_tables_and_a_report(tmp_path):
