@@ -49,7 +49,7 @@ from bandits.cli.sweep import run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.transfer import export_app, import_app
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
-from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
+from bandits.logs import DEFAULT_BATCH_BYTES, iter_log_batches, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
 from bandits.ope import (
     DEFAULT_ESTIMATORS,
@@ -59,7 +59,7 @@ from bandits.ope import (
     evaluate_log,
     make_estimator,
 )
-from bandits.reports import Report, build_report, read_trace, summarize_trace
+from bandits.reports import Report, build_report, read_trace, segment_table, summarize_trace
 from bandits.run import spawn_generators
 from bandits.specs import parse_value
 from bandits.validation import (
@@ -99,7 +99,8 @@ app.add_typer(export_app, name="export")
 ESTIMATES_FILE = "estimates.csv"
 ESTIMATE_REQUIRED = ("target", "estimator", "value", "stderr", "ci_low", "ci_high", "n")
 """Columns an estimates file must have for a report (older files lack some of the rest)."""
-REPORT_FILES = ("regret.png", "reward.png", "summary.csv", "report.md", "report.html")
+REPORT_FILES = ("regret.png", "reward.png", "summary.csv", "segments.csv", "report.md",
+                "report.html")  # fmt: skip
 
 
 @app.command()
@@ -445,13 +446,15 @@ def _build_report(run_dir: Path, trace_path: Path, title: str | None) -> Report:
             estimates["unsupported_mass"] = [
                 "" if pd.isna(v) else number(v) for v in estimates["unsupported_mass"]
             ]
-    config = read_manifest(run_dir)["steps"]["simulate"]["config"]
+    step = read_manifest(run_dir)["steps"]["simulate"]
+    logs = [(name, iter_log_batches(run_dir / path)) for name, path in step["logs"].items()]
     try:
         return build_report(
             trace,
             estimates=estimates,
-            config=config,
+            config=step["config"],
             title=" ".join((title or f"Run {run_dir.resolve().name}").split()),  # one line
+            segments=segment_table(logs),
         )
     except InputError as error:
         raise type(error)(f"{trace_path}: {error}") from None

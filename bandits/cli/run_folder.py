@@ -7,7 +7,7 @@ A run folder holds only what the ``bandits`` commands write:
 ``trace.parquet``, ``logs/*.parquet``             ``bandits simulate``
 ``estimates*.csv``                                ``bandits evaluate --out``
 ``regret.png``, ``reward.png``, ``summary.csv``,  ``bandits report``
-``report.*``
+``segments.csv``, ``report.*``
 ================================================  =====================
 
 A folder with anything else in it, or without a manifest of a simulation whose logs are there
@@ -58,6 +58,7 @@ OWNERS = {
     "trace.parquet": "bandits simulate",
     "regret.png": "bandits report",
     "reward.png": "bandits report",
+    "segments.csv": "bandits report",
     "summary.csv": "bandits report",
     "report.md": "bandits report",
     "report.html": "bandits report",

@@ -3,11 +3,13 @@
 from bandits.reports.plots import plot_cumulative_regret, plot_reward_rate
 from bandits.reports.render import markdown_table, render_html, render_markdown
 from bandits.reports.report import Report, build_report
+from bandits.reports.segments import SegmentTotals, segment_table
 from bandits.reports.summary import regret_intervals, summarize_trace
 from bandits.reports.trace import check_trace, read_trace
 
 __all__ = [
     "Report",
+    "SegmentTotals",
     "build_report",
     "check_trace",
     "markdown_table",
@@ -17,5 +19,6 @@ __all__ = [
     "regret_intervals",
     "render_html",
     "render_markdown",
+    "segment_table",
     "summarize_trace",
 ]

@@ -66,6 +66,7 @@ def build_report(
     estimates: pd.DataFrame | None = None,
     config: Mapping[str, Any] | None = None,
     title: str = "Run",
+    segments: pd.DataFrame | None = None,
 ) -> Report:
     """The report of a run: per-policy summary, cumulative regret plot and, if given, the
     off-policy estimates.
@@ -80,6 +81,8 @@ def build_report(
         The simulation config (``env``, ``env_params``, ``seed``, ``total_requests``) for the
         notes.
     title : str
+    segments : pandas.DataFrame, optional
+        A table from :func:`bandits.reports.segment_table`.
     """
     summary = summarize_trace(trace)
     report = Report(title=title)
@@ -99,6 +102,9 @@ def build_report(
     )
     report.tables["summary"] = summary
     report.sections.append(("Policies", summary))
+    if segments is not None:
+        report.tables["segments"] = segments
+        report.sections.append(("Reward by segment (new users, new items)", segments))
     if estimates is not None:
         report.sections.append(("Off-policy estimates", estimates))
     return report

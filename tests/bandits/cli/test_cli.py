@@ -111,8 +111,12 @@ def test_report_writes_plot_tables_and_pages(run_dir):
            run_dir / "estimates.csv")  # fmt: skip
     result = invoke("report", run_dir)
     assert result.exit_code == 0, result.output
-    for name in ("regret.png", "summary.csv", "report.md", "report.html"):
+    for name in ("regret.png", "reward.png", "summary.csv", "segments.csv", "report.md",
+                 "report.html"):  # fmt: skip
         assert (run_dir / name).stat().st_size > 0
+    segments = pd.read_csv(run_dir / "segments.csv")
+    assert set(segments["segment"]) == {"new user", "returning user", "new item", "seen item"}
+    assert "Reward by segment" in (run_dir / "report.md").read_text()
     assert (run_dir / "regret.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (run_dir / "report.md").read_text()
     assert "linucb:alpha=0.5" in markdown and "Off-policy estimates" in markdown

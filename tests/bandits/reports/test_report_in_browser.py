@@ -59,7 +59,7 @@ def test_a_run_report_renders_with_every_image(tmp_path):
     assert runner.invoke(app, args).exit_code == 0
     assert runner.invoke(app, ["report", str(run), "--title", "Browser <check>"]).exit_code == 0
     probe = open_in_browser(run / "report.html", tmp_path)
-    assert probe == {"images": 2, "loaded": 2, "tables": 1, "title": "Browser <check>"}
+    assert probe == {"images": 2, "loaded": 2, "tables": 2, "title": "Browser <check>"}
 
 
 def test_a_sweep_report_renders_with_every_image(tmp_path):
