@@ -190,8 +190,8 @@ def _folder(out: Path, run: PlannedRun) -> Path:
 def _finished(run: PlannedRun, out: Path) -> bool:
     """True if the run's folder is a committed run of exactly this config."""
     folder = _folder(out, run)
-    if not folder.exists():
-        return False
+    if not folder.exists() or not any(not p.name.startswith(".") for p in folder.iterdir()):
+        return False  # never started, or killed before it committed (only its claim is left)
     problem = run_folder_problem(folder)
     if problem is None:
         config = read_manifest(folder)["steps"]["simulate"].get("config")

@@ -72,7 +72,9 @@ def _local(
 ) -> Iterator[tuple[int, R]]:
     count = min(len(tasks), workers or os.cpu_count() or 1)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=_die_with_parent
+    ) as pool:
         pending: dict[Future[R], int] = {pool.submit(function, t): i for i, t in enumerate(tasks)}
         try:
             while pending:

@@ -122,9 +122,14 @@ def test_a_killed_sweep_resumes_to_the_tables_of_an_uninterrupted_one(tmp_path):
     ):
         assert process.poll() is None and time.monotonic() < deadline, "no run committed"
         time.sleep(0.05)
+    children = _children(process.pid)
+    assert children, "the sweep runs its work in worker processes"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    time.sleep(0.5)  # the worker dies with its parent
+    deadline = time.monotonic() + 10
+    while any(_alive(child) for child in children):  # the workers die with their parent
+        assert time.monotonic() < deadline, f"workers {children} outlived the killed sweep"
+        time.sleep(0.05)
     committed = [p.name for p in (out / "runs").iterdir() if not p.name.startswith(".")]
     assert 1 <= len(committed) < 6
     resumed = runner.invoke(app, ["sweep", str(config), "--out", str(out)])
@@ -133,6 +138,8 @@ def test_a_killed_sweep_resumes_to_the_tables_of_an_uninterrupted_one(tmp_path):
         pd.testing.assert_frame_equal(pd.read_csv(out / table),
                                       pd.read_csv(tmp_path / "whole" / table))  # fmt: skip
     assert not [p.name for p in (out / "runs").iterdir() if p.name.startswith(".")]
+    for run in (out / "runs").iterdir():  # no claim or temporary left inside a run either
+        assert not [p.name for p in run.iterdir() if p.name.startswith(".")], run
 
 
 EVALUATED = """
@@ -190,3 +197,20 @@ def test_an_evaluation_with_a_typo_is_refused_naming_it(tmp_path, change, words)
     result = runner.invoke(app, ["sweep", str(config_file(tmp_path, text=text)), "--out",
                                  str(tmp_path / "out")])  # fmt: skip
     one_line_error(result, *words)
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
