@@ -41,7 +41,8 @@ def is_temporary(path: Path) -> bool:
 
 def process_alive(pid: int) -> bool:
     """True if a process with this id runs (on this machine); False for ids no process can
-    have."""
+    have, and for a zombie (a process that has ended but was not yet reaped: where the init
+    process reaps slowly, a killed command's workers can stay zombies)."""
     if not 0 < pid <= MAX_PID:
         return False
     if pid == os.getpid():
@@ -52,7 +53,17 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:  # it exists, but belongs to someone else
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """True if Linux's /proc says ``pid`` has ended and waits to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+    except OSError:  # no /proc (not Linux) or the process just went
+        return False
+    return bool(fields) and fields[0] == b"Z"
 
 
 def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
