@@ -70,6 +70,7 @@ def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
     unknown = ~(uniform | product)
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
+        middle_sizes = "2" if size == 3 else f"2 to {size - 1}"
         raise InputValueError(
             f"RIPS needs the logger's probability of each slate's top-k prefix; the log holds "
             f"only the whole slate's and each position's, and row {row} is neither uniform "
@@ -77,7 +78,7 @@ def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
             f"1/{count_ordered_slates(log.observation.n_candidates[row : row + 1], size)[0]:.0f})"
             f" nor a product of its position probabilities (slate "
             f"{float(slate[row]):.6g}, product {float(position[row].prod()):.6g}), so its "
-            f"prefixes of 2..{size - 1} items cannot be derived. Pass the logging policy "
+            f"prefixes of {middle_sizes} items cannot be derived. Pass the logging policy "
             f"(RIPS(logging_policy=...), e.g. policies.make_policy of the log's 'policy' "
             f"column) or use slates of at most 2 items."
         )
