@@ -172,6 +172,8 @@ class Estimator(ABC):
     needs_policy: ClassVar[bool] = False
     """True when the target must be a policy (its candidate-position probabilities), not only
     the probability of each logged slate."""
+    target_needs: ClassVar[str] = "its candidate-position marginals for the reward model's term"
+    """What the estimator asks of a target policy (for the error when given probabilities)."""
 
     def __init__(
         self,
@@ -278,9 +280,8 @@ class Estimator(ABC):
         """Raise if the estimator needs the target policy and got only probabilities."""
         if self.needs_policy and not isinstance(target, Policy):
             raise InputTypeError(
-                f"{type(self).__name__} needs the target policy itself (its probability of "
-                f"each candidate at each position, for the reward model's term), not only the "
-                f"probability of each logged slate."
+                f"{type(self).__name__} needs the target policy itself ({self.target_needs}), "
+                f"not only the probability of each logged slate."
             )
 
     def statistics_of(self, data: EstimatorInput) -> EstimatorStatistics:

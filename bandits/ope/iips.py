@@ -37,6 +37,7 @@ class IIPS(PositionwiseEstimator):
     """
 
     name = "iips"
+    target_needs = "its position probabilities of the logged slates"
 
     def position_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         return independent_weights(data)

@@ -94,6 +94,7 @@ class PseudoInverseWeights(Estimator):
     marginals, reports the unsupported (candidate, position) mass when marginals are logged."""
 
     needs_policy = True
+    target_needs = "its candidate-position marginals"
 
     def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         return data.memo("pseudo-inverse weights", lambda: pseudo_inverse_weights(data))

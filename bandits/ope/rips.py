@@ -122,6 +122,7 @@ class RIPS(PositionwiseEstimator):
     """
 
     name = "rips"
+    target_needs = "its probability of each logged slate's top-k prefix"
 
     def __init__(self, *, logging_policy: Policy | None = None, **options: Any) -> None:
         if logging_policy is not None and not isinstance(logging_policy, Policy):
