@@ -163,6 +163,17 @@ class SlateObservation:
         taken.__dict__["candidate_rows"] = self.candidate_rows[rows]
         return taken
 
+    def with_slate_size(self, slate_size: int) -> SlateObservation:
+        """The same requests asking for ``slate_size`` items (at most the current size), e.g.
+        to ask a policy for the probability of the top positions of a slate; items shared."""
+        size = check_integer(slate_size, "slate_size", "SlateObservation.with_slate_size", low=1,
+                             high=self.slate_size)  # fmt: skip
+        values: dict[str, Any] = {name: getattr(self, name) for name in _ROW_FIELDS}
+        shorter = unchecked(SlateObservation, slate_size=size, items=self.items, **values)
+        if "candidate_rows" in self.__dict__:
+            shorter.__dict__["candidate_rows"] = self.candidate_rows
+        return shorter
+
     @classmethod
     def concat(cls, observations: Sequence[SlateObservation]) -> SlateObservation:
         """Stack observations row-wise, padding candidates and histories to the widest one and

@@ -14,9 +14,11 @@ from bandits.ope.dr import DR
 from bandits.ope.dros import DRos
 from bandits.ope.estimate import Estimate
 from bandits.ope.evaluate import ESTIMATE_COLUMNS, evaluate_log
+from bandits.ope.iips import IIPS
 from bandits.ope.intervals import INTERVALS
 from bandits.ope.ips import IPS
 from bandits.ope.model_based import ModelBasedEstimator
+from bandits.ope.pi import PseudoInverse
 from bandits.ope.registry import DEFAULT_ESTIMATORS, ESTIMATORS, make_estimator
 from bandits.ope.reward_models import (
     REWARD_MODELS,
@@ -24,8 +26,12 @@ from bandits.ope.reward_models import (
     RidgeRewardModel,
     SklearnRewardModel,
 )
+from bandits.ope.rips import RIPS
 from bandits.ope.sndr import SNDR
+from bandits.ope.sniips import SNIIPS
 from bandits.ope.snips import SNIPS
+from bandits.ope.snpi import SNPI
+from bandits.ope.snrips import SNRIPS
 from bandits.ope.statistics import EstimatorStatistics, Moments
 from bandits.ope.switch_dr import SwitchDR
 
@@ -35,11 +41,16 @@ __all__ = [
     "DR",
     "ESTIMATE_COLUMNS",
     "ESTIMATORS",
+    "IIPS",
     "INTERVALS",
     "IPS",
     "REWARD_MODELS",
+    "RIPS",
     "SNDR",
+    "SNIIPS",
     "SNIPS",
+    "SNPI",
+    "SNRIPS",
     "CrossFitted",
     "DRos",
     "Estimate",
@@ -49,6 +60,7 @@ __all__ = [
     "LinearEstimator",
     "ModelBasedEstimator",
     "Moments",
+    "PseudoInverse",
     "RewardModel",
     "RidgeRewardModel",
     "SklearnRewardModel",

@@ -99,6 +99,14 @@ class EstimatorInput:
         """ndarray of float64, shape (n_requests,): the logged slate rewards."""
         return self.log.slate_rewards
 
+    def memo(self, key: object, compute: Callable[[], NDArray[np.float64]]) -> NDArray[np.float64]:
+        """``compute()``, once per batch and ``key`` (quantities several methods of an
+        estimator ask for, e.g. its per-position weights)."""
+        cache: dict[object, NDArray[np.float64]] = self.__dict__.setdefault("_memo", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     @cached_property
     def target_marginals(self) -> NDArray[np.float64]:
         """ndarray of float64, shape (n_requests, max_candidates, slate_size): the target's
@@ -164,6 +172,8 @@ class Estimator(ABC):
     needs_policy: ClassVar[bool] = False
     """True when the target must be a policy (its candidate-position probabilities), not only
     the probability of each logged slate."""
+    target_needs: ClassVar[str] = "its candidate-position marginals for the reward model's term"
+    """What the estimator asks of a target policy (for the error when given probabilities)."""
 
     def __init__(
         self,
@@ -234,6 +244,13 @@ class Estimator(ABC):
         shape (n_requests,), where computable (None otherwise)."""
         return None
 
+    def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """The per-row importance weights, shape (n_requests,), that a one-weight estimator
+        weighs by and the diagnostics (effective sample size, max and mean weight) describe:
+        the whole-slate ``w`` unless the estimator weighs otherwise (their expectation under
+        the logger is 1 when it supports the target)."""
+        return data.weights
+
     # -- fitting (estimators with a reward model) -------------------------------------------
 
     @property
@@ -263,9 +280,8 @@ class Estimator(ABC):
         """Raise if the estimator needs the target policy and got only probabilities."""
         if self.needs_policy and not isinstance(target, Policy):
             raise InputTypeError(
-                f"{type(self).__name__} needs the target policy itself (its probability of "
-                f"each candidate at each position, for the reward model's term), not only the "
-                f"probability of each logged slate."
+                f"{type(self).__name__} needs the target policy itself ({self.target_needs}), "
+                f"not only the probability of each logged slate."
             )
 
     def statistics_of(self, data: EstimatorInput) -> EstimatorStatistics:
@@ -273,7 +289,7 @@ class Estimator(ABC):
         terms = np.asarray(self.row_terms(data), dtype=np.float64)
         if terms.ndim == 1:
             terms = terms[:, None]
-        weights = data.weights
+        weights = self.importance_weights(data)
         third = bootstrap = term_range = None
         if self.interval == "bootstrap":
             third = third_comoment(terms)
@@ -448,6 +464,16 @@ class LinearEstimator(Estimator):
         intercept, slope = self.affine_terms(data)
         low, high = (intercept + slope * bound for bound in self.reward_range)
         return float(np.minimum(low, high).min()), float(np.maximum(low, high).max())
+
+
+def unsupported_position_mass(data: EstimatorInput) -> NDArray[np.float64] | None:
+    """Per row, the target's share of (candidate, position) mass where the logged marginals
+    are 0, shape (n_requests,); None when the log carries no marginals."""
+    logger = data.log.decision.candidate_position_probability
+    if logger is None:
+        return None
+    unseen = (data.target_marginals * (logger == 0)).sum(axis=(1, 2))
+    return unseen / data.log.slate_size
 
 
 def check_clip(clip: float, owner: str) -> float:

@@ -23,7 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bandits.logged import LoggedBandit
-from bandits.ope.base import Estimator, EstimatorInput, LinearEstimator
+from bandits.ope.base import (
+    Estimator,
+    EstimatorInput,
+    LinearEstimator,
+    unsupported_position_mass,
+)
 from bandits.ope.crossfit import CrossFitted
 from bandits.ope.reward_models import make_reward_model
 from bandits.validation import InputValueError, check_integer, check_real
@@ -112,11 +117,7 @@ class ModelBasedEstimator(Estimator):
         return ModelTerms(direct, shown.sum(axis=1))
 
     def unsupported_mass(self, data: EstimatorInput) -> NDArray[np.float64] | None:
-        logger = data.log.decision.candidate_position_probability
-        if logger is None:
-            return None
-        unseen = (data.target_marginals * (logger == 0)).sum(axis=(1, 2))
-        return unseen / data.log.slate_size
+        return unsupported_position_mass(data)
 
 
 class DoublyRobustFamily(ModelBasedEstimator, LinearEstimator):

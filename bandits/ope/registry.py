@@ -9,9 +9,15 @@ from bandits.ope.base import Estimator
 from bandits.ope.dm import DM
 from bandits.ope.dr import DR
 from bandits.ope.dros import DRos
+from bandits.ope.iips import IIPS
 from bandits.ope.ips import IPS
+from bandits.ope.pi import PseudoInverse
+from bandits.ope.rips import RIPS
 from bandits.ope.sndr import SNDR
+from bandits.ope.sniips import SNIIPS
 from bandits.ope.snips import SNIPS
+from bandits.ope.snpi import SNPI
+from bandits.ope.snrips import SNRIPS
 from bandits.ope.switch_dr import SwitchDR
 from bandits.specs import format_spec, parse_spec
 from bandits.validation import InputValueError, check_choice, shown, suggest
@@ -24,6 +30,12 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "sndr": SNDR,
     "switch-dr": SwitchDR,
     "dros": DRos,
+    "iips": IIPS,
+    "sniips": SNIIPS,
+    "rips": RIPS,
+    "snrips": SNRIPS,
+    "pi": PseudoInverse,
+    "snpi": SNPI,
 }
 """Registry name -> estimator class."""
 

@@ -20,7 +20,7 @@ class SNIPS(Estimator):
     name = "snips"
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
-        weights = data.weights
+        weights = self.importance_weights(data)
         return np.column_stack([weights * data.rewards, weights])
 
     def value(self, means: NDArray[np.float64]) -> float:

@@ -1,0 +1,129 @@
+"""The pseudo-inverse slate estimator (Swaminathan et al. 2017)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.ope.base import (
+    MAX_WEIGHT,
+    Estimator,
+    EstimatorInput,
+    LinearEstimator,
+    unsupported_position_mass,
+)
+from bandits.ope.rips import PREFIX_TOLERANCE
+from bandits.slates import count_ordered_slates, shown_marginals
+from bandits.validation import InputTypeError, InputValueError
+
+
+def uniform_rows(data: EstimatorInput) -> NDArray[np.bool_]:
+    """Rows whose logger is taken to be uniform over ordered slates of distinct candidates,
+    shape (n_requests,): the logged position probabilities are ``1/n`` and the slate
+    probability ``(n - K)! / n!`` for the row's ``n`` candidates, and, when the log carries
+    marginals, every real candidate's marginal is ``1/n`` at every position."""
+    log = data.log
+    obs = log.observation
+    n = obs.n_candidates.astype(np.float64)
+    position = log.decision.position_probability * n[:, None]
+    slate = log.decision.slate_probability * count_ordered_slates(obs.n_candidates, log.slate_size)
+    uniform = np.isclose(position, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0).all(axis=1)
+    uniform &= np.isclose(slate, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
+    marginals = log.decision.candidate_position_probability
+    if marginals is not None:
+        scaled = np.isclose(marginals * n[:, None, None], 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
+        uniform &= (scaled | ~obs.candidate_mask[:, :, None]).all(axis=(1, 2))
+    return np.asarray(uniform, dtype=np.bool_)
+
+
+def pseudo_inverse_weights(data: EstimatorInput) -> NDArray[np.float64]:
+    """``q_pi' Gamma^+ 1_s`` per row, shape (n_requests,), in closed form.
+
+    ``q_pi`` is the target's candidate-position marginals, ``1_s`` the logged slate's
+    (candidate, position) indicator and ``Gamma = E_mu[1_s 1_s']``. With ``A`` the sum over
+    positions of the target's probability of the logged item at its position,
+    ``pi(s_k at k | x)``, and ``K`` the slate size:
+
+    - product logger (positions chosen independently; Example 4 of the paper):
+      ``w = sum_k pi(s_k at k | x) / mu(s_k at k | x) - (K - 1)``;
+    - uniform logger over ordered slates of ``K`` distinct items among ``n`` candidates, with
+      ``S = sum_k P_pi(s_k shown anywhere | x)``: for ``n > K``,
+      ``w = (n - 1) A + (n - 1) / (n - K) S + 1 - K (n - 1) / (n - K)``; for ``n = K`` (whole
+      rankings), ``w = (n - 1) A - (n - 2)`` (this module's derivation of ``Gamma^+`` for that
+      ``Gamma``; checked against a numerical pseudo-inverse in the tests).
+
+    Uniform rows (:func:`uniform_rows`) take the uniform form, every other row the product
+    form, which for a logger that is neither (Plackett-Luce, epsilon-greedy top-k) replaces
+    ``Gamma``'s off-diagonal blocks by products of the marginals: an approximation, biased.
+    """
+    if data.target is None:  # needs_policy refuses earlier; kept for direct callers
+        raise InputTypeError("the pseudo-inverse estimator needs the target policy")
+    log = data.log
+    size = log.slate_size
+    target = data.target_marginals
+    shown = shown_marginals(target, log.slates)  # pi(s_k at k | x), (n_requests, K)
+    logged = log.decision.position_probability
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        product = (shown / logged).sum(axis=1) - (size - 1)
+    uniform = uniform_rows(data)
+    if uniform.any():
+        n = log.observation.n_candidates.astype(np.float64)
+        anywhere = target.sum(axis=2)  # P_pi(candidate shown at any position), (n, max_c)
+        spread = np.take_along_axis(anywhere, log.slates, axis=1).sum(axis=1)
+        direct = shown.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (n - 1) / (n - size)
+            partial = (n - 1) * direct + ratio * spread + 1 - size * ratio
+        whole = (n - 1) * direct - (n - 2)
+        form = np.where(n > size, partial, whole)
+        product = np.where(uniform, form, product)
+    too_large = ~(np.abs(product) <= MAX_WEIGHT)
+    if too_large.any():
+        row = int(np.flatnonzero(too_large)[0])
+        position = int(np.argmin(logged[row]))
+        raise InputValueError(
+            f"The pseudo-inverse weight of row {row} is too large to estimate with (logged "
+            f"position probability {float(logged[row, position]):.6g} at position "
+            f"{position}, above {MAX_WEIGHT:.0e} once divided); drop such rows."
+        )
+    return product
+
+
+class PseudoInverseWeights(Estimator):
+    """The pseudo-inverse weights as an estimator's importance weights: needs the target's
+    marginals, reports the unsupported (candidate, position) mass when marginals are logged."""
+
+    needs_policy = True
+    target_needs = "its candidate-position marginals"
+
+    def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
+        return data.memo("pseudo-inverse weights", lambda: pseudo_inverse_weights(data))
+
+    def unsupported_mass(self, data: EstimatorInput) -> NDArray[np.float64] | None:
+        return unsupported_position_mass(data)
+
+
+class PseudoInverse(PseudoInverseWeights, LinearEstimator):
+    """Pseudo-inverse (PI, Swaminathan et al. 2017): the mean of ``w_PI r`` with ``r`` the
+    slate reward and ``w_PI = q_pi' Gamma^+ 1_s`` (:func:`pseudo_inverse_weights`); for a
+    product logger ``w_PI = sum_k pi(s_k at k | x) / mu(s_k at k | x) - (K - 1)``.
+
+    Assumption: the slate reward is additive over positions in expectation,
+    ``E[r | x, s] = sum_k phi(x, s_k, k)`` (no interaction between positions), and the logger
+    supports the target's (item, position) pairs. Then it is unbiased for uniform loggers and
+    for loggers that choose each position independently (exact closed forms); for other
+    loggers the product form is an approximation (the log holds the logger's marginals at
+    best, not the pairwise probabilities ``Gamma`` needs). Interactions between positions
+    (cascade, a choice among the whole slate) bias it. ``w_PI`` can be negative; its mean
+    under the logger is 1.
+
+    Asks the target for its candidate-position marginals; uses the logged position
+    probabilities, and recognises uniform rows from the logged marginals
+    (``simulate --log-marginals``) when present.
+    """
+
+    name = "pi"
+
+    def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        weights = self.importance_weights(data)
+        return np.zeros_like(weights), weights
