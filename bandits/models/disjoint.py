@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.models.item_slots import ItemSlots
+from bandits.models.id_codes import IdCodes
 from bandits.models.ridge import check_ridge
 from bandits.observation import SlateObservation
 from bandits.validation import InputValueError
@@ -52,7 +52,7 @@ class DisjointRidge:
 
     def __init__(self, *, ridge: float = 1.0) -> None:
         self.ridge = check_ridge(ridge, type(self).__name__)
-        self._slots = ItemSlots()
+        self._codes = IdCodes()  # item id -> code; an item's slot is its code + 1
         self._p: int | None = None
         self._gram = np.zeros((0, 0, 0))
         self._inverse = np.zeros((0, 0, 0))
@@ -63,7 +63,7 @@ class DisjointRidge:
 
     @property
     def n_items_(self) -> int:
-        return self._slots.n_seen
+        return len(self._codes)
 
     def learn(
         self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
@@ -76,8 +76,8 @@ class DisjointRidge:
         y = np.asarray(rewards, dtype=np.float64).ravel()
         if self._p is None:
             self._p = z.shape[1]
-        slots = self._slots.add(ids)
-        self._grow(self._slots.n_seen + 1)
+        slots = self._codes.add(ids) + 1
+        self._grow(len(self._codes) + 1)
         distinct = obs.n_requests == 1  # the items of one slate are distinct
         touched, counts, grams, moments = _sums_by_item(slots, x, y, distinct)
         self._gram[touched] += grams
@@ -101,7 +101,7 @@ class DisjointRidge:
         z = self._features(obs)
         if self._p is None:
             return np.zeros(obs.candidate_ids.shape)
-        theta = self._theta[self._slots.lookup(obs.candidate_ids)]
+        theta = self._theta[self._slot(obs.candidate_ids)]
         return np.einsum("np,ncp->nc", z, theta)
 
     def candidate_widths(self, obs: SlateObservation) -> NDArray[np.float64]:
@@ -129,13 +129,17 @@ class DisjointRidge:
     def items_of(self, obs: SlateObservation) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """The slots of the items among ``obs``'s candidates, (u,) with 0 (the prior) for
         unseen ones, and each candidate's index into them, (n_requests, max_candidates)."""
-        slots = self._slots.lookup(obs.candidate_ids)
+        slots = self._slot(obs.candidate_ids)
         used, where = np.unique(slots, return_inverse=True)
         return used, where.reshape(slots.shape)
 
+    def _slot(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Slots of item ``ids``: 1 + their code, 0 (the prior) for items never shown."""
+        return self._codes.encode(ids) + 1
+
     def slots_of(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
         """Slots of item ``ids`` (0 for items never shown), same shape."""
-        return self._slots.lookup(ids)
+        return self._slot(ids)
 
     def inverses(self, slots: NDArray[np.int64]) -> NDArray[np.float64]:
         """``A_a^-1`` of the items in ``slots``, shape (*slots.shape, p, p)."""
@@ -161,9 +165,7 @@ class DisjointRidge:
         if distinct:
             rounds = [np.arange(slots.size)]
         else:
-            order = np.argsort(slots, kind="stable")
-            sorted_slots = slots[order]
-            starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+            order, starts = _groups(slots)
             rank = np.arange(slots.size) - np.repeat(starts, np.diff(np.r_[starts, slots.size]))
             rounds = [order[rank == r] for r in range(int(rank.max()) + 1)]
         for rows in rounds:
@@ -217,13 +219,19 @@ def _sums_by_item(
             x[:, :, None] * x[:, None, :],
             y[:, None] * x,
         )
-    order = np.argsort(slots, kind="stable")
-    sorted_slots = slots[order]
-    starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+    order, starts = _groups(slots)
     xs = x[order]
     grams = np.add.reduceat(xs[:, :, None] * xs[:, None, :], starts, axis=0)
     moments = np.add.reduceat(y[order, None] * xs, starts, axis=0)
-    return sorted_slots[starts], np.diff(np.r_[starts, slots.size]), grams, moments
+    return slots[order][starts], np.diff(np.r_[starts, slots.size]), grams, moments
+
+
+def _groups(slots: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The rows of ``slots`` (m,) grouped by slot: a stable sorting order (m,) and where each
+    group starts in it (u,)."""
+    order = np.argsort(slots, kind="stable")
+    ordered = slots[order]
+    return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
 
 
 def item_quadratic(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bandits.logged import LoggedBandit
+from bandits.models.id_codes import IdCodes
 from bandits.observation import PAD_ID
 
 SEGMENT_COLUMNS = ("policy", "segment", "count", "reward_per_count")
@@ -24,7 +25,7 @@ class SegmentTotals:
     """
 
     def __init__(self) -> None:
-        self._shown = np.zeros(0, dtype=np.int64)  # sorted ids shown so far
+        self._shown = IdCodes()  # the item ids shown so far
         self._sums = {name: [0, 0.0] for name in
                       ("new user", "returning user", "new item", "seen item")}  # fmt: skip
 
@@ -37,7 +38,7 @@ class SegmentTotals:
         self._count("returning user", ~fresh_user, slate_reward)
         ids = np.take_along_axis(obs.candidate_ids, log.decision.slates, axis=1).ravel()
         rewards = log.feedback.rewards.ravel()
-        seen_before = np.isin(ids, self._shown)
+        seen_before = self._shown.encode(ids) >= 0
         _, first = np.unique(ids, return_index=True)  # an id new in this batch: its first
         new = ~seen_before  # showing is new, later ones are seen
         later = np.ones(ids.size, dtype=bool)
@@ -45,7 +46,7 @@ class SegmentTotals:
         new &= ~later
         self._count("new item", new, rewards)
         self._count("seen item", ~new, rewards)
-        self._shown = np.union1d(self._shown, ids)
+        self._shown.add(ids)
 
     def table(self, policy: str) -> pd.DataFrame:
         """One row per segment: ``count`` and ``reward_per_count`` (NaN when empty)."""
