@@ -52,7 +52,9 @@ class OnlineShopEnv(SlateEnv):
       ``shock_duration`` steps); a light fatigue with a category after exposures and clicks;
     - by default the multinomial logit (at most one click per slate).
 
-    Parameters are those of :class:`StreamingServiceEnv` and the ones above.
+    Parameters are the ones named above and, with the same meaning, those of
+    :class:`StreamingServiceEnv` that appear in this signature; its boredom, churn, drift,
+    click-drift and day-of-week settings are not taken here.
     """
 
     def __init__(
