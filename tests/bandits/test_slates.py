@@ -22,6 +22,7 @@ from bandits.slates import (
     softmax_logits,
     strict_ranking,
     tie_marginals,
+    tie_probabilities,
 )
 from bandits.validation import InputValueError
 
@@ -309,3 +310,34 @@ def test_per_position_epsilon_greedy_sampling_frequencies(stat_seed):
         frequency = (drawn[:, None, :] == slates[None]).all(axis=2).mean(axis=0)
         spread = 4 * np.sqrt(expected * (1 - expected) / draws) + 1e-12
         assert np.all(np.abs(frequency - expected) <= spread)
+
+
+@pytest.mark.parametrize(
+    ("scores", "k"),
+    [([1.0, 1.0, 1.0, 0.0], 2), ([2.0, 1.0, 1.0, 1.0, 0.5], 3), ([0.0, 0.0, 0.0], 3)],
+)
+def test_tie_probabilities_equal_the_frequency_of_every_ordered_slate(scores, k):
+    """Top-k with random tie-breaking: every member of the best tied groups equally likely,
+    taken without replacement; enumerated over every ordered slate of the candidates."""
+    values = np.asarray([scores])
+    n = values.shape[1]
+    ranked = rank_scores(values, np.array([n]))
+    slates = np.array(list(itertools.permutations(range(n), k)))
+    slate_p, position_p = tie_probabilities(
+        rank_scores(np.repeat(values, len(slates), axis=0), np.full(len(slates), n)), slates
+    )
+    assert slate_p.sum() == pytest.approx(1.0)
+    # by hand: fill position by position from the best remaining group, uniformly
+    for slate, probability in zip(slates, slate_p, strict=True):
+        expected, left = 1.0, list(range(n))
+        for item in slate:
+            best = max(values[0, j] for j in left)
+            group = [j for j in left if values[0, j] == best]
+            expected *= (item in group) / len(group)
+            left.remove(item)
+        assert probability == pytest.approx(expected)
+    marginals = tie_marginals(ranked, k)[0]
+    for position in range(k):  # the position probabilities agree with the marginals
+        np.testing.assert_allclose(
+            position_p[:, position], marginals[slates[:, position], position]
+        )

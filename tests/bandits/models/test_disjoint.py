@@ -134,3 +134,22 @@ def test_posterior_draws_have_the_model_mean_and_width():
     stderr = 2.0 * width[valid] / np.sqrt(20_000)
     assert np.all(np.abs(draws[:, valid].mean(axis=0) - mean[valid]) < 4 * stderr)
     np.testing.assert_allclose(draws[:, valid].std(axis=0), 2.0 * width[valid], rtol=0.03)
+
+
+def test_the_rank_one_path_runs_and_matches_the_inverse(monkeypatch):
+    """With 12 context features (p = 13) one shown item is a rank-1 update, not a
+    re-inversion; after 300 of them the inverses equal the Gram matrices' inverses."""
+    rng = np.random.default_rng(1)
+    obs = random_observation(rng, n_requests=300, max_candidates=5, n_context=12)
+    model, calls = DisjointRidge(ridge=1.0), []
+    rank_one = model._sherman_morrison
+    monkeypatch.setattr(
+        model,
+        "_sherman_morrison",
+        lambda slots, *rest: calls.append(slots.size) or rank_one(slots, *rest),
+    )
+    for i in range(300):
+        model.learn(obs.take(np.array([i])), np.array([[0, 1]]), rng.normal(size=(1, 2)))
+    assert sum(calls) > 500  # nearly every shown item took the rank-1 path
+    used = np.unique(model.slots_of(obs.candidate_ids[:, :2]))
+    np.testing.assert_allclose(model.inverses(used), np.linalg.inv(model._gram[used]), atol=1e-10)

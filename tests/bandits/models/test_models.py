@@ -9,6 +9,8 @@ from factories import explicit_observation as observation
 from factories import random_observation
 
 from bandits.models import (
+    HybridRidge,
+    JointRidge,
     RidgeRegression,
     interaction_features,
     interaction_quadratic,
@@ -122,3 +124,21 @@ def test_small_batches_update_the_inverse_and_stay_equal_to_a_direct_solve(monke
     np.testing.assert_allclose(model.inverse(), np.linalg.inv(gram), atol=1e-12)
     assert np.array_equal(model.inverse(), model.inverse().T)
     assert 200 <= len(calls) <= 240  # the small batches took the rank-k path (bar refreshes)
+
+
+@pytest.mark.parametrize("cls", [JointRidge, HybridRidge])
+def test_posterior_draws_have_the_model_mean_and_width(cls):
+    rng = np.random.default_rng(0)
+    model = cls(ridge=0.7)
+    for _ in range(5):
+        obs = random_observation(rng, n_requests=20, max_candidates=5)
+        slates = np.stack([rng.permutation(int(n))[:2] for n in obs.n_candidates])
+        model.learn(obs, slates, rng.normal(size=slates.shape))
+    one = random_observation(rng, n_requests=1, max_candidates=5)
+    valid = int(one.n_candidates[0])
+    copies = one.take(np.zeros(40_000, dtype=np.int64))
+    draws = model.sample_candidate_scores(copies, 1.0, rng)[:, :valid]
+    width = model.candidate_widths(one)[0, :valid]
+    mean = model.candidate_means(one)[0, :valid]
+    np.testing.assert_allclose(draws.mean(axis=0), mean, atol=4 * width.max() / 200)
+    np.testing.assert_allclose(draws.std(axis=0), width, rtol=0.03)
