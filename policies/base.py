@@ -309,16 +309,34 @@ class GreedyPolicy(BasePolicy):
     def _slate_probability(
         self, obs: SlateObservation, prepared: RankedScores, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        if self.rng is None:
-            return (slates == prepared.order[:, : obs.slate_size]).all(axis=1).astype(np.float64)
-        return tie_probabilities(prepared, slates)[0]
+        return self._probabilities(obs, prepared, slates)[0]
 
     def _position_probability(
         self, obs: SlateObservation, prepared: RankedScores, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
+        return self._probabilities(obs, prepared, slates)[1]
+
+    def _probabilities(
+        self, obs: SlateObservation, prepared: RankedScores, slates: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The probability of each slate (n_requests,) and of each shown item at its position
+        (n_requests, slate_size), computed together."""
         if self.rng is None:
-            return (slates == prepared.order[:, : obs.slate_size]).astype(np.float64)
-        return tie_probabilities(prepared, slates)[1]
+            shown = slates == prepared.order[:, : obs.slate_size]
+            return shown.all(axis=1).astype(np.float64), shown.astype(np.float64)
+        return tie_probabilities(prepared, slates)
+
+    def _decide(
+        self,
+        obs: SlateObservation,
+        prepared: RankedScores,
+        slates: NDArray[np.int64],
+        with_marginals: bool,
+    ) -> SlateDecision:
+        """The decision with its slate and position probabilities from one computation."""
+        slate, position = self._probabilities(obs, prepared, slates)
+        marginals = self._candidate_position_probability(obs, prepared) if with_marginals else None
+        return SlateDecision(slates, slate, position, marginals)
 
     def _candidate_position_probability(
         self, obs: SlateObservation, prepared: RankedScores

@@ -34,8 +34,8 @@ class DisjointRidge:
     inverse, O(p^2) with p = n_context + 1; a batch updates only the items it shows (an item
     shown more than p / 8 times in one batch, or due for a refresh, is re-inverted from
     ``A_a`` instead, O(p^3); with fewer than 7 context features that is every item, as
-    re-inverting a matrix that small costs less). Items never shown are scored by the prior (mean 0, width
-    ``|z| / sqrt(ridge)``).
+    re-inverting a matrix that small costs less). Items never shown are scored by the prior
+    (mean 0, width ``|z| / sqrt(ridge)``).
     Memory: two p x p matrices per item seen.
 
     Parameters
