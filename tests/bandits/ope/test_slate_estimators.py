@@ -17,6 +17,7 @@ from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
 from bandits.observation import SlateObservation
 from bandits.ope import IIPS, RIPS, SNIIPS, SNPI, SNRIPS, EstimatorInput, PseudoInverse
+from bandits.ope.base import target_probabilities
 from bandits.ope.pi import pseudo_inverse_weights
 from bandits.ope.rips import prefix_probabilities
 from bandits.validation import InputTypeError, InputValueError
@@ -366,3 +367,17 @@ def test_streamed_equals_in_memory_on_a_logged_run_with_marginals(estimator):
                   "max_weight", "mean_weight", "unsupported_mass"):  # fmt: skip
         assert getattr(streamed, field) == pytest.approx(getattr(whole, field), rel=1e-12)
     assert np.isfinite(whole.value) and whole.unsupported_mass == 0.0
+
+
+@pytest.mark.parametrize("cls", [SNIIPS, SNRIPS])
+def test_self_normalised_positionwise_stderr_is_that_of_the_influence_values(cls):
+    """The delta-method standard error: per position, the influence of row i is
+    w_ik (r_ik - V_k) / mean_i w_ik; summed over positions, its sample spread / sqrt(n)."""
+    log, estimator = _hand_log(), cls()
+    data = EstimatorInput(log, target_probabilities(HAND_TARGET, log), HAND_TARGET)
+    w, r = estimator.position_weights(data), log.rewards
+    mean_weight = w.mean(axis=0)
+    values = (w * r).mean(axis=0) / mean_weight
+    influence = (w * (r - values) / mean_weight).sum(axis=1)
+    expected = np.std(influence, ddof=1) / np.sqrt(len(log))
+    assert estimator.estimate(log, HAND_TARGET).stderr == pytest.approx(expected, rel=1e-12)
