@@ -12,28 +12,9 @@ from bandits.ope.base import (
     LinearEstimator,
     unsupported_position_mass,
 )
-from bandits.ope.rips import PREFIX_TOLERANCE
-from bandits.slates import count_ordered_slates, shown_marginals
+from bandits.ope.rips import uniform_rows
+from bandits.slates import shown_marginals
 from bandits.validation import InputTypeError, InputValueError
-
-
-def uniform_rows(data: EstimatorInput) -> NDArray[np.bool_]:
-    """Rows whose logger is taken to be uniform over ordered slates of distinct candidates,
-    shape (n_requests,): the logged position probabilities are ``1/n`` and the slate
-    probability ``(n - K)! / n!`` for the row's ``n`` candidates, and, when the log carries
-    marginals, every real candidate's marginal is ``1/n`` at every position."""
-    log = data.log
-    obs = log.observation
-    n = obs.n_candidates.astype(np.float64)
-    position = log.decision.position_probability * n[:, None]
-    slate = log.decision.slate_probability * count_ordered_slates(obs.n_candidates, log.slate_size)
-    uniform = np.isclose(position, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0).all(axis=1)
-    uniform &= np.isclose(slate, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
-    marginals = log.decision.candidate_position_probability
-    if marginals is not None:
-        scaled = np.isclose(marginals * n[:, None, None], 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
-        uniform &= (scaled | ~obs.candidate_mask[:, :, None]).all(axis=(1, 2))
-    return np.asarray(uniform, dtype=np.bool_)
 
 
 def pseudo_inverse_weights(data: EstimatorInput) -> NDArray[np.float64]:
@@ -65,7 +46,7 @@ def pseudo_inverse_weights(data: EstimatorInput) -> NDArray[np.float64]:
     logged = log.decision.position_probability
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         product = (shown / logged).sum(axis=1) - (size - 1)
-    uniform = uniform_rows(data)
+    uniform = uniform_rows(data.log)
     if uniform.any():
         n = log.observation.n_candidates.astype(np.float64)
         anywhere = target.sum(axis=2)  # P_pi(candidate shown at any position), (n, max_c)

@@ -39,6 +39,24 @@ def prefix_probabilities(policy: Policy, log: LoggedBandit) -> NDArray[np.float6
     return np.column_stack(columns)
 
 
+def uniform_rows(log: LoggedBandit) -> NDArray[np.bool_]:
+    """Rows whose logger is taken to be uniform over ordered slates of distinct candidates,
+    shape (n_requests,): the logged position probabilities are ``1/n`` and the slate
+    probability ``(n - K)! / n!`` for the row's ``n`` candidates, and, when the log carries
+    marginals, every real candidate's marginal is ``1/n`` at every position."""
+    obs = log.observation
+    n = obs.n_candidates.astype(np.float64)
+    position = log.decision.position_probability * n[:, None]
+    slate = log.decision.slate_probability * count_ordered_slates(obs.n_candidates, log.slate_size)
+    uniform = np.isclose(position, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0).all(axis=1)
+    uniform &= np.isclose(slate, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
+    marginals = log.decision.candidate_position_probability
+    if marginals is not None:
+        scaled = np.isclose(marginals * n[:, None, None], 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
+        uniform &= (scaled | ~obs.candidate_mask[:, :, None]).all(axis=(1, 2))
+    return np.asarray(uniform, dtype=np.bool_)
+
+
 def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
     """The logger's probability of each logged slate's top-k prefix, shape
     (n_requests, slate_size), from what the log holds alone.
@@ -62,10 +80,7 @@ def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
     if size <= 2:
         return prefixes
     n = log.observation.n_candidates.astype(np.float64)
-    uniform = np.isclose(position * n[:, None], 1.0, rtol=PREFIX_TOLERANCE, atol=0.0).all(
-        axis=1
-    ) & np.isclose(slate * count_ordered_slates(log.observation.n_candidates, size), 1.0,
-                   rtol=PREFIX_TOLERANCE, atol=0.0)  # fmt: skip
+    uniform = uniform_rows(log)
     product = np.isclose(slate, position.prod(axis=1), rtol=PREFIX_TOLERANCE, atol=0.0)
     unknown = ~(uniform | product)
     if unknown.any():
