@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from bandits.cli import app
 from bandits.cli.sweep import run_sweep
 from bandits.cli.sweep_config import SweepConfig
+from bandits.cli.sweep_evaluation import estimator_errors
 
 runner = CliRunner()
 BANDITS = str(Path(sys.executable).with_name("bandits"))
@@ -214,3 +215,17 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+def test_estimator_errors_by_hand():
+    estimates = pd.DataFrame({
+        "world": "w", "target": "t", "estimator": "ips", "value": [1.0, 4.0, 3.0],
+        "true_value": 2.0, "ci_low": [0.0, 2.0, 1.0], "ci_high": [1.5, 5.0, 5.0],
+    })  # fmt: skip
+    row = estimator_errors(estimates).iloc[0]
+    assert row["runs"] == 3 and row["estimate"] == pytest.approx(8 / 3)
+    assert row["bias"] == pytest.approx(2 / 3)  # mean of -1, 2, 1: estimate minus truth
+    assert row["rmse"] == pytest.approx(np.sqrt((1.0 + 4.0 + 1.0) / 3))
+    assert row["coverage"] == pytest.approx(
+        2 / 3
+    )  # [0, 1.5] misses 2; [2, 5] (edge), [1, 5] hold it

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from bandits.reports.summary import summarize_trace
+from bandits.reports.summary import regret_intervals, summarize_trace
 
 COLUMNS = [
     "policy",
@@ -90,3 +92,13 @@ def test_missing_columns():
         ValueError, match=re.escape("the trace lacks the column(s) ['step', 'regret']")
     ):
         summarize_trace(trace)
+
+
+def test_regret_intervals_by_hand():
+    trace = pd.DataFrame({"policy": "a", "run": [0, 1, 2], "step": 0, "regret": [1.0, 2.0, 4.0]})
+    row = regret_intervals(trace).iloc[0]
+    stderr = np.std([1.0, 2.0, 4.0], ddof=1) / np.sqrt(3)
+    half = stats.t.ppf(0.975, 2) * stderr
+    assert row["runs"] == 3 and row["cumulative_regret"] == pytest.approx(7 / 3)
+    assert row["stderr"] == pytest.approx(stderr)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((7 / 3 - half, 7 / 3 + half))
