@@ -47,6 +47,7 @@ from bandits.cli.run_folder import (
 from bandits.cli.simulation import TRACE_FILE, write_simulation
 from bandits.cli.sweep import run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
+from bandits.cli.sweep_evaluation import ESTIMATES_FILE
 from bandits.cli.transfer import export_app, import_app
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, iter_log_batches, open_log, rewrite_log
@@ -96,7 +97,6 @@ BatchBytes = Annotated[
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 
-ESTIMATES_FILE = "estimates.csv"
 ESTIMATE_REQUIRED = ("target", "estimator", "value", "stderr", "ci_low", "ci_high", "n")
 """Columns an estimates file must have for a report (older files lack some of the rest)."""
 REPORT_FILES = ("regret.png", "reward.png", "summary.csv", "segments.csv", "report.md",

@@ -13,6 +13,7 @@ import numpy as np
 
 from bandits.cli.config import DEFAULT_ENV, MAX_INT64, SimulationConfig, read_toml_table
 from bandits.cli.sweep_evaluation import EvaluationPlan
+from bandits.run.executors import EXECUTORS
 from bandits.specs import format_spec, parse_spec
 from bandits.validation import (
     InputTypeError,
@@ -23,7 +24,6 @@ from bandits.validation import (
     suggest,
 )
 
-EXECUTORS = ("local", "dask")
 MAX_RUNS = 10_000
 """Most runs (worlds x seeds) one sweep may plan."""
 
@@ -116,6 +116,11 @@ class SweepConfig:
                                  f"{shown(scheduler)}.")  # fmt: skip
         executor = check_choice(values.get("executor", "dask" if scheduler else "local"),
                                 EXECUTORS, "executor")  # fmt: skip
+        if scheduler is not None and executor != "dask":
+            raise InputValueError(
+                f"The 'scheduler' of [sweep] ({shown(scheduler)}) needs executor = \"dask\"; "
+                f"got executor = {shown(executor)}."
+            )
         workers = values.get("workers")
         if workers is not None:
             workers = check_integer(workers, "workers", "[sweep]", low=1, high=1024)

@@ -76,6 +76,8 @@ def test_a_sweep_writes_runs_tables_and_a_report(tmp_path):
         (CONFIG.replace("n_items = 50,", "n_itmes = 50,", 1), ["n_itmes"]),
         (CONFIG.replace('"uniform", "linucb"', '"uniform", "linucb:alhpa=1"'), ["alhpa"]),
         (CONFIG.replace('"uniform", ', '"uniform", "uniform", '), ["repeat a spec"]),
+        (CONFIG.replace("requests = 120", 'requests = 120\nexecutor = "local"\nscheduler = "tcp://h:1"'),
+         ["'scheduler'", 'needs executor = "dask"']),
     ],
 )  # fmt: skip
 def test_a_config_with_a_typo_is_refused_naming_it(tmp_path, text, words):
