@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,16 @@ class RunTask:
 @dataclass(frozen=True)
 class SweepResult:
     """The sweep's tables: ``regret`` (per world and policy, with intervals over seeds),
-    ``summary`` (per world and policy, means over seeds), how many runs were made now, and
-    with an evaluation, ``errors``: each estimator's bias, RMSE and coverage over seeds."""
+    ``summary`` (per world and policy, means over seeds), how many runs were made now, with
+    an evaluation ``errors`` (each estimator's bias, RMSE and coverage over seeds), and the
+    ``traces`` by world (read once, for the tables and the figures)."""
 
     regret: pd.DataFrame
     summary: pd.DataFrame
     made: int
     skipped: int
     errors: pd.DataFrame | None = None
+    traces: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def make_run(task: RunTask) -> str:
@@ -104,14 +106,16 @@ def run_sweep(
         done += 1
         if on_run is not None:
             on_run(run_id, done, len(plan))
-    regret, summary = _tables(plan, out)
+    traces = {world: _world_trace(plan, out, world)
+              for world in dict.fromkeys(run.world for run in plan)}  # fmt: skip
+    regret, summary = _tables(traces)
     errors = None if config.evaluate is None else estimator_errors(_estimates(plan, out))
-    return SweepResult(regret, summary, len(pending), len(plan) - len(pending), errors)
+    made = len(pending)
+    return SweepResult(regret, summary, made, len(plan) - made, errors, traces)
 
 
 def write_sweep_report(config: SweepConfig, out: Path, result: SweepResult) -> list[Path]:
     """Write the tables, one regret figure per world and the report pages; returns the files."""
-    plan = config.plan()
     report = Report(title=f"Sweep: {len(config.policies)} policies, {len(config.worlds)} "
                           f"worlds, {len(config.seeds)} seeds")  # fmt: skip
     report.notes.append(
@@ -119,8 +123,7 @@ def write_sweep_report(config: SweepConfig, out: Path, result: SweepResult) -> l
         f"t-intervals of the cumulative regret at the end of the runs."
     )
     for world in config.worlds:
-        trace = _world_trace(plan, out, world.name)
-        built = build_report(trace, title=world.name)
+        built = build_report(result.traces[world.name], title=world.name)
         for stem, (caption, figure) in built.figures.items():
             report.figures[f"{stem.removesuffix('.png')}-{world.name}.png"] = (
                 f"{world.name}: {caption.lower()}, mean over seeds with one-standard-error "
@@ -222,10 +225,10 @@ def _estimates(plan: list[PlannedRun], out: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _tables(plan: list[PlannedRun], out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tables(traces: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The regret and summary tables over every world's trace."""
     regret, summary = [], []
-    for world in dict.fromkeys(run.world for run in plan):
-        trace = _world_trace(plan, out, world)
+    for world, trace in traces.items():
         regret.append(regret_intervals(trace).assign(world=world))
         summary.append(summarize_trace(trace).assign(world=world))
     first = ["world", "policy"]
