@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +29,7 @@ from bandits.validation import (
     shown,
 )
 from policies.base import MAX_EXPLORATION, BasePolicy
-from policies.vw_examples import NAMESPACES, learn_lines, request_heads
+from policies.vw_examples import NAMESPACES, RequestHeads, learn_text, slot_label
 from policies.vw_slots import (
     candidate_position_marginals,
     count_slot_distributions,
@@ -39,7 +40,10 @@ from policies.vw_slots import (
 from policies.vw_workspace import (
     EXPLORATIONS,
     command_line,
-    learn_lines_raw,
+    finish_kept,
+    first_slot_kept,
+    learn_kept,
+    learn_raw,
     model_bytes,
     new_workspace,
     slot_distribution,
@@ -57,17 +61,43 @@ FILE_MAGIC = b"bandits-vw-policy 1\n"
 
 
 class _RequestSlots:
-    """The slot distributions of one request, each predicted by VW once and remembered."""
+    """The slot distributions of one request, each predicted by VW once and remembered.
 
-    def __init__(self, workspace: Any, head: list[str]) -> None:
+    With ``keep``, the first slot's parsed example is kept in ``kept`` (for
+    :func:`~policies.vw_workspace.learn_kept`); whoever takes it must finish it.
+    """
+
+    def __init__(self, workspace: Any, head: str, keep: bool = False) -> None:
         self.workspace = workspace
         self.head = head
+        self.keep = keep
+        self.kept: list[Any] | None = None
         self.known: dict[frozenset[int], NDArray[np.float64]] = {}
 
     def __call__(self, taken: frozenset[int]) -> NDArray[np.float64]:
         if taken not in self.known:
-            self.known[taken] = slot_distribution(self.workspace, self.head, sorted(taken))
+            if self.keep and not taken:
+                self.known[taken], self.kept = first_slot_kept(self.workspace, self.head)
+            else:
+                self.known[taken] = slot_distribution(self.workspace, self.head, sorted(taken))
         return self.known[taken]
+
+
+class _Kept:
+    """The parsed one-slot examples of an ``act`` (one per request), waiting for ``update``
+    to learn from them; finished unlearned if the decision is dropped first."""
+
+    def __init__(
+        self, workspace: Any, obs: SlateObservation, decision: SlateDecision, examples: list[Any]
+    ) -> None:
+        self.obs = obs
+        self.examples = examples
+        self.release = weakref.finalize(decision, _finish_all, workspace, examples)
+
+
+def _finish_all(workspace: Any, examples: list[Any]) -> None:
+    for example in examples:
+        finish_kept(workspace, example)
 
 
 class VowpalWabbit(BasePolicy):
@@ -177,8 +207,11 @@ class VowpalWabbit(BasePolicy):
         self._init_caches()
 
     def _init_caches(self) -> None:
-        self._heads: WeakKeyDictionary[SlateObservation, list[list[str]]] = WeakKeyDictionary()
+        self._heads: WeakKeyDictionary[SlateObservation, list[str]] = WeakKeyDictionary()
         self._acted: WeakKeyDictionary[SlateDecision, NDArray[np.float64]] = WeakKeyDictionary()
+        self._format_heads = RequestHeads()
+        self._kept: WeakKeyDictionary[SlateDecision, _Kept] = WeakKeyDictionary()
+        self._keeping = False
 
     def command_line(self) -> list[str]:
         """VW's arguments for this policy, e.g. ``["--ccb_explore_adf", "--epsilon", "0.05",
@@ -198,15 +231,26 @@ class VowpalWabbit(BasePolicy):
 
     # --- acting and probabilities ---
 
-    def _request_heads(self, obs: SlateObservation) -> list[list[str]]:
+    def _request_heads(self, obs: SlateObservation) -> list[str]:
         """The requests' example lines, built once per observation (act, then update)."""
         heads = self._heads.get(obs)
         if heads is None:
-            heads = self._heads[obs] = request_heads(obs)
+            heads = self._heads[obs] = self._format_heads(obs)
         return heads
 
+    def act(self, obs: SlateObservation, *, with_marginals: bool = False) -> SlateDecision:
+        """Choose one slate per request (see :meth:`BasePolicy.act`). With one slot per
+        slate, each request's parsed example is kept until :meth:`update` learns from it, so
+        VW parses it once (as its command line does)."""
+        self._keeping = True
+        try:
+            return super().act(obs, with_marginals=with_marginals)
+        finally:
+            self._keeping = False
+
     def _prepare(self, obs: SlateObservation) -> list[_RequestSlots]:
-        return [_RequestSlots(self.workspace_, head) for head in self._request_heads(obs)]
+        keep = self._keeping and obs.slate_size == 1
+        return [_RequestSlots(self.workspace_, head, keep) for head in self._request_heads(obs)]
 
     def _draw(
         self,
@@ -265,8 +309,15 @@ class VowpalWabbit(BasePolicy):
         with_marginals: bool,
     ) -> SlateDecision:
         """The decision, remembering its slot probabilities for :meth:`update`."""
-        decision = super()._decide(obs, prepared, slates, with_marginals)
+        kept = [slots.kept for slots in prepared if slots.kept is not None]
+        try:
+            decision = super()._decide(obs, prepared, slates, with_marginals)
+        except BaseException:
+            _finish_all(self.workspace_, kept)
+            raise
         self._acted[decision] = self._slot_probabilities(prepared, slates)
+        if kept:
+            self._kept[decision] = _Kept(self.workspace_, obs, decision, kept)
         return decision
 
     # --- learning ---
@@ -289,12 +340,24 @@ class VowpalWabbit(BasePolicy):
         logged = self._acted.get(decision)
         if logged is None:  # a decision this policy did not make: the best it carries
             logged = decision.position_probability
-        heads = self._request_heads(obs)
         costs = -feedback.rewards
+        kept = self._kept.pop(decision, None)
+        if kept is not None and kept.obs is obs and len(kept.examples) == obs.n_requests:
+            kept.release.detach()  # the examples are finished as they are learned
+            shown, cost, probability = decision.slates[:, 0], costs[:, 0], logged[:, 0]
+            labels = zip(shown.tolist(), cost.tolist(), probability.tolist(), strict=True)
+            for done, (examples, label) in enumerate(zip(kept.examples, labels, strict=True)):
+                try:
+                    learn_kept(self.workspace_, examples, slot_label(*label))
+                except BaseException:
+                    _finish_all(self.workspace_, kept.examples[done + 1 :])
+                    raise
+            return
+        if kept is not None:
+            kept.release()  # acted on other requests: finish those examples unlearned
+        heads = self._request_heads(obs)
         for row, slate in enumerate(decision.slates):
-            learn_lines_raw(
-                self.workspace_, learn_lines(heads[row], slate, costs[row], logged[row])
-            )
+            learn_raw(self.workspace_, learn_text(heads[row], slate, costs[row], logged[row]))
 
     # --- persistence ---
 
@@ -303,7 +366,7 @@ class VowpalWabbit(BasePolicy):
         state = {
             key: value
             for key, value in self.__dict__.items()
-            if key not in ("workspace_", "_heads", "_acted")
+            if key not in ("workspace_", "_heads", "_acted", "_format_heads", "_kept", "_keeping")
         }
         state["model_"] = model_bytes(self.workspace_)
         return state

@@ -23,11 +23,13 @@ Text lines are faster than VW's typed ``Example`` objects: on 20 candidates with
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
+from bandits.items import ItemTable
 from bandits.observation import SlateObservation
 
 NAMESPACES = {"u": "context", "i": "item features", "d": "item id", "s": "position"}
@@ -41,44 +43,71 @@ def _template(prefix: str, n_features: int) -> str:
     return prefix + "".join(f" {j}:%.9g" for j in range(n_features))
 
 
-def request_heads(obs: SlateObservation) -> list[list[str]]:
-    """The shared line and the action lines of every request (slots are added per call).
+class RequestHeads:
+    """Builds requests' heads (the shared line and the action lines, one text per request),
+    formatting each item's action line once per item table and reusing it after that.
 
     Values are written with 9 significant digits, which VW's 32-bit floats read back exactly.
-
-    Returns
-    -------
-    list of n_requests lists of 1 + n_candidates[i] str
+    The lines of one item table are kept until a request comes with another table (only a
+    weak reference to the table is held).
     """
-    shared = _template("ccb shared |u", obs.n_context_features)
-    action = _template("ccb action |d %d |i", obs.n_item_features)
-    ids, features = obs.candidate_ids, obs.candidate_features
-    heads = []
-    for row, context in enumerate(obs.context.tolist()):
-        n = int(obs.n_candidates[row])
-        values = np.column_stack([ids[row, :n], features[row, :n]]).tolist()
-        heads.append([shared % tuple(context), *(action % (int(v[0]), *v[1:]) for v in values)])
-    return heads
+
+    def __init__(self) -> None:
+        self._table: weakref.ref[ItemTable] | None = None
+        self._lines: dict[int, str] = {}  # item table row -> its action line
+
+    def __call__(self, obs: SlateObservation) -> list[str]:
+        """The head of every request: ``1 + n_candidates[i]`` lines joined by newlines.
+
+        Returns
+        -------
+        list of n_requests str
+        """
+        items = obs.items
+        if self._table is None or self._table() is not items:
+            self._table, self._lines = weakref.ref(items), {}
+        lines = self._lines
+        rows = obs.candidate_rows
+        missing = set(rows[obs.candidate_mask].tolist()).difference(lines)
+        if missing:
+            action = _template("ccb action |d %d |i", items.n_item_features)
+            for row in missing:
+                lines[row] = action % (int(items.ids[row]), *items.features[row].tolist())
+        shared = _template("ccb shared |u", obs.n_context_features)
+        counts = obs.n_candidates.tolist()
+        return [
+            "\n".join([shared % tuple(context), *map(lines.__getitem__, row[:n])])
+            for context, row, n in zip(obs.context.tolist(), rows.tolist(), counts, strict=True)
+        ]
 
 
-def predict_lines(head: list[str], taken: Sequence[int]) -> list[str]:
+def request_heads(obs: SlateObservation) -> list[str]:
+    """The head of every request of ``obs`` (see :class:`RequestHeads`), shape
+    (n_requests,) of str."""
+    return RequestHeads()(obs)
+
+
+def predict_text(head: str, taken: Sequence[int]) -> str:
     """``head`` with slots held to the candidates ``taken`` and one free slot after them,
     whose prediction is the distribution of the next position."""
-    held = [f"ccb slot {item} {SLOT_TAG}|s p{j}" for j, item in enumerate(taken)]
-    return [*head, *held, f"ccb slot {SLOT_TAG}|s p{len(taken)}"]
+    held = "".join(f"\nccb slot {item} {SLOT_TAG}|s p{j}" for j, item in enumerate(taken))
+    return f"{head}{held}\nccb slot {SLOT_TAG}|s p{len(taken)}"
 
 
-def learn_lines(
-    head: list[str],
+def slot_label(item: int, cost: float, probability: float) -> str:
+    """The label of a slot that showed candidate ``item`` with ``cost`` and the
+    ``probability`` it had there given the slots above."""
+    return f"ccb slot {item}:{cost:.9g}:{probability:.9g}"
+
+
+def learn_text(
+    head: str,
     slate: NDArray[np.int64],
     costs: NDArray[np.float64],
     probabilities: NDArray[np.float64],
-) -> list[str]:
+) -> str:
     """``head`` with one labelled slot per position: the shown candidate, its cost and the
     probability it had in that slot given the slots above."""
     labels = zip(slate.tolist(), costs.tolist(), probabilities.tolist(), strict=True)
-    slots = [
-        f"ccb slot {item}:{cost:.9g}:{probability:.9g} {SLOT_TAG}|s p{j}"
-        for j, (item, cost, probability) in enumerate(labels)
-    ]
-    return [*head, *slots]
+    slots = "".join(f"\n{slot_label(*label)} {SLOT_TAG}|s p{j}" for j, label in enumerate(labels))
+    return head + slots

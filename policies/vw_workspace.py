@@ -15,7 +15,7 @@ import pylibvw
 import vowpalwabbit
 from numpy.typing import NDArray
 
-from policies.vw_examples import predict_lines
+from policies.vw_examples import predict_text
 
 EXPLORATIONS = ("epsilon", "softmax", "bag", "cover", "regcb", "squarecb")
 """VW's ``--cb_explore_adf`` exploration algorithms the policy offers."""
@@ -59,7 +59,7 @@ def new_workspace(arguments: list[str]) -> vowpalwabbit.Workspace:
 
 
 def slot_distribution(
-    workspace: vowpalwabbit.Workspace, head: list[str], taken: Sequence[int]
+    workspace: vowpalwabbit.Workspace, head: str, taken: Sequence[int]
 ) -> NDArray[np.float64]:
     """VW's distribution of the next slot once ``taken`` are shown, shape (n_candidates,).
 
@@ -68,8 +68,47 @@ def slot_distribution(
     are VW's entries to within that rounding and sum to 1. Predicting only: the workspace is
     unchanged (see :mod:`policies.vw_examples` for the seed tag that ensures it).
     """
-    prediction = predict_lines_raw(workspace, predict_lines(head, taken))
-    pmf = np.zeros(len(head) - 1)
+    return _pmf(predict_raw(workspace, predict_text(head, taken)), head)
+
+
+def first_slot_kept(
+    workspace: vowpalwabbit.Workspace, head: str
+) -> tuple[NDArray[np.float64], list[pylibvw.example]]:
+    """:func:`slot_distribution` of the first slot, with the parsed example kept (not
+    finished) so that :func:`learn_kept` can learn from it without parsing it again; one of
+    the two must be called on it."""
+    examples = workspace._parse(predict_text(head, []))
+    try:
+        pylibvw.vw.predict_multi(workspace, examples)
+        scores: list[list[tuple[int, float]]] = examples[0].get_decision_scores()
+    except BaseException:
+        finish_kept(workspace, examples)
+        raise
+    return _pmf(scores, head), examples
+
+
+def learn_kept(
+    workspace: vowpalwabbit.Workspace, examples: list[pylibvw.example], label: str
+) -> None:
+    """Learn from a one-slot example kept by :func:`first_slot_kept`, its slot labelled
+    ``label`` (e.g. ``"ccb slot 3:-1:0.25"``), then finish it. VW learns exactly as from the
+    same example parsed afresh with that label (tested)."""
+    try:
+        examples[-1].set_label_string(workspace, label, pylibvw.vw.lConditionalContextualBandit)
+        pylibvw.vw.learn_multi(workspace, examples)
+    finally:
+        finish_kept(workspace, examples)
+
+
+def finish_kept(workspace: vowpalwabbit.Workspace, examples: list[pylibvw.example]) -> None:
+    """Return a kept example's memory to VW without learning from it."""
+    pylibvw.vw._finish_example_multi_ex(workspace, examples)
+
+
+def _pmf(prediction: list[list[tuple[int, float]]], head: str) -> NDArray[np.float64]:
+    """The last slot's (action, probability) pairs as a distribution over the head's
+    candidates (one action line each after the shared line), normalised in float64."""
+    pmf = np.zeros(head.count("\n"))
     for action, probability in prediction[-1]:
         pmf[action] = probability
     return pmf / pmf.sum()
@@ -97,15 +136,13 @@ def workspace_from_bytes(model: bytes, arguments: list[str]) -> vowpalwabbit.Wor
         return vowpalwabbit.Workspace(arg_list=[*kept, "-i", str(path)])
 
 
-def predict_lines_raw(
-    workspace: vowpalwabbit.Workspace, lines: list[str]
-) -> list[list[tuple[int, float]]]:
+def predict_raw(workspace: vowpalwabbit.Workspace, text: str) -> list[list[tuple[int, float]]]:
     """VW's decision scores (per slot, (action, probability) pairs) for one multi-line
-    example, predicting only.
+    example ``text``, predicting only.
 
     The same as ``workspace.predict(lines)``, but through VW's own parser and learner calls
     without pyvw's Python ``Example`` wrapper per line (most of the cost of a request)."""
-    examples = workspace._parse("\n".join(lines).strip())
+    examples = workspace._parse(text)
     try:
         pylibvw.vw.predict_multi(workspace, examples)
         scores: list[list[tuple[int, float]]] = examples[0].get_decision_scores()
@@ -114,10 +151,10 @@ def predict_lines_raw(
     return scores
 
 
-def learn_lines_raw(workspace: vowpalwabbit.Workspace, lines: list[str]) -> None:
-    """``workspace.learn(lines)`` for one multi-line example, without pyvw's per-line
-    ``Example`` wrappers (see :func:`predict_lines_raw`)."""
-    examples = workspace._parse("\n".join(lines).strip())
+def learn_raw(workspace: vowpalwabbit.Workspace, text: str) -> None:
+    """``workspace.learn(text.split("\\n"))`` for one multi-line example ``text``, without
+    pyvw's per-line ``Example`` wrappers (see :func:`predict_raw`)."""
+    examples = workspace._parse(text)
     try:
         pylibvw.vw.learn_multi(workspace, examples)
     finally:

@@ -12,8 +12,10 @@ from factories import explicit_observation as observation
 from factories import random_observation
 
 from bandits.feedback import SlateFeedback
+from bandits.items import ItemTable
+from bandits.observation import SlateObservation
 from policies import UniformRandom, VowpalWabbit
-from policies.vw_examples import predict_lines, request_heads
+from policies.vw_examples import predict_text, request_heads
 from policies.vw_slots import candidate_position_marginals, count_slot_distributions
 from policies.vw_workspace import EXPLORATIONS, slot_distribution
 
@@ -66,7 +68,7 @@ def test_logged_probability_is_vws_pmf_entry():
     obs = random_observation(np.random.default_rng(2), n_requests=20, slate_size=1)
     decision = policy.act(obs)
     for row, head in enumerate(request_heads(obs)):
-        raw = dict(policy.workspace_.predict(predict_lines(head, []))[-1])
+        raw = dict(policy.workspace_.predict(predict_text(head, []).split("\n"))[-1])
         chosen = raw[int(decision.slates[row, 0])]
         np.testing.assert_allclose(decision.slate_probability[row], chosen, rtol=1e-6)
 
@@ -76,7 +78,7 @@ def test_vw_fills_slots_from_the_remaining_candidates_as_we_do():
     slot 0 is the one we predict with slot 0 held to that choice, in any order."""
     policy = teach_best(vw(explore="softmax", lambda_=2.0), rounds=10)
     head = request_heads(ONE_HOT)[0]
-    own = policy.workspace_.predict([*head, "ccb slot |s p0", "ccb slot |s p1"])
+    own = policy.workspace_.predict([*head.split("\n"), "ccb slot |s p0", "ccb slot |s p1"])
     chosen = own[0][0][0]
     theirs = np.zeros(4)
     for action, probability in own[1]:
@@ -297,3 +299,63 @@ def test_vw_beats_uniform_on_a_linear_problem(stat_seed):
     uniform = late_mean(UniformRandom(rng=np.random.default_rng(stat_seed)))
     error = np.sqrt(learnt.var(ddof=1) / learnt.size + uniform.var(ddof=1) / uniform.size)
     assert learnt.mean() - uniform.mean() > 4 * error, (learnt.mean(), uniform.mean(), error)
+
+
+def test_request_heads_spell_each_requests_lines_by_hand():
+    """Two requests of 2 and 1 candidates (padding cut), one context and one item feature."""
+    obs = observation([[0.5], [-1.25]], [[[0.1], [2.0]], [[0.1], [2.0]]], n_candidates=[2, 1])
+    assert request_heads(obs) == [
+        "ccb shared |u 0:0.5\nccb action |d 0 |i 0:0.1\nccb action |d 1 |i 0:2",
+        "ccb shared |u 0:-1.25\nccb action |d 0 |i 0:0.1",
+    ]
+    assert predict_text("h", [3, 1]) == (
+        "h\nccb slot 3 'seed=0|s p0\nccb slot 1 'seed=0|s p1\nccb slot 'seed=0|s p2"
+    )
+
+
+def test_request_heads_keep_item_ids_beyond_float_precision():
+    small = random_observation(np.random.default_rng(3), n_requests=3, slate_size=1)
+    large = SlateObservation(
+        **{name: getattr(small, name) for name in ("context", "n_candidates", "slate_size",
+                                                    "history", "request_ids", "user_ids", "times")},
+        candidate_ids=np.where(small.candidate_mask, small.candidate_ids + 2**62, -1),
+        items=ItemTable(small.items.ids + 2**62, small.items.features),
+    )  # fmt: skip
+    for got, want in zip(request_heads(large), request_heads(small), strict=True):
+        ids = [int(line.split()[3]) for line in got.split("\n")[1:]]
+        assert ids == [int(line.split()[3]) + 2**62 for line in want.split("\n")[1:]]
+
+
+@pytest.mark.parametrize("explore", EXPLORATIONS)
+def test_learning_from_examples_kept_since_act_equals_parsing_them_again(explore):
+    """``update`` on the observation ``act`` saw learns from the examples parsed in ``act``;
+    on an equal copy it parses them again. Both leave VW with the same predictions."""
+    kept, parsed = vw(explore=explore), vw(explore=explore)
+    clicks = np.random.default_rng(4)
+    for batch in range(8):
+        obs = random_observation(np.random.default_rng(batch), n_requests=16, slate_size=1)
+        copy = obs.take(np.arange(obs.n_requests))
+        decision, again = kept.act(obs), parsed.act(copy)
+        np.testing.assert_array_equal(decision.slates, again.slates)
+        feedback = SlateFeedback((clicks.random((16, 1)) < 0.4).astype(float))
+        kept.update(obs, decision, feedback)
+        parsed.update(obs, again, feedback)  # not the observation it acted on
+    probe = random_observation(np.random.default_rng(99), n_requests=8, slate_size=1)
+    np.testing.assert_array_equal(
+        kept.candidate_position_probability(probe), parsed.candidate_position_probability(probe)
+    )
+    assert not kept._kept and not parsed._kept
+
+
+def test_decisions_never_learned_from_release_their_examples():
+    policy = vw()
+    obs = random_observation(np.random.default_rng(0), n_requests=4, slate_size=1)
+    decision = policy.act(obs)
+    assert len(policy._kept) == 1
+    del decision
+    assert not policy._kept
+    first, second = policy.act(obs), policy.act(obs)  # two acts in flight, learned in turn
+    policy.update(obs, second, SlateFeedback(np.ones((4, 1))))
+    policy.update(obs, first, SlateFeedback(np.zeros((4, 1))))
+    policy.update(obs, first, SlateFeedback(np.zeros((4, 1))))  # again: parsed afresh
+    assert not policy._kept
