@@ -86,3 +86,28 @@ def test_a_different_feature_width_is_refused():
     model.learn(obs, shown_slates(rng, obs), np.ones((obs.n_requests, obs.slate_size)))
     with pytest.raises(InputValueError, match=r"learned from 9 joint features; got .* 11"):
         model.candidate_means(random_observation(rng, n_context=4))
+
+
+def test_posterior_draws_covary_across_candidates_as_the_stacked_ridge_posterior():
+    """One draw per request shares its ``beta`` across the request's candidates, so their
+    scores covary: ``scale^2 F A^-1 F'`` over the stacked rows ``F`` of the candidates. Each
+    empirical covariance is within 4 standard errors (``sqrt((s_ii s_jj + s_ij^2) / n)``)."""
+    rng = np.random.default_rng(12)
+    pool = random_observation(rng, n_requests=61, max_candidates=5, slate_size=2, n_context=2)
+    items = sorted(set(pool.candidate_ids[pool.candidate_mask].tolist()))
+    model, scale, draws = HybridRidge(ridge=0.7), 1.3, 40_000
+    train = pool.take(np.arange(60))
+    slates = shown_slates(rng, train)
+    model.learn(train, slates, rng.normal(size=slates.shape))
+    x = stacked_rows(train, slates, items).reshape(-1, 7 + 3 * len(items))
+    inverse = np.linalg.inv(0.7 * np.eye(x.shape[1]) + x.T @ x)
+    one = pool.take(np.array([60]))
+    valid = int(one.n_candidates[0])
+    full = stacked_rows(one, None, items)[0, :valid]
+    expected = scale**2 * full @ inverse @ full.T
+    scores = model.sample_candidate_scores(one.take(np.zeros(draws, dtype=np.int64)), scale, rng)
+    empirical = np.cov(scores[:, :valid], rowvar=False)
+    variances = np.diag(expected)
+    standard_error = np.sqrt((np.outer(variances, variances) + expected**2) / draws)
+    assert np.all(np.abs(empirical - expected) < 4 * standard_error)
+    assert np.abs(expected[~np.eye(valid, dtype=bool)]).max() > 5 * standard_error.max()
