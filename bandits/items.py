@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -171,9 +172,10 @@ class ItemTable:
     def n_item_features(self) -> int:
         return int(self.features.shape[1])
 
-    @property
+    @cached_property
     def has_windows(self) -> bool:
-        """True if some item is not always available."""
+        """True if some item is not always available (computed once: the arrays are
+        read-only)."""
         return bool(
             (self.valid_from != ALWAYS_FROM).any() or (self.valid_until != ALWAYS_UNTIL).any()
         )

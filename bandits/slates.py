@@ -5,6 +5,7 @@ slates."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,6 +76,22 @@ class RankedScores:
     start: NDArray[np.int64]
 
 
+def take_columns(values: NDArray[Any], columns: NDArray[np.int64]) -> NDArray[Any]:
+    """``values[i, columns[i, j]]`` for every row ``i``: ``np.take_along_axis(values, columns,
+    axis=1)`` for 2-D arrays, without its per-call overhead (it matters one request at a time).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n, m)
+    columns : ndarray of int, shape (n, k)
+
+    Returns
+    -------
+    ndarray, shape (n, k)
+    """
+    return values[np.arange(values.shape[0])[:, None], columns]
+
+
 def rank_scores(scores: NDArray[np.float64], n_candidates: NDArray[np.int64]) -> RankedScores:
     """Rank candidates by score and find the groups of exactly equal scores.
 
@@ -86,7 +103,7 @@ def rank_scores(scores: NDArray[np.float64], n_candidates: NDArray[np.int64]) ->
     n, width = scores.shape
     real = np.arange(width) < n_candidates[:, None]
     order = np.lexsort((-np.where(real, scores, 0.0), ~real), axis=1).astype(np.int64)
-    ranked = np.take_along_axis(scores, order, axis=1)
+    ranked = take_columns(scores, order)
     real_rank = real  # the first n_candidates ranks hold the real candidates
     new_group = np.ones((n, width), dtype=np.bool_)
     new_group[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
@@ -95,7 +112,7 @@ def rank_scores(scores: NDArray[np.float64], n_candidates: NDArray[np.int64]) ->
     start = np.maximum.accumulate(starts, axis=1)
     bins = np.where(real_rank, group, width) + np.arange(n)[:, None] * (width + 1)
     counts = np.bincount(bins.ravel(), minlength=n * (width + 1)).reshape(n, width + 1)
-    size = np.take_along_axis(counts, np.maximum(group, 0), axis=1) * real_rank
+    size = take_columns(counts, np.maximum(group, 0)) * real_rank
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(width)[None, :].repeat(n, axis=0), axis=1)
     return RankedScores(order, rank, group, size.astype(np.int64), start.astype(np.int64))
@@ -116,7 +133,7 @@ def top_k_with_ties(
     n, width = ranked.order.shape
     keys = np.where(ranked.group >= 0, ranked.group + rng.random((n, width)), np.inf)
     shuffled = np.argsort(keys, axis=1)[:, :k]
-    return np.ascontiguousarray(np.take_along_axis(ranked.order, shuffled, axis=1))
+    return take_columns(ranked.order, shuffled)
 
 
 def tie_probabilities(

@@ -224,6 +224,8 @@ def _check_integral(array: NDArray[Any], label: str) -> None:
 def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) -> None:
     """Check ``array.shape`` against ``shape`` (``None`` matches any length)."""
     expected = tuple(shape)
+    if array.shape == expected:
+        return
     if len(array.shape) != len(expected) or any(
         want is not None and got != want for got, want in zip(array.shape, expected, strict=True)
     ):

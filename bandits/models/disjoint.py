@@ -3,12 +3,15 @@ context, kept with O(p^2) Sherman-Morrison updates."""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numpy.typing import NDArray
 
 from bandits.models.id_codes import IdCodes
 from bandits.models.ridge import check_ridge
 from bandits.observation import SlateObservation
+from bandits.slates import take_columns
 from bandits.validation import InputValueError
 
 REFRESH_EVERY = 1000
@@ -24,6 +27,10 @@ def context_rows(obs: SlateObservation) -> NDArray[np.float64]:
     n_context_features + 1). An item's own features are constant for that item, so in a
     per-item model they would only repeat its intercept."""
     return np.concatenate([obs.context, np.ones((obs.n_requests, 1))], axis=1)
+
+
+_ItemsOf = tuple["weakref.ref[SlateObservation]", int, NDArray[np.int64], NDArray[np.int64]]
+"""An observation, the number of items known then, and :meth:`DisjointRidge.items_of`."""
 
 
 class DisjointRidge:
@@ -61,10 +68,15 @@ class DisjointRidge:
         self._theta = np.zeros((0, 0))
         self._since_refresh = np.zeros(0, dtype=np.int64)
         self.n_samples_ = 0
+        self._items_of: _ItemsOf | None = None  # items_of's last answer, for its observation
 
     @property
     def n_items_(self) -> int:
         return len(self._codes)
+
+    def __getstate__(self) -> dict[str, object]:
+        """The model without its cache of the last observation (a weak reference)."""
+        return {**self.__dict__, "_items_of": None}
 
     def learn(
         self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
@@ -72,7 +84,7 @@ class DisjointRidge:
         """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards."""
         z = self._features(obs)
         k = slates.shape[1]
-        ids = np.take_along_axis(obs.candidate_ids, slates, axis=1).ravel()
+        ids = take_columns(obs.candidate_ids, slates).ravel()
         x = np.repeat(z, k, axis=0)  # one row per shown position, (m, p)
         y = np.asarray(rewards, dtype=np.float64).ravel()
         if self._p is None:
@@ -102,8 +114,10 @@ class DisjointRidge:
         z = self._features(obs)
         if self._p is None:
             return np.zeros(obs.candidate_ids.shape)
-        theta = self._theta[self._slot(obs.candidate_ids)]
-        return np.einsum("np,ncp->nc", z, theta)
+        used, where = self.items_of(obs)
+        if used.size <= where.shape[1]:  # few items: every request times each of them
+            return take_columns(z @ self._theta[used].T, where)
+        return np.einsum("np,ncp->nc", z, self._theta[used][where])
 
     def candidate_widths(self, obs: SlateObservation) -> NDArray[np.float64]:
         """``sqrt(z' A_a^-1 z)`` of every candidate, shape (n_requests, max_candidates)."""
@@ -130,9 +144,15 @@ class DisjointRidge:
     def items_of(self, obs: SlateObservation) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """The slots of the items among ``obs``'s candidates, (u,) with 0 (the prior) for
         unseen ones, and each candidate's index into them, (n_requests, max_candidates)."""
+        known = len(self._codes)  # slots change only when items are added
+        cached = self._items_of
+        if cached is not None and cached[0]() is obs and cached[1] == known:
+            return cached[2], cached[3]
         slots = self._slot(obs.candidate_ids)
         used, where = np.unique(slots, return_inverse=True)
-        return used, where.reshape(slots.shape)
+        where = where.reshape(slots.shape)
+        self._items_of = (weakref.ref(obs), known, used, where)
+        return used, where
 
     def _slot(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
         """Slots of item ``ids``: 1 + their code, 0 (the prior) for items never shown."""
@@ -256,7 +276,7 @@ def item_quadratic(
     pairs = (z[:, :, None] * z[:, None, :]).reshape(n, p * p)  # z z' flattened, (n, p^2)
     flat = matrices.reshape(matrices.shape[0], p * p)
     if matrices.shape[0] <= width:  # few matrices: one product, every request x each of them
-        return np.take_along_axis(pairs @ flat.T, where, axis=1)
+        return take_columns(pairs @ flat.T, where)
     quadratic = np.empty(where.shape)  # many: each request its own, in bounded chunks
     chunk = max(1, WIDTH_CHUNK_BYTES // (8 * p * p * width))
     for start in range(0, n, chunk):
