@@ -99,8 +99,11 @@ class DisjointRidge:
         p = x.shape[1]
         due = (counts * 8 > p) | (self._since_refresh[touched] >= REFRESH_EVERY)
         refresh = touched[due]  # re-inverting is cheaper than their rank-1 updates, or due
-        rank_one = ~np.isin(slots, refresh)
-        self._sherman_morrison(slots[rank_one], x[rank_one], distinct)
+        if refresh.size:
+            rank_one = ~np.isin(slots, refresh)
+            self._sherman_morrison(slots[rank_one], x[rank_one], distinct)
+        else:
+            self._sherman_morrison(slots, x, distinct)
         if refresh.size:
             self._inverse[refresh] = np.linalg.inv(self._gram[refresh])
             self._since_refresh[refresh] = 0

@@ -56,8 +56,11 @@ class IdCodes:
         OverflowError
             Beyond ``MAX_CODES`` distinct ids.
         """
-        unique = np.unique(ids)
-        new = unique[~find_sorted(self.ids_, unique)[1]]
+        position, found = find_sorted(self.ids_, ids)
+        if found.all():  # nothing new (the common case once ids repeat)
+            return self.codes_[position]
+        unique = np.unique(np.asarray(ids)[~found])
+        new = unique
         if new.size:
             if self.ids_.size + new.size > MAX_CODES:
                 raise OverflowError(f"More than {MAX_CODES} distinct ids cannot be numbered.")
