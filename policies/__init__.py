@@ -1,5 +1,5 @@
 """Decision makers: uniform random, epsilon-greedy (per slate or per position), softmax
-(Plackett-Luce), ridge-greedy, LinUCB, linear Thompson sampling and Vowpal Wabbit slates;
+(Plackett-Luce), ridge-greedy, LinUCB, linear Thompson sampling and Vowpal Wabbit (CCB and slates);
 popularity, item-item, user-knn, content and cf-hybrid baselines."""
 
 from policies.base import BasePolicy, GreedyPolicy, MonteCarloPolicy
@@ -17,6 +17,7 @@ from policies.softmax import Softmax
 from policies.uniform import UniformRandom
 from policies.user_knn import UserKNN
 from policies.vw import VowpalWabbit
+from policies.vw_slates import VowpalWabbitSlates
 
 __all__ = [
     "POLICIES",
@@ -37,5 +38,6 @@ __all__ = [
     "UniformRandom",
     "UserKNN",
     "VowpalWabbit",
+    "VowpalWabbitSlates",
     "make_policy",
 ]

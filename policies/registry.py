@@ -23,6 +23,7 @@ from policies.softmax import Softmax
 from policies.uniform import UniformRandom
 from policies.user_knn import UserKNN
 from policies.vw import VowpalWabbit
+from policies.vw_slates import VowpalWabbitSlates
 
 POLICIES: dict[str, type[BasePolicy]] = {
     "uniform": UniformRandom,
@@ -33,6 +34,7 @@ POLICIES: dict[str, type[BasePolicy]] = {
     "linucb": LinUCB,
     "lints": LinTS,
     "vw": VowpalWabbit,
+    "vw-slates": VowpalWabbitSlates,
     "popularity": Popularity,
     "item-item": ItemItem,
     "user-knn": UserKNN,

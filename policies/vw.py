@@ -166,6 +166,8 @@ class VowpalWabbit(BasePolicy):
 
     spec_name = "vw"
     param_choices: ClassVar[dict[str, tuple[str, ...]]] = {"explore": tuple(EXPLORATIONS)}
+    reduction: ClassVar[str] = "--ccb_explore_adf"
+    """VW's multi-slot reduction, the first of :meth:`command_line`."""
 
     def __init__(
         self,
@@ -209,7 +211,7 @@ class VowpalWabbit(BasePolicy):
     def _init_caches(self) -> None:
         self._heads: WeakKeyDictionary[SlateObservation, list[str]] = WeakKeyDictionary()
         self._acted: WeakKeyDictionary[SlateDecision, NDArray[np.float64]] = WeakKeyDictionary()
-        self._format_heads = RequestHeads()
+        self._format_heads = RequestHeads(self.reduction.removeprefix("--").split("_")[0])
         self._kept: WeakKeyDictionary[SlateDecision, _Kept] = WeakKeyDictionary()
         self._keeping = False
 
@@ -227,6 +229,7 @@ class VowpalWabbit(BasePolicy):
             interactions=self.interactions,
             bits=self.bits,
             random_seed=self.random_seed_,
+            reduction=self.reduction,
         )
 
     # --- acting and probabilities ---
@@ -386,6 +389,7 @@ class VowpalWabbit(BasePolicy):
         atomically and never replaces an existing file unless ``replace``.
         """
         header = {
+            "policy": self.spec_name,
             "params": {**self.get_params(), "interactions": list(self.interactions)},
             "random_seed": self.random_seed_,
             "rng": self.rng.bit_generator.state if self.rng is not None else None,
@@ -410,11 +414,17 @@ class VowpalWabbit(BasePolicy):
         try:
             header = json.loads(header_line)
             params, state = header["params"], header["rng"]
+            kind = header.get("policy", VowpalWabbit.spec_name)
             rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
             rng.bit_generator.state = state
             seed = check_integer(header["random_seed"], "random_seed", f"the header of {file}")
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise InputValueError(f"{file} has a damaged header: {shown(error)}.") from None
+        if kind != cls.spec_name:
+            raise InputValueError(
+                f"{file} holds a {shown(kind)} policy; load it with the class registered as "
+                f"that, not {cls.__name__} ({cls.spec_name!r})."
+            )
         policy = cls(**params, rng=rng)  # checks the parameters, then takes the saved state
         rng.bit_generator.state = state
         policy.random_seed_ = seed

@@ -45,16 +45,21 @@ def _template(prefix: str, n_features: int) -> str:
 
 class RequestHeads:
     """Builds requests' heads (the shared line and the action lines, one text per request),
-    formatting each item's action line once per item table and reusing it after that.
+    formatting each item's features once per item table and reusing them after that.
 
-    Values are written with 9 significant digits, which VW's 32-bit floats read back exactly.
-    The lines of one item table are kept until a request comes with another table (only a
-    weak reference to the table is held).
+    ``kind`` is the label word of VW's reduction: ``"ccb"`` (``ccb action |d 17 |i ...``) or
+    ``"slates"``, whose action lines name the slot the candidate belongs to: candidate ``j``
+    of a request with slates of ``k`` goes to slot ``j mod k`` (``slates action 2 |d 17 |i
+    ...``), and the lines are listed slot by slot, so the ``i``-th action of slot ``p`` is
+    candidate ``p + i k``. Values are written with 9 significant digits, which VW's 32-bit
+    floats read back exactly. The lines of one item table are kept until a request comes with
+    another table (only a weak reference to the table is held).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "ccb") -> None:
+        self.kind = kind
         self._table: weakref.ref[ItemTable] | None = None
-        self._lines: dict[int, str] = {}  # item table row -> its action line
+        self._lines: dict[int, str] = {}  # item table row -> its action line (or its features)
 
     def __call__(self, obs: SlateObservation) -> list[str]:
         """The head of every request: ``1 + n_candidates[i]`` lines joined by newlines.
@@ -70,21 +75,37 @@ class RequestHeads:
         rows = obs.candidate_rows
         missing = set(rows[obs.candidate_mask].tolist()).difference(lines)
         if missing:
-            action = _template("ccb action |d %d |i", items.n_item_features)
+            prefix = "ccb action " if self.kind == "ccb" else ""
+            action = _template(prefix + "|d %d |i", items.n_item_features)
             for row in missing:
                 lines[row] = action % (int(items.ids[row]), *items.features[row].tolist())
-        shared = _template("ccb shared |u", obs.n_context_features)
-        counts = obs.n_candidates.tolist()
-        return [
-            "\n".join([shared % tuple(context), *map(lines.__getitem__, row[:n])])
-            for context, row, n in zip(obs.context.tolist(), rows.tolist(), counts, strict=True)
-        ]
+        shared = _template(f"{self.kind} shared |u", obs.n_context_features)
+        contexts, counts = obs.context.tolist(), obs.n_candidates.tolist()
+        if self.kind == "ccb":
+            return [
+                "\n".join([shared % tuple(context), *map(lines.__getitem__, row[:n])])
+                for context, row, n in zip(contexts, rows.tolist(), counts, strict=True)
+            ]
+        k = obs.slate_size
+        heads = []
+        for context, row, n in zip(contexts, rows.tolist(), counts, strict=True):
+            dealt = [(j % k, row[j]) for j in _slot_order(n, k)]  # VW wants slots grouped
+            actions = [f"slates action {slot} {lines[item]}" for slot, item in dealt]
+            heads.append("\n".join([shared % tuple(context), *actions]))
+        return heads
 
 
-def request_heads(obs: SlateObservation) -> list[str]:
+def _slot_order(n: int, k: int) -> list[int]:
+    """Candidates ``0..n-1`` dealt to ``k`` slots (candidate ``j`` to slot ``j mod k``) and
+    listed slot by slot: VW's slates number a slot's actions from its first action line on,
+    so each slot's lines must be consecutive."""
+    return [j for slot in range(k) for j in range(slot, n, k)]
+
+
+def request_heads(obs: SlateObservation, kind: str = "ccb") -> list[str]:
     """The head of every request of ``obs`` (see :class:`RequestHeads`), shape
     (n_requests,) of str."""
-    return RequestHeads()(obs)
+    return RequestHeads(kind)(obs)
 
 
 def predict_text(head: str, taken: Sequence[int]) -> str:

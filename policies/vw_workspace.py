@@ -33,8 +33,10 @@ def command_line(
     interactions: Sequence[str],
     bits: int,
     random_seed: int,
+    reduction: str = "--ccb_explore_adf",
 ) -> list[str]:
-    """VW's arguments: ``--ccb_explore_adf`` over ``--cb_explore_adf`` with ``explore``.
+    """VW's arguments: ``reduction`` (``--ccb_explore_adf`` or ``--slates``) over
+    ``--cb_explore_adf`` with ``explore``.
 
     ``epsilon`` goes to epsilon, bag and cover (VW mixes it in with each); ``lambda_`` to
     softmax; ``gamma_scale`` to squarecb; regcb takes none of them.
@@ -47,7 +49,7 @@ def command_line(
         "regcb": ["--regcb"],
         "squarecb": ["--squarecb", "--gamma_scale", f"{gamma_scale!r}"],
     }[explore]
-    arguments = ["--ccb_explore_adf", *exploration, "-l", f"{learning_rate!r}", "-b", str(bits)]
+    arguments = [reduction, *exploration, "-l", f"{learning_rate!r}", "-b", str(bits)]
     for interaction in interactions:
         arguments += ["--interactions", interaction]
     return [*arguments, "--random_seed", str(random_seed), "--quiet"]

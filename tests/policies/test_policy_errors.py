@@ -307,7 +307,7 @@ def test_make_policy_builds_a_wrapped_policy_from_its_spec():
 def test_make_policy_unknown_name_suggests_the_closest():
     known = (
         "uniform, epsilon-greedy, per-position-epsilon-greedy, softmax, ridge-greedy, linucb, "
-        "lints, vw, popularity, item-item, user-knn, content, cf-hybrid"
+        "lints, vw, vw-slates, popularity, item-item, user-knn, content, cf-hybrid"
     )
     message = f"Unknown policy 'thompson'. Known: {known}."
     with pytest.raises(InputValueError, match=re.escape(message)):

@@ -33,6 +33,7 @@ CHANGES = [
 
 COVERED_ELSEWHERE = {
     "vw": "test_vw.py",
+    "vw-slates": "test_vw_slates.py",
     "popularity": "test_cf_exact.py",
     "item-item": "test_cf_exact.py",
     "user-knn": "test_cf_exact.py",
