@@ -1,0 +1,130 @@
+"""Tiny slate problems whose every slate can be enumerated, for the slate estimators' tests:
+a policy given as an explicit table over ordered slates, logs of chosen slates, click models
+(additive, cascade, one where the item below matters) and exact expectations of an
+estimator's terms under a logger."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from factories import explicit_observation
+from numpy.typing import NDArray
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.logged import LoggedBandit
+from bandits.observation import SlateObservation
+from bandits.ope import EstimatorInput
+
+
+class TablePolicy:
+    """A context-free policy with an explicit distribution over the ordered slates of
+    ``n`` candidates (the same for every request); asked with a shorter ``slate_size`` it
+    gives the probability of a top-k prefix."""
+
+    name = "table"
+
+    def __init__(self, table: dict[tuple[int, ...], float]) -> None:
+        self.table = table
+        self.size = len(next(iter(table)))
+
+    def _prefix(self, prefix: tuple[int, ...]) -> float:
+        k = len(prefix)
+        return sum(p for slate, p in self.table.items() if slate[:k] == prefix)
+
+    def act(self, obs, *, with_marginals=False):  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def update(self, obs, decision, feedback) -> None:
+        """Does not learn."""
+
+    def slate_probability(self, obs: SlateObservation, slates) -> NDArray[np.float64]:
+        return np.array([self._prefix(tuple(int(i) for i in row)) for row in slates])
+
+    def position_probability(self, obs: SlateObservation, slates) -> NDArray[np.float64]:
+        marginals = self.candidate_position_probability(obs)
+        rows = np.arange(obs.n_requests)[:, None]
+        return marginals[rows, np.asarray(slates), np.arange(np.shape(slates)[1])]
+
+    def candidate_position_probability(self, obs: SlateObservation) -> NDArray[np.float64]:
+        marginals = np.zeros((obs.max_candidates, self.size))
+        for slate, p in self.table.items():
+            marginals[list(slate), np.arange(self.size)] += p
+        return np.broadcast_to(marginals, (obs.n_requests, *marginals.shape)).copy()
+
+
+def all_slates(n: int, size: int) -> list[tuple[int, ...]]:
+    return list(itertools.permutations(range(n), size))
+
+
+def table_log(slates, rewards, logger: TablePolicy, n: int) -> LoggedBandit:
+    """One row per given slate, logged with ``logger``'s probabilities."""
+    slates = np.asarray(slates, dtype=np.int64)
+    rows = slates.shape[0]
+    obs = explicit_observation(np.zeros((rows, 1)), np.broadcast_to(np.eye(n), (rows, n, n)),
+                               slate_size=slates.shape[1])  # fmt: skip
+    decision = SlateDecision(
+        slates,
+        logger.slate_probability(obs, slates),
+        logger.position_probability(obs, slates),
+        logger.candidate_position_probability(obs),
+    )
+    return LoggedBandit(obs, decision, SlateFeedback(np.asarray(rewards, float)), "logger")
+
+
+def uniform_table(n: int, size: int) -> TablePolicy:
+    slates = all_slates(n, size)
+    return TablePolicy({s: 1 / len(slates) for s in slates})
+
+
+def random_table(rng, slates, concentration=1.0) -> TablePolicy:
+    """A Dirichlet draw over ``slates`` (small ``concentration``: a peaked policy)."""
+    probabilities = rng.dirichlet(np.full(len(slates), concentration))
+    return TablePolicy(dict(zip(slates, probabilities, strict=True)))
+
+
+def product_logger(position_probabilities) -> TablePolicy:
+    """Independent positions over disjoint item sets: position k chooses among items
+    ``2k, 2k + 1`` with the given probabilities."""
+    table = {}
+    for choice in itertools.product(range(2), repeat=len(position_probabilities)):
+        slate = tuple(2 * k + c for k, c in enumerate(choice))
+        table[slate] = float(
+            np.prod([p[c] for p, c in zip(position_probabilities, choice, strict=True)])
+        )
+    return TablePolicy(table)
+
+
+def additive_rewards(phi, slates):
+    """Position-based rewards: ``r_k = phi[s_k, k]``."""
+    return np.array([[phi[item, k] for k, item in enumerate(s)] for s in slates])
+
+
+def cascade_rewards(phi, slates):
+    """Cascade: the user reads from the top and stops at the first click, ``phi[s_k, k]``
+    being the click probability at k; expected clicks at k depend on s_1..s_k."""
+    rewards = []
+    for s in slates:
+        reach, row = 1.0, []
+        for k, item in enumerate(s):
+            row.append(reach * phi[item, k])
+            reach *= 1 - phi[item, k]
+        rewards.append(row)
+    return np.array(rewards)
+
+
+def expectation(estimator, logger: TablePolicy, target: TablePolicy, n: int, reward):
+    """``E_mu[term]`` exactly: every slate the logger can show, weighted by its probability,
+    with its expected rewards (each term is linear in the rewards given the slate)."""
+    slates = [s for s, p in logger.table.items() if p > 0]
+    log = table_log(slates, reward(slates), logger, n)
+    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
+    terms = np.asarray(estimator.row_terms(data), dtype=float)
+    probabilities = np.array([logger.table[s] for s in slates])
+    return float(probabilities @ terms), data
+
+
+def slate_value(target: TablePolicy, reward) -> float:
+    slates = list(target.table)
+    return float(np.array([target.table[s] for s in slates]) @ reward(slates).sum(axis=1))
