@@ -8,6 +8,7 @@ from bandits.ope.base import (
     target_probabilities,
     weight_diagnostics,
 )
+from bandits.ope.cascade_dr import CascadeDR
 from bandits.ope.crossfit import CrossFitted
 from bandits.ope.dm import DM
 from bandits.ope.dr import DR
@@ -27,6 +28,7 @@ from bandits.ope.reward_models import (
     SklearnRewardModel,
 )
 from bandits.ope.rips import RIPS
+from bandits.ope.sncascade_dr import SNCascadeDR
 from bandits.ope.sndr import SNDR
 from bandits.ope.sniips import SNIIPS
 from bandits.ope.snips import SNIPS
@@ -46,11 +48,13 @@ __all__ = [
     "IPS",
     "REWARD_MODELS",
     "RIPS",
+    "SNCascadeDR",
     "SNDR",
     "SNIIPS",
     "SNIPS",
     "SNPI",
     "SNRIPS",
+    "CascadeDR",
     "CrossFitted",
     "DRos",
     "Estimate",

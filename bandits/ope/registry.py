@@ -6,6 +6,7 @@ import inspect
 from typing import Any
 
 from bandits.ope.base import Estimator
+from bandits.ope.cascade_dr import CascadeDR
 from bandits.ope.dm import DM
 from bandits.ope.dr import DR
 from bandits.ope.dros import DRos
@@ -13,6 +14,7 @@ from bandits.ope.iips import IIPS
 from bandits.ope.ips import IPS
 from bandits.ope.pi import PseudoInverse
 from bandits.ope.rips import RIPS
+from bandits.ope.sncascade_dr import SNCascadeDR
 from bandits.ope.sndr import SNDR
 from bandits.ope.sniips import SNIIPS
 from bandits.ope.snips import SNIPS
@@ -36,6 +38,8 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "snrips": SNRIPS,
     "pi": PseudoInverse,
     "snpi": SNPI,
+    "cascade-dr": CascadeDR,
+    "sncascade-dr": SNCascadeDR,
 }
 """Registry name -> estimator class."""
 
