@@ -15,7 +15,7 @@ from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
 from bandits.observation import SlateObservation
-from bandits.ope import EstimatorInput
+from bandits.ope import EstimatorInput, RewardModel
 
 
 class TablePolicy:
@@ -28,10 +28,13 @@ class TablePolicy:
     def __init__(self, table: dict[tuple[int, ...], float]) -> None:
         self.table = table
         self.size = len(next(iter(table)))
+        self.cache: dict[tuple[int, ...], float] = {}
 
     def _prefix(self, prefix: tuple[int, ...]) -> float:
-        k = len(prefix)
-        return sum(p for slate, p in self.table.items() if slate[:k] == prefix)
+        if prefix not in self.cache:
+            k = len(prefix)
+            self.cache[prefix] = sum(p for slate, p in self.table.items() if slate[:k] == prefix)
+        return self.cache[prefix]
 
     def act(self, obs, *, with_marginals=False):  # pragma: no cover - not used
         raise NotImplementedError
@@ -114,11 +117,42 @@ def cascade_rewards(phi, slates):
     return np.array(rewards)
 
 
+def below_rewards(phi, slates):
+    """Not a cascade: the item below distracts, ``r_k = phi[s_k, k] (1 - phi[s_k+1, k+1] / 2)``
+    (the last position ``phi`` alone), so position k's reward depends on the item at k + 1."""
+    rewards = additive_rewards(phi, slates)
+    below = np.array([[phi[item, k + 1] for k, item in enumerate(s[1:])] for s in slates])
+    rewards[:, :-1] *= 1 - below / 2
+    return rewards
+
+
+class FixedModel(RewardModel):
+    """``q(x, c, k) = table[c, k]`` whatever it learns (a wrong model, for the DR tests)."""
+
+    def __init__(self, table) -> None:
+        self.table = np.asarray(table, dtype=float)
+
+    def learn(self, log: LoggedBandit) -> None:
+        """Learns nothing."""
+
+    def predict(self, obs: SlateObservation) -> NDArray[np.float64]:
+        q = self.table[: obs.max_candidates, : obs.slate_size]
+        return np.broadcast_to(q, (obs.n_requests, *q.shape)).copy()
+
+    def fresh(self) -> FixedModel:
+        return FixedModel(self.table)
+
+
 def expectation(estimator, logger: TablePolicy, target: TablePolicy, n: int, reward):
     """``E_mu[term]`` exactly: every slate the logger can show, weighted by its probability,
-    with its expected rewards (each term is linear in the rewards given the slate)."""
+    with its expected rewards (each term is linear in the rewards given the slate and a model
+    that does not learn from them)."""
     slates = [s for s, p in logger.table.items() if p > 0]
     log = table_log(slates, reward(slates), logger, n)
+    if estimator.needs_fit:
+        estimator.start_fit()
+        estimator.fit_batch(log)
+        estimator.finish_fit()
     data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
     terms = np.asarray(estimator.row_terms(data), dtype=float)
     probabilities = np.array([logger.table[s] for s in slates])
@@ -126,5 +160,20 @@ def expectation(estimator, logger: TablePolicy, target: TablePolicy, n: int, rew
 
 
 def slate_value(target: TablePolicy, reward) -> float:
+    """The target's exact value: its slates' expected rewards, weighted by its table."""
     slates = list(target.table)
     return float(np.array([target.table[s] for s in slates]) @ reward(slates).sum(axis=1))
+
+
+def sampled_log(
+    rng: np.random.Generator, logger: TablePolicy, n: int, rows: int, reward
+) -> LoggedBandit:
+    """``rows`` slates drawn from ``logger`` with Bernoulli clicks of mean ``reward(slates)``
+    (cascade clicks are Bernoulli per position with the cascade's marginal means: the
+    estimators see each position's reward only through its mean given the slate)."""
+    slates = list(logger.table)
+    probabilities = np.array([logger.table[s] for s in slates])
+    chosen = rng.choice(len(slates), size=rows, p=probabilities / probabilities.sum())
+    means = reward(slates)[chosen]
+    clicks = (rng.random(means.shape) < means).astype(float)
+    return table_log(np.array(slates)[chosen], clicks, logger, n)

@@ -25,7 +25,17 @@ from slate_problems import (
 
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
-from bandits.ope import IIPS, RIPS, SNIIPS, SNPI, SNRIPS, EstimatorInput, PseudoInverse
+from bandits.ope import (
+    IIPS,
+    RIPS,
+    SNIIPS,
+    SNPI,
+    SNRIPS,
+    CascadeDR,
+    EstimatorInput,
+    PseudoInverse,
+    SNCascadeDR,
+)
 from bandits.ope.base import target_probabilities
 from bandits.ope.pi import pseudo_inverse_weights
 from bandits.ope.rips import prefix_probabilities
@@ -242,7 +252,9 @@ def test_policies_prefix_probabilities_are_sums_over_the_slates_that_extend_them
 # -- streaming -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("estimator", [IIPS, SNIIPS, RIPS, SNRIPS, PseudoInverse, SNPI])
+@pytest.mark.parametrize(
+    "estimator", [IIPS, SNIIPS, RIPS, SNRIPS, PseudoInverse, SNPI, CascadeDR, SNCascadeDR]
+)
 def test_streamed_equals_in_memory_on_a_logged_run_with_marginals(estimator):
     """A uniform logger's own decisions (slate size 3, marginals logged) against an
     epsilon-greedy target, in 7 uneven batches."""
