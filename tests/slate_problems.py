@@ -61,11 +61,13 @@ def all_slates(n: int, size: int) -> list[tuple[int, ...]]:
     return list(itertools.permutations(range(n), size))
 
 
-def table_log(slates, rewards, logger: TablePolicy, n: int) -> LoggedBandit:
-    """One row per given slate, logged with ``logger``'s probabilities."""
+def table_log(slates, rewards, logger: TablePolicy, n: int, context=0.0) -> LoggedBandit:
+    """One row per given slate, logged with ``logger``'s probabilities; one context feature,
+    ``context`` (a number, or one per row), which the table policies ignore."""
     slates = np.asarray(slates, dtype=np.int64)
     rows = slates.shape[0]
-    obs = explicit_observation(np.zeros((rows, 1)), np.broadcast_to(np.eye(n), (rows, n, n)),
+    features = np.broadcast_to(np.asarray(context, dtype=float), (rows,))[:, None]
+    obs = explicit_observation(features, np.broadcast_to(np.eye(n), (rows, n, n)),
                                slate_size=slates.shape[1])  # fmt: skip
     decision = SlateDecision(
         slates,
@@ -166,14 +168,15 @@ def slate_value(target: TablePolicy, reward) -> float:
 
 
 def sampled_log(
-    rng: np.random.Generator, logger: TablePolicy, n: int, rows: int, reward
+    rng: np.random.Generator, logger: TablePolicy, n: int, rows: int, reward, context=0.0
 ) -> LoggedBandit:
     """``rows`` slates drawn from ``logger`` with Bernoulli clicks of mean ``reward(slates)``
     (cascade clicks are Bernoulli per position with the cascade's marginal means: the
-    estimators see each position's reward only through its mean given the slate)."""
+    estimators see each position's reward only through its mean given the slate); the
+    context feature is ``context``."""
     slates = list(logger.table)
     probabilities = np.array([logger.table[s] for s in slates])
     chosen = rng.choice(len(slates), size=rows, p=probabilities / probabilities.sum())
     means = reward(slates)[chosen]
     clicks = (rng.random(means.shape) < means).astype(float)
-    return table_log(np.array(slates)[chosen], clicks, logger, n)
+    return table_log(np.array(slates)[chosen], clicks, logger, n, context)

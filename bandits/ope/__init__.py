@@ -1,6 +1,7 @@
 """Off-policy evaluation: estimators as mergeable statistics, reward models, intervals, their
 results, the registry the command line uses, and the evaluation of targets on a log."""
 
+from bandits.ope.adaptive_ips import AdaptiveIPS
 from bandits.ope.base import (
     Estimator,
     EstimatorInput,
@@ -48,12 +49,12 @@ __all__ = [
     "IPS",
     "REWARD_MODELS",
     "RIPS",
-    "SNCascadeDR",
     "SNDR",
     "SNIIPS",
     "SNIPS",
     "SNPI",
     "SNRIPS",
+    "AdaptiveIPS",
     "CascadeDR",
     "CrossFitted",
     "DRos",
@@ -67,6 +68,7 @@ __all__ = [
     "PseudoInverse",
     "RewardModel",
     "RidgeRewardModel",
+    "SNCascadeDR",
     "SklearnRewardModel",
     "SwitchDR",
     "evaluate_log",

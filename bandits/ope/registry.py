@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from bandits.ope.adaptive_ips import AdaptiveIPS
 from bandits.ope.base import Estimator
 from bandits.ope.cascade_dr import CascadeDR
 from bandits.ope.dm import DM
@@ -40,6 +41,7 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "snpi": SNPI,
     "cascade-dr": CascadeDR,
     "sncascade-dr": SNCascadeDR,
+    "adaptive-ips": AdaptiveIPS,
 }
 """Registry name -> estimator class."""
 

@@ -1,6 +1,6 @@
 """IPS, SNIPS, DR, SNDR and the slate estimators (IIPS, RIPS, PI, cascade DR and their
-self-normalised variants) on uniform-random logs agree with the simulator's exact value of
-the target.
+self-normalised variants, adaptive IPS) on uniform-random logs agree with the simulator's exact
+value of the target.
 
 The simulator's default choice model is position-based (a position's click depends only on the
 item there), so the slate estimators' assumptions (additive over positions for IIPS and PI, the
@@ -64,7 +64,7 @@ def _uniform_value(log, candidate_rewards):
     "estimator",
     [
         *("ips", "snips", "dr", "sndr", "iips", "sniips", "rips", "snrips", "pi", "snpi"),
-        *("cascade-dr", "sncascade-dr"),
+        *("cascade-dr", "sncascade-dr", "adaptive-ips"),
     ],
 )
 def test_estimates_land_within_four_standard_errors_of_the_true_value(stat_seed, estimator):

@@ -31,6 +31,7 @@ from bandits.ope import (
     SNIIPS,
     SNPI,
     SNRIPS,
+    AdaptiveIPS,
     CascadeDR,
     EstimatorInput,
     PseudoInverse,
@@ -253,7 +254,8 @@ def test_policies_prefix_probabilities_are_sums_over_the_slates_that_extend_them
 
 
 @pytest.mark.parametrize(
-    "estimator", [IIPS, SNIIPS, RIPS, SNRIPS, PseudoInverse, SNPI, CascadeDR, SNCascadeDR]
+    "estimator",
+    [IIPS, SNIIPS, RIPS, SNRIPS, PseudoInverse, SNPI, CascadeDR, SNCascadeDR, AdaptiveIPS],
 )
 def test_streamed_equals_in_memory_on_a_logged_run_with_marginals(estimator):
     """A uniform logger's own decisions (slate size 3, marginals logged) against an
