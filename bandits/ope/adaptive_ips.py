@@ -186,7 +186,7 @@ class AdaptiveIPS(PositionwiseEstimator):
                 return prefix_weights(data, self.logging_policy, type(self).__name__)
             return np.repeat(data.weights[:, None], data.log.slate_size, axis=1)
 
-        return data.memo(("behavior weights", id(self), behavior), compute)
+        return data.memo(("behavior weights", self, behavior), compute)
 
     def row_behaviors(self, data: EstimatorInput) -> NDArray[np.int64]:
         """Each row's behavior (index into :data:`BEHAVIORS`), shape (n_requests,), when it

@@ -66,7 +66,7 @@ class PositionwiseEstimator(Estimator):
 
     def _weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         """The position weights, computed once per batch (terms and diagnostics both ask)."""
-        return data.memo(("position weights", id(self)), lambda: self.position_weights(data))
+        return data.memo(("position weights", self), lambda: self.position_weights(data))
 
     def weighted_parts(
         self, data: EstimatorInput
