@@ -22,7 +22,9 @@ from slate_problems import (
     table_log,
     uniform_table,
 )
+from toy_policies import FixedScores
 
+from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
 from bandits.ope import (
@@ -291,3 +293,93 @@ def test_self_normalised_positionwise_stderr_is_that_of_the_influence_values(cls
     influence = (w * (r - values) / mean_weight).sum(axis=1)
     expected = np.std(influence, ddof=1) / np.sqrt(len(log))
     assert estimator.estimate(log, HAND_TARGET).stderr == pytest.approx(expected, rel=1e-12)
+
+
+# -- the pseudo-inverse's exact Gamma from the logging policy -------------------------------
+
+
+def test_exact_gamma_equals_the_numerical_pseudo_inverse_for_any_logger():
+    rng = np.random.default_rng(8)
+    slates = all_slates(4, 2)
+    logger, target = random_table(rng, slates), random_table(rng, slates)
+    log = table_log(slates, np.zeros((len(slates), 2)), logger, 4)
+    gamma = np.zeros((8, 8))
+    for slate, p in logger.table.items():
+        vector = np.zeros((4, 2))
+        vector[list(slate), [0, 1]] = 1.0
+        gamma += p * np.outer(vector.ravel(), vector.ravel())
+    q = target.candidate_position_probability(log.observation)[0].ravel()
+    numerical = []
+    for slate in slates:
+        vector = np.zeros((4, 2))
+        vector[list(slate), [0, 1]] = 1.0
+        numerical.append(q @ np.linalg.pinv(gamma) @ vector.ravel())
+    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
+    np.testing.assert_allclose(pseudo_inverse_weights(data, logger), numerical, atol=1e-9)
+
+
+def test_pi_with_the_logging_policy_is_unbiased_where_the_product_form_is_not():
+    rng = np.random.default_rng(3)
+    logger = random_table(rng, all_slates(4, 2))
+    target = random_table(rng, all_slates(4, 2))
+    phi = rng.uniform(0.05, 0.9, size=(4, 2))
+
+    def reward(s):
+        return additive_rewards(phi, s)
+
+    truth = slate_value(target, reward)
+    assert abs(expectation(PseudoInverse(), logger, target, 4, reward)[0] - truth) > 1e-3
+    exact = PseudoInverse(logging_policy=logger)
+    assert expectation(exact, logger, target, 4, reward)[0] == pytest.approx(truth, rel=1e-9)
+
+
+def test_pi_with_the_logging_policy_agrees_with_the_closed_forms():
+    n, logger, _ = PROBLEMS["product K=3"]
+    target = random_table(np.random.default_rng(4), list(logger.table))
+    _, data = expectation(PseudoInverse(), logger, target, n, lambda s: np.zeros((len(s), 3)))
+    np.testing.assert_allclose(
+        pseudo_inverse_weights(data, logger), pseudo_inverse_weights(data), atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_pi_is_exact_for_a_plackett_luce_logger_given_as_the_logging_policy(size):
+    """A softmax (Plackett-Luce) logger and an epsilon-greedy target on 5 candidates with
+    features: the expectation of the PI term over every slate, weighted by the logger's
+    probabilities, equals the target's value under position-based rewards."""
+    rows_per_slate = all_slates(5, size)
+    rows = len(rows_per_slate)
+    items = np.random.default_rng(1).normal(size=(5, 3))
+    obs = explicit_observation(np.ones((rows, 2)), np.broadcast_to(items, (rows, 5, 3)),
+                               slate_size=size)  # fmt: skip
+    slates = np.array(rows_per_slate)
+    logger = Softmax(
+        temperature=1.0,
+        rng=np.random.default_rng(0),
+        base=FixedScores(item_scores={i: 0.7 * i for i in range(1000)}),
+    )
+    target = EpsilonGreedy(
+        epsilon=0.3,
+        rng=np.random.default_rng(0),
+        base=FixedScores(item_scores={i: -i for i in range(1000)}),
+    )
+    phi = np.random.default_rng(2).uniform(0.1, 0.9, size=(5, size))
+    rewards = additive_rewards(phi, rows_per_slate)
+    decision = SlateDecision(slates, logger.slate_probability(obs, slates),
+                             logger.position_probability(obs, slates))  # fmt: skip
+    log = LoggedBandit(obs, decision, SlateFeedback(rewards), "softmax")
+    data = EstimatorInput(log, target_probabilities(target, log), target)
+    mu = log.decision.slate_probability
+    truth = float(target_probabilities(target, log) @ rewards.sum(axis=1))
+    exact = PseudoInverse(logging_policy=logger).row_terms(data)
+    assert float(mu @ exact) == pytest.approx(truth, rel=1e-8)
+    approximate = PseudoInverse().row_terms(data)
+    assert abs(float(mu @ approximate) - truth) > 1e-4
+
+
+def test_pi_refuses_a_gamma_too_large_to_enumerate(monkeypatch):
+    monkeypatch.setattr("bandits.ope.gamma.MAX_ENUMERATED_SLATES", 5)
+    logger = random_table(np.random.default_rng(0), all_slates(3, 2))
+    with pytest.raises(InputValueError, match=r"row 0 has 3 candidates and 6 ordered slates"):
+        expectation(PseudoInverse(logging_policy=logger), logger, logger, 3,
+                    lambda s: np.zeros((len(s), 2)))  # fmt: skip
