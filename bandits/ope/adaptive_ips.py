@@ -17,6 +17,7 @@ from bandits.ope.iips import independent_weights
 from bandits.ope.positionwise import PositionwiseEstimator
 from bandits.ope.rips import check_logging_policy, prefix_weights
 from bandits.ope.statistics import Moments
+from bandits.policy import Policy
 from bandits.validation import (
     InputTypeError,
     InputValueError,
@@ -132,7 +133,7 @@ class AdaptiveIPS(PositionwiseEstimator):
         behavior: str | Callable[[SlateObservation], Any] | None = None,
         split_feature: int | None = None,
         split_at: float = 0.0,
-        logging_policy: Any = None,
+        logging_policy: Policy | None = None,
         **options: Any,
     ) -> None:
         owner = type(self).__name__
