@@ -1,6 +1,7 @@
 """Off-policy evaluation: estimators as mergeable statistics, reward models, intervals, their
 results, the registry the command line uses, and the evaluation of targets on a log."""
 
+from bandits.ope.adaptive_ips import AdaptiveIPS
 from bandits.ope.base import (
     Estimator,
     EstimatorInput,
@@ -8,6 +9,7 @@ from bandits.ope.base import (
     target_probabilities,
     weight_diagnostics,
 )
+from bandits.ope.cascade_dr import CascadeDR
 from bandits.ope.crossfit import CrossFitted
 from bandits.ope.dm import DM
 from bandits.ope.dr import DR
@@ -27,6 +29,7 @@ from bandits.ope.reward_models import (
     SklearnRewardModel,
 )
 from bandits.ope.rips import RIPS
+from bandits.ope.sncascade_dr import SNCascadeDR
 from bandits.ope.sndr import SNDR
 from bandits.ope.sniips import SNIIPS
 from bandits.ope.snips import SNIPS
@@ -51,6 +54,8 @@ __all__ = [
     "SNIPS",
     "SNPI",
     "SNRIPS",
+    "AdaptiveIPS",
+    "CascadeDR",
     "CrossFitted",
     "DRos",
     "Estimate",
@@ -63,6 +68,7 @@ __all__ = [
     "PseudoInverse",
     "RewardModel",
     "RidgeRewardModel",
+    "SNCascadeDR",
     "SklearnRewardModel",
     "SwitchDR",
     "evaluate_log",

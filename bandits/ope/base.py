@@ -101,7 +101,9 @@ class EstimatorInput:
 
     def memo(self, key: object, compute: Callable[[], NDArray[np.float64]]) -> NDArray[np.float64]:
         """``compute()``, once per batch and ``key`` (quantities several methods of an
-        estimator ask for, e.g. its per-position weights)."""
+        estimator ask for, e.g. its per-position weights). A key that names an estimator
+        holds the estimator itself, not its ``id``: a freed estimator's id can be reused by
+        the next one, which would then read the first one's quantities."""
         cache: dict[object, NDArray[np.float64]] = self.__dict__.setdefault("_memo", {})
         if key not in cache:
             cache[key] = compute()

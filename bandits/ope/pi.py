@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -12,13 +14,18 @@ from bandits.ope.base import (
     LinearEstimator,
     unsupported_position_mass,
 )
-from bandits.ope.rips import uniform_rows
+from bandits.ope.gamma import exact_pseudo_inverse_weights
+from bandits.ope.rips import check_logging_policy, uniform_rows
+from bandits.policy import Policy
 from bandits.slates import shown_marginals
 from bandits.validation import InputTypeError, InputValueError
 
 
-def pseudo_inverse_weights(data: EstimatorInput) -> NDArray[np.float64]:
-    """``q_pi' Gamma^+ 1_s`` per row, shape (n_requests,), in closed form.
+def pseudo_inverse_weights(
+    data: EstimatorInput, logging_policy: Policy | None = None
+) -> NDArray[np.float64]:
+    """``q_pi' Gamma^+ 1_s`` per row, shape (n_requests,), in closed form, or exactly from the
+    logging policy.
 
     ``q_pi`` is the target's candidate-position marginals, ``1_s`` the logged slate's
     (candidate, position) indicator and ``Gamma = E_mu[1_s 1_s']``. With ``A`` the sum over
@@ -33,7 +40,9 @@ def pseudo_inverse_weights(data: EstimatorInput) -> NDArray[np.float64]:
       rankings), ``w = (n - 1) A - (n - 2)`` (this module's derivation of ``Gamma^+`` for that
       ``Gamma``; checked against a numerical pseudo-inverse in the tests).
 
-    Uniform rows (:func:`uniform_rows`) take the uniform form, every other row the product
+    Uniform rows (:func:`uniform_rows`) take the uniform form. Every other row takes, with
+    ``logging_policy``, the exact weight from ``Gamma`` enumerated over the logger's slates
+    (:func:`bandits.ope.gamma.exact_pseudo_inverse_weights`), and without it the product
     form, which for a logger that is neither (Plackett-Luce, epsilon-greedy top-k) replaces
     ``Gamma``'s off-diagonal blocks by products of the marginals: an approximation, biased.
     """
@@ -58,6 +67,9 @@ def pseudo_inverse_weights(data: EstimatorInput) -> NDArray[np.float64]:
         whole = (n - 1) * direct - (n - 2)
         form = np.where(n > size, partial, whole)
         product = np.where(uniform, form, product)
+    if logging_policy is not None and not uniform.all():
+        others = np.flatnonzero(~uniform)
+        product[others] = exact_pseudo_inverse_weights(log, target, logging_policy, others)
     too_large = ~(np.abs(product) <= MAX_WEIGHT)
     if too_large.any():
         row = int(np.flatnonzero(too_large)[0])
@@ -72,13 +84,31 @@ def pseudo_inverse_weights(data: EstimatorInput) -> NDArray[np.float64]:
 
 class PseudoInverseWeights(Estimator):
     """The pseudo-inverse weights as an estimator's importance weights: needs the target's
-    marginals, reports the unsupported (candidate, position) mass when marginals are logged."""
+    marginals, reports the unsupported (candidate, position) mass when marginals are logged.
+
+    Parameters
+    ----------
+    logging_policy : Policy, optional
+        The policy that logged the rows, in the state it logged them in: rows that are not
+        uniform then get the exact weight from its enumerated ``Gamma`` instead of the
+        product form.
+    **options
+        The base's ``confidence``, ``interval``, ``bootstrap_samples``, ``reward_range``,
+        ``rng``.
+    """
 
     needs_policy = True
     target_needs = "its candidate-position marginals"
 
+    def __init__(self, *, logging_policy: Policy | None = None, **options: Any) -> None:
+        self.logging_policy = check_logging_policy(logging_policy, type(self).__name__)
+        super().__init__(**options)
+
     def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
-        return data.memo("pseudo-inverse weights", lambda: pseudo_inverse_weights(data))
+        return data.memo(
+            ("pseudo-inverse weights", self),
+            lambda: pseudo_inverse_weights(data, self.logging_policy),
+        )
 
     def unsupported_mass(self, data: EstimatorInput) -> NDArray[np.float64] | None:
         return unsupported_position_mass(data)
@@ -92,11 +122,13 @@ class PseudoInverse(PseudoInverseWeights, LinearEstimator):
     Assumption: the slate reward is additive over positions in expectation,
     ``E[r | x, s] = sum_k phi(x, s_k, k)`` (no interaction between positions), and the logger
     supports the target's (item, position) pairs. Then it is unbiased for uniform loggers and
-    for loggers that choose each position independently (exact closed forms); for other
-    loggers the product form is an approximation (the log holds the logger's marginals at
-    best, not the pairwise probabilities ``Gamma`` needs). Interactions between positions
-    (cascade, a choice among the whole slate) bias it. ``w_PI`` can be negative; its mean
-    under the logger is 1.
+    for loggers that choose each position independently (exact closed forms), and for any
+    logger given as ``logging_policy`` (``Gamma`` enumerated over its slates,
+    :mod:`bandits.ope.gamma`; up to 20,000 ordered slates a row). Without the logging policy,
+    other loggers take the product form, an approximation (the log holds the logger's
+    marginals at best, not the pairwise probabilities ``Gamma`` needs). Interactions between
+    positions (cascade, a choice among the whole slate) bias it. ``w_PI`` can be negative;
+    its mean under the logger is 1.
 
     Asks the target for its candidate-position marginals; uses the logged position
     probabilities, and recognises uniform rows from the logged marginals

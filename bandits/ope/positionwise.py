@@ -1,12 +1,17 @@
 """The shared part of the slate estimators that weigh each position's reward on its own
-(independent IPS, reward-interaction IPS) and their self-normalised variants.
+(independent IPS, reward-interaction IPS, cascade DR, adaptive IPS) and their
+self-normalised variants.
 
 Such an estimator has one weight per row and position, ``w_ik``, and estimates
 
     V = mean_i sum_k w_ik r_ik                       (plain)
     V = sum_k mean_i(w_ik r_ik) / mean_i(w_ik)       (self-normalised, per position)
 
-Subclasses write only :meth:`PositionwiseEstimator.position_weights`. The diagnostics
+More generally a position's term is a sum of weighted parts, ``sum_j w^j_ik v^j_ik`` (cascade
+DR: the prefix weight times the model's residual, plus the shorter prefix's weight times the
+model's baseline), and the self-normalised form divides each part's mean by its weight's
+mean. Subclasses write :meth:`PositionwiseEstimator.position_weights` and, when a position's
+term is not ``w_ik r_ik``, :meth:`PositionwiseEstimator.weighted_parts`. The diagnostics
 (effective sample size, max and mean weight) describe the per-row mean of the position
 weights, whose expectation under the logger is 1 when it supports the target.
 """
@@ -61,10 +66,20 @@ class PositionwiseEstimator(Estimator):
 
     def _weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         """The position weights, computed once per batch (terms and diagnostics both ask)."""
-        return data.memo(("position weights", id(self)), lambda: self.position_weights(data))
+        return data.memo(("position weights", self), lambda: self.position_weights(data))
+
+    def weighted_parts(
+        self, data: EstimatorInput
+    ) -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...]:
+        """The ``(weights, values)`` pairs, each shape (n_requests, slate_size), whose products
+        sum to a position's term: ``((w, r),)`` unless the estimator adds a model's terms."""
+        return ((self._weights(data), data.log.rewards),)
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
-        return (self._weights(data) * data.log.rewards).sum(axis=1)
+        return sum(
+            ((weights * values).sum(axis=1) for weights, values in self.weighted_parts(data)),
+            start=np.zeros(len(data.log)),
+        )
 
     def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         return self._weights(data).mean(axis=1)
@@ -75,16 +90,18 @@ class PositionwiseEstimator(Estimator):
 
 class SelfNormalisedPositionwise(PositionwiseEstimator):
     """``sum_k sum_i w_ik r_ik / sum_i w_ik``: each position's weights normalised to mean 1,
-    so each position's term stays within that position's logged reward range.
+    so each position's term stays within that position's logged reward range (with several
+    parts, ``sum_j sum_k sum_i w^j_ik v^j_ik / sum_i w^j_ik``).
 
-    The terms are ``[w_i1 r_i1, ..., w_iK r_iK, w_i1, ..., w_iK]``; the value is
-    ``sum_k a_k / b_k`` of their means ``a``, ``b``, with gradient ``[1 / b_k, -a_k / b_k^2]``
-    (delta method). NaN when every weight at some position is 0.
+    The terms are ``[w_i1 r_i1, ..., w_iK r_iK, w_i1, ..., w_iK]`` (each part's products,
+    then each part's weights); the value is ``sum a / b`` of their means ``a``, ``b``, with
+    gradient ``[1 / b, -a / b^2]`` (delta method). NaN when every weight at some position is 0.
     """
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
-        weights = self._weights(data)
-        return np.concatenate([weights * data.log.rewards, weights], axis=1)
+        parts = self.weighted_parts(data)
+        products = [weights * values for weights, values in parts]
+        return np.concatenate([*products, *(weights for weights, _ in parts)], axis=1)
 
     def value(self, means: NDArray[np.float64]) -> float:
         weighted, total = np.split(means, 2)

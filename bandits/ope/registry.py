@@ -5,7 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from bandits.ope.adaptive_ips import AdaptiveIPS
 from bandits.ope.base import Estimator
+from bandits.ope.cascade_dr import CascadeDR
 from bandits.ope.dm import DM
 from bandits.ope.dr import DR
 from bandits.ope.dros import DRos
@@ -13,6 +15,7 @@ from bandits.ope.iips import IIPS
 from bandits.ope.ips import IPS
 from bandits.ope.pi import PseudoInverse
 from bandits.ope.rips import RIPS
+from bandits.ope.sncascade_dr import SNCascadeDR
 from bandits.ope.sndr import SNDR
 from bandits.ope.sniips import SNIIPS
 from bandits.ope.snips import SNIPS
@@ -36,6 +39,9 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "snrips": SNRIPS,
     "pi": PseudoInverse,
     "snpi": SNPI,
+    "cascade-dr": CascadeDR,
+    "sncascade-dr": SNCascadeDR,
+    "adaptive-ips": AdaptiveIPS,
 }
 """Registry name -> estimator class."""
 

@@ -57,7 +57,7 @@ def uniform_rows(log: LoggedBandit) -> NDArray[np.bool_]:
     return np.asarray(uniform, dtype=np.bool_)
 
 
-def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
+def logged_prefix_probabilities(log: LoggedBandit, owner: str = "RIPS") -> NDArray[np.float64]:
     """The logger's probability of each logged slate's top-k prefix, shape
     (n_requests, slate_size), from what the log holds alone.
 
@@ -69,7 +69,7 @@ def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
     - *product* rows (the slate probability is the product of the position probabilities):
       the product of the first ``k`` position probabilities, i.e. the logger is assumed to
       choose each position independently;
-    - any other row is refused (pass ``logging_policy``).
+    - any other row is refused (pass ``logging_policy``), naming ``owner`` (the estimator).
     """
     decision = log.decision
     position, slate = decision.position_probability, decision.slate_probability
@@ -87,14 +87,14 @@ def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
         row = int(np.flatnonzero(unknown)[0])
         middle_sizes = "2" if size == 3 else f"2 to {size - 1}"
         raise InputValueError(
-            f"RIPS needs the logger's probability of each slate's top-k prefix; the log holds "
+            f"{owner} needs the logger's probability of each slate's top-k prefix; the log holds "
             f"only the whole slate's and each position's, and row {row} is neither uniform "
             f"(position probabilities 1/{int(n[row])}, slate probability "
             f"1/{count_ordered_slates(log.observation.n_candidates[row : row + 1], size)[0]:.0f})"
             f" nor a product of its position probabilities (slate "
             f"{float(slate[row]):.6g}, product {float(position[row].prod()):.6g}), so its "
             f"prefixes of {middle_sizes} items cannot be derived. Pass the logging policy "
-            f"(RIPS(logging_policy=...), e.g. policies.make_policy of the log's 'policy' "
+            f"({owner}(logging_policy=...), e.g. policies.make_policy of the log's 'policy' "
             f"column) or use slates of at most 2 items."
         )
     ks = np.arange(1, size + 1, dtype=np.float64)
@@ -105,6 +105,33 @@ def logged_prefix_probabilities(log: LoggedBandit) -> NDArray[np.float64]:
         uniform[:, None], uniform_prefix[:, middle], product_prefix[:, middle]
     )
     return prefixes
+
+
+def prefix_weights(
+    data: EstimatorInput, logging_policy: Policy | None, owner: str
+) -> NDArray[np.float64]:
+    """``pi(s_1..s_k | x) / mu(s_1..s_k | x)``, shape (n_requests, slate_size): the target's
+    prefix probabilities over the logger's, from ``logging_policy`` when given, else from the
+    log (:func:`logged_prefix_probabilities`, whose refusal names ``owner``)."""
+    if data.target is None:  # needs_policy refuses earlier; kept for direct callers
+        raise InputTypeError(f"{owner} needs the target policy")
+    target = prefix_probabilities(data.target, data.log)
+    if logging_policy is not None:
+        logged = prefix_probabilities(logging_policy, data.log)
+    else:
+        logged = logged_prefix_probabilities(data.log, owner)
+    return ratios(target, logged, "reward-interaction (prefix)")
+
+
+def check_logging_policy(logging_policy: object, owner: str) -> Policy | None:
+    """``logging_policy`` if it is None or a Policy; a TypeError naming ``owner`` otherwise."""
+    if logging_policy is not None and not isinstance(logging_policy, Policy):
+        raise InputTypeError(
+            f"The 'logging_policy' parameter of {owner} must be a Policy object (act, "
+            f"slate_probability, ...), e.g. policies.make_policy(spec); got "
+            f"{type(logging_policy).__name__} {logging_policy!r}."
+        )
+    return logging_policy
 
 
 class RIPS(PositionwiseEstimator):
@@ -140,21 +167,8 @@ class RIPS(PositionwiseEstimator):
     target_needs = "its probability of each logged slate's top-k prefix"
 
     def __init__(self, *, logging_policy: Policy | None = None, **options: Any) -> None:
-        if logging_policy is not None and not isinstance(logging_policy, Policy):
-            raise InputTypeError(
-                f"The 'logging_policy' parameter of {type(self).__name__} must be a Policy "
-                f"object (act, slate_probability, ...), e.g. policies.make_policy(spec); got "
-                f"{type(logging_policy).__name__} {logging_policy!r}."
-            )
-        self.logging_policy = logging_policy
+        self.logging_policy = check_logging_policy(logging_policy, type(self).__name__)
         super().__init__(**options)
 
     def position_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
-        if data.target is None:  # needs_policy refuses earlier; kept for direct callers
-            raise InputTypeError("RIPS needs the target policy")
-        target = prefix_probabilities(data.target, data.log)
-        if self.logging_policy is not None:
-            logged = prefix_probabilities(self.logging_policy, data.log)
-        else:
-            logged = logged_prefix_probabilities(data.log)
-        return ratios(target, logged, "reward-interaction (prefix)")
+        return prefix_weights(data, self.logging_policy, type(self).__name__)

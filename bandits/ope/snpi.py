@@ -12,9 +12,9 @@ class SNPI(PseudoInverseWeights, SNIPS):
     under the logger is 1).
 
     Assumption: as :class:`~bandits.ope.pi.PseudoInverse` (reward additive over positions;
-    uniform or independent-position logger for exactness), with a bias of order 1/n. The
-    PI weights can be negative, so unlike SNIPS the value is not confined to the logged
-    reward range.
+    a uniform or independent-position logger, or the logging policy given, for exactness),
+    with a bias of order 1/n. The PI weights can be negative, so unlike SNIPS the value is
+    not confined to the logged reward range.
     """
 
     name = "snpi"

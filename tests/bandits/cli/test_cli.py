@@ -196,7 +196,8 @@ def test_evaluate_rejects_an_unknown_estimator(run_dir):
         app, ["evaluate", str(run_dir / "logs" / "uniform.parquet"), "-t", "uniform", "-e", "magic"]
     )
     known = (
-        "Known: ips, snips, dm, dr, sndr, switch-dr, dros, iips, sniips, rips, snrips, pi, snpi."
+        "Known: ips, snips, dm, dr, sndr, switch-dr, dros, iips, sniips, rips, snrips, pi, snpi, "
+        "cascade-dr, sncascade-dr, adaptive-ips."
     )
     message = f"Unknown estimator 'magic'. {known}"
     assert result.exit_code == 2 and message in " ".join(result.output.split())

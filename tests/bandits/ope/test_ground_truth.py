@@ -1,9 +1,11 @@
-"""IPS, SNIPS, DR, SNDR and the slate estimators (IIPS, RIPS, PI and their self-normalised
-variants) on uniform-random logs agree with the simulator's exact value of the target.
+"""IPS, SNIPS, DR, SNDR and the slate estimators (IIPS, RIPS, PI, cascade DR and their
+self-normalised variants, adaptive IPS) on uniform-random logs agree with the simulator's exact
+value of the target.
 
 The simulator's default choice model is position-based (a position's click depends only on the
 item there), so the slate estimators' assumptions (additive over positions for IIPS and PI, the
-weaker cascade one for RIPS) hold, and the uniform logger gives PI its exact closed form.
+weaker cascade one for RIPS and cascade DR) hold, and the uniform logger gives PI its exact
+closed form.
 
 The simulator's clicks are a sigmoid of the features times an examination probability, so the
 ridge reward model is misspecified here: DR and SNDR must stay unbiased anyway (the logger
@@ -59,7 +61,11 @@ def _uniform_value(log, candidate_rewards):
 
 
 @pytest.mark.parametrize(
-    "estimator", ["ips", "snips", "dr", "sndr", "iips", "sniips", "rips", "snrips", "pi", "snpi"]
+    "estimator",
+    [
+        *("ips", "snips", "dr", "sndr", "iips", "sniips", "rips", "snrips", "pi", "snpi"),
+        *("cascade-dr", "sncascade-dr", "adaptive-ips"),
+    ],
 )
 def test_estimates_land_within_four_standard_errors_of_the_true_value(stat_seed, estimator):
     seed = stat_seed

@@ -10,85 +10,40 @@ import itertools
 import numpy as np
 import pytest
 from factories import explicit_observation
-from numpy.typing import NDArray
+from slate_problems import (
+    TablePolicy,
+    additive_rewards,
+    all_slates,
+    cascade_rewards,
+    expectation,
+    product_logger,
+    random_table,
+    slate_value,
+    table_log,
+    uniform_table,
+)
+from toy_policies import FixedScores
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
-from bandits.observation import SlateObservation
-from bandits.ope import IIPS, RIPS, SNIIPS, SNPI, SNRIPS, EstimatorInput, PseudoInverse
+from bandits.ope import (
+    IIPS,
+    RIPS,
+    SNIIPS,
+    SNPI,
+    SNRIPS,
+    AdaptiveIPS,
+    CascadeDR,
+    EstimatorInput,
+    PseudoInverse,
+    SNCascadeDR,
+)
 from bandits.ope.base import target_probabilities
 from bandits.ope.pi import pseudo_inverse_weights
 from bandits.ope.rips import prefix_probabilities
 from bandits.validation import InputTypeError, InputValueError
 from policies import EpsilonGreedy, Softmax, UniformRandom
-
-
-class TablePolicy:
-    """A context-free policy with an explicit distribution over the ordered slates of
-    ``n`` candidates (the same for every request); asked with a shorter ``slate_size`` it
-    gives the probability of a top-k prefix."""
-
-    name = "table"
-
-    def __init__(self, table: dict[tuple[int, ...], float]) -> None:
-        self.table = table
-        self.size = len(next(iter(table)))
-
-    def _prefix(self, prefix: tuple[int, ...]) -> float:
-        k = len(prefix)
-        return sum(p for slate, p in self.table.items() if slate[:k] == prefix)
-
-    def act(self, obs, *, with_marginals=False):  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def update(self, obs, decision, feedback) -> None:
-        """Does not learn."""
-
-    def slate_probability(self, obs: SlateObservation, slates) -> NDArray[np.float64]:
-        return np.array([self._prefix(tuple(int(i) for i in row)) for row in slates])
-
-    def position_probability(self, obs: SlateObservation, slates) -> NDArray[np.float64]:
-        marginals = self.candidate_position_probability(obs)
-        rows = np.arange(obs.n_requests)[:, None]
-        return marginals[rows, np.asarray(slates), np.arange(np.shape(slates)[1])]
-
-    def candidate_position_probability(self, obs: SlateObservation) -> NDArray[np.float64]:
-        marginals = np.zeros((obs.max_candidates, self.size))
-        for slate, p in self.table.items():
-            marginals[list(slate), np.arange(self.size)] += p
-        return np.broadcast_to(marginals, (obs.n_requests, *marginals.shape)).copy()
-
-
-def _all_slates(n: int, size: int) -> list[tuple[int, ...]]:
-    return list(itertools.permutations(range(n), size))
-
-
-def _log(slates, rewards, logger: TablePolicy, n: int) -> LoggedBandit:
-    """One row per given slate, logged with ``logger``'s probabilities."""
-    slates = np.asarray(slates, dtype=np.int64)
-    rows = slates.shape[0]
-    obs = explicit_observation(np.zeros((rows, 1)), np.broadcast_to(np.eye(n), (rows, n, n)),
-                               slate_size=slates.shape[1])  # fmt: skip
-    decision = SlateDecision(
-        slates,
-        logger.slate_probability(obs, slates),
-        logger.position_probability(obs, slates),
-        logger.candidate_position_probability(obs),
-    )
-    return LoggedBandit(obs, decision, SlateFeedback(np.asarray(rewards, float)), "logger")
-
-
-def _uniform(n: int, size: int) -> TablePolicy:
-    slates = _all_slates(n, size)
-    return TablePolicy({s: 1 / len(slates) for s in slates})
-
-
-def _random_table(rng, slates, concentration=1.0) -> TablePolicy:
-    """A Dirichlet draw over ``slates`` (small ``concentration``: a peaked policy)."""
-    probabilities = rng.dirichlet(np.full(len(slates), concentration))
-    return TablePolicy(dict(zip(slates, probabilities, strict=True)))
-
 
 # -- hand-computed ------------------------------------------------------------------------
 
@@ -101,7 +56,7 @@ HAND_TARGET = TablePolicy(
 def _hand_log() -> LoggedBandit:
     """Uniform logger over the 6 ordered pairs of 3 candidates (1/6 a slate, 1/3 a position);
     row 0 shows (0, 1) with rewards (1, 0), row 1 shows (2, 0) with rewards (0, 1)."""
-    return _log([[0, 1], [2, 0]], [[1.0, 0.0], [0.0, 1.0]], _uniform(3, 2), 3)
+    return table_log([[0, 1], [2, 0]], [[1.0, 0.0], [0.0, 1.0]], uniform_table(3, 2), 3)
 
 
 @pytest.mark.parametrize(
@@ -150,9 +105,9 @@ def test_product_form_of_the_pseudo_inverse_by_hand():
     """Positions chosen independently, position 0 from items {0, 1} (0.3, 0.7), position 1
     from {2, 3} (0.6, 0.4): row (0, 2) has mu = (0.3, 0.6), slate 0.18 (not uniform).
     A target with pi(0 at 0) = 0.5, pi(2 at 1) = 0.9: w = 0.5/0.3 + 0.9/0.6 - 1."""
-    logger = _product_logger([[0.3, 0.7], [0.6, 0.4]])
+    logger = product_logger([[0.3, 0.7], [0.6, 0.4]])
     target = TablePolicy({(0, 2): 0.45, (0, 3): 0.05, (1, 2): 0.45, (1, 3): 0.05})
-    log = _log([[0, 2]], [[1.0, 2.0]], logger, 4)
+    log = table_log([[0, 2]], [[1.0, 2.0]], logger, 4)
     weight = 0.5 / 0.3 + 0.9 / 0.6 - 1
     assert PseudoInverse().estimate(log, target).value == pytest.approx(3 * weight, rel=1e-12)
 
@@ -160,57 +115,11 @@ def test_product_form_of_the_pseudo_inverse_by_hand():
 # -- enumeration: exact expectations -------------------------------------------------------
 
 
-def _product_logger(position_probabilities) -> TablePolicy:
-    """Independent positions over disjoint item sets: position k chooses among items
-    ``2k, 2k + 1`` with the given probabilities."""
-    table = {}
-    for choice in itertools.product(range(2), repeat=len(position_probabilities)):
-        slate = tuple(2 * k + c for k, c in enumerate(choice))
-        table[slate] = float(
-            np.prod([p[c] for p, c in zip(position_probabilities, choice, strict=True)])
-        )
-    return TablePolicy(table)
-
-
-def _additive(phi, slates):
-    """Position-based rewards: ``r_k = phi[s_k, k]``."""
-    return np.array([[phi[item, k] for k, item in enumerate(s)] for s in slates])
-
-
-def _cascade(phi, slates):
-    """Cascade: the user reads from the top and stops at the first click, ``phi[s_k, k]``
-    being the click probability at k; expected clicks at k depend on s_1..s_k."""
-    rewards = []
-    for s in slates:
-        reach, row = 1.0, []
-        for k, item in enumerate(s):
-            row.append(reach * phi[item, k])
-            reach *= 1 - phi[item, k]
-        rewards.append(row)
-    return np.array(rewards)
-
-
-def _expectation(estimator, logger: TablePolicy, target: TablePolicy, n: int, reward):
-    """``E_mu[term]`` exactly: every slate the logger can show, weighted by its probability,
-    with its expected rewards (each term is linear in the rewards given the slate)."""
-    slates = [s for s, p in logger.table.items() if p > 0]
-    log = _log(slates, reward(slates), logger, n)
-    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
-    terms = np.asarray(estimator.row_terms(data), dtype=float)
-    probabilities = np.array([logger.table[s] for s in slates])
-    return float(probabilities @ terms), data
-
-
-def _truth(target: TablePolicy, reward) -> float:
-    slates = list(target.table)
-    return float(np.array([target.table[s] for s in slates]) @ reward(slates).sum(axis=1))
-
-
 PROBLEMS = {
     # name: (n candidates, logger, slates the target may choose)
-    "uniform n=4 K=3": (4, _uniform(4, 3), _all_slates(4, 3)),
-    "uniform n=3 K=3 (whole rankings)": (3, _uniform(3, 3), _all_slates(3, 3)),
-    "product K=3": (6, _product_logger([[0.2, 0.8], [0.5, 0.5], [0.7, 0.3]]), None),
+    "uniform n=4 K=3": (4, uniform_table(4, 3), all_slates(4, 3)),
+    "uniform n=3 K=3 (whole rankings)": (3, uniform_table(3, 3), all_slates(3, 3)),
+    "product K=3": (6, product_logger([[0.2, 0.8], [0.5, 0.5], [0.7, 0.3]]), None),
 }
 
 
@@ -219,9 +128,9 @@ PROBLEMS = {
 def test_unbiased_by_enumeration_where_the_assumption_holds(problem, seed):
     n, logger, support = PROBLEMS[problem]
     rng = np.random.default_rng(seed)
-    target = _random_table(rng, support or list(logger.table))
+    target = random_table(rng, support or list(logger.table))
     phi = rng.uniform(0.05, 0.9, size=(n, logger.size))
-    additive, cascade = (lambda s: _additive(phi, s)), (lambda s: _cascade(phi, s))
+    additive, cascade = (lambda s: additive_rewards(phi, s)), (lambda s: cascade_rewards(phi, s))
     # iips and pi assume a reward additive over positions; rips a cascade (which includes it)
     for estimator, reward in (
         (IIPS(), additive),
@@ -229,48 +138,48 @@ def test_unbiased_by_enumeration_where_the_assumption_holds(problem, seed):
         (RIPS(), additive),
         (RIPS(), cascade),
     ):
-        expected, _ = _expectation(estimator, logger, target, n, reward)
-        assert expected == pytest.approx(_truth(target, reward), rel=1e-10), (estimator.name,)
+        expected, _ = expectation(estimator, logger, target, n, reward)
+        assert expected == pytest.approx(slate_value(target, reward), rel=1e-10), (estimator.name,)
 
 
 @pytest.mark.parametrize("problem", ["uniform n=4 K=3", "product K=3"])
 def test_iips_and_pi_are_biased_under_a_cascade(problem):
     n, logger, support = PROBLEMS[problem]
     rng = np.random.default_rng(2)
-    target = _random_table(rng, support or list(logger.table), concentration=0.1)
+    target = random_table(rng, support or list(logger.table), concentration=0.1)
     phi = rng.uniform(0.3, 0.9, size=(n, logger.size))
 
     def reward(s):
-        return _cascade(phi, s)
+        return cascade_rewards(phi, s)
 
-    truth = _truth(target, reward)
+    truth = slate_value(target, reward)
     for estimator in (IIPS(), PseudoInverse()):
-        expected, _ = _expectation(estimator, logger, target, n, reward)
+        expected, _ = expectation(estimator, logger, target, n, reward)
         assert abs(expected - truth) > 1e-3, (estimator.name, expected, truth)
-    assert _expectation(RIPS(), logger, target, n, reward)[0] == pytest.approx(truth, rel=1e-10)
+    assert expectation(RIPS(), logger, target, n, reward)[0] == pytest.approx(truth, rel=1e-10)
 
 
 def test_pi_product_form_is_biased_for_a_logger_that_is_neither_uniform_nor_product():
     """The documented approximation: a non-uniform logger over all ordered slates."""
     rng = np.random.default_rng(3)
-    logger = _random_table(rng, _all_slates(4, 2))
-    target = _random_table(rng, _all_slates(4, 2))
+    logger = random_table(rng, all_slates(4, 2))
+    target = random_table(rng, all_slates(4, 2))
     phi = rng.uniform(0.05, 0.9, size=(4, 2))
 
     def reward(s):
-        return _additive(phi, s)
+        return additive_rewards(phi, s)
 
-    expected, _ = _expectation(PseudoInverse(), logger, target, 4, reward)
-    assert abs(expected - _truth(target, reward)) > 1e-3
+    expected, _ = expectation(PseudoInverse(), logger, target, 4, reward)
+    assert abs(expected - slate_value(target, reward)) > 1e-3
     # IIPS needs no joint probabilities: still exact under the additive reward
-    assert _expectation(IIPS(), logger, target, 4, reward)[0] == pytest.approx(
-        _truth(target, reward), rel=1e-10
+    assert expectation(IIPS(), logger, target, 4, reward)[0] == pytest.approx(
+        slate_value(target, reward), rel=1e-10
     )
 
 
 @pytest.mark.parametrize(("n", "size"), [(3, 2), (4, 2), (4, 3), (5, 3), (3, 3), (4, 4), (4, 1)])
 def test_uniform_closed_form_equals_the_numerical_pseudo_inverse(n, size):
-    slates = _all_slates(n, size)
+    slates = all_slates(n, size)
 
     def indicator(slate):
         vector = np.zeros((n, size))
@@ -278,8 +187,8 @@ def test_uniform_closed_form_equals_the_numerical_pseudo_inverse(n, size):
         return vector.ravel()
 
     gamma = sum(np.outer(indicator(s), indicator(s)) for s in slates) / len(slates)
-    target = _random_table(np.random.default_rng(n * 10 + size), slates)
-    log = _log(slates, np.zeros((len(slates), size)), _uniform(n, size), n)
+    target = random_table(np.random.default_rng(n * 10 + size), slates)
+    log = table_log(slates, np.zeros((len(slates), size)), uniform_table(n, size), n)
     data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
     q = target.candidate_position_probability(log.observation)[0].ravel()
     numerical = [q @ np.linalg.pinv(gamma) @ indicator(s) for s in slates]
@@ -291,19 +200,19 @@ def test_uniform_closed_form_equals_the_numerical_pseudo_inverse(n, size):
 
 def test_rips_refuses_a_logger_whose_prefixes_it_cannot_derive_and_takes_the_policy():
     rng = np.random.default_rng(5)
-    logger = _random_table(rng, _all_slates(4, 3))
-    target = _random_table(rng, _all_slates(4, 3))
+    logger = random_table(rng, all_slates(4, 3))
+    target = random_table(rng, all_slates(4, 3))
     phi = rng.uniform(0.05, 0.9, size=(4, 3))
 
     def reward(s):
-        return _cascade(phi, s)
+        return cascade_rewards(phi, s)
 
     with pytest.raises(
         InputValueError, match=r"row 0 is neither uniform .*RIPS\(logging_policy=...\)"
     ):
-        _expectation(RIPS(), logger, target, 4, reward)
-    expected, _ = _expectation(RIPS(logging_policy=logger), logger, target, 4, reward)
-    assert expected == pytest.approx(_truth(target, reward), rel=1e-10)
+        expectation(RIPS(), logger, target, 4, reward)
+    expected, _ = expectation(RIPS(logging_policy=logger), logger, target, 4, reward)
+    assert expected == pytest.approx(slate_value(target, reward), rel=1e-10)
     with pytest.raises(InputTypeError, match="'logging_policy' parameter of RIPS must be a Policy"):
         RIPS(logging_policy="uniform")
 
@@ -326,14 +235,14 @@ def test_policies_prefix_probabilities_are_sums_over_the_slates_that_extend_them
     """What RIPS asks of a target: the k-item slate's probability on the same requests equals
     the sum of the full slates' probabilities that start with it (checked on 5 candidates)."""
     policy = make()
-    slates = _all_slates(5, 3)
+    slates = all_slates(5, 3)
     rows = len(slates)
     rng = np.random.default_rng(1)
     items = rng.normal(size=(5, 3))
     obs = explicit_observation(np.ones((rows, 2)), np.broadcast_to(items, (rows, 5, 3)),
                                slate_size=3)  # fmt: skip
     full = policy.slate_probability(obs, np.array(slates))
-    log = _log(slates, np.zeros((rows, 3)), _uniform(5, 3), 5)
+    log = table_log(slates, np.zeros((rows, 3)), uniform_table(5, 3), 5)
     log = LoggedBandit(obs, log.decision, log.feedback, "uniform")
     prefixes = prefix_probabilities(policy, log)
     for k in (1, 2):
@@ -346,7 +255,10 @@ def test_policies_prefix_probabilities_are_sums_over_the_slates_that_extend_them
 # -- streaming -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("estimator", [IIPS, SNIIPS, RIPS, SNRIPS, PseudoInverse, SNPI])
+@pytest.mark.parametrize(
+    "estimator",
+    [IIPS, SNIIPS, RIPS, SNRIPS, PseudoInverse, SNPI, CascadeDR, SNCascadeDR, AdaptiveIPS],
+)
 def test_streamed_equals_in_memory_on_a_logged_run_with_marginals(estimator):
     """A uniform logger's own decisions (slate size 3, marginals logged) against an
     epsilon-greedy target, in 7 uneven batches."""
@@ -381,3 +293,93 @@ def test_self_normalised_positionwise_stderr_is_that_of_the_influence_values(cls
     influence = (w * (r - values) / mean_weight).sum(axis=1)
     expected = np.std(influence, ddof=1) / np.sqrt(len(log))
     assert estimator.estimate(log, HAND_TARGET).stderr == pytest.approx(expected, rel=1e-12)
+
+
+# -- the pseudo-inverse's exact Gamma from the logging policy -------------------------------
+
+
+def test_exact_gamma_equals_the_numerical_pseudo_inverse_for_any_logger():
+    rng = np.random.default_rng(8)
+    slates = all_slates(4, 2)
+    logger, target = random_table(rng, slates), random_table(rng, slates)
+    log = table_log(slates, np.zeros((len(slates), 2)), logger, 4)
+    gamma = np.zeros((8, 8))
+    for slate, p in logger.table.items():
+        vector = np.zeros((4, 2))
+        vector[list(slate), [0, 1]] = 1.0
+        gamma += p * np.outer(vector.ravel(), vector.ravel())
+    q = target.candidate_position_probability(log.observation)[0].ravel()
+    numerical = []
+    for slate in slates:
+        vector = np.zeros((4, 2))
+        vector[list(slate), [0, 1]] = 1.0
+        numerical.append(q @ np.linalg.pinv(gamma) @ vector.ravel())
+    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
+    np.testing.assert_allclose(pseudo_inverse_weights(data, logger), numerical, atol=1e-9)
+
+
+def test_pi_with_the_logging_policy_is_unbiased_where_the_product_form_is_not():
+    rng = np.random.default_rng(3)
+    logger = random_table(rng, all_slates(4, 2))
+    target = random_table(rng, all_slates(4, 2))
+    phi = rng.uniform(0.05, 0.9, size=(4, 2))
+
+    def reward(s):
+        return additive_rewards(phi, s)
+
+    truth = slate_value(target, reward)
+    assert abs(expectation(PseudoInverse(), logger, target, 4, reward)[0] - truth) > 1e-3
+    exact = PseudoInverse(logging_policy=logger)
+    assert expectation(exact, logger, target, 4, reward)[0] == pytest.approx(truth, rel=1e-9)
+
+
+def test_pi_with_the_logging_policy_agrees_with_the_closed_forms():
+    n, logger, _ = PROBLEMS["product K=3"]
+    target = random_table(np.random.default_rng(4), list(logger.table))
+    _, data = expectation(PseudoInverse(), logger, target, n, lambda s: np.zeros((len(s), 3)))
+    np.testing.assert_allclose(
+        pseudo_inverse_weights(data, logger), pseudo_inverse_weights(data), atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_pi_is_exact_for_a_plackett_luce_logger_given_as_the_logging_policy(size):
+    """A softmax (Plackett-Luce) logger and an epsilon-greedy target on 5 candidates with
+    features: the expectation of the PI term over every slate, weighted by the logger's
+    probabilities, equals the target's value under position-based rewards."""
+    rows_per_slate = all_slates(5, size)
+    rows = len(rows_per_slate)
+    items = np.random.default_rng(1).normal(size=(5, 3))
+    obs = explicit_observation(np.ones((rows, 2)), np.broadcast_to(items, (rows, 5, 3)),
+                               slate_size=size)  # fmt: skip
+    slates = np.array(rows_per_slate)
+    logger = Softmax(
+        temperature=1.0,
+        rng=np.random.default_rng(0),
+        base=FixedScores(item_scores={i: 0.7 * i for i in range(1000)}),
+    )
+    target = EpsilonGreedy(
+        epsilon=0.3,
+        rng=np.random.default_rng(0),
+        base=FixedScores(item_scores={i: -i for i in range(1000)}),
+    )
+    phi = np.random.default_rng(2).uniform(0.1, 0.9, size=(5, size))
+    rewards = additive_rewards(phi, rows_per_slate)
+    decision = SlateDecision(slates, logger.slate_probability(obs, slates),
+                             logger.position_probability(obs, slates))  # fmt: skip
+    log = LoggedBandit(obs, decision, SlateFeedback(rewards), "softmax")
+    data = EstimatorInput(log, target_probabilities(target, log), target)
+    mu = log.decision.slate_probability
+    truth = float(target_probabilities(target, log) @ rewards.sum(axis=1))
+    exact = PseudoInverse(logging_policy=logger).row_terms(data)
+    assert float(mu @ exact) == pytest.approx(truth, rel=1e-8)
+    approximate = PseudoInverse().row_terms(data)
+    assert abs(float(mu @ approximate) - truth) > 1e-4
+
+
+def test_pi_refuses_a_gamma_too_large_to_enumerate(monkeypatch):
+    monkeypatch.setattr("bandits.ope.gamma.MAX_ENUMERATED_SLATES", 5)
+    logger = random_table(np.random.default_rng(0), all_slates(3, 2))
+    with pytest.raises(InputValueError, match=r"row 0 has 3 candidates and 6 ordered slates"):
+        expectation(PseudoInverse(logging_policy=logger), logger, logger, 3,
+                    lambda s: np.zeros((len(s), 2)))  # fmt: skip
