@@ -76,6 +76,7 @@ class PseudoInverseWeights(Estimator):
 
     needs_policy = True
     target_needs = "its candidate-position marginals"
+    target_uses = frozenset({"marginals"})
 
     def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         return data.memo("pseudo-inverse weights", lambda: pseudo_inverse_weights(data))

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from bandits.logged import LoggedBandit
 from bandits.ope.base import EstimatorInput
 from bandits.ope.positionwise import PositionwiseEstimator, ratios
+from bandits.ope.targets import TargetRows
 from bandits.policy import Policy
 from bandits.slates import count_ordered_slates
 from bandits.validation import InputTypeError, InputValueError
@@ -138,6 +139,7 @@ class RIPS(PositionwiseEstimator):
 
     name = "rips"
     target_needs = "its probability of each logged slate's top-k prefix"
+    target_uses = frozenset({"prefix"})
 
     def __init__(self, *, logging_policy: Policy | None = None, **options: Any) -> None:
         if logging_policy is not None and not isinstance(logging_policy, Policy):
@@ -152,7 +154,10 @@ class RIPS(PositionwiseEstimator):
     def position_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         if data.target is None:  # needs_policy refuses earlier; kept for direct callers
             raise InputTypeError("RIPS needs the target policy")
-        target = prefix_probabilities(data.target, data.log)
+        if isinstance(data.target, TargetRows):
+            target = data.target.prefixes(data.log.slates)
+        else:
+            target = prefix_probabilities(data.target, data.log)
         if self.logging_policy is not None:
             logged = prefix_probabilities(self.logging_policy, data.log)
         else:
