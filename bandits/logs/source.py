@@ -74,7 +74,8 @@ class LogSource:
 
 
 class RowSplit(NamedTuple):
-    """Which rows train and which are worked on; None means every row (no mask needed)."""
+    """Which rows train and which are worked on (masks over the log's rows). ``train`` is
+    None when no row trains; ``rest`` is None when every row of the log is in it."""
 
     train: NDArray[np.bool_] | None
     rest: NDArray[np.bool_] | None
@@ -91,9 +92,12 @@ def split_rows(source: LogSource, rows: RowRange | None, train_fraction: float) 
         start, stop, _ = slice(*rows).indices(source.n_rows)
         chosen = np.zeros(source.n_rows, dtype=np.bool_)
         chosen[start:stop] = True
+    n = source.n_rows if chosen is None else int(chosen.sum())
     if fraction == 0:
-        n = source.n_rows if chosen is None else int(chosen.sum())
         return RowSplit(None, chosen, 0, n)
+    if fraction == 1:  # every chosen row trains: no need to read the times
+        everything = np.ones(source.n_rows, dtype=np.bool_) if chosen is None else chosen
+        return RowSplit(everything, np.zeros(source.n_rows, dtype=np.bool_), n, 0)
     times = source.times()
     if chosen is None:
         train = time_split_mask(times, fraction)

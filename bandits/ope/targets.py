@@ -493,6 +493,7 @@ def _nested(marginals: NDArray[np.float64], n_candidates: NDArray[np.int64]) -> 
     k = marginals.shape[2]
     real = np.arange(marginals.shape[1])[None, :] < n_candidates[:, None]
     values = pa.array(marginals[real].reshape(-1))
-    inner = pa.ListArray.from_arrays(pa.array(np.arange(0, values.length() + 1, k)), values)
+    starts = np.arange(0, len(values) + 1, k, dtype=np.int32)
+    inner = pa.ListArray.from_arrays(pa.array(starts), values)
     offsets = np.concatenate([[0], np.cumsum(n_candidates)]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), inner)
