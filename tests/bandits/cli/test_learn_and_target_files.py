@@ -13,11 +13,9 @@ from cli_results import one_line_error
 from typer.testing import CliRunner
 
 from bandits.cli import app
-from bandits.cli.wiring import build_policies
-from bandits.logs import iter_log_batches, read_log
-from bandits.ope import IPS, evaluate_log, write_probability_target
+from bandits.logs import read_log
+from bandits.ope import IPS, evaluate_log
 from bandits.policy_files import load_policy, read_policy_header
-from bandits.run import spawn_generators
 
 runner = CliRunner()
 
@@ -72,8 +70,9 @@ def test_learn_then_evaluate_on_the_held_out_rows(single, tmp_path, spec):
 
 def test_a_file_of_probabilities_estimates_as_its_spec(pairs, tmp_path):
     spec = "epsilon-greedy:epsilon=0.3"
-    policy = build_policies([spec], spawn_generators(0, 1))[spec]
-    write_probability_target(tmp_path / "p.parquet", iter_log_batches(pairs), policy)
+    result = invoke("export", "probabilities", pairs, "-t", spec, "--out", tmp_path / "p.parquet")
+    assert result.exit_code == 0, result.output
+    assert "on 300 rows" in result.output
     out = tmp_path / "estimates.csv"
     result = invoke("evaluate", pairs, "-t", spec, "-f", tmp_path / "p.parquet", "-e", "ips",
                     "-e", "dr", "-e", "iips", "-e", "rips", "-e", "pi", "--quiet",
@@ -137,6 +136,10 @@ def test_learn_refuses_bad_inputs(pairs, tmp_path):
 
 
 def test_evaluate_target_file_errors(pairs, tmp_path):
+    one_line_error(invoke("export", "probabilities", pairs, "--out", tmp_path / "p.parquet"),
+                   "one of --target SPEC or --target-file")  # fmt: skip
+    one_line_error(invoke("export", "probabilities", pairs, "-t", "uniform", "--out",
+                          tmp_path / "p.npy"), "must end in .parquet")  # fmt: skip
     one_line_error(invoke("evaluate", pairs, "--quiet"), "needs a target")
     (tmp_path / "notes.txt").write_text("hello")
     one_line_error(invoke("evaluate", pairs, "-f", tmp_path / "notes.txt"),
