@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -55,4 +56,25 @@ class Policy(Protocol):
     def candidate_position_probability(self, obs: SlateObservation) -> NDArray[np.float64]:
         """Probability of each candidate at each position, shape (n_requests, max_candidates,
         slate_size): zero on padding, each position summing to 1 over the candidates."""
+        ...
+
+
+@runtime_checkable
+class OffPolicyLearner(Protocol):
+    """A policy that learns from another policy's logged decisions, correcting for the
+    logger's choices with the logged probabilities (``bandits learn``,
+    :func:`bandits.run.learn_from_log`); ``update`` learns from its own decisions."""
+
+    name: str
+
+    def learn_off_policy(
+        self,
+        obs: SlateObservation,
+        decision: SlateDecision,
+        feedback: SlateFeedback,
+        *,
+        clip: float = math.inf,
+    ) -> None:
+        """Learn from a batch of logged decisions whose probabilities are the logger's;
+        ``clip`` caps the importance weights (``1 / logged probability``)."""
         ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -190,22 +191,30 @@ class BasePolicy(ABC):
             never reached are not learned from: they are not negatives. Requests are then
             learned in groups of the same examined positions.
         """
-        obs = _observation(obs, self, "update")
-        owner = f"{type(self).__name__}.update"
+        for part, rows, pattern in self._examined_groups(obs, decision, feedback, "update"):
+            self._learn(part, decision.slates[rows][:, pattern], feedback.rewards[rows][:, pattern])
+
+    def _examined_groups(
+        self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback, method: str
+    ) -> Iterator[tuple[SlateObservation, NDArray[np.int64], NDArray[np.bool_]]]:
+        """Check a batch of feedback, then yield its groups of requests with the same examined
+        positions: (their observation, their rows, the examined positions); one group of
+        every row and position when the feedback does not say what was examined."""
+        obs = _observation(obs, self, method)
+        owner = f"{type(self).__name__}.{method}"
         check_instance(decision, SlateDecision, f"'decision' of {owner}")
         check_instance(feedback, SlateFeedback, f"'feedback' of {owner}")
         decision.check_against(obs)
         check_shape(feedback.rewards, decision.slates.shape, f"'rewards' passed to {owner}")
         examined = feedback.examined()
         if examined is None or examined.all():
-            self._learn(obs, decision.slates, feedback.rewards)
+            yield obs, np.arange(obs.n_requests), np.ones(obs.slate_size, dtype=np.bool_)
             return
         patterns, group = np.unique(examined, axis=0, return_inverse=True)
         for index, pattern in enumerate(patterns):
             if pattern.any():
                 rows = np.flatnonzero(group.ravel() == index)
-                slates = decision.slates[rows][:, pattern]
-                self._learn(obs.take(rows), slates, feedback.rewards[rows][:, pattern])
+                yield obs.take(rows), rows, pattern
 
     def _slates(
         self, obs: SlateObservation, slates: ArrayLike, method: str

@@ -11,11 +11,13 @@ from bandits.models import LINEAR_MODELS, CandidateModel, check_ridge, make_cand
 from bandits.observation import SlateObservation
 from bandits.validation import check_generator
 from policies.base import GreedyPolicy
+from policies.offpolicy import WeightedModelLearner
 
 
-class LinearPolicy(GreedyPolicy):
+class LinearPolicy(WeightedModelLearner, GreedyPolicy):
     """A greedy policy whose scores come from a linear model of a shown item's reward, learned
-    from every shown position.
+    from every shown position (off-policy from logs by :meth:`learn_off_policy`: an
+    importance-weighted ridge fit, see :mod:`policies.offpolicy`).
 
     Parameters
     ----------

@@ -13,9 +13,10 @@ from bandits.observation import SlateObservation
 from bandits.slates import rank_scores, top_k_with_ties
 from bandits.validation import check_real
 from policies.base import MAX_EXPLORATION, MonteCarloPolicy
+from policies.offpolicy import WeightedModelLearner
 
 
-class LinTS(MonteCarloPolicy):
+class LinTS(WeightedModelLearner, MonteCarloPolicy):
     """Per request, draws ``theta ~ N(theta_hat, v^2 A^-1)`` from the ridge model's posterior
     and shows the top-k candidates by ``theta . x`` (ties, rare, at random).
 

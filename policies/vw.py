@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import weakref
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from bandits.validation import (
     shown,
 )
 from policies.base import MAX_EXPLORATION, BasePolicy
+from policies.offpolicy import check_weight_clip
 from policies.vw_examples import NAMESPACES, RequestHeads, learn_text, slot_label
 from policies.vw_slots import (
     candidate_position_marginals,
@@ -38,6 +40,7 @@ from policies.vw_slots import (
     slot_probabilities,
 )
 from policies.vw_workspace import (
+    CB_TYPES,
     EXPLORATIONS,
     command_line,
     finish_kept,
@@ -155,6 +158,9 @@ class VowpalWabbit(BasePolicy):
     max_predictions : int, default 10_000
         Most VW predictions one request's exact position probabilities may take; a request
         needing more is refused with an error (show fewer candidates or shorter slates).
+    cb_type : {"mtr", "ips", "dr"}, default "mtr"
+        VW's ``--cb_type``, how a logged cost and probability train the model
+        (:data:`policies.vw_workspace.CB_TYPES`); regcb and squarecb take only ``mtr``.
     rng : numpy.random.Generator
         Draws the slates; also seeds VW's own random state (bag's bootstrap).
 
@@ -165,7 +171,10 @@ class VowpalWabbit(BasePolicy):
     """
 
     spec_name = "vw"
-    param_choices: ClassVar[dict[str, tuple[str, ...]]] = {"explore": tuple(EXPLORATIONS)}
+    param_choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        "explore": tuple(EXPLORATIONS),
+        "cb_type": tuple(CB_TYPES),
+    }
     reduction: ClassVar[str] = "--ccb_explore_adf"
     """VW's multi-slot reduction, the first of :meth:`command_line`."""
 
@@ -182,6 +191,7 @@ class VowpalWabbit(BasePolicy):
         interactions: Sequence[str] = ("ui",),
         bits: int = 18,
         max_predictions: int = 10_000,
+        cb_type: str = "mtr",
         rng: np.random.Generator,
     ) -> None:
         owner = type(self).__name__
@@ -203,6 +213,13 @@ class VowpalWabbit(BasePolicy):
         self.max_predictions = check_integer(
             max_predictions, "max_predictions", owner, low=1, high=10**7
         )
+        self.cb_type = check_choice(cb_type, CB_TYPES, f"'cb_type' of {owner}")
+        if self.cb_type != "mtr" and self.explore in ("regcb", "squarecb"):
+            raise InputValueError(
+                f"The 'cb_type' parameter of {owner} must be 'mtr' with explore="
+                f"{self.explore!r} (VW's {self.explore} learns only by regression); got "
+                f"{self.cb_type!r}."
+            )
         self.rng = check_generator(rng, owner)
         self.random_seed_ = int(rng.integers(0, 2**31))
         self.workspace_ = new_workspace(self.command_line())
@@ -230,6 +247,7 @@ class VowpalWabbit(BasePolicy):
             bits=self.bits,
             random_seed=self.random_seed_,
             reduction=self.reduction,
+            cb_type=self.cb_type,
         )
 
     # --- acting and probabilities ---
@@ -343,6 +361,38 @@ class VowpalWabbit(BasePolicy):
         logged = self._acted.get(decision)
         if logged is None:  # a decision this policy did not make: the best it carries
             logged = decision.position_probability
+        self._learn_logged(obs, decision, feedback, logged)
+
+    def learn_off_policy(
+        self,
+        obs: SlateObservation,
+        decision: SlateDecision,
+        feedback: SlateFeedback,
+        *,
+        clip: float = math.inf,
+    ) -> None:
+        """Learn from logged decisions (another policy's) with VW's ``cb_type``: every shown
+        position is a slot labelled with cost ``-reward`` and its logged position
+        probability, floored at ``1 / clip`` so that no weight exceeds ``clip``.
+
+        Slot 1's probability is exact; later slots get the logged marginal of their item at
+        their position where VW's CCB expects the probability given the slots above (exact
+        for loggers that choose positions independently, an approximation otherwise).
+        """
+        clip = check_weight_clip(clip, f"{type(self).__name__}.learn_off_policy")
+        super().update(obs, decision, feedback)  # checks the inputs
+        logged = np.maximum(decision.position_probability, 1.0 / clip)
+        self._learn_logged(obs, decision, feedback, logged)
+
+    def _learn_logged(
+        self,
+        obs: SlateObservation,
+        decision: SlateDecision,
+        feedback: SlateFeedback,
+        logged: NDArray[np.float64],
+    ) -> None:
+        """Learn every request of the batch with ``logged`` slot probabilities, from the
+        examples ``act`` kept for this decision when there are any, else parsed afresh."""
         costs = -feedback.rewards
         kept = self._kept.pop(decision, None)
         if kept is not None and kept.obs is obs and len(kept.examples) == obs.n_requests:

@@ -20,6 +20,13 @@ from policies.vw_examples import predict_text
 EXPLORATIONS = ("epsilon", "softmax", "bag", "cover", "regcb", "squarecb")
 """VW's ``--cb_explore_adf`` exploration algorithms the policy offers."""
 
+CB_TYPES = ("mtr", "ips", "dr")
+"""VW's ``--cb_type``: how ``cb_adf`` turns a logged (action, cost, probability) into a
+training signal. ``mtr`` (VW's default for ``cb_adf``, so not written out) regresses the
+chosen action's cost weighted by ``1 / p``; ``ips`` trains every action on the
+importance-weighted cost estimate ``cost 1{a chosen} / p``; ``dr`` on the doubly robust one.
+regcb and squarecb take only ``mtr``."""
+
 
 def command_line(
     *,
@@ -33,6 +40,7 @@ def command_line(
     interactions: Sequence[str],
     bits: int,
     random_seed: int,
+    cb_type: str = "mtr",
     reduction: str = "--ccb_explore_adf",
 ) -> list[str]:
     """VW's arguments: ``reduction`` (``--ccb_explore_adf`` or ``--slates``) over
@@ -50,6 +58,8 @@ def command_line(
         "squarecb": ["--squarecb", "--gamma_scale", f"{gamma_scale!r}"],
     }[explore]
     arguments = [reduction, *exploration, "-l", f"{learning_rate!r}", "-b", str(bits)]
+    if cb_type != "mtr":  # VW's default, left out so that older command lines stay the same
+        arguments += ["--cb_type", cb_type]
     for interaction in interactions:
         arguments += ["--interactions", interaction]
     return [*arguments, "--random_seed", str(random_seed), "--quiet"]

@@ -3,6 +3,8 @@ checking the scorer, borrowing its scores and letting it learn from every shown 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -11,6 +13,7 @@ from bandits.feedback import SlateFeedback
 from bandits.observation import SlateObservation
 from bandits.validation import InputTypeError
 from policies.base import BasePolicy, GreedyPolicy
+from policies.offpolicy import WeightedModelLearner
 
 
 class ScorerWrapper(BasePolicy):
@@ -40,3 +43,21 @@ class ScorerWrapper(BasePolicy):
     ) -> None:
         """Let the base policy learn from the whole batch (explored rows included)."""
         self.base.update(obs, decision, feedback)
+
+    def learn_off_policy(
+        self,
+        obs: SlateObservation,
+        decision: SlateDecision,
+        feedback: SlateFeedback,
+        *,
+        clip: float = math.inf,
+    ) -> None:
+        """Let the base policy learn from logged decisions, if it can (a linear scorer:
+        importance-weighted ridge, see :mod:`policies.offpolicy`)."""
+        if not isinstance(self.base, WeightedModelLearner):
+            raise InputTypeError(
+                f"{type(self).__name__} learns off-policy through its base policy, and "
+                f"{type(self.base).__name__} cannot (only the linear ones: ridge-greedy, "
+                f"linucb)."
+            )
+        self.base.learn_off_policy(obs, decision, feedback, clip=clip)

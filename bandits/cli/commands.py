@@ -1,4 +1,4 @@
-"""The ``bandits`` command: simulate, evaluate, report, upgrade, list, import, export.
+"""The ``bandits`` command: simulate, evaluate, learn, report, upgrade, list, import, export.
 
 Each command parses its options, calls one kernel function and prints; the work itself lives
 in the kernel (``bandits.run``, ``bandits.ope``, ``bandits.reports``, ``bandits.logs``).
@@ -48,10 +48,12 @@ from bandits.cli.simulation import TRACE_FILE, write_simulation
 from bandits.cli.sweep import run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.sweep_evaluation import ESTIMATES_FILE
+from bandits.cli.targets import build_targets
 from bandits.cli.transfer import export_app, import_app
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, iter_log_batches, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
+from bandits.logs.source import RowRange, parse_row_range
 from bandits.ope import (
     DEFAULT_ESTIMATORS,
     ESTIMATORS,
@@ -60,8 +62,9 @@ from bandits.ope import (
     evaluate_log,
     make_estimator,
 )
+from bandits.policy_files import save_policy
 from bandits.reports import Report, build_report, read_trace, segment_table, summarize_trace
-from bandits.run import spawn_generators
+from bandits.run import learn_from_log, spawn_generators
 from bandits.specs import parse_value
 from bandits.validation import (
     InputError,
@@ -87,6 +90,15 @@ BlasThreads = Annotated[
         min=1,
         help="BLAS threads for the policies' linear algebra. Their matrices are small, and on "
         "few cores extra BLAS threads slow them down (see benchmarks/bench_linucb.py).",
+    ),
+]
+RowsOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="START:END",
+        help="Only these rows of the log, in file order (half-open; either side may be empty; "
+        "negative counts from the end), e.g. 8000: for the rows `bandits learn --rows :8000` "
+        "held out.",
     ),
 ]
 BatchBytes = Annotated[
@@ -258,14 +270,25 @@ def sweep(
 def evaluate(
     log: Annotated[Path, typer.Argument(help="A Parquet log (e.g. from `bandits simulate`).")],
     target: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--target",
             "-t",
             metavar="SPEC",
             help="Target policy spec NAME[:KEY=VALUE,...] (repeatable).",
         ),
-    ],
+    ] = None,
+    target_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--target-file",
+            "-f",
+            metavar="FILE",
+            help="Target from a file (repeatable): a saved policy (from `bandits learn`), or "
+            "the target's probability of each candidate at each position on every logged row "
+            "(.parquet, .npy or .npz; obp's action_dist layout).",
+        ),
+    ] = None,
     estimator: Annotated[
         list[str] | None,
         typer.Option(
@@ -286,6 +309,7 @@ def evaluate(
             max=0.95,
         ),
     ] = 0.0,
+    rows: RowsOption = None,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     interval: Annotated[
         str,
@@ -321,6 +345,10 @@ def evaluate(
     The log is streamed in batches, so its size is limited by the disk, not the memory.
     """
     check_choice(interval, INTERVALS, "interval")
+    target, files = target or [], target_files or []
+    if not target and not files:
+        raise InputValueError("evaluate needs a target: --target SPEC or --target-file FILE.")
+    row_range = parse_row_range(rows) if rows is not None else None
     specs = list(dict.fromkeys(estimator or DEFAULT_ESTIMATORS))  # each once, in the order given
     streams = spawn_generators(seed, len(target) + len(specs))
     estimators: list[Estimator] = []
@@ -336,26 +364,28 @@ def evaluate(
         if built.label not in [e.label for e in estimators]:  # "ips" and "ips:" are one
             estimators.append(built)
     names = [e.label for e in estimators]
-    targets = build_policies(target, streams[: len(target)])
+    targets = build_targets(target, files, streams[: len(target)])
     if out is not None:
-        check_output_file(out, command="evaluate", inputs=[log], overwrite=overwrite)
+        check_output_file(out, command="evaluate", inputs=[log, *files], overwrite=overwrite)
     opened = open_log(log)
     target_file, identity = None, (0, 0)
     if out is not None:
         target_file = check_output_file(
-            out, command="evaluate", inputs=opened.files, overwrite=overwrite
+            out, command="evaluate", inputs=[*opened.files, *files], overwrite=overwrite
         )
         identity = folder_identity(target_file.parent)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-        passes = opened.n_rows  # training and estimating; a reward model adds a pass
+        chosen = opened.n_rows if row_range is None else _range_size(row_range, opened.n_rows)
+        passes = chosen  # training and estimating; a reward model adds a pass
         if any(e.needs_fit for e in estimators):
-            passes += opened.n_rows - round(train_fraction * opened.n_rows)
+            passes += chosen - round(train_fraction * chosen)
         task = bar.add_task("evaluating", total=passes)
         frame = evaluate_log(
             log,
             targets,
             estimators,
             train_fraction=train_fraction,
+            rows=row_range,
             batch_bytes=batch_bytes,
             on_rows=lambda rows: bar.advance(task, rows),
         )
@@ -382,10 +412,85 @@ def evaluate(
                     estimators=names,
                     interval=interval,
                     train_fraction=train_fraction,
+                    rows=rows,
                     seed=seed,
                     estimates=str(out),
                 )
         say(f"Estimates: {out}")
+
+
+@app.command()
+@friendly_errors
+def learn(
+    log: Annotated[Path, typer.Argument(help="A Parquet log with its logger's probabilities.")],
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            "-p",
+            metavar="SPEC",
+            help='Policy spec to learn: vw (e.g. vw:cb_type="dr"), ridge-greedy, linucb, lints, '
+            "or epsilon-greedy / softmax over a linear base.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="The policy file to write (e.g. model.pkl).")],
+    rows: RowsOption = None,
+    train_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Learn from the oldest share of the rows (by time), holding out the rest.",
+        ),
+    ] = 1.0,
+    clip: Annotated[
+        float,
+        typer.Option(
+            min=1.0, help="Largest importance weight, 1 / logged probability (default: none)."
+        ),
+    ] = float("inf"),
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the policy's random stream.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Allow replacing an existing --out.")] = False,
+    batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    blas_threads: BlasThreads = 1,
+) -> None:
+    """Learn a policy from a log off-policy and save it (a target for `evaluate --target-file`).
+
+    Every logged row weighs by its logger's probability: VW learns with its --cb_type (ips,
+    dr or mtr) from cost -reward and the logged probability; linear policies fit an
+    importance-weighted ridge model (weights 1 / logged position probability, capped by
+    --clip). The log is streamed.
+    """
+    row_range = parse_row_range(rows) if rows is not None else None
+    learner = next(iter(build_policies([policy], spawn_generators(seed, 1)).values()))
+    opened = open_log(log)
+    target_file = check_output_file(out, command="learn", inputs=opened.files,
+                                    overwrite=overwrite)  # fmt: skip
+    chosen = opened.n_rows if row_range is None else _range_size(row_range, opened.n_rows)
+    with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
+        task = bar.add_task("learning", total=round(train_fraction * chosen))
+        result = learn_from_log(
+            log,
+            learner,
+            rows=row_range,
+            train_fraction=train_fraction,
+            clip=clip,
+            batch_bytes=batch_bytes,
+            on_rows=lambda done: bar.advance(task, done),
+        )
+    info = {"learned_from": str(log), "rows": rows, "train_fraction": train_fraction,
+            "clip": None if clip == float("inf") else clip, "n_learned": result.n_learned,
+            "held_out": None if result.held_out is None else list(result.held_out)}  # fmt: skip
+    save_policy(learner, target_file, replace=overwrite, info=info)
+    say(f"Learned {learner.name} off-policy on {result.n_learned:,} rows of {log}; saved {out}.")
+    if result.held_out is not None:
+        start, stop = result.held_out
+        say(f"Evaluate it on the {result.n_held_out:,} held-out rows: bandits evaluate {log} "
+            f"--target-file {out} --rows {start}:{stop}")  # fmt: skip
+    elif result.n_held_out:
+        say(f"{result.n_held_out:,} rows were held out (not one range of rows: the log is not "
+            f"in time order).")  # fmt: skip
 
 
 @app.command()
@@ -514,6 +619,10 @@ def _read_table(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFr
         return reader(path)
     except (ValueError, pa.ArrowException) as error:  # pandas' and pyarrow's parse errors
         raise InputValueError(f"{path} cannot be read as a table: {error}") from None
+
+
+def _range_size(row_range: RowRange, n_rows: int) -> int:
+    return len(range(*slice(*row_range).indices(n_rows)))
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:

@@ -14,10 +14,14 @@ import typer
 
 from bandits.cli.console import friendly_errors, say
 from bandits.cli.run_folder import check_output_file
-from bandits.logs import DEFAULT_BATCH_BYTES, open_log
+from bandits.cli.targets import build_targets
+from bandits.logs import DEFAULT_BATCH_BYTES, iter_log_batches, open_log
 from bandits.logs.atomic import atomic_path
 from bandits.logs.importers import export_dsjson, import_dsjson, import_obd, to_obp
-from bandits.validation import check_choice
+from bandits.ope import write_probability_target
+from bandits.policy import Policy
+from bandits.run import spawn_generators
+from bandits.validation import InputValueError, check_choice
 
 import_app = typer.Typer(
     help="Import another tool's log (VW DSJson, the Open Bandit Dataset) as a bandits log.",
@@ -25,7 +29,8 @@ import_app = typer.Typer(
     rich_markup_mode=None,
 )
 export_app = typer.Typer(
-    help="Export a bandits log for another tool (VW DSJson, obp's bandit_feedback).",
+    help="Export a bandits log for another tool (VW DSJson, obp's bandit_feedback), or a "
+    "policy's probabilities on a log (obp's action_dist).",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -139,3 +144,42 @@ def export_obp_command(
             np.savez(handle, **arrays)
     rounds, actions = feedback["n_rounds"], feedback["n_actions"]
     say(f"Wrote {out} from {log}: {rounds:,} rounds, {actions:,} actions.")
+
+
+@export_app.command("probabilities")
+@friendly_errors
+def export_probabilities_command(
+    log: Annotated[Path, typer.Argument(help="A bandits log (.parquet).")],
+    out: Annotated[Path, typer.Option(help="The .parquet file of target probabilities to write.")],
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", metavar="SPEC", help="A policy spec.")
+    ] = None,
+    target_file: Annotated[
+        Path | None,
+        typer.Option("--target-file", "-f", metavar="FILE", help="A saved policy."),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the policy's random stream.")] = 0,
+    overwrite: Overwrite = False,
+    batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
+) -> None:
+    """Write a policy's probability of every candidate at every position on each logged row,
+    with its probability of each logged slate: a file `evaluate --target-file` takes (obp's
+    action_dist, one row per logged row). Streamed."""
+    if (target is None) == (target_file is None):
+        raise InputValueError("export probabilities takes one of --target SPEC or --target-file.")
+    if out.suffix.lower() != ".parquet":
+        raise InputValueError(f"--out {out} must end in .parquet.")
+    built = build_targets([target] if target else [], [target_file] if target_file else [],
+                          spawn_generators(seed, 1 if target else 0))  # fmt: skip
+    policy = next(iter(built.values()))
+    if not isinstance(policy, Policy):
+        raise InputValueError(
+            f"--target-file {target_file} already holds target probabilities; give a policy."
+        )
+    opened = open_log(log)
+    inputs = [*opened.files, *([target_file] if target_file else [])]
+    checked = check_output_file(out, command="export", inputs=inputs, overwrite=overwrite)
+    rows = write_probability_target(
+        checked, iter_log_batches(log, batch_bytes=batch_bytes), policy, overwrite=overwrite
+    )
+    say(f"Wrote {out} from {log}: the probabilities of {policy.name} on {rows:,} rows.")

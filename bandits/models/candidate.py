@@ -20,7 +20,12 @@ class CandidateModel(Protocol):
     """What a linear policy asks of its model (shapes (n_requests, max_candidates))."""
 
     def learn(
-        self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
+        self,
+        obs: SlateObservation,
+        slates: NDArray[np.int64],
+        rewards: NDArray[np.float64],
+        *,
+        weights: NDArray[np.float64] | None = None,
     ) -> None: ...
 
     def candidate_means(self, obs: SlateObservation) -> NDArray[np.float64]: ...

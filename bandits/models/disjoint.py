@@ -79,14 +79,23 @@ class DisjointRidge:
         return {**self.__dict__, "_items_of": None}
 
     def learn(
-        self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
+        self,
+        obs: SlateObservation,
+        slates: NDArray[np.int64],
+        rewards: NDArray[np.float64],
+        *,
+        weights: NDArray[np.float64] | None = None,
     ) -> None:
-        """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards."""
+        """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards,
+        each position's squared error weighed by ``weights`` (same shape; default 1)."""
         z = self._features(obs)
         k = slates.shape[1]
         ids = take_columns(obs.candidate_ids, slates).ravel()
         x = np.repeat(z, k, axis=0)  # one row per shown position, (m, p)
         y = np.asarray(rewards, dtype=np.float64).ravel()
+        if weights is not None:  # weighted least squares: rows scaled by sqrt(weight)
+            root = np.sqrt(np.asarray(weights, dtype=np.float64).ravel())
+            x, y = x * root[:, None], y * root
         if self._p is None:
             self._p = z.shape[1]
         slots = self._codes.add(ids) + 1

@@ -53,9 +53,21 @@ class HybridRidge:
         self.n_samples_ = 0
 
     def learn(
-        self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
+        self,
+        obs: SlateObservation,
+        slates: NDArray[np.int64],
+        rewards: NDArray[np.float64],
+        *,
+        weights: NDArray[np.float64] | None = None,
     ) -> None:
-        """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards."""
+        """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards;
+        ``weights`` must be None: the hybrid model has no weighted fit (its per-item part
+        recomputes its features)."""
+        if weights is not None:
+            raise InputValueError(
+                "The hybrid linear model cannot learn with importance weights; use "
+                "model='joint' or model='disjoint' to learn off-policy."
+            )
         z = interaction_features(obs, slates)  # (n, slate, k)
         k = z.shape[-1]
         self._check_width(k)

@@ -33,11 +33,22 @@ class JointRidge(RidgeRegression):
     """
 
     def learn(
-        self, obs: SlateObservation, slates: NDArray[np.int64], rewards: NDArray[np.float64]
+        self,
+        obs: SlateObservation,
+        slates: NDArray[np.int64],
+        rewards: NDArray[np.float64],
+        *,
+        weights: NDArray[np.float64] | None = None,
     ) -> None:
-        """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards."""
+        """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards,
+        each position's squared error weighed by ``weights`` (same shape; default 1)."""
         x = interaction_features(obs, slates)
-        self.update(x.reshape(-1, x.shape[-1]), rewards.ravel())
+        x = x.reshape(-1, x.shape[-1])
+        y = np.asarray(rewards, dtype=np.float64).ravel()
+        if weights is not None:
+            root = np.sqrt(np.asarray(weights, dtype=np.float64).ravel())
+            x, y = x * root[:, None], y * root
+        self.update(x, y)
 
     def candidate_means(self, obs: SlateObservation) -> NDArray[np.float64]:
         """``theta . x`` of every candidate, shape (n_requests, max_candidates)."""

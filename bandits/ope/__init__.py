@@ -37,6 +37,12 @@ from bandits.ope.snpi import SNPI
 from bandits.ope.snrips import SNRIPS
 from bandits.ope.statistics import EstimatorStatistics, Moments
 from bandits.ope.switch_dr import SwitchDR
+from bandits.ope.targets import (
+    ProbabilityTarget,
+    probability_target,
+    read_probability_target,
+    write_probability_target,
+)
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
@@ -65,6 +71,7 @@ __all__ = [
     "LinearEstimator",
     "ModelBasedEstimator",
     "Moments",
+    "ProbabilityTarget",
     "PseudoInverse",
     "RewardModel",
     "RidgeRewardModel",
@@ -73,6 +80,9 @@ __all__ = [
     "SwitchDR",
     "evaluate_log",
     "make_estimator",
+    "probability_target",
+    "read_probability_target",
     "target_probabilities",
     "weight_diagnostics",
+    "write_probability_target",
 ]

@@ -126,6 +126,7 @@ class AdaptiveIPS(PositionwiseEstimator):
 
     name = "adaptive-ips"
     target_needs = "its position and prefix probabilities of the logged slates"
+    target_uses = frozenset({"position", "prefix", "slate"})
 
     def __init__(
         self,

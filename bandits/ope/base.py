@@ -24,6 +24,7 @@ from bandits.ope.intervals import (
 )
 from bandits.ope.rowkeys import poisson_weights, row_keys
 from bandits.ope.statistics import BootstrapSums, EstimatorStatistics, Moments, third_comoment
+from bandits.ope.targets import USES, ProbabilityTarget, TargetRows
 from bandits.policy import Policy
 from bandits.validation import (
     InputTypeError,
@@ -59,19 +60,22 @@ class EstimatorInput:
     logged slate.
 
     Estimators that need more of the target (its position probabilities or candidate-position
-    marginals, its whole slate distribution for a reward model) ask ``target`` for it; it is
-    None when the target was given only as probabilities.
+    marginals, its whole slate distribution for a reward model) ask ``target`` for it: a
+    policy, the batch's rows of a :class:`~bandits.ope.targets.ProbabilityTarget`, or None
+    when the target was given only as the probability of each logged slate.
 
     Attributes
     ----------
     log : LoggedBandit
-    target_probability : ndarray of float64, shape (n_requests,)
-    target : Policy or None
+    target_probability : ndarray of float64, shape (n_requests,), or None
+        None when the target's probabilities cannot give it (marginals of slates of more
+        than one item); estimators that weigh by it are refused before they get here.
+    target : Policy, TargetRows or None
     """
 
     log: LoggedBandit
-    target_probability: NDArray[np.float64]
-    target: Policy | None = None
+    target_probability: NDArray[np.float64] | None
+    target: Policy | TargetRows | None = None
 
     @cached_property
     def weights(self) -> NDArray[np.float64]:
@@ -81,6 +85,9 @@ class EstimatorInput:
         1e-320, that dividing by it overflows), naming the row.
         """
         logged = self.log.decision.slate_probability
+        if self.target_probability is None:
+            label = self.target.label if isinstance(self.target, TargetRows) else "the target"
+            raise InputValueError(f"{label} does not give {USES['slate']}.")
         with np.errstate(over="ignore", divide="ignore"):
             weights = self.target_probability / logged
         too_large = ~(np.abs(weights) <= MAX_WEIGHT)
@@ -113,14 +120,31 @@ class EstimatorInput:
     def target_marginals(self) -> NDArray[np.float64]:
         """ndarray of float64, shape (n_requests, max_candidates, slate_size): the target's
         probability of each candidate at each position (asked once per batch)."""
+        target = self._target("candidate-position probabilities")
+        if isinstance(target, TargetRows):
+            return target.marginals
+        return np.asarray(
+            target.candidate_position_probability(self.log.observation), dtype=np.float64
+        )
+
+    @cached_property
+    def target_positions(self) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_requests, slate_size): the target's probability of
+        each logged item at its position."""
+        target = self._target("position probabilities")
+        if isinstance(target, TargetRows):
+            return target.positions(self.log.slates)
+        return np.asarray(
+            target.position_probability(self.log.observation, self.log.slates), dtype=np.float64
+        )
+
+    def _target(self, what: str) -> Policy | TargetRows:
         if self.target is None:
             raise InputTypeError(
-                "This estimator needs the target policy itself (its candidate-position "
-                "probabilities), not only the probability of each logged slate."
+                f"This estimator needs the target policy itself (its {what}), not only the "
+                f"probability of each logged slate."
             )
-        return np.asarray(
-            self.target.candidate_position_probability(self.log.observation), dtype=np.float64
-        )
+        return self.target
 
 
 class Point(NamedTuple):
@@ -176,6 +200,10 @@ class Estimator(ABC):
     the probability of each logged slate."""
     target_needs: ClassVar[str] = "its candidate-position marginals for the reward model's term"
     """What the estimator asks of a target policy (for the error when given probabilities)."""
+    target_uses: ClassVar[frozenset[str]] = frozenset({"slate"})
+    """What the estimator asks of a target, among :data:`bandits.ope.targets.USES`: a target
+    given as probabilities (:class:`~bandits.ope.targets.ProbabilityTarget`) is checked
+    against it before any work."""
 
     def __init__(
         self,
@@ -271,15 +299,29 @@ class Estimator(ABC):
 
     # -- statistics -------------------------------------------------------------------------
 
-    def statistics(self, log: LoggedBandit, target: Policy | ArrayLike) -> EstimatorStatistics:
-        """The sufficient statistics of one batch (merge batches with ``merge``)."""
-        self._check_target(target)
-        policy = target if isinstance(target, Policy) else None
-        data = EstimatorInput(log, target_probabilities(target, log), policy)
-        return self.statistics_of(data)
+    def statistics(
+        self,
+        log: LoggedBandit,
+        target: Policy | ProbabilityTarget | ArrayLike,
+        *,
+        rows: NDArray[np.int64] | None = None,
+    ) -> EstimatorStatistics:
+        """The sufficient statistics of one batch (merge batches with ``merge``).
 
-    def _check_target(self, target: object) -> None:
-        """Raise if the estimator needs the target policy and got only probabilities."""
+        A :class:`~bandits.ope.targets.ProbabilityTarget` is aligned with a whole log:
+        ``rows`` are the batch's row numbers in it (default: the batch is the whole log).
+        """
+        self.check_target(target)
+        return self.statistics_of(estimator_input(log, target, rows))
+
+    def check_target(self, target: object) -> None:
+        """Raise, naming this estimator, unless ``target`` gives what it needs: a policy
+        always does; probabilities of each candidate at each position do per
+        :attr:`target_uses`; the probability of each logged slate only for estimators that
+        do not need the policy."""
+        if isinstance(target, ProbabilityTarget):
+            target.check_uses(self.target_uses, self.label)
+            return
         if self.needs_policy and not isinstance(target, Policy):
             raise InputTypeError(
                 f"{type(self).__name__} needs the target policy itself ({self.target_needs}), "
@@ -388,7 +430,9 @@ class Estimator(ABC):
 
     # -- the user's calls -------------------------------------------------------------------
 
-    def estimate(self, log: LoggedBandit, target: Policy | ArrayLike) -> Estimate:
+    def estimate(
+        self, log: LoggedBandit, target: Policy | ProbabilityTarget | ArrayLike
+    ) -> Estimate:
         """Estimate the value of ``target`` on ``log`` (fitting a reward model on ``log``
         first, cross-fitted, when the estimator has one).
 
@@ -396,27 +440,34 @@ class Estimator(ABC):
         ----------
         log : LoggedBandit
             Logged slates with the logging policy's slate probabilities.
-        target : Policy or array-like of float64, shape (n_requests,)
-            A policy (asked for the probability of each logged slate) or those
-            probabilities directly.
+        target : Policy, ProbabilityTarget or array-like of float64, shape (n_requests,)
+            A policy (asked for the probability of each logged slate), the target's
+            probabilities of every candidate at every position on the log's rows
+            (:func:`bandits.ope.probability_target`, :func:`bandits.ope.read_probability_target`),
+            or the probability of each logged slate directly.
         """
         if len(log) == 0:
             raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
-        self._check_target(target)
+        self.check_target(target)
+        if isinstance(target, ProbabilityTarget):
+            target.check_log(len(log), log.slate_size, "the log")
         if self.needs_fit:
             self.start_fit()
             self.fit_batch(log)
             self.finish_fit()
         return self.finalize(self.statistics(log, target))
 
-    def estimate_batches(self, batches: Iterable[LoggedBandit], target: Policy) -> Estimate:
+    def estimate_batches(
+        self, batches: Iterable[LoggedBandit], target: Policy | ProbabilityTarget
+    ) -> Estimate:
         """Estimate over a stream of tables (e.g. ``bandits.logs.iter_log_batches``) with
         memory flat in the number of rows; equal to :meth:`estimate` on their concatenation.
 
         An estimator with a reward model reads the batches twice (fit, then estimate), so
-        ``batches`` must then be a collection, not a one-shot iterator.
+        ``batches`` must then be a collection, not a one-shot iterator. A
+        :class:`~bandits.ope.targets.ProbabilityTarget` is aligned with the concatenation.
         """
-        self._check_target(target)
+        self.check_target(target)
         if self.needs_fit:
             if iter(batches) is batches:
                 raise InputTypeError(
@@ -430,10 +481,13 @@ class Estimator(ABC):
                     self.fit_batch(batch)
             self.finish_fit()
         merged: EstimatorStatistics | None = None
+        start = 0
         for batch in batches:
             if len(batch):
-                part = self.statistics(batch, target)
+                rows = np.arange(start, start + len(batch))
+                part = self.statistics(batch, target, rows=rows)
                 merged = part if merged is None else merged.merge(part)
+            start += len(batch)
         if merged is None:
             raise InputValueError(f"{type(self).__name__} needs at least one logged row; got 0.")
         return self.finalize(merged)
@@ -513,6 +567,22 @@ def _check_range(reward_range: Sequence[float] | None, owner: str) -> tuple[floa
             f"[{low}, {high}]."
         )
     return low, high
+
+
+def estimator_input(
+    log: LoggedBandit,
+    target: Policy | ProbabilityTarget | ArrayLike,
+    rows: NDArray[np.int64] | None = None,
+) -> EstimatorInput:
+    """What estimators see of ``target`` on the batch ``log``; ``rows`` are the batch's row
+    numbers in the log a :class:`~bandits.ope.targets.ProbabilityTarget` is aligned with
+    (default ``0..len(log)-1``)."""
+    if isinstance(target, ProbabilityTarget):
+        numbers = np.arange(len(log)) if rows is None else np.asarray(rows, dtype=np.int64)
+        given = target.rows(numbers, log)
+        return EstimatorInput(log, given.slate_probability, given)
+    policy = target if isinstance(target, Policy) else None
+    return EstimatorInput(log, target_probabilities(target, log), policy)
 
 
 def target_probabilities(

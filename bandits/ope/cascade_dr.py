@@ -11,6 +11,7 @@ from bandits.logged import LoggedBandit
 from bandits.ope.base import EstimatorInput
 from bandits.ope.model_based import ModelBasedEstimator
 from bandits.ope.rips import RIPS
+from bandits.ope.targets import TargetRows
 from bandits.policy import Policy
 
 
@@ -86,6 +87,7 @@ class CascadeDR(ModelBasedEstimator, RIPS):
 
     name = "cascade-dr"
     target_needs = "its probabilities of each logged slate's prefixes and of their extensions"
+    target_uses = frozenset({"prefix", "extensions"})
 
     def weighted_parts(
         self, data: EstimatorInput
@@ -99,7 +101,10 @@ class CascadeDR(ModelBasedEstimator, RIPS):
         q = self.predictions(log)
         weights = self._weights(data)
         shown = np.take_along_axis(q, log.slates[:, None, :], axis=1)[:, 0, :]
-        extensions = extension_probabilities(data.target, log)
+        if isinstance(data.target, TargetRows):  # slates of one item (check_uses): marginals
+            extensions = data.target.marginals[:, :, :1]
+        else:
+            extensions = extension_probabilities(data.target, log)
         total = extensions.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             baseline = np.where(total > 0, (extensions * q).sum(axis=1) / total, 0.0)

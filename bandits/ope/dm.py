@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from bandits.ope.base import EstimatorInput
 from bandits.ope.model_based import DoublyRobustFamily
 
 
@@ -17,6 +18,18 @@ class DM(DoublyRobustFamily):
     """
 
     name = "dm"
+    target_uses = frozenset({"marginals"})
 
     def adjusted_weights(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.zeros_like(weights)
+
+    def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        direct, _ = self.model_terms(data)
+        return direct, np.zeros_like(direct)
+
+    def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """The whole-slate weights where the target gives them (diagnostics only: DM weighs
+        no row); 1 for every row of a target given as marginals of longer slates."""
+        if data.target_probability is None:
+            return np.ones(len(data.log))
+        return data.weights

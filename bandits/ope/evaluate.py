@@ -6,16 +6,16 @@ This is the work behind ``bandits evaluate``, callable from Python.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
-from bandits.logged import LoggedBandit, time_split_mask
-from bandits.logs import DEFAULT_BATCH_BYTES, open_log
-from bandits.ope.base import Estimator, EstimatorInput, target_probabilities
+from bandits.logged import LoggedBandit
+from bandits.logs import DEFAULT_BATCH_BYTES
+from bandits.logs.source import LogSource, RowRange, split_rows
+from bandits.ope.base import Estimator, estimator_input
 from bandits.ope.statistics import EstimatorStatistics
+from bandits.ope.targets import ProbabilityTarget
 from bandits.policy import Policy
 from bandits.run.replay import replay_updates
 from bandits.validation import (
@@ -49,10 +49,11 @@ ESTIMATE_COLUMNS = (
 
 def evaluate_log(
     log: LoggedBandit | str | os.PathLike[str],
-    targets: Mapping[str, Policy],
+    targets: Mapping[str, Policy | ProbabilityTarget],
     estimators: Sequence[Estimator],
     *,
     train_fraction: float = 0.0,
+    rows: RowRange | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     on_rows: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
@@ -68,13 +69,21 @@ def evaluate_log(
     split reads the ``time`` column whole (about 9 bytes a row: 0.9 GB for 100 million rows);
     each target's probabilities are computed once per batch for all estimators.
 
+    A target may also be given as probabilities aligned with the log's rows
+    (:class:`~bandits.ope.targets.ProbabilityTarget`, e.g. from a file): it is checked
+    against the log and every estimator before any work, and does not train (it is fixed;
+    training rows are skipped).
+
     Parameters
     ----------
     log : LoggedBandit or path-like
-    targets : mapping of str to Policy
-        Display name -> policy.
+    targets : mapping of str to Policy or ProbabilityTarget
+        Display name -> policy or probabilities.
     estimators : sequence of Estimator
     train_fraction : float in [0, 1)
+    rows : (start, stop), optional
+        Only these rows (file order, half-open, either side None, negative from the end, as
+        a Python slice) train and evaluate; the training split is within them.
     batch_bytes : int
     on_rows : callable, optional
         Called with the number of rows done after each batch of each pass (progress bars):
@@ -91,48 +100,58 @@ def evaluate_log(
     batch_bytes = check_integer(batch_bytes, "batch_bytes", "evaluate_log", low=1)
     if not targets or not estimators:
         raise InputValueError("evaluate_log needs at least one target and one estimator.")
-    source = _Source(log, batch_bytes)
-    train = time_split_mask(source.times(), fraction) if fraction > 0 else None
-    n_train = 0 if train is None else int(train.sum())
-    if source.n_rows - n_train < 2:
+    source = LogSource(log, batch_bytes)
+    for target in targets.values():
+        if isinstance(target, ProbabilityTarget):
+            target.check_log(source.n_rows, source.slate_size, source.label)
+        for estimator in estimators:
+            estimator.check_target(target)
+    split = split_rows(source, rows, fraction)
+    if split.n_rest < 2:
         raise InputValueError(
-            f"{source.label} leaves {source.n_rows - n_train} row(s) to evaluate on; it needs "
-            f"at least 2."
+            f"{source.label} leaves {split.n_rest} row(s) to evaluate on; it needs at least 2."
         )
-    if train is not None:
-        for batch, rows in source.batches(train):
-            for policy in targets.values():
+    policies = [target for target in targets.values() if isinstance(target, Policy)]
+    if split.train is not None:
+        for batch, numbers in source.batches(split.train):
+            for policy in policies:
                 replay_updates(policy, batch)
             if on_rows is not None:
-                on_rows(int(rows.size))
-    evaluation = None if train is None else ~train
+                on_rows(int(numbers.size))
     fitting = [estimator for estimator in estimators if estimator.needs_fit]
     if fitting:
         for estimator in fitting:
             estimator.start_fit()
-        for batch, rows in source.batches(evaluation):
+        for batch, numbers in source.batches(split.rest):
             try:
                 for estimator in fitting:
                     estimator.fit_batch(batch)
             except InputError as error:
-                raise renumber_rows(error, rows, f"{source.label}: ") from None
+                raise renumber_rows(error, numbers, f"{source.label}: ") from None
             if on_rows is not None:
-                on_rows(int(rows.size))
+                on_rows(int(numbers.size))
         for estimator in fitting:
             estimator.finish_fit()
     merged: dict[tuple[str, int], EstimatorStatistics] = {}
-    for batch, rows in source.batches(evaluation):
+    for batch, numbers in source.batches(split.rest):
+        # a file's rows are read and checked here, naming the file and its own row numbers
+        given = {
+            name: estimator_input(batch, target, numbers)
+            for name, target in targets.items()
+            if isinstance(target, ProbabilityTarget)
+        }
         try:
-            for name, policy in targets.items():
-                data = EstimatorInput(batch, target_probabilities(policy, batch), policy)
+            for name, target in targets.items():
+                data = given[name] if name in given else estimator_input(batch, target)
                 for index, estimator in enumerate(estimators):
                     part = estimator.statistics_of(data)
                     key = (name, index)
                     merged[key] = part if key not in merged else merged[key].merge(part)
         except InputError as error:  # name the log and its row, not the batch's
-            raise renumber_rows(error, rows, f"{source.label}: ") from None
+            raise renumber_rows(error, numbers, f"{source.label}: ") from None
         if on_rows is not None:
-            on_rows(int(rows.size))
+            on_rows(int(numbers.size))
+    n_train = split.n_train
     table = [
         {
             "target": name,
@@ -143,50 +162,3 @@ def evaluate_log(
         for index, estimator in enumerate(estimators)
     ]
     return pd.DataFrame(table, columns=list(ESTIMATE_COLUMNS))
-
-
-class _Source:
-    """A log in memory or on disk, seen as batches in row order."""
-
-    def __init__(self, log: LoggedBandit | str | os.PathLike[str], batch_bytes: int) -> None:
-        self.batch_bytes = batch_bytes
-        if isinstance(log, LoggedBandit):
-            self.memory: LoggedBandit | None = log
-            self.label = "the log"
-            self.n_rows = len(log)
-        else:
-            self.memory = None
-            self.file = open_log(log)
-            self.label = str(log)
-            self.n_rows = self.file.n_rows
-
-    def times(self) -> NDArray[np.int64]:
-        if self.memory is not None:
-            return self.memory.observation.times
-        return self.file.read_times()
-
-    def batches(
-        self, keep: NDArray[np.bool_] | None
-    ) -> Iterator[tuple[LoggedBandit, NDArray[np.int64]]]:
-        """(batch restricted to ``keep``, its global row numbers), skipping empty batches."""
-        start = 0
-        for batch in self._all_batches():
-            rows = np.arange(start, start + len(batch))
-            start += len(batch)
-            if keep is not None:
-                chosen = keep[rows]
-                if not chosen.any():
-                    continue
-                if not chosen.all():
-                    batch, rows = batch.take(np.flatnonzero(chosen)), rows[chosen]
-            if len(batch):
-                yield batch, rows
-
-    def _all_batches(self) -> Iterator[LoggedBandit]:
-        if self.memory is None:
-            yield from self.file.iter_batches(batch_bytes=self.batch_bytes)
-            return
-        log = self.memory
-        size = max(1, self.batch_bytes // log.observation.bytes_per_row)
-        for start in range(0, len(log), size):
-            yield log.take(np.arange(start, min(start + size, len(log))))

@@ -12,13 +12,8 @@ from bandits.ope.positionwise import PositionwiseEstimator, ratios
 def independent_weights(data: EstimatorInput) -> NDArray[np.float64]:
     """``pi(s_k at k | x) / mu(s_k at k | x)``, shape (n_requests, slate_size): the target's
     position probabilities of the logged slates over the logged ones."""
-    if data.target is None:  # needs_policy refuses earlier; kept for direct callers
-        raise TypeError("independent weights need the target policy")
-    log = data.log
-    target = np.asarray(
-        data.target.position_probability(log.observation, log.slates), dtype=np.float64
-    )
-    return ratios(target, log.decision.position_probability, "independent (position)")
+    logged = data.log.decision.position_probability
+    return ratios(data.target_positions, logged, "independent (position)")
 
 
 class IIPS(PositionwiseEstimator):
@@ -38,6 +33,7 @@ class IIPS(PositionwiseEstimator):
 
     name = "iips"
     target_needs = "its position probabilities of the logged slates"
+    target_uses = frozenset({"position"})
 
     def position_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
         return independent_weights(data)

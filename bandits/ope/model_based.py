@@ -66,6 +66,7 @@ class ModelBasedEstimator(Estimator):
     """
 
     needs_policy = True
+    target_uses = frozenset({"slate", "marginals"})
 
     def __init__(
         self, *, model: Any = "ridge", ridge: float = 1.0, folds: int = 5, **options: Any

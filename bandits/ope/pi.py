@@ -99,6 +99,7 @@ class PseudoInverseWeights(Estimator):
 
     needs_policy = True
     target_needs = "its candidate-position marginals"
+    target_uses = frozenset({"marginals"})
 
     def __init__(self, *, logging_policy: Policy | None = None, **options: Any) -> None:
         self.logging_policy = check_logging_policy(logging_policy, type(self).__name__)

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from bandits.logged import LoggedBandit
 from bandits.ope.base import EstimatorInput
 from bandits.ope.positionwise import PositionwiseEstimator, ratios
+from bandits.ope.targets import TargetRows
 from bandits.policy import Policy
 from bandits.slates import count_ordered_slates
 from bandits.validation import InputTypeError, InputValueError
@@ -115,7 +116,10 @@ def prefix_weights(
     log (:func:`logged_prefix_probabilities`, whose refusal names ``owner``)."""
     if data.target is None:  # needs_policy refuses earlier; kept for direct callers
         raise InputTypeError(f"{owner} needs the target policy")
-    target = prefix_probabilities(data.target, data.log)
+    if isinstance(data.target, TargetRows):
+        target = data.target.prefixes(data.log.slates)
+    else:
+        target = prefix_probabilities(data.target, data.log)
     if logging_policy is not None:
         logged = prefix_probabilities(logging_policy, data.log)
     else:
@@ -165,6 +169,7 @@ class RIPS(PositionwiseEstimator):
 
     name = "rips"
     target_needs = "its probability of each logged slate's top-k prefix"
+    target_uses = frozenset({"prefix"})
 
     def __init__(self, *, logging_policy: Policy | None = None, **options: Any) -> None:
         self.logging_policy = check_logging_policy(logging_policy, type(self).__name__)

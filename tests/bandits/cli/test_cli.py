@@ -153,7 +153,7 @@ def test_list_names_the_components():
         assert word in result.output
     assert "per-position-epsilon-greedy " in result.output  # names are never folded
     words = result.output.split()
-    for word in ("model:", "joint", "disjoint", "hybrid", "explore:", "squarecb"):
+    for word in ("model:", "joint", "disjoint", "hybrid", "explore:", "squarecb;", "cb_type:"):
         assert word in words  # the choices of named parameters
     assert "uniform" in words and "popularity:prior_strength=1.0" in "".join(words)
 

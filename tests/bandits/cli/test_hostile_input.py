@@ -156,7 +156,7 @@ def test_specs_that_differ_only_in_spacing_get_their_own_logs(tmp_path):
         (["simulate", "--requests", "nan"], "Invalid value for '--requests'"),
         (["simulat"], "No such command 'simulat'. Did you mean 'simulate'?"),
         (["list", "extra"], "unexpected extra argument"),
-        (["evaluate", "x.parquet"], "Missing option '--target'"),
+        (["evaluate", "x.parquet"], "needs a target: --target SPEC or --target-file FILE"),
         (["evaluate", "x.parquet", "-t", "u", "--train-fraction", "2"], "'--train-fraction'"),
     ],
 )

@@ -1,0 +1,69 @@
+"""The targets of ``bandits evaluate``: policy specs (``--target``) and files
+(``--target-file``): saved policies and files of target probabilities.
+
+A ``--target-file`` ending in ``.parquet``, ``.npy`` or ``.npz`` holds target probabilities
+(:mod:`bandits.ope.targets`); any other file is a saved policy, written by ``bandits learn``
+(:mod:`bandits.policy_files`) or by ``VowpalWabbit.save``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bandits.cli.wiring import build_policies
+from bandits.logged import MAX_NAME_CHARACTERS
+from bandits.ope.targets import PROBABILITY_SUFFIXES, ProbabilityTarget, read_probability_target
+from bandits.policy import Policy
+from bandits.policy_files import is_policy_file, load_policy
+from bandits.validation import InputValueError, check_regular_file, shown
+
+
+def build_targets(
+    specs: Sequence[str], files: Sequence[Path], rngs: Sequence[np.random.Generator]
+) -> dict[str, Policy | ProbabilityTarget]:
+    """Targets by display name: the specs' policies (one stream each from ``rngs``), then the
+    files' targets named by their path as written (repeats get ``#2``, ``#3``...)."""
+    built: dict[str, Policy | ProbabilityTarget] = dict(build_policies(specs, rngs))
+    for path in files:
+        base = str(path)
+        label, copy = base, 2
+        while label in built:
+            label, copy = f"{base}#{copy}", copy + 1
+        if len(label) > MAX_NAME_CHARACTERS:
+            raise InputValueError(
+                f"The target file name {shown(base)} is longer than a target name may be "
+                f"({MAX_NAME_CHARACTERS:,} characters)."
+            )
+        built[label] = load_target_file(path)
+    return built
+
+
+def load_target_file(path: Path) -> Policy | ProbabilityTarget:
+    """The target in ``path``: probabilities by its ending, else a saved policy."""
+    if path.suffix.lower() in PROBABILITY_SUFFIXES:
+        return read_probability_target(path)
+    file = check_regular_file(path, "target file (saved policy or target probabilities)")
+    if is_policy_file(file):
+        policy = load_policy(file)
+    elif _is_vw_file(file):
+        from policies import VowpalWabbit
+
+        policy = VowpalWabbit.load(file)
+    else:
+        raise InputValueError(
+            f"--target-file {file} is neither target probabilities (a file ending in "
+            f"{', '.join(PROBABILITY_SUFFIXES)}) nor a saved policy (from `bandits learn` or "
+            f"VowpalWabbit.save)."
+        )
+    policy.name = str(path)
+    return policy
+
+
+def _is_vw_file(path: Path) -> bool:
+    from policies.vw import FILE_MAGIC
+
+    with open(path, "rb") as handle:
+        return handle.read(len(FILE_MAGIC)) == FILE_MAGIC

@@ -1,0 +1,130 @@
+"""A log in memory or on disk seen as batches in row order, and the rows a command works on:
+a range of rows (``--rows START:END``) and, within it, a training split by time.
+
+Shared by :func:`bandits.ope.evaluate_log` and :func:`bandits.run.learn_from_log`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bandits.logged import LoggedBandit, time_split_mask
+from bandits.logs.parquet import DEFAULT_BATCH_BYTES, open_log
+from bandits.validation import InputValueError, check_integer, check_real, shown
+
+RowRange = tuple[int | None, int | None]
+"""``(start, stop)`` in file order, half-open, either side open (None); negative counts from
+the end, as in a Python slice."""
+
+
+class LogSource:
+    """A log in memory or on disk, seen as batches in row order."""
+
+    def __init__(
+        self, log: LoggedBandit | str | os.PathLike[str], batch_bytes: int = DEFAULT_BATCH_BYTES
+    ) -> None:
+        self.batch_bytes = check_integer(batch_bytes, "batch_bytes", "LogSource", low=1)
+        if isinstance(log, LoggedBandit):
+            self.memory: LoggedBandit | None = log
+            self.label = "the log"
+            self.n_rows = len(log)
+            self.slate_size = log.slate_size
+        else:
+            self.memory = None
+            self.file = open_log(log)
+            self.label = str(log)
+            self.n_rows = self.file.n_rows
+            self.slate_size = self.file.slate_size
+
+    def times(self) -> NDArray[np.int64]:
+        if self.memory is not None:
+            return self.memory.observation.times
+        return self.file.read_times()
+
+    def batches(
+        self, keep: NDArray[np.bool_] | None
+    ) -> Iterator[tuple[LoggedBandit, NDArray[np.int64]]]:
+        """(batch restricted to ``keep``, its global row numbers), skipping empty batches."""
+        start = 0
+        for batch in self._all_batches():
+            rows = np.arange(start, start + len(batch))
+            start += len(batch)
+            if keep is not None:
+                chosen = keep[rows]
+                if not chosen.any():
+                    continue
+                if not chosen.all():
+                    batch, rows = batch.take(np.flatnonzero(chosen)), rows[chosen]
+            if len(batch):
+                yield batch, rows
+
+    def _all_batches(self) -> Iterator[LoggedBandit]:
+        if self.memory is None:
+            yield from self.file.iter_batches(batch_bytes=self.batch_bytes)
+            return
+        log = self.memory
+        size = max(1, self.batch_bytes // log.observation.bytes_per_row)
+        for start in range(0, len(log), size):
+            yield log.take(np.arange(start, min(start + size, len(log))))
+
+
+class RowSplit(NamedTuple):
+    """Which rows train and which are worked on (masks over the log's rows). ``train`` is
+    None when no row trains; ``rest`` is None when every row of the log is in it."""
+
+    train: NDArray[np.bool_] | None
+    rest: NDArray[np.bool_] | None
+    n_train: int
+    n_rest: int
+
+
+def split_rows(source: LogSource, rows: RowRange | None, train_fraction: float) -> RowSplit:
+    """The rows in ``rows`` (all by default), split into the oldest ``train_fraction`` (by
+    time, ties by row order) and the rest."""
+    fraction = check_real(train_fraction, "train_fraction", "split_rows", low=0.0, high=1.0)
+    chosen: NDArray[np.bool_] | None = None
+    if rows is not None:
+        start, stop, _ = slice(*rows).indices(source.n_rows)
+        chosen = np.zeros(source.n_rows, dtype=np.bool_)
+        chosen[start:stop] = True
+    n = source.n_rows if chosen is None else int(chosen.sum())
+    if fraction == 0:
+        return RowSplit(None, chosen, 0, n)
+    if fraction == 1:  # every chosen row trains: no need to read the times
+        everything = np.ones(source.n_rows, dtype=np.bool_) if chosen is None else chosen
+        return RowSplit(everything, np.zeros(source.n_rows, dtype=np.bool_), n, 0)
+    times = source.times()
+    if chosen is None:
+        train = time_split_mask(times, fraction)
+        rest = ~train
+    else:
+        inside = np.flatnonzero(chosen)
+        train = np.zeros(source.n_rows, dtype=np.bool_)
+        train[inside[time_split_mask(times[inside], fraction)]] = True
+        rest = chosen & ~train
+    return RowSplit(train, rest, int(train.sum()), int(rest.sum()))
+
+
+def parse_row_range(text: str) -> RowRange:
+    """``"START:END"`` (either side may be empty; negative counts from the end) as a pair."""
+    start, colon, stop = text.partition(":")
+    if not colon:
+        raise InputValueError(
+            f"--rows takes START:END (e.g. 0:8000, 8000:, :-1000); got {shown(text)}."
+        )
+    bounds: list[int | None] = []
+    for part in (start, stop):
+        part = part.strip()
+        try:
+            bounds.append(int(part) if part else None)
+        except ValueError:
+            raise InputValueError(
+                f"--rows takes START:END with whole numbers (e.g. 0:8000, 8000:); got "
+                f"{shown(text)}."
+            ) from None
+    return bounds[0], bounds[1]

@@ -1,0 +1,265 @@
+"""Targets given as probabilities (obp's action_dist): hand-computed estimates, what
+estimators may and may not derive from marginals, the round trip of a policy's own
+probabilities through Parquet, .npy and .npz files (equal to the policy to 1e-12), and the
+checks of a file's rows."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from factories import explicit_observation
+
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.logged import LoggedBandit
+from bandits.logs import iter_log_batches, read_log, write_log
+from bandits.ope import (
+    ESTIMATORS,
+    IIPS,
+    IPS,
+    RIPS,
+    SNIPS,
+    PseudoInverse,
+    evaluate_log,
+    make_estimator,
+    probability_target,
+    read_probability_target,
+    write_probability_target,
+)
+from bandits.run import replay_updates
+from bandits.validation import InputError, InputValueError
+from policies import EpsilonGreedy, RidgeGreedy, UniformRandom
+
+
+def _log(slates, rewards, n: int) -> LoggedBandit:
+    """Rows of ``n`` candidates logged by the uniform policy over ordered slates."""
+    slates = np.asarray(slates, dtype=np.int64)
+    rows, size = slates.shape
+    obs = explicit_observation(np.zeros((rows, 1)), np.broadcast_to(np.eye(n), (rows, n, n)),
+                               slate_size=size)  # fmt: skip
+    uniform = UniformRandom(rng=np.random.default_rng(0))
+    decision = SlateDecision(
+        slates, uniform.slate_probability(obs, slates), uniform.position_probability(obs, slates)
+    )
+    return LoggedBandit(obs, decision, SlateFeedback(np.asarray(rewards, float)), "uniform")
+
+
+SINGLE = _log([[0], [1], [1]], [[1.0], [0.5], [1.0]], 2)
+SINGLE_DIST = [[[0.8], [0.2]], [[0.3], [0.7]], [[0.6], [0.4]]]
+
+PAIRS = _log([[0, 2], [1, 0]], [[1.0, 1.0], [0.0, 1.0]], 3)
+PAIRS_DIST = np.array([[[0.5, 0.2], [0.3, 0.3], [0.2, 0.5]]] * 2)  # (row, candidate, position)
+PAIRS_SLATE = [0.25, 0.09]
+
+
+def test_single_items_by_hand():
+    # weights pi / (1/2): 1.6, 1.4, 0.8; rewards 1, 0.5, 1
+    target = probability_target(SINGLE_DIST)
+    assert IPS().estimate(SINGLE, target).value == pytest.approx(3.1 / 3, abs=1e-15)
+    assert SNIPS().estimate(SINGLE, target).value == pytest.approx(3.1 / 3.8, abs=1e-15)
+    assert IIPS().estimate(SINGLE, target).value == pytest.approx(3.1 / 3, abs=1e-15)
+
+
+def test_slates_by_hand_from_marginals_and_the_slate_column():
+    marginals = probability_target(PAIRS_DIST)
+    # IIPS: w = 3 pi(s_k at k): row 0 (1.5, 1.5) . (1, 1) = 3; row 1 (0.9, 0.6) . (0, 1) = 0.6
+    assert IIPS().estimate(PAIRS, marginals).value == pytest.approx(1.8, abs=1e-15)
+    # PI, uniform logger, n = 3, K = 2: 2 A + 2 S + 1 - 4, times the slate reward
+    anywhere = PAIRS_DIST.sum(axis=2)
+    a = np.array([0.5 + 0.5, 0.3 + 0.2])
+    s = np.array([anywhere[0, 0] + anywhere[0, 2], anywhere[1, 1] + anywhere[1, 0]])
+    expected = np.mean((2 * a + 2 * s - 3) * np.array([2.0, 1.0]))
+    assert PseudoInverse().estimate(PAIRS, marginals).value == pytest.approx(expected, abs=1e-14)
+    with pytest.raises(InputValueError, match=r"Estimator 'ips' needs the target's probability "
+                       r"of each whole logged slate.*'slate_probability' column"):  # fmt: skip
+        IPS().estimate(PAIRS, marginals)
+    with pytest.raises(InputValueError, match=r"Estimator 'rips' needs .*top-k prefix"):
+        RIPS().estimate(PAIRS, marginals)
+    whole = probability_target(PAIRS_DIST, slate_probability=PAIRS_SLATE, label="pairs.npz")
+    # slate weights 6 pi(s): 1.5 and 0.54 on slate rewards 2 and 1
+    assert IPS().estimate(PAIRS, whole).value == pytest.approx((3 + 0.54) / 2, abs=1e-14)
+    # RIPS: (top weight, slate weight) = (1.5, 1.5) and (0.9, 0.54)
+    assert RIPS().estimate(PAIRS, whole).value == pytest.approx((3 + 0.54) / 2, abs=1e-14)
+
+
+def test_longer_slates_refuse_rips_even_with_the_slate_column():
+    dist = np.full((1, 3, 3), 1 / 3)
+    target = probability_target(dist, slate_probability=[1 / 6], label="three.npz")
+    with pytest.raises(InputValueError, match=r"'rips'.*three\.npz cannot give.*slates of 3"):
+        make_estimator("rips").check_target(target)
+    make_estimator("ips").check_target(target)  # the whole slate's probability is there
+    make_estimator("iips").check_target(target)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """A uniform log of slates of 2 with the logger's marginals, and a trained target."""
+    from typer.testing import CliRunner
+
+    from bandits.cli import app
+
+    folder = tmp_path_factory.mktemp("run")
+    result = CliRunner().invoke(app, [
+        "simulate", "--env-param", "n_requests=50", "--env-param", "slate_size=2",
+        "--env-param", "min_candidates=4", "--env-param", "max_candidates=7",
+        "--policy", "uniform", "--requests", "600", "--seed", "5", "--quiet",
+        "--log-marginals", "--out", str(folder), "--overwrite"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    path = folder / "logs" / "uniform.parquet"
+    target = EpsilonGreedy(epsilon=0.3, base=RidgeGreedy(), rng=np.random.default_rng(1))
+    replay_updates(target, read_log(path).take(np.arange(200)))
+    return path, target
+
+
+def _compare(frame, names, estimators, *, weights=True):
+    columns = ["value", "stderr", "ci_low", "ci_high", "unsupported_mass"]
+    if weights:  # DM's diagnostics describe slate weights only where the target gives them
+        columns += ["effective_sample_size", "max_weight", "mean_weight"]
+    policy = frame[frame["target"] == names[0]].reset_index(drop=True)
+    given = frame[frame["target"] == names[1]].reset_index(drop=True)
+    assert list(given["estimator"]) == estimators
+    for column in columns:
+        np.testing.assert_allclose(given[column], policy[column], rtol=1e-12, atol=1e-12,
+                                   err_msg=column)  # fmt: skip
+
+
+def test_a_policy_exported_to_parquet_estimates_as_the_policy(simulated, tmp_path):
+    path, target = simulated
+    written = write_probability_target(tmp_path / "p.parquet", iter_log_batches(path), target)
+    assert written == 600
+    file = read_probability_target(tmp_path / "p.parquet")
+    estimators = list(ESTIMATORS)
+    frame = evaluate_log(path, {"policy": target, "file": file},
+                         [make_estimator(name) for name in estimators])  # fmt: skip
+    _compare(frame, ["policy", "file"], estimators)
+    assert frame["value"].notna().all()
+
+
+def test_npy_and_npz_files_as_obp_writes_them(simulated, tmp_path):
+    path, target = simulated
+    log = read_log(path)
+    dist = target.candidate_position_probability(log.observation)
+    np.save(tmp_path / "p.npy", dist)
+    np.savez(tmp_path / "p.npz", action_dist=dist,
+             slate_probability=target.slate_probability(log.observation, log.slates))  # fmt: skip
+    marginal_only = ["iips", "sniips", "pi", "snpi", "dm"]
+    npy, npz = (read_probability_target(tmp_path / name) for name in ("p.npy", "p.npz"))
+    frame = evaluate_log(path, {"policy": target, "npy": npy},
+                         [make_estimator(name) for name in marginal_only])  # fmt: skip
+    _compare(frame[frame["estimator"] != "dm"], ["policy", "npy"], marginal_only[:4])
+    _compare(frame[frame["estimator"] == "dm"], ["policy", "npy"], ["dm"], weights=False)
+    assert frame["effective_sample_size"].iloc[-1] == 600  # DM weighs no row
+    everything = list(ESTIMATORS)
+    frame = evaluate_log(path, {"policy": target, "npz": npz},
+                         [make_estimator(name) for name in everything])  # fmt: skip
+    _compare(frame, ["policy", "npz"], everything)
+    with pytest.raises(InputValueError, match=r"'ips' needs .*p\.npy cannot give"):
+        evaluate_log(path, {"npy": read_probability_target(tmp_path / "p.npy")}, [IPS()])
+
+
+def test_rows_and_batches_keep_the_file_aligned(simulated, tmp_path):
+    path, target = simulated
+    write_probability_target(tmp_path / "p.parquet", iter_log_batches(path, batch_bytes=20_000),
+                             target)  # fmt: skip
+    file = read_probability_target(tmp_path / "p.parquet")
+    assert file.has_slate_probability and file.n_rows == 600 and file.slate_size == 2
+    for rows in ((100, 500), (-250, None)):
+        frame = evaluate_log(path, {"policy": target, "file": file}, [IPS(), IIPS()],
+                             rows=rows, batch_bytes=30_000)  # fmt: skip
+        _compare(frame, ["policy", "file"], ["ips", "iips"])
+    # a file does not train: a training split only skips its rows (the log is in time order)
+    split = evaluate_log(path, {"file": file}, [IPS()], train_fraction=0.5)
+    later = evaluate_log(path, {"policy": copy.deepcopy(target)}, [IPS()], rows=(300, None))
+    assert split["value"].iloc[0] == pytest.approx(later["value"].iloc[0], abs=1e-12)
+    assert split["n"].iloc[0] == 300 and split["n_train"].iloc[0] == 300
+    batches = list(iter_log_batches(path, batch_bytes=20_000))
+    assert len(batches) > 2
+    log = read_log(path)
+    assert IPS().estimate_batches(batches, file).value == pytest.approx(
+        IPS().estimate(log, target).value, abs=1e-12
+    )
+
+
+# --- the checks of a file's rows ---------------------------------------------------------
+
+
+def _parquet(path, rows, slate=None):
+    columns = {"action_dist": pa.array(rows, pa.list_(pa.list_(pa.float64())))}
+    if slate is not None:
+        columns["slate_probability"] = pa.array(slate, pa.float64())
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+GOOD = [[[0.5, 0.2], [0.3, 0.3], [0.2, 0.5]]] * 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "slate", "words"),
+    [
+        (GOOD[:1], None, ["holds target probabilities for 1 rows", "the log has 2"]),
+        ([GOOD[0], GOOD[0][:2]], None, ["row 1 lists 2 candidates; the log's row has 3"]),
+        (
+            [GOOD[0], [[0.5, 0.2], [0.3, 0.3], [0.1, 0.5]]],
+            None,
+            ["'action_dist' of row 1, position 0 sums to 0.9"],
+        ),
+        (
+            [GOOD[0], [[0.6, 0.2], [-0.1, 0.3], [0.5, 0.5]]],
+            None,
+            ["'action_dist' of row 1, candidate 1, position 0 is -0.1"],
+        ),
+        (
+            [[[0.5, 0.2], [float("nan"), 0.3], [0.2, 0.5]], GOOD[0]],
+            None,
+            ["row 0, candidate 1, position 0 is nan"],
+        ),
+        (
+            [GOOD[0], [[0.5, 0.2], [0.3], [0.2, 0.5]]],
+            None,
+            ["row 1, candidate 1 has [0.3]", "a list of 2 probabilities"],
+        ),
+        (GOOD, [0.25, 1.5], ["'slate_probability' of row 1 is 1.5"]),
+        (GOOD, [0.25, 0.4], ["'slate_probability' of row 1 is 0.4", "more than"]),
+    ],
+)
+def test_bad_rows_name_the_file_row_field_and_value(tmp_path, rows, slate, words):
+    file = _parquet(tmp_path / "bad.parquet", rows, slate)
+    with pytest.raises(InputError) as caught:
+        evaluate_log(PAIRS, {"bad": read_probability_target(file)}, [IIPS()])
+    message = str(caught.value)
+    assert str(file) in message
+    for word in words:
+        assert word in message, (word, message)
+
+
+def test_bad_files(tmp_path):
+    padded = np.zeros((2, 4, 2))
+    padded[:, :3] = PAIRS_DIST
+    padded[1, 3, 0] = 0.5
+    np.save(tmp_path / "pad.npy", padded)
+    with pytest.raises(InputValueError, match=r"row 1, candidate 3, position 0 is 0\.5.*padding"):
+        evaluate_log(PAIRS, {"p": read_probability_target(tmp_path / "pad.npy")}, [IIPS()])
+    np.save(tmp_path / "narrow.npy", PAIRS_DIST[:, :2])
+    with pytest.raises(InputValueError, match=r"2 candidates per row, but the log's row 0 has 3"):
+        evaluate_log(PAIRS, {"p": read_probability_target(tmp_path / "narrow.npy")}, [IIPS()])
+    pq.write_table(pa.table({"probs": [1.0, 2.0]}), tmp_path / "other.parquet")
+    with pytest.raises(InputValueError, match=r"has no 'action_dist' column"):
+        read_probability_target(tmp_path / "other.parquet")
+    (tmp_path / "p.csv").write_text("0.5\n")
+    with pytest.raises(InputValueError, match=r"must end in \.parquet, \.npy, \.npz"):
+        read_probability_target(tmp_path / "p.csv")
+    np.savez(tmp_path / "x.npz", other=PAIRS_DIST)
+    with pytest.raises(InputValueError, match=r"has no 'action_dist' array"):
+        read_probability_target(tmp_path / "x.npz")
+    three = probability_target(np.full((2, 3, 3), 1 / 3), label="three")
+    with pytest.raises(InputValueError, match=r"three gives probabilities at 3 positions"):
+        evaluate_log(PAIRS, {"t": three}, [IIPS()])
+    write_log(PAIRS, tmp_path / "pairs.parquet")  # a file log takes files the same way
+    frame = evaluate_log(tmp_path / "pairs.parquet",
+                         {"t": probability_target(PAIRS_DIST)}, [IIPS()])  # fmt: skip
+    assert frame["value"].iloc[0] == pytest.approx(1.8, abs=1e-15)
