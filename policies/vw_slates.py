@@ -59,6 +59,7 @@ class VowpalWabbitSlates(VowpalWabbit):
         learning_rate: float = 0.5,
         interactions: Sequence[str] = ("ui",),
         bits: int = 18,
+        cb_type: str = "mtr",
         rng: np.random.Generator,
     ) -> None:
         super().__init__(
@@ -71,6 +72,7 @@ class VowpalWabbitSlates(VowpalWabbit):
             learning_rate=learning_rate,
             interactions=interactions,
             bits=bits,
+            cb_type=cb_type,
             rng=rng,
         )
 
@@ -143,6 +145,17 @@ class VowpalWabbitSlates(VowpalWabbit):
             slate_size`` (VW's slot has no such action).
         """
         BasePolicy.update(self, obs, decision, feedback)  # checks the inputs
+        self._learn_logged(obs, decision, feedback, decision.position_probability)
+
+    def _learn_logged(
+        self,
+        obs: SlateObservation,
+        decision: SlateDecision,
+        feedback: SlateFeedback,
+        logged: NDArray[np.float64],
+    ) -> None:
+        """Learn every request with ``logged`` probabilities of the shown items at their
+        positions (:meth:`update` and, clipped, ``learn_off_policy``)."""
         k = decision.slates.shape[1]
         positions = np.arange(k)
         outside = decision.slates % obs.slate_size != positions
@@ -158,7 +171,7 @@ class VowpalWabbitSlates(VowpalWabbit):
         heads = self._request_heads(obs)
         prefix = len("slates shared ")
         for row, slate in enumerate(decision.slates.tolist()):
-            probabilities = decision.position_probability[row].tolist()
+            probabilities = logged[row].tolist()
             slots = "".join(
                 f"\nslates slot {item // k}:{probability:.9g} {SLOT_TAG}|s p{position}"
                 for position, (item, probability) in enumerate(

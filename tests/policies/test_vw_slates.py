@@ -103,6 +103,7 @@ CHANGES = [
     ({"learning_rate": 0.5}, {"learning_rate": 0.01}),
     ({"interactions": ["ui"]}, {"interactions": []}),
     ({"bits": 18}, {"bits": 2}),
+    ({"cb_type": "mtr"}, {"cb_type": "dr"}),
 ]
 
 
@@ -155,3 +156,18 @@ def test_slates_beat_uniform_when_each_position_has_a_best_candidate():
     uniform = (0.6 + 0.1 + 0.1) / 3 + (0.6 + 0.1) / 2
     late = np.mean(rewards[-10:])
     assert late > uniform + 4 * np.sqrt(2 * 0.25 / 320)
+
+
+def test_learning_off_policy_labels_the_slates_examples():
+    """``learn_off_policy`` (what ``bandits learn`` calls) learns slates examples: from a
+    uniform log where position 0's best is candidate 2, the policy comes to prefer it."""
+    policy = slates(epsilon=0.0)
+    shown = np.array([[a, b] for a in (0, 2, 4) for b in (1, 3)])
+    obs = FIVE.take(np.zeros(len(shown), dtype=np.int64))
+    probability = np.tile([1 / 3, 1 / 2], (len(shown), 1))
+    decision = type(policy.act(obs))(shown, probability.prod(axis=1), probability)
+    for _ in range(30):
+        rewards = (shown == np.array([2, 3])).astype(float)
+        policy.learn_off_policy(obs, decision, SlateFeedback(rewards), clip=10.0)
+    marginals = policy.candidate_position_probability(FIVE)[0]
+    assert marginals[2, 0] == pytest.approx(1.0) and marginals[3, 1] == pytest.approx(1.0)
