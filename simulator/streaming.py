@@ -6,16 +6,9 @@ from __future__ import annotations
 
 from numpy.typing import ArrayLike
 
-from bandits.validation import check_integer
-from simulator.catalogue import Catalogue
-from simulator.choice import make_choice_model
-from simulator.context import Context
 from simulator.env import SlateEnv
-from simulator.fatigue import Fatigue
-from simulator.reward import DEFAULT_SPREAD, make_reward
-from simulator.trends import Trends
-from simulator.users import Users
-from simulator.world import World
+from simulator.presets import build_world
+from simulator.reward import DEFAULT_SPREAD
 
 STEPS_PER_DAY = 48
 """Default steps per simulated day: a step is half an hour."""
@@ -101,75 +94,63 @@ class StreamingServiceEnv(SlateEnv):
         reward: str = "watch_time",
         watch_time_spread: float = DEFAULT_SPREAD,
     ) -> None:
-        owner = type(self).__name__
-        catalogue = Catalogue(
-            n_items=n_items,
-            n_latent=n_latent,
-            bias_scale=item_bias_scale,
-            initial_items=initial_items,
-            items_per_step=items_per_step,
-            item_lifetime=item_lifetime,
-            n_genres=n_genres,
-            micro_genres=micro_genres,
-            owner=owner,
-        )
-        users = Users(
-            n_users=n_users,
-            n_latent=n_latent,
-            history_length=history_length,
-            feature_noise=feature_noise,
-            initial_users=initial_users,
-            users_per_step=users_per_step,
-            drift=drift,
-            drift_every=drift_every,
-            n_genres=n_genres,
-            n_segments=n_segments,
-            click_drift=click_drift,
-            owner=owner,
-        )
-        context = Context(
-            n_latent=n_latent,
-            devices=devices,
-            device_probabilities=device_probabilities,
-            steps_per_day=steps_per_day,
-            steps_per_year=steps_per_year,
-            shift_scale=context_shift_scale,
-            day_of_week=day_of_week,
-            owner=owner,
-        )
-        fatigue = Fatigue(
-            exposure_fatigue=exposure_fatigue,
-            click_fatigue=click_fatigue,
-            fatigue_decay=fatigue_decay,
-            fatigue_weight=fatigue_weight,
-            boredom_threshold=boredom_threshold,
-            boredom_duration=boredom_duration,
-            boredom_penalty=boredom_penalty,
-            churn_probability=churn_probability,
-            mean_absence=mean_absence,
-            owner=owner,
-        )
-        trends = Trends(trend_amplitude=trend_amplitude, trend_period=steps_per_year, owner=owner)
-        size = check_integer(slate_size, "slate_size", owner, low=1, high=catalogue.n_items)
         super().__init__(
-            World(
-                catalogue=catalogue,
-                users=users,
-                context=context,
-                choice_model=make_choice_model(
-                    choice_model,
-                    slate_size=size,
-                    examination=examination,
-                    no_click_logit=no_click_logit,
-                    owner=owner,
-                ),
-                reward=make_reward(reward, watch_time_spread=watch_time_spread, owner=owner),
-                fatigue=fatigue,
-                trends=trends,
-                n_requests=n_requests,
-                min_candidates=min_candidates,
-                max_candidates=max_candidates,
-                logit_scale=logit_scale,
-                owner=owner,
+            build_world(
+                type(self).__name__,
+                catalogue={
+                    "n_items": n_items,
+                    "n_latent": n_latent,
+                    "bias_scale": item_bias_scale,
+                    "initial_items": initial_items,
+                    "items_per_step": items_per_step,
+                    "item_lifetime": item_lifetime,
+                    "n_genres": n_genres,
+                    "micro_genres": micro_genres,
+                },
+                users={
+                    "n_users": n_users,
+                    "history_length": history_length,
+                    "feature_noise": feature_noise,
+                    "initial_users": initial_users,
+                    "users_per_step": users_per_step,
+                    "drift": drift,
+                    "drift_every": drift_every,
+                    "n_genres": n_genres,
+                    "n_segments": n_segments,
+                    "click_drift": click_drift,
+                },
+                context={
+                    "devices": devices,
+                    "device_probabilities": device_probabilities,
+                    "steps_per_day": steps_per_day,
+                    "steps_per_year": steps_per_year,
+                    "shift_scale": context_shift_scale,
+                    "day_of_week": day_of_week,
+                },
+                fatigue={
+                    "exposure_fatigue": exposure_fatigue,
+                    "click_fatigue": click_fatigue,
+                    "fatigue_decay": fatigue_decay,
+                    "fatigue_weight": fatigue_weight,
+                    "boredom_threshold": boredom_threshold,
+                    "boredom_duration": boredom_duration,
+                    "boredom_penalty": boredom_penalty,
+                    "churn_probability": churn_probability,
+                    "mean_absence": mean_absence,
+                },
+                trends={"trend_amplitude": trend_amplitude, "trend_period": steps_per_year},
+                choice={
+                    "choice_model": choice_model,
+                    "slate_size": slate_size,
+                    "examination": examination,
+                    "no_click_logit": no_click_logit,
+                },
+                reward={"reward": reward, "watch_time_spread": watch_time_spread},
+                requests={
+                    "n_requests": n_requests,
+                    "min_candidates": min_candidates,
+                    "max_candidates": max_candidates,
+                    "logit_scale": logit_scale,
+                },
             )
         )

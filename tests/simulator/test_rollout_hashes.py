@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import simulator  # noqa: F401  (registers the environments)
+import simulator
 from bandits.slates import sample_uniform_slates
 
 SMALL = {"n_requests": 6, "min_candidates": 6, "max_candidates": 9}
