@@ -180,9 +180,10 @@ class Cascade(ChoiceModel):
     slate lists its items by ``v`` descending, and which items to take is a dynamic programme
     over the candidates in that order: ``g(i, m) = max(g(i+1, m), a_i v_i + (1 - a_i)
     g(i+1, m-1))``, the best reward of ``m`` items from the ``i``-th on (O(max_candidates x
-    slate_size) per request, as ``slate_size`` numpy passes: see :meth:`_programme`). Where ``v`` is the same for every candidate (click reward) the
-    expected reward is ``v (1 - prod (1 - a))`` whatever the order, so the top-k by attraction,
-    best first, are best; those rows skip the programme.
+    slate_size) per request, as ``slate_size`` numpy passes: see :meth:`_programme`). Where
+    ``v`` is the same for every candidate (click reward) the expected reward is ``v (1 - prod
+    (1 - a))`` whatever the order, so the top-k by attraction, best first, are best; those rows
+    skip the programme.
     """
 
     name = "cascade"
