@@ -17,6 +17,10 @@ STEPS_PER_DAY = 24
 DEFAULT_REWARD: Mapping[str, float] = {"click": 0.1, "purchase": 1.0}
 """Default reward: a purchase, plus a little for the click."""
 
+PURCHASE_DEFAULTS = (2.0, 0.8)
+"""``purchase_intercept`` and ``price_sensitivity`` when a reward with a purchase leaves them
+unset."""
+
 
 class OnlineShopEnv(SlateEnv):
     """An online shop: the latent-factor world of :class:`LatentFactorEnv` with
@@ -27,7 +31,9 @@ class OnlineShopEnv(SlateEnv):
       quality and Zipf popularity (``popularity_weight``); ``env.item_attributes()`` lists
       them;
     - a purchase after a click with probability ``sigmoid(purchase_intercept -
-      price_sensitivity log price)``; the reward is the weighted mix ``reward`` of
+      price_sensitivity log price)`` (unset: 2.0 and 0.8; setting either with a reward that
+      has no ``"purchase"`` or ``"revenue"`` is an error, not silently ignored); the reward
+      is the weighted mix ``reward`` of
       ``"click"``, ``"purchase"``, ``"revenue"`` (price if bought) and ``"watch_time"``
       (default 0.1 click + 1 purchase); ``info["expected_signals"]`` has the exact expected
       clicks, purchases (and revenue) per request;
@@ -75,8 +81,8 @@ class OnlineShopEnv(SlateEnv):
         popularity_weight: float = 0.3,
         price_median: float = 20.0,
         price_spread: float = 0.8,
-        purchase_intercept: float = 2.0,
-        price_sensitivity: float = 0.8,
+        purchase_intercept: float | None = None,
+        price_sensitivity: float | None = None,
         devices: bool = True,
         device_probabilities: tuple[float, float, float] = (0.55, 0.05, 0.4),
         device_attention: tuple[float, float, float] = (-0.3, 0.0, 0.0),
@@ -163,6 +169,7 @@ class OnlineShopEnv(SlateEnv):
                     "watch_time_spread": watch_time_spread,
                     "purchase_intercept": purchase_intercept,
                     "price_sensitivity": price_sensitivity,
+                    "purchase_defaults": PURCHASE_DEFAULTS,
                 },
                 requests={
                     "n_requests": n_requests,
