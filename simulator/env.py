@@ -50,7 +50,8 @@ class SlateEnv(_Served, gymnasium.Env):
 
     ``reset`` draws a new world from ``self.np_random``; ``step`` takes slates, int64 of shape
     (n_requests, slate_size), indices into each request's candidates (``action_space.sample()``
-    draws ones valid for any batch), and returns the total reward of the batch acted
+    draws uniformly among each request's valid slates, valid for any batch), and returns the total
+    reward of the batch acted
     on. Its ``info`` holds ``"rewards"`` and ``"signals"`` (per position), the exact
     ``"expected_reward"`` and ``"oracle_reward"`` (n_requests,), ``"expected_rewards"`` per
     position, ``"oracle_slates"`` and, where the choice model has it, ``"candidate_rewards"``
@@ -75,6 +76,7 @@ class SlateEnv(_Served, gymnasium.Env):
             slate_size=world.slate_size,
             max_candidates=world.max_candidates,
             min_candidates=world.min_candidates,
+            counts=world.counts_,
         )
         self.observation_space = world.observation_space()
         self._batch = None
@@ -172,6 +174,7 @@ class SlateVectorEnv(_Served, VectorEnv):
             slate_size=world.slate_size,
             max_candidates=world.max_candidates,
             min_candidates=world.min_candidates,
+            counts=world.counts_,
         )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = SlateSpace(
@@ -179,6 +182,7 @@ class SlateVectorEnv(_Served, VectorEnv):
             slate_size=world.slate_size,
             max_candidates=world.max_candidates,
             min_candidates=world.min_candidates,
+            counts=world.counts_,
             num_envs=self.num_envs,
         )
         self._batch = None

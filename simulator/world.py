@@ -64,12 +64,22 @@ class Batch:
     signals: NDArray[np.float64]
 
 
+def _splitmix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """Steele, Lea and Flood's splitmix64 finaliser (a bijection of 64-bit integers that mixes
+    every input bit into every output bit), elementwise, wrapping modulo 2**64."""
+    z = values + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 class World:
     """Requests, candidates, attractions, feedback and ground truth, from the parts.
 
     A request at step ``t`` of world ``w``: a user arrives (:class:`Users`), the context
-    signals are drawn (:class:`Context`), ``n`` candidates (``n`` uniform in
-    ``[min_candidates, max_candidates]``) are drawn uniformly among the live items
+    signals are drawn (:class:`Context`), ``n`` candidates (``n`` in ``[min_candidates,
+    max_candidates]``, fixed per request slot: :meth:`candidate_counts`) are drawn uniformly among
+    the live items
     (:class:`Catalogue`) in O(max_candidates), and candidate ``i`` (of genre ``g``) has the
     utility logit
 
@@ -145,6 +155,7 @@ class World:
         self.logit_scale = check_real(logit_scale, "logit_scale", owner, low=0.0, high=MAX_SCALE)
         self.n_worlds = 1
         self.check_memory(1, owner)
+        self.counts_ = self.candidate_counts()
 
     def _check_parts(self, owner: str) -> None:
         """The parts agree: one genre count, prices for a purchase reward, genres for fatigue
@@ -238,7 +249,7 @@ class World:
         worlds = self.worlds_
         rows = worlds.size
         users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
-        counts = rng.integers(self.min_candidates, self.max_candidates + 1, size=rows)
+        counts = np.tile(self.counts_, self.n_worlds)
         ranks = sample_distinct(self.catalogue.n_live(time), rows, self.max_candidates, rng)
         real = np.arange(self.max_candidates) < counts[:, None]
         padded = self.min_candidates < self.max_candidates
@@ -275,6 +286,25 @@ class World:
         return Batch(
             time, worlds, users, counts, items, real, logits, values, features, genres, signals
         )
+
+    def candidate_counts(self) -> NDArray[np.int64]:
+        """The candidate count of each request slot, shape (n_requests,): the same at every
+        step, in every world and for every seed.
+
+        Slot ``i`` offers ``min_candidates + h(i) mod (max_candidates - min_candidates + 1)``
+        candidates, ``h`` the splitmix64 mixer, so the counts spread evenly over the range
+        and vary from slot to slot; as users are drawn into the slots at random, the count a
+        user meets is a uniform draw from the slots' counts. Being fixed, any slate valid for
+        one batch is valid for every batch (gymnasium's checker steps with an action drawn
+        before a reset), and ``action_space.sample()`` draws uniformly among each request's
+        own candidates.
+        """
+        n = self.n_requests
+        if self.min_candidates == self.max_candidates:
+            return np.full(n, self.min_candidates, dtype=np.int64)
+        spread = np.uint64(self.max_candidates - self.min_candidates + 1)
+        mixed = _splitmix64(np.arange(n, dtype=np.uint64))
+        return self.min_candidates + (mixed % spread).astype(np.int64)
 
     def observation(self, batch: Batch) -> dict[str, NDArray[Any]]:
         """The batch in the ``SlateObservation.to_mapping()`` layout (``slate_size`` 0-d),

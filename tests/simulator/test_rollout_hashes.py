@@ -43,12 +43,12 @@ def rollout_hash(env_id: str, seed: int, steps: int = 5) -> str:
 
 
 EXPECTED = {
-    ("bandits/LatentFactor-v0", 0): "871a5743fc1a4c1b",
-    ("bandits/LatentFactor-v0", 7): "6d474f748b5a3c55",
-    ("bandits/OnlineShop-v0", 0): "ecc5a22ee87ee456",
-    ("bandits/OnlineShop-v0", 7): "d018492324a0ff5c",
-    ("bandits/StreamingService-v0", 0): "ee331e63e4330978",
-    ("bandits/StreamingService-v0", 7): "ae0ae4506837e933",
+    ("bandits/LatentFactor-v0", 0): "e51e52c859b73aac",
+    ("bandits/LatentFactor-v0", 7): "85f5c0f4d5941b4f",
+    ("bandits/OnlineShop-v0", 0): "d239769cbd13bf4b",
+    ("bandits/OnlineShop-v0", 7): "fc5590db37cc071a",
+    ("bandits/StreamingService-v0", 0): "25aa8fd49241554a",
+    ("bandits/StreamingService-v0", 7): "c74d6eb867a96921",
 }
 
 
