@@ -24,6 +24,10 @@ class _Served:
     world: World
     _batch: Batch | None
     _name: str
+    _time: int
+    _arrivals: np.random.Generator
+    _feedback: np.random.Generator
+    np_random: np.random.Generator  # gymnasium's, on the Env or VectorEnv it is mixed into
 
     def _current(self) -> Batch:
         if self._batch is None:
@@ -44,6 +48,20 @@ class _Served:
         self._batch = batch
         return batch
 
+    def _start(self, n_worlds: int) -> Batch:
+        """Draw the worlds from ``np_random`` and spawn from it the two streams of the run:
+        arrivals (users, candidates, context, drift, shocks) and feedback (clicks, watch
+        time, purchases, churn)."""
+        self._arrivals, self._feedback = self.np_random.spawn(2)
+        return self._serve(self.world.reset(self.np_random, n_worlds, self._arrivals))
+
+    def _advance(self, slates: NDArray[np.int64]) -> dict[str, Any]:
+        """Feedback to ``slates`` on the current batch, then the next batch."""
+        info = self.world.respond(self._feedback, self._current(), slates)
+        self._time += 1
+        self._serve(self.world.next_batch(self._arrivals, self._time))
+        return info
+
 
 class SlateEnv(_Served, gymnasium.Env):
     """A batched slate environment: each step serves ``n_requests`` requests of one world.
@@ -57,9 +75,19 @@ class SlateEnv(_Served, gymnasium.Env):
     position, ``"oracle_slates"`` and, where the choice model has it, ``"candidate_rewards"``
     (n_requests, max_candidates, slate_size). Episodes never end.
 
-    Common random numbers: the random numbers a step draws do not depend on the action, so
-    two copies reset with the same seed show the same users and candidates to any two
-    policies; only the histories differ.
+    Randomness: ``reset`` draws the world from ``self.np_random`` and spawns two child
+    streams from it (``Generator.spawn``): *arrivals* (who asks, the candidates, the context
+    draws, drift and popularity shocks) and *feedback* (click, watch-time and purchase draws,
+    churn). Neither stream's consumption depends on the slates shown.
+
+    Common random numbers: two copies reset with the same seed draw the same world, the same
+    candidates, context draws, drift and shocks, and the same feedback uniforms at every
+    step, whatever their policies do. Who asks is the same too, except under churn: a user
+    away in one copy and not the other (their policies bored different users) is replaced,
+    in that copy only, by a user drawn from the request's second uniform
+    (:meth:`simulator.users.Users.arrive`); such a request's user, context signals that
+    depend on the user (location), and logits then differ. Histories, fatigue and tastes
+    pulled by clicks differ as the policies' clicks do.
 
     Parameters
     ----------
@@ -104,8 +132,7 @@ class SlateEnv(_Served, gymnasium.Env):
         """Draw a new world and its first batch; ``options`` is unused."""
         super().reset(seed=seed)
         self._time = 0
-        batch = self._serve(self.world.reset(self.np_random, 1))
-        return self.world.observation(batch), {}
+        return self.world.observation(self._start(1)), {}
 
     def step(
         self, action: ArrayLike
@@ -113,11 +140,9 @@ class SlateEnv(_Served, gymnasium.Env):
         """Show the slates, draw the feedback, then serve the next batch."""
         shape = (self.world.n_requests, self.world.slate_size)
         slates = self._check(action, f"The action of {self._name}.step", shape)
-        info = self.world.respond(self.np_random, self._current(), slates)
-        self._time += 1
-        batch = self._serve(self.world.next_batch(self.np_random, self._time))
+        info = self._advance(slates)
         reward = float(info["rewards"].sum())
-        return self.world.observation(batch), reward, False, False, info
+        return self.world.observation(self._current()), reward, False, False, info
 
     def expected_slate_reward(self, slates: ArrayLike) -> NDArray[np.float64]:
         """Exact expected reward of ``slates`` on the current batch, shape (n_requests,)."""
@@ -196,8 +221,7 @@ class SlateVectorEnv(_Served, VectorEnv):
             seed = seed[0]
         super().reset(seed=seed)
         self._time = 0
-        batch = self._serve(self.world.reset(self.np_random, self.num_envs))
-        return self._stacked(self.world.observation(batch)), {}
+        return self._stacked(self.world.observation(self._start(self.num_envs))), {}
 
     def step(
         self, actions: ArrayLike
@@ -211,12 +235,10 @@ class SlateVectorEnv(_Served, VectorEnv):
         """Show the slates of every sub-environment, draw feedback, serve the next batches."""
         shape = (self.num_envs, self.world.n_requests, self.world.slate_size)
         slates = self._check(actions, f"The actions of {self._name}.step", shape)
-        info = self.world.respond(self.np_random, self._current(), slates)
-        self._time += 1
-        batch = self._serve(self.world.next_batch(self.np_random, self._time))
+        info = self._advance(slates)
         rewards = info["rewards"].reshape(self.num_envs, -1).sum(axis=1)
         done = np.zeros(self.num_envs, dtype=np.bool_)
-        obs = self._stacked(self.world.observation(batch))
+        obs = self._stacked(self.world.observation(self._current()))
         return obs, rewards, done, done.copy(), self._vector_info(info)
 
     def _stacked(self, values: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:

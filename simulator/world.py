@@ -210,8 +210,14 @@ class World:
                     f"{MEMORY_LIMIT / 2**30:.0f} GiB allowed; make {names} smaller."
                 )
 
-    def reset(self, rng: np.random.Generator, n_worlds: int) -> Batch:
-        """Draw ``n_worlds`` new worlds and their first batch."""
+    def reset(
+        self,
+        rng: np.random.Generator,
+        n_worlds: int,
+        arrivals: np.random.Generator | None = None,
+    ) -> Batch:
+        """Draw ``n_worlds`` new worlds from ``rng`` and their first batch from ``arrivals``
+        (default ``rng``)."""
         self.n_worlds = n_worlds
         catalogue = self.catalogue
         self.users.reset(rng, n_worlds)
@@ -231,7 +237,7 @@ class World:
             columns.append(catalogue.genres_[:, None].astype(np.float64))
         self.table_ = np.concatenate(columns, axis=1)
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
-        return self.next_batch(rng, 0)
+        return self.next_batch(rng if arrivals is None else arrivals, 0)
 
     def evolve(self, rng: np.random.Generator, time: int) -> None:
         """Apply the drift and shocks due at step ``time`` (nothing drawn when none is due)."""

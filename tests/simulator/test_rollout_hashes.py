@@ -43,12 +43,12 @@ def rollout_hash(env_id: str, seed: int, steps: int = 5) -> str:
 
 
 EXPECTED = {
-    ("bandits/LatentFactor-v0", 0): "e51e52c859b73aac",
-    ("bandits/LatentFactor-v0", 7): "85f5c0f4d5941b4f",
-    ("bandits/OnlineShop-v0", 0): "d239769cbd13bf4b",
-    ("bandits/OnlineShop-v0", 7): "fc5590db37cc071a",
-    ("bandits/StreamingService-v0", 0): "25aa8fd49241554a",
-    ("bandits/StreamingService-v0", 7): "c74d6eb867a96921",
+    ("bandits/LatentFactor-v0", 0): "1c7eb99d1a2915d9",
+    ("bandits/LatentFactor-v0", 7): "c10a355887de0e8b",
+    ("bandits/OnlineShop-v0", 0): "3a36d617fc7b8938",
+    ("bandits/OnlineShop-v0", 7): "6d8a07d6d25a45a2",
+    ("bandits/StreamingService-v0", 0): "ea6c70f2395029ee",
+    ("bandits/StreamingService-v0", 7): "9f45678b977049cf",
 }
 
 
