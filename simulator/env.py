@@ -13,7 +13,14 @@ from gymnasium.vector.utils import batch_space
 from numpy.typing import ArrayLike, NDArray
 
 from bandits.items import ItemTable
-from bandits.validation import as_array, check_integer, check_shape, check_slates
+from bandits.validation import (
+    InputTypeError,
+    InputValueError,
+    as_array,
+    check_integer,
+    check_shape,
+    check_slates,
+)
 from simulator.spaces import SlateSpace
 from simulator.world import Batch, World
 
@@ -27,6 +34,7 @@ class _Served:
     _time: int
     _arrivals: np.random.Generator
     _feedback: np.random.Generator
+    _candidate_rewards: bool = False
     np_random: np.random.Generator  # gymnasium's, on the Env or VectorEnv it is mixed into
 
     def _current(self) -> Batch:
@@ -48,6 +56,29 @@ class _Served:
         self._batch = batch
         return batch
 
+    def _options(self, options: dict[str, Any] | None) -> None:
+        """Read ``reset``'s options: ``{"candidate_rewards": bool}`` (default False)."""
+        given = dict(options or {})
+        wanted = given.pop("candidate_rewards", False)
+        if given:
+            raise InputValueError(
+                f"The options of {self._name}.reset may only hold 'candidate_rewards'; got "
+                f"{sorted(given)}."
+            )
+        if not isinstance(wanted, bool | np.bool_):
+            raise InputTypeError(
+                f"The 'candidate_rewards' option of {self._name}.reset must be a bool; got "
+                f"{type(wanted).__name__} {wanted!r}."
+            )
+        self._candidate_rewards = bool(wanted)
+
+    def candidate_rewards(self) -> NDArray[np.float64] | None:
+        """The exact expected reward of every candidate at every position on the current
+        batch, shape (n_rows, max_candidates, slate_size), or None where it depends on the
+        rest of the slate (cascade, MNL)."""
+        batch = self._current()
+        return self.world.choice_model.candidate_rewards(batch.logits, batch.values)
+
     def _start(self, n_worlds: int) -> Batch:
         """Draw the worlds from ``np_random`` and spawn from it the two streams of the run:
         arrivals (users, candidates, context, drift, shocks) and feedback (clicks, watch
@@ -57,7 +88,9 @@ class _Served:
 
     def _advance(self, slates: NDArray[np.int64]) -> dict[str, Any]:
         """Feedback to ``slates`` on the current batch, then the next batch."""
-        info = self.world.respond(self._feedback, self._current(), slates)
+        info = self.world.respond(
+            self._feedback, self._current(), slates, candidate_rewards=self._candidate_rewards
+        )
         self._time += 1
         self._serve(self.world.next_batch(self._arrivals, self._time))
         return info
@@ -72,7 +105,8 @@ class SlateEnv(_Served, gymnasium.Env):
     reward of the batch acted
     on. Its ``info`` holds ``"rewards"`` and ``"signals"`` (per position), the exact
     ``"expected_reward"`` and ``"oracle_reward"`` (n_requests,), ``"expected_rewards"`` per
-    position, ``"oracle_slates"`` and, where the choice model has it, ``"candidate_rewards"``
+    position, ``"oracle_slates"`` and, after ``reset(options={"candidate_rewards": True})``
+    and where the choice model has it (position-based), ``"candidate_rewards"``
     (n_requests, max_candidates, slate_size). Episodes never end.
 
     Randomness: ``reset`` draws the world from ``self.np_random`` and spawns two child
@@ -129,7 +163,11 @@ class SlateEnv(_Served, gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        """Draw a new world and its first batch; ``options`` is unused."""
+        """Draw a new world and its first batch. ``options={"candidate_rewards": True}`` puts
+        ``"candidate_rewards"`` into every ``step``'s ``info`` (off by default: it is
+        ``max_candidates x slate_size`` floats per request; :meth:`candidate_rewards` gives it
+        for the current batch on demand)."""
+        self._options(options)
         super().reset(seed=seed)
         self._time = 0
         return self.world.observation(self._start(1)), {}
@@ -216,7 +254,9 @@ class SlateVectorEnv(_Served, VectorEnv):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        """Draw ``num_envs`` new worlds and their first batches (one seed for all)."""
+        """Draw ``num_envs`` new worlds and their first batches (one seed for all); options as
+        for :meth:`SlateEnv.reset`."""
+        self._options(options)
         if isinstance(seed, list):
             seed = seed[0]
         super().reset(seed=seed)

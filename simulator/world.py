@@ -371,7 +371,12 @@ class World:
         return self.choice_model.best_slates(batch.logits, batch.values, batch.real)
 
     def respond(
-        self, rng: np.random.Generator, batch: Batch, slates: NDArray[np.int64]
+        self,
+        rng: np.random.Generator,
+        batch: Batch,
+        slates: NDArray[np.int64],
+        *,
+        candidate_rewards: bool = False,
     ) -> dict[str, Any]:
         """Feedback to ``slates`` (checked) and the exact ground truth; records the clicks,
         pulls the tastes toward them and counts the fatigue.
@@ -384,8 +389,10 @@ class World:
             ``"oracle_reward"``, shape (n_rows,); ``"expected_rewards"`` per position;
             ``"expected_signals"``, the exact expected total of each of the reward's signals
             (``"click"``, ``"watch_time"``, ``"purchase"``, ``"revenue"``), shape (n_rows,);
-            ``"oracle_slates"``; ``"candidate_rewards"``, shape (n_rows, max_candidates,
-            slate_size), where the choice model has it (position-based).
+            ``"oracle_slates"``; with ``candidate_rewards=True``, ``"candidate_rewards"``,
+            shape (n_rows, max_candidates, slate_size), where the choice model has it
+            (position-based): an array of ``max_candidates x slate_size`` floats per request
+            that nothing in the step needs, so it is built only when asked for.
         """
         uniforms = rng.random(slates.shape)
         logits = np.take_along_axis(batch.logits, slates, axis=1)
@@ -409,9 +416,10 @@ class World:
             },
             "oracle_slates": oracle_slates,
         }
-        candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
-        if candidate is not None:
-            info["candidate_rewards"] = candidate
+        if candidate_rewards:
+            candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
+            if candidate is not None:
+                info["candidate_rewards"] = candidate
         genres = np.take_along_axis(batch.genres, slates, axis=1)
         self.fatigue.observe(rng, batch.users, genres, clicks, batch.time)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]
