@@ -30,6 +30,12 @@ class OnlineShopEnv(SlateEnv):
       spread ``price_spread``; ``log(price / price_median)`` is the last item feature),
       quality and Zipf popularity (``popularity_weight``); ``env.item_attributes()`` lists
       them;
+    - candidates tilted by popularity: each request's candidates are drawn without
+      replacement from the mixture ``(1 - candidate_popularity) uniform +
+      candidate_popularity popularity`` over the live products (popular products are
+      offered more often; :meth:`simulator.catalogue.Catalogue.draw_candidates`);
+    - novelty: a product released at step ``r`` has the logit boost ``novelty_weight *
+      novelty_decay**(t - r)`` (half-life about 69 steps, three days, by default);
     - a purchase after a click with probability ``sigmoid(purchase_intercept -
       price_sensitivity log price)`` (unset: 2.0 and 0.8; setting either with a reward that
       has no ``"purchase"`` or ``"revenue"`` is an error, not silently ignored); the reward
@@ -81,6 +87,9 @@ class OnlineShopEnv(SlateEnv):
         popularity_weight: float = 0.3,
         price_median: float = 20.0,
         price_spread: float = 0.8,
+        candidate_popularity: float = 0.5,
+        novelty_weight: float = 0.3,
+        novelty_decay: float = 0.99,
         purchase_intercept: float | None = None,
         price_sensitivity: float | None = None,
         devices: bool = True,
@@ -122,6 +131,7 @@ class OnlineShopEnv(SlateEnv):
                     "popularity_weight": popularity_weight,
                     "price_median": price_median,
                     "price_spread": price_spread,
+                    "candidate_popularity": candidate_popularity,
                 },
                 users={
                     "n_users": n_users,
@@ -157,6 +167,8 @@ class OnlineShopEnv(SlateEnv):
                     "shock_size": shock_size,
                     "shock_decay": shock_decay,
                     "shock_duration": shock_duration,
+                    "novelty_weight": novelty_weight,
+                    "novelty_decay": novelty_decay,
                 },
                 choice={
                     "choice_model": choice_model,

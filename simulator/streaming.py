@@ -39,12 +39,21 @@ class StreamingServiceEnv(SlateEnv):
       ``boredom_duration`` steps (logit ``-boredom_penalty``) and leaves with probability
       ``churn_probability`` for a geometric absence of mean ``mean_absence`` steps; clicks
       pull tastes toward the clicked titles by ``click_drift``;
+    - title lengths (log-normal, median ``length_median`` minutes, spread
+      ``length_spread``; ``log(length / length_median)`` is the last item feature): a
+      phone request lowers each title's logit by ``phone_short_preference`` and the morning
+      (peak at 8:00) by up to ``morning_short_preference`` per unit of log length above the
+      median (short titles gain), see :class:`simulator.context.Context`;
+    - novelty: a title released at step ``r`` has the logit boost ``novelty_weight *
+      novelty_decay**(t - r)`` (half-life about 34 steps, 17 hours, by default);
     - by default a cascade (scan down, stop at the first click; ``"examined"`` signal) and
       watch time as the reward.
 
     Parameters are those of :class:`LatentFactorEnv` (with other defaults) and the ones above;
     ``steps_per_day``/``steps_per_year`` of 0 drop the time-of-day/season signals (and need
-    ``day_of_week=False``/``trend_amplitude=0``) and ``devices=False`` the device.
+    ``day_of_week=False``, ``morning_short_preference=0``/``trend_amplitude=0``) and
+    ``devices=False`` the device (and needs ``phone_short_preference=0``); ``length_median=0``
+    drops the lengths (and needs both short preferences 0).
     """
 
     def __init__(
@@ -78,6 +87,12 @@ class StreamingServiceEnv(SlateEnv):
         n_segments: int = 5,
         day_of_week: bool = True,
         trend_amplitude: float = 0.3,
+        length_median: float = 45.0,
+        length_spread: float = 0.6,
+        phone_short_preference: float = 0.5,
+        morning_short_preference: float = 0.3,
+        novelty_weight: float = 0.5,
+        novelty_decay: float = 0.98,
         exposure_fatigue: float = 0.1,
         click_fatigue: float = 1.0,
         fatigue_decay: float = 0.9,
@@ -106,6 +121,8 @@ class StreamingServiceEnv(SlateEnv):
                     "item_lifetime": item_lifetime,
                     "n_genres": n_genres,
                     "micro_genres": micro_genres,
+                    "length_median": length_median,
+                    "length_spread": length_spread,
                 },
                 users={
                     "n_users": n_users,
@@ -126,6 +143,8 @@ class StreamingServiceEnv(SlateEnv):
                     "steps_per_year": steps_per_year,
                     "shift_scale": context_shift_scale,
                     "day_of_week": day_of_week,
+                    "phone_short_preference": phone_short_preference,
+                    "morning_short_preference": morning_short_preference,
                 },
                 fatigue={
                     "exposure_fatigue": exposure_fatigue,
@@ -138,7 +157,12 @@ class StreamingServiceEnv(SlateEnv):
                     "churn_probability": churn_probability,
                     "mean_absence": mean_absence,
                 },
-                trends={"trend_amplitude": trend_amplitude, "trend_period": steps_per_year},
+                trends={
+                    "trend_amplitude": trend_amplitude,
+                    "trend_period": steps_per_year,
+                    "novelty_weight": novelty_weight,
+                    "novelty_decay": novelty_decay,
+                },
                 choice={
                     "choice_model": choice_model,
                     "slate_size": slate_size,

@@ -17,7 +17,6 @@ from simulator.choice import ChoiceModel
 from simulator.context import Context
 from simulator.fatigue import Fatigue
 from simulator.reward import Reward
-from simulator.sampling import sample_distinct
 from simulator.trends import Trends
 from simulator.users import Users
 
@@ -83,13 +82,17 @@ class World:
     (:class:`Catalogue`) in O(max_candidates), and candidate ``i`` (of genre ``g``) has the
     utility logit
 
-        ``logit_scale * (theta_u + c M) . phi_i + o_i + s_g(t) + h_i(t) + a(c) - P_ug(t)
-        + BASE_LOGIT``
+        ``logit_scale * (theta_u + c M) . phi_i + o_i + s_g(t) + h_i(t) + n_i(t) + a(c)
+        - b(c, t) y_i - P_ug(t) + BASE_LOGIT``
 
     with ``o_i`` the item's quality and popularity (:class:`Catalogue`), ``s_g(t)`` the
-    seasonal genre trend and ``h_i(t)`` the popularity shocks (:class:`Trends`), ``a(c)``
-    the device's attention offset (:class:`Context`) and ``P_ug(t)`` the fatigue and boredom
-    penalty (:class:`Fatigue`). The choice model turns the logits of the shown slate into
+    seasonal genre trend, ``h_i(t)`` the popularity shocks and ``n_i(t)`` the novelty boost
+    decaying with the item's age since release (:class:`Trends`), ``a(c)`` the device's
+    attention offset and ``b(c, t) y_i`` the context's preference for short items (``y_i =
+    log(length_i / length_median)``; :class:`Context`), and ``P_ug(t)`` the fatigue and
+    boredom penalty (:class:`Fatigue`). Candidates are drawn among the live items only
+    (released at or before ``t``, not yet retired), uniformly or tilted by popularity
+    (:meth:`Catalogue.draw_candidates`). The choice model turns the logits of the shown slate into
     clicks, the reward into rewards, and both give the exact expected reward of any slate and
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
@@ -177,6 +180,12 @@ class World:
                 f"exposure_fatigue=click_fatigue=0); got n_genres=0."
             )
         self.trends.check_catalogue(self.catalogue, owner)
+        if self.context.prefers_short and not self.catalogue.has_lengths:
+            raise InputValueError(
+                f"The short-item preferences of {owner} act on item lengths: set "
+                f"length_median > 0 (or phone_short_preference=morning_short_preference=0); "
+                f"got length_median={self.catalogue.length_median!r}."
+            )
 
     @property
     def n_context_features(self) -> int:
@@ -235,6 +244,10 @@ class World:
         columns = [features, catalogue.offsets_[:, None], self.reward.values(rows)[:, None]]
         if catalogue.n_genres:
             columns.append(catalogue.genres_[:, None].astype(np.float64))
+        self._release_column = features.shape[1] + len(columns) - 1
+        if self.trends.has_novelty:
+            releases = np.tile(catalogue.release_times(), n_worlds).astype(np.float64)
+            columns.append(releases[:, None])
         self.table_ = np.concatenate(columns, axis=1)
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
         return self.next_batch(rng if arrivals is None else arrivals, 0)
@@ -253,13 +266,11 @@ class World:
         if evolve:
             self.evolve(rng, time)
         worlds = self.worlds_
-        rows = worlds.size
         users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
         counts = np.tile(self.counts_, self.n_worlds)
-        ranks = sample_distinct(self.catalogue.n_live(time), rows, self.max_candidates, rng)
+        local = self.catalogue.draw_candidates(rng, worlds, self.max_candidates, time)
         real = np.arange(self.max_candidates) < counts[:, None]
         padded = self.min_candidates < self.max_candidates
-        local = self.catalogue.live_items(ranks, time)
         if padded:
             local[~real] = 0
         items = local + (worlds * self.catalogue.n_items)[:, None]
@@ -283,6 +294,11 @@ class World:
         attention = self.context.attention(signals)
         if attention is not None:
             logits += attention[:, None]
+        shortness = self.context.short_preference(signals, time)
+        if shortness is not None:
+            logits -= shortness[:, None] * features[:, :, self.catalogue.length_column]
+        if self.trends.has_novelty:
+            logits += self.trends.novelty(packed[:, :, self._release_column], time)
         if self.fatigue.active:
             logits -= self.fatigue.penalty(users, genres, time)
         values = packed[:, :, width + 1]

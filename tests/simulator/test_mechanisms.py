@@ -229,6 +229,7 @@ def test_shop_logits_are_the_documented_sum_of_parts():
         + world.trends.genre_terms(t)[0, genres]
         + (batch.signals[:, :3] @ np.array(world.context.device_attention))[:, None]
         - world.fatigue.penalty(batch.users, genres, t)
+        + 0.3 * 0.99 ** (t - catalogue.release_times()[batch.items])  # novelty
         + BASE_LOGIT
     )
     np.testing.assert_allclose(batch.logits, logits, atol=1e-12)

@@ -45,10 +45,10 @@ def rollout_hash(env_id: str, seed: int, steps: int = 5) -> str:
 EXPECTED = {
     ("bandits/LatentFactor-v0", 0): "1c7eb99d1a2915d9",
     ("bandits/LatentFactor-v0", 7): "c10a355887de0e8b",
-    ("bandits/OnlineShop-v0", 0): "3a36d617fc7b8938",
-    ("bandits/OnlineShop-v0", 7): "6d8a07d6d25a45a2",
-    ("bandits/StreamingService-v0", 0): "ea6c70f2395029ee",
-    ("bandits/StreamingService-v0", 7): "9f45678b977049cf",
+    ("bandits/OnlineShop-v0", 0): "ce2eff595f2dc3fd",
+    ("bandits/OnlineShop-v0", 7): "220bb27ba4d5cf8c",
+    ("bandits/StreamingService-v0", 0): "ed682f705b538ed3",
+    ("bandits/StreamingService-v0", 7): "e1ba24d8b454d16b",
 }
 
 
