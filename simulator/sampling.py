@@ -109,10 +109,13 @@ def first_distinct(
     while pending.size:
         stream = np.concatenate([stream, draw(pending, more)], axis=1)
         length = stream.shape[1]
-        order = np.argsort(stream, axis=1, kind="stable")  # equal values: earliest first
-        ordered = np.take_along_axis(stream, order, axis=1)
-        first = np.ones(ordered.shape, dtype=np.bool_)
-        first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+        # One int64 key per entry, value then position: sorted, equal values sit together,
+        # earliest first (values are item ids, far below 2**63 / length).
+        keys = stream * length + np.arange(length)
+        keys.sort(axis=1)
+        values, order = np.divmod(keys, length)
+        first = np.ones(values.shape, dtype=np.bool_)
+        first[:, 1:] = values[:, 1:] != values[:, :-1]
         positions = np.sort(np.where(first, order, length), axis=1)[:, :width]
         enough = positions[:, -1] < length
         result[pending[enough]] = np.take_along_axis(stream[enough], positions[enough], axis=1)
