@@ -1,7 +1,9 @@
-"""Speed of the simulator: requests per second under a random policy, and the per-request cost
-of drawing candidates as the catalogue grows, beside a plain numpy loop doing the same sampling.
+"""Speed of the simulator: requests per second under a random policy, the per-request cost of
+drawing candidates (uniform and popularity-tilted) as the catalogue grows, beside a plain numpy
+loop doing the same sampling, and the cascade's best slates over many candidates.
 
-Run: ``.venv/bin/python benchmarks/bench_simulator.py [--requests 1000000]``. Prints two tables.
+Run: ``.venv/bin/python benchmarks/bench_simulator.py [--requests 1000000]``. Prints three
+tables.
 The random policy draws uniform slates (``bandits.slates.sample_uniform_slates``); its time
 is counted in the step time. Not a test: figures depend on the machine.
 """
@@ -17,6 +19,8 @@ import numpy as np
 
 import simulator  # noqa: F401  (registers the environments)
 from bandits.slates import sample_uniform_slates
+from simulator.catalogue import Catalogue
+from simulator.choice import Cascade
 from simulator.sampling import sample_distinct
 
 BATCH = 1000
@@ -64,6 +68,35 @@ def sampling_cost(n_items: int, rows: int, repeats: int) -> tuple[float, float]:
     return batched, loop
 
 
+def popularity_cost(n_items: int, rows: int, repeats: int) -> float:
+    """Microseconds per request to draw 100 distinct live items from the mixture of uniform
+    and popularity (``candidate_popularity=0.5``, Zipf exponent 1)."""
+    catalogue = Catalogue(n_items=n_items, n_latent=2, bias_scale=0.0, candidate_popularity=0.5)
+    rng = np.random.default_rng(0)
+    catalogue.reset(rng, 1)
+    worlds = np.zeros(rows, dtype=np.int64)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        catalogue.draw_candidates(rng, worlds, 100, 0)
+    return (time.perf_counter() - start) / (repeats * rows) * 1e6
+
+
+def cascade_cost(n_requests: int, width: int, slate_size: int, repeats: int = 5) -> float:
+    """Seconds for the cascade's exact best slates under watch time (the dynamic programme),
+    best of ``repeats``."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(-1.5, 1.0, (n_requests, width))
+    values = rng.lognormal(-0.125, 0.5, (n_requests, width))
+    real = np.ones((n_requests, width), dtype=np.bool_)
+    model = Cascade(slate_size=slate_size)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.best_slates(logits, values, real)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1_000_000)
@@ -89,14 +122,29 @@ def main() -> None:
 
     print()
     print("Per-request cost by catalogue size (100 candidates)")
-    print("| items | env step | sample_distinct | numpy choice loop |  (us per request)")
-    print("|---:|---:|---:|---:|")
+    print(
+        "| items | env step | sample_distinct | popularity-tilted draw | numpy choice loop |"
+        "  (us per request)"
+    )
+    print("|---:|---:|---:|---:|---:|")
     for n_items in (1_000, 100_000, 1_000_000):
         steps = 20
         seconds = random_policy_rollout("bandits/LatentFactor-v0", steps * BATCH, n_items)
         batched, loop = sampling_cost(n_items, BATCH, steps)
+        tilted = popularity_cost(n_items, BATCH, steps)
         step = seconds / (steps * BATCH) * 1e6
-        print(f"| {n_items:,} | {step:.1f} | {batched:.1f} | {loop:.1f} |")
+        print(f"| {n_items:,} | {step:.1f} | {batched:.1f} | {tilted:.1f} | {loop:.1f} |")
+
+    print()
+    print("Cascade best slates under watch time (exact dynamic programme), best of 5")
+    print("| requests | candidates | slate size | seconds | us per request |")
+    print("|---:|---:|---:|---:|---:|")
+    for n_requests, width, size in ((64, 5_000, 10), (1_000, 100, 10), (1_000, 50, 5)):
+        seconds = cascade_cost(n_requests, width, size)
+        print(
+            f"| {n_requests:,} | {width:,} | {size} | {seconds:.3f} | "
+            f"{seconds / n_requests * 1e6:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

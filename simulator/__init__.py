@@ -42,6 +42,13 @@ PRESETS = {
 }
 """The registered environments by gymnasium id."""
 
+SUPERVISED_ID = "bandits/Supervised-v0"
+"""A classification data set as a bandit (:class:`simulator.supervised_env.SupervisedBanditEnv`;
+``dataset="digits" | "wine" | "breast_cancer"``, scikit-learn imported only when made)."""
+
+if SUPERVISED_ID not in gymnasium.registry:
+    gymnasium.register(id=SUPERVISED_ID, entry_point="simulator.supervised_env:SupervisedBanditEnv")
+
 for _env_id, _env_class in PRESETS.items():
     if _env_id not in gymnasium.registry:
         gymnasium.register(

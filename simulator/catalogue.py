@@ -11,9 +11,14 @@ from numpy.typing import NDArray
 
 from bandits.items import ALWAYS_FROM, ALWAYS_UNTIL, ItemTable
 from bandits.validation import check_integer, check_real
+from simulator.sampling import first_distinct, sample_distinct
 
 MAX_SCALE = 1e6
 """Largest bias scale: beyond it logits stop being meaningful numbers."""
+
+MAX_POPULARITY_SHARE = 0.95
+"""Largest popularity share of the candidate draw: the uniform rest keeps the number of draws
+needed for distinct candidates bounded."""
 
 
 def latent_scale(n_latent: int) -> float:
@@ -38,9 +43,28 @@ class Catalogue:
       centred to mean 0; its logit term is ``popularity_weight * p_i``;
     - price (if ``price_median > 0``): ``price_i = price_median exp(price_spread z_i)``,
       ``z_i ~ N(0, 1)`` (log-normal, median ``price_median``);
-    - release time: the step the item arrives (0 for the initial items).
+    - length (if ``length_median > 0``; a title's duration, e.g. minutes): ``length_i =
+      length_median exp(length_spread y_i)``, ``y_i ~ N(0, 1)``; ``log(length_i /
+      length_median)`` is an item feature and what the context's short-item preference
+      (:class:`simulator.context.Context`) acts on;
+    - release time: the step the item arrives (0 for the initial items); the novelty boost
+      (:class:`simulator.trends.Trends`) decays with the age ``t - release_i``.
 
     ``offsets_ = b_i + popularity_weight p_i`` is the item's static logit term.
+
+    Candidates: by default uniform among the live items (:func:`simulator.sampling.
+    sample_distinct`). With ``candidate_popularity = rho > 0``, each request's
+    ``max_candidates`` are the first distinct items of an i.i.d. stream over the live items
+    drawn from the mixture ``(1 - rho) uniform + rho popularity``, the popularity part
+    proportional to ``exp(p_i)`` (the Zipf popularity ``(1 + rank)**-popularity_exponent``),
+    i.e. drawn without replacement proportionally to that mixture, then listed in random order
+    (:meth:`draw_candidates`; a request with fewer candidates shows the first of them). A
+    popularity draw inverts the cumulative popularity of the live items by binary search in
+    one array of prefix sums over the catalogue built at reset, which stays valid as items
+    arrive and retire (the live items are the initial ones plus one contiguous run): no
+    rebuild. The searches take the batch's draws in sorted order, so each narrows from the
+    last and walks the prefix sums once in order: the cost per request stays flat as the
+    catalogue grows (``benchmarks/bench_simulator.py``).
 
     Items ``0 .. initial_items - 1`` are live always. The others arrive in order,
     ``items_per_step`` at the start of each step from step 1 (item ``initial_items + j`` at
@@ -64,6 +88,10 @@ class Catalogue:
         Shares of the factor variance in the genre and micro-genre centres, sum <= 1.
     popularity_weight, popularity_exponent : float
     price_median, price_spread : float
+    length_median, length_spread : float
+        0: items have no length.
+    candidate_popularity : float
+        In [0, 0.95]: the popularity share of the candidate draw (0: uniform).
     owner : str
         Named in error messages.
 
@@ -74,6 +102,8 @@ class Catalogue:
         Quality. World ``w``'s item ``i`` is row ``w * n_items + i``.
     popularity_, prices_ : ndarray of float64, shape (n_worlds * n_items,)
         Log-popularity (0 without) and price (1 without).
+    lengths_ : ndarray of float64, shape (n_worlds * n_items,)
+        Length (1 without).
     offsets_ : ndarray of float64, shape (n_worlds * n_items,)
     genres_, micro_genres_ : ndarray of int64, shape (n_worlds * n_items,)
         0 without genres.
@@ -97,6 +127,9 @@ class Catalogue:
         popularity_exponent: float = 1.0,
         price_median: float = 0.0,
         price_spread: float = 0.5,
+        length_median: float = 0.0,
+        length_spread: float = 0.5,
+        candidate_popularity: float = 0.0,
         owner: str = "Catalogue",
     ) -> None:
         self.n_items = check_integer(n_items, "n_items", owner, low=1)
@@ -123,6 +156,13 @@ class Catalogue:
         )
         self.price_median = check_real(price_median, "price_median", owner, low=0.0, high=1e12)
         self.price_spread = check_real(price_spread, "price_spread", owner, low=0.0, high=10.0)
+        self.length_median = check_real(length_median, "length_median", owner, low=0.0, high=1e12)
+        self.length_spread = check_real(length_spread, "length_spread", owner, low=0.0, high=10.0)
+        self.candidate_popularity = check_real(
+            candidate_popularity, "candidate_popularity", owner, low=0.0, high=MAX_POPULARITY_SHARE
+        )
+        self.lengths_: NDArray[np.float64] = np.zeros(0)
+        self.cumulative_: NDArray[np.float64] = np.zeros(0)
         self.factors_: NDArray[np.float64] = np.zeros((0, self.n_latent))
         self.biases_: NDArray[np.float64] = np.zeros(0)
         self.popularity_: NDArray[np.float64] = np.zeros(0)
@@ -137,8 +177,21 @@ class Catalogue:
         return self.price_median > 0
 
     @property
+    def has_lengths(self) -> bool:
+        return self.length_median > 0
+
+    @property
+    def has_popularity(self) -> bool:
+        return self.popularity_weight > 0 or self.candidate_popularity > 0
+
+    @property
     def n_item_features(self) -> int:
-        """Columns of :meth:`features`: factors, genre one-hot, log price."""
+        """Columns of :meth:`features`: factors, genre one-hot, log price, log length."""
+        return self.n_latent + self.n_genres + int(self.has_prices) + int(self.has_lengths)
+
+    @property
+    def length_column(self) -> int:
+        """Column of ``log(length / length_median)`` in :meth:`features` (with lengths)."""
         return self.n_latent + self.n_genres + int(self.has_prices)
 
     def reset(self, rng: np.random.Generator, n_worlds: int) -> None:
@@ -154,7 +207,7 @@ class Catalogue:
             self.genre_centres_ = np.zeros((n_worlds, 0, self.n_latent))
         self.biases_ = rng.normal(0.0, self.bias_scale, size)
         self.popularity_ = np.zeros(size)
-        if self.popularity_weight > 0:
+        if self.has_popularity:
             ranks = np.argsort(rng.random((n_worlds, self.n_items)), axis=1)
             log_popularity = -self.popularity_exponent * np.log1p(ranks)
             log_popularity -= log_popularity.mean(axis=1, keepdims=True)
@@ -163,6 +216,14 @@ class Catalogue:
         if self.has_prices:
             self.prices_ = self.price_median * np.exp(self.price_spread * rng.standard_normal(size))
         self.offsets_ = self.biases_ + self.popularity_weight * self.popularity_
+        self.lengths_ = np.ones(size)
+        if self.has_lengths:
+            self.lengths_ = self.length_median * np.exp(
+                self.length_spread * rng.standard_normal(size)
+            )
+        if self.candidate_popularity > 0:
+            weights = np.exp(self.popularity_ - self.popularity_.max())
+            self.cumulative_ = np.concatenate([[0.0], np.cumsum(weights)])
 
     def _draw_hierarchy(self, rng: np.random.Generator, n_worlds: int) -> None:
         """Genre centres, micro-genre centres around them, item factors around those."""
@@ -189,6 +250,8 @@ class Catalogue:
             columns.append(np.eye(self.n_genres)[self.genres_[rows]])
         if self.has_prices:
             columns.append(np.log(self.prices_[rows] / self.price_median)[:, None])
+        if self.has_lengths:
+            columns.append(np.log(self.lengths_[rows] / self.length_median)[:, None])
         return np.concatenate(columns, axis=1) if len(columns) > 1 else columns[0]
 
     def release_times(self) -> NDArray[np.int64]:
@@ -197,7 +260,7 @@ class Catalogue:
 
     def attributes(self, world: int = 0) -> dict[str, NDArray[Any]]:
         """World ``world``'s items: ``genre``, ``micro_genre``, ``quality``, ``popularity``
-        (log), ``price`` and ``release_time``, each of shape (n_items,)."""
+        (log), ``price``, ``length`` and ``release_time``, each of shape (n_items,)."""
         rows = slice(world * self.n_items, (world + 1) * self.n_items)
         return {
             "genre": self.genres_[rows].copy(),
@@ -205,6 +268,7 @@ class Catalogue:
             "quality": self.biases_[rows].copy(),
             "popularity": self.popularity_[rows].copy(),
             "price": self.prices_[rows].copy(),
+            "length": self.lengths_[rows].copy(),
             "release_time": self.release_times(),
         }
 
@@ -244,6 +308,49 @@ class Catalogue:
         if first == 0:  # the live items are the first ones
             return ranks.copy()
         return np.where(ranks < self.initial_items, ranks, ranks + first)
+
+    def draw_candidates(
+        self, rng: np.random.Generator, worlds: NDArray[np.int64], width: int, time: int
+    ) -> NDArray[np.int64]:
+        """``width`` distinct live items (ids within the world) per request of ``worlds``,
+        drawn without replacement proportionally to ``(1 - rho) / n_live + rho exp(p_i) /
+        sum_live exp(p)``, in random order; shape (n_requests, width)."""
+        if self.candidate_popularity == 0:
+            ranks = sample_distinct(self.n_live(time), worlds.shape[0], width, rng)
+            return self.live_items(ranks, time)
+        first, stop = self._run(time)
+        n_live, initial, cumulative = self.n_live(time), self.initial_items, self.cumulative_
+        share = self.candidate_popularity
+        # Per world: the cumulative popularity where its items start, of its initial items,
+        # where its live run starts, and of all its live items.
+        base = np.arange((cumulative.size - 1) // self.n_items) * self.n_items
+        start = cumulative[base]
+        initial_mass = cumulative[base + initial] - start
+        run_start = cumulative[base + initial + first]
+        total = initial_mass + cumulative[base + initial + stop] - run_start
+
+        def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
+            which, uniforms = rng.random((2, rows.size, m))
+            out = self.live_items((uniforms * n_live).astype(np.int64), time)
+            hit_rows, hit_columns = np.nonzero(which < share)
+            world = worlds[rows[hit_rows]]
+            target = uniforms[hit_rows, hit_columns] * total[world]
+            early = target < initial_mass[world]
+            value = np.where(
+                early, start[world] + target, run_start[world] + target - initial_mass[world]
+            )
+            # Binary search of sorted keys walks the prefix sums in order (numpy narrows each
+            # search from the last): about as fast at a million items as at a thousand.
+            order = np.argsort(value)
+            found = np.empty(value.size, dtype=np.int64)
+            found[order] = np.searchsorted(cumulative, value[order], side="right")
+            found -= 1 + world * self.n_items
+            low = np.where(early, 0, initial + first)
+            high = np.where(early, initial - 1, initial + stop - 1)
+            out[hit_rows, hit_columns] = np.clip(found, low, high)  # round-off at an edge
+            return out
+
+        return first_distinct(draw, worlds.shape[0], width, rng)
 
     def item_table(self, world: int = 0) -> ItemTable:
         """World ``world``'s items with their features and availability windows."""

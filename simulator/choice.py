@@ -180,9 +180,10 @@ class Cascade(ChoiceModel):
     slate lists its items by ``v`` descending, and which items to take is a dynamic programme
     over the candidates in that order: ``g(i, m) = max(g(i+1, m), a_i v_i + (1 - a_i)
     g(i+1, m-1))``, the best reward of ``m`` items from the ``i``-th on (O(max_candidates x
-    slate_size) per request). Where ``v`` is the same for every candidate (click reward) the
-    expected reward is ``v (1 - prod (1 - a))`` whatever the order, so the top-k by attraction,
-    best first, are best; those rows skip the programme.
+    slate_size) per request, as ``slate_size`` numpy passes: see :meth:`_programme`). Where
+    ``v`` is the same for every candidate (click reward) the expected reward is ``v (1 - prod
+    (1 - a))`` whatever the order, so the top-k by attraction, best first, are best; those rows
+    skip the programme.
     """
 
     name = "cascade"
@@ -226,28 +227,54 @@ class Cascade(ChoiceModel):
     def _programme(
         self, attraction: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
-        """The best slates by dynamic programming over the candidates by ``v`` descending."""
+        """The best slates by dynamic programming over the candidates by ``v`` descending.
+
+        Layer by layer: with ``c_i(m) = a_i v_i + (1 - a_i) g(i+1, m-1)`` (the best reward of
+        ``m`` items that start with candidate ``i``), ``g(i, m) = max(g(i+1, m), c_i(m)) =
+        max_{j >= i} c_j(m)``, a reversed running maximum. So each of the ``slate_size``
+        layers is one numpy pass over all candidates of all requests (no loop over the
+        candidates). Candidate ``i`` starts the best ``m`` items from ``i`` on when ``c_i(m) >
+        g(i+1, m)`` (strictly: of equal ones, the last in the order); the slate is read off
+        from the first candidate on.
+        """
         n, width = attraction.shape
         k = self.slate_size
-        order = np.lexsort((-attraction, -values, ~real), axis=1)  # real first, v then a desc.
+        # Real first, then v descending, then a descending (two stable sorts: faster than
+        # np.lexsort on three keys).
+        by_attraction = np.argsort(-attraction, axis=1, kind="stable")
+        key = np.take_along_axis(np.where(real, -values, np.inf), by_attraction, axis=1)
+        order = np.take_along_axis(by_attraction, np.argsort(key, axis=1, kind="stable"), axis=1)
         a = np.take_along_axis(attraction, order, axis=1)
         gain = a * np.take_along_axis(values, order, axis=1)
         usable = np.take_along_axis(real, order, axis=1)
-        best = np.full((n, k + 1), -np.inf)  # best[:, m]: m items from the candidates after i
-        best[:, 0] = 0.0
-        take = np.zeros((n, width, k + 1), dtype=np.bool_)
-        for i in range(width - 1, -1, -1):
-            with_i = gain[:, i, None] + (1.0 - a[:, i, None]) * best[:, :-1]
-            better = usable[:, i, None] & (with_i > best[:, 1:])
-            take[:, i, 1:] = better
-            best[:, 1:] = np.where(better, with_i, best[:, 1:])
+        keep = 1.0 - a
+        counts = usable.sum(axis=1)  # real candidates come first in the order
+        columns = np.arange(width)
+        ragged = bool((counts < width).any())
+        # best[:, i] = g(i, m) for i <= width (g(width, m >= 1) = -inf); the layer below's
+        # g(i+1, m-1) is its view best[:, 1:], so no copy per layer.
+        best = np.zeros((n, width + 1))
+        take = np.zeros((k + 1, n, width), dtype=np.bool_)
+        for m in range(1, k + 1):
+            with np.errstate(invalid="ignore"):  # 0 * -inf where a = 1: masked just below
+                start = keep * best[:, 1:]
+            start += gain
+            # candidate i can start m items only if m - 1 real ones follow it: i <= count - m
+            if ragged:
+                np.copyto(start, -np.inf, where=columns > (counts - m)[:, None])
+            else:
+                start[:, width - m + 1 :] = -np.inf
+            best = np.empty((n, width + 1))
+            best[:, width] = -np.inf
+            np.maximum.accumulate(start[:, ::-1], axis=1, out=best[:, width - 1 :: -1])
+            take[m] = start > best[:, 1:]
         slates = np.empty((n, k), dtype=np.int64)
         rows = np.arange(n)
-        left = np.full(n, k)
-        for i in range(width):
-            chosen = take[rows, i, left] & (left > 0)
-            slates[rows[chosen], k - left[chosen]] = order[chosen, i]
-            left -= chosen
+        position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
+        for m in range(k, 0, -1):
+            first = np.argmax(take[m] & (columns >= position[:, None]), axis=1)
+            slates[:, k - m] = order[rows, first]
+            position = first + 1
         return slates
 
 

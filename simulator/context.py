@@ -12,6 +12,9 @@ from simulator.catalogue import MAX_SCALE, latent_scale
 DEVICES = ("phone", "tv", "desktop")
 """The devices a request comes from, in the order of the one-hot signal columns."""
 
+MORNING_PEAK_HOUR = 8.0
+"""Hour of the day at which the morning preference for short items peaks."""
+
 
 class Context:
     """Signals per request, shape (n_requests, n_signals), and the taste shift they cause.
@@ -35,7 +38,11 @@ class Context:
     So a device, a weekday or a location adds a fixed taste offset, and time of day and season
     move it around an ellipse over a day and a year. Attention: the device also adds
     ``device_attention[device]`` to every candidate's logit (e.g. a phone user in a hurry
-    clicks less: a negative entry).
+    clicks less: a negative entry). Short items: with item lengths in the catalogue, a
+    candidate's logit changes by ``-b(c, t) log(length_i / length_median)`` with ``b(c, t) =
+    phone_short_preference [device is phone] + morning_short_preference morning(t)``,
+    ``morning(t) = max(0, cos(2 pi (hour - 8) / 24))`` (1 at 8:00, 0 from 14:00 to 2:00):
+    short items are favoured on phones and in the morning (:meth:`short_preference`).
 
     Parameters
     ----------
@@ -49,6 +56,8 @@ class Context:
     travel_probability : float
     device_attention : tuple of 3 floats
         Logit offset per device (phone, tv, desktop).
+    phone_short_preference, morning_short_preference : float
+        >= 0; need devices and a time of day respectively.
     owner : str
 
     Attributes
@@ -69,6 +78,8 @@ class Context:
         n_locations: int = 0,
         travel_probability: float = 0.0,
         device_attention: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        phone_short_preference: float = 0.0,
+        morning_short_preference: float = 0.0,
         owner: str = "Context",
     ) -> None:
         self.n_latent = check_integer(n_latent, "n_latent", owner, low=1)
@@ -112,6 +123,22 @@ class Context:
             raise InputValueError(
                 f"The 'device_attention' parameter of {owner} needs devices=True; got "
                 f"{device_attention!r} with devices=False."
+            )
+        self.phone_short_preference = check_real(
+            phone_short_preference, "phone_short_preference", owner, low=0.0, high=MAX_SCALE
+        )
+        if self.phone_short_preference > 0 and not self.devices:
+            raise InputValueError(
+                f"The 'phone_short_preference' parameter of {owner} needs devices=True; got "
+                f"{phone_short_preference!r} with devices=False."
+            )
+        self.morning_short_preference = check_real(
+            morning_short_preference, "morning_short_preference", owner, low=0.0, high=MAX_SCALE
+        )
+        if self.morning_short_preference > 0 and not self.steps_per_day:
+            raise InputValueError(
+                f"The 'morning_short_preference' parameter of {owner} needs a time of day: set "
+                f"steps_per_day > 0; got {morning_short_preference!r} with steps_per_day=0."
             )
         self.n_signals = (
             len(DEVICES) * self.devices
@@ -177,11 +204,40 @@ class Context:
             return None
         return np.einsum("ns,nsd->nd", signals, self.shifts_[worlds])
 
+    @property
+    def prefers_short(self) -> bool:
+        """True if the context shifts attention toward short items."""
+        return self.phone_short_preference > 0 or self.morning_short_preference > 0
+
+    def short_preference(
+        self, signals: NDArray[np.float64], time: int
+    ) -> NDArray[np.float64] | None:
+        """``b(c, t) = phone_short_preference [phone] + morning_short_preference
+        morning(t)`` per request, shape (n_requests,); None without the preference. A
+        candidate's logit changes by ``-b(c, t) log(length_i / length_median)``: items shorter
+        than the median gain, longer ones lose, on phones and in the morning."""
+        if not self.prefers_short:
+            return None
+        weight = np.zeros(signals.shape[0])
+        if self.phone_short_preference:
+            weight += self.phone_short_preference * signals[:, DEVICES.index("phone")]
+        if self.morning_short_preference:
+            weight += self.morning_short_preference * morning(time, self.steps_per_day)
+        return weight
+
     def attention(self, signals: NDArray[np.float64]) -> NDArray[np.float64] | None:
         """The device's logit offset per request, shape (n_requests,); None if all zero."""
         if not self.device_attention.any():
             return None
         return signals[:, : len(DEVICES)] @ self.device_attention
+
+
+def morning(time: int, steps_per_day: int) -> float:
+    """How much step ``time`` is morning: ``max(0, cos(2 pi (h - MORNING_PEAK_HOUR) / 24))``
+    with ``h = 24 (time mod steps_per_day) / steps_per_day`` the hour; 1 at 8:00, 0 from
+    14:00 to 2:00."""
+    hour = 24.0 * (time % steps_per_day) / steps_per_day
+    return max(0.0, float(np.cos(2.0 * np.pi * (hour - MORNING_PEAK_HOUR) / 24.0)))
 
 
 def _bad_probabilities(owner: str, value: object) -> InputValueError:

@@ -13,7 +13,14 @@ from gymnasium.vector.utils import batch_space
 from numpy.typing import ArrayLike, NDArray
 
 from bandits.items import ItemTable
-from bandits.validation import as_array, check_integer, check_shape, check_slates
+from bandits.validation import (
+    InputTypeError,
+    InputValueError,
+    as_array,
+    check_integer,
+    check_shape,
+    check_slates,
+)
 from simulator.spaces import SlateSpace
 from simulator.world import Batch, World
 
@@ -24,6 +31,11 @@ class _Served:
     world: World
     _batch: Batch | None
     _name: str
+    _time: int
+    _arrivals: np.random.Generator
+    _feedback: np.random.Generator
+    _candidate_rewards: bool = False
+    np_random: np.random.Generator  # gymnasium's, on the Env or VectorEnv it is mixed into
 
     def _current(self) -> Batch:
         if self._batch is None:
@@ -44,21 +56,72 @@ class _Served:
         self._batch = batch
         return batch
 
+    def _options(self, options: dict[str, Any] | None) -> None:
+        """Read ``reset``'s options: ``{"candidate_rewards": bool}`` (default False)."""
+        given = dict(options or {})
+        wanted = given.pop("candidate_rewards", False)
+        if given:
+            raise InputValueError(
+                f"The options of {self._name}.reset may only hold 'candidate_rewards'; got "
+                f"{sorted(given)}."
+            )
+        if not isinstance(wanted, bool | np.bool_):
+            raise InputTypeError(
+                f"The 'candidate_rewards' option of {self._name}.reset must be a bool; got "
+                f"{type(wanted).__name__} {wanted!r}."
+            )
+        self._candidate_rewards = bool(wanted)
+
+    def candidate_rewards(self) -> NDArray[np.float64] | None:
+        """The exact expected reward of every candidate at every position on the current
+        batch, shape (n_rows, max_candidates, slate_size), or None where it depends on the
+        rest of the slate (cascade, MNL)."""
+        batch = self._current()
+        return self.world.choice_model.candidate_rewards(batch.logits, batch.values)
+
+    def _start(self, n_worlds: int) -> Batch:
+        """Draw the worlds from ``np_random`` and spawn from it the two streams of the run:
+        arrivals (users, candidates, context, drift, shocks) and feedback (clicks, watch
+        time, purchases, churn)."""
+        self._arrivals, self._feedback = self.np_random.spawn(2)
+        return self._serve(self.world.reset(self.np_random, n_worlds, self._arrivals))
+
+    def _advance(self, slates: NDArray[np.int64]) -> dict[str, Any]:
+        """Feedback to ``slates`` on the current batch, then the next batch."""
+        info = self.world.respond(
+            self._feedback, self._current(), slates, candidate_rewards=self._candidate_rewards
+        )
+        self._time += 1
+        self._serve(self.world.next_batch(self._arrivals, self._time))
+        return info
+
 
 class SlateEnv(_Served, gymnasium.Env):
     """A batched slate environment: each step serves ``n_requests`` requests of one world.
 
     ``reset`` draws a new world from ``self.np_random``; ``step`` takes slates, int64 of shape
     (n_requests, slate_size), indices into each request's candidates (``action_space.sample()``
-    draws ones valid for any batch), and returns the total reward of the batch acted
+    draws uniformly among each request's valid slates, valid for any batch), and returns the total
+    reward of the batch acted
     on. Its ``info`` holds ``"rewards"`` and ``"signals"`` (per position), the exact
     ``"expected_reward"`` and ``"oracle_reward"`` (n_requests,), ``"expected_rewards"`` per
-    position, ``"oracle_slates"`` and, where the choice model has it, ``"candidate_rewards"``
+    position, ``"oracle_slates"`` and, after ``reset(options={"candidate_rewards": True})``
+    and where the choice model has it (position-based), ``"candidate_rewards"``
     (n_requests, max_candidates, slate_size). Episodes never end.
 
-    Common random numbers: the random numbers a step draws do not depend on the action, so
-    two copies reset with the same seed show the same users and candidates to any two
-    policies; only the histories differ.
+    Randomness: ``reset`` draws the world from ``self.np_random`` and spawns two child
+    streams from it (``Generator.spawn``): *arrivals* (who asks, the candidates, the context
+    draws, drift and popularity shocks) and *feedback* (click, watch-time and purchase draws,
+    churn). Neither stream's consumption depends on the slates shown.
+
+    Common random numbers: two copies reset with the same seed draw the same world, the same
+    candidates, context draws, drift and shocks, and the same feedback uniforms at every
+    step, whatever their policies do. Who asks is the same too, except under churn: a user
+    away in one copy and not the other (their policies bored different users) is replaced,
+    in that copy only, by a user drawn from the request's second uniform
+    (:meth:`simulator.users.Users.arrive`); such a request's user, context signals that
+    depend on the user (location), and logits then differ. Histories, fatigue and tastes
+    pulled by clicks differ as the policies' clicks do.
 
     Parameters
     ----------
@@ -75,6 +138,7 @@ class SlateEnv(_Served, gymnasium.Env):
             slate_size=world.slate_size,
             max_candidates=world.max_candidates,
             min_candidates=world.min_candidates,
+            counts=world.counts_,
         )
         self.observation_space = world.observation_space()
         self._batch = None
@@ -99,11 +163,14 @@ class SlateEnv(_Served, gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        """Draw a new world and its first batch; ``options`` is unused."""
+        """Draw a new world and its first batch. ``options={"candidate_rewards": True}`` puts
+        ``"candidate_rewards"`` into every ``step``'s ``info`` (off by default: it is
+        ``max_candidates x slate_size`` floats per request; :meth:`candidate_rewards` gives it
+        for the current batch on demand)."""
+        self._options(options)
         super().reset(seed=seed)
         self._time = 0
-        batch = self._serve(self.world.reset(self.np_random, 1))
-        return self.world.observation(batch), {}
+        return self.world.observation(self._start(1)), {}
 
     def step(
         self, action: ArrayLike
@@ -111,11 +178,9 @@ class SlateEnv(_Served, gymnasium.Env):
         """Show the slates, draw the feedback, then serve the next batch."""
         shape = (self.world.n_requests, self.world.slate_size)
         slates = self._check(action, f"The action of {self._name}.step", shape)
-        info = self.world.respond(self.np_random, self._current(), slates)
-        self._time += 1
-        batch = self._serve(self.world.next_batch(self.np_random, self._time))
+        info = self._advance(slates)
         reward = float(info["rewards"].sum())
-        return self.world.observation(batch), reward, False, False, info
+        return self.world.observation(self._current()), reward, False, False, info
 
     def expected_slate_reward(self, slates: ArrayLike) -> NDArray[np.float64]:
         """Exact expected reward of ``slates`` on the current batch, shape (n_requests,)."""
@@ -172,6 +237,7 @@ class SlateVectorEnv(_Served, VectorEnv):
             slate_size=world.slate_size,
             max_candidates=world.max_candidates,
             min_candidates=world.min_candidates,
+            counts=world.counts_,
         )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = SlateSpace(
@@ -179,6 +245,7 @@ class SlateVectorEnv(_Served, VectorEnv):
             slate_size=world.slate_size,
             max_candidates=world.max_candidates,
             min_candidates=world.min_candidates,
+            counts=world.counts_,
             num_envs=self.num_envs,
         )
         self._batch = None
@@ -187,13 +254,14 @@ class SlateVectorEnv(_Served, VectorEnv):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        """Draw ``num_envs`` new worlds and their first batches (one seed for all)."""
+        """Draw ``num_envs`` new worlds and their first batches (one seed for all); options as
+        for :meth:`SlateEnv.reset`."""
+        self._options(options)
         if isinstance(seed, list):
             seed = seed[0]
         super().reset(seed=seed)
         self._time = 0
-        batch = self._serve(self.world.reset(self.np_random, self.num_envs))
-        return self._stacked(self.world.observation(batch)), {}
+        return self._stacked(self.world.observation(self._start(self.num_envs))), {}
 
     def step(
         self, actions: ArrayLike
@@ -207,12 +275,10 @@ class SlateVectorEnv(_Served, VectorEnv):
         """Show the slates of every sub-environment, draw feedback, serve the next batches."""
         shape = (self.num_envs, self.world.n_requests, self.world.slate_size)
         slates = self._check(actions, f"The actions of {self._name}.step", shape)
-        info = self.world.respond(self.np_random, self._current(), slates)
-        self._time += 1
-        batch = self._serve(self.world.next_batch(self.np_random, self._time))
+        info = self._advance(slates)
         rewards = info["rewards"].reshape(self.num_envs, -1).sum(axis=1)
         done = np.zeros(self.num_envs, dtype=np.bool_)
-        obs = self._stacked(self.world.observation(batch))
+        obs = self._stacked(self.world.observation(self._current()))
         return obs, rewards, done, done.copy(), self._vector_info(info)
 
     def _stacked(self, values: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:

@@ -6,14 +6,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bandits.validation import check_integer
-from simulator.catalogue import Catalogue
-from simulator.choice import make_choice_model
-from simulator.context import Context
 from simulator.env import SlateEnv
-from simulator.reward import DEFAULT_SPREAD, make_reward
-from simulator.users import Users
-from simulator.world import BASE_LOGIT, World
+from simulator.presets import build_world
+from simulator.reward import DEFAULT_SPREAD
+from simulator.world import BASE_LOGIT
 
 __all__ = ["BASE_LOGIT", "LatentFactorEnv"]
 
@@ -105,35 +101,28 @@ class LatentFactorEnv(SlateEnv):
         reward: str = "click",
         watch_time_spread: float = DEFAULT_SPREAD,
     ) -> None:
-        owner = type(self).__name__
-        catalogue = Catalogue(
-            n_items=n_items, n_latent=n_latent, bias_scale=item_bias_scale, owner=owner
-        )
-        users = Users(
-            n_users=n_users,
-            n_latent=n_latent,
-            history_length=history_length,
-            feature_noise=feature_noise,
-            owner=owner,
-        )
         super().__init__(
-            World(
-                catalogue=catalogue,
-                users=users,
-                context=Context(n_latent=n_latent, owner=owner),
-                choice_model=make_choice_model(
-                    choice_model,
-                    slate_size=_slate_size(slate_size, catalogue.n_items, owner),
-                    examination=examination,
-                    no_click_logit=no_click_logit,
-                    owner=owner,
-                ),
-                reward=make_reward(reward, watch_time_spread=watch_time_spread, owner=owner),
-                n_requests=n_requests,
-                min_candidates=min_candidates,
-                max_candidates=max_candidates,
-                logit_scale=logit_scale,
-                owner=owner,
+            build_world(
+                type(self).__name__,
+                catalogue={"n_items": n_items, "n_latent": n_latent, "bias_scale": item_bias_scale},
+                users={
+                    "n_users": n_users,
+                    "history_length": history_length,
+                    "feature_noise": feature_noise,
+                },
+                choice={
+                    "choice_model": choice_model,
+                    "slate_size": slate_size,
+                    "examination": examination,
+                    "no_click_logit": no_click_logit,
+                },
+                reward={"reward": reward, "watch_time_spread": watch_time_spread},
+                requests={
+                    "n_requests": n_requests,
+                    "min_candidates": min_candidates,
+                    "max_candidates": max_candidates,
+                    "logit_scale": logit_scale,
+                },
             )
         )
 
@@ -180,8 +169,3 @@ class LatentFactorEnv(SlateEnv):
     @property
     def histories_(self) -> NDArray[np.int64]:
         return self.world.users.histories_
-
-
-def _slate_size(slate_size: object, n_items: int, owner: str) -> int:
-    """``slate_size`` checked against the (checked) catalogue size."""
-    return check_integer(slate_size, "slate_size", owner, low=1, high=n_items)

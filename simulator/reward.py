@@ -235,12 +235,21 @@ def make_reward(
     *,
     watch_time_spread: float,
     owner: str,
-    purchase_intercept: float = DEFAULT_PURCHASE_INTERCEPT,
-    price_sensitivity: float = DEFAULT_PRICE_SENSITIVITY,
+    purchase_intercept: float | None = None,
+    price_sensitivity: float | None = None,
+    purchase_defaults: tuple[float, float] = (
+        DEFAULT_PURCHASE_INTERCEPT,
+        DEFAULT_PRICE_SENSITIVITY,
+    ),
 ) -> Reward:
     """The reward called ``name`` (see ``REWARDS``: one component with weight 1) or the
-    weighted mix of a mapping ``{component: weight}``; ``watch_time_spread`` applies only
-    when watch time is a component and must keep its default otherwise."""
+    weighted mix of a mapping ``{component: weight}``.
+
+    ``watch_time_spread`` applies only when watch time is a component and must keep its
+    default otherwise; ``purchase_intercept`` and ``price_sensitivity`` apply only when
+    ``"purchase"`` or ``"revenue"`` is a component and must be left unset (None) otherwise,
+    so that a setting never goes silently unused. Unset, they take ``purchase_defaults``.
+    """
     if isinstance(name, Mapping):
         weights = _check_weights(name, owner)
     else:
@@ -250,15 +259,27 @@ def make_reward(
             f"The 'watch_time_spread' parameter of {owner} applies only to rewards with watch "
             f"time; got {watch_time_spread!r} with reward={name!r}."
         )
+    if "purchase" not in weights and "revenue" not in weights:
+        for label, given in (
+            ("purchase_intercept", purchase_intercept),
+            ("price_sensitivity", price_sensitivity),
+        ):
+            if given is not None:
+                raise InputValueError(
+                    f"The {label!r} parameter of {owner} applies only to rewards with a "
+                    f"purchase ('purchase' or 'revenue' among the components); got {given!r} "
+                    f"with reward={name!r}."
+                )
     if weights == {"click": 1.0}:
         return ClickReward()
     if weights == {"watch_time": 1.0}:
         return WatchTimeReward(spread=watch_time_spread, owner=owner)
+    intercept, sensitivity = purchase_defaults
     return WeightedReward(
         weights=weights,
         spread=watch_time_spread,
-        purchase_intercept=purchase_intercept,
-        price_sensitivity=price_sensitivity,
+        purchase_intercept=intercept if purchase_intercept is None else purchase_intercept,
+        price_sensitivity=sensitivity if price_sensitivity is None else price_sensitivity,
         owner=owner,
     )
 

@@ -1,6 +1,10 @@
-"""Uniform ordered draws of distinct integers per row, in time independent of the population."""
+"""Draws of distinct integers per row in time independent of the population: uniform ordered
+draws (:func:`sample_distinct`) and the first distinct values of any i.i.d. stream
+(:func:`first_distinct`, for popularity-weighted candidates)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,3 +70,56 @@ def _by_rejection(
         redrawn = np.zeros(keys.shape, dtype=np.int64)
         redrawn[hit_rows, hit_positions] = 1
         keys = (2 * draws[rows] + redrawn) * width + positions
+
+
+def first_distinct(
+    draw: Callable[[NDArray[np.int64], int], NDArray[np.int64]],
+    n_rows: int,
+    width: int,
+    rng: np.random.Generator,
+) -> NDArray[np.int64]:
+    """Per row, the first ``width`` distinct values of an i.i.d. stream, in random order.
+
+    The first ``width`` distinct values of an i.i.d. stream with probabilities ``w`` are a
+    draw without replacement proportional to ``w`` (successive sampling: each next value
+    ``proportional to w`` among those not yet taken). Rows read ``2 width`` values of their
+    stream, then twice as many again while they have fewer than ``width`` distinct ones; the
+    set is then shuffled with one uniform key per entry, so a row's first ``n`` entries are
+    a uniformly random ``n``-subset of it. The expected cost is O(width log width) per row
+    when no value holds much of the mass (e.g. ``w`` a mixture with a uniform part).
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(rows, m)``: ``m`` more values of the streams of ``rows`` (int64 row numbers),
+        shape (rows.size, m); its own generator.
+    n_rows, width : int
+        Every stream must have at least ``width`` values of positive probability.
+    rng : numpy.random.Generator
+        Draws the shuffle.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_rows, width)
+    """
+    result = np.empty((n_rows, width), dtype=np.int64)
+    pending = np.arange(n_rows)
+    stream = np.empty((n_rows, 0), dtype=np.int64)
+    more = 2 * width
+    while pending.size:
+        stream = np.concatenate([stream, draw(pending, more)], axis=1)
+        length = stream.shape[1]
+        # One int64 key per entry, value then position: sorted, equal values sit together,
+        # earliest first (values are item ids, far below 2**63 / length).
+        keys = stream * length + np.arange(length)
+        keys.sort(axis=1)
+        values, order = np.divmod(keys, length)
+        first = np.ones(values.shape, dtype=np.bool_)
+        first[:, 1:] = values[:, 1:] != values[:, :-1]
+        positions = np.sort(np.where(first, order, length), axis=1)[:, :width]
+        enough = positions[:, -1] < length
+        result[pending[enough]] = np.take_along_axis(stream[enough], positions[enough], axis=1)
+        pending, stream = pending[~enough], stream[~enough]
+        more = length
+    shuffle = np.argsort(rng.random((n_rows, width)), axis=1)
+    return np.take_along_axis(result, shuffle, axis=1)

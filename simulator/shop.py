@@ -7,22 +7,19 @@ from collections.abc import Mapping
 
 from numpy.typing import ArrayLike
 
-from bandits.validation import check_integer
-from simulator.catalogue import Catalogue
-from simulator.choice import make_choice_model
-from simulator.context import Context
 from simulator.env import SlateEnv
-from simulator.fatigue import Fatigue
-from simulator.reward import DEFAULT_SPREAD, make_reward
-from simulator.trends import Trends
-from simulator.users import Users
-from simulator.world import World
+from simulator.presets import build_world
+from simulator.reward import DEFAULT_SPREAD
 
 STEPS_PER_DAY = 24
 """Default steps per simulated day: a step is an hour."""
 
 DEFAULT_REWARD: Mapping[str, float] = {"click": 0.1, "purchase": 1.0}
 """Default reward: a purchase, plus a little for the click."""
+
+PURCHASE_DEFAULTS = (2.0, 0.8)
+"""``purchase_intercept`` and ``price_sensitivity`` when a reward with a purchase leaves them
+unset."""
 
 
 class OnlineShopEnv(SlateEnv):
@@ -33,8 +30,16 @@ class OnlineShopEnv(SlateEnv):
       spread ``price_spread``; ``log(price / price_median)`` is the last item feature),
       quality and Zipf popularity (``popularity_weight``); ``env.item_attributes()`` lists
       them;
+    - candidates tilted by popularity: each request's candidates are drawn without
+      replacement from the mixture ``(1 - candidate_popularity) uniform +
+      candidate_popularity popularity`` over the live products (popular products are
+      offered more often; :meth:`simulator.catalogue.Catalogue.draw_candidates`);
+    - novelty: a product released at step ``r`` has the logit boost ``novelty_weight *
+      novelty_decay**(t - r)`` (half-life about 69 steps, three days, by default);
     - a purchase after a click with probability ``sigmoid(purchase_intercept -
-      price_sensitivity log price)``; the reward is the weighted mix ``reward`` of
+      price_sensitivity log price)`` (unset: 2.0 and 0.8; setting either with a reward that
+      has no ``"purchase"`` or ``"revenue"`` is an error, not silently ignored); the reward
+      is the weighted mix ``reward`` of
       ``"click"``, ``"purchase"``, ``"revenue"`` (price if bought) and ``"watch_time"``
       (default 0.1 click + 1 purchase); ``info["expected_signals"]`` has the exact expected
       clicks, purchases (and revenue) per request;
@@ -82,8 +87,11 @@ class OnlineShopEnv(SlateEnv):
         popularity_weight: float = 0.3,
         price_median: float = 20.0,
         price_spread: float = 0.8,
-        purchase_intercept: float = 2.0,
-        price_sensitivity: float = 0.8,
+        candidate_popularity: float = 0.5,
+        novelty_weight: float = 0.3,
+        novelty_decay: float = 0.99,
+        purchase_intercept: float | None = None,
+        price_sensitivity: float | None = None,
         devices: bool = True,
         device_probabilities: tuple[float, float, float] = (0.55, 0.05, 0.4),
         device_attention: tuple[float, float, float] = (-0.3, 0.0, 0.0),
@@ -108,86 +116,78 @@ class OnlineShopEnv(SlateEnv):
         reward: str | Mapping[str, float] = DEFAULT_REWARD,
         watch_time_spread: float = DEFAULT_SPREAD,
     ) -> None:
-        owner = type(self).__name__
-        catalogue = Catalogue(
-            n_items=n_items,
-            n_latent=n_latent,
-            bias_scale=item_bias_scale,
-            initial_items=initial_items,
-            items_per_step=items_per_step,
-            item_lifetime=item_lifetime,
-            n_genres=n_genres,
-            micro_genres=micro_genres,
-            popularity_weight=popularity_weight,
-            price_median=price_median,
-            price_spread=price_spread,
-            owner=owner,
-        )
-        users = Users(
-            n_users=n_users,
-            n_latent=n_latent,
-            history_length=history_length,
-            feature_noise=feature_noise,
-            initial_users=initial_users,
-            users_per_step=users_per_step,
-            n_genres=n_genres,
-            n_segments=n_segments,
-            owner=owner,
-        )
-        context = Context(
-            n_latent=n_latent,
-            devices=devices,
-            device_probabilities=device_probabilities,
-            device_attention=device_attention,
-            steps_per_day=steps_per_day,
-            steps_per_year=steps_per_year,
-            day_of_week=steps_per_day > 0,
-            n_locations=n_locations,
-            travel_probability=travel_probability,
-            shift_scale=context_shift_scale,
-            owner=owner,
-        )
-        size = check_integer(slate_size, "slate_size", owner, low=1, high=catalogue.n_items)
         super().__init__(
-            World(
-                catalogue=catalogue,
-                users=users,
-                context=context,
-                choice_model=make_choice_model(
-                    choice_model,
-                    slate_size=size,
-                    examination=examination,
-                    no_click_logit=no_click_logit,
-                    owner=owner,
-                ),
-                reward=make_reward(
-                    reward,
-                    watch_time_spread=watch_time_spread,
-                    purchase_intercept=purchase_intercept,
-                    price_sensitivity=price_sensitivity,
-                    owner=owner,
-                ),
-                fatigue=Fatigue(
-                    exposure_fatigue=exposure_fatigue,
-                    click_fatigue=click_fatigue,
-                    fatigue_decay=fatigue_decay,
-                    fatigue_weight=fatigue_weight,
-                    owner=owner,
-                ),
-                trends=Trends(
-                    trend_amplitude=trend_amplitude,
-                    trend_period=steps_per_year,
-                    shock_every=shock_every,
-                    shock_items=shock_items,
-                    shock_size=shock_size,
-                    shock_decay=shock_decay,
-                    shock_duration=shock_duration,
-                    owner=owner,
-                ),
-                n_requests=n_requests,
-                min_candidates=min_candidates,
-                max_candidates=max_candidates,
-                logit_scale=logit_scale,
-                owner=owner,
+            build_world(
+                type(self).__name__,
+                catalogue={
+                    "n_items": n_items,
+                    "n_latent": n_latent,
+                    "bias_scale": item_bias_scale,
+                    "initial_items": initial_items,
+                    "items_per_step": items_per_step,
+                    "item_lifetime": item_lifetime,
+                    "n_genres": n_genres,
+                    "micro_genres": micro_genres,
+                    "popularity_weight": popularity_weight,
+                    "price_median": price_median,
+                    "price_spread": price_spread,
+                    "candidate_popularity": candidate_popularity,
+                },
+                users={
+                    "n_users": n_users,
+                    "history_length": history_length,
+                    "feature_noise": feature_noise,
+                    "initial_users": initial_users,
+                    "users_per_step": users_per_step,
+                    "n_genres": n_genres,
+                    "n_segments": n_segments,
+                },
+                context={
+                    "devices": devices,
+                    "device_probabilities": device_probabilities,
+                    "device_attention": device_attention,
+                    "steps_per_day": steps_per_day,
+                    "steps_per_year": steps_per_year,
+                    "day_of_week": steps_per_day > 0,
+                    "n_locations": n_locations,
+                    "travel_probability": travel_probability,
+                    "shift_scale": context_shift_scale,
+                },
+                fatigue={
+                    "exposure_fatigue": exposure_fatigue,
+                    "click_fatigue": click_fatigue,
+                    "fatigue_decay": fatigue_decay,
+                    "fatigue_weight": fatigue_weight,
+                },
+                trends={
+                    "trend_amplitude": trend_amplitude,
+                    "trend_period": steps_per_year,
+                    "shock_every": shock_every,
+                    "shock_items": shock_items,
+                    "shock_size": shock_size,
+                    "shock_decay": shock_decay,
+                    "shock_duration": shock_duration,
+                    "novelty_weight": novelty_weight,
+                    "novelty_decay": novelty_decay,
+                },
+                choice={
+                    "choice_model": choice_model,
+                    "slate_size": slate_size,
+                    "examination": examination,
+                    "no_click_logit": no_click_logit,
+                },
+                reward={
+                    "reward": reward,
+                    "watch_time_spread": watch_time_spread,
+                    "purchase_intercept": purchase_intercept,
+                    "price_sensitivity": price_sensitivity,
+                    "purchase_defaults": PURCHASE_DEFAULTS,
+                },
+                requests={
+                    "n_requests": n_requests,
+                    "min_candidates": min_candidates,
+                    "max_candidates": max_candidates,
+                    "logit_scale": logit_scale,
+                },
             )
         )

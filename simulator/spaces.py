@@ -17,12 +17,14 @@ class SlateSpace(MultiDiscrete):
 
     Entry ``[i, k]`` is the index, into request ``i``'s candidates, of the item shown at
     position ``k``. Members hold indices in ``[0, max_candidates)`` with no index repeated
-    within a row. Every request has at least ``min_candidates`` candidates, so :meth:`sample`
-    draws among the first ``min_candidates`` indices: valid for ``step`` whatever the batch
-    (also one drawn after the sample), and, as an environment lists each request's candidates
-    in random order, a uniformly random slate of the request's items when the count does not
-    vary. Pass the observation's candidate mask to draw uniformly among all of each request's
-    candidates.
+    within a row.
+
+    :meth:`sample` draws, per row, uniformly among the ordered slates of distinct candidates
+    of that row. The environments give each request slot a fixed candidate count
+    (``counts``, :meth:`simulator.world.World.candidate_counts`), so a sample is valid for
+    every ``step`` and uniform over all the slates of each request. Without ``counts`` it
+    draws among the first ``min_candidates`` indices, valid for any batch. A mask (e.g. the
+    observation's ``candidate_ids != -1``) overrides both.
 
     Parameters
     ----------
@@ -34,6 +36,9 @@ class SlateSpace(MultiDiscrete):
         Width of the padded candidate arrays.
     min_candidates : int, optional
         Fewest candidates a request has (default ``max_candidates``), >= ``slate_size``.
+    counts : array-like of int, shape (n_requests,), optional
+        The candidate count of each request (row), the same for every batch (and every
+        sub-environment), in ``[min_candidates, max_candidates]``.
     seed : int or numpy.random.Generator, optional
         Seeds the space's own generator, used by :meth:`sample`.
     num_envs : int, optional
@@ -47,6 +52,7 @@ class SlateSpace(MultiDiscrete):
         slate_size: int,
         max_candidates: int,
         min_candidates: int | None = None,
+        counts: ArrayLike | None = None,
         seed: int | np.random.Generator | None = None,
         num_envs: int | None = None,
     ) -> None:
@@ -67,6 +73,21 @@ class SlateSpace(MultiDiscrete):
         shape = (*lead, self.n_requests, self.slate_size)
         nvec = np.full(shape, self.max_candidates, dtype=np.int64)
         super().__init__(nvec, dtype=np.int64, seed=seed)
+        self.counts: NDArray[np.int64] | None = None
+        if counts is not None:
+            label = "The 'counts' parameter of SlateSpace"
+            per_slot = as_array(counts, label, np.int64, 1)
+            check_shape(per_slot, (self.n_requests,), label)
+            bad = (per_slot < self.min_candidates) | (per_slot > self.max_candidates)
+            if bad.any():
+                row = int(np.argmax(bad))
+                raise InputValueError(
+                    f"{label} must lie in [min_candidates, max_candidates] = "
+                    f"[{self.min_candidates}, {self.max_candidates}]; entry {row} is "
+                    f"{per_slot[row]}."
+                )
+            self.counts = np.tile(per_slot, int(np.prod(lead)))  # one per row, all envs
+            self.counts.flags.writeable = False
 
     def sample(
         self, mask: ArrayLike | None = None, probability: object = None
@@ -95,6 +116,8 @@ class SlateSpace(MultiDiscrete):
             allowed = as_array(mask, label, np.bool_, len(shape))
             check_shape(allowed, shape, label)
             allowed = allowed.reshape(-1, self.max_candidates)
+        elif self.counts is not None:
+            allowed = np.arange(self.max_candidates) < self.counts[:, None]
         else:
             first = np.arange(self.max_candidates) < self.min_candidates
             allowed = np.broadcast_to(first, (int(np.prod(lead)), self.max_candidates))
@@ -133,5 +156,9 @@ class SlateSpace(MultiDiscrete):
         return (
             isinstance(other, SlateSpace)
             and self.min_candidates == other.min_candidates
+            and np.array_equal(
+                np.asarray([] if self.counts is None else self.counts),
+                np.asarray([] if other.counts is None else other.counts),
+            )
             and super().__eq__(other)
         )

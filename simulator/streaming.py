@@ -6,16 +6,9 @@ from __future__ import annotations
 
 from numpy.typing import ArrayLike
 
-from bandits.validation import check_integer
-from simulator.catalogue import Catalogue
-from simulator.choice import make_choice_model
-from simulator.context import Context
 from simulator.env import SlateEnv
-from simulator.fatigue import Fatigue
-from simulator.reward import DEFAULT_SPREAD, make_reward
-from simulator.trends import Trends
-from simulator.users import Users
-from simulator.world import World
+from simulator.presets import build_world
+from simulator.reward import DEFAULT_SPREAD
 
 STEPS_PER_DAY = 48
 """Default steps per simulated day: a step is half an hour."""
@@ -46,12 +39,21 @@ class StreamingServiceEnv(SlateEnv):
       ``boredom_duration`` steps (logit ``-boredom_penalty``) and leaves with probability
       ``churn_probability`` for a geometric absence of mean ``mean_absence`` steps; clicks
       pull tastes toward the clicked titles by ``click_drift``;
+    - title lengths (log-normal, median ``length_median`` minutes, spread
+      ``length_spread``; ``log(length / length_median)`` is the last item feature): a
+      phone request lowers each title's logit by ``phone_short_preference`` and the morning
+      (peak at 8:00) by up to ``morning_short_preference`` per unit of log length above the
+      median (short titles gain), see :class:`simulator.context.Context`;
+    - novelty: a title released at step ``r`` has the logit boost ``novelty_weight *
+      novelty_decay**(t - r)`` (half-life about 34 steps, 17 hours, by default);
     - by default a cascade (scan down, stop at the first click; ``"examined"`` signal) and
       watch time as the reward.
 
     Parameters are those of :class:`LatentFactorEnv` (with other defaults) and the ones above;
     ``steps_per_day``/``steps_per_year`` of 0 drop the time-of-day/season signals (and need
-    ``day_of_week=False``/``trend_amplitude=0``) and ``devices=False`` the device.
+    ``day_of_week=False``, ``morning_short_preference=0``/``trend_amplitude=0``) and
+    ``devices=False`` the device (and needs ``phone_short_preference=0``); ``length_median=0``
+    drops the lengths (and needs both short preferences 0).
     """
 
     def __init__(
@@ -85,6 +87,12 @@ class StreamingServiceEnv(SlateEnv):
         n_segments: int = 5,
         day_of_week: bool = True,
         trend_amplitude: float = 0.3,
+        length_median: float = 45.0,
+        length_spread: float = 0.6,
+        phone_short_preference: float = 0.5,
+        morning_short_preference: float = 0.3,
+        novelty_weight: float = 0.5,
+        novelty_decay: float = 0.98,
         exposure_fatigue: float = 0.1,
         click_fatigue: float = 1.0,
         fatigue_decay: float = 0.9,
@@ -101,75 +109,72 @@ class StreamingServiceEnv(SlateEnv):
         reward: str = "watch_time",
         watch_time_spread: float = DEFAULT_SPREAD,
     ) -> None:
-        owner = type(self).__name__
-        catalogue = Catalogue(
-            n_items=n_items,
-            n_latent=n_latent,
-            bias_scale=item_bias_scale,
-            initial_items=initial_items,
-            items_per_step=items_per_step,
-            item_lifetime=item_lifetime,
-            n_genres=n_genres,
-            micro_genres=micro_genres,
-            owner=owner,
-        )
-        users = Users(
-            n_users=n_users,
-            n_latent=n_latent,
-            history_length=history_length,
-            feature_noise=feature_noise,
-            initial_users=initial_users,
-            users_per_step=users_per_step,
-            drift=drift,
-            drift_every=drift_every,
-            n_genres=n_genres,
-            n_segments=n_segments,
-            click_drift=click_drift,
-            owner=owner,
-        )
-        context = Context(
-            n_latent=n_latent,
-            devices=devices,
-            device_probabilities=device_probabilities,
-            steps_per_day=steps_per_day,
-            steps_per_year=steps_per_year,
-            shift_scale=context_shift_scale,
-            day_of_week=day_of_week,
-            owner=owner,
-        )
-        fatigue = Fatigue(
-            exposure_fatigue=exposure_fatigue,
-            click_fatigue=click_fatigue,
-            fatigue_decay=fatigue_decay,
-            fatigue_weight=fatigue_weight,
-            boredom_threshold=boredom_threshold,
-            boredom_duration=boredom_duration,
-            boredom_penalty=boredom_penalty,
-            churn_probability=churn_probability,
-            mean_absence=mean_absence,
-            owner=owner,
-        )
-        trends = Trends(trend_amplitude=trend_amplitude, trend_period=steps_per_year, owner=owner)
-        size = check_integer(slate_size, "slate_size", owner, low=1, high=catalogue.n_items)
         super().__init__(
-            World(
-                catalogue=catalogue,
-                users=users,
-                context=context,
-                choice_model=make_choice_model(
-                    choice_model,
-                    slate_size=size,
-                    examination=examination,
-                    no_click_logit=no_click_logit,
-                    owner=owner,
-                ),
-                reward=make_reward(reward, watch_time_spread=watch_time_spread, owner=owner),
-                fatigue=fatigue,
-                trends=trends,
-                n_requests=n_requests,
-                min_candidates=min_candidates,
-                max_candidates=max_candidates,
-                logit_scale=logit_scale,
-                owner=owner,
+            build_world(
+                type(self).__name__,
+                catalogue={
+                    "n_items": n_items,
+                    "n_latent": n_latent,
+                    "bias_scale": item_bias_scale,
+                    "initial_items": initial_items,
+                    "items_per_step": items_per_step,
+                    "item_lifetime": item_lifetime,
+                    "n_genres": n_genres,
+                    "micro_genres": micro_genres,
+                    "length_median": length_median,
+                    "length_spread": length_spread,
+                },
+                users={
+                    "n_users": n_users,
+                    "history_length": history_length,
+                    "feature_noise": feature_noise,
+                    "initial_users": initial_users,
+                    "users_per_step": users_per_step,
+                    "drift": drift,
+                    "drift_every": drift_every,
+                    "n_genres": n_genres,
+                    "n_segments": n_segments,
+                    "click_drift": click_drift,
+                },
+                context={
+                    "devices": devices,
+                    "device_probabilities": device_probabilities,
+                    "steps_per_day": steps_per_day,
+                    "steps_per_year": steps_per_year,
+                    "shift_scale": context_shift_scale,
+                    "day_of_week": day_of_week,
+                    "phone_short_preference": phone_short_preference,
+                    "morning_short_preference": morning_short_preference,
+                },
+                fatigue={
+                    "exposure_fatigue": exposure_fatigue,
+                    "click_fatigue": click_fatigue,
+                    "fatigue_decay": fatigue_decay,
+                    "fatigue_weight": fatigue_weight,
+                    "boredom_threshold": boredom_threshold,
+                    "boredom_duration": boredom_duration,
+                    "boredom_penalty": boredom_penalty,
+                    "churn_probability": churn_probability,
+                    "mean_absence": mean_absence,
+                },
+                trends={
+                    "trend_amplitude": trend_amplitude,
+                    "trend_period": steps_per_year,
+                    "novelty_weight": novelty_weight,
+                    "novelty_decay": novelty_decay,
+                },
+                choice={
+                    "choice_model": choice_model,
+                    "slate_size": slate_size,
+                    "examination": examination,
+                    "no_click_logit": no_click_logit,
+                },
+                reward={"reward": reward, "watch_time_spread": watch_time_spread},
+                requests={
+                    "n_requests": n_requests,
+                    "min_candidates": min_candidates,
+                    "max_candidates": max_candidates,
+                    "logit_scale": logit_scale,
+                },
             )
         )

@@ -9,9 +9,9 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
-from bandits.validation import as_array, check_integer, check_shape, check_slates
+from bandits.validation import InputTypeError, as_array, check_integer, check_shape, check_slates
 from simulator.spaces import SlateSpace
-from simulator.supervised import ClassificationBandit
+from simulator.supervised import DATASETS, ClassificationBandit
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -25,17 +25,32 @@ class SupervisedBanditEnv(gymnasium.Env):
     ``"expected_rewards"`` and ``"candidate_rewards"`` (the one-hot of the label). Episodes
     never end.
 
+    Registered as ``bandits/Supervised-v0``: ``gymnasium.make("bandits/Supervised-v0",
+    dataset="wine")``. scikit-learn (the ``sklearn`` extra) is imported only when a bundled
+    data set is loaded, so importing :mod:`simulator` does not need it.
+
     Parameters
     ----------
-    data : ClassificationBandit or str
-        A data set or the name of a bundled one (``simulator.supervised.DATASETS``).
+    dataset : ClassificationBandit or str
+        A data set or the name of one scikit-learn bundles (``simulator.supervised.DATASETS``:
+        ``"digits"``, ``"wine"``, ``"breast_cancer"``).
     n_requests : int
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium: an instance attribute)
 
-    def __init__(self, *, data: ClassificationBandit | str = "digits", n_requests: int = 32):
-        self.data = ClassificationBandit.from_dataset(data) if isinstance(data, str) else data
+    def __init__(
+        self, *, dataset: ClassificationBandit | str = "digits", n_requests: int = 32
+    ) -> None:
+        if isinstance(dataset, str):
+            self.data = ClassificationBandit.from_dataset(dataset)
+        elif isinstance(dataset, ClassificationBandit):
+            self.data = dataset
+        else:
+            raise InputTypeError(
+                f"The 'dataset' parameter of {type(self).__name__} must be a ClassificationBandit "
+                f"or one of {list(DATASETS)}; got {type(dataset).__name__} {dataset!r}."
+            )
         self.n_requests = check_integer(n_requests, "n_requests", type(self).__name__, low=1)
         k, n, d = self.data.n_classes, self.n_requests, self.data.features.shape[1]
         self.action_space = SlateSpace(n_requests=n, slate_size=1, max_candidates=k)
@@ -77,17 +92,32 @@ class SupervisedBanditEnv(gymnasium.Env):
         self._time = 0
         return self._serve(), {}
 
+    def _checked(self, slates: ArrayLike, label: str) -> NDArray[np.int64]:
+        if self._rows is None:
+            raise gymnasium.error.ResetNeeded(f"Call reset() on {type(self).__name__} first.")
+        array = as_array(slates, label, np.int64, 2)
+        check_shape(array, (self.n_requests, 1), label)
+        check_slates(array, np.full(self.n_requests, self.data.n_classes), label)
+        return array
+
+    def expected_slate_reward(self, slates: ArrayLike) -> NDArray[np.float64]:
+        """Exact expected reward of ``slates`` on the current batch (1 for the label, else 0),
+        shape (n_requests,)."""
+        checked = self._checked(slates, "'slates' of expected_slate_reward")
+        return self.data.rewards(self._rows, checked)[:, 0]
+
+    def oracle_slates(self) -> NDArray[np.int64]:
+        """The best slates on the current batch (the labels), shape (n_requests, 1)."""
+        if self._rows is None:
+            raise gymnasium.error.ResetNeeded(f"Call reset() on {type(self).__name__} first.")
+        return self.data.labels[self._rows][:, None].copy()
+
     def step(
         self, action: ArrayLike
     ) -> tuple[dict[str, NDArray[Any]], float, bool, bool, dict[str, Any]]:
         """Reward the chosen classes, then serve the next batch."""
-        if self._rows is None:
-            raise gymnasium.error.ResetNeeded("Call reset() on SupervisedBanditEnv first.")
-        label = "The action of SupervisedBanditEnv.step"
-        slates = as_array(action, label, np.int64, 2)
-        check_shape(slates, (self.n_requests, 1), label)
+        slates = self._checked(action, "The action of SupervisedBanditEnv.step")
         k = self.data.n_classes
-        check_slates(slates, np.full(self.n_requests, k), label)
         rewards = self.data.rewards(self._rows, slates)
         labels = self.data.labels[self._rows]
         info = {

@@ -18,7 +18,10 @@ class Trends:
     - popularity shocks: every ``shock_every`` steps (at ``t = shock_every, 2 shock_every,
       ...``) ``shock_items`` items per world, drawn uniformly with replacement among the live
       ones, get a boost ``shock_size * shock_decay**(t - t0)`` to their logit for ``t0 <= t <
-      t0 + shock_duration`` (``t0`` the shock's step; boosts of one item add up).
+      t0 + shock_duration`` (``t0`` the shock's step; boosts of one item add up);
+    - novelty: an item released at step ``r`` (0 for the initial items) has the logit term
+      ``novelty_weight * novelty_decay**(t - r)`` (a new title's buzz, fading with age; a
+      half-life of ``log 2 / -log novelty_decay`` steps).
 
     Parameters
     ----------
@@ -27,6 +30,10 @@ class Trends:
         Steps per cycle (> 0 when the amplitude is).
     shock_every, shock_items, shock_duration : int
     shock_size, shock_decay : float
+    novelty_weight : float
+        0: no novelty.
+    novelty_decay : float
+        In (0, 1].
     owner : str
 
     Attributes
@@ -46,6 +53,8 @@ class Trends:
         shock_size: float = 0.0,
         shock_decay: float = 1.0,
         shock_duration: int = 0,
+        novelty_weight: float = 0.0,
+        novelty_decay: float = 0.9,
         owner: str = "Trends",
     ) -> None:
         self.trend_amplitude = check_real(
@@ -66,6 +75,12 @@ class Trends:
         self.shock_duration = check_integer(
             shock_duration, "shock_duration", owner, low=int(shocks)
         )
+        self.novelty_weight = check_real(
+            novelty_weight, "novelty_weight", owner, low=-MAX_SCALE, high=MAX_SCALE
+        )
+        self.novelty_decay = check_real(
+            novelty_decay, "novelty_decay", owner, low=0.0, low_open=True, high=1.0
+        )
         self.phases_: NDArray[np.float64] = np.zeros((0, 0))
         self.boosts_: NDArray[np.float64] = np.zeros(0)
         self._rows: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -78,6 +93,16 @@ class Trends:
     @property
     def has_shocks(self) -> bool:
         return self.shock_every > 0
+
+    @property
+    def has_novelty(self) -> bool:
+        return self.novelty_weight != 0
+
+    def novelty(self, releases: NDArray[np.float64], time: int) -> NDArray[np.float64]:
+        """``novelty_weight * novelty_decay**(time - release)`` of items released at
+        ``releases`` (any shape, steps); live items have ``release <= time``."""
+        age = np.maximum(time - releases, 0.0)
+        return self.novelty_weight * np.exp(np.log(self.novelty_decay) * age)
 
     def check_catalogue(self, catalogue: Catalogue, owner: str) -> None:
         """Seasonal genre trends need genres."""

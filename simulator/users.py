@@ -12,6 +12,10 @@ from bandits.observation import PAD_ID
 from bandits.validation import check_integer, check_real
 from simulator.catalogue import MAX_SCALE, latent_scale
 
+ARRIVAL_TRIES = 16
+"""Draws of a joined user per request, under churn, before falling back to a draw among the
+present ones (see :meth:`Users.arrive`)."""
+
 
 class Users:
     """Users ``0 .. n_users - 1`` of each world, with ``s = latent_scale(n_latent)``.
@@ -179,8 +183,18 @@ class Users:
         absent: NDArray[np.bool_] | None = None,
     ) -> NDArray[np.int64]:
         """One user per request, uniformly among those joined and present, as rows of the
-        stacked worlds; one uniform per request whoever is absent (a world with nobody
-        present draws among all joined).
+        stacked worlds.
+
+        Without churn (``absent`` None), one uniform draw among the joined users. With churn,
+        ``ARRIVAL_TRIES + 1`` uniforms per request whoever is away: the first
+        ``ARRIVAL_TRIES`` each pick a joined user, and the first of them who is present
+        makes the request; if all are away, the last uniform picks one uniformly among the
+        present users (a world with nobody present draws among all joined). Each outcome is
+        uniform among the present users, so the request is too. Coupling: two copies of a
+        world whose away sets differ (their policies bored different users) pick the same
+        user for a request unless, before either copy's pick, a try hit a user away in one
+        copy and present in the other (or all tries were away in one copy): the user one
+        copy picks is then away in the other.
 
         Parameters
         ----------
@@ -195,15 +209,25 @@ class Users:
         joined = self.n_joined(time)
         if absent is None:
             return worlds * self.n_users + rng.integers(joined, size=worlds.shape[0])
-        uniforms = rng.random(worlds.shape[0])
+        tries = rng.random((ARRIVAL_TRIES + 1, worlds.shape[0]))
+        base = worlds * self.n_users
+        candidates = base + (tries[:-1] * joined).astype(np.int64)  # (tries, n_requests)
+        present_try = ~absent[candidates]
+        found = present_try.any(axis=0)
+        users = candidates[present_try.argmax(axis=0), np.arange(worlds.shape[0])]
+        if found.all():
+            return users
         n_worlds = absent.shape[0] // self.n_users
         present = ~absent.reshape(n_worlds, self.n_users)[:, :joined]
         present[present.sum(axis=1) == 0] = True
         counts = present.sum(axis=1)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         rows, local = np.nonzero(present)
-        pick = starts[worlds] + (uniforms * counts[worlds]).astype(np.int64)
-        return rows[pick] * self.n_users + local[pick]
+        lost = ~found
+        stand_in = worlds[lost]
+        pick = starts[stand_in] + (tries[-1, lost] * counts[stand_in]).astype(np.int64)
+        users[lost] = rows[pick] * self.n_users + local[pick]
+        return users
 
     def evolve(self, rng: np.random.Generator, time: int) -> None:
         """Apply the drift due at step ``time`` (nothing drawn when none is due)."""

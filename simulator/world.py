@@ -17,7 +17,6 @@ from simulator.choice import ChoiceModel
 from simulator.context import Context
 from simulator.fatigue import Fatigue
 from simulator.reward import Reward
-from simulator.sampling import sample_distinct
 from simulator.trends import Trends
 from simulator.users import Users
 
@@ -64,22 +63,36 @@ class Batch:
     signals: NDArray[np.float64]
 
 
+def _splitmix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """Steele, Lea and Flood's splitmix64 finaliser (a bijection of 64-bit integers that mixes
+    every input bit into every output bit), elementwise, wrapping modulo 2**64."""
+    z = values + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 class World:
     """Requests, candidates, attractions, feedback and ground truth, from the parts.
 
     A request at step ``t`` of world ``w``: a user arrives (:class:`Users`), the context
-    signals are drawn (:class:`Context`), ``n`` candidates (``n`` uniform in
-    ``[min_candidates, max_candidates]``) are drawn uniformly among the live items
+    signals are drawn (:class:`Context`), ``n`` candidates (``n`` in ``[min_candidates,
+    max_candidates]``, fixed per request slot: :meth:`candidate_counts`) are drawn uniformly among
+    the live items
     (:class:`Catalogue`) in O(max_candidates), and candidate ``i`` (of genre ``g``) has the
     utility logit
 
-        ``logit_scale * (theta_u + c M) . phi_i + o_i + s_g(t) + h_i(t) + a(c) - P_ug(t)
-        + BASE_LOGIT``
+        ``logit_scale * (theta_u + c M) . phi_i + o_i + s_g(t) + h_i(t) + n_i(t) + a(c)
+        - b(c, t) y_i - P_ug(t) + BASE_LOGIT``
 
     with ``o_i`` the item's quality and popularity (:class:`Catalogue`), ``s_g(t)`` the
-    seasonal genre trend and ``h_i(t)`` the popularity shocks (:class:`Trends`), ``a(c)``
-    the device's attention offset (:class:`Context`) and ``P_ug(t)`` the fatigue and boredom
-    penalty (:class:`Fatigue`). The choice model turns the logits of the shown slate into
+    seasonal genre trend, ``h_i(t)`` the popularity shocks and ``n_i(t)`` the novelty boost
+    decaying with the item's age since release (:class:`Trends`), ``a(c)`` the device's
+    attention offset and ``b(c, t) y_i`` the context's preference for short items (``y_i =
+    log(length_i / length_median)``; :class:`Context`), and ``P_ug(t)`` the fatigue and
+    boredom penalty (:class:`Fatigue`). Candidates are drawn among the live items only
+    (released at or before ``t``, not yet retired), uniformly or tilted by popularity
+    (:meth:`Catalogue.draw_candidates`). The choice model turns the logits of the shown slate into
     clicks, the reward into rewards, and both give the exact expected reward of any slate and
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
@@ -145,6 +158,7 @@ class World:
         self.logit_scale = check_real(logit_scale, "logit_scale", owner, low=0.0, high=MAX_SCALE)
         self.n_worlds = 1
         self.check_memory(1, owner)
+        self.counts_ = self.candidate_counts()
 
     def _check_parts(self, owner: str) -> None:
         """The parts agree: one genre count, prices for a purchase reward, genres for fatigue
@@ -166,6 +180,12 @@ class World:
                 f"exposure_fatigue=click_fatigue=0); got n_genres=0."
             )
         self.trends.check_catalogue(self.catalogue, owner)
+        if self.context.prefers_short and not self.catalogue.has_lengths:
+            raise InputValueError(
+                f"The short-item preferences of {owner} act on item lengths: set "
+                f"length_median > 0 (or phone_short_preference=morning_short_preference=0); "
+                f"got length_median={self.catalogue.length_median!r}."
+            )
 
     @property
     def n_context_features(self) -> int:
@@ -199,8 +219,14 @@ class World:
                     f"{MEMORY_LIMIT / 2**30:.0f} GiB allowed; make {names} smaller."
                 )
 
-    def reset(self, rng: np.random.Generator, n_worlds: int) -> Batch:
-        """Draw ``n_worlds`` new worlds and their first batch."""
+    def reset(
+        self,
+        rng: np.random.Generator,
+        n_worlds: int,
+        arrivals: np.random.Generator | None = None,
+    ) -> Batch:
+        """Draw ``n_worlds`` new worlds from ``rng`` and their first batch from ``arrivals``
+        (default ``rng``)."""
         self.n_worlds = n_worlds
         catalogue = self.catalogue
         self.users.reset(rng, n_worlds)
@@ -218,9 +244,13 @@ class World:
         columns = [features, catalogue.offsets_[:, None], self.reward.values(rows)[:, None]]
         if catalogue.n_genres:
             columns.append(catalogue.genres_[:, None].astype(np.float64))
+        self._release_column = features.shape[1] + len(columns) - 1
+        if self.trends.has_novelty:
+            releases = np.tile(catalogue.release_times(), n_worlds).astype(np.float64)
+            columns.append(releases[:, None])
         self.table_ = np.concatenate(columns, axis=1)
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
-        return self.next_batch(rng, 0)
+        return self.next_batch(rng if arrivals is None else arrivals, 0)
 
     def evolve(self, rng: np.random.Generator, time: int) -> None:
         """Apply the drift and shocks due at step ``time`` (nothing drawn when none is due)."""
@@ -236,13 +266,11 @@ class World:
         if evolve:
             self.evolve(rng, time)
         worlds = self.worlds_
-        rows = worlds.size
         users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
-        counts = rng.integers(self.min_candidates, self.max_candidates + 1, size=rows)
-        ranks = sample_distinct(self.catalogue.n_live(time), rows, self.max_candidates, rng)
+        counts = np.tile(self.counts_, self.n_worlds)
+        local = self.catalogue.draw_candidates(rng, worlds, self.max_candidates, time)
         real = np.arange(self.max_candidates) < counts[:, None]
         padded = self.min_candidates < self.max_candidates
-        local = self.catalogue.live_items(ranks, time)
         if padded:
             local[~real] = 0
         items = local + (worlds * self.catalogue.n_items)[:, None]
@@ -266,6 +294,11 @@ class World:
         attention = self.context.attention(signals)
         if attention is not None:
             logits += attention[:, None]
+        shortness = self.context.short_preference(signals, time)
+        if shortness is not None:
+            logits -= shortness[:, None] * features[:, :, self.catalogue.length_column]
+        if self.trends.has_novelty:
+            logits += self.trends.novelty(packed[:, :, self._release_column], time)
         if self.fatigue.active:
             logits -= self.fatigue.penalty(users, genres, time)
         values = packed[:, :, width + 1]
@@ -275,6 +308,25 @@ class World:
         return Batch(
             time, worlds, users, counts, items, real, logits, values, features, genres, signals
         )
+
+    def candidate_counts(self) -> NDArray[np.int64]:
+        """The candidate count of each request slot, shape (n_requests,): the same at every
+        step, in every world and for every seed.
+
+        Slot ``i`` offers ``min_candidates + h(i) mod (max_candidates - min_candidates + 1)``
+        candidates, ``h`` the splitmix64 mixer, so the counts spread evenly over the range
+        and vary from slot to slot; as users are drawn into the slots at random, the count a
+        user meets is a uniform draw from the slots' counts. Being fixed, any slate valid for
+        one batch is valid for every batch (gymnasium's checker steps with an action drawn
+        before a reset), and ``action_space.sample()`` draws uniformly among each request's
+        own candidates.
+        """
+        n = self.n_requests
+        if self.min_candidates == self.max_candidates:
+            return np.full(n, self.min_candidates, dtype=np.int64)
+        spread = np.uint64(self.max_candidates - self.min_candidates + 1)
+        mixed = _splitmix64(np.arange(n, dtype=np.uint64))
+        return self.min_candidates + (mixed % spread).astype(np.int64)
 
     def observation(self, batch: Batch) -> dict[str, NDArray[Any]]:
         """The batch in the ``SlateObservation.to_mapping()`` layout (``slate_size`` 0-d),
@@ -335,7 +387,12 @@ class World:
         return self.choice_model.best_slates(batch.logits, batch.values, batch.real)
 
     def respond(
-        self, rng: np.random.Generator, batch: Batch, slates: NDArray[np.int64]
+        self,
+        rng: np.random.Generator,
+        batch: Batch,
+        slates: NDArray[np.int64],
+        *,
+        candidate_rewards: bool = False,
     ) -> dict[str, Any]:
         """Feedback to ``slates`` (checked) and the exact ground truth; records the clicks,
         pulls the tastes toward them and counts the fatigue.
@@ -348,8 +405,10 @@ class World:
             ``"oracle_reward"``, shape (n_rows,); ``"expected_rewards"`` per position;
             ``"expected_signals"``, the exact expected total of each of the reward's signals
             (``"click"``, ``"watch_time"``, ``"purchase"``, ``"revenue"``), shape (n_rows,);
-            ``"oracle_slates"``; ``"candidate_rewards"``, shape (n_rows, max_candidates,
-            slate_size), where the choice model has it (position-based).
+            ``"oracle_slates"``; with ``candidate_rewards=True``, ``"candidate_rewards"``,
+            shape (n_rows, max_candidates, slate_size), where the choice model has it
+            (position-based): an array of ``max_candidates x slate_size`` floats per request
+            that nothing in the step needs, so it is built only when asked for.
         """
         uniforms = rng.random(slates.shape)
         logits = np.take_along_axis(batch.logits, slates, axis=1)
@@ -373,9 +432,10 @@ class World:
             },
             "oracle_slates": oracle_slates,
         }
-        candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
-        if candidate is not None:
-            info["candidate_rewards"] = candidate
+        if candidate_rewards:
+            candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
+            if candidate is not None:
+                info["candidate_rewards"] = candidate
         genres = np.take_along_axis(batch.genres, slates, axis=1)
         self.fatigue.observe(rng, batch.users, genres, clicks, batch.time)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]

@@ -130,3 +130,61 @@ def test_bad_choice_settings_are_named(kwargs, match):
     params |= kwargs
     with pytest.raises(InputValueError, match=match):
         make_choice_model(params.pop("name"), **params)
+
+
+def _cascade_programme_loop(attraction, values, real, k):
+    """The cascade's dynamic programme as a loop over the candidates (the former code)."""
+    n, width = attraction.shape
+    order = np.lexsort((-attraction, -values, ~real), axis=1)
+    a = np.take_along_axis(attraction, order, axis=1)
+    gain = a * np.take_along_axis(values, order, axis=1)
+    usable = np.take_along_axis(real, order, axis=1)
+    best = np.full((n, k + 1), -np.inf)
+    best[:, 0] = 0.0
+    take = np.zeros((n, width, k + 1), dtype=np.bool_)
+    for i in range(width - 1, -1, -1):
+        with np.errstate(invalid="ignore"):
+            with_i = gain[:, i, None] + (1.0 - a[:, i, None]) * best[:, :-1]
+        better = usable[:, i, None] & (with_i > best[:, 1:])
+        take[:, i, 1:] = better
+        best[:, 1:] = np.where(better, with_i, best[:, 1:])
+    slates = np.empty((n, k), dtype=np.int64)
+    rows = np.arange(n)
+    left = np.full(n, k)
+    for i in range(width):
+        chosen = take[rows, i, left] & (left > 0)
+        slates[rows[chosen], k - left[chosen]] = order[chosen, i]
+        left -= chosen
+    return slates
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k):
+    rng = np.random.default_rng(11)
+    n, width = 300, 12
+    attraction = rng.uniform(0.0, 1.0, (n, width))
+    attraction[:5, :3] = 1.0  # certain clicks: (1 - a) g = 0 * -inf must not break the programme
+    values = rng.lognormal(0.0, 1.0, (n, width))
+    values[:50] = np.round(values[:50])  # ties of v
+    counts = rng.integers(k, width + 1, n)
+    real = np.arange(width) < counts[:, None]
+    model = Cascade(slate_size=k)
+    fast = model._programme(attraction, values, real)
+    np.testing.assert_array_equal(fast, _cascade_programme_loop(attraction, values, real, k))
+    if k <= 3:
+        small = slice(0, 40)
+        logits = logit(np.clip(attraction[small], 1e-12, 1 - 1e-12))
+        worth = np.where(real[small], values[small], 0.0)
+
+        def expected(slates):
+            shown = np.take_along_axis(logits, slates, axis=1)
+            return model.expected_rewards(shown, np.take_along_axis(worth, slates, axis=1)).sum(
+                axis=1
+            )
+
+        brute = np.full(40, -np.inf)
+        for slate in itertools.permutations(range(width), k):
+            slates = np.tile(slate, (40, 1))
+            allowed = np.take_along_axis(real[small], slates, axis=1).all(axis=1)
+            brute = np.where(allowed, np.maximum(brute, expected(slates)), brute)
+        np.testing.assert_allclose(expected(fast[small]), brute, rtol=1e-9)

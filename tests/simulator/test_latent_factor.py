@@ -30,7 +30,7 @@ TINY = {
 
 def reset(seed=0, **kwargs):
     env = LatentFactorEnv(**kwargs)
-    obs, _ = env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed, options={"candidate_rewards": True})
     return env, obs
 
 
@@ -284,3 +284,23 @@ def test_step_rejects_bad_actions_without_drawing(action, error, match):
 def test_step_before_reset_raises():
     with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
         LatentFactorEnv().step(np.tile([0, 1, 2], (32, 1)))
+
+
+def test_candidate_rewards_are_built_only_when_asked_for():
+    plain = LatentFactorEnv(n_requests=8)
+    plain.reset(seed=1)
+    slates = np.tile([0, 1, 2], (8, 1))
+    before = plain.candidate_rewards()
+    _, _, _, _, info = plain.step(slates)
+    assert "candidate_rewards" not in info
+    asked, _ = reset(seed=1, n_requests=8)
+    _, _, _, _, info = asked.step(slates)
+    np.testing.assert_array_equal(info["candidate_rewards"], before)
+    shown = before[np.arange(8)[:, None], slates, np.arange(3)]
+    np.testing.assert_allclose(shown, info["expected_rewards"], rtol=1e-12)
+    with pytest.raises(InputValueError, match="may only hold 'candidate_rewards'; got"):
+        plain.reset(options={"candidate_reward": True})
+    cascade = LatentFactorEnv(choice_model="cascade")
+    cascade.reset(seed=0, options={"candidate_rewards": True})
+    assert cascade.candidate_rewards() is None
+    assert "candidate_rewards" not in cascade.step(np.tile([0, 1, 2], (32, 1)))[4]

@@ -229,6 +229,7 @@ def test_shop_logits_are_the_documented_sum_of_parts():
         + world.trends.genre_terms(t)[0, genres]
         + (batch.signals[:, :3] @ np.array(world.context.device_attention))[:, None]
         - world.fatigue.penalty(batch.users, genres, t)
+        + 0.3 * 0.99 ** (t - catalogue.release_times()[batch.items])  # novelty
         + BASE_LOGIT
     )
     np.testing.assert_allclose(batch.logits, logits, atol=1e-12)
@@ -292,6 +293,24 @@ def test_shop_reports_exact_expected_purchases():
             "'reward weight of click' .* >= 0; got -1",
         ),
         (lambda: OnlineShopEnv(price_median=0.0), InputValueError, "price_median > 0"),
+        (
+            lambda: OnlineShopEnv(reward="click", purchase_intercept=3.0),
+            InputValueError,
+            "'purchase_intercept' parameter of OnlineShopEnv applies only to rewards with a "
+            "purchase.*got 3.0 with reward='click'",
+        ),
+        (
+            lambda: OnlineShopEnv(reward={"click": 1.0, "watch_time": 1.0}, price_sensitivity=0.0),
+            InputValueError,
+            "'price_sensitivity' .* got 0.0",
+        ),
+        (
+            lambda: make_reward(
+                "watch_time", watch_time_spread=0.5, owner="E", purchase_intercept=1
+            ),
+            InputValueError,
+            "'purchase_intercept' parameter of E",
+        ),
         (lambda: StreamingServiceEnv(n_genres=0), InputValueError, "n_genres > 0"),
         (lambda: StreamingServiceEnv(n_segments=1.5), InputTypeError, "'n_segments'"),
     ],
@@ -299,3 +318,12 @@ def test_shop_reports_exact_expected_purchases():
 def test_bad_mechanism_settings_are_named(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_purchase_parameters_apply_when_the_reward_buys():
+    env = OnlineShopEnv(reward="click")  # no purchase settings given: accepted
+    assert env.world.reward.name == "click"
+    default = OnlineShopEnv().world.reward
+    assert (default.purchase_intercept, default.price_sensitivity) == (2.0, 0.8)
+    chosen = OnlineShopEnv(reward="revenue", purchase_intercept=1.5).world.reward
+    assert (chosen.purchase_intercept, chosen.price_sensitivity) == (1.5, 0.8)

@@ -8,7 +8,7 @@ import pytest
 from gymnasium.spaces import MultiDiscrete
 
 from bandits.validation import InputValueError
-from simulator import SlateSpace
+from simulator import LatentFactorEnv, SlateSpace
 
 
 def space(**kwargs):
@@ -102,3 +102,30 @@ def test_equality_repr_and_copies():
     assert repr(space()) == "SlateSpace(n_requests=4, slate_size=3, max_candidates=5)"
     assert pickle.loads(pickle.dumps(space())) == space()
     assert copy.deepcopy(space()) == space()
+
+
+def test_sample_draws_within_each_rows_own_count():
+    space = SlateSpace(
+        n_requests=3, slate_size=2, max_candidates=6, min_candidates=2, counts=[2, 6, 4], seed=0
+    )
+    draws = np.stack([space.sample() for _ in range(2000)])
+    assert draws[:, 0].max() == 1 and draws[:, 1].max() == 5 and draws[:, 2].max() == 3
+    vector = SlateSpace(
+        n_requests=3, slate_size=2, max_candidates=6, min_candidates=2, counts=[2, 6, 4], num_envs=2
+    )
+    assert vector.sample()[:, 0].max() <= 1
+    with pytest.raises(InputValueError, match=r"'counts' parameter of SlateSpace .* entry 1 is 7"):
+        SlateSpace(n_requests=2, slate_size=1, max_candidates=6, counts=[6, 7])
+
+
+def test_environment_counts_are_fixed_per_slot_and_spread_over_the_range():
+    env = LatentFactorEnv(n_requests=400, min_candidates=5, max_candidates=12)
+    counts = env.world.candidate_counts()
+    np.testing.assert_array_equal(np.unique(counts), np.arange(5, 13))
+    assert np.bincount(counts)[5:].min() > 30
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(obs["n_candidates"], counts)
+    stale = env.action_space.sample()
+    env.step(env.action_space.sample())
+    obs, *_ = env.step(stale)  # valid at any step
+    np.testing.assert_array_equal(obs["n_candidates"], counts)

@@ -2,11 +2,13 @@
 
 import warnings
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from bandits.validation import InputValueError
+import simulator
+from bandits.validation import InputTypeError, InputValueError
 from simulator.classifier_policy import ClassifierPolicy
 from simulator.supervised import DATASETS, ClassificationBandit
 from simulator.supervised_env import SupervisedBanditEnv
@@ -59,7 +61,7 @@ def test_ips_on_logged_feedback_recovers_the_exact_value(name, stat_seed):
 
 
 def test_supervised_env_passes_the_checker_and_rewards_the_label():
-    env = SupervisedBanditEnv(data="wine", n_requests=16)
+    env = SupervisedBanditEnv(dataset="wine", n_requests=16)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env)
@@ -83,3 +85,25 @@ def test_bad_data_is_named():
         ClassificationBandit(features=np.ones((3, 2)), labels=[0, 1, 0]).observation([5])
     with pytest.raises(InputValueError, match="'name' of load_dataset 'iris'"):
         ClassificationBandit.from_dataset("iris")
+
+
+@pytest.mark.parametrize("dataset", ["digits", "wine", "breast_cancer"])
+def test_supervised_env_is_registered_and_passes_the_checker(dataset):
+    pytest.importorskip("sklearn")
+    env = gym.make(simulator.SUPERVISED_ID, dataset=dataset, n_requests=8)
+    assert isinstance(env.unwrapped, SupervisedBanditEnv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped)
+    messages = [str(w.message) for w in caught]
+    assert all("infinity" in m for m in messages), messages
+    env.reset(seed=1)
+    slates = env.action_space.sample()
+    _, reward, _, _, info = env.step(slates)
+    assert reward == info["rewards"].sum()
+    assert slates.shape == (8, 1)
+
+
+def test_supervised_env_names_a_bad_dataset():
+    with pytest.raises(InputTypeError, match="'dataset' parameter of SupervisedBanditEnv"):
+        SupervisedBanditEnv(dataset=3)

@@ -35,7 +35,7 @@ def _uniform_log_with_truth(seed: int, total: int):
     position, shape (n_rows, max_candidates, slate_size)."""
     env = gym.make("bandits/LatentFactor-v0", **ENV)
     logger = UniformRandom(rng=np.random.default_rng(seed))
-    raw, _ = env.reset(seed=seed)
+    raw, _ = env.reset(seed=seed, options={"candidate_rewards": True})
     tables, truths = [], []
     for _ in range(total // ENV["n_requests"]):
         obs = as_observation(raw)

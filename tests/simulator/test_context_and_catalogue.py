@@ -1,0 +1,191 @@
+"""Item lengths and the context's short-item preference, novelty after release, live items
+only, and candidates tilted by popularity."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from bandits.validation import InputValueError
+from simulator import OnlineShopEnv, StreamingServiceEnv
+from simulator.catalogue import Catalogue
+from simulator.context import DEVICES, morning
+from simulator.sampling import first_distinct
+
+SMALL = {
+    "n_users": 200,
+    "initial_users": 200,
+    "n_items": 400,
+    "initial_items": 100,
+    "items_per_step": 2,
+    "n_requests": 50,
+    "min_candidates": 20,
+    "max_candidates": 30,
+}
+
+
+STILL = {  # no state that clicks change: two copies then differ only by the term under test
+    "exposure_fatigue": 0.0,
+    "click_fatigue": 0.0,
+    "boredom_threshold": 0.0,
+    "churn_probability": 0.0,
+    "click_drift": 0.0,
+}
+
+
+def streaming(**kwargs):
+    return StreamingServiceEnv(**SMALL, **kwargs)
+
+
+def test_phone_and_morning_requests_favour_short_items_by_the_documented_term():
+    """Same seed with and without the preferences: the logits differ by exactly
+    ``-(w_phone [phone] + w_morning morning(t)) log(length / median)``."""
+    plain = streaming(phone_short_preference=0.0, morning_short_preference=0.0, **STILL)
+    tilted = streaming(phone_short_preference=0.7, morning_short_preference=0.4, **STILL)
+    plain.reset(seed=2)
+    tilted.reset(seed=2)
+    slates = np.tile(np.arange(5), (50, 1))
+    for step in range(30):  # 30 half-hour steps: from midnight into the morning
+        a, b = plain._current(), tilted._current()
+        catalogue = tilted.world.catalogue
+        log_length = np.log(catalogue.lengths_[b.items] / catalogue.length_median)
+        phone = b.signals[:, DEVICES.index("phone")]
+        weight = 0.7 * phone + 0.4 * morning(step, 48)
+        expected = a.logits - weight[:, None] * log_length
+        np.testing.assert_allclose(b.logits[b.real], expected[b.real], atol=1e-12)
+        plain.step(slates)
+        tilted.step(slates)
+    assert morning(16, 48) == 1.0 and morning(0, 48) == 0.0  # 8:00 and midnight
+    attributes = tilted.item_attributes()
+    assert np.all(attributes["length"] > 0)
+    np.testing.assert_allclose(
+        tilted.item_table().features[:, -1], np.log(attributes["length"] / 45.0)
+    )
+
+
+def test_short_items_win_more_clicks_on_phones_in_the_morning(stat_seed):
+    env = streaming(phone_short_preference=1.0, morning_short_preference=1.0, trend_amplitude=0.0)
+    env.reset(seed=stat_seed)
+    for _ in range(16):  # to 8:00
+        env.step(np.tile(np.arange(5), (50, 1)))
+    batch = env._current()
+    catalogue = env.world.catalogue
+    short = np.log(catalogue.lengths_[batch.items] / catalogue.length_median) < 0
+    phone = batch.signals[:, DEVICES.index("phone")] == 1
+    gap = (
+        batch.logits[phone][short[phone] & batch.real[phone]].mean()
+        - batch.logits[phone][~short[phone] & batch.real[phone]].mean()
+    )
+    assert gap > 0
+
+
+def test_novelty_boost_decays_with_age_since_release():
+    plain = streaming(novelty_weight=0.0, **STILL)
+    boosted = streaming(novelty_weight=0.8, novelty_decay=0.9, **STILL)
+    plain.reset(seed=5)
+    boosted.reset(seed=5)
+    slates = np.tile(np.arange(5), (50, 1))
+    releases = boosted.world.catalogue.release_times()
+    for step in range(12):
+        a, b = plain._current(), boosted._current()
+        age = step - releases[b.items]
+        assert age[b.real].min() >= 0
+        novelty = 0.8 * 0.9**age
+        np.testing.assert_allclose(b.logits[b.real], (a.logits + novelty)[b.real], atol=1e-12)
+        plain.step(slates)
+        boosted.step(slates)
+
+
+def test_candidates_are_live_never_released_in_the_future_or_retired():
+    env = streaming(item_lifetime=10)
+    obs, _ = env.reset(seed=0)
+    table = env.item_table()
+    rng = np.random.default_rng(0)
+    for step in range(60):
+        ids = obs["candidate_ids"][obs["candidate_ids"] >= 0]
+        assert np.all(table.valid_from[ids] <= step) and np.all(step < table.valid_until[ids])
+        assert np.all(env.item_attributes()["release_time"][ids] <= step)
+        obs, *_ = env.step(np.argsort(rng.random((50, 20)), axis=1)[:, :5])
+
+
+def test_first_distinct_is_sampling_without_replacement_in_random_order():
+    """Width 2 from 5 values with weights w: the ordered pair (i, j) has probability
+    ``(w_i w_j / (1 - w_i) + w_j w_i / (1 - w_j)) / 2`` (the set by successive sampling,
+    then a random order)."""
+    weights = np.array([0.4, 0.25, 0.15, 0.12, 0.08])
+    stream_rng = np.random.default_rng(0)
+
+    def draw(rows, m):
+        return stream_rng.choice(5, size=(rows.size, m), p=weights)
+
+    pairs = first_distinct(draw, 40_000, 2, np.random.default_rng(1))
+    assert np.all(pairs[:, 0] != pairs[:, 1])
+    ordered = list(itertools.permutations(range(5), 2))
+    seen = np.zeros(len(ordered))
+    index = {pair: k for k, pair in enumerate(ordered)}
+    for pair, count in zip(*np.unique(pairs, axis=0, return_counts=True), strict=True):
+        seen[index[tuple(pair)]] = count
+    w = weights
+    expected = np.array(
+        [(w[i] * w[j] / (1 - w[i]) + w[j] * w[i] / (1 - w[j])) / 2 for i, j in ordered]
+    )
+    assert scipy.stats.chisquare(seen, expected * seen.sum()).pvalue > 0.001
+
+
+def test_popularity_tilted_candidates_follow_the_mixture():
+    """One candidate per request: its item is drawn from (1 - rho) uniform + rho popularity
+    over the live items (initial ones plus a run of later ones)."""
+    catalogue = Catalogue(
+        n_items=60,
+        n_latent=2,
+        bias_scale=0.0,
+        initial_items=20,
+        items_per_step=4,
+        item_lifetime=5,
+        popularity_exponent=1.0,
+        candidate_popularity=0.6,
+    )
+    catalogue.reset(np.random.default_rng(0), 2)
+    time = 7  # later items 8 .. 27 are live (arrived at steps 3 .. 7)
+    live = np.flatnonzero((catalogue.valid_from() <= time) & (time < catalogue.valid_until()))
+    worlds = np.ones(60_000, dtype=np.int64)  # the second world
+    drawn = catalogue.draw_candidates(np.random.default_rng(1), worlds, 1, time)[:, 0]
+    assert np.isin(drawn, live).all()
+    popularity = np.exp(catalogue.popularity_[60 + live])
+    mixture = 0.4 / live.size + 0.6 * popularity / popularity.sum()
+    seen = np.bincount(drawn, minlength=60)[live]
+    assert scipy.stats.chisquare(seen, mixture * seen.sum()).pvalue > 0.001
+    many = catalogue.draw_candidates(np.random.default_rng(2), worlds[:500], 25, time)
+    assert all(len(set(row)) == 25 for row in many.tolist())
+    assert np.isin(many, live).all()
+
+
+def test_the_shop_offers_popular_products_more_often():
+    tilted = OnlineShopEnv(n_requests=100)
+    uniform = OnlineShopEnv(n_requests=100, candidate_popularity=0.0)
+    shown = []
+    for env in (tilted, uniform):
+        obs, _ = env.reset(seed=0)
+        popularity = env.item_attributes()["popularity"]
+        ids = obs["candidate_ids"][obs["candidate_ids"] >= 0]
+        shown.append(popularity[ids].mean())
+    assert shown[0] > shown[1] + 0.1
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: streaming(length_median=0.0), "short-item preferences .* length_median > 0"),
+        (lambda: streaming(devices=False), "'phone_short_preference' .* devices=True"),
+        (
+            lambda: streaming(steps_per_day=0, day_of_week=False, phone_short_preference=0.0),
+            "'morning_short_preference' .* steps_per_day > 0",
+        ),
+        (lambda: OnlineShopEnv(candidate_popularity=0.99), "'candidate_popularity' .* <= 0.95"),
+        (lambda: streaming(novelty_decay=0.0), "'novelty_decay' .* > 0"),
+    ],
+)
+def test_bad_length_novelty_and_popularity_settings_are_named(make, match):
+    with pytest.raises(InputValueError, match=match):
+        make()
