@@ -4,17 +4,21 @@ from bandits.run.replay import replay_updates
 from bandits.run.rollout import (
     TRACE_COLUMNS,
     RolloutResult,
+    RunningTrace,
     SimulationResult,
     rollout,
     run_simulation,
     stream_rollout,
 )
 from bandits.run.seeding import spawn_generators, spawn_int_seed
+from bandits.run.trace_file import TraceWriter
 
 __all__ = [
     "TRACE_COLUMNS",
     "RolloutResult",
+    "RunningTrace",
     "SimulationResult",
+    "TraceWriter",
     "replay_updates",
     "rollout",
     "run_simulation",
