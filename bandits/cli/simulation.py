@@ -12,7 +12,7 @@ import pandas as pd
 from bandits.cli.config import SimulationConfig
 from bandits.cli.manifest import record_step
 from bandits.cli.run_folder import LOGS_FOLDER
-from bandits.cli.wiring import build_policies, file_slugs, make_env_factory
+from bandits.cli.wiring import build_policies, env_context_names, file_slugs, make_env_factory
 from bandits.logs import LogWriter
 from bandits.reports import read_trace
 from bandits.run import TraceWriter, run_simulation, spawn_generators, spawn_int_seed
@@ -45,7 +45,9 @@ def write_simulation(
     (folder / LOGS_FOLDER).mkdir()
     with contextlib.ExitStack() as writers:  # logs and trace stream to disk as the run goes
         trace_writer = writers.enter_context(TraceWriter(folder / TRACE_FILE, run=cfg.seed))
-        sinks = {name: writers.enter_context(LogWriter(folder / logs[name])).write
+        names = env_context_names(make_env)  # recorded in the logs, for segments by context
+        sinks = {name: writers.enter_context(LogWriter(folder / logs[name],
+                                                       context_names=names)).write
                  for name in policies}  # fmt: skip
         run_simulation(
             make_env,
