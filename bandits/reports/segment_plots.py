@@ -64,7 +64,8 @@ def plot_segments(segments: pd.DataFrame) -> Figure:
         ax.set_visible(False)
     legend = "policy" if len(policies) == segments["policy"].nunique() else (
         f"policy ({len(policies)} of {segments['policy'].nunique()})")  # fmt: skip
-    axes[0].legend(title=legend, fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, title=legend, loc="outside right upper", fontsize="small")
     suffix = ", mean over runs with 95% interval" if intervals else ""
     figure.suptitle(f"Reward by segment{suffix}")
     return figure

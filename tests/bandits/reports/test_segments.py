@@ -139,7 +139,9 @@ def test_segment_figure_has_a_panel_per_dimension_and_a_bar_per_policy_and_segme
         np.testing.assert_allclose(heights, rates)
     assert device.get_ylabel() == "reward per request"
     assert axes[1].get_ylabel() == "reward per shown item"
-    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["a", "b"]
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b"]
+    assert legend.get_title().get_text() == "policy"
 
 
 def test_segment_figure_draws_intervals_over_runs():
