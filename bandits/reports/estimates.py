@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -51,6 +52,12 @@ def plot_estimates(estimates: pd.DataFrame) -> Figure:
         ax.set_title(str(target))
     for ax in axes[len(targets) :]:
         ax.set_visible(False)
+    legend: dict[str, Artist] = {}  # label -> handle, over every panel, in order
+    for ax in axes[: len(targets)]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    figure.legend(list(legend.values()), list(legend), loc="outside right upper",
+                  fontsize="small")  # fmt: skip
     level = _confidence(estimates)
     figure.suptitle(f"Off-policy estimates with their {level}intervals, by target")
     return figure
@@ -87,7 +94,6 @@ def _panel(ax: Axes, rows: pd.DataFrame, estimators: list[str]) -> None:
     ax.set_xlabel("estimator")
     ax.set_ylabel("value per request")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize="small")
 
 
 def _offsets(count: int) -> np.ndarray:

@@ -65,7 +65,8 @@ def plot_segments(segments: pd.DataFrame) -> Figure:
     legend = "policy" if len(policies) == segments["policy"].nunique() else (
         f"policy ({len(policies)} of {segments['policy'].nunique()})")  # fmt: skip
     handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, title=legend, loc="outside right upper", fontsize="small")
+    figure.legend(handles, labels, title=legend, loc="outside lower center", fontsize="small",
+                  ncols=min(len(policies), PANELS_PER_ROW))  # fmt: skip
     suffix = ", mean over runs with 95% interval" if intervals else ""
     figure.suptitle(f"Reward by segment{suffix}")
     return figure

@@ -57,7 +57,8 @@ def test_one_panel_per_target_with_intervals_and_the_true_value_as_a_line():
     assert truth.get_linestyle() == "--"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["ips", "dr"]
     assert ax.get_xlabel() == "estimator" and ax.get_ylabel() == "value per request"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["true value", "ips", "dr"]
+    (legend,) = figure.legends  # one legend beside the panels
+    assert [t.get_text() for t in legend.get_texts()] == ["true value", "ips", "dr"]
     truth2 = [line for line in axes[1].lines if line.get_label() == "true value"]
     np.testing.assert_allclose(truth2[0].get_ydata(), [0.31, 0.31])
 
