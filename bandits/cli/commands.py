@@ -384,12 +384,14 @@ def report(
     run_dir: Annotated[
         Path, typer.Argument(help="A run folder (`bandits simulate`) or a sweep folder.")
     ],
-    title: Annotated[str | None, typer.Option(help="Report title (default: the run id).")] = None,
+    title: Annotated[
+        str | None, typer.Option(help="Report title (default: the run id, or what a sweep ran).")
+    ] = None,
 ) -> None:
     """Write the report of a run folder (regret, reward, segment and estimate figures, tables,
     report.md / report.html) into it; on a sweep folder, remake the sweep's report."""
     if (run_dir / SWEEP_MANIFEST).exists():
-        result = report_sweep(run_dir)
+        result = report_sweep(run_dir, title)
         say(f"Report: {run_dir / 'report.html'} (from {result.skipped} runs)")
         return
     trace_path = run_dir / TRACE_FILE

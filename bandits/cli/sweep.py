@@ -152,13 +152,16 @@ FIGURE_NOTES = {
 """What each figure of a world shows over the seeds (by file stem)."""
 
 
-def write_sweep_report(plan: list[PlannedRun], out: Path, result: SweepResult) -> list[Path]:
-    """Write the tables, the figures of each world and the report pages; returns the files."""
+def write_sweep_report(
+    plan: list[PlannedRun], out: Path, result: SweepResult, title: str | None = None
+) -> list[Path]:
+    """Write the tables, the figures of each world and the report pages (titled ``title``, by
+    default what the sweep ran); returns the files."""
     worlds = list(dict.fromkeys(run.world for run in plan))
     first = plan[0].config
     seeds = len(plan) // len(worlds)
-    report = Report(title=f"Sweep: {len(first.policies)} policies, {len(worlds)} worlds, "
-                          f"{seeds} seeds")  # fmt: skip
+    ran = f"Sweep: {len(first.policies)} policies, {len(worlds)} worlds, {seeds} seeds"
+    report = Report(title=" ".join((title or ran).split()))  # one line
     report.notes.append(
         f"{first.total_requests:,} requests per policy per run; intervals over seeds are 95% "
         f"t-intervals of the cumulative regret at the end of the runs."
@@ -195,7 +198,7 @@ def write_sweep_report(plan: list[PlannedRun], out: Path, result: SweepResult) -
     return write_report(report, out)
 
 
-def report_sweep(out: Path) -> SweepResult:
+def report_sweep(out: Path, title: str | None = None) -> SweepResult:
     """Remake the tables and the report of the sweep folder ``out`` from its committed runs
     (its ``sweep.json`` says which); every run must be there."""
     plan, evaluated = read_sweep_plan(out)
@@ -206,7 +209,7 @@ def report_sweep(out: Path) -> SweepResult:
                 f"sweep` again to make it, then the report."
             )
     result = collect_sweep(plan, out, evaluated=evaluated)
-    write_sweep_report(plan, out, result)
+    write_sweep_report(plan, out, result, title)
     return result
 
 

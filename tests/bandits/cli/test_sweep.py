@@ -211,8 +211,9 @@ def test_a_sweep_checks_its_estimators_against_the_true_values(tmp_path):
     for name in (*tables, "report.html", "report.md", "estimates-tiny.png", "segments-tiny.png",
                  "regret-tiny.png", "reward-tiny.png"):  # fmt: skip
         (out / name).unlink()
-    again = runner.invoke(app, ["report", str(out)])
+    again = runner.invoke(app, ["report", str(out), "--title", "Remade"])
     assert again.exit_code == 0, again.output
+    assert "<h1>Remade</h1>" in (out / "report.html").read_text()
     for name, table in tables.items():
         pd.testing.assert_frame_equal(pd.read_csv(out / name), table)
     assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
