@@ -192,6 +192,12 @@ class SlateEnv(_Served, gymnasium.Env):
         """The best slates on the current batch, int64 of shape (n_requests, slate_size)."""
         return self.world.best_slates(self._current())
 
+    def context_names(self) -> list[str]:
+        """Names of the columns of the observations' ``context`` (user features, then the
+        context signals such as ``device_phone``, ``day_sin``); what logs record so that
+        reports can segment requests by device or time of day."""
+        return self.world.context_names()
+
     def item_table(self) -> ItemTable:
         """The catalogue with its features and availability windows (``valid_from``,
         ``valid_until`` in steps); drawn by ``reset``."""

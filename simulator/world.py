@@ -191,6 +191,11 @@ class World:
     def n_context_features(self) -> int:
         return self.users.n_features + self.context.n_signals
 
+    def context_names(self) -> list[str]:
+        """Names of the observation's ``context`` columns: the user features, then the
+        context signals (``device_phone``, ``day_sin``, ...)."""
+        return self.users.feature_names() + self.context.signal_names()
+
     @property
     def n_item_features(self) -> int:
         return self.catalogue.n_item_features

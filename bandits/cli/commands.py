@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import typer
 from rich.text import Text
 from threadpoolctl import threadpool_limits
@@ -35,7 +33,8 @@ from bandits.cli.console import (
     say,
     warn,
 )
-from bandits.cli.manifest import read_manifest, record_step
+from bandits.cli.manifest import record_step
+from bandits.cli.reporting import run_report, write_report
 from bandits.cli.run_folder import (
     RunFolderClaim,
     check_output_file,
@@ -45,13 +44,12 @@ from bandits.cli.run_folder import (
     run_folder_problem,
 )
 from bandits.cli.simulation import TRACE_FILE, write_simulation
-from bandits.cli.sweep import run_sweep, write_sweep_report
+from bandits.cli.sweep import SWEEP_MANIFEST, report_sweep, run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
-from bandits.cli.sweep_evaluation import ESTIMATES_FILE
 from bandits.cli.targets import build_targets
 from bandits.cli.transfer import export_app, import_app
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
-from bandits.logs import DEFAULT_BATCH_BYTES, iter_log_batches, open_log, rewrite_log
+from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
 from bandits.logs.source import RowRange, parse_row_range
 from bandits.ope import (
@@ -63,15 +61,12 @@ from bandits.ope import (
     make_estimator,
 )
 from bandits.policy_files import save_policy
-from bandits.reports import Report, build_report, read_trace, segment_table, summarize_trace
+from bandits.reports import summarize_trace
 from bandits.run import learn_from_log, spawn_generators
 from bandits.specs import parse_value
 from bandits.validation import (
-    InputError,
     InputValueError,
     check_choice,
-    check_columns,
-    check_regular_file,
     shown,
 )
 
@@ -108,11 +103,6 @@ BatchBytes = Annotated[
 
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
-
-ESTIMATE_REQUIRED = ("target", "estimator", "value", "stderr", "ci_low", "ci_high", "n")
-"""Columns an estimates file must have for a report (older files lack some of the rest)."""
-REPORT_FILES = ("regret.png", "reward.png", "summary.csv", "segments.csv", "report.md",
-                "report.html")  # fmt: skip
 
 
 @app.command()
@@ -248,7 +238,7 @@ def sweep(
     with progress(quiet) as bar:
         task = bar.add_task("runs", total=total)
         result = run_sweep(plan, out, on_run=finished)
-    write_sweep_report(plan, out, result)
+    write_sweep_report(plan.plan(), out, result)
     view = result.regret.assign(
         interval=[
             f"[{number(lo)}, {number(hi)}]"
@@ -496,10 +486,19 @@ def learn(
 @app.command()
 @friendly_errors
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `bandits simulate`.")],
-    title: Annotated[str | None, typer.Option(help="Report title (default: the run id).")] = None,
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run folder (`bandits simulate`) or a sweep folder.")
+    ],
+    title: Annotated[
+        str | None, typer.Option(help="Report title (default: the run id, or what a sweep ran).")
+    ] = None,
 ) -> None:
-    """Plot cumulative regret per policy and write report.md / report.html into the run folder."""
+    """Write the report of a run folder (regret, reward, segment and estimate figures, tables,
+    report.md / report.html) into it; on a sweep folder, remake the sweep's report."""
+    if (run_dir / SWEEP_MANIFEST).exists():
+        result = report_sweep(run_dir, title)
+        say(f"Report: {run_dir / 'report.html'} (from {result.skipped} runs)")
+        return
     trace_path = run_dir / TRACE_FILE
     if not trace_path.exists():
         raise FileNotFoundError(f"{run_dir} has no {TRACE_FILE}; run `bandits simulate` first.")
@@ -510,59 +509,12 @@ def report(
             f"folders (made by `bandits simulate`)."
         )
     with claimed_run_folder(run_dir):
-        built = _build_report(run_dir, trace_path, title)
-        for name, (_, figure) in built.figures.items():
-            with atomic_path(run_dir / name, replace=True) as temporary:
-                figure.savefig(temporary, format="png", dpi=120)
-        for stem, table in built.tables.items():
-            with atomic_path(run_dir / f"{stem}.csv", replace=True) as temporary:
-                table.to_csv(temporary, index=False)
-        for name, text in (("report.md", built.markdown()), ("report.html", built.html())):
-            with atomic_path(run_dir / name, replace=True) as temporary:
-                temporary.write_text(text, encoding="utf-8")
-        record_step(run_dir, "report", files=[str(run_dir / name) for name in REPORT_FILES])
+        built = run_report(run_dir, title)
+        written = write_report(built, run_dir)
+        record_step(run_dir, "report", files=[str(path) for path in written])
     console.print(rich_table(_summary_view(built.tables["summary"]), "Policies"))
-    say(f"Report: {run_dir / 'report.html'} (and report.md, regret.png, reward.png)")
-
-
-def _build_report(run_dir: Path, trace_path: Path, title: str | None) -> Report:
-    """The report of the run folder ``run_dir`` (its trace, estimates and manifest)."""
-    trace = read_trace(trace_path)
-    estimates = None
-    estimates_path = run_dir / ESTIMATES_FILE
-    if estimates_path.exists():
-        estimates = _read_table(check_regular_file(estimates_path, "estimates file"),
-                                _read_estimates)  # fmt: skip
-        check_columns(estimates, ESTIMATE_REQUIRED, f"{estimates_path} (written by evaluate)")
-        for column in ESTIMATE_REQUIRED[2:]:
-            numbers = pd.to_numeric(estimates[column], errors="coerce")
-            bad = numbers.isna() & estimates[column].notna()
-            if bad.any():
-                row = int(np.argmax(bad.to_numpy()))
-                raise InputValueError(
-                    f"{estimates_path}: column {column!r} must hold numbers; row {row} is "
-                    f"{shown(estimates[column].iloc[row])}."
-                )
-            estimates[column] = numbers
-        for column in ("warnings", "tuning"):  # empty text, not NaN
-            if column in estimates.columns:
-                estimates[column] = estimates[column].fillna("")
-        if "unsupported_mass" in estimates.columns:  # NaN where not computable: shown empty
-            estimates["unsupported_mass"] = [
-                "" if pd.isna(v) else number(v) for v in estimates["unsupported_mass"]
-            ]
-    step = read_manifest(run_dir)["steps"]["simulate"]
-    logs = [(name, iter_log_batches(run_dir / path)) for name, path in step["logs"].items()]
-    try:
-        return build_report(
-            trace,
-            estimates=estimates,
-            config=step["config"],
-            title=" ".join((title or f"Run {run_dir.resolve().name}").split()),  # one line
-            segments=segment_table(logs),
-        )
-    except InputError as error:
-        raise type(error)(f"{trace_path}: {error}") from None
+    figures = ", ".join(built.figures)
+    say(f"Report: {run_dir / 'report.html'} (and report.md, {figures})")
 
 
 @app.command()
@@ -599,26 +551,6 @@ def list_components() -> None:
         rows.append({"policy": name, "default spec": default.spec, "choices": choices})
     console.print(rich_table(pd.DataFrame(rows), "Policies", whole=("policy",)))
     say("Estimators: " + ", ".join(ESTIMATORS))
-
-
-MAX_ESTIMATES_BYTES = 64 * 2**20
-"""Largest estimates file a report reads (one row per target and estimator)."""
-
-
-def _read_estimates(path: Path) -> pd.DataFrame:
-    if path.stat().st_size > MAX_ESTIMATES_BYTES:
-        raise InputValueError(
-            f"{path} is larger than an estimates file can be ({MAX_ESTIMATES_BYTES:,} bytes)."
-        )
-    return pd.read_csv(path, dtype={"warnings": "string", "tuning": "string"})
-
-
-def _read_table(path: Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
-    """A table file read by ``reader``; a file that is not one gives an input error."""
-    try:
-        return reader(path)
-    except (ValueError, pa.ArrowException) as error:  # pandas' and pyarrow's parse errors
-        raise InputValueError(f"{path} cannot be read as a table: {error}") from None
 
 
 def _range_size(row_range: RowRange, n_rows: int) -> int:

@@ -7,7 +7,8 @@ A run folder holds only what the ``bandits`` commands write:
 ``trace.parquet``, ``logs/*.parquet``             ``bandits simulate``
 ``estimates*.csv``                                ``bandits evaluate --out``
 ``regret.png``, ``reward.png``, ``summary.csv``,  ``bandits report``
-``segments.csv``, ``report.*``
+``segments.csv``, ``segments.png``,
+``estimates.png``, ``report.*``
 ================================================  =====================
 
 A folder with anything else in it, or without a manifest of a simulation whose logs are there
@@ -59,6 +60,8 @@ OWNERS = {
     "regret.png": "bandits report",
     "reward.png": "bandits report",
     "segments.csv": "bandits report",
+    "segments.png": "bandits report",
+    "estimates.png": "bandits report",
     "summary.csv": "bandits report",
     "report.md": "bandits report",
     "report.html": "bandits report",

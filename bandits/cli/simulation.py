@@ -1,4 +1,4 @@
-"""One simulation written into a claimed run folder: logs streamed to Parquet, the trace and the
+"""One simulation written into a claimed run folder: logs and trace streamed to Parquet, and the
 manifest step. The work behind `bandits simulate` and each run of `bandits sweep`."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pandas as pd
 from bandits.cli.config import SimulationConfig
 from bandits.cli.manifest import record_step
 from bandits.cli.run_folder import LOGS_FOLDER
-from bandits.cli.wiring import build_policies, file_slugs, make_env_factory
+from bandits.cli.wiring import build_policies, env_context_names, file_slugs, make_env_factory
 from bandits.logs import LogWriter
-from bandits.logs.atomic import atomic_path
-from bandits.run import run_simulation, spawn_generators, spawn_int_seed
+from bandits.reports import read_trace
+from bandits.run import TraceWriter, run_simulation, spawn_generators, spawn_int_seed
 
 TRACE_FILE = "trace.parquet"
 
@@ -29,8 +29,9 @@ def write_simulation(
     on_step: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Run ``cfg`` and write it into ``folder`` (new, claimed by the caller): one log per
-    policy under ``logs/``, streamed batch by batch, then ``trace.parquet`` and the manifest's
-    ``simulate`` step. Returns the trace (one row per policy x step, ``run`` = the seed).
+    policy under ``logs/`` and ``trace.parquet``, both streamed step by step (each file takes
+    its name only when complete), then the manifest's ``simulate`` step. Returns the trace
+    read back from its file (one row per policy x step, ``run`` = the seed).
 
     Streams: the root seed spawns the environment's seed and one generator per policy
     (``numpy.random.SeedSequence``), so the same config gives the same files wherever it runs.
@@ -42,10 +43,13 @@ def write_simulation(
     slugs = file_slugs(list(policies))
     logs = {name: f"{LOGS_FOLDER}/{slugs[name]}.parquet" for name in policies}
     (folder / LOGS_FOLDER).mkdir()
-    with contextlib.ExitStack() as writers:  # logs stream to disk as the run goes
-        sinks = {name: writers.enter_context(LogWriter(folder / logs[name])).write
+    with contextlib.ExitStack() as writers:  # logs and trace stream to disk as the run goes
+        trace_writer = writers.enter_context(TraceWriter(folder / TRACE_FILE, run=cfg.seed))
+        names = env_context_names(make_env)  # recorded in the logs, for segments by context
+        sinks = {name: writers.enter_context(LogWriter(folder / logs[name],
+                                                       context_names=names)).write
                  for name in policies}  # fmt: skip
-        result = run_simulation(
+        run_simulation(
             make_env,
             policies,
             total_requests=cfg.total_requests,
@@ -53,10 +57,8 @@ def write_simulation(
             log_marginals=log_marginals,
             on_step=on_step,
             sinks=sinks,
+            trace_sink=trace_writer.write,
         )
-    trace = result.trace.assign(run=cfg.seed)
-    with atomic_path(folder / TRACE_FILE) as temporary:
-        trace.to_parquet(temporary, index=False, write_page_checksum=True)
     record_step(
         folder,
         "simulate",
@@ -67,4 +69,4 @@ def write_simulation(
         logs=logs,
         trace=TRACE_FILE,
     )
-    return trace
+    return read_trace(folder / TRACE_FILE)

@@ -5,8 +5,12 @@ Layout of the sweep folder ``OUT``: ``sweep.json`` (the config, written first), 
 seed<i>/`` (ordinary run folders, each committed atomically when its simulation ends),
 ``regret.csv`` (cumulative regret at the end per world and policy with its interval over
 seeds), ``summary.csv``, ``regret-<world>.png`` and ``reward-<world>.png`` per world and
-``report.md`` / ``report.html``. Re-running the same command skips the runs already
-committed; a killed run leaves only hidden temporaries, removed when its run is made again.
+``segments.csv`` (rewards by segment, with intervals over seeds), with an evaluation
+``estimates.csv`` (every run's estimates and true values), ``estimator_errors.csv`` and
+``estimates-<world>.png``, ``segments-<world>.png`` and ``report.md`` / ``report.html``.
+Re-running the same command skips the runs already committed; a killed run leaves only hidden
+temporaries, removed when its run is made again. ``bandits report OUT`` remakes the tables and
+the report from the committed runs (:func:`report_sweep`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from bandits.cli.config import SimulationConfig
 from bandits.cli.manifest import read_manifest
+from bandits.cli.reporting import read_estimates, run_segments, write_report
 from bandits.cli.run_folder import RunFolderClaim, run_folder_problem
 from bandits.cli.simulation import TRACE_FILE, write_simulation
 from bandits.cli.sweep_config import PlannedRun, SweepConfig
@@ -33,7 +38,14 @@ from bandits.cli.sweep_evaluation import (
 )
 from bandits.cli.wiring import build_policies, make_env_factory
 from bandits.logs.atomic import atomic_path
-from bandits.reports import Report, build_report, read_trace, regret_intervals, summarize_trace
+from bandits.reports import (
+    Report,
+    build_report,
+    read_trace,
+    regret_intervals,
+    segment_intervals,
+    summarize_trace,
+)
 from bandits.run import spawn_generators
 from bandits.run.executors import run_tasks
 from bandits.validation import InputValueError
@@ -56,8 +68,10 @@ class RunTask:
 class SweepResult:
     """The sweep's tables: ``regret`` (per world and policy, with intervals over seeds),
     ``summary`` (per world and policy, means over seeds), how many runs were made now, with
-    an evaluation ``errors`` (each estimator's bias, RMSE and coverage over seeds), and the
-    ``traces`` by world (read once, for the tables and the figures)."""
+    an evaluation ``errors`` (each estimator's bias, RMSE and coverage over seeds) and
+    ``estimates`` (every run's, ``run`` numbering the seeds), the ``traces`` by world (read
+    once, for the tables and the figures) and the ``segments`` (per world, policy and
+    segment, with intervals over seeds)."""
 
     regret: pd.DataFrame
     summary: pd.DataFrame
@@ -65,6 +79,8 @@ class SweepResult:
     skipped: int
     errors: pd.DataFrame | None = None
     traces: dict[str, pd.DataFrame] = field(default_factory=dict)
+    estimates: pd.DataFrame | None = None
+    segments: pd.DataFrame | None = None
 
 
 def make_run(task: RunTask) -> str:
@@ -106,52 +122,113 @@ def run_sweep(
         done += 1
         if on_run is not None:
             on_run(run_id, done, len(plan))
-    traces = {world: _world_trace(plan, out, world)
-              for world in dict.fromkeys(run.world for run in plan)}  # fmt: skip
+    return collect_sweep(plan, out, evaluated=config.evaluate is not None, made=len(pending))
+
+
+def collect_sweep(
+    plan: list[PlannedRun], out: Path, *, evaluated: bool, made: int = 0
+) -> SweepResult:
+    """The tables over the committed runs of ``plan`` in ``out``, read from their files (the
+    streamed traces and logs, the estimates when ``evaluated``)."""
+    worlds = list(dict.fromkeys(run.world for run in plan))
+    traces = {world: _world_trace(plan, out, world) for world in worlds}
     regret, summary = _tables(traces)
-    errors = None if config.evaluate is None else estimator_errors(_estimates(plan, out))
-    made = len(pending)
-    return SweepResult(regret, summary, made, len(plan) - made, errors, traces)
+    estimates = _estimates(plan, out) if evaluated else None
+    errors = None if estimates is None else estimator_errors(estimates)
+    segments = _with_world_first(pd.concat(
+        [segment_intervals(pd.concat([run_segments(_folder(out, run)).assign(run=run.seed_index)
+                                      for run in plan if run.world == world])).assign(world=world)
+         for world in worlds], ignore_index=True))  # fmt: skip
+    return SweepResult(regret, summary, made, len(plan) - made, errors, traces, estimates,
+                       segments)  # fmt: skip
 
 
-def write_sweep_report(config: SweepConfig, out: Path, result: SweepResult) -> list[Path]:
-    """Write the tables, one regret figure per world and the report pages; returns the files."""
-    report = Report(title=f"Sweep: {len(config.policies)} policies, {len(config.worlds)} "
-                          f"worlds, {len(config.seeds)} seeds")  # fmt: skip
+FIGURE_NOTES = {
+    "regret": "mean over seeds with one-standard-error band",
+    "reward": "mean over seeds with one-standard-error band",
+    "segments": "mean over seeds with 95% t-interval",
+    "estimates": "one point per seed, each seed's world with its own true value",
+}
+"""What each figure of a world shows over the seeds (by file stem)."""
+
+
+def write_sweep_report(
+    plan: list[PlannedRun], out: Path, result: SweepResult, title: str | None = None
+) -> list[Path]:
+    """Write the tables, the figures of each world and the report pages (titled ``title``, by
+    default what the sweep ran); returns the files."""
+    worlds = list(dict.fromkeys(run.world for run in plan))
+    first = plan[0].config
+    seeds = len(plan) // len(worlds)
+    ran = f"Sweep: {len(first.policies)} policies, {len(worlds)} worlds, {seeds} seeds"
+    report = Report(title=" ".join((title or ran).split()))  # one line
     report.notes.append(
-        f"{config.requests:,} requests per policy per run; intervals over seeds are 95% "
+        f"{first.total_requests:,} requests per policy per run; intervals over seeds are 95% "
         f"t-intervals of the cumulative regret at the end of the runs."
     )
-    for world in config.worlds:
-        built = build_report(result.traces[world.name], title=world.name)
-        for stem, (caption, figure) in built.figures.items():
-            report.figures[f"{stem.removesuffix('.png')}-{world.name}.png"] = (
-                f"{world.name}: {caption.lower()}, mean over seeds with one-standard-error "
-                f"band", figure)  # fmt: skip
-        rows = result.regret[result.regret["world"] == world.name].drop(columns="world")
-        report.sections.append((f"{world.name}: cumulative regret at the end", rows))
+    for world in worlds:
+        estimates = None
+        if result.estimates is not None:
+            estimates = result.estimates[result.estimates["world"] == world]
+        segments = None
+        if result.segments is not None:
+            segments = result.segments[result.segments["world"] == world].drop(columns="world")
+        built = build_report(result.traces[world], title=world, estimates=estimates,
+                             segments=segments)  # fmt: skip
+        for name, (caption, figure) in built.figures.items():
+            stem = name.removesuffix(".png")
+            described = f"{caption[0].lower()}{caption[1:]}, {FIGURE_NOTES[stem]}"
+            report.figures[f"{stem}-{world}.png"] = (f"{world}: {described}", figure)
+        rows = result.regret[result.regret["world"] == world].drop(columns="world")
+        report.sections.append((f"{world}: cumulative regret at the end", rows))
         if result.errors is not None:
-            errors = result.errors[result.errors["world"] == world.name].drop(columns="world")
+            errors = result.errors[result.errors["world"] == world].drop(columns="world")
             report.sections.append(
-                (f"{world.name}: off-policy estimates against the true values", errors)
+                (f"{world}: off-policy estimates against the true values", errors)
             )
-    written = []
-    for name, (_, figure) in report.figures.items():
-        with atomic_path(out / name, replace=True) as temporary:
-            figure.savefig(temporary, format="png", dpi=120)
-        written.append(out / name)
-    tables = [("regret", result.regret), ("summary", result.summary)]
-    if result.errors is not None:
-        tables.append(("estimator_errors", result.errors))
-    for stem, table in tables:
-        with atomic_path(out / f"{stem}.csv", replace=True) as temporary:
-            table.to_csv(temporary, index=False)
-        written.append(out / f"{stem}.csv")
-    for name, text in (("report.md", report.markdown()), ("report.html", report.html())):
-        with atomic_path(out / name, replace=True) as temporary:
-            temporary.write_text(text, encoding="utf-8")
-        written.append(out / name)
-    return written
+        if segments is not None:
+            report.sections.append((f"{world}: reward by segment (mean over seeds)", segments))
+    report.tables["regret"] = result.regret
+    report.tables["summary"] = result.summary
+    if result.errors is not None and result.estimates is not None:
+        report.tables["estimator_errors"] = result.errors
+        report.tables["estimates"] = result.estimates
+    if result.segments is not None:
+        report.tables["segments"] = result.segments
+    return write_report(report, out)
+
+
+def report_sweep(out: Path, title: str | None = None) -> SweepResult:
+    """Remake the tables and the report of the sweep folder ``out`` from its committed runs
+    (its ``sweep.json`` says which); every run must be there."""
+    plan, evaluated = read_sweep_plan(out)
+    for run in plan:
+        if not _finished(run, out):
+            raise InputValueError(
+                f"{_folder(out, run)} is not a finished run of this sweep; run `bandits "
+                f"sweep` again to make it, then the report."
+            )
+    result = collect_sweep(plan, out, evaluated=evaluated)
+    write_sweep_report(plan, out, result, title)
+    return result
+
+
+def read_sweep_plan(out: Path) -> tuple[list[PlannedRun], bool]:
+    """The runs a sweep folder's ``sweep.json`` lists (by world name, then seed), and whether
+    they evaluate targets."""
+    manifest = out / SWEEP_MANIFEST
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        runs = []
+        for run_id, config in recorded["runs"].items():
+            world, _, index = str(run_id).rpartition("-seed")
+            runs.append(PlannedRun(world, int(index), SimulationConfig.from_mapping(config)))
+        evaluated = recorded.get("evaluate") is not None
+    except (ValueError, OSError, KeyError, TypeError, AttributeError) as error:
+        raise InputValueError(f"{manifest} is not the record of a sweep ({error}).") from None
+    if not runs:
+        raise InputValueError(f"{manifest} lists no runs.")
+    return sorted(runs, key=lambda run: (run.world, run.seed_index)), evaluated
 
 
 def _claim_sweep_folder(out: Path, config: SweepConfig) -> None:
@@ -215,14 +292,13 @@ def _world_trace(plan: list[PlannedRun], out: Path, world: str) -> pd.DataFrame:
 
 
 def _estimates(plan: list[PlannedRun], out: Path) -> pd.DataFrame:
-    """Every run's estimates with its world and seed."""
+    """Every run's estimates with its world and seed (``run``, numbering the seeds)."""
     parts = [
-        pd.read_csv(_folder(out, run) / ESTIMATES_FILE).assign(
-            world=run.world, seed_index=run.seed_index
-        )
+        read_estimates(_folder(out, run) / ESTIMATES_FILE).assign(world=run.world,
+                                                                  run=run.seed_index)
         for run in plan
-    ]
-    return pd.concat(parts, ignore_index=True)
+    ]  # fmt: skip
+    return _with_world_first(pd.concat(parts, ignore_index=True))
 
 
 def _tables(traces: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -231,10 +307,13 @@ def _tables(traces: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame
     for world, trace in traces.items():
         regret.append(regret_intervals(trace).assign(world=world))
         summary.append(summarize_trace(trace).assign(world=world))
-    first = ["world", "policy"]
-    regret_table = pd.concat(regret, ignore_index=True)
-    summary_table = pd.concat(summary, ignore_index=True)
     return (
-        regret_table[first + [c for c in regret_table.columns if c not in first]],
-        summary_table[first + [c for c in summary_table.columns if c not in first]],
+        _with_world_first(pd.concat(regret, ignore_index=True)),
+        _with_world_first(pd.concat(summary, ignore_index=True)),
     )
+
+
+def _with_world_first(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``world`` column first (then ``policy``, if it has one)."""
+    first = [c for c in ("world", "policy") if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first]]

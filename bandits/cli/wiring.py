@@ -47,6 +47,17 @@ def make_env_factory(env_id: str, params: dict[str, Any]) -> Callable[[], gym.En
     return make
 
 
+def env_context_names(make_env: Callable[[], gym.Env[Any, Any]]) -> list[str] | None:
+    """Names of the columns of the environment's observed ``context`` (its ``context_names``
+    method, as the simulator's environments have), or None if it does not name them."""
+    env = make_env()
+    try:
+        method = getattr(env.unwrapped, "context_names", None)
+        return [str(name) for name in method()] if callable(method) else None
+    finally:
+        env.close()
+
+
 def _check_env_params(env_id: str, params: dict[str, Any]) -> Callable[..., Any] | None:
     """Name unknown keyword arguments, with the allowed ones, before gymnasium sees them;
     returns the environment's creator (None if gymnasium has none)."""

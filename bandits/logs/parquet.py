@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -102,6 +103,7 @@ READ_BUFFER_BYTES = 1 << 20
 """Read buffer of a Parquet column stream (files are read without pre-buffering)."""
 
 ITEM_TABLE_KEY = b"bandits.item_table"
+CONTEXT_NAMES_KEY = b"bandits.context_names"
 COLUMNS_KEY = b"bandits.columns_digest"
 
 
@@ -128,6 +130,10 @@ class LogWriter:
         when writing starts and again at the final rename.
     batch_bytes : int
         Target size of a row group in memory.
+    context_names : sequence of str, optional
+        Names of the context columns (e.g. ``device_phone``, ``day_sin``), one per context
+        feature, recorded in the metadata (``bandits.context_names``) so that reports can
+        segment requests by context signal; logs without it read as before.
     """
 
     def __init__(
@@ -136,10 +142,19 @@ class LogWriter:
         *,
         overwrite: bool = False,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
+        context_names: Sequence[str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.overwrite = bool(overwrite)
         self.batch_bytes = check_integer(batch_bytes, "batch_bytes", "LogWriter", low=1)
+        self.context_names = None if context_names is None else list(context_names)
+        if self.context_names is not None and not all(
+            isinstance(name, str) for name in self.context_names
+        ):
+            raise InputValueError(
+                f"The 'context_names' of LogWriter must be names (str); got "
+                f"{shown(self.context_names)}."
+            )
         if self.path.is_dir():
             raise InputValueError(f"{self.path} is a folder; give the path of a log file.")
         if not self.overwrite and self.path.exists():
@@ -163,6 +178,12 @@ class LogWriter:
             raise RuntimeError(f"The LogWriter for {self.path} is closed.")
         table = log_to_arrow(log)
         layout = _layout_of(log)
+        width = log.observation.n_context_features
+        if self.context_names is not None and len(self.context_names) != width:
+            raise InputValueError(
+                f"LogWriter for {self.path} was given {len(self.context_names)} context names "
+                f"for {width} context features."
+            )
         with writing(self.path):
             self._write_rows(table, layout)
         self.n_rows += len(log)
@@ -221,6 +242,7 @@ class LogWriter:
                         "bandits.item_count": str(items.n_items),
                         "bandits.item_fingerprint": fingerprint,
                     }
+                    | _context_names_metadata(self.context_names)
                 )
                 writer.close()
                 pq.write_table(
@@ -268,6 +290,10 @@ class LogWriter:
             self.abort()
 
 
+def _context_names_metadata(names: list[str] | None) -> dict[str, str]:
+    return {} if names is None else {CONTEXT_NAMES_KEY.decode(): json.dumps(names)}
+
+
 def write_log(log: LoggedBandit, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write ``log`` and its item table atomically; returns the log's path."""
     with LogWriter(path, overwrite=overwrite) as writer:
@@ -308,12 +334,34 @@ def rewrite_log(
             f"Rewriting {source} into {target} would replace the log being read; choose "
             f"another target."
         )
-    with LogWriter(target, overwrite=overwrite, batch_bytes=batch_bytes) as writer:
+    with LogWriter(target, overwrite=overwrite, batch_bytes=batch_bytes,
+                   context_names=log.context_names) as writer:  # fmt: skip
         for batch in log.iter_batches(batch_bytes=batch_bytes):
             writer.write(batch)
         if log.n_rows == 0:  # an empty log keeps its layout
             writer.write(log.read())
     return Path(target)
+
+
+def _context_names(metadata: dict[bytes, bytes], width: int, path: Path) -> list[str] | None:
+    """The context column names a log's metadata records (None if it has none)."""
+    raw = metadata.get(CONTEXT_NAMES_KEY)
+    if raw is None:
+        return None
+    try:
+        names = json.loads(raw)
+    except ValueError:
+        names = None
+    if (
+        not isinstance(names, list)
+        or len(names) != width
+        or not all(isinstance(name, str) for name in names)
+    ):
+        raise InputValueError(
+            f"{path}: the metadata key {CONTEXT_NAMES_KEY.decode()!r} must list {width} context "
+            f"column names; got {shown(raw[:60].decode(errors='replace'))}."
+        )
+    return names
 
 
 def open_log(path: str | os.PathLike[str]) -> LogFile:
@@ -332,6 +380,8 @@ class LogFile:
     n_rows, slate_size, n_context_features, n_item_features, max_candidates,
     history_length : int
     signal_names : list of str
+    context_names : list of str or None
+        Names of the context columns, when the writer recorded them (see :class:`LogWriter`).
     has_marginals : bool
     items : ItemTable or None
         The item table (version 2); None for version 1, whose items come with each batch.
@@ -364,6 +414,7 @@ class LogFile:
         self.n_item_features = sizes["n_item_features"]
         self.max_candidates = sizes["max_candidates"]
         self.history_length = sizes["history_length"]
+        self.context_names = _context_names(metadata, self.n_context_features, self.path)
         self.has_marginals = MARGINALS_COLUMN in names
         self.items: ItemTable | None = None
         self.items_path: Path | None = None

@@ -11,8 +11,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from bandits.reports.estimates import plot_estimates
 from bandits.reports.plots import plot_cumulative_regret, plot_reward_rate
 from bandits.reports.render import render_html, render_markdown
+from bandits.reports.segment_plots import plot_segments
 from bandits.reports.summary import summarize_trace
 
 
@@ -60,6 +62,10 @@ def png_data_uri(figure: Figure, dpi: int = 120) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+SEGMENTS_CAPTION = "Reward by segment (users, items, device, time of day...) per policy"
+ESTIMATES_CAPTION = "Off-policy estimates with their intervals (true values where known)"
+
+
 def build_report(
     trace: pd.DataFrame,
     *,
@@ -68,8 +74,9 @@ def build_report(
     title: str = "Run",
     segments: pd.DataFrame | None = None,
 ) -> Report:
-    """The report of a run: per-policy summary, cumulative regret plot and, if given, the
-    off-policy estimates.
+    """The report of a run: per-policy summary, cumulative regret and reward plots and, if
+    given, the segments and the off-policy estimates (a table and a figure of the estimates
+    with their intervals against the true values, when the table has them).
 
     Parameters
     ----------
@@ -82,7 +89,8 @@ def build_report(
         notes.
     title : str
     segments : pandas.DataFrame, optional
-        A table from :func:`bandits.reports.segment_table`.
+        A table from :func:`bandits.reports.segment_table` (or, over runs,
+        :func:`bandits.reports.segment_intervals`).
     """
     summary = summarize_trace(trace)
     report = Report(title=title)
@@ -103,8 +111,12 @@ def build_report(
     report.tables["summary"] = summary
     report.sections.append(("Policies", summary))
     if segments is not None:
+        report.figures["segments.png"] = (SEGMENTS_CAPTION, plot_segments(segments))
         report.tables["segments"] = segments
-        report.sections.append(("Reward by segment (new users, new items)", segments))
+        report.sections.append(
+            ("Reward by segment (users, items and the context signals the logs name)", segments)
+        )
     if estimates is not None:
+        report.figures["estimates.png"] = (ESTIMATES_CAPTION, plot_estimates(estimates))
         report.sections.append(("Off-policy estimates", estimates))
     return report

@@ -66,12 +66,22 @@ def regret_intervals(trace: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
     check_trace(trace, ("step", "regret"))
     frame = trace if "run" in trace.columns else trace.assign(run=0)
     totals = frame.groupby(["policy", "run"], sort=False)["regret"].sum()
-    rows = []
-    for policy, values in totals.groupby(level="policy", sort=False):
-        n = len(values)
-        mean = float(values.mean())
-        stderr = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * stderr) if n > 1 else float("nan")
-        rows.append({"policy": policy, "runs": n, "cumulative_regret": mean, "stderr": stderr,
-                     "ci_low": mean - half, "ci_high": mean + half})  # fmt: skip
+    rows = [
+        {"policy": policy, "runs": len(values),
+         **t_interval(values.to_numpy(), confidence, name="cumulative_regret")}
+        for policy, values in totals.groupby(level="policy", sort=False)
+    ]  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def t_interval(
+    values: np.ndarray, confidence: float = 0.95, *, name: str = "mean"
+) -> dict[str, float]:
+    """The mean of ``values`` (one per run) under ``name``, its ``stderr`` and the
+    ``confidence`` t-interval ``ci_low``, ``ci_high`` over runs (NaN with fewer than two runs
+    or when a value is NaN)."""
+    n = len(values)
+    mean = float(np.mean(values)) if n else float("nan")
+    stderr = float(np.std(values, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * stderr) if n > 1 else float("nan")
+    return {name: mean, "stderr": stderr, "ci_low": mean - half, "ci_high": mean + half}

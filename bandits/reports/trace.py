@@ -31,6 +31,12 @@ def read_trace(path: Path) -> pd.DataFrame:
         raise InputValueError(
             f"{path} holds {rows:,} rows, more than a trace may ({MAX_TRACE_ROWS:,})."
         )
+    declared = (parquet.metadata.metadata or {}).get(b"bandits.n_rows")
+    if declared is not None and declared != str(rows).encode():
+        raise InputValueError(
+            f"{path} holds {rows:,} rows but was written with {declared[:20]!r}; it is not a "
+            f"whole trace."
+        )
     known = {*TRACE_COLUMNS, "run"}
     unknown = sorted(set(parquet.schema_arrow.names) - known)
     if unknown:

@@ -114,14 +114,22 @@ def stream_rollout(
     policy_name: str | None = None,
     log_marginals: bool = False,
     on_step: Callable[[int], None] | None = None,
+    on_trace: Callable[[dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
     """:func:`rollout` that hands each step's logged rows to ``on_batch`` (e.g. a
     :class:`~bandits.logs.LogWriter`'s ``write``) instead of keeping them, so memory stays flat
-    in the number of requests; returns the trace (one row per step)."""
+    in the number of requests; returns the trace (one row per step).
+
+    With ``on_trace`` (e.g. a :class:`~bandits.run.TraceWriter`'s ``write``) each step's trace
+    row (a dict of ``TRACE_COLUMNS``, running sums included) goes there as it is made and the
+    returned trace has no rows: nothing grows with the number of steps.
+    """
     total_requests = check_integer(total_requests, "total_requests", "rollout", low=1)
     name = policy_name or policy.name
     raw_obs, _ = env.reset(seed=seed)
     rows: list[dict[str, Any]] = []
+    emit = rows.append if on_trace is None else on_trace
+    running = RunningTrace(name)
     served = 0
     while served < total_requests:
         obs = as_observation(raw_obs)
@@ -140,16 +148,12 @@ def stream_rollout(
         policy.update(obs, decision, feedback)
         on_batch(LoggedBandit.from_batch(obs, decision, feedback, name))
         served += keep
-        rows.append(_trace_row(name, len(rows), served, feedback, truth))
+        emit(running.row(served, feedback, truth))
         if on_step is not None:
             on_step(keep)
         if terminated or truncated:
             raw_obs, _ = env.reset()
-    trace = pd.DataFrame(rows)
-    trace = trace.assign(
-        cumulative_reward=trace["reward"].cumsum(), cumulative_regret=trace["regret"].cumsum()
-    )
-    return trace[list(TRACE_COLUMNS)]
+    return pd.DataFrame(rows, columns=list(TRACE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ def run_simulation(
     log_marginals: bool = False,
     on_step: Callable[[int], None] | None = None,
     sinks: Mapping[str, Callable[[LoggedBandit], None]] | None = None,
+    trace_sink: Callable[[dict[str, Any]], None] | None = None,
 ) -> SimulationResult:
     """Roll out each policy on a fresh environment reset with the same ``env_seed``.
 
@@ -176,7 +181,9 @@ def run_simulation(
     differences in regret come from the policies, not from luck in the arrivals. Policies are
     keyed by display name, which goes into the logs and the trace. With ``sinks`` (one per
     policy name, e.g. a LogWriter's ``write``) each step's rows go there as they are made and
-    ``logs`` is empty: memory stays flat in the number of requests.
+    ``logs`` is empty; with ``trace_sink`` (e.g. a :class:`~bandits.run.TraceWriter`'s
+    ``write``) every policy's trace rows go there, in order, and ``trace`` has no rows: memory
+    stays flat in the number of requests.
     """
     logs, traces = {}, []
     for name, policy in policies.items():
@@ -193,6 +200,7 @@ def run_simulation(
                 policy_name=name,
                 log_marginals=log_marginals,
                 on_step=on_step,
+                on_trace=trace_sink,
             )
         finally:
             env.close()
@@ -211,19 +219,36 @@ def _info(info: dict[str, Any], key: str) -> NDArray[Any]:
     return np.asarray(info[key])
 
 
-def _trace_row(
-    name: str, step: int, served: int, feedback: SlateFeedback, truth: dict[str, Any]
-) -> dict[str, Any]:
-    expected, oracle = (_total(truth, key) for key in TRUTH_KEYS)
-    return {
-        "policy": name,
-        "step": step,
-        "requests": served,
-        "reward": float(feedback.slate_reward.sum()),
-        "expected_reward": expected,
-        "oracle_reward": oracle,
-        "regret": oracle - expected,
-    }
+class RunningTrace:
+    """Makes one policy's trace rows step by step, keeping only the running sums (added in
+    step order, as a cumulative sum over the whole trace would)."""
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+        self.step = 0
+        self.cumulative_reward = 0.0
+        self.cumulative_regret = 0.0
+
+    def row(self, served: int, feedback: SlateFeedback, truth: dict[str, Any]) -> dict[str, Any]:
+        """The next step's row (``TRACE_COLUMNS``): ``served`` requests so far."""
+        expected, oracle = (_total(truth, key) for key in TRUTH_KEYS)
+        reward = float(feedback.slate_reward.sum())
+        regret = oracle - expected
+        self.cumulative_reward += reward
+        self.cumulative_regret += regret
+        row = {
+            "policy": self.policy,
+            "step": self.step,
+            "requests": served,
+            "reward": reward,
+            "expected_reward": expected,
+            "oracle_reward": oracle,
+            "regret": regret,
+            "cumulative_reward": self.cumulative_reward,
+            "cumulative_regret": self.cumulative_regret,
+        }
+        self.step += 1
+        return row
 
 
 def _total(truth: dict[str, Any], key: str) -> float:

@@ -14,7 +14,7 @@ from factories import assert_logs_equal, random_log
 from typer.testing import CliRunner
 
 from bandits.cli import app
-from bandits.logs import item_table_path, read_log, write_log
+from bandits.logs import item_table_path, open_log, read_log, write_log
 
 runner = CliRunner()
 SMALL = [
@@ -311,3 +311,49 @@ def test_evaluate_never_writes_a_run_folders_files_of_other_commands(run_dir, na
                                  str(run_dir / name), "--overwrite"])  # fmt: skip
     assert result.exit_code == 2 and "is in a run folder" in " ".join(result.output.split())
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+def test_report_segments_requests_by_the_context_signals_the_logs_record(tmp_path):
+    """The streaming world's logs name their context columns; the report splits requests by
+    device, time of day, weekday and season, and the counts add up to the requests served."""
+    run = tmp_path / "run"
+    result = invoke("simulate", "--env", "bandits/StreamingService-v0", "--env-param",
+                    "n_requests=20", "--requests", 200, "--policy", "uniform", "--quiet",
+                    "--out", run)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    log = open_log(run / "logs" / "uniform.parquet")
+    assert log.context_names is not None and len(log.context_names) == log.n_context_features
+    assert {"device_phone", "device_tv", "device_desktop", "day_sin", "day_cos",
+            "year_sin", "weekday_6"} <= set(log.context_names)  # fmt: skip
+    assert invoke("report", run).exit_code == 0
+    segments = pd.read_csv(run / "segments.csv")
+    assert list(segments["dimension"].unique()) == ["user", "item", "device", "weekday",
+                                                    "time of day", "season"]  # fmt: skip
+    device = segments[segments["dimension"] == "device"]
+    assert device["segment"].tolist() == ["phone", "tv", "desktop"]
+    for dimension in ("user", "device", "weekday", "time of day", "season"):
+        assert segments.loc[segments["dimension"] == dimension, "count"].sum() == 200
+    # the device's requests, counted from the logged context one-hot
+    context = read_log(run / "logs" / "uniform.parquet").observation.context
+    phone = context[:, log.context_names.index("device_phone")] == 1
+    assert device["count"].iloc[0] == phone.sum()
+    assert (run / "segments.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (run / "report.md").read_text()
+    assert "(segments.png)" in markdown and "Reward by segment" in markdown
+
+
+def test_report_draws_the_estimates_with_their_intervals(run_dir):
+    invoke("evaluate", run_dir / "logs" / "uniform.parquet", "-t", "uniform", "-t",
+           "linucb:alpha=0.5", "--out", run_dir / "estimates.csv", "--overwrite")  # fmt: skip
+    assert invoke("report", run_dir).exit_code == 0
+    assert (run_dir / "estimates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (run_dir / "report.md").read_text()
+    assert (
+        "![Off-policy estimates with their intervals (true values where known)]"
+        "(estimates.png)" in markdown
+    )
+    page = (run_dir / "report.html").read_text()
+    assert page.count('<img src="data:image/png;base64,') == 4  # regret, reward, segments, OPE
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    files = {name.rsplit("/", 1)[-1] for name in manifest["steps"]["report"]["files"]}
+    assert {"estimates.png", "segments.png", "segments.csv", "report.html"} <= files

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from bandits.cli import app
 from bandits.cli import commands as commands_module
+from bandits.cli import reporting as reporting_module
 from bandits.logs import item_table_path, open_log, write_log
 from bandits.logs import items as items_module
 from bandits.logs import parquet as parquet_module
@@ -132,7 +133,7 @@ def test_an_estimates_file_too_large_is_refused_before_it_is_read(tmp_path, monk
     run = tmp_path / "run"
     assert runner.invoke(app, ["simulate", *SMALL, "--out", str(run)]).exit_code == 0
     (run / "estimates.csv").write_text("target,estimator\n" + "a,b\n" * 100)
-    monkeypatch.setattr(commands_module, "MAX_ESTIMATES_BYTES", 100)
+    monkeypatch.setattr(reporting_module, "MAX_ESTIMATES_BYTES", 100)
     one_line_error(runner.invoke(app, ["report", str(run)]), "larger than an estimates file")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -185,6 +186,49 @@ def test_a_sweep_checks_its_estimators_against_the_true_values(tmp_path):
                            for run in per_run])  # fmt: skip
         spread = np.sqrt(error.var(ddof=1) / 4 + per_run[0].loc[target, "stderr"] ** 2 / 4)
         assert abs(error.mean()) <= 4 * spread, (target, error.tolist())
+    # the estimates against the truth, per seed, and the segments over seeds: tables, figures
+    both = pd.read_csv(out / "estimates.csv")
+    assert len(both) == 4 * 2 * 2 and sorted(both["run"].unique()) == [0, 1, 2, 3]
+    assert {"world", "target", "estimator", "value", "ci_low", "true_value"} <= set(both.columns)
+    segments = pd.read_csv(out / "segments.csv")
+    assert {"world", "policy", "dimension", "segment", "runs", "ci_low", "ci_high"} <= set(
+        segments.columns
+    )
+    assert (segments.loc[segments["segment"] == "new user", "runs"] == 4).all()
+    page = (out / "report.html").read_text()
+    for name in ("estimates-tiny.png", "segments-tiny.png", "regret-tiny.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        "tiny: off-policy estimates with their intervals (true values where known), one "
+        "point per seed" in page
+    )
+    assert page.count('<img src="data:image/png;base64,') == 4
+
+    # `bandits report OUT` remakes every table, figure and page from the committed runs
+    tables = {name: pd.read_csv(out / name) for name in
+              ("regret.csv", "summary.csv", "estimator_errors.csv", "estimates.csv",
+               "segments.csv")}  # fmt: skip
+    for name in (*tables, "report.html", "report.md", "estimates-tiny.png", "segments-tiny.png",
+                 "regret-tiny.png", "reward-tiny.png"):  # fmt: skip
+        (out / name).unlink()
+    again = runner.invoke(app, ["report", str(out), "--title", "Remade"])
+    assert again.exit_code == 0, again.output
+    assert "<h1>Remade</h1>" in (out / "report.html").read_text()
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(pd.read_csv(out / name), table)
+    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
+    for name in ("estimates-tiny.png", "segments-tiny.png", "regret-tiny.png", "reward-tiny.png"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_report_on_an_unfinished_sweep_names_the_missing_run(tmp_path):
+    out = tmp_path / "out"
+    config = config_file(tmp_path, seeds=1)
+    assert runner.invoke(app, ["sweep", str(config), "--out", str(out),
+                               "--workers", "1"]).exit_code == 0  # fmt: skip
+    shutil.rmtree(out / "runs" / "tiny-seed0")
+    result = runner.invoke(app, ["report", str(out)])
+    one_line_error(result, "tiny-seed0", "not a finished run of this sweep")
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from bandits.logs import (
     open_log,
     read_item_table,
     read_log,
+    rewrite_log,
     write_log,
 )
 from bandits.logs import parquet as parquet_module
@@ -416,3 +417,39 @@ def test_every_flipped_bit_is_refused_or_changes_nothing(tmp_path):
                 continue
             assert_logs_equal(log, back)
         target.write_bytes(blob)
+
+
+def test_context_names_are_recorded_read_back_and_kept_by_a_rewrite(tmp_path):
+    log = random_log(np.random.default_rng(0), n_requests=8, n_context=3)
+    names = ["taste_0", "device_phone", "day_sin"]
+    with LogWriter(tmp_path / "named.parquet", context_names=names) as writer:
+        writer.write(log)
+    assert open_log(tmp_path / "named.parquet").context_names == names
+    assert_logs_equal(read_log(tmp_path / "named.parquet"), log)
+    rewrite_log(tmp_path / "named.parquet", tmp_path / "copy.parquet")
+    assert open_log(tmp_path / "copy.parquet").context_names == names
+    write_log(log, tmp_path / "plain.parquet")  # older writers: no names, read as before
+    assert open_log(tmp_path / "plain.parquet").context_names is None
+
+
+def test_context_names_must_match_the_context_width(tmp_path):
+    log = random_log(np.random.default_rng(0), n_requests=8, n_context=3)
+    writer = LogWriter(tmp_path / "log.parquet", context_names=["a", "b"])
+    with pytest.raises(InputValueError, match="2 context names for 3 context features"):
+        writer.write(log)
+    writer.abort()
+    with pytest.raises(InputValueError, match="must be names"):
+        LogWriter(tmp_path / "log.parquet", context_names=["a", 1, "c"])
+
+
+def test_damaged_context_names_are_refused_naming_the_key(tmp_path):
+    log = random_log(np.random.default_rng(0), n_requests=8, n_context=3)
+    path = tmp_path / "log.parquet"
+    with LogWriter(path, context_names=["a", "b", "c"]) as writer:
+        writer.write(log)
+    table = pq.read_table(path)
+    metadata = dict(pq.ParquetFile(path).metadata.metadata)
+    metadata[b"bandits.context_names"] = b'["a", "b"]'
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    with pytest.raises(InputValueError, match=r"'bandits\.context_names' must list 3"):
+        open_log(path)
