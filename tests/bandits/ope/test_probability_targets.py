@@ -127,16 +127,23 @@ def _compare(frame, names, estimators, *, weights=True):
                                    err_msg=column)  # fmt: skip
 
 
+FROM_FILES = [name for name, cls in ESTIMATORS.items() if "extensions" not in cls.target_uses]
+"""Estimators a file of marginals and slate probabilities serves on slates of 2 (cascade DR
+needs the target's probabilities given the items above, which only the policy gives)."""
+
+
 def test_a_policy_exported_to_parquet_estimates_as_the_policy(simulated, tmp_path):
     path, target = simulated
     written = write_probability_target(tmp_path / "p.parquet", iter_log_batches(path), target)
     assert written == 600
     file = read_probability_target(tmp_path / "p.parquet")
-    estimators = list(ESTIMATORS)
+    estimators = FROM_FILES
     frame = evaluate_log(path, {"policy": target, "file": file},
                          [make_estimator(name) for name in estimators])  # fmt: skip
     _compare(frame, ["policy", "file"], estimators)
     assert frame["value"].notna().all()
+    with pytest.raises(InputValueError, match=r"'cascade-dr' needs .* given the logged items"):
+        evaluate_log(path, {"file": file}, [make_estimator("cascade-dr")])
 
 
 def test_npy_and_npz_files_as_obp_writes_them(simulated, tmp_path):
@@ -153,7 +160,7 @@ def test_npy_and_npz_files_as_obp_writes_them(simulated, tmp_path):
     _compare(frame[frame["estimator"] != "dm"], ["policy", "npy"], marginal_only[:4])
     _compare(frame[frame["estimator"] == "dm"], ["policy", "npy"], ["dm"], weights=False)
     assert frame["effective_sample_size"].iloc[-1] == 600  # DM weighs no row
-    everything = list(ESTIMATORS)
+    everything = FROM_FILES
     frame = evaluate_log(path, {"policy": target, "npz": npz},
                          [make_estimator(name) for name in everything])  # fmt: skip
     _compare(frame, ["policy", "npz"], everything)
