@@ -143,6 +143,19 @@ def simulate(
             help="Also log each policy's probability of every candidate at every position."
         ),
     ] = False,
+    policy_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy-file",
+            metavar="FILE",
+            help="A saved policy (e.g. a run folder's policies/NAME.policy) that goes on "
+            "acting and learning from its saved state (repeatable).",
+        ),
+    ] = None,
+    save_policies: Annotated[
+        bool,
+        typer.Option(help="Save each policy as it ends the run into the run folder's policies/."),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     blas_threads: BlasThreads = 1,
 ) -> None:
@@ -159,6 +172,10 @@ def simulate(
         settings["env_params"] = {**settings.get("env_params", {}), **_key_values(env_param)}
     if policy:
         settings["policies"] = policy
+    if policy_file:
+        settings["policy_files"] = [str(path) for path in policy_file]
+        if not policy:  # only saved policies, unless specs were given too
+            settings["policies"] = settings.get("policies", []) if config else []
     if requests is not None:
         settings["total_requests"] = requests
     if seed is not None:
@@ -166,15 +183,17 @@ def simulate(
     cfg = SimulationConfig.from_mapping(settings)
     run_dir = out or Path("reports") / _run_id(cfg.seed)
     make_env_factory(cfg.env, cfg.env_params)  # bad worlds and specs fail before the claim
-    build_policies(cfg.policies, spawn_generators(cfg.seed, len(cfg.policies)))
+    build_policies(cfg.policies, spawn_generators(cfg.seed, len(cfg.policies)), cfg.policy_files)
     with RunFolderClaim(run_dir, overwrite=overwrite) as folder:  # claimed before the work
         with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-            task = bar.add_task("simulating", total=cfg.total_requests * len(cfg.policies))
+            n_policies = len(cfg.policies) + len(cfg.policy_files)
+            task = bar.add_task("simulating", total=cfg.total_requests * n_policies)
             trace = write_simulation(
                 cfg,
                 folder,
                 run_id=run_dir.resolve().name,
                 log_marginals=log_marginals,
+                save_policies=save_policies,
                 on_step=lambda served: bar.advance(task, served),
             )
     console.print(rich_table(_summary_view(summarize_trace(trace)), "Simulation"))
