@@ -46,7 +46,7 @@ from bandits.cli.run_folder import (
 from bandits.cli.simulation import TRACE_FILE, write_simulation
 from bandits.cli.sweep import SWEEP_MANIFEST, report_sweep, run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
-from bandits.cli.targets import build_targets
+from bandits.cli.targets import build_logging_policy, build_targets
 from bandits.cli.transfer import export_app, import_app
 from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
@@ -60,10 +60,11 @@ from bandits.ope import (
     evaluate_log,
     make_estimator,
 )
+from bandits.ope.registry import estimator_parameters
 from bandits.policy_files import save_policy
 from bandits.reports import summarize_trace
 from bandits.run import learn_from_log, spawn_generators
-from bandits.specs import parse_value
+from bandits.specs import parse_spec, parse_value
 from bandits.validation import (
     InputValueError,
     check_choice,
@@ -143,6 +144,19 @@ def simulate(
             help="Also log each policy's probability of every candidate at every position."
         ),
     ] = False,
+    policy_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy-file",
+            metavar="FILE",
+            help="A saved policy (e.g. a run folder's policies/NAME.policy) that goes on "
+            "acting and learning from its saved state (repeatable).",
+        ),
+    ] = None,
+    save_policies: Annotated[
+        bool,
+        typer.Option(help="Save each policy as it ends the run into the run folder's policies/."),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     blas_threads: BlasThreads = 1,
 ) -> None:
@@ -159,6 +173,10 @@ def simulate(
         settings["env_params"] = {**settings.get("env_params", {}), **_key_values(env_param)}
     if policy:
         settings["policies"] = policy
+    if policy_file:
+        settings["policy_files"] = [str(path) for path in policy_file]
+        if not policy:  # only saved policies, unless specs were given too
+            settings["policies"] = settings.get("policies", []) if config else []
     if requests is not None:
         settings["total_requests"] = requests
     if seed is not None:
@@ -166,15 +184,17 @@ def simulate(
     cfg = SimulationConfig.from_mapping(settings)
     run_dir = out or Path("reports") / _run_id(cfg.seed)
     make_env_factory(cfg.env, cfg.env_params)  # bad worlds and specs fail before the claim
-    build_policies(cfg.policies, spawn_generators(cfg.seed, len(cfg.policies)))
+    build_policies(cfg.policies, spawn_generators(cfg.seed, len(cfg.policies)), cfg.policy_files)
     with RunFolderClaim(run_dir, overwrite=overwrite) as folder:  # claimed before the work
         with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
-            task = bar.add_task("simulating", total=cfg.total_requests * len(cfg.policies))
+            n_policies = len(cfg.policies) + len(cfg.policy_files)
+            task = bar.add_task("simulating", total=cfg.total_requests * n_policies)
             trace = write_simulation(
                 cfg,
                 folder,
                 run_id=run_dir.resolve().name,
                 log_marginals=log_marginals,
+                save_policies=save_policies,
                 on_step=lambda served: bar.advance(task, served),
             )
     console.print(rich_table(_summary_view(summarize_trace(trace)), "Simulation"))
@@ -290,6 +310,17 @@ def evaluate(
             f"{', '.join(DEFAULT_ESTIMATORS)}.",
         ),
     ] = None,
+    logging_policy: Annotated[
+        str | None,
+        typer.Option(
+            "--logging-policy",
+            metavar="SPEC_OR_FILE",
+            help="The policy that wrote the log, for the estimators that ask it for "
+            f"probabilities the log does not hold ({', '.join(LOGGER_ESTIMATORS)}): a spec or a "
+            "saved policy file. Right only if it did not change while logging (uniform, a "
+            "frozen saved policy).",
+        ),
+    ] = None,
     train_fraction: Annotated[
         float,
         typer.Option(
@@ -340,9 +371,11 @@ def evaluate(
         raise InputValueError("evaluate needs a target: --target SPEC or --target-file FILE.")
     row_range = parse_row_range(rows) if rows is not None else None
     specs = list(dict.fromkeys(estimator or DEFAULT_ESTIMATORS))  # each once, in the order given
-    streams = spawn_generators(seed, len(target) + len(specs))
+    streams = spawn_generators(seed, len(target) + len(specs) + 1)
+    logger = None if logging_policy is None else build_logging_policy(logging_policy, streams[-1])
     estimators: list[Estimator] = []
-    for spec, stream in zip(specs, streams[len(target) :], strict=True):
+    for spec, stream in zip(specs, streams[len(target) : -1], strict=True):
+        takes_logger = "logging_policy" in estimator_parameters(ESTIMATORS[_estimator_name(spec)])
         built = make_estimator(
             spec,
             confidence=confidence,
@@ -350,6 +383,7 @@ def evaluate(
             bootstrap_samples=bootstrap_samples,
             reward_range=reward_range,
             rng=stream,
+            **({"logging_policy": logger} if logger is not None and takes_logger else {}),
         )
         if built.label not in [e.label for e in estimators]:  # "ips" and "ips:" are one
             estimators.append(built)
@@ -555,6 +589,16 @@ def list_components() -> None:
 
 def _range_size(row_range: RowRange, n_rows: int) -> int:
     return len(range(*slice(*row_range).indices(n_rows)))
+
+
+LOGGER_ESTIMATORS = [name for name, cls in ESTIMATORS.items()
+                     if "logging_policy" in estimator_parameters(cls)]  # fmt: skip
+"""Estimators that take ``--logging-policy``."""
+
+
+def _estimator_name(spec: str) -> str:
+    """The registry name of an estimator spec (an unknown one is refused, with the closest)."""
+    return check_choice(parse_spec(spec)[0], ESTIMATORS, "estimator")
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:

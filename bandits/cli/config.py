@@ -43,6 +43,9 @@ class SimulationConfig:
         Requests served by each policy.
     seed : int
         Root of every random stream of the run.
+    policy_files : tuple of str
+        Saved policies (:mod:`bandits.policy_files`, e.g. a run folder's ``policies/``) that
+        go on acting and learning from where they were saved, after the ``policies``.
     """
 
     env: str = DEFAULT_ENV
@@ -50,6 +53,7 @@ class SimulationConfig:
     policies: tuple[str, ...] = DEFAULT_POLICIES
     total_requests: int = 10_000
     seed: int = 0
+    policy_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         owner = "SimulationConfig"
@@ -73,9 +77,19 @@ class SimulationConfig:
                 f"The 'policies' of {owner} must be a list of policy specs (strings); got "
                 f"{shown(self.policies)}."
             )
-        if not policies:
+        files = self.policy_files
+        if isinstance(files, str):
+            files = (files,)
+        if not isinstance(files, list | tuple) or not all(isinstance(f, str) for f in files):
+            raise InputTypeError(
+                f"The 'policy_files' of {owner} must be a list of paths (strings); got "
+                f"{shown(self.policy_files)}."
+            )
+        object.__setattr__(self, "policy_files", tuple(files))
+        if not policies and not files:
             raise InputValueError(
-                f"The 'policies' of {owner} must name at least one policy; got none."
+                f"The 'policies' of {owner} must name at least one policy (or 'policy_files' "
+                f"one saved policy); got none."
             )
         for index, spec in enumerate(policies):
             try:
@@ -114,6 +128,7 @@ class SimulationConfig:
         """A plain dict (JSON and TOML friendly)."""
         values = asdict(self)
         values["policies"] = list(self.policies)
+        values["policy_files"] = list(self.policy_files)
         return values
 
 

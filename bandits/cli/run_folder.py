@@ -54,6 +54,9 @@ REPLACED_PREFIX = ".bandits-replaced."
 as a stale temporary: if the second rename fails, the earlier run stays there, named in the
 error)."""
 LOGS_FOLDER = "logs"
+POLICIES_FOLDER = "policies"
+"""Where ``bandits simulate --save-policies`` saves each policy as it ended the run."""
+POLICY_SUFFIX = ".policy"
 OWNERS = {
     "manifest.json": "every bandits command",
     "trace.parquet": "bandits simulate",
@@ -193,6 +196,10 @@ def run_folder_problem(path: Path) -> str | None:
         return f"has no {MANIFEST_NAME} of a simulation"
     paths = [Path(str(log)) for log in logs.values()]
     listed = {log.name for log in paths if log.parent == Path(LOGS_FOLDER)}
+    saved = simulate.get("policy_files", {})
+    saved_names = (
+        {Path(str(file)).name for file in saved.values()} if isinstance(saved, dict) else set()
+    )
     for entry in sorted(path.iterdir()):
         if _reserved(entry.name):
             continue
@@ -201,6 +208,13 @@ def run_folder_problem(path: Path) -> str | None:
                 problem = _log_file_problem(log, listed)
                 if problem is not None:
                     return problem
+            continue
+        if entry.name == POLICIES_FOLDER and entry.is_dir() and not entry.is_symlink():
+            for file in sorted(entry.iterdir()):
+                if not (_reserved(file.name) or file.name in saved_names):
+                    return (
+                        f"holds {POLICIES_FOLDER}/{file.name!r}, which the manifest does not list"
+                    )
             continue
         if not entry.is_file() or entry.is_symlink() or owner_of(entry.name) is None:
             return f"holds {entry.name!r}, which no bandits command writes"

@@ -11,9 +11,11 @@ import pandas as pd
 
 from bandits.cli.config import SimulationConfig
 from bandits.cli.manifest import record_step
-from bandits.cli.run_folder import LOGS_FOLDER
+from bandits.cli.run_folder import LOGS_FOLDER, POLICIES_FOLDER, POLICY_SUFFIX
 from bandits.cli.wiring import build_policies, env_context_names, file_slugs, make_env_factory
 from bandits.logs import LogWriter
+from bandits.policy import Policy
+from bandits.policy_files import save_policy
 from bandits.reports import read_trace
 from bandits.run import TraceWriter, run_simulation, spawn_generators, spawn_int_seed
 
@@ -26,6 +28,7 @@ def write_simulation(
     *,
     run_id: str,
     log_marginals: bool = False,
+    save_policies: bool = False,
     on_step: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Run ``cfg`` and write it into ``folder`` (new, claimed by the caller): one log per
@@ -35,11 +38,17 @@ def write_simulation(
 
     Streams: the root seed spawns the environment's seed and one generator per policy
     (``numpy.random.SeedSequence``), so the same config gives the same files wherever it runs.
+    Saved policies of ``cfg.policy_files`` go on from their own saved state and stream.
+
+    With ``save_policies``, each policy as it ends the run is saved to
+    ``policies/<policy>.policy`` (:func:`bandits.policy_files.save_policy`), which
+    ``policy_files`` (``bandits simulate --policy-file``) and ``bandits evaluate
+    --target-file`` read back.
     """
     streams = spawn_generators(cfg.seed, len(cfg.policies) + 1)
     env_seed = spawn_int_seed(streams[0])
     make_env = make_env_factory(cfg.env, cfg.env_params)
-    policies = build_policies(cfg.policies, streams[1:])
+    policies = build_policies(cfg.policies, streams[1:], cfg.policy_files)
     slugs = file_slugs(list(policies))
     logs = {name: f"{LOGS_FOLDER}/{slugs[name]}.parquet" for name in policies}
     (folder / LOGS_FOLDER).mkdir()
@@ -59,6 +68,7 @@ def write_simulation(
             sinks=sinks,
             trace_sink=trace_writer.write,
         )
+    saved = _save_policies(folder, policies, slugs, run_id) if save_policies else {}
     record_step(
         folder,
         "simulate",
@@ -68,5 +78,19 @@ def write_simulation(
         seeds={"root": cfg.seed, "env": env_seed},
         logs=logs,
         trace=TRACE_FILE,
+        **({"policy_files": saved} if saved else {}),
     )
     return read_trace(folder / TRACE_FILE)
+
+
+def _save_policies(
+    folder: Path, policies: dict[str, Policy], slugs: dict[str, str], run_id: str
+) -> dict[str, str]:
+    """Save every policy into ``folder/policies/``; their paths in the folder by name."""
+    (folder / POLICIES_FOLDER).mkdir()
+    saved = {}
+    for name, policy in policies.items():
+        path = f"{POLICIES_FOLDER}/{slugs[name]}{POLICY_SUFFIX}"
+        save_policy(policy, folder / path, info={"run_id": run_id})
+        saved[name] = path
+    return saved

@@ -67,3 +67,18 @@ def _is_vw_file(path: Path) -> bool:
 
     with open(path, "rb") as handle:
         return handle.read(len(FILE_MAGIC)) == FILE_MAGIC
+
+
+def build_logging_policy(value: str, rng: np.random.Generator) -> Policy:
+    """``evaluate --logging-policy``: a saved policy file when ``value`` names one, else a
+    policy spec (built fresh, with ``rng``)."""
+    path = Path(value)
+    if path.is_file():
+        policy = load_target_file(path)
+        if not isinstance(policy, Policy):
+            raise InputValueError(
+                f"--logging-policy {value} holds target probabilities; give the logging policy "
+                f"as a spec or a saved policy file."
+            )
+        return policy
+    return next(iter(build_policies([value], [rng]).values()))

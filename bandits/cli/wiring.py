@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from gymnasium.envs.registration import load_env_creator
 
 from bandits.logged import MAX_NAME_CHARACTERS
 from bandits.policy import Policy
+from bandits.policy_files import load_policy
 from bandits.specs import format_spec, parse_spec
 from bandits.validation import InputValueError, check_choice, shown, suggest
 
@@ -84,25 +86,38 @@ def policy_label(spec: str) -> str:
     return format_spec(*parse_spec(spec))
 
 
-def build_policies(specs: Sequence[str], rngs: Sequence[np.random.Generator]) -> dict[str, Policy]:
-    """Policies by display name (:func:`policy_label`; repeats get ``#2``, ``#3``...)."""
+def build_policies(
+    specs: Sequence[str],
+    rngs: Sequence[np.random.Generator],
+    files: Sequence[str | os.PathLike[str]] = (),
+) -> dict[str, Policy]:
+    """Policies by display name (:func:`policy_label`; repeats get ``#2``, ``#3``...): one
+    per spec, then the saved policies of ``files`` (:func:`bandits.policy_files.load_policy`:
+    each goes on from its saved state with its own random stream; named by its saved name)."""
     from policies import make_policy
 
     built: dict[str, Policy] = {}
-    for spec, rng in zip(specs, rngs, strict=True):
-        name, params = parse_spec(spec)
-        base = policy_label(spec)
+
+    def add(policy: Policy, base: str, what: str) -> None:
         label, copy = base, 2
         while label in built:
             label, copy = f"{base}#{copy}", copy + 1
         if len(label) > MAX_NAME_CHARACTERS:
             raise InputValueError(
-                f"The policy spec {shown(spec)} is longer than a logged policy name may be "
+                f"{what} is longer than a logged policy name may be "
                 f"({MAX_NAME_CHARACTERS:,} characters)."
             )
-        policy = make_policy(name, params, rng=rng)
         policy.name = label
         built[label] = policy
+
+    for spec, rng in zip(specs, rngs, strict=True):
+        name, params = parse_spec(spec)
+        add(
+            make_policy(name, params, rng=rng), policy_label(spec), f"The policy spec {shown(spec)}"
+        )
+    for file in files:
+        policy = load_policy(file)
+        add(policy, policy.name, f"The name of the policy saved in {file}")
     return built
 
 
