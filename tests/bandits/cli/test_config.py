@@ -11,7 +11,7 @@ import pytest
 from bandits.cli.config import DEFAULT_ENV, DEFAULT_POLICIES, SimulationConfig
 from bandits.validation import InputTypeError, InputValueError
 
-ALLOWED = "['env', 'env_params', 'policies', 'seed', 'total_requests']"
+ALLOWED = "['env', 'env_params', 'policies', 'policy_files', 'seed', 'total_requests']"
 
 TOML = """\
 [simulation]
@@ -59,6 +59,7 @@ def test_from_toml_and_back(tmp_path):
         "policies": ["uniform", "linucb:alpha=0.5"],
         "total_requests": 500,
         "seed": 7,
+        "policy_files": [],
     }
     assert config.policies == ("uniform", "linucb:alpha=0.5")
     assert config.to_dict() == expected
@@ -125,7 +126,8 @@ def test_from_toml_checks_values(tmp_path):
         (
             {"policies": ()},
             InputValueError,
-            "The 'policies' of SimulationConfig must name at least one policy; got none.",
+            "The 'policies' of SimulationConfig must name at least one policy (or "
+            "'policy_files' one saved policy); got none.",
         ),
         (
             {"env": ""},
