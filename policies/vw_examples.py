@@ -43,6 +43,11 @@ def _template(prefix: str, n_features: int) -> str:
     return prefix + "".join(f" {j}:%.9g" for j in range(n_features))
 
 
+MAX_CACHED_LINES = 100_000
+"""Most items whose formatted features :class:`RequestHeads` keeps (about 10 MB of text at 5
+features); beyond it the cache starts again."""
+
+
 class RequestHeads:
     """Builds requests' heads (the shared line and the action lines, one text per request),
     formatting each item's features once per item table and reusing them after that.
@@ -53,7 +58,8 @@ class RequestHeads:
     ...``), and the lines are listed slot by slot, so the ``i``-th action of slot ``p`` is
     candidate ``p + i k``. Values are written with 9 significant digits, which VW's 32-bit
     floats read back exactly. The lines of one item table are kept until a request comes with
-    another table (only a weak reference to the table is held).
+    another table (only a weak reference to the table is held) or more than
+    :data:`MAX_CACHED_LINES` are kept.
     """
 
     def __init__(self, kind: str = "ccb") -> None:
@@ -69,7 +75,7 @@ class RequestHeads:
         list of n_requests str
         """
         items = obs.items
-        if self._table is None or self._table() is not items:
+        if self._table is None or self._table() is not items or len(self._lines) > MAX_CACHED_LINES:
             self._table, self._lines = weakref.ref(items), {}
         lines = self._lines
         rows = obs.candidate_rows

@@ -15,7 +15,7 @@ from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.observation import SlateObservation
 from policies import UniformRandom, VowpalWabbit
-from policies.vw_examples import predict_text, request_heads
+from policies.vw_examples import RequestHeads, predict_text, request_heads
 from policies.vw_slots import candidate_position_marginals, count_slot_distributions
 from policies.vw_workspace import EXPLORATIONS, slot_distribution
 
@@ -359,3 +359,14 @@ def test_decisions_never_learned_from_release_their_examples():
     policy.update(obs, first, SlateFeedback(np.zeros((4, 1))))
     policy.update(obs, first, SlateFeedback(np.zeros((4, 1))))  # again: parsed afresh
     assert not policy._kept
+
+
+def test_request_heads_start_their_cache_again_beyond_its_bound(monkeypatch):
+    monkeypatch.setattr("policies.vw_examples.MAX_CACHED_LINES", 3)
+    heads = RequestHeads()
+    first = random_observation(np.random.default_rng(0), n_requests=4, slate_size=1)
+    expected = request_heads(first)
+    assert heads(first) == expected and len(heads._lines) > 3
+    second = random_observation(np.random.default_rng(1), n_requests=2, slate_size=1)
+    assert heads(second) == request_heads(second)
+    assert len(heads._lines) <= len(set(second.candidate_rows[second.candidate_mask].tolist()))
