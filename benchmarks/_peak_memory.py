@@ -12,7 +12,9 @@ the machine into the OOM killer; an optional timeout kills the command, since so
 Run: python benchmarks/_peak_memory.py OUTPUT [--limit-bytes N] [--timeout S] -- COMMAND ...
 
 The command's stdout and stderr go to the file OUTPUT; the launcher prints one JSON object,
-``{"seconds": ..., "peak_bytes": ..., "exit_code": ..., "timed_out": ...}``.
+``{"seconds": ..., "peak_bytes": ..., "largest_process_bytes": ..., "exit_code": ...,
+"timed_out": ...}``: ``peak_bytes`` is the command's own peak, ``largest_process_bytes`` the
+largest peak among it and the processes it started and waited for (e.g. a sweep's workers).
 """
 
 from __future__ import annotations
@@ -62,9 +64,11 @@ def measure(
         if killer is not None:
             killer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here; tell Popen
-    return {
+    descendants = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its reaped
+    return {  # children: ru_maxrss is the largest one's peak (a worker's, say), not their sum
         "seconds": seconds,
         "peak_bytes": usage.ru_maxrss * 1024,
+        "largest_process_bytes": descendants.ru_maxrss * 1024,
         "exit_code": process.returncode,
         "timed_out": timeout is not None and seconds >= timeout,
     }

@@ -3,11 +3,12 @@ and the peak memory of one long streamed run.
 
 The sweep is ``--policies`` policies x ``--seeds`` seeds x ``--requests`` requests per policy on
 the default world (batches of 256 requests). Each configuration runs `bandits sweep` through
-the small launcher ``_peak_memory.py`` (exact max RSS of the command's own process; worker
-processes are counted separately by their own peaks only where the OS reports them, so the
-figure is the coordinating process's peak). The tables the runs produce are compared: they
-must be identical whatever the executor. Then one policy serves ``--long`` requests in one
-`bandits simulate` run (logs streamed to disk) and its peak RSS is reported.
+the small launcher ``_peak_memory.py``: the exact max RSS of the command's own process (the
+coordinator), and the largest peak among it and the processes it started, e.g. one worker's,
+from the launcher's ``RUSAGE_CHILDREN`` (the sum over workers is not measured). The tables the
+runs produce are compared: they must be identical whatever the executor. Then one policy
+serves ``--long`` requests in one `bandits simulate` run (logs streamed to disk) and its peak
+RSS is reported.
 
 Run: .venv/bin/python benchmarks/bench_sweep.py [--requests 200000] [--seeds 8] [--long 10000000]
 """
@@ -48,8 +49,9 @@ def main() -> None:
     try:
         config = sweep_config(folder, args.requests, args.seeds, args.policies)
         print(f"sweep: {args.policies} policies x {args.seeds} seeds x {args.requests:,} requests")
-        print("| executor | workers | wall time | peak RSS (coordinator) | speed-up |")
-        print("|---|---:|---:|---:|---:|")
+        print("| executor | workers | wall time | peak RSS (coordinator) | peak RSS (largest "
+              "process) | speed-up |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|")
         tables, first = [], None
         for executor, workers in (("local", 1), ("local", 2), ("dask", 2)):
             out = folder / f"{executor}-{workers}"
@@ -62,9 +64,10 @@ def main() -> None:
             seconds = float(result["seconds"])
             first = first or seconds
             tables.append(pd.read_csv(out / "regret.csv"))
+            largest = int(result["largest_process_bytes"]) / 2**20
             print(f"| {executor} | {workers} | {seconds:.1f} s | "
-                  f"{int(result['peak_bytes']) / 2**20:,.0f} MiB | {first / seconds:.2f}x |",
-                  flush=True)  # fmt: skip
+                  f"{int(result['peak_bytes']) / 2**20:,.0f} MiB | {largest:,.0f} MiB | "
+                  f"{first / seconds:.2f}x |", flush=True)  # fmt: skip
             shutil.rmtree(out / "runs")
         same = all(table.equals(tables[0]) for table in tables)
         print(f"identical regret tables on every executor: {same}")
