@@ -142,6 +142,14 @@ class SlateObservation:
         return np.arange(self.max_candidates) < self.n_candidates[:, None]
 
     @cached_property
+    def context_with_intercept(self) -> NDArray[np.float64]:
+        """ndarray of float64, shape (n_requests, n_context_features + 1), read-only: the
+        context and a column of ones (per-item linear models' features); computed once."""
+        rows = np.concatenate([self.context, np.ones((self.n_requests, 1))], axis=1)
+        rows.setflags(write=False)
+        return rows
+
+    @cached_property
     def candidate_rows(self) -> NDArray[np.int64]:
         """ndarray of int64, shape (n_requests, max_candidates): each candidate's row in
         ``items`` (0 for padding)."""

@@ -101,20 +101,25 @@ def rank_scores(scores: NDArray[np.float64], n_candidates: NDArray[np.int64]) ->
     n_candidates : ndarray of int64, shape (n_requests,)
     """
     n, width = scores.shape
-    real = np.arange(width) < n_candidates[:, None]
+    positions = np.arange(width)
+    real = positions < n_candidates[:, None]
     order = np.lexsort((-np.where(real, scores, 0.0), ~real), axis=1).astype(np.int64)
     ranked = take_columns(scores, order)
     real_rank = real  # the first n_candidates ranks hold the real candidates
     new_group = np.ones((n, width), dtype=np.bool_)
     new_group[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    rank = np.empty_like(order)
+    rank[np.arange(n)[:, None], order] = positions
+    if new_group[real_rank].all():  # no ties: every candidate its own group (the common case)
+        group = np.where(real_rank, positions, -1)
+        start = np.minimum(positions, n_candidates[:, None] - 1)
+        return RankedScores(order, rank, group, real_rank.astype(np.int64), start)
     group = np.where(real_rank, np.cumsum(new_group & real_rank, axis=1) - 1, -1)
-    starts = np.where(new_group & real_rank, np.arange(width), 0)
+    starts = np.where(new_group & real_rank, positions, 0)
     start = np.maximum.accumulate(starts, axis=1)
     bins = np.where(real_rank, group, width) + np.arange(n)[:, None] * (width + 1)
     counts = np.bincount(bins.ravel(), minlength=n * (width + 1)).reshape(n, width + 1)
     size = take_columns(counts, np.maximum(group, 0)) * real_rank
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(width)[None, :].repeat(n, axis=0), axis=1)
     return RankedScores(order, rank, group, size.astype(np.int64), start.astype(np.int64))
 
 

@@ -26,7 +26,7 @@ def context_rows(obs: SlateObservation) -> NDArray[np.float64]:
     """A per-item model's features of each request: ``[context, 1]``, shape (n_requests,
     n_context_features + 1). An item's own features are constant for that item, so in a
     per-item model they would only repeat its intercept."""
-    return np.concatenate([obs.context, np.ones((obs.n_requests, 1))], axis=1)
+    return obs.context_with_intercept
 
 
 _ItemsOf = tuple["weakref.ref[SlateObservation]", int, NDArray[np.int64], NDArray[np.int64]]
