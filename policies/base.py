@@ -192,7 +192,14 @@ class BasePolicy(ABC):
             learned in groups of the same examined positions.
         """
         for part, rows, pattern in self._examined_groups(obs, decision, feedback, "update"):
-            self._learn(part, decision.slates[rows][:, pattern], feedback.rewards[rows][:, pattern])
+            if part is obs and pattern.all():  # the whole batch (no copies)
+                self._learn(part, decision.slates, feedback.rewards)
+            else:
+                slates, rewards = (
+                    decision.slates[rows][:, pattern],
+                    feedback.rewards[rows][:, pattern],
+                )
+                self._learn(part, slates, rewards)
 
     def _examined_groups(
         self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback, method: str
