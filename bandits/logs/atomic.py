@@ -15,9 +15,14 @@ import os
 import re
 import shutil
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import pyarrow.parquet as pq
 
 TEMPORARY_PREFIX = ".bandits-tmp."
 TEMPORARY_PATTERN = re.compile(
@@ -179,3 +184,43 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, replace: bool 
     with atomic_path(path, replace=replace) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+class StreamedParquetFile(ABC):
+    """The shared part of a Parquet file written row group by row group into a temporary and
+    published whole by ``close`` (:class:`~bandits.logs.LogWriter`, the trace's writer): a
+    failure inside ``with`` drops the temporary and leaves the target as it was.
+
+    Subclasses set ``_temporary`` (a :func:`temporary_name`), ``_writer`` (None until the
+    first row group) and ``_closed``, and write ``close``.
+    """
+
+    _temporary: Path
+    _writer: pq.ParquetWriter | None
+    _closed: bool
+
+    @abstractmethod
+    def close(self) -> Path:
+        """Finish the file and give it its name; return the path."""
+
+    def abort(self) -> None:
+        """Drop what was written; the target is left as it was."""
+        if self._writer is not None and not self._closed:
+            with suppress(OSError):  # a full disk fails the last flush too
+                self._writer.close()
+        self._closed = True
+        self._temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()

@@ -38,7 +38,6 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -67,6 +66,7 @@ from bandits.logs.arrow import (
     scatter_rows,
 )
 from bandits.logs.atomic import (
+    StreamedParquetFile,
     fsync_file,
     publish,
     remove_stale_temporaries,
@@ -111,7 +111,7 @@ MAX_ROW_BYTES = 2 * 2**30
 """Most memory one row of a log may take once read (a wider row is refused, not read)."""
 
 
-class LogWriter:
+class LogWriter(StreamedParquetFile):
     """Write a log batch by batch (flat memory), published atomically on :meth:`close`.
 
     The first batch fixes the layout (slate size, widths, signals, whether logging marginals
@@ -266,28 +266,6 @@ class LogWriter:
         if old_items is not None and old_items != items_path and not _referenced(old_items):
             old_items.unlink(missing_ok=True)
         return self.path
-
-    def abort(self) -> None:
-        """Drop what was written; the target files are left as they were."""
-        if self._writer is not None and not self._closed:
-            with contextlib.suppress(OSError):  # a full disk fails the last flush too
-                self._writer.close()
-        self._closed = True
-        self._temporary.unlink(missing_ok=True)
-
-    def __enter__(self) -> LogWriter:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def _context_names_metadata(names: list[str] | None) -> dict[str, str]:

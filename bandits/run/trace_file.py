@@ -6,17 +6,16 @@ never sees a trace that looks complete but is not."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bandits.logs.atomic import (
+    StreamedParquetFile,
     fsync_file,
     publish,
     remove_stale_temporaries,
@@ -41,7 +40,7 @@ def trace_schema(columns: tuple[str, ...]) -> pa.Schema:
     return pa.schema([(name, TRACE_TYPES.get(name, pa.float64())) for name in columns])
 
 
-class TraceWriter:
+class TraceWriter(StreamedParquetFile):
     """Stream trace rows (one dict of ``TRACE_COLUMNS`` per step and policy) to a Parquet file.
 
     Memory: at most ``buffer_rows`` rows are held; each full buffer becomes one row group.
@@ -141,25 +140,3 @@ class TraceWriter:
         finally:
             self._temporary.unlink(missing_ok=True)
         return self.path
-
-    def abort(self) -> None:
-        """Drop what was written; ``path`` is left as it was."""
-        if self._writer is not None and not self._closed:
-            with contextlib.suppress(OSError):
-                self._writer.close()
-        self._closed = True
-        self._temporary.unlink(missing_ok=True)
-
-    def __enter__(self) -> TraceWriter:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
