@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bandits.cli.wiring import build_policies
-from bandits.logged import MAX_NAME_CHARACTERS
+from bandits.cli.wiring import build_policies, unique_label
 from bandits.ope.targets import PROBABILITY_SUFFIXES, ProbabilityTarget, read_probability_target
 from bandits.policy import Policy
 from bandits.policy_files import is_policy_file, load_policy
@@ -28,16 +27,8 @@ def build_targets(
     files' targets named by their path as written (repeats get ``#2``, ``#3``...)."""
     built: dict[str, Policy | ProbabilityTarget] = dict(build_policies(specs, rngs))
     for path in files:
-        base = str(path)
-        label, copy = base, 2
-        while label in built:
-            label, copy = f"{base}#{copy}", copy + 1
-        if len(label) > MAX_NAME_CHARACTERS:
-            raise InputValueError(
-                f"The target file name {shown(base)} is longer than a target name may be "
-                f"({MAX_NAME_CHARACTERS:,} characters)."
-            )
-        built[label] = load_target_file(path)
+        too_long = f"The target file name {shown(str(path))} is longer than a target name may be"
+        built[unique_label(str(path), built, too_long)] = load_target_file(path)
     return built
 
 

@@ -10,7 +10,7 @@ import hashlib
 import inspect
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -86,6 +86,17 @@ def policy_label(spec: str) -> str:
     return format_spec(*parse_spec(spec))
 
 
+def unique_label(base: str, taken: Container[str], too_long: str) -> str:
+    """``base``, or ``base#2``, ``base#3``... if it is ``taken``; refused with ``too_long``
+    (a phrase) beyond the longest name a log may hold."""
+    label, copy = base, 2
+    while label in taken:
+        label, copy = f"{base}#{copy}", copy + 1
+    if len(label) > MAX_NAME_CHARACTERS:
+        raise InputValueError(f"{too_long} ({MAX_NAME_CHARACTERS:,} characters).")
+    return label
+
+
 def build_policies(
     specs: Sequence[str],
     rngs: Sequence[np.random.Generator],
@@ -99,14 +110,7 @@ def build_policies(
     built: dict[str, Policy] = {}
 
     def add(policy: Policy, base: str, what: str) -> None:
-        label, copy = base, 2
-        while label in built:
-            label, copy = f"{base}#{copy}", copy + 1
-        if len(label) > MAX_NAME_CHARACTERS:
-            raise InputValueError(
-                f"{what} is longer than a logged policy name may be "
-                f"({MAX_NAME_CHARACTERS:,} characters)."
-            )
+        label = unique_label(base, built, f"{what} is longer than a logged policy name may be")
         policy.name = label
         built[label] = policy
 
