@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from factories import explicit_observation
 from ope_problems import SignTarget, logged
+from scipy import stats
 
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
@@ -27,8 +28,10 @@ from bandits.ope import (
     SwitchDR,
     make_estimator,
 )
+from bandits.ope.base import UNSUPPORTED_WARNING
 from bandits.ope.registry import estimator_parameters
 from bandits.ope.slope import SLOPE_CONSTANT, slope_select
+from bandits.ope.statistics import Moments
 from bandits.validation import InputTypeError, InputValueError
 
 # --- a hand-computed log -------------------------------------------------------------------
@@ -389,3 +392,42 @@ def test_a_one_shot_iterator_is_refused_by_estimators_that_read_twice():
 def test_estimating_without_a_fit_says_how_to_fit():
     with pytest.raises(InputValueError, match="has no fitted reward model"):
         DR().statistics(hand_log(), FixedTarget())
+
+
+def test_slope_widths_are_one_sided_95_percent_t_intervals():
+    """SLOPE's width of candidate j is ``t_{0.95, n-1} stderr_j``: on merged statistics where
+    that level and a two-sided 95% one (``t_{0.975}``) choose differently, the estimator
+    takes the first's choice."""
+    estimator = SwitchDR(model=FixedModel(), threshold="auto")
+    m, n = len(estimator.candidates), 40
+    rng = np.random.default_rng(11)
+    for _ in range(1000):
+        means = rng.normal(size=m)
+        variances = np.sort(rng.uniform(0.1, 4.0, size=m))[::-1] * n
+        stderr = np.sqrt(variances / n)
+        one_sided = slope_select(means, stats.t.ppf(0.95, n - 1) * stderr)
+        if one_sided != slope_select(means, stats.t.ppf(0.975, n - 1) * stderr):
+            break
+    else:
+        raise AssertionError("no case separates the two levels")
+    point = estimator.point(Moments(n, means, np.diag(variances) * (n - 1)))
+    assert point.value == means[one_sided]
+    assert point.tuning == f"threshold={estimator.candidates[one_sided]:g} (SLOPE)"
+
+
+@pytest.mark.parametrize(("unsupported_rows", "warned"), [(1, False), (2, True)])
+def test_missing_support_warns_above_one_percent_of_the_targets_mass(unsupported_rows, warned):
+    """The target puts 0.8 on candidate 1; the logger never shows it in ``unsupported_rows``
+    of 100 rows: 0.8% of the mass is unsupported (no warning), then 1.6% (a warning)."""
+    n = 100
+    marginals = np.full((n, 2, 1), 0.5)
+    marginals[:unsupported_rows, 0, 0], marginals[:unsupported_rows, 1, 0] = 1.0, 0.0
+    slates = np.zeros((n, 1), dtype=np.int64)
+    probability = marginals[np.arange(n), 0, 0]
+    obs = explicit_observation(np.zeros((n, 1)), np.broadcast_to(np.eye(2), (n, 2, 2)))
+    decision = SlateDecision(slates, probability, probability[:, None], marginals)
+    log = LoggedBandit(obs, decision, SlateFeedback(np.ones((n, 1))), "logger")
+    estimate = DR(model=FixedModel()).estimate(log, FixedTarget())
+    assert estimate.unsupported_mass == pytest.approx(0.8 * unsupported_rows / n)
+    assert any("never shows" in warning for warning in estimate.warnings) is warned
+    assert UNSUPPORTED_WARNING == 0.01
