@@ -83,6 +83,12 @@ class ModelBasedEstimator(Estimator):
     def needs_fit(self) -> bool:
         return True
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the last batch's predictions (sent to workers: the model only)."""
+        state = self.__dict__.copy()
+        state["_cache"] = None
+        return state
+
     def start_fit(self) -> None:
         self.crossfit_ = CrossFitted(self.reward_model, folds=self.folds, salt=self.salt_)
         self._cache = None
