@@ -62,6 +62,7 @@ from bandits.ope import (
 )
 from bandits.reports import Report, build_report, read_trace, segment_table, summarize_trace
 from bandits.run import spawn_generators
+from bandits.run.executors import EXECUTORS
 from bandits.specs import parse_value
 from bandits.validation import (
     InputError,
@@ -313,14 +314,34 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Allow replacing an existing --out.")] = False,
     batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Estimate one row group per task: local (processes) or dask. Default: in "
+            "this process."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Local processes or local Dask workers."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (implies --executor dask).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     blas_threads: BlasThreads = 1,
 ) -> None:
     """Estimate target policies' value per request on a log (off-policy evaluation).
 
-    The log is streamed in batches, so its size is limited by the disk, not the memory.
+    The log is streamed in batches, so its size is limited by the disk, not the memory. With
+    --executor, the estimating pass runs one Parquet row group per task on local processes or
+    a Dask cluster, with the same estimates.
     """
     check_choice(interval, INTERVALS, "interval")
+    if executor is None and (workers is not None or scheduler is not None):
+        executor = "dask" if scheduler is not None else "local"
+    if executor is not None:
+        check_choice(executor, EXECUTORS, "executor")
     specs = list(dict.fromkeys(estimator or DEFAULT_ESTIMATORS))  # each once, in the order given
     streams = spawn_generators(seed, len(target) + len(specs))
     estimators: list[Estimator] = []
@@ -358,6 +379,9 @@ def evaluate(
             train_fraction=train_fraction,
             batch_bytes=batch_bytes,
             on_rows=lambda rows: bar.advance(task, rows),
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
         )
     view = _estimates_view(frame, f"{confidence:.0%} {interval} interval")
     console.print(rich_table(view, f"Estimates on {log}"))
@@ -383,6 +407,7 @@ def evaluate(
                     interval=interval,
                     train_fraction=train_fraction,
                     seed=seed,
+                    executor=executor or "in-process",
                     estimates=str(out),
                 )
         say(f"Estimates: {out}")

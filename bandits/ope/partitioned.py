@@ -122,9 +122,7 @@ def partitioned_statistics(
         part = None if keep is None else keep[start:stop]
         if part is not None and not part.any():
             continue
-        tasks.append(
-            PartitionTask(str(path), range(group, group + 1), part, work, batch_bytes)
-        )
+        tasks.append(PartitionTask(str(path), range(group, group + 1), part, work, batch_bytes))
     results: list[PartitionResult | None] = [None] * len(tasks)
     for index, result in run_tasks(
         partition_statistics, tasks, executor=executor, workers=workers, scheduler=scheduler

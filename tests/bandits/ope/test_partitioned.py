@@ -70,7 +70,7 @@ def _estimators():
 def _assert_same(partitioned: pd.DataFrame, memory: pd.DataFrame) -> None:
     np.testing.assert_allclose(partitioned[NUMERIC], memory[NUMERIC], rtol=1e-12, atol=0)
     for column in ("target", "estimator", "n", "n_train", "warnings", "tuning"):
-        assert list(partitioned[column]) == list(memory[column]), column
+        assert list(partitioned[column].fillna("")) == list(memory[column].fillna("")), column
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,23 @@ def test_reading_a_range_of_row_groups_numbers_rows_as_the_file_does(tmp_path):
     np.testing.assert_array_equal(ids, log.observation.request_ids[30:60])
     with pytest.raises(InputValueError, match="row groups 0 to 2"):
         list(opened.iter_batches(row_groups=range(2, 4)))
+
+
+def test_the_command_line_evaluates_on_a_dask_cluster(tmp_path, cluster):
+    from typer.testing import CliRunner
+
+    from bandits.cli.commands import app
+
+    path = _write_in_groups(_uniform_log(10, 200), tmp_path / "log.parquet", 4)
+    tables = {}
+    for name, options in (("here", []), ("dask", ["--scheduler", cluster.scheduler_address])):
+        out = tmp_path / f"{name}.csv"
+        result = CliRunner().invoke(app, ["evaluate", str(path), "-t", "epsilon-greedy:epsilon=0.3",
+                                          "-e", "ips", "-e", "dr", "--quiet", "--out", str(out),
+                                          *options])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        tables[name] = pd.read_csv(out)
+    _assert_same(tables["dask"], tables["here"])
+    refused = CliRunner().invoke(app, ["evaluate", str(path), "-t", "uniform", "--executor",
+                                       "local", "--scheduler", "tcp://x:1", "--quiet"])  # fmt: skip
+    assert refused.exit_code == 2 and "needs the dask executor" in refused.output
