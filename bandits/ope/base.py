@@ -83,9 +83,10 @@ class EstimatorInput:
         logged = self.log.decision.slate_probability
         with np.errstate(over="ignore", divide="ignore"):
             weights = self.target_probability / logged
-        too_large = ~(np.abs(weights) <= MAX_WEIGHT)
-        if too_large.any():
-            row = int(np.flatnonzero(too_large)[0])
+        # one pass when all is well (the weights are >= 0: the target's probabilities are
+        # checked in [0, 1] and the logged ones in (0, 1]; NaN fails the comparison too)
+        if not weights.max(initial=0.0) <= MAX_WEIGHT:
+            row = int(np.flatnonzero(~(np.abs(weights) <= MAX_WEIGHT))[0])
             raise InputValueError(
                 f"The importance weight of row {row} is too large to estimate with (target "
                 f"probability {float(self.target_probability[row]):.6g} / logged slate "
@@ -446,8 +447,11 @@ class LinearEstimator(Estimator):
     """
 
     @abstractmethod
-    def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """``(intercept, slope)``, each shape (n_requests,) or (n_requests, n_terms)."""
+    def affine_terms(
+        self, data: EstimatorInput
+    ) -> tuple[NDArray[np.float64] | float, NDArray[np.float64]]:
+        """``(intercept, slope)``, each shape (n_requests,) or (n_requests, n_terms); the
+        intercept may be the number 0.0 (no intercept: one pass fewer)."""
 
     @property
     def bounded_terms(self) -> bool:
@@ -456,7 +460,10 @@ class LinearEstimator(Estimator):
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         intercept, slope = self.affine_terms(data)
         rewards = data.rewards if np.ndim(slope) == 1 else data.rewards[:, None]
-        return intercept + slope * rewards
+        terms = slope * rewards
+        if not (np.isscalar(intercept) and intercept == 0.0):
+            terms += intercept
+        return terms
 
     def row_range(self, data: EstimatorInput) -> tuple[float, float] | None:
         if self.reward_range is None:
@@ -523,22 +530,23 @@ def target_probabilities(
     """
     given: ArrayLike
     if isinstance(target, Policy):
-        obs = log.observation
+        obs, slates = log.observation, log.decision.slates
         chunk = max(1, chunk_bytes // obs.bytes_per_row)
-        parts = [
-            target.slate_probability(obs.take(rows), log.decision.slates[rows])
-            for rows in (
-                np.arange(start, min(start + chunk, len(log)))
-                for start in range(0, len(log), chunk)
-            )
-        ]
-        given = np.concatenate(parts) if parts else np.zeros(0)
+        if len(log) <= chunk:
+            given = target.slate_probability(obs, slates)
+        else:  # slices: views of the log, not copies
+            parts = [
+                target.slate_probability(obs.take(rows), slates[rows])
+                for rows in (slice(start, start + chunk) for start in range(0, len(log), chunk))
+            ]
+            given = np.concatenate(parts)
     else:
         given = target
     probabilities = as_array(given, "target probabilities", np.float64, 1)
     check_shape(probabilities, (len(log),), "target probabilities")
-    bad = ~((probabilities >= 0) & (probabilities <= 1))
-    if bad.any():
+    # two passes when all is well (NaN fails the comparisons); the row only on failure
+    if len(log) and not (probabilities.min() >= 0 and probabilities.max() <= 1):
+        bad = ~((probabilities >= 0) & (probabilities <= 1))
         row = int(np.flatnonzero(bad)[0])
         raise InputValueError(
             f"target probabilities must lie in [0, 1]; row {row} is {probabilities[row].item()!r}."

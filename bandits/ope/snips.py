@@ -21,7 +21,7 @@ class SNIPS(Estimator):
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         weights = self.importance_weights(data)
-        return np.column_stack([weights * data.rewards, weights])
+        return np.stack([weights * data.rewards, weights]).T  # columns contiguous
 
     def value(self, means: NDArray[np.float64]) -> float:
         weighted_reward, weight = means

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+SMALL_TERMS = 4
+"""Up to this many terms, co-moments are dot products of column pairs (else one matmul)."""
+
 
 @dataclass(frozen=True)
 class Moments:
@@ -34,14 +37,25 @@ class Moments:
 
     @classmethod
     def of(cls, rows: NDArray[np.float64]) -> Moments:
-        """The moments of ``rows``, shape (n_rows, m)."""
-        n = rows.shape[0]
+        """The moments of ``rows``, shape (n_rows, m).
+
+        Computed term by term on contiguous columns (``rows.T``: a view when ``rows`` has one
+        column or is Fortran-ordered, as ``numpy.stack(columns).T`` is; a copy otherwise):
+        three passes over the rows, the co-moments a matrix product of the centred columns.
+        """
+        n, m = rows.shape
         if n == 0:
-            m = rows.shape[1]
             return cls(0, np.zeros(m), np.zeros((m, m)))
-        mean = rows.mean(axis=0)
-        centred = rows - mean
-        return cls(n, mean, centred.T @ centred)
+        columns = np.ascontiguousarray(rows.T)
+        mean = columns.mean(axis=1)
+        centred = columns - mean[:, None]
+        if m > SMALL_TERMS:
+            return cls(n, mean, centred @ centred.T)
+        comoment = np.empty((m, m))  # a few dot products beat a thin matrix product
+        for a in range(m):
+            for b in range(a, m):
+                comoment[a, b] = comoment[b, a] = np.dot(centred[a], centred[b])
+        return cls(n, mean, comoment)
 
     def merge(self, other: Moments) -> Moments:
         """The moments of both sets of rows together."""
