@@ -175,6 +175,9 @@ class Estimator(ABC):
     the probability of each logged slate."""
     target_needs: ClassVar[str] = "its candidate-position marginals for the reward model's term"
     """What the estimator asks of a target policy (for the error when given probabilities)."""
+    weights_term: ClassVar[int | None] = None
+    """The index of the term that is :meth:`importance_weights` itself (a self-normalised
+    estimator's denominator), whose moments the diagnostics then reuse; None otherwise."""
 
     def __init__(
         self,
@@ -290,7 +293,18 @@ class Estimator(ABC):
         terms = np.asarray(self.row_terms(data), dtype=np.float64)
         if terms.ndim == 1:
             terms = terms[:, None]
-        weights = self.importance_weights(data)
+        moments = Moments.of(terms)
+        column = self.weights_term
+        if column is None:
+            weights = self.importance_weights(data)
+            weight_moments = Moments.of(weights[:, None])
+        else:  # the same numbers as Moments.of(weights[:, None]), without the passes
+            weights = terms[:, column]
+            weight_moments = Moments(
+                moments.n,
+                moments.mean[column : column + 1].copy(),
+                moments.comoment[column : column + 1, column : column + 1].copy(),
+            )
         third = bootstrap = term_range = None
         if self.interval == "bootstrap":
             third = third_comoment(terms)
@@ -300,10 +314,10 @@ class Estimator(ABC):
             term_range = self.row_range(data)
         unsupported = self.unsupported_mass(data)
         return EstimatorStatistics(
-            terms=Moments.of(terms),
-            weights=Moments.of(weights[:, None]),
+            terms=moments,
+            weights=weight_moments,
             max_weight=float(weights.max(initial=0.0)),
-            n_deterministic=int(np.count_nonzero(data.log.decision.slate_probability == 1.0)),
+            n_deterministic=data.log.decision.n_deterministic,
             third=third,
             bootstrap=bootstrap,
             term_range=term_range,

@@ -18,6 +18,7 @@ class SNIPS(Estimator):
     """
 
     name = "snips"
+    weights_term = 1
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         weights = self.importance_weights(data)

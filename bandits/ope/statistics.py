@@ -18,6 +18,9 @@ from numpy.typing import NDArray
 SMALL_TERMS = 4
 """Up to this many terms, co-moments are dot products of column pairs (else one matmul)."""
 
+CENTRING_BLOCK = 1 << 15
+"""Rows centred at once while summing co-moments (256 KiB a term)."""
+
 
 @dataclass(frozen=True)
 class Moments:
@@ -39,22 +42,29 @@ class Moments:
     def of(cls, rows: NDArray[np.float64]) -> Moments:
         """The moments of ``rows``, shape (n_rows, m).
 
-        Computed term by term on contiguous columns (``rows.T``: a view when ``rows`` has one
-        column or is Fortran-ordered, as ``numpy.stack(columns).T`` is; a copy otherwise):
-        three passes over the rows, the co-moments a matrix product of the centred columns.
+        Computed on contiguous columns (``rows.T``: a view when ``rows`` has one column or is
+        Fortran-ordered, as ``numpy.stack(columns).T`` is; a copy otherwise): the means, then
+        the co-moments of the centred columns, centred block by block into one small buffer
+        (no array as large as the rows is allocated, and the buffer stays in cache).
         """
         n, m = rows.shape
         if n == 0:
             return cls(0, np.zeros(m), np.zeros((m, m)))
         columns = np.ascontiguousarray(rows.T)
         mean = columns.mean(axis=1)
-        centred = columns - mean[:, None]
-        if m > SMALL_TERMS:
-            return cls(n, mean, centred @ centred.T)
-        comoment = np.empty((m, m))  # a few dot products beat a thin matrix product
-        for a in range(m):
-            for b in range(a, m):
-                comoment[a, b] = comoment[b, a] = np.dot(centred[a], centred[b])
+        comoment = np.zeros((m, m))
+        buffer = np.empty((m, min(n, CENTRING_BLOCK)))
+        for start in range(0, n, CENTRING_BLOCK):
+            centred = buffer[:, : min(n - start, CENTRING_BLOCK)]
+            np.subtract(columns[:, start : start + CENTRING_BLOCK], mean[:, None], out=centred)
+            if m > SMALL_TERMS:
+                comoment += centred @ centred.T
+                continue
+            for a in range(m):  # a few dot products beat a thin matrix product
+                for b in range(a, m):
+                    comoment[a, b] += np.dot(centred[a], centred[b])
+        upper = np.triu_indices(m, 1)
+        comoment[upper[1], upper[0]] = comoment[upper]
         return cls(n, mean, comoment)
 
     def merge(self, other: Moments) -> Moments:
