@@ -271,6 +271,16 @@ class Estimator(ABC):
     def finish_fit(self) -> None:  # noqa: B027
         """End the fitting pass."""
 
+    def fit_state(self) -> object:
+        """What :meth:`fit_batch` has learned since :meth:`start_fit` (before
+        :meth:`finish_fit`), to be merged into another copy with :meth:`merge_fit`."""
+        return None
+
+    def merge_fit(self, state: object) -> None:  # noqa: B027
+        """Learn what another copy of this estimator learned (its :meth:`fit_state`) on other
+        rows, as if they had come after this one's; between :meth:`start_fit` and
+        :meth:`finish_fit`."""
+
     # -- statistics -------------------------------------------------------------------------
 
     def statistics(self, log: LoggedBandit, target: Policy | ArrayLike) -> EstimatorStatistics:

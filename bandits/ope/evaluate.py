@@ -14,19 +14,12 @@ import pandas as pd
 from bandits.logged import LoggedBandit, time_split_mask
 from bandits.logs import DEFAULT_BATCH_BYTES
 from bandits.ope.base import Estimator
-from bandits.ope.partitioned import partitioned_statistics
-from bandits.ope.sources import LogSource, batch_statistics
+from bandits.ope.partitioned import Partitions
+from bandits.ope.sources import LogSource, batch_statistics, fit_batches
 from bandits.policy import Policy
 from bandits.run.executors import EXECUTORS
 from bandits.run.replay import replay_updates
-from bandits.validation import (
-    InputError,
-    InputValueError,
-    check_choice,
-    check_integer,
-    check_real,
-    renumber_rows,
-)
+from bandits.validation import InputValueError, check_choice, check_integer, check_real
 
 ESTIMATE_COLUMNS = (
     "target",
@@ -73,12 +66,12 @@ def evaluate_log(
     split reads the ``time`` column whole (about 9 bytes a row: 0.9 GB for 100 million rows);
     each target's probabilities are computed once per batch for all estimators.
 
-    With an ``executor`` (a log file only), the estimating pass runs one Parquet row group per
-    task on local processes or a Dask cluster (:mod:`bandits.ope.partitioned`), and the tasks'
-    statistics are merged in row-group order: the same estimates as in this process, up to
-    rounding (about 1e-15 relative). Training the targets and fitting the reward models stay
-    here, streamed as above; the trained targets and fitted estimators are pickled to the
-    tasks.
+    With an ``executor`` (a log file only), the fitting and estimating passes run one Parquet
+    row group per task on local processes or a Dask cluster (:mod:`bandits.ope.partitioned`):
+    the tasks' reward-model sums and statistics are merged in row-group order, giving the
+    estimates of this process up to rounding (about 1e-15 relative). Training the targets stays
+    here (replaying rows through ``update`` is sequential), streamed as above; the trained
+    targets and fitted estimators are pickled to the tasks.
 
     Parameters
     ----------
@@ -128,36 +121,30 @@ def evaluate_log(
                 on_rows(int(rows.size))
     evaluation = None if train is None else ~train
     fitting = [estimator for estimator in estimators if estimator.needs_fit]
-    if fitting:
-        for estimator in fitting:
-            estimator.start_fit()
-        for batch, rows in source.batches(evaluation):
-            try:
-                for estimator in fitting:
-                    estimator.fit_batch(batch)
-            except InputError as error:
-                raise renumber_rows(error, rows, f"{source.label}: ") from None
-            if on_rows is not None:
-                on_rows(int(rows.size))
-        for estimator in fitting:
-            estimator.finish_fit()
+    for estimator in fitting:
+        estimator.start_fit()
     if executor is None:
+        if fitting:
+            fit_batches(source.batches(evaluation), fitting, source.label, on_rows)
+            for estimator in fitting:
+                estimator.finish_fit()
         merged = batch_statistics(
             source.batches(evaluation), targets, estimators, source.label, on_rows
         )
     else:
-        merged = partitioned_statistics(
+        partitions = Partitions(
             source.label,
             evaluation,
-            targets,
-            estimators,
+            source.file.row_group_starts(),
             executor=executor,
             workers=workers,
             scheduler=scheduler,
             batch_bytes=batch_bytes,
-            row_group_starts=source.file.row_group_starts(),
             on_rows=on_rows,
         )
+        if fitting:
+            partitions.fit(fitting)
+        merged = partitions.statistics(targets, estimators)
     table = [
         {
             "target": name,

@@ -1,19 +1,22 @@
-"""The statistics pass of an evaluation, one Parquet row group per task, on local processes or
-a Dask cluster (:func:`bandits.run.executors.run_tasks`).
+"""The fitting and estimating passes of an evaluation, one Parquet row group per task, on local
+processes or a Dask cluster (:func:`bandits.run.executors.run_tasks`).
 
-Each task opens the log, reads its row groups in batches, computes every (target, estimator)'s
-sufficient statistics over its evaluation rows and returns them; the caller merges the tasks'
-statistics in row-group order, so the estimates equal the in-process pass's up to the
-rounding of a different grouping of the same sums (about 1e-15 relative). Nothing random
+Each task opens the log and reads its row groups in batches. A fitting task learns its
+evaluation rows into fresh copies of the estimators' cross-fitted reward models and returns
+what they learned (the ridge model's sums; a scikit-learn model's rows); the caller merges them
+in row-group order and fits. An estimating task computes every (target, estimator)'s
+sufficient statistics over its evaluation rows; the caller merges them in row-group order. The
+estimates therefore equal the in-process passes' up to the rounding of a different grouping
+of the same sums (about 1e-15 relative). Nothing random
 depends on the partition: cross-fitting folds and Poisson bootstrap weights come from streams
 keyed by each row's request id and time (:mod:`bandits.ope.rowkeys`), and Monte-Carlo targets
 draw per request.
 
-What the tasks need is shipped to them once pickled: the targets (already trained on the
-training split, on the caller's side, exactly as the in-process path trains them) and the
-estimators (their reward models already fitted, cross-fitted, on the caller's side). A task
-unpickles its own copy, so tasks sharing a process never share a cache. Each task also gets
-its rows' share of the evaluation mask (None when every row evaluates).
+What the tasks need is shipped to them pickled, in each task: the targets (already trained on
+the training split, on the caller's side, exactly as the in-process path trains them) and the
+estimators (with their fitted reward models, for estimating). A task unpickles its own copy,
+so tasks sharing a process never share a cache. Each task also gets its rows' share of the
+evaluation mask (None when every row evaluates).
 """
 
 from __future__ import annotations
@@ -22,34 +25,46 @@ import os
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from bandits.ope.base import Estimator
-from bandits.ope.sources import LogSource, Statistics, batch_statistics, merge_statistics
+from bandits.ope.sources import (
+    LogSource,
+    Statistics,
+    batch_statistics,
+    fit_batches,
+    merge_statistics,
+)
 from bandits.policy import Policy
 from bandits.run.executors import run_tasks
 from bandits.validation import InputTypeError
 
+FIT, STATISTICS = "fit", "statistics"
+"""What a task does: learn its rows into the reward models, or compute the statistics."""
+
 
 @dataclass(frozen=True)
 class PartitionTask:
-    """One task: a range of a log's row groups and what to compute on it.
+    """One task: a range of a log's row groups and what to do on it.
 
     Attributes
     ----------
+    job : {"fit", "statistics"}
     path : str
     row_groups : range
     keep : ndarray of bool, shape (rows of the partition,), or None
         Which of the partition's rows evaluate (None: all).
     work : bytes
-        ``pickle`` of ``(targets, estimators)``.
+        ``pickle`` of ``(targets, estimators)`` (``fit``: the estimators that fit).
     batch_bytes : int
     blas_threads : int
     """
 
+    job: str
     path: str
     row_groups: range
     keep: NDArray[np.bool_] | None
@@ -60,14 +75,15 @@ class PartitionTask:
 
 @dataclass(frozen=True)
 class PartitionResult:
-    """A task's statistics and how many rows it evaluated."""
+    """A task's result (its statistics, or each fitting estimator's ``fit_state``) and how
+    many rows it read."""
 
-    statistics: Statistics
+    result: Any
     n_rows: int
 
 
-def partition_statistics(task: PartitionTask) -> PartitionResult:
-    """Run one task (in a worker): the merged statistics of its evaluation rows."""
+def run_partition(task: PartitionTask) -> PartitionResult:
+    """Run one task (in a worker)."""
     targets, estimators = pickle.loads(task.work)
     source = LogSource(task.path, task.batch_bytes, task.row_groups)
     counted = [0]
@@ -76,61 +92,95 @@ def partition_statistics(task: PartitionTask) -> PartitionResult:
         counted[0] += rows
 
     with threadpool_limits(task.blas_threads, user_api="blas"):
-        statistics = batch_statistics(
-            source.batches(task.keep), targets, estimators, source.label, count
-        )
-    return PartitionResult(statistics, counted[0])
+        batches = source.batches(task.keep)
+        if task.job == FIT:
+            for estimator in estimators:
+                estimator.start_fit()
+            fit_batches(batches, estimators, source.label, count)
+            result: Any = [estimator.fit_state() for estimator in estimators]
+        else:
+            result = batch_statistics(batches, targets, estimators, source.label, count)
+    return PartitionResult(result, counted[0])
 
 
-def partitioned_statistics(
-    path: str | os.PathLike[str],
-    keep: NDArray[np.bool_] | None,
-    targets: Mapping[str, Policy],
-    estimators: Sequence[Estimator],
-    *,
-    executor: str,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    batch_bytes: int,
-    row_group_starts: NDArray[np.int64],
-    on_rows: Callable[[int], None] | None = None,
-) -> Statistics:
-    """Every (target, estimator)'s statistics over the rows ``keep`` selects (all rows when
-    None), one task per row group, merged in row-group order.
+class Partitions:
+    """A log file's evaluation rows as tasks of one row group each.
 
     Parameters
     ----------
     path : path-like
         The log file.
     keep : ndarray of bool, shape (n_rows,), or None
-    targets, estimators
-        Trained targets and fitted estimators (pickled to the tasks).
+        The evaluation rows (None: all).
+    row_group_starts : ndarray of int64, shape (n_row_groups + 1,)
+        ``LogFile.row_group_starts()`` of the file.
     executor : {"local", "dask"}
     workers, scheduler
         As :func:`bandits.run.executors.run_tasks` takes them.
     batch_bytes : int
         Memory of one batch within a task.
-    row_group_starts : ndarray of int64, shape (n_row_groups + 1,)
-        ``LogFile.row_group_starts()`` of the file.
     on_rows : callable, optional
-        Called with each finished task's number of evaluated rows.
+        Called with each finished task's number of rows.
     """
-    work = _pickled(targets, estimators)
-    tasks = []
-    for group in range(row_group_starts.shape[0] - 1):
-        start, stop = int(row_group_starts[group]), int(row_group_starts[group + 1])
-        part = None if keep is None else keep[start:stop]
-        if part is not None and not part.any():
-            continue
-        tasks.append(PartitionTask(str(path), range(group, group + 1), part, work, batch_bytes))
-    results: list[PartitionResult | None] = [None] * len(tasks)
-    for index, result in run_tasks(
-        partition_statistics, tasks, executor=executor, workers=workers, scheduler=scheduler
-    ):
-        results[index] = result
-        if on_rows is not None:
-            on_rows(result.n_rows)
-    return merge_statistics(result.statistics for result in results if result is not None)
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        keep: NDArray[np.bool_] | None,
+        row_group_starts: NDArray[np.int64],
+        *,
+        executor: str,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        batch_bytes: int,
+        on_rows: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.executor, self.workers, self.scheduler = executor, workers, scheduler
+        self.batch_bytes = batch_bytes
+        self.on_rows = on_rows
+        self.parts: list[tuple[range, NDArray[np.bool_] | None]] = []
+        for group in range(row_group_starts.shape[0] - 1):
+            start, stop = int(row_group_starts[group]), int(row_group_starts[group + 1])
+            part = None if keep is None else keep[start:stop]
+            if part is None or part.any():
+                self.parts.append((range(group, group + 1), part))
+
+    def _run(self, job: str, work: bytes) -> list[Any]:
+        """Every partition's result, in row order."""
+        tasks = [
+            PartitionTask(job, self.path, groups, keep, work, self.batch_bytes)
+            for groups, keep in self.parts
+        ]
+        results: list[Any] = [None] * len(tasks)
+        for index, done in run_tasks(
+            run_partition,
+            tasks,
+            executor=self.executor,
+            workers=self.workers,
+            scheduler=self.scheduler,
+        ):
+            results[index] = done.result
+            if self.on_rows is not None:
+                self.on_rows(done.n_rows)
+        return results
+
+    def fit(self, estimators: Sequence[Estimator]) -> None:
+        """Fit the estimators' reward models: each task learns its rows into fresh copies,
+        and the copies' sums are merged into ``estimators`` in row order, then finished."""
+        for estimator in estimators:
+            estimator.start_fit()
+        for states in self._run(FIT, _pickled({}, estimators)):
+            for estimator, state in zip(estimators, states, strict=True):
+                estimator.merge_fit(state)
+        for estimator in estimators:
+            estimator.finish_fit()
+
+    def statistics(
+        self, targets: Mapping[str, Policy], estimators: Sequence[Estimator]
+    ) -> Statistics:
+        """Every (target, estimator)'s statistics over the rows, merged in row order."""
+        return merge_statistics(self._run(STATISTICS, _pickled(targets, estimators)))
 
 
 def _pickled(targets: Mapping[str, Policy], estimators: Sequence[Estimator]) -> bytes:

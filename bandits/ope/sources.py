@@ -89,6 +89,24 @@ class LogSource:
             yield log.take(np.arange(start, min(start + size, len(log))))
 
 
+def fit_batches(
+    batches: Iterable[tuple[LoggedBandit, NDArray[np.int64]]],
+    estimators: Sequence[Estimator],
+    label: str,
+    on_batch: Callable[[int], None] | None = None,
+) -> None:
+    """Feed every batch to each estimator's :meth:`~Estimator.fit_batch`, in order; input
+    errors name ``label`` and the row in the whole log."""
+    for batch, rows in batches:
+        try:
+            for estimator in estimators:
+                estimator.fit_batch(batch)
+        except InputError as error:
+            raise renumber_rows(error, rows, f"{label}: ") from None
+        if on_batch is not None:
+            on_batch(int(rows.size))
+
+
 def batch_statistics(
     batches: Iterable[tuple[LoggedBandit, NDArray[np.int64]]],
     targets: Mapping[str, Policy],

@@ -103,8 +103,22 @@ def test_local_processes_and_a_dask_cluster_of_processes_give_the_in_memory_esti
     on_pool = evaluate_log(path, _targets(), estimators, train_fraction=0.2, executor="local",
                            workers=2)  # fmt: skip
     _assert_same(on_pool, memory)
-    # training (60 rows), fitting DR's model (240) and the tasks' evaluation rows (240)
+    # training here (60 rows), then tasks fitting DR's model (240) and estimating (240)
     assert sum(seen) == 60 + 240 + 240
+
+
+def test_a_scikit_learn_reward_model_is_fitted_on_the_partitions_rows_in_order(tmp_path, cluster):
+    pytest.importorskip("sklearn")
+    log = _uniform_log(11, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 3)
+
+    def estimators():
+        return [DR(model="logistic", folds=2), SNDR(model="ridge-pooled")]
+
+    memory = evaluate_log(log, _targets(), estimators())
+    on_dask = evaluate_log(path, _targets(), estimators(), executor="dask",
+                           scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, memory)
 
 
 def test_an_error_in_a_task_names_the_file_the_row_and_the_field(tmp_path, cluster):
