@@ -24,8 +24,13 @@ reference's. Streamed: ``evaluate_log`` on the Parquet file in a fresh process (
 that includes the pass fitting the reward model), timed with its exact peak RSS
 (``os.wait4``, through ``_peak_memory``).
 
+With ``--dask-estimators``, those are also streamed by ``evaluate_log(..., executor="dask")``
+on a local cluster of ``--dask-workers`` processes (one task per row group of the file, which
+``LogWriter`` writes in row groups of 64 MiB).
+
 Run: .venv/bin/python benchmarks/bench_ope_scale.py [--rows 1e6 1e7] [--memory-rows 1e7]
-     [--stream-estimators ips snips dm dr pi] [--folder DIR]
+     [--estimators ...] [--stream-estimators ips snips dm dr pi] [--dask-estimators ips dr]
+     [--folder DIR]
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from _peak_memory import launch
@@ -219,9 +224,12 @@ def best_of(repeats: int, function: Callable[[], T]) -> tuple[T, float]:
 
 
 def _estimate(estimator: Estimator, log: LoggedBandit, target: ScoreTarget) -> Estimate:
-    """The estimating pass alone (a reward model's predictions not kept from an earlier call)."""
+    """The estimating pass alone, nothing kept from an earlier call (a reward model's
+    predictions, the slate rewards and the count of deterministic rows cached on the log)."""
     if isinstance(estimator, ModelBasedEstimator):
         estimator._cache = None
+    log.feedback.__dict__.pop("slate_reward", None)
+    log.decision.__dict__.pop("n_deterministic", None)
     return estimator.finalize(estimator.statistics(log, target))
 
 
@@ -256,19 +264,26 @@ def write_parquet(rows: int, path: Path) -> float:
     return time.perf_counter() - start
 
 
-def stream_one(path: str, name: str) -> None:
-    """(In the measured subprocess) evaluate ``name`` on the file; print value and seconds."""
+def stream_one(path: str, name: str, dask_workers: int) -> None:
+    """(In the measured subprocess) evaluate ``name`` on the file, in this process or on a
+    local Dask cluster of ``dask_workers`` processes; print value and seconds."""
     start = time.perf_counter()
+    options: dict[str, Any] = {}
+    if dask_workers:
+        options = {"executor": "dask", "workers": dask_workers}
     with threadpool_limits(1, user_api="blas"):
-        table = evaluate_log(path, {"target": ScoreTarget()}, [make_estimator(name)])
+        table = evaluate_log(path, {"target": ScoreTarget()}, [make_estimator(name)], **options)
     seconds = time.perf_counter() - start
     print(json.dumps({"value": float(table["value"].iloc[0]), "seconds": seconds}))
 
 
-def streamed(path: Path, name: str, folder: Path) -> tuple[float, float, float]:
-    """(seconds inside, peak RSS bytes, value) of ``stream_one`` in a fresh process."""
+def streamed(
+    path: Path, name: str, folder: Path, dask_workers: int = 0
+) -> tuple[float, float, float]:
+    """(seconds inside, peak RSS bytes, value) of ``stream_one`` in a fresh process (the
+    peak of the largest process: the client or a Dask worker it started)."""
     output = folder / f"stream-{name}.txt"
-    command = [sys.executable, __file__, "--stream-one", str(path), name]
+    command = [sys.executable, __file__, "--stream-one", str(path), name, str(dask_workers)]
     measured = launch(command, output)
     text = output.read_text()
     if measured["exit_code"] != 0:
@@ -278,8 +293,8 @@ def streamed(path: Path, name: str, folder: Path) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--stream-one":
-        stream_one(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--stream-one":
+        stream_one(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, nargs="+", default=[1e6, 1e7])
@@ -288,6 +303,9 @@ def main() -> None:
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--stream-estimators", nargs="+", default=list(ESTIMATORS),
                         choices=ESTIMATORS)  # fmt: skip
+    parser.add_argument("--dask-estimators", nargs="*", default=[], choices=ESTIMATORS,
+                        help="Also stream these on a local Dask cluster.")  # fmt: skip
+    parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--folder", type=Path, help="Where the Parquet logs go (default: temp).")
     args = parser.parse_args()
@@ -319,6 +337,12 @@ def main() -> None:
                 else:
                     cells += ["-", "-", "-"]
                 cells.append(f"{memory[name][2]:.1e}" if name in memory else "-")
+                print("| " + " | ".join(cells) + " |", flush=True)
+            for name in args.dask_estimators:
+                seconds, peak, _ = streamed(path, name, folder, args.dask_workers)
+                label = f"{name} (Dask, {args.dask_workers} local workers)"
+                cells = [f"{rows:,}", label, "-", "-", "-", f"{seconds:.1f}",
+                         f"{rows / seconds:,.0f}", f"{peak / 2**20:,.0f} MiB", "-"]  # fmt: skip
                 print("| " + " | ".join(cells) + " |", flush=True)
             for file in folder.glob(f"log-{rows}*.parquet"):
                 file.unlink()
