@@ -36,6 +36,7 @@ Run: .venv/bin/python benchmarks/bench_ope_scale.py [--rows 1e6 1e7] [--memory-r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -307,10 +308,16 @@ def main() -> None:
                         help="Also stream these on a local Dask cluster.")  # fmt: skip
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--folder", type=Path, help="Where the Parquet logs go (default: temp).")
+    parser.add_argument("--folder", type=Path,
+                        help="Keep the Parquet logs here and reuse those already there "
+                        "(default: a temporary folder, removed).")  # fmt: skip
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=args.folder) as temporary:
-        folder = Path(temporary)
+    with contextlib.ExitStack() as stack:
+        if args.folder is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            folder = args.folder
+            folder.mkdir(parents=True, exist_ok=True)
         print("| rows | estimator | in memory, s | numpy formula, s | ratio | streamed, s "
               "| streamed rows/s | streamed peak RSS | value gap |")  # fmt: skip
         print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -320,9 +327,12 @@ def main() -> None:
                 with threadpool_limits(1, user_api="blas"):
                     memory = in_memory(rows, args.estimators, args.repeats)
             path = folder / f"log-{rows}.parquet"
-            written = write_parquet(rows, path)
-            size = sum(f.stat().st_size for f in folder.glob(f"log-{rows}*.parquet"))
-            print(f"<!-- {rows:,} rows written in {written:.1f} s, {size / 2**20:,.0f} MiB -->")
+            if args.folder is not None and path.exists():
+                written = "reused"
+            else:
+                written = f"written in {write_parquet(rows, path):.1f} s"
+            size = sum(f.stat().st_size for f in folder.glob(f"log-{rows}.*parquet"))
+            print(f"<!-- {rows:,} rows {written}, {size / 2**20:,.0f} MiB -->")
             for name in dict.fromkeys([*args.estimators, *args.stream_estimators]):
                 cells = [f"{rows:,}", name]
                 if name in memory:
@@ -344,8 +354,9 @@ def main() -> None:
                 cells = [f"{rows:,}", label, "-", "-", "-", f"{seconds:.1f}",
                          f"{rows / seconds:,.0f}", f"{peak / 2**20:,.0f} MiB", "-"]  # fmt: skip
                 print("| " + " | ".join(cells) + " |", flush=True)
-            for file in folder.glob(f"log-{rows}*.parquet"):
-                file.unlink()
+            if args.folder is None:
+                for file in folder.glob(f"log-{rows}.*parquet"):
+                    file.unlink()
 
 
 if __name__ == "__main__":
