@@ -7,10 +7,10 @@ what they learned (the ridge model's sums; a scikit-learn model's rows); the cal
 in row-group order and fits. An estimating task computes every (target, estimator)'s
 sufficient statistics over its evaluation rows; the caller merges them in row-group order. The
 estimates therefore equal the in-process passes' up to the rounding of a different grouping
-of the same sums (about 1e-15 relative). Nothing random
-depends on the partition: cross-fitting folds and Poisson bootstrap weights come from streams
-keyed by each row's request id and time (:mod:`bandits.ope.rowkeys`), and Monte-Carlo targets
-draw per request.
+of the same sums (about 1e-15 relative). Nothing random depends on the partition:
+cross-fitting folds and Poisson bootstrap weights come from streams keyed by each row's request
+id and time (:mod:`bandits.ope.rowkeys`) and the estimator's salt (pickled with it), and
+Monte-Carlo targets draw per request. Tasks run with one BLAS thread.
 
 What the tasks need is shipped to them pickled, in each task: the targets (already trained on
 the training split, on the caller's side, exactly as the in-process path trains them) and the
