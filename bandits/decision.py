@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -90,6 +91,11 @@ class SlateDecision:
     @property
     def slate_size(self) -> int:
         return int(self.slates.shape[1])
+
+    @cached_property
+    def n_deterministic(self) -> int:
+        """Rows whose slate probability is 1 (chosen for sure); counted once."""
+        return int(np.count_nonzero(self.slate_probability == 1.0))
 
     def check_against(self, obs: SlateObservation) -> None:
         """Raise unless every slate fits its request's candidates and the requested size.

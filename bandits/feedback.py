@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bandits.slates import sum_last_axis
 from bandits.validation import (
     InputValueError,
     as_array,
@@ -66,10 +68,14 @@ class SlateFeedback:
             )
         return values == 1.0
 
-    @property
+    @cached_property
     def slate_reward(self) -> NDArray[np.float64]:
-        """ndarray of float64, shape (n_requests,): the rewards summed over positions."""
-        return self.rewards.sum(axis=1)
+        """ndarray of float64, shape (n_requests,): the rewards summed over positions
+        (computed once; do not modify).
+
+        Short slates add position by position (:func:`bandits.slates.sum_last_axis`).
+        """
+        return sum_last_axis(self.rewards)
 
     def take(self, rows: ArrayLike) -> SlateFeedback:
         """The feedback restricted to ``rows`` (indices or a boolean mask)."""

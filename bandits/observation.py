@@ -163,9 +163,10 @@ class SlateObservation:
         features[~self.candidate_mask] = 0.0
         return features
 
-    def take(self, rows: ArrayLike) -> SlateObservation:
-        """The observation restricted to ``rows`` (indices or a boolean mask); items shared."""
-        rows = np.asarray(rows)
+    def take(self, rows: ArrayLike | slice) -> SlateObservation:
+        """The observation restricted to ``rows`` (indices or a boolean mask, copied; a
+        slice, viewed); items shared."""
+        rows = rows if isinstance(rows, slice) else np.asarray(rows)
         values: dict[str, Any] = {name: getattr(self, name)[rows] for name in _ROW_FIELDS}
         taken = unchecked(SlateObservation, slate_size=self.slate_size, items=self.items, **values)
         taken.__dict__["candidate_rows"] = self.candidate_rows[rows]

@@ -64,6 +64,7 @@ from bandits.ope.registry import estimator_parameters
 from bandits.policy_files import save_policy
 from bandits.reports import summarize_trace
 from bandits.run import learn_from_log, spawn_generators
+from bandits.run.executors import EXECUTORS
 from bandits.specs import parse_spec, parse_value
 from bandits.validation import (
     InputValueError,
@@ -358,18 +359,38 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Allow replacing an existing --out.")] = False,
     batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Estimate one row group per task: local (processes) or dask. Default: in "
+            "this process."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Local processes or local Dask workers."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (implies --executor dask).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     blas_threads: BlasThreads = 1,
 ) -> None:
     """Estimate target policies' value per request on a log (off-policy evaluation).
 
-    The log is streamed in batches, so its size is limited by the disk, not the memory.
+    The log is streamed in batches, so its size is limited by the disk, not the memory. With
+    --executor, the estimating pass runs one Parquet row group per task on local processes or
+    a Dask cluster, with the same estimates.
     """
     check_choice(interval, INTERVALS, "interval")
     target, files = target or [], target_files or []
     if not target and not files:
         raise InputValueError("evaluate needs a target: --target SPEC or --target-file FILE.")
     row_range = parse_row_range(rows) if rows is not None else None
+    if executor is None and (workers is not None or scheduler is not None):
+        executor = "dask" if scheduler is not None else "local"
+    if executor is not None:
+        check_choice(executor, EXECUTORS, "executor")
     specs = list(dict.fromkeys(estimator or DEFAULT_ESTIMATORS))  # each once, in the order given
     streams = spawn_generators(seed, len(target) + len(specs) + 1)
     logger = None if logging_policy is None else build_logging_policy(logging_policy, streams[-1])
@@ -412,6 +433,9 @@ def evaluate(
             rows=row_range,
             batch_bytes=batch_bytes,
             on_rows=lambda rows: bar.advance(task, rows),
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
         )
     view = _estimates_view(frame, f"{confidence:.0%} {interval} interval")
     console.print(rich_table(view, f"Estimates on {log}"))
@@ -438,6 +462,7 @@ def evaluate(
                     train_fraction=train_fraction,
                     rows=rows,
                     seed=seed,
+                    executor=executor or "in-process",
                     estimates=str(out),
                 )
         say(f"Estimates: {out}")

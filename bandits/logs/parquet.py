@@ -511,19 +511,45 @@ class LogFile:
         ]
         return max(64, int(max(sizes, default=0)))
 
-    def iter_batches(self, *, batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[LoggedBandit]:
+    @property
+    def n_row_groups(self) -> int:
+        """The file's Parquet row groups (the partitions of a distributed evaluation)."""
+        return int(self._parquet.metadata.num_row_groups)
+
+    def row_group_starts(self) -> NDArray[np.int64]:
+        """The first row of each row group and, last, the number of rows, shape
+        (n_row_groups + 1,)."""
+        metadata = self._parquet.metadata
+        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+        return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+    def iter_batches(
+        self, *, batch_bytes: int = DEFAULT_BATCH_BYTES, row_groups: range | None = None
+    ) -> Iterator[LoggedBandit]:
         """The rows in file order, as tables of about ``batch_bytes`` in memory each.
 
         Batches are sized from the data, not from the metadata's widths: Arrow batches hold
         about ``batch_bytes`` of stored rows, and each is cut where its rows, padded to its
         widest candidate set and history, would exceed ``batch_bytes`` (a row wider than the
-        budget comes alone). Errors name the file's rows.
+        budget comes alone). ``row_groups`` (consecutive, step 1) reads only those row groups.
+        Errors name the file's rows (counted from the file's first row either way).
         """
         budget = check_integer(batch_bytes, "batch_bytes", "LogFile", low=1, high=2**40)
         arrow_rows = max(1, budget // (2 * self.stored_bytes_per_row()))
-        first = 0
+        first, groups = 0, None
+        if row_groups is not None:
+            if row_groups.step != 1 or not (
+                0 <= row_groups.start <= row_groups.stop <= self.n_row_groups
+            ):
+                raise InputValueError(
+                    f"{self.path} has row groups 0 to {self.n_row_groups - 1}; cannot read "
+                    f"{row_groups}."
+                )
+            first, groups = int(self.row_group_starts()[row_groups.start]), list(row_groups)
+            if not groups:
+                return
         with _naming(self.path):
-            for batch in self._parquet.iter_batches(batch_size=arrow_rows):
+            for batch in self._parquet.iter_batches(batch_size=arrow_rows, row_groups=groups):
                 try:
                     slices = list(self._slices(batch, budget))
                 except InputError as error:

@@ -23,12 +23,25 @@ the end, as in a Python slice."""
 
 
 class LogSource:
-    """A log in memory or on disk, seen as batches in row order."""
+    """A log in memory or on disk, seen as batches in row order.
+
+    Parameters
+    ----------
+    log : LoggedBandit or path-like
+    batch_bytes : int
+    row_groups : range, optional
+        Only these row groups of a file (a partition); row numbers stay the whole file's.
+    """
 
     def __init__(
-        self, log: LoggedBandit | str | os.PathLike[str], batch_bytes: int = DEFAULT_BATCH_BYTES
+        self,
+        log: LoggedBandit | str | os.PathLike[str],
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        row_groups: range | None = None,
     ) -> None:
         self.batch_bytes = check_integer(batch_bytes, "batch_bytes", "LogSource", low=1)
+        self.row_groups = row_groups
+        self.first_row = 0
         if isinstance(log, LoggedBandit):
             self.memory: LoggedBandit | None = log
             self.label = "the log"
@@ -40,6 +53,10 @@ class LogSource:
             self.label = str(log)
             self.n_rows = self.file.n_rows
             self.slate_size = self.file.slate_size
+            if row_groups is not None:
+                starts = self.file.row_group_starts()
+                self.first_row = int(starts[row_groups.start])
+                self.n_rows = int(starts[row_groups.stop]) - self.first_row
 
     def times(self) -> NDArray[np.int64]:
         if self.memory is not None:
@@ -49,13 +66,14 @@ class LogSource:
     def batches(
         self, keep: NDArray[np.bool_] | None
     ) -> Iterator[tuple[LoggedBandit, NDArray[np.int64]]]:
-        """(batch restricted to ``keep``, its global row numbers), skipping empty batches."""
-        start = 0
+        """(batch restricted to ``keep``, its row numbers in the whole log), skipping empty
+        batches; ``keep`` has one entry per row of this source (from ``first_row``)."""
+        start = self.first_row
         for batch in self._all_batches():
             rows = np.arange(start, start + len(batch))
             start += len(batch)
             if keep is not None:
-                chosen = keep[rows]
+                chosen = keep[rows - self.first_row]
                 if not chosen.any():
                     continue
                 if not chosen.all():
@@ -65,7 +83,9 @@ class LogSource:
 
     def _all_batches(self) -> Iterator[LoggedBandit]:
         if self.memory is None:
-            yield from self.file.iter_batches(batch_bytes=self.batch_bytes)
+            yield from self.file.iter_batches(
+                batch_bytes=self.batch_bytes, row_groups=self.row_groups
+            )
             return
         log = self.memory
         size = max(1, self.batch_bytes // log.observation.bytes_per_row)

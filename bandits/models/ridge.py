@@ -102,6 +102,26 @@ class RidgeRegression:
         else:
             self._inverse_cache = None
 
+    def merge(self, other: RidgeRegression) -> None:
+        """Add the rows ``other`` learned (its sums, less its prior) to this model's, as if
+        this model had learned them too (partitions of a log learned apart)."""
+        if other.A_ is None or other.b_ is None:
+            return
+        if self.A_ is None or self.b_ is None:
+            self.A_ = self.ridge * np.eye(other.b_.shape[0])
+            self.b_ = np.zeros(other.b_.shape[0])
+        if other.b_.shape != self.b_.shape:
+            raise InputValueError(
+                f"Cannot merge a ridge model of {other.b_.shape[0]} features into one of "
+                f"{self.b_.shape[0]}."
+            )
+        self.A_ += other.A_ - other.ridge * np.eye(other.b_.shape[0])
+        self.b_ += other.b_
+        self.n_samples_ += other.n_samples_
+        self._factor = None
+        self._inverse_cache = None
+        self._since_refresh = 0
+
     @property
     def theta_(self) -> NDArray[np.float64] | None:
         """ndarray of float64, shape (n_features,): ``A^-1 b``; None before the first update."""

@@ -90,9 +90,10 @@ class EstimatorInput:
             raise InputValueError(f"{label} does not give {USES['slate']}.")
         with np.errstate(over="ignore", divide="ignore"):
             weights = self.target_probability / logged
-        too_large = ~(np.abs(weights) <= MAX_WEIGHT)
-        if too_large.any():
-            row = int(np.flatnonzero(too_large)[0])
+        # one pass when all is well (the weights are >= 0: the target's probabilities are
+        # checked in [0, 1] and the logged ones in (0, 1]; NaN fails the comparison too)
+        if not weights.max(initial=0.0) <= MAX_WEIGHT:
+            row = int(np.flatnonzero(~(np.abs(weights) <= MAX_WEIGHT))[0])
             raise InputValueError(
                 f"The importance weight of row {row} is too large to estimate with (target "
                 f"probability {float(self.target_probability[row]):.6g} / logged slate "
@@ -204,6 +205,9 @@ class Estimator(ABC):
     """What the estimator asks of a target, among :data:`bandits.ope.targets.USES`: a target
     given as probabilities (:class:`~bandits.ope.targets.ProbabilityTarget`) is checked
     against it before any work."""
+    weights_term: ClassVar[int | None] = None
+    """The index of the term that is :meth:`importance_weights` itself (a self-normalised
+    estimator's denominator), whose moments the diagnostics then reuse; None otherwise."""
 
     def __init__(
         self,
@@ -297,6 +301,16 @@ class Estimator(ABC):
     def finish_fit(self) -> None:  # noqa: B027
         """End the fitting pass."""
 
+    def fit_state(self) -> object:
+        """What :meth:`fit_batch` has learned since :meth:`start_fit` (before
+        :meth:`finish_fit`), to be merged into another copy with :meth:`merge_fit`."""
+        return None
+
+    def merge_fit(self, state: object) -> None:  # noqa: B027
+        """Learn what another copy of this estimator learned (its :meth:`fit_state`) on other
+        rows, as if they had come after this one's; between :meth:`start_fit` and
+        :meth:`finish_fit`."""
+
     # -- statistics -------------------------------------------------------------------------
 
     def statistics(
@@ -333,7 +347,18 @@ class Estimator(ABC):
         terms = np.asarray(self.row_terms(data), dtype=np.float64)
         if terms.ndim == 1:
             terms = terms[:, None]
-        weights = self.importance_weights(data)
+        moments = Moments.of(terms)
+        column = self.weights_term
+        if column is None:
+            weights = self.importance_weights(data)
+            weight_moments = Moments.of(weights[:, None])
+        else:  # the same numbers as Moments.of(weights[:, None]), without the passes
+            weights = terms[:, column]
+            weight_moments = Moments(
+                moments.n,
+                moments.mean[column : column + 1].copy(),
+                moments.comoment[column : column + 1, column : column + 1].copy(),
+            )
         third = bootstrap = term_range = None
         if self.interval == "bootstrap":
             third = third_comoment(terms)
@@ -343,10 +368,10 @@ class Estimator(ABC):
             term_range = self.row_range(data)
         unsupported = self.unsupported_mass(data)
         return EstimatorStatistics(
-            terms=Moments.of(terms),
-            weights=Moments.of(weights[:, None]),
+            terms=moments,
+            weights=weight_moments,
             max_weight=float(weights.max(initial=0.0)),
-            n_deterministic=int(np.count_nonzero(data.log.decision.slate_probability == 1.0)),
+            n_deterministic=data.log.decision.n_deterministic,
             third=third,
             bootstrap=bootstrap,
             term_range=term_range,
@@ -502,8 +527,11 @@ class LinearEstimator(Estimator):
     """
 
     @abstractmethod
-    def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """``(intercept, slope)``, each shape (n_requests,) or (n_requests, n_terms)."""
+    def affine_terms(
+        self, data: EstimatorInput
+    ) -> tuple[NDArray[np.float64] | float, NDArray[np.float64]]:
+        """``(intercept, slope)``, each shape (n_requests,) or (n_requests, n_terms); the
+        intercept may be the number 0.0 (no intercept: one pass fewer)."""
 
     @property
     def bounded_terms(self) -> bool:
@@ -512,7 +540,10 @@ class LinearEstimator(Estimator):
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         intercept, slope = self.affine_terms(data)
         rewards = data.rewards if np.ndim(slope) == 1 else data.rewards[:, None]
-        return intercept + slope * rewards
+        terms = slope * rewards
+        if not (np.isscalar(intercept) and intercept == 0.0):
+            terms += intercept
+        return terms
 
     def row_range(self, data: EstimatorInput) -> tuple[float, float] | None:
         if self.reward_range is None:
@@ -595,22 +626,23 @@ def target_probabilities(
     """
     given: ArrayLike
     if isinstance(target, Policy):
-        obs = log.observation
+        obs, slates = log.observation, log.decision.slates
         chunk = max(1, chunk_bytes // obs.bytes_per_row)
-        parts = [
-            target.slate_probability(obs.take(rows), log.decision.slates[rows])
-            for rows in (
-                np.arange(start, min(start + chunk, len(log)))
-                for start in range(0, len(log), chunk)
-            )
-        ]
-        given = np.concatenate(parts) if parts else np.zeros(0)
+        if len(log) <= chunk:
+            given = target.slate_probability(obs, slates)
+        else:  # slices: views of the log, not copies
+            parts = [
+                target.slate_probability(obs.take(rows), slates[rows])
+                for rows in (slice(start, start + chunk) for start in range(0, len(log), chunk))
+            ]
+            given = np.concatenate(parts)
     else:
         given = target
     probabilities = as_array(given, "target probabilities", np.float64, 1)
     check_shape(probabilities, (len(log),), "target probabilities")
-    bad = ~((probabilities >= 0) & (probabilities <= 1))
-    if bad.any():
+    # two passes when all is well (NaN fails the comparisons); the row only on failure
+    if len(log) and not (probabilities.min() >= 0 and probabilities.max() <= 1):
+        bad = ~((probabilities >= 0) & (probabilities <= 1))
         row = int(np.flatnonzero(bad)[0])
         raise InputValueError(
             f"target probabilities must lie in [0, 1]; row {row} is {probabilities[row].item()!r}."

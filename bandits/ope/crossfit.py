@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from bandits.logged import LoggedBandit
 from bandits.ope.reward_models import RewardModel
 from bandits.ope.rowkeys import folds_of, row_keys
+from bandits.validation import InputValueError
 
 
 class CrossFitted:
@@ -52,6 +53,13 @@ class CrossFitted:
                 model.learn(log)
             elif outside.any():
                 model.learn(log.take(np.flatnonzero(outside)))
+
+    def merge(self, other: CrossFitted) -> None:
+        """Learn what ``other`` (the same folds and salt, learned on other rows) learned."""
+        if (other.folds, other.salt) != (self.folds, self.salt):
+            raise InputValueError("Cross-fitted models of other folds cannot be merged.")
+        for mine, theirs in zip(self.models, other.models, strict=True):
+            mine.merge(theirs)
 
     def finish(self) -> None:
         for model in self.models:

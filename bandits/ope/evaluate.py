@@ -1,4 +1,5 @@
-"""Evaluate target policies on a log: optional training split, then every estimator, streamed.
+"""Evaluate target policies on a log: optional training split, then every estimator, streamed
+in this process or partition by partition on local processes or a Dask cluster.
 
 This is the work behind ``bandits evaluate``, callable from Python.
 """
@@ -13,18 +14,14 @@ import pandas as pd
 from bandits.logged import LoggedBandit
 from bandits.logs import DEFAULT_BATCH_BYTES
 from bandits.logs.source import LogSource, RowRange, split_rows
-from bandits.ope.base import Estimator, estimator_input
-from bandits.ope.statistics import EstimatorStatistics
+from bandits.ope.base import Estimator
+from bandits.ope.partitioned import Partitions
+from bandits.ope.sources import batch_statistics, fit_batches
 from bandits.ope.targets import ProbabilityTarget
 from bandits.policy import Policy
+from bandits.run.executors import EXECUTORS
 from bandits.run.replay import replay_updates
-from bandits.validation import (
-    InputError,
-    InputValueError,
-    check_integer,
-    check_real,
-    renumber_rows,
-)
+from bandits.validation import InputValueError, check_choice, check_integer, check_real
 
 ESTIMATE_COLUMNS = (
     "target",
@@ -56,6 +53,9 @@ def evaluate_log(
     rows: RowRange | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     on_rows: Callable[[int], None] | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Estimate each target's value per request on ``log`` with each estimator.
 
@@ -74,6 +74,13 @@ def evaluate_log(
     against the log and every estimator before any work, and does not train (it is fixed;
     training rows are skipped).
 
+    With an ``executor`` (a log file only), the fitting and estimating passes run one Parquet
+    row group per task on local processes or a Dask cluster (:mod:`bandits.ope.partitioned`):
+    the tasks' reward-model sums and statistics are merged in row-group order, giving the
+    estimates of this process up to rounding (about 1e-15 relative). Training the targets stays
+    here (replaying rows through ``update`` is sequential), streamed as above; the trained
+    targets and fitted estimators are pickled to the tasks.
+
     Parameters
     ----------
     log : LoggedBandit or path-like
@@ -87,7 +94,15 @@ def evaluate_log(
     batch_bytes : int
     on_rows : callable, optional
         Called with the number of rows done after each batch of each pass (progress bars):
-        training, fitting reward models (when an estimator has one), estimating.
+        training, fitting reward models (when an estimator has one), estimating (after each
+        task with an executor).
+    executor : {"local", "dask"}, optional
+        None (the default) estimates in this process; ``local`` on a pool of ``workers``
+        processes; ``dask`` on the Dask cluster at ``scheduler`` or, without one, on a local
+        cluster of ``workers`` (default 2) processes.
+    workers : int, optional
+    scheduler : str, optional
+        A Dask scheduler's address (needs ``executor="dask"``).
 
     Returns
     -------
@@ -100,6 +115,7 @@ def evaluate_log(
     batch_bytes = check_integer(batch_bytes, "batch_bytes", "evaluate_log", low=1)
     if not targets or not estimators:
         raise InputValueError("evaluate_log needs at least one target and one estimator.")
+    _check_executor(log, executor, workers, scheduler)
     source = LogSource(log, batch_bytes)
     for target in targets.values():
         if isinstance(target, ProbabilityTarget):
@@ -119,38 +135,30 @@ def evaluate_log(
             if on_rows is not None:
                 on_rows(int(numbers.size))
     fitting = [estimator for estimator in estimators if estimator.needs_fit]
-    if fitting:
-        for estimator in fitting:
-            estimator.start_fit()
-        for batch, numbers in source.batches(split.rest):
-            try:
-                for estimator in fitting:
-                    estimator.fit_batch(batch)
-            except InputError as error:
-                raise renumber_rows(error, numbers, f"{source.label}: ") from None
-            if on_rows is not None:
-                on_rows(int(numbers.size))
-        for estimator in fitting:
-            estimator.finish_fit()
-    merged: dict[tuple[str, int], EstimatorStatistics] = {}
-    for batch, numbers in source.batches(split.rest):
-        # a file's rows are read and checked here, naming the file and its own row numbers
-        given = {
-            name: estimator_input(batch, target, numbers)
-            for name, target in targets.items()
-            if isinstance(target, ProbabilityTarget)
-        }
-        try:
-            for name, target in targets.items():
-                data = given[name] if name in given else estimator_input(batch, target)
-                for index, estimator in enumerate(estimators):
-                    part = estimator.statistics_of(data)
-                    key = (name, index)
-                    merged[key] = part if key not in merged else merged[key].merge(part)
-        except InputError as error:  # name the log and its row, not the batch's
-            raise renumber_rows(error, numbers, f"{source.label}: ") from None
-        if on_rows is not None:
-            on_rows(int(numbers.size))
+    if executor is None:
+        if fitting:
+            for estimator in fitting:
+                estimator.start_fit()
+            fit_batches(source.batches(split.rest), fitting, source.label, on_rows)
+            for estimator in fitting:
+                estimator.finish_fit()
+        merged = batch_statistics(
+            source.batches(split.rest), targets, estimators, source.label, on_rows
+        )
+    else:
+        partitions = Partitions(
+            source.label,
+            split.rest,
+            source.file.row_group_starts(),
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            batch_bytes=batch_bytes,
+            on_rows=on_rows,
+        )
+        if fitting:
+            partitions.fit(fitting)
+        merged = partitions.statistics(targets, estimators)
     n_train = split.n_train
     table = [
         {
@@ -162,3 +170,26 @@ def evaluate_log(
         for index, estimator in enumerate(estimators)
     ]
     return pd.DataFrame(table, columns=list(ESTIMATE_COLUMNS))
+
+
+def _check_executor(
+    log: object, executor: str | None, workers: int | None, scheduler: str | None
+) -> None:
+    """Refuse an executor setting that cannot work, before any pass over the log."""
+    if executor is None:
+        if workers is not None or scheduler is not None:
+            raise InputValueError(
+                "evaluate_log takes 'workers' and 'scheduler' only with an executor "
+                "('local' or 'dask')."
+            )
+        return
+    check_choice(executor, EXECUTORS, "executor")
+    if isinstance(log, LoggedBandit):
+        raise InputValueError(
+            f"The {executor} executor evaluates a log file partition by partition; got a log "
+            f"in memory (write it with bandits.logs.write_log, or evaluate without one)."
+        )
+    if workers is not None:
+        check_integer(workers, "workers", "evaluate_log", low=1)
+    if scheduler is not None and executor != "dask":
+        raise InputValueError("A scheduler address needs the dask executor (--executor dask).")

@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special, stats
 
 from bandits.ope.statistics import BootstrapSums, Moments
 
@@ -45,7 +45,8 @@ INTERVALS = ("normal", "bootstrap", "bootstrap-percentile", "bernstein")
 
 def normal_interval(value: float, stderr: float, confidence: float) -> tuple[float, float]:
     """``value +- Phi^-1((1 + confidence) / 2) * stderr``."""
-    half = float(stats.norm.ppf(0.5 + confidence / 2) * stderr)
+    # special.ndtri is stats.norm.ppf without the distribution machinery (~0.5 ms a call)
+    half = float(special.ndtri(0.5 + confidence / 2) * stderr)
     return value - half, value + half
 
 

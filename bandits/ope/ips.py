@@ -35,6 +35,6 @@ class IPS(LinearEstimator):
         self.clip = check_clip(clip, type(self).__name__)
         super().__init__(**options)
 
-    def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def affine_terms(self, data: EstimatorInput) -> tuple[float, NDArray[np.float64]]:
         weights = clipped(data.weights, self.clip)
-        return np.zeros_like(weights), weights
+        return 0.0, weights

@@ -31,7 +31,7 @@ from bandits.ope.base import (
 )
 from bandits.ope.crossfit import CrossFitted
 from bandits.ope.reward_models import make_reward_model
-from bandits.validation import InputValueError, check_integer, check_real
+from bandits.validation import InputTypeError, InputValueError, check_integer, check_real
 
 
 class ModelTerms(NamedTuple):
@@ -84,6 +84,12 @@ class ModelBasedEstimator(Estimator):
     def needs_fit(self) -> bool:
         return True
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the last batch's predictions (sent to workers: the model only)."""
+        state = self.__dict__.copy()
+        state["_cache"] = None
+        return state
+
     def start_fit(self) -> None:
         self.crossfit_ = CrossFitted(self.reward_model, folds=self.folds, salt=self.salt_)
         self._cache = None
@@ -97,6 +103,19 @@ class ModelBasedEstimator(Estimator):
     def finish_fit(self) -> None:
         if self.crossfit_ is not None:
             self.crossfit_.finish()
+
+    def fit_state(self) -> CrossFitted | None:
+        return self.crossfit_
+
+    def merge_fit(self, state: object) -> None:
+        if state is None:
+            return
+        if not isinstance(state, CrossFitted):
+            raise InputTypeError(f"{type(self).__name__} merges cross-fitted models only.")
+        if self.crossfit_ is None:
+            self.start_fit()
+        assert self.crossfit_ is not None
+        self.crossfit_.merge(state)
 
     def predictions(self, log: LoggedBandit) -> NDArray[np.float64]:
         """Cross-fitted ``q``, shape (n_requests, max_candidates, slate_size); computed once

@@ -17,7 +17,7 @@ from bandits.ope.base import (
 from bandits.ope.gamma import exact_pseudo_inverse_weights
 from bandits.ope.rips import check_logging_policy, uniform_rows
 from bandits.policy import Policy
-from bandits.slates import shown_marginals
+from bandits.slates import shown_marginals, sum_last_axis
 from bandits.validation import InputTypeError, InputValueError
 
 
@@ -53,26 +53,30 @@ def pseudo_inverse_weights(
     target = data.target_marginals
     shown = shown_marginals(target, log.slates)  # pi(s_k at k | x), (n_requests, K)
     logged = log.decision.position_probability
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        product = (shown / logged).sum(axis=1) - (size - 1)
     uniform = uniform_rows(data.log)
+    every = bool(uniform.all())  # then the product form is not needed
+    product = np.zeros(0)
+    if not every:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            product = sum_last_axis(shown / logged) - (size - 1)
     if uniform.any():
         n = log.observation.n_candidates.astype(np.float64)
-        anywhere = target.sum(axis=2)  # P_pi(candidate shown at any position), (n, max_c)
-        spread = np.take_along_axis(anywhere, log.slates, axis=1).sum(axis=1)
-        direct = shown.sum(axis=1)
+        # P_pi(s_j shown at any position), summed over the shown items j
+        at_any = np.take_along_axis(target, log.slates[:, :, None], axis=1)  # (n, K, K)
+        spread = sum_last_axis(sum_last_axis(at_any))
+        direct = sum_last_axis(shown)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = (n - 1) / (n - size)
-            partial = (n - 1) * direct + ratio * spread + 1 - size * ratio
-        whole = (n - 1) * direct - (n - 2)
-        form = np.where(n > size, partial, whole)
-        product = np.where(uniform, form, product)
-    if logging_policy is not None and not uniform.all():
+            form = (n - 1) * direct + ratio * spread + 1 - size * ratio
+        whole = n <= size
+        if whole.any():
+            form = np.where(whole, (n - 1) * direct - (n - 2), form)
+        product = form if every else np.where(uniform, form, product)
+    if logging_policy is not None and not every:
         others = np.flatnonzero(~uniform)
         product[others] = exact_pseudo_inverse_weights(log, target, logging_policy, others)
-    too_large = ~(np.abs(product) <= MAX_WEIGHT)
-    if too_large.any():
-        row = int(np.flatnonzero(too_large)[0])
+    if not np.abs(product).max(initial=0.0) <= MAX_WEIGHT:  # one pass when all is well
+        row = int(np.flatnonzero(~(np.abs(product) <= MAX_WEIGHT))[0])
         position = int(np.argmin(logged[row]))
         raise InputValueError(
             f"The pseudo-inverse weight of row {row} is too large to estimate with (logged "
@@ -138,6 +142,6 @@ class PseudoInverse(PseudoInverseWeights, LinearEstimator):
 
     name = "pi"
 
-    def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def affine_terms(self, data: EstimatorInput) -> tuple[float, NDArray[np.float64]]:
         weights = self.importance_weights(data)
-        return np.zeros_like(weights), weights
+        return 0.0, weights

@@ -48,6 +48,15 @@ class RewardModel(ABC):
     def fresh(self) -> RewardModel:
         """An unfitted copy with the same settings."""
 
+    def merge(self, other: RewardModel) -> None:
+        """Learn what ``other`` (a :meth:`fresh` copy that learned other rows, not finished)
+        learned, as if those rows had come after this model's (partitions of a log learned
+        apart, merged in row order)."""
+        raise InputTypeError(
+            f"{type(self).__name__} cannot merge models learned apart, so it cannot be fitted "
+            f"partition by partition."
+        )
+
 
 class RidgeRewardModel(RewardModel):
     """The kernel's joint ridge model (:class:`bandits.models.JointRidge`) over the joint
@@ -85,6 +94,16 @@ class RidgeRewardModel(RewardModel):
             return
         for k, model in enumerate(models):
             model.learn(obs, slates[:, k : k + 1], rewards[:, k : k + 1])
+
+    def merge(self, other: RewardModel) -> None:
+        if not isinstance(other, RidgeRewardModel):
+            raise InputTypeError(f"Cannot merge a {type(other).__name__} into a ridge model.")
+        if not other.models_:
+            return
+        if not self.models_:
+            self.models_ = [JointRidge(ridge=self.ridge) for _ in other.models_]
+        for mine, theirs in zip(self.models_, other.models_, strict=True):
+            mine.merge(theirs)
 
     def predict(self, obs: SlateObservation) -> NDArray[np.float64]:
         models = self._models(obs.slate_size)
@@ -133,6 +152,14 @@ class SklearnRewardModel(RewardModel):
         positions = np.arange(obs.slate_size)
         self._features.append(every[:, positions, positions].reshape(-1, every.shape[-1]))
         self._targets.append(log.rewards.reshape(-1))
+
+    def merge(self, other: RewardModel) -> None:
+        if not isinstance(other, SklearnRewardModel):
+            raise InputTypeError(
+                f"Cannot merge a {type(other).__name__} into {type(self).__name__}."
+            )
+        self._features.extend(other._features)
+        self._targets.extend(other._targets)
 
     def finish(self) -> None:
         if not self._targets:

@@ -20,11 +20,13 @@ class SNDR(ModelBasedEstimator):
     """
 
     name = "sndr"
+    weights_term = 2
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         direct, logged = self.model_terms(data)
         weights = data.weights
-        return np.column_stack([direct, weights * (data.rewards - logged), weights])
+        # columns contiguous (Moments.of reads them without a copy)
+        return np.stack([direct, weights * (data.rewards - logged), weights]).T
 
     def value(self, means: NDArray[np.float64]) -> float:
         direct, correction, weight = means

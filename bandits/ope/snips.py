@@ -18,10 +18,11 @@ class SNIPS(Estimator):
     """
 
     name = "snips"
+    weights_term = 1
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         weights = self.importance_weights(data)
-        return np.column_stack([weights * data.rewards, weights])
+        return np.stack([weights * data.rewards, weights]).T  # columns contiguous
 
     def value(self, means: NDArray[np.float64]) -> float:
         weighted_reward, weight = means

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+SMALL_TERMS = 4
+"""Up to this many terms, co-moments are dot products of column pairs (else one matmul)."""
+
+CENTRING_BLOCK = 1 << 15
+"""Rows centred at once while summing co-moments (256 KiB a term)."""
+
 
 @dataclass(frozen=True)
 class Moments:
@@ -34,14 +40,32 @@ class Moments:
 
     @classmethod
     def of(cls, rows: NDArray[np.float64]) -> Moments:
-        """The moments of ``rows``, shape (n_rows, m)."""
-        n = rows.shape[0]
+        """The moments of ``rows``, shape (n_rows, m).
+
+        Computed on contiguous columns (``rows.T``: a view when ``rows`` has one column or is
+        Fortran-ordered, as ``numpy.stack(columns).T`` is; a copy otherwise): the means, then
+        the co-moments of the centred columns, centred block by block into one small buffer
+        (no array as large as the rows is allocated, and the buffer stays in cache).
+        """
+        n, m = rows.shape
         if n == 0:
-            m = rows.shape[1]
             return cls(0, np.zeros(m), np.zeros((m, m)))
-        mean = rows.mean(axis=0)
-        centred = rows - mean
-        return cls(n, mean, centred.T @ centred)
+        columns = np.ascontiguousarray(rows.T)
+        mean = columns.mean(axis=1)
+        comoment = np.zeros((m, m))
+        buffer = np.empty((m, min(n, CENTRING_BLOCK)))
+        for start in range(0, n, CENTRING_BLOCK):
+            centred = buffer[:, : min(n - start, CENTRING_BLOCK)]
+            np.subtract(columns[:, start : start + CENTRING_BLOCK], mean[:, None], out=centred)
+            if m > SMALL_TERMS:
+                comoment += centred @ centred.T
+                continue
+            for a in range(m):  # a few dot products beat a thin matrix product
+                for b in range(a, m):
+                    comoment[a, b] += np.dot(centred[a], centred[b])
+        upper = np.triu_indices(m, 1)
+        comoment[upper[1], upper[0]] = comoment[upper]
+        return cls(n, mean, comoment)
 
     def merge(self, other: Moments) -> Moments:
         """The moments of both sets of rows together."""

@@ -1,0 +1,191 @@
+"""The partitioned statistics pass (one Parquet row group per task, on local processes or a Dask
+cluster) gives the in-memory estimates, bootstrap intervals included; its errors name the file,
+the row and the field as the in-process pass's do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from factories import random_log
+
+from bandits.decision import SlateDecision
+from bandits.logged import LoggedBandit
+from bandits.logs import LogWriter, open_log
+from bandits.ope import (
+    DM,
+    DR,
+    IPS,
+    SNDR,
+    SNIPS,
+    DRos,
+    PseudoInverse,
+    SwitchDR,
+    evaluate_log,
+)
+from bandits.validation import InputValueError
+from policies import EpsilonGreedy, LinUCB, UniformRandom
+
+distributed = pytest.importorskip("distributed")
+
+NUMERIC = ["value", "stderr", "ci_low", "ci_high", "effective_sample_size", "max_weight",
+           "mean_weight"]  # fmt: skip
+
+
+def _uniform_log(seed: int, n: int) -> LoggedBandit:
+    log = random_log(np.random.default_rng(seed), n_requests=n, max_candidates=5, slate_size=2)
+    uniform = UniformRandom(rng=np.random.default_rng(0))
+    obs = log.observation
+    decision = SlateDecision(
+        log.slates,
+        uniform.slate_probability(obs, log.slates),
+        uniform.position_probability(obs, log.slates),
+    )
+    return LoggedBandit(obs, decision, log.feedback, "uniform")
+
+
+def _write_in_groups(log: LoggedBandit, path, groups: int):
+    """``log`` written as ``groups`` row groups (one per batch)."""
+    cuts = np.array_split(np.arange(len(log)), groups)
+    with LogWriter(path, batch_bytes=2**30) as writer:
+        for rows in cuts:
+            writer.write(log.take(rows))
+    assert open_log(path).n_row_groups == groups
+    return path
+
+
+def _targets():
+    return {
+        "eps": EpsilonGreedy(epsilon=0.3, rng=np.random.default_rng(3)),
+        "linucb": LinUCB(alpha=0.5),
+    }
+
+
+def _estimators():
+    return [IPS(), SNIPS(), DM(), DR(interval="bootstrap", bootstrap_samples=200),
+            SNDR(), SwitchDR(), DRos(), PseudoInverse(interval="bootstrap-percentile",
+                                                      bootstrap_samples=200)]  # fmt: skip
+
+
+def _assert_same(partitioned: pd.DataFrame, memory: pd.DataFrame) -> None:
+    np.testing.assert_allclose(partitioned[NUMERIC], memory[NUMERIC], rtol=1e-12, atol=0)
+    for column in ("target", "estimator", "n", "n_train", "warnings", "tuning"):
+        left, right = (["" if pd.isna(v) else v for v in t[column]] for t in (partitioned, memory))
+        assert left == right, column  # (empty text reads back from CSV as NaN)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as local:  # fmt: skip
+        yield local
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25])
+def test_a_dask_cluster_gives_the_in_memory_estimates(tmp_path, cluster, fraction):
+    log = _uniform_log(2, 400)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 7)
+    memory = evaluate_log(log, _targets(), _estimators(), train_fraction=fraction)
+    on_dask = evaluate_log(path, _targets(), _estimators(), train_fraction=fraction,
+                           executor="dask", scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, memory)
+    assert list(on_dask["n"]) == [400 - round(fraction * 400)] * len(on_dask)
+
+
+def test_local_processes_and_a_dask_cluster_of_processes_give_the_in_memory_estimates(tmp_path):
+    log = _uniform_log(5, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 3)
+    estimators = [IPS(), DR(interval="bootstrap", bootstrap_samples=100)]
+    memory = evaluate_log(log, _targets(), estimators, train_fraction=0.2)
+    seen: list[int] = []
+    on_dask = evaluate_log(path, _targets(), estimators, train_fraction=0.2, executor="dask",
+                           workers=2, on_rows=seen.append)  # fmt: skip
+    _assert_same(on_dask, memory)
+    on_pool = evaluate_log(path, _targets(), estimators, train_fraction=0.2, executor="local",
+                           workers=2)  # fmt: skip
+    _assert_same(on_pool, memory)
+    # training here (60 rows), then tasks fitting DR's model (240) and estimating (240)
+    assert sum(seen) == 60 + 240 + 240
+
+
+def test_a_scikit_learn_reward_model_is_fitted_on_the_partitions_rows_in_order(tmp_path, cluster):
+    pytest.importorskip("sklearn")
+    log = _uniform_log(11, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 3)
+
+    def estimators():
+        return [DR(model="logistic", folds=2), SNDR(model="ridge-pooled")]
+
+    memory = evaluate_log(log, _targets(), estimators())
+    on_dask = evaluate_log(path, _targets(), estimators(), executor="dask",
+                           scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, memory)
+
+
+def test_an_error_in_a_task_names_the_file_the_row_and_the_field(tmp_path, cluster):
+    log = _uniform_log(6, 120)
+    probability = log.decision.slate_probability.copy()
+    probability[97] = 1e-320  # in the fourth of four row groups
+    decision = SlateDecision(log.slates, probability, log.decision.position_probability)
+    broken = LoggedBandit(log.observation, decision, log.feedback, log.policy_names)
+    path = _write_in_groups(broken, tmp_path / "broken.parquet", 4)
+    targets = {"eps": EpsilonGreedy(epsilon=0.3, rng=np.random.default_rng(3))}
+    with pytest.raises(InputValueError) as here:
+        evaluate_log(path, targets, [IPS()])
+    with pytest.raises(InputValueError) as there:
+        evaluate_log(path, targets, [IPS()], executor="dask", scheduler=cluster.scheduler_address)
+    message = str(there.value)
+    assert message == str(here.value)
+    assert message.startswith(f"{path}: ") and "row 97" in message
+    assert "logged slate probability" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"executor": "spark"}, "executor"),
+        ({"executor": "local", "scheduler": "tcp://x:1"}, "needs the dask executor"),
+        ({"workers": 2}, "only with an executor"),
+    ],
+)
+def test_executor_settings_are_refused_before_any_work(tmp_path, options, message):
+    path = _write_in_groups(_uniform_log(7, 20), tmp_path / "log.parquet", 2)
+    with pytest.raises(InputValueError, match=message):
+        evaluate_log(path, _targets(), [IPS()], **options)
+
+
+def test_a_log_in_memory_cannot_be_partitioned():
+    with pytest.raises(InputValueError, match="log file partition by partition"):
+        evaluate_log(_uniform_log(8, 20), _targets(), [IPS()], executor="dask")
+
+
+def test_reading_a_range_of_row_groups_numbers_rows_as_the_file_does(tmp_path):
+    log = _uniform_log(9, 90)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 3)
+    opened = open_log(path)
+    assert list(opened.row_group_starts()) == [0, 30, 60, 90]
+    middle = list(opened.iter_batches(row_groups=range(1, 2)))
+    ids = np.concatenate([b.observation.request_ids for b in middle])
+    np.testing.assert_array_equal(ids, log.observation.request_ids[30:60])
+    with pytest.raises(InputValueError, match="row groups 0 to 2"):
+        list(opened.iter_batches(row_groups=range(2, 4)))
+
+
+def test_the_command_line_evaluates_on_a_dask_cluster(tmp_path, cluster):
+    from typer.testing import CliRunner
+
+    from bandits.cli.commands import app
+
+    path = _write_in_groups(_uniform_log(10, 200), tmp_path / "log.parquet", 4)
+    tables = {}
+    for name, options in (("here", []), ("dask", ["--scheduler", cluster.scheduler_address])):
+        out = tmp_path / f"{name}.csv"
+        result = CliRunner().invoke(app, ["evaluate", str(path), "-t", "epsilon-greedy:epsilon=0.3",
+                                          "-e", "ips", "-e", "dr", "--quiet", "--out", str(out),
+                                          *options])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        tables[name] = pd.read_csv(out)
+    _assert_same(tables["dask"], tables["here"])
+    refused = CliRunner().invoke(app, ["evaluate", str(path), "-t", "uniform", "--executor",
+                                       "local", "--scheduler", "tcp://x:1", "--quiet"])  # fmt: skip
+    assert refused.exit_code == 2 and "needs the dask executor" in refused.output
