@@ -209,6 +209,7 @@ class ParquetTarget(ProbabilityTarget):
 
     def __init__(self, path: Path) -> None:
         self.label = str(path)
+        self.path = Path(path)
         try:
             self.file = pq.ParquetFile(path)
         except (OSError, pa.ArrowException) as error:
@@ -238,6 +239,15 @@ class ParquetTarget(ProbabilityTarget):
         sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
         self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.slate_size = self._first_slate_size()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the open file (for the tasks of a partitioned evaluation, which
+        open it again by its path)."""
+        return {key: value for key, value in self.__dict__.items() if key != "file"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.file = pq.ParquetFile(self.path)
 
     def _first_slate_size(self) -> int:
         """The slate size, from the first row that has a candidate (0 for an empty file)."""

@@ -11,7 +11,7 @@ from factories import random_log
 
 from bandits.decision import SlateDecision
 from bandits.logged import LoggedBandit
-from bandits.logs import LogWriter, open_log
+from bandits.logs import LogWriter, iter_log_batches, open_log
 from bandits.ope import (
     DM,
     DR,
@@ -23,6 +23,7 @@ from bandits.ope import (
     SwitchDR,
     evaluate_log,
 )
+from bandits.ope.targets import read_probability_target, write_probability_target
 from bandits.validation import InputValueError
 from policies import EpsilonGreedy, LinUCB, UniformRandom
 
@@ -189,3 +190,19 @@ def test_the_command_line_evaluates_on_a_dask_cluster(tmp_path, cluster):
     refused = CliRunner().invoke(app, ["evaluate", str(path), "-t", "uniform", "--executor",
                                        "local", "--scheduler", "tcp://x:1", "--quiet"])  # fmt: skip
     assert refused.exit_code == 2 and "needs the dask executor" in refused.output
+
+
+def test_probability_files_and_row_ranges_partition_as_they_run_here(tmp_path, cluster):
+    """A target given as a file of probabilities is read by each task for its own rows, and
+    ``rows`` keeps the same rows: the estimates equal the in-process pass's."""
+    log = _uniform_log(8, 360)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 4)
+    policy = EpsilonGreedy(epsilon=0.3, rng=np.random.default_rng(3))
+    write_probability_target(tmp_path / "p.parquet", iter_log_batches(path), policy)
+    targets = {"file": read_probability_target(tmp_path / "p.parquet"), "eps": policy}
+    estimators = [IPS(), SNIPS(), PseudoInverse(), DR()]
+    here = evaluate_log(path, targets, estimators, rows=(50, 320))
+    on_dask = evaluate_log(path, targets, estimators, rows=(50, 320), executor="dask",
+                           scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, here)
+    assert set(on_dask["n"]) == {270}
