@@ -206,7 +206,9 @@ def sweep(
     seed: Annotated[
         int | None, typer.Option(help="Root seed of the runs' seeds (overrides root_seed).")
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar, no line per run.")] = False,
+    quiet: Annotated[
+        bool, typer.Option(help="No progress bar (for CI logs): only a line per finished run.")
+    ] = False,
 ) -> None:
     """Run every policy on every world for every seed of a config; resumable.
 
@@ -223,21 +225,25 @@ def sweep(
     if scheduler is not None and executor is None:
         settings["executor"] = "dask"
     plan = SweepConfig.from_mapping(settings, str(config))
-    total = len(plan.plan())
     per_run = plan.requests * len(plan.policies)
     started, made = time.monotonic(), 0
-
-    def finished(run_id: str, done: int, runs: int) -> None:
-        nonlocal made
-        made += 1
-        rate = made * per_run / max(time.monotonic() - started, 1e-9)
-        if not quiet:
-            say(f"Run {run_id} committed ({done}/{runs}, {rate:,.0f} requests/s).")
-        bar.update(task, completed=done, description=f"runs, {rate:,.0f} requests/s")
-
     with progress(quiet) as bar:
-        task = bar.add_task("runs", total=total)
-        result = run_sweep(plan, out, on_run=finished)
+        task = None
+
+        def start(done: int, runs: int) -> None:
+            nonlocal task, started  # the bar starts at the runs already committed
+            task = bar.add_task("runs", total=runs, completed=done)
+            started = time.monotonic()
+
+        def finished(run_id: str, done: int, runs: int) -> None:
+            nonlocal made
+            made += 1
+            rate = made * per_run / max(time.monotonic() - started, 1e-9)
+            say(f"Run {run_id} committed ({done}/{runs}, {rate:,.0f} requests/s).")
+            if task is not None:
+                bar.update(task, completed=done, description=f"runs, {rate:,.0f} requests/s")
+
+        result = run_sweep(plan, out, on_start=start, on_run=finished)
     write_sweep_report(plan.plan(), out, result)
     view = result.regret.assign(
         interval=[

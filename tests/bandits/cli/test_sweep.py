@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -327,3 +328,124 @@ def test_the_evaluation_streams_never_repeat_a_simulation_stream():
         seen += [state(g) for g in evaluation_streams(seed, 4)]
         seen.append(tuple(np.random.SeedSequence(seed).generate_state(4)))
     assert len(set(seen)) == len(seen)
+
+
+NESTED = 'epsilon-greedy:epsilon=0.1,base="linucb:alpha=0.5,ridge=2.0,model=disjoint"'
+SMALL = """
+[sweep]
+requests = 200
+seeds = 2
+policies = ["uniform", 'NESTED']
+
+[sweep.evaluate]
+log = "uniform"
+targets = ['NESTED']
+estimators = ["ips"]
+truth_requests = 100
+
+[[sweep.worlds]]
+name = "tiny"
+params = {{ n_requests = 20, n_items = 50, min_candidates = 4, max_candidates = 8 }}
+""".replace("NESTED", NESTED)
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """The command's stdout and stderr as an 80-column terminal, captured."""
+    import io
+
+    from rich.console import Console
+
+    from bandits.cli import commands, console
+
+    screens = {"out": io.StringIO(), "err": io.StringIO()}
+    out = Console(file=screens["out"], width=80, force_terminal=True, highlight=False)
+    err = Console(file=screens["err"], width=80, force_terminal=True, highlight=False)
+    monkeypatch.setattr(console, "console", out)
+    monkeypatch.setattr(commands, "console", out)
+    monkeypatch.setattr(console, "err", err)
+    return screens
+
+
+def _plain(text: str) -> str:
+    """Terminal output without its control sequences."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_the_progress_shows_runs_done_rate_and_time_left_and_one_line_per_run(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--workers", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    bar = _plain(terminal["err"].getvalue())
+    assert "2/2" in bar and "requests/s" in bar  # runs done, requests per second
+    assert re.search(r"\b\d+:\d\d:\d\d\b", bar)  # time left
+    lines = _plain(terminal["out"].getvalue()).splitlines()
+    assert sum("committed" in line for line in lines) == 2  # a log line per finished run
+
+
+def test_a_resumed_sweep_starts_its_progress_at_the_committed_runs(tmp_path):
+    config = SweepConfig.from_toml(config_file(tmp_path, text=SMALL))
+    out = tmp_path / "out"
+    run_sweep(config, out)
+    shutil.rmtree(out / "runs" / "tiny-seed1")
+    started, finished = [], []
+    run_sweep(config, out, on_start=lambda *a: started.append(a),
+              on_run=lambda *a: finished.append(a))  # fmt: skip
+    assert started == [(1, 2)] and finished == [("tiny-seed1", 2, 2)]
+
+
+def test_a_resumed_sweep_bar_does_not_start_at_zero(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["sweep", str(config), "--out", str(out)]).exit_code == 0
+    shutil.rmtree(out / "runs" / "tiny-seed1")
+    terminal["err"].seek(0)
+    terminal["err"].truncate()
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    bar = _plain(terminal["err"].getvalue())
+    assert "1/2" in bar and "0/2" not in bar
+
+
+def test_quiet_prints_no_bar_but_a_line_per_run(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert terminal["err"].getvalue() == ""
+    lines = _plain(terminal["out"].getvalue()).splitlines()
+    assert sum("committed" in line for line in lines) == 2
+
+
+def _column(table: str, header: str, following: str) -> list[str]:
+    """The cells of the column ``header`` (folded lines joined) of a rendered Rich table,
+    read between the header's start and the start of the ``following`` column."""
+    lines = table.splitlines()
+    top = next(i for i, line in enumerate(lines) if header in line and following in line)
+    start, stop = lines[top].index(header), lines[top].index(following)
+    cells, cell = [], ""
+    for line in lines[top + 2 :]:  # after the header's rule
+        if not line.strip():
+            break
+        part = line[start:stop].strip()
+        if line[:start].strip() and cell:  # a new row starts (its first column is filled)
+            cells.append(cell)
+            cell = ""
+        cell += part
+    cells.append(cell)
+    return cells
+
+
+def test_an_80_column_summary_never_cuts_a_long_policy_spec(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = _plain(terminal["out"].getvalue())
+    assert "…" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert NESTED in _column(text, "policy", "runs")
+    assert NESTED in _column(text, "target", "estimator")
