@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from bandits.cli import app
 from bandits.cli.manifest import read_manifest
-from bandits.cli.sweep import run_sweep
+from bandits.cli.sweep import run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.sweep_evaluation import estimator_errors, evaluation_streams
 from bandits.cli.wiring import build_policies, make_env_factory
@@ -102,12 +102,23 @@ def test_another_sweep_into_the_same_folder_is_refused(tmp_path):
 
 def test_the_same_tables_on_local_processes_and_on_a_dask_cluster(tmp_path):
     pytest.importorskip("distributed")
-    config = SweepConfig.from_toml(config_file(tmp_path))
+    evaluate = {"log": "uniform", "targets": ["linucb:alpha=0.5"], "estimators": ["ips", "dr"],
+                "truth_requests": 200}  # fmt: skip
+    config = SweepConfig.from_mapping({**_table(tmp_path), "evaluate": evaluate})
     local = run_sweep(config, tmp_path / "local")
-    dask_config = SweepConfig.from_mapping({**_table(tmp_path), "executor": "dask", "workers": 2})
+    write_sweep_report(config.plan(), tmp_path / "local", local)
+    dask_config = SweepConfig.from_mapping({**_table(tmp_path), "evaluate": evaluate,
+                                            "executor": "dask", "workers": 2})  # fmt: skip
     on_dask = run_sweep(dask_config, tmp_path / "dask")
+    write_sweep_report(dask_config.plan(), tmp_path / "dask", on_dask)
     pd.testing.assert_frame_equal(local.regret, on_dask.regret, check_exact=True)
     pd.testing.assert_frame_equal(local.summary, on_dask.summary, check_exact=True)
+    for name in ("regret.csv", "summary.csv", "estimates.csv", "estimator_errors.csv",
+                 "segments.csv"):  # fmt: skip
+        written = pd.read_csv(tmp_path / "local" / name)
+        assert len(written), name
+        pd.testing.assert_frame_equal(written, pd.read_csv(tmp_path / "dask" / name),
+                                      check_exact=True)  # fmt: skip
 
 
 def _table(tmp_path):
