@@ -204,7 +204,11 @@ def sweep(
         int | None, typer.Option(help="Requests per policy and run (overrides the config).")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Root seed of the runs' seeds (overrides root_seed).")
+        int | None,
+        typer.Option(
+            help="Root seed of the runs' seeds (overrides root_seed); refused when the config "
+            "lists its seeds."
+        ),
     ] = None,
     quiet: Annotated[
         bool, typer.Option(help="No progress bar (for CI logs): only a line per finished run.")
@@ -217,6 +221,12 @@ def sweep(
     regret with its interval over seeds), summary.csv, regret-<world>.png and report.html.
     """
     settings = read_toml_table(config, "sweep")
+    if seed is not None and isinstance(settings.get("seeds"), list):
+        raise InputValueError(
+            f"--seed {seed} sets the root seed that spawns a count of seeds, but {config} lists "
+            f"its seeds (seeds = {shown(settings['seeds'])}), which are used as written; drop "
+            f"--seed or give 'seeds' as a count."
+        )
     overrides = (("executor", executor), ("workers", workers), ("scheduler", scheduler),
                  ("requests", requests), ("root_seed", seed))  # fmt: skip
     for key, value in overrides:

@@ -460,3 +460,11 @@ def test_an_80_column_summary_never_cuts_a_long_policy_spec(tmp_path, terminal):
     assert all(len(line) <= 80 for line in text.splitlines())
     assert NESTED in _column(text, "policy", "runs")
     assert NESTED in _column(text, "target", "estimator")
+
+
+def test_seed_is_refused_when_the_config_lists_its_seeds(tmp_path):
+    config = config_file(tmp_path, seeds="[0, 1]")
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--seed", "3"])  # fmt: skip
+    one_line_error(result, "--seed 3", "seeds = [0, 1]", "drop --seed")
+    assert not (tmp_path / "out").exists()
