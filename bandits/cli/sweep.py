@@ -151,6 +151,8 @@ def collect_sweep(
 FIGURE_NOTES = {
     "regret": "mean over seeds with one-standard-error band",
     "reward": "mean over seeds with one-standard-error band",
+    "ctr": "mean over seeds with one-standard-error band",
+    "engagement": "mean over seeds with one-standard-error band",
     "segments": "mean over seeds with 95% t-interval",
     "estimates": "one point per seed, each seed's world with its own true value",
 }

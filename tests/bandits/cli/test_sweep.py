@@ -217,22 +217,28 @@ def test_a_sweep_checks_its_estimators_against_the_true_values(tmp_path):
         "tiny: off-policy estimates with their intervals (true values where known), one "
         "point per seed" in page
     )
-    assert page.count('<img src="data:image/png;base64,') == 4
+    assert page.count('<img src="data:image/png;base64,') == 5  # with the click-through rate
 
     # `bandits report OUT` remakes every table, figure and page from the committed runs
     tables = {name: pd.read_csv(out / name) for name in
               ("regret.csv", "summary.csv", "estimator_errors.csv", "estimates.csv",
                "segments.csv")}  # fmt: skip
     for name in (*tables, "report.html", "report.md", "estimates-tiny.png", "segments-tiny.png",
-                 "regret-tiny.png", "reward-tiny.png"):  # fmt: skip
+                 "regret-tiny.png", "reward-tiny.png", "ctr-tiny.png"):  # fmt: skip
         (out / name).unlink()
     again = runner.invoke(app, ["report", str(out), "--title", "Remade"])
     assert again.exit_code == 0, again.output
     assert "<h1>Remade</h1>" in (out / "report.html").read_text()
     for name, table in tables.items():
         pd.testing.assert_frame_equal(pd.read_csv(out / name), table)
-    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
-    for name in ("estimates-tiny.png", "segments-tiny.png", "regret-tiny.png", "reward-tiny.png"):
+    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 5
+    for name in (
+        "estimates-tiny.png",
+        "segments-tiny.png",
+        "regret-tiny.png",
+        "reward-tiny.png",
+        "ctr-tiny.png",
+    ):
         assert (out / name).stat().st_size > 0
 
 
