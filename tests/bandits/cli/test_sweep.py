@@ -474,3 +474,21 @@ def test_seed_is_refused_when_the_config_lists_its_seeds(tmp_path):
                                  "--seed", "3"])  # fmt: skip
     one_line_error(result, "--seed 3", "seeds = [0, 1]", "drop --seed")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_streaming_run_logs_item_releases_and_segments_its_new_items(tmp_path):
+    from bandits.cli.reporting import run_segments
+    from bandits.logs import read_log
+
+    run = tmp_path / "run"
+    args = ["simulate", "--env", "bandits/StreamingService-v0", "--env-param", "n_requests=20",
+            "--env-param", "initial_items=60", "--env-param", "n_items=300", "--requests",
+            "400", "--policy", "uniform", "--quiet", "--out", str(run)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    log = read_log(run / "logs" / "uniform.parquet")
+    released = log.items.valid_from
+    assert log.items.has_windows and (released > 0).any()  # titles arrive during the run
+    segments = run_segments(run).set_index(["dimension", "segment"])
+    assert segments.loc[("item", "new item"), "count"] > 0
+    assert {"phone", "tv", "desktop"} <= set(segments.loc["device"].index)
