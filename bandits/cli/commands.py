@@ -225,9 +225,15 @@ def sweep(
         int | None, typer.Option(help="Requests per policy and run (overrides the config).")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Root seed of the runs' seeds (overrides root_seed).")
+        int | None,
+        typer.Option(
+            help="Root seed of the runs' seeds (overrides root_seed); refused when the config "
+            "lists its seeds."
+        ),
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar, no line per run.")] = False,
+    quiet: Annotated[
+        bool, typer.Option(help="No progress bar (for CI logs): only a line per finished run.")
+    ] = False,
 ) -> None:
     """Run every policy on every world for every seed of a config; resumable.
 
@@ -236,6 +242,12 @@ def sweep(
     regret with its interval over seeds), summary.csv, regret-<world>.png and report.html.
     """
     settings = read_toml_table(config, "sweep")
+    if seed is not None and isinstance(settings.get("seeds"), list):
+        raise InputValueError(
+            f"--seed {seed} sets the root seed that spawns a count of seeds, but {config} lists "
+            f"its seeds (seeds = {shown(settings['seeds'])}), which are used as written; drop "
+            f"--seed or give 'seeds' as a count."
+        )
     overrides = (("executor", executor), ("workers", workers), ("scheduler", scheduler),
                  ("requests", requests), ("root_seed", seed))  # fmt: skip
     for key, value in overrides:
@@ -244,21 +256,25 @@ def sweep(
     if scheduler is not None and executor is None:
         settings["executor"] = "dask"
     plan = SweepConfig.from_mapping(settings, str(config))
-    total = len(plan.plan())
     per_run = plan.requests * len(plan.policies)
     started, made = time.monotonic(), 0
-
-    def finished(run_id: str, done: int, runs: int) -> None:
-        nonlocal made
-        made += 1
-        rate = made * per_run / max(time.monotonic() - started, 1e-9)
-        if not quiet:
-            say(f"Run {run_id} committed ({done}/{runs}, {rate:,.0f} requests/s).")
-        bar.update(task, completed=done, description=f"runs, {rate:,.0f} requests/s")
-
     with progress(quiet) as bar:
-        task = bar.add_task("runs", total=total)
-        result = run_sweep(plan, out, on_run=finished)
+        task = None
+
+        def start(done: int, runs: int) -> None:
+            nonlocal task, started  # the bar starts at the runs already committed
+            task = bar.add_task("runs", total=runs, completed=done)
+            started = time.monotonic()
+
+        def finished(run_id: str, done: int, runs: int) -> None:
+            nonlocal made
+            made += 1
+            rate = made * per_run / max(time.monotonic() - started, 1e-9)
+            say(f"Run {run_id} committed ({done}/{runs}, {rate:,.0f} requests/s).")
+            if task is not None:
+                bar.update(task, completed=done, description=f"runs, {rate:,.0f} requests/s")
+
+        result = run_sweep(plan, out, on_start=start, on_run=finished)
     write_sweep_report(plan.plan(), out, result)
     view = result.regret.assign(
         interval=[

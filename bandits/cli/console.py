@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -133,13 +132,14 @@ def number(value: float) -> str:
 
 
 def progress(quiet: bool) -> Progress:
-    """A progress bar on stderr (hidden when quiet or when stderr is not a terminal)."""
+    """A progress bar on stderr (hidden when quiet or when stderr is not a terminal): the
+    task's description, bar, done/total and time left."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=err,
-        disable=quiet or not sys.stderr.isatty(),
+        disable=quiet or not err.is_terminal,
         transient=True,
     )

@@ -7,6 +7,7 @@ A run folder holds only what the ``bandits`` commands write:
 ``trace.parquet``, ``logs/*.parquet``             ``bandits simulate``
 ``estimates*.csv``                                ``bandits evaluate --out``
 ``regret.png``, ``reward.png``, ``summary.csv``,  ``bandits report``
+``ctr.png``, ``engagement.png``,
 ``segments.csv``, ``segments.png``,
 ``estimates.png``, ``report.*``
 ================================================  =====================
@@ -62,6 +63,8 @@ OWNERS = {
     "trace.parquet": "bandits simulate",
     "regret.png": "bandits report",
     "reward.png": "bandits report",
+    "ctr.png": "bandits report",
+    "engagement.png": "bandits report",
     "segments.csv": "bandits report",
     "segments.png": "bandits report",
     "estimates.png": "bandits report",

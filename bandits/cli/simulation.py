@@ -4,15 +4,20 @@ manifest step. The work behind `bandits simulate` and each run of `bandits sweep
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bandits.cli.config import SimulationConfig
 from bandits.cli.manifest import record_step
 from bandits.cli.run_folder import LOGS_FOLDER, POLICIES_FOLDER, POLICY_SUFFIX
 from bandits.cli.wiring import build_policies, env_context_names, file_slugs, make_env_factory
+from bandits.items import ItemTable
+from bandits.logged import LoggedBandit
 from bandits.logs import LogWriter
 from bandits.policy import Policy
 from bandits.policy_files import save_policy
@@ -52,11 +57,13 @@ def write_simulation(
     slugs = file_slugs(list(policies))
     logs = {name: f"{LOGS_FOLDER}/{slugs[name]}.parquet" for name in policies}
     (folder / LOGS_FOLDER).mkdir()
+    windows = _item_windows(make_env, env_seed)
     with contextlib.ExitStack() as writers:  # logs and trace stream to disk as the run goes
         trace_writer = writers.enter_context(TraceWriter(folder / TRACE_FILE, run=cfg.seed))
         names = env_context_names(make_env)  # recorded in the logs, for segments by context
-        sinks = {name: writers.enter_context(LogWriter(folder / logs[name],
-                                                       context_names=names)).write
+        sinks = {name: _windowed(writers.enter_context(LogWriter(folder / logs[name],
+                                                                 context_names=names)).write,
+                                 windows)
                  for name in policies}  # fmt: skip
         run_simulation(
             make_env,
@@ -94,3 +101,40 @@ def _save_policies(
         save_policy(policy, folder / path, info={"run_id": run_id})
         saved[name] = path
     return saved
+
+
+def _item_windows(make_env: Callable[[], Any], env_seed: int) -> ItemTable | None:
+    """The environment's item table after ``reset(seed=env_seed)`` (its ``item_table``
+    method, as the simulator's environments have: when each item is released and retired),
+    or None if it has none or every item is always available."""
+    env = make_env()
+    try:
+        method = getattr(env.unwrapped, "item_table", None)
+        if not callable(method):
+            return None
+        env.reset(seed=env_seed)
+        table = method()
+    finally:
+        env.close()
+    return table if isinstance(table, ItemTable) and table.has_windows else None
+
+
+def _windowed(
+    sink: Callable[[LoggedBandit], None], windows: ItemTable | None
+) -> Callable[[LoggedBandit], None]:
+    """``sink`` given each batch with its items' availability windows from ``windows`` (the
+    environment's observations carry the candidates' features, not when they were released),
+    so the log's item table records ``valid_from`` / ``valid_until`` for the reports."""
+    if windows is None:
+        return sink
+
+    def write(log: LoggedBandit) -> None:
+        items = log.items
+        rows = windows.positions(items.ids[None, :], np.ones((1, items.n_items), dtype=bool),
+                                 "the logged items")[0]  # fmt: skip
+        dated = ItemTable(items.ids, items.features, valid_from=windows.valid_from[rows],
+                          valid_until=windows.valid_until[rows])  # fmt: skip
+        obs = dataclasses.replace(log.observation, items=dated)
+        sink(LoggedBandit(obs, log.decision, log.feedback, log.policy_names))
+
+    return write

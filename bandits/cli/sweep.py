@@ -101,11 +101,14 @@ def run_sweep(
     config: SweepConfig,
     out: Path,
     *,
+    on_start: Callable[[int, int], None] | None = None,
     on_run: Callable[[str, int, int], None] | None = None,
 ) -> SweepResult:
     """Make the runs of ``config`` not yet in ``out``, then the tables over all of them.
 
-    ``on_run(run_id, done, total)`` is called as each run is committed (progress).
+    ``on_start(done, total)`` is called once the folder is claimed, before any work, with the
+    runs already committed (a resumed sweep's progress starts there); ``on_run(run_id, done,
+    total)`` as each run is committed (progress).
     """
     plan = config.plan()
     for world in config.worlds:  # unknown parameters and specs fail before any work
@@ -116,6 +119,8 @@ def run_sweep(
     tasks = [RunTask(run.run_id, run.config.to_dict(), str(_folder(out, run)), config.evaluate)
              for run in pending]  # fmt: skip
     done = len(plan) - len(pending)
+    if on_start is not None:
+        on_start(done, len(plan))
     results = run_tasks(make_run, tasks, executor=config.executor, workers=config.workers,
                         scheduler=config.scheduler)  # fmt: skip
     for _, run_id in results:
@@ -146,6 +151,8 @@ def collect_sweep(
 FIGURE_NOTES = {
     "regret": "mean over seeds with one-standard-error band",
     "reward": "mean over seeds with one-standard-error band",
+    "ctr": "mean over seeds with one-standard-error band",
+    "engagement": "mean over seeds with one-standard-error band",
     "segments": "mean over seeds with 95% t-interval",
     "estimates": "one point per seed, each seed's world with its own true value",
 }

@@ -1,10 +1,11 @@
 """Off-policy estimates inside a sweep, checked against the world's truth: each run evaluates
-targets on one policy's log and records each target's true value (``simulator.true_value`` on
-the run's world); the sweep then tabulates each estimator's bias, RMSE and interval coverage
-over the seeds."""
+targets on one policy's log and records each target's true value over the same held-out period
+the estimates use (:func:`held_out_truth`); the sweep then tabulates each estimator's bias, RMSE
+and interval coverage over the seeds."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,25 @@ import pandas as pd
 from bandits.cli.config import SimulationConfig
 from bandits.cli.manifest import read_manifest
 from bandits.cli.wiring import build_policies, make_env_factory, policy_label
+from bandits.logged import LoggedBandit, time_split_mask
+from bandits.logs import iter_log_batches, open_log
 from bandits.logs.atomic import atomic_path
+from bandits.observation import as_observation
 from bandits.ope import evaluate_log, make_estimator
+from bandits.policy import Policy
 from bandits.run import spawn_generators
 from bandits.validation import InputTypeError, InputValueError, check_integer, check_real, shown
 
 EVALUATE_KEYS = ("log", "targets", "estimators", "train_fraction", "truth_requests")
 ESTIMATES_FILE = "estimates.csv"
 DEFAULT_ESTIMATORS = ("ips", "snips", "dr")
+TRUTH_POINTS = 10
+"""Most held-out steps at which a target's true value is computed (evenly spread over the
+held-out period; see :func:`held_out_truth`)."""
+EVALUATION_STREAM = 2**31 - 1
+"""Spawn key of a run's evaluation streams: ``SeedSequence(seed, spawn_key=(EVALUATION_STREAM,))``
+is independent of the simulation's streams (``SeedSequence(seed).spawn(n)``, keys ``(0,)`` to
+``(n - 1,)``) and of every other run's, whatever the runs' seeds."""
 
 
 @dataclass(frozen=True)
@@ -82,35 +94,128 @@ class EvaluationPlan:
                 "truth_requests": self.truth_requests}  # fmt: skip
 
 
+def evaluation_streams(seed: int, n: int) -> list[np.random.Generator]:
+    """The ``n`` evaluation streams of the run with root ``seed``: children of
+    ``SeedSequence(seed, spawn_key=(EVALUATION_STREAM,))``, never one of any run's
+    simulation streams (a list of seeds such as ``[0, 1]`` included)."""
+    root = np.random.SeedSequence(seed, spawn_key=(EVALUATION_STREAM,))
+    return [np.random.default_rng(child) for child in root.spawn(n)]
+
+
 def evaluate_run(folder: Path, config: SimulationConfig, plan: EvaluationPlan) -> pd.DataFrame:
     """Estimate the targets on the run's log of ``plan.log`` and add each target's true value
-    (after the same training) on the run's world; written to ``estimates.csv`` in ``folder``.
+    (after the same training) over the held-out period of that log (:func:`held_out_truth`);
+    written to ``estimates.csv`` in ``folder``.
 
-    Streams come from the run's seed, so a run's estimates are the same wherever it runs.
+    Streams come from the run's seed (:func:`evaluation_streams`), so a run's estimates are the
+    same wherever it runs.
     """
     step = read_manifest(folder)["steps"]["simulate"]
     log = folder / step["logs"][policy_label(plan.log)]
-    streams = spawn_generators(config.seed + 1, len(plan.targets) + len(plan.estimators) + 1)
+    streams = evaluation_streams(config.seed, len(plan.targets) + len(plan.estimators) + 1)
     targets = build_policies(list(plan.targets), streams[: len(plan.targets)])
     estimators = [make_estimator(spec, rng=stream)
                   for spec, stream in zip(plan.estimators, streams[len(plan.targets):-1],
                                           strict=True)]  # fmt: skip
     frame = evaluate_log(log, targets, estimators, train_fraction=plan.train_fraction)
-    from simulator import true_value  # the face may wire the simulator in
-
-    env = make_env_factory(config.env, config.env_params)()
-    try:
-        env.reset(seed=int(step["seeds"]["env"]))
-        truth_seed = int(streams[-1].integers(2**31))
-        truths = {name: true_value(env, policy, n_requests=plan.truth_requests, seed=truth_seed)
-                  for name, policy in targets.items()}  # fmt: skip
-    finally:
-        env.close()
-    frame["true_value"] = [truths[name].value for name in frame["target"]]
-    frame["true_value_stderr"] = [truths[name].standard_error for name in frame["target"]]
+    truths = held_out_truth(
+        make_env_factory(config.env, config.env_params)(),
+        env_seed=int(step["seeds"]["env"]),
+        log=log,
+        targets=targets,
+        train_fraction=plan.train_fraction,
+        n_requests=plan.truth_requests,
+        rng=streams[-1],
+    )
+    frame["true_value"] = [truths[name][0] for name in frame["target"]]
+    frame["true_value_stderr"] = [truths[name][1] for name in frame["target"]]
     with atomic_path(folder / ESTIMATES_FILE) as temporary:
         frame.to_csv(temporary, index=False)
     return frame
+
+
+def held_out_truth(
+    env: Any,
+    *,
+    env_seed: int,
+    log: Path,
+    targets: dict[str, Policy],
+    train_fraction: float,
+    n_requests: int,
+    rng: np.random.Generator,
+    points: int = TRUTH_POINTS,
+) -> dict[str, tuple[float, float]]:
+    """Each target's true value per request over the held-out period of ``log``: what its
+    estimates estimate. Returns ``{name: (value, standard error)}``; closes ``env``.
+
+    The held-out period is the steps (``times``) of the rows that :func:`evaluate_log` holds out
+    (all but the oldest ``train_fraction``). ``env`` is reset with the run's ``env_seed`` and
+    replayed with the logged slates, so at each step its world (drifted tastes, trends, arrived
+    items and users, fatigue, the clicks the logger drew, the time of day) is the one the logger
+    met. At ``min(points, held-out steps)`` steps evenly spread over the held-out period (the
+    first and the last included), ``simulator.true_value`` takes the target's exact expected
+    reward on that step's world, frozen, over ``n_requests / points`` fresh requests; the
+    truth is the mean of these values (its standard error from theirs). In a world that does
+    not change it equals the value at reset; in one that drifts it follows the drift the
+    estimates see, rather than the world as it was at reset.
+    """
+    from simulator import true_value  # the face may wire the simulator in
+
+    try:
+        times = open_log(log).read_times()
+        held = np.unique(times[~time_split_mask(times, train_fraction)])
+        chosen = held[np.unique(np.linspace(0, held.size - 1, min(points, held.size)).round()
+                                .astype(np.int64))]  # fmt: skip
+        per_point = max(1, -(-n_requests // chosen.size))
+        seeds = [int(seed) for seed in rng.integers(2**31, size=chosen.size)]
+        values: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+        raw, _ = env.reset(seed=env_seed)
+        pending = iter(enumerate(chosen))
+        point, wanted = next(pending, (0, None))
+        batches = iter_log_batches(log)
+        buffered: LoggedBandit | None = None
+        while wanted is not None:
+            obs = as_observation(raw)
+            now = int(obs.times[0])
+            if now == wanted:
+                for name, policy in targets.items():  # the same requests for every target
+                    value = true_value(env, policy, n_requests=per_point, seed=seeds[point])
+                    values[name].append((value.value, value.standard_error))
+                point, wanted = next(pending, (0, None))
+                if wanted is None:
+                    break
+            rows, buffered = _take_rows(batches, buffered, obs.n_requests, log)
+            if not np.array_equal(rows.observation.times, obs.times) or not np.array_equal(
+                rows.observation.candidate_ids[:, : obs.candidate_ids.shape[1]], obs.candidate_ids
+            ):
+                raise InputValueError(
+                    f"{log}: replaying its slates from the environment's seed {env_seed} does "
+                    f"not give its requests back at step {now}; the log is not of this world."
+                )
+            raw, *_ = env.step(rows.decision.slates)
+    finally:
+        env.close()
+    return {name: (float(np.mean([v for v, _ in found])),
+                   float(np.sqrt(np.sum(np.square([se for _, se in found]))) / len(found)))
+            for name, found in values.items()}  # fmt: skip
+
+
+def _take_rows(
+    batches: Iterator[LoggedBandit], buffered: LoggedBandit | None, count: int, log: Path
+) -> tuple[LoggedBandit, LoggedBandit | None]:
+    """The next ``count`` rows of the log (from ``buffered``, then ``batches``) and what is
+    left over."""
+    parts, have = [], 0
+    while have < count:
+        if buffered is None or len(buffered) == 0:
+            buffered = next(batches, None)
+            if buffered is None:
+                raise InputValueError(f"{log} ends before the steps it holds out.")
+        need = min(count - have, len(buffered))
+        parts.append(buffered.take(np.arange(need)))
+        buffered = buffered.take(np.arange(need, len(buffered)))
+        have += need
+    return (parts[0] if len(parts) == 1 else LoggedBandit.concat(parts)), buffered
 
 
 def estimator_errors(estimates: pd.DataFrame) -> pd.DataFrame:

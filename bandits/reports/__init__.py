@@ -1,7 +1,12 @@
 """Reports of runs: summary tables, figures and their rendering. Nothing here writes files."""
 
 from bandits.reports.estimates import plot_estimates
-from bandits.reports.plots import plot_cumulative_regret, plot_reward_rate
+from bandits.reports.plots import (
+    plot_click_rate,
+    plot_cumulative_regret,
+    plot_engagement_rate,
+    plot_reward_rate,
+)
 from bandits.reports.render import markdown_table, render_html, render_markdown
 from bandits.reports.report import Report, build_report
 from bandits.reports.segment_plots import plot_segments
@@ -15,7 +20,9 @@ __all__ = [
     "build_report",
     "check_trace",
     "markdown_table",
+    "plot_click_rate",
     "plot_cumulative_regret",
+    "plot_engagement_rate",
     "plot_estimates",
     "plot_reward_rate",
     "plot_segments",

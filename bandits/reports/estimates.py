@@ -5,6 +5,7 @@ the reference. Nothing here writes files."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ SPREAD = 0.6
 """Width, in estimator slots, over which the runs of one estimator are spread side by side."""
 
 PANELS_PER_ROW = 3
+
+TITLE_WIDTH = 30
+"""Characters per line of a panel's title: a longer target name is wrapped, never cut."""
 
 
 def plot_estimates(estimates: pd.DataFrame) -> Figure:
@@ -49,18 +53,41 @@ def plot_estimates(estimates: pd.DataFrame) -> Figure:
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, target in zip(axes, targets, strict=False):
         _panel(ax, estimates[estimates["target"] == target], estimators)
-        ax.set_title(str(target))
+        ax.set_title(wrap_name(str(target)), fontsize="medium")
     for ax in axes[len(targets) :]:
         ax.set_visible(False)
     legend: dict[str, Artist] = {}  # label -> handle, over every panel, in order
     for ax in axes[: len(targets)]:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             legend.setdefault(label, handle)
-    figure.legend(list(legend.values()), list(legend), loc="outside right upper",
-                  fontsize="small")  # fmt: skip
+    # below the panels, where neither the figure's title nor a panel's can be under it
+    figure.legend(list(legend.values()), list(legend), loc="outside lower center",
+                  ncols=min(len(legend), 4), fontsize="small")  # fmt: skip
     level = _confidence(estimates)
     figure.suptitle(f"Off-policy estimates with their {level}intervals, by target")
     return figure
+
+
+def wrap_name(name: str, width: int = TITLE_WIDTH) -> str:
+    """``name`` on lines of at most ``width`` characters, broken after a ``,``, ``:`` or
+    space where it can be (a spec's parameters stay whole) and inside a longer part only
+    where it must; joining the lines gives ``name`` back, so nothing is cut."""
+    lines: list[str] = []
+    line = ""
+    for part in re.split(r"(?<=[,: ])", name):
+        while len(part) > width:  # a part longer than a line: broken where it must be
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(part[:width])
+            part = part[width:]
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    if line or not lines:
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _panel(ax: Axes, rows: pd.DataFrame, estimators: list[str]) -> None:

@@ -49,6 +49,37 @@ def plot_reward_rate(trace: pd.DataFrame) -> Figure:
     )  # fmt: skip
 
 
+def plot_click_rate(trace: pd.DataFrame) -> Figure:
+    """Clicks per request so far (the running click-through rate, from the trace's
+    ``clicks`` whatever the reward is) against requests served, one line per policy; mean and
+    one-standard-error band over runs as in :func:`plot_cumulative_regret`.
+
+    Parameters
+    ----------
+    trace : pandas.DataFrame
+        Columns ``policy``, ``requests``, ``clicks`` (per step) and optionally ``run``.
+    """
+    return _running_rate(trace, "clicks", "clicks per request so far",
+                         "Click-through rate by policy")  # fmt: skip
+
+
+def plot_engagement_rate(trace: pd.DataFrame) -> Figure:
+    """Engagement (watch time) per request so far against requests served, one line per
+    policy, as :func:`plot_click_rate` from the trace's ``engagement``."""
+    return _running_rate(trace, "engagement", "engagement (watch time) per request so far",
+                         "Engagement by policy")  # fmt: skip
+
+
+def _running_rate(trace: pd.DataFrame, column: str, ylabel: str, title: str) -> Figure:
+    """The running sum of the per-step ``column`` over requests served, per policy and run."""
+    check_trace(trace, ("step", "requests", column))
+    keys = ["policy", "run"] if "run" in trace.columns else ["policy"]
+    ordered = trace.sort_values([*keys, "step"], kind="stable")
+    running = ordered.groupby(keys, sort=False)[column].cumsum() / ordered["requests"]
+    return _plot_over_requests(ordered.assign(rate=running), "rate", ylabel, title,
+                               best_low=False)  # fmt: skip
+
+
 def _plot_over_requests(
     trace: pd.DataFrame, column: str, ylabel: str, title: str, *, best_low: bool
 ) -> Figure:

@@ -8,11 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from bandits.reports.estimates import plot_estimates
-from bandits.reports.plots import plot_cumulative_regret, plot_reward_rate
+from bandits.reports.plots import (
+    plot_click_rate,
+    plot_cumulative_regret,
+    plot_engagement_rate,
+    plot_reward_rate,
+)
 from bandits.reports.render import render_html, render_markdown
 from bandits.reports.segment_plots import plot_segments
 from bandits.reports.summary import summarize_trace
@@ -74,7 +80,9 @@ def build_report(
     title: str = "Run",
     segments: pd.DataFrame | None = None,
 ) -> Report:
-    """The report of a run: per-policy summary, cumulative regret and reward plots and, if
+    """The report of a run: per-policy summary, cumulative regret and reward plots, the
+    click-through rate and engagement when the trace records them (``clicks``, ``engagement``
+    all finite) and, if
     given, the segments and the off-policy estimates (a table and a figure of the estimates
     with their intervals against the true values, when the table has them).
 
@@ -108,6 +116,14 @@ def build_report(
         "Reward per request so far, per policy",
         plot_reward_rate(trace),
     )
+    for column, name, caption, plot in (
+        ("clicks", "ctr.png", "Click-through rate (clicks per request so far), per policy",
+         plot_click_rate),
+        ("engagement", "engagement.png", "Engagement (watch time) per request so far, per "
+         "policy", plot_engagement_rate),
+    ):  # fmt: skip
+        if column in trace.columns and np.isfinite(trace[column].to_numpy(dtype=float)).all():
+            report.figures[name] = (caption, plot(trace))
     report.tables["summary"] = summary
     report.sections.append(("Policies", summary))
     if segments is not None:

@@ -1,8 +1,8 @@
 """Rewards by segment of requests and shown items, from logs streamed batch by batch: new
-users (no history yet) against returning ones, positions that showed an item the policy had
-never shown before against items it had, and, when the log names its context columns, the
-requests of each device, time of day, weekday, season or location
-(:mod:`bandits.reports.context_signals`)."""
+users (no history yet) against returning ones, positions that showed a newly released item
+(shown within ``NEW_ITEM_STEPS`` steps of its ``valid_from`` in the log's item table) against
+older items, and, when the log names its context columns, the requests of each device, time of
+day, weekday, season or location (:mod:`bandits.reports.context_signals`)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ import numpy as np
 import pandas as pd
 
 from bandits.logged import LoggedBandit
-from bandits.models.id_codes import IdCodes
 from bandits.observation import PAD_ID
 from bandits.reports.context_signals import context_signals
 from bandits.reports.summary import t_interval
+
+NEW_ITEM_STEPS = 48
+"""Default window of a new item: shown fewer than this many steps (the unit of the log's
+``times``) after its release (``valid_from``). 48 steps is a day of the StreamingService
+world, whose novelty boost halves in about 34 steps."""
 
 SEGMENT_COLUMNS = ("policy", "dimension", "segment", "count", "reward_per_count")
 """Columns of :func:`segment_table`: ``dimension`` is what splits (``user``, ``item``,
@@ -30,19 +34,24 @@ class SegmentTotals:
     """Running sums of one policy's log, batch after batch (memory: the item ids it showed).
 
     Segments: ``new user`` / ``returning user`` count requests (a request is a new user's
-    when its history is empty) with their slate reward; ``new item`` / ``seen item`` count
-    shown positions (an item is new the first time this policy shows it) with their reward;
-    with ``context_names`` (the log's names of its context columns), each level of each
-    context signal among them counts its requests with their slate reward.
+    when its history is empty) with their slate reward; ``new item`` / ``older item`` count
+    shown positions with their reward: an item is new when shown at a time ``t`` with
+    ``valid_from <= t < valid_from + new_item_steps`` (its release in the log's item table),
+    unless it was there from the start (``valid_from`` at or before the log's first time, or
+    always available); with ``context_names`` (the log's names of its context columns), each
+    level of each context signal among them counts its requests with their slate reward.
     """
 
-    def __init__(self, context_names: Sequence[str] | None = None) -> None:
-        self._shown = IdCodes()  # the item ids shown so far
+    def __init__(
+        self, context_names: Sequence[str] | None = None, new_item_steps: int = NEW_ITEM_STEPS
+    ) -> None:
+        self.new_item_steps = int(new_item_steps)
+        self._start: int | None = None  # the log's first time
         self._signals = context_signals(context_names or [])
         self._sums: dict[tuple[str, str], list[float]] = {
             key: [0, 0.0]
             for key in [("user", "new user"), ("user", "returning user"),
-                        ("item", "new item"), ("item", "seen item")]
+                        ("item", "new item"), ("item", "older item")]
             + [(signal.dimension, label) for signal in self._signals for label in signal.labels]
         }  # fmt: skip
 
@@ -53,17 +62,16 @@ class SegmentTotals:
         slate_reward = log.slate_rewards
         self._count(("user", "new user"), fresh_user, slate_reward)
         self._count(("user", "returning user"), ~fresh_user, slate_reward)
-        ids = np.take_along_axis(obs.candidate_ids, log.decision.slates, axis=1).ravel()
+        if self._start is None and len(log):
+            self._start = int(obs.times.min())
+        rows = np.take_along_axis(obs.candidate_rows, log.decision.slates, axis=1)
+        released = obs.items.valid_from[rows]
+        age = obs.times[:, None] - released  # steps since release at each shown position
+        start = obs.times.min(initial=0) if self._start is None else self._start
+        new = ((released > start) & (age < self.new_item_steps)).ravel()
         rewards = log.feedback.rewards.ravel()
-        seen_before = self._shown.encode(ids) >= 0
-        _, first = np.unique(ids, return_index=True)  # an id new in this batch: its first
-        new = ~seen_before  # showing is new, later ones are seen
-        later = np.ones(ids.size, dtype=bool)
-        later[first] = False
-        new &= ~later
         self._count(("item", "new item"), new, rewards)
-        self._count(("item", "seen item"), ~new, rewards)
-        self._shown.add(ids)
+        self._count(("item", "older item"), ~new, rewards)
         for signal in self._signals:
             levels = signal.levels(obs.context)
             for index, label in enumerate(signal.labels):
@@ -86,13 +94,15 @@ class SegmentTotals:
 def segment_table(
     logs: Iterable[tuple[str, Iterable[LoggedBandit]]],
     context_names: Sequence[str] | None = None,
+    new_item_steps: int = NEW_ITEM_STEPS,
 ) -> pd.DataFrame:
     """Rewards by segment for each ``(policy, batches)``: columns ``SEGMENT_COLUMNS``;
     ``context_names`` (the logs' names of their context columns, e.g.
-    :attr:`bandits.logs.LogFile.context_names`) adds the context signals' segments."""
+    :attr:`bandits.logs.LogFile.context_names`) adds the context signals' segments;
+    ``new_item_steps`` is the window of a new item (see :class:`SegmentTotals`)."""
     tables = []
     for policy, batches in logs:
-        totals = SegmentTotals(context_names)
+        totals = SegmentTotals(context_names, new_item_steps)
         for batch in batches:
             totals.add(batch)
         tables.append(totals.table(policy))

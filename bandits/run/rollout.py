@@ -28,8 +28,20 @@ TRACE_COLUMNS = (
     "regret",
     "cumulative_reward",
     "cumulative_regret",
+    "clicks",
+    "engagement",
 )
-"""Columns of a rollout trace: one row per step (batch); sums over the batch's requests."""
+"""Columns of a rollout trace: one row per step (batch); sums over the batch's requests.
+``clicks`` and ``engagement`` are the sums of the feedback's ``CLICK_SIGNAL`` and
+``ENGAGEMENT_SIGNAL`` signals (NaN when the environment does not give them), apart from the
+scalar ``reward`` (which may be either, or a mix)."""
+
+CLICK_SIGNAL = "click"
+"""The feedback signal counted as clicks (the simulator's worlds always give it)."""
+
+ENGAGEMENT_SIGNAL = "watch_time"
+"""The feedback signal counted as engagement (the simulator's watch time, when its reward
+has one)."""
 
 TRUTH_KEYS = ("expected_reward", "oracle_reward")
 """Keys of an environment's ``info`` holding the exact expected reward, shape (n_requests,),
@@ -246,9 +258,16 @@ class RunningTrace:
             "regret": regret,
             "cumulative_reward": self.cumulative_reward,
             "cumulative_regret": self.cumulative_regret,
+            "clicks": _signal_total(feedback, CLICK_SIGNAL),
+            "engagement": _signal_total(feedback, ENGAGEMENT_SIGNAL),
         }
         self.step += 1
         return row
+
+
+def _signal_total(feedback: SlateFeedback, name: str) -> float:
+    values = feedback.signals.get(name)
+    return float("nan") if values is None else float(np.sum(values))
 
 
 def _total(truth: dict[str, Any], key: str) -> float:

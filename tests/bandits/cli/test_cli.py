@@ -115,7 +115,7 @@ def test_report_writes_plot_tables_and_pages(run_dir):
                  "report.html"):  # fmt: skip
         assert (run_dir / name).stat().st_size > 0
     segments = pd.read_csv(run_dir / "segments.csv")
-    assert set(segments["segment"]) == {"new user", "returning user", "new item", "seen item"}
+    assert set(segments["segment"]) == {"new user", "returning user", "new item", "older item"}
     assert "Reward by segment" in (run_dir / "report.md").read_text()
     assert (run_dir / "regret.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (run_dir / "report.md").read_text()
@@ -230,7 +230,8 @@ def test_report_shows_no_nan_for_empty_warnings(run_dir):
     invoke("evaluate", run_dir / "logs" / "uniform.parquet", "-t", "uniform", "--out",
            run_dir / "estimates.csv")  # fmt: skip
     invoke("report", run_dir)
-    assert "nan" not in (run_dir / "report.md").read_text().split("Off-policy estimates")[1]
+    estimates = (run_dir / "report.md").read_text().split("## Off-policy estimates")[1]
+    assert "nan" not in estimates
 
 
 def test_tables_in_80_columns_never_cut_a_policy_spec(tmp_path, monkeypatch):
@@ -345,7 +346,8 @@ def test_report_segments_requests_by_the_context_signals_the_logs_record(tmp_pat
 def test_report_draws_the_estimates_with_their_intervals(run_dir):
     invoke("evaluate", run_dir / "logs" / "uniform.parquet", "-t", "uniform", "-t",
            "linucb:alpha=0.5", "--out", run_dir / "estimates.csv", "--overwrite")  # fmt: skip
-    assert invoke("report", run_dir).exit_code == 0
+    reported = invoke("report", run_dir)
+    assert reported.exit_code == 0, reported.output
     assert (run_dir / "estimates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (run_dir / "report.md").read_text()
     assert (
@@ -353,7 +355,8 @@ def test_report_draws_the_estimates_with_their_intervals(run_dir):
         "(estimates.png)" in markdown
     )
     page = (run_dir / "report.html").read_text()
-    assert page.count('<img src="data:image/png;base64,') == 4  # regret, reward, segments, OPE
+    # regret, reward, click-through rate, segments, OPE
+    assert page.count('<img src="data:image/png;base64,') == 5
     manifest = json.loads((run_dir / "manifest.json").read_text())
     files = {name.rsplit("/", 1)[-1] for name in manifest["steps"]["report"]["files"]}
     assert {"estimates.png", "segments.png", "segments.csv", "report.html"} <= files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,9 +18,12 @@ from cli_results import one_line_error
 from typer.testing import CliRunner
 
 from bandits.cli import app
-from bandits.cli.sweep import run_sweep
+from bandits.cli.manifest import read_manifest
+from bandits.cli.sweep import run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
-from bandits.cli.sweep_evaluation import estimator_errors
+from bandits.cli.sweep_evaluation import estimator_errors, evaluation_streams
+from bandits.cli.wiring import build_policies, make_env_factory
+from bandits.run import spawn_generators
 
 runner = CliRunner()
 BANDITS = str(Path(sys.executable).with_name("bandits"))
@@ -98,12 +102,23 @@ def test_another_sweep_into_the_same_folder_is_refused(tmp_path):
 
 def test_the_same_tables_on_local_processes_and_on_a_dask_cluster(tmp_path):
     pytest.importorskip("distributed")
-    config = SweepConfig.from_toml(config_file(tmp_path))
+    evaluate = {"log": "uniform", "targets": ["linucb:alpha=0.5"], "estimators": ["ips", "dr"],
+                "truth_requests": 200}  # fmt: skip
+    config = SweepConfig.from_mapping({**_table(tmp_path), "evaluate": evaluate})
     local = run_sweep(config, tmp_path / "local")
-    dask_config = SweepConfig.from_mapping({**_table(tmp_path), "executor": "dask", "workers": 2})
+    write_sweep_report(config.plan(), tmp_path / "local", local)
+    dask_config = SweepConfig.from_mapping({**_table(tmp_path), "evaluate": evaluate,
+                                            "executor": "dask", "workers": 2})  # fmt: skip
     on_dask = run_sweep(dask_config, tmp_path / "dask")
+    write_sweep_report(dask_config.plan(), tmp_path / "dask", on_dask)
     pd.testing.assert_frame_equal(local.regret, on_dask.regret, check_exact=True)
     pd.testing.assert_frame_equal(local.summary, on_dask.summary, check_exact=True)
+    for name in ("regret.csv", "summary.csv", "estimates.csv", "estimator_errors.csv",
+                 "segments.csv"):  # fmt: skip
+        written = pd.read_csv(tmp_path / "local" / name)
+        assert len(written), name
+        pd.testing.assert_frame_equal(written, pd.read_csv(tmp_path / "dask" / name),
+                                      check_exact=True)  # fmt: skip
 
 
 def _table(tmp_path):
@@ -202,22 +217,28 @@ def test_a_sweep_checks_its_estimators_against_the_true_values(tmp_path):
         "tiny: off-policy estimates with their intervals (true values where known), one "
         "point per seed" in page
     )
-    assert page.count('<img src="data:image/png;base64,') == 4
+    assert page.count('<img src="data:image/png;base64,') == 5  # with the click-through rate
 
     # `bandits report OUT` remakes every table, figure and page from the committed runs
     tables = {name: pd.read_csv(out / name) for name in
               ("regret.csv", "summary.csv", "estimator_errors.csv", "estimates.csv",
                "segments.csv")}  # fmt: skip
     for name in (*tables, "report.html", "report.md", "estimates-tiny.png", "segments-tiny.png",
-                 "regret-tiny.png", "reward-tiny.png"):  # fmt: skip
+                 "regret-tiny.png", "reward-tiny.png", "ctr-tiny.png"):  # fmt: skip
         (out / name).unlink()
     again = runner.invoke(app, ["report", str(out), "--title", "Remade"])
     assert again.exit_code == 0, again.output
     assert "<h1>Remade</h1>" in (out / "report.html").read_text()
     for name, table in tables.items():
         pd.testing.assert_frame_equal(pd.read_csv(out / name), table)
-    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
-    for name in ("estimates-tiny.png", "segments-tiny.png", "regret-tiny.png", "reward-tiny.png"):
+    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 5
+    for name in (
+        "estimates-tiny.png",
+        "segments-tiny.png",
+        "regret-tiny.png",
+        "reward-tiny.png",
+        "ctr-tiny.png",
+    ):
         assert (out / name).stat().st_size > 0
 
 
@@ -275,3 +296,199 @@ def test_estimator_errors_by_hand():
     assert row["coverage"] == pytest.approx(
         2 / 3
     )  # [0, 1.5] misses 2; [2, 5] (edge), [1, 5] hold it
+
+
+DRIFTING = {"n_requests": 20, "n_items": 200, "initial_items": 20, "items_per_step": 4,
+            "item_lifetime": 20, "n_users": 300, "initial_users": 100, "users_per_step": 5,
+            "slate_size": 2, "min_candidates": 6, "max_candidates": 6, "steps_per_day": 8,
+            "drift": 0.5, "drift_every": 2, "trend_amplitude": 0.0, "novelty_weight": 2.0,
+            "novelty_decay": 0.7, "choice_model": "position", "reward": "click"}  # fmt: skip
+"""A world that changes fast: titles arrive and retire, novelty fades, tastes drift."""
+
+
+def test_the_true_value_is_of_the_held_out_period_in_a_drifting_world(tmp_path):
+    from simulator import true_value
+
+    config = SweepConfig.from_mapping({
+        "requests": 1000, "seeds": 4, "policies": ["uniform"], "workers": 2,
+        "evaluate": {"log": "uniform", "targets": ["uniform"], "estimators": ["ips"],
+                     "train_fraction": 0.5, "truth_requests": 1000},
+        "worlds": [{"name": "drift", "env": "bandits/StreamingService-v0", "params": DRIFTING}],
+    })  # fmt: skip
+    out = tmp_path / "out"
+    estimates = run_sweep(config, out).estimates
+    assert estimates is not None
+    # the uniform target on the uniform log: IPS is the mean held-out reward, unbiased for
+    # the truth over the held-out period (within 4 standard errors over the seeds)
+    error = estimates["value"] - estimates["true_value"]
+    spread = np.sqrt(error.var(ddof=1) / len(error))
+    assert abs(error.mean()) <= 4 * spread, error.tolist()
+    # against the world as it was at reset, the same estimates look badly biased
+    at_reset = []
+    for run in config.plan():
+        step = read_manifest(out / "runs" / run.run_id)["steps"]["simulate"]
+        env = make_env_factory(run.config.env, run.config.env_params)()
+        env.reset(seed=step["seeds"]["env"])
+        uniform = build_policies(["uniform"], spawn_generators(0, 1))["uniform"]
+        at_reset.append(true_value(env, uniform, n_requests=1000, seed=1).value)
+    stale = estimates["value"].to_numpy() - np.array(at_reset)
+    assert abs(stale.mean()) > 4 * np.sqrt(stale.var(ddof=1) / len(stale))
+
+
+def test_the_evaluation_streams_never_repeat_a_simulation_stream():
+    def state(generator):
+        return tuple(generator.bit_generator.seed_seq.generate_state(4))
+
+    seen = []
+    for seed in (0, 1):  # seeds = [0, 1]: run 0's old evaluation seed 0 + 1 was run 1's root
+        seen += [state(g) for g in spawn_generators(seed, 4)]  # the simulation's streams
+        seen += [state(g) for g in evaluation_streams(seed, 4)]
+        seen.append(tuple(np.random.SeedSequence(seed).generate_state(4)))
+    assert len(set(seen)) == len(seen)
+
+
+NESTED = 'epsilon-greedy:epsilon=0.1,base="linucb:alpha=0.5,ridge=2.0,model=disjoint"'
+SMALL = """
+[sweep]
+requests = 200
+seeds = 2
+policies = ["uniform", 'NESTED']
+
+[sweep.evaluate]
+log = "uniform"
+targets = ['NESTED']
+estimators = ["ips"]
+truth_requests = 100
+
+[[sweep.worlds]]
+name = "tiny"
+params = {{ n_requests = 20, n_items = 50, min_candidates = 4, max_candidates = 8 }}
+""".replace("NESTED", NESTED)
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """The command's stdout and stderr as an 80-column terminal, captured."""
+    import io
+
+    from rich.console import Console
+
+    from bandits.cli import commands, console
+
+    screens = {"out": io.StringIO(), "err": io.StringIO()}
+    out = Console(file=screens["out"], width=80, force_terminal=True, highlight=False)
+    err = Console(file=screens["err"], width=80, force_terminal=True, highlight=False)
+    monkeypatch.setattr(console, "console", out)
+    monkeypatch.setattr(commands, "console", out)
+    monkeypatch.setattr(console, "err", err)
+    return screens
+
+
+def _plain(text: str) -> str:
+    """Terminal output without its control sequences."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_the_progress_shows_runs_done_rate_and_time_left_and_one_line_per_run(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--workers", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    bar = _plain(terminal["err"].getvalue())
+    assert "2/2" in bar and "requests/s" in bar  # runs done, requests per second
+    assert re.search(r"\b\d+:\d\d:\d\d\b", bar)  # time left
+    lines = _plain(terminal["out"].getvalue()).splitlines()
+    assert sum("committed" in line for line in lines) == 2  # a log line per finished run
+
+
+def test_a_resumed_sweep_starts_its_progress_at_the_committed_runs(tmp_path):
+    config = SweepConfig.from_toml(config_file(tmp_path, text=SMALL))
+    out = tmp_path / "out"
+    run_sweep(config, out)
+    shutil.rmtree(out / "runs" / "tiny-seed1")
+    started, finished = [], []
+    run_sweep(config, out, on_start=lambda *a: started.append(a),
+              on_run=lambda *a: finished.append(a))  # fmt: skip
+    assert started == [(1, 2)] and finished == [("tiny-seed1", 2, 2)]
+
+
+def test_a_resumed_sweep_bar_does_not_start_at_zero(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["sweep", str(config), "--out", str(out)]).exit_code == 0
+    shutil.rmtree(out / "runs" / "tiny-seed1")
+    terminal["err"].seek(0)
+    terminal["err"].truncate()
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    bar = _plain(terminal["err"].getvalue())
+    assert "1/2" in bar and "0/2" not in bar
+
+
+def test_quiet_prints_no_bar_but_a_line_per_run(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert terminal["err"].getvalue() == ""
+    lines = _plain(terminal["out"].getvalue()).splitlines()
+    assert sum("committed" in line for line in lines) == 2
+
+
+def _column(table: str, header: str, following: str) -> list[str]:
+    """The cells of the column ``header`` (folded lines joined) of a rendered Rich table,
+    read between the header's start and the start of the ``following`` column."""
+    lines = table.splitlines()
+    top = next(i for i, line in enumerate(lines) if header in line and following in line)
+    start, stop = lines[top].index(header), lines[top].index(following)
+    cells, cell = [], ""
+    for line in lines[top + 2 :]:  # after the header's rule
+        if not line.strip():
+            break
+        part = line[start:stop].strip()
+        if line[:start].strip() and cell:  # a new row starts (its first column is filled)
+            cells.append(cell)
+            cell = ""
+        cell += part
+    cells.append(cell)
+    return cells
+
+
+def test_an_80_column_summary_never_cuts_a_long_policy_spec(tmp_path, terminal):
+    config = config_file(tmp_path, text=SMALL)
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = _plain(terminal["out"].getvalue())
+    assert "…" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert NESTED in _column(text, "policy", "runs")
+    assert NESTED in _column(text, "target", "estimator")
+
+
+def test_seed_is_refused_when_the_config_lists_its_seeds(tmp_path):
+    config = config_file(tmp_path, seeds="[0, 1]")
+    result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "out"),
+                                 "--seed", "3"])  # fmt: skip
+    one_line_error(result, "--seed 3", "seeds = [0, 1]", "drop --seed")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_streaming_run_logs_item_releases_and_segments_its_new_items(tmp_path):
+    from bandits.cli.reporting import run_segments
+    from bandits.logs import read_log
+
+    run = tmp_path / "run"
+    args = ["simulate", "--env", "bandits/StreamingService-v0", "--env-param", "n_requests=20",
+            "--env-param", "initial_items=60", "--env-param", "n_items=300", "--requests",
+            "400", "--policy", "uniform", "--quiet", "--out", str(run)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    log = read_log(run / "logs" / "uniform.parquet")
+    released = log.items.valid_from
+    assert log.items.has_windows and (released > 0).any()  # titles arrive during the run
+    segments = run_segments(run).set_index(["dimension", "segment"])
+    assert segments.loc[("item", "new item"), "count"] > 0
+    assert {"phone", "tv", "desktop"} <= set(segments.loc["device"].index)

@@ -89,3 +89,38 @@ def test_missing_columns_and_empty_tables_are_named():
         plot_estimates(one_run().drop(columns="ci_high"))
     with pytest.raises(InputValueError, match="no rows"):
         plot_estimates(one_run().iloc[:0])
+
+
+LONG = 'epsilon-greedy:epsilon=0.1,base="linucb:alpha=0.5,ridge=2.0,model=disjoint"'
+
+
+def test_long_target_names_are_wrapped_whole_and_the_legend_overlaps_nothing():
+    frame = one_run().replace({"target": {"t1": LONG, "t2": "t2"}})
+    figure = plot_estimates(frame)
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    title = axes[0].get_title()
+    assert "\n" in title and title.replace("\n", "") == LONG  # wrapped, nothing cut
+    assert max(len(line) for line in title.split("\n")) <= 30
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)  # lays the figure out (constrained layout), as savefig does
+    (legend,) = figure.legends
+    box = legend.get_window_extent(renderer)
+    others = [figure._suptitle.get_window_extent(renderer)]
+    for ax in axes:
+        others += [ax.title.get_window_extent(renderer), ax.get_tightbbox(renderer)]
+    assert not any(box.overlaps(other) for other in others)
+    # the titles fit in the figure: no line of a title runs past its edges
+    width = figure.bbox.width
+    for ax in axes:
+        extent = ax.title.get_window_extent(renderer)
+        assert extent.x0 >= 0 and extent.x1 <= width
+
+
+@pytest.mark.parametrize("name", ["", "short", LONG, "a" * 75, "x, y: z" * 9])
+def test_wrap_name_gives_the_name_back(name):
+    from bandits.reports.estimates import wrap_name
+
+    lines = wrap_name(name, 30).split("\n")
+    assert "".join(lines) == name and all(len(line) <= 30 for line in lines)

@@ -88,3 +88,35 @@ def test_reward_rate_is_the_running_reward_per_request_with_a_band_over_runs():
     assert low == pytest.approx(0.1) and high == pytest.approx(0.3)  # sem of (0.1, 0.3) = 0.1
     assert ax.get_ylabel() == "reward per request so far"
     assert ax.get_title() == "Reward per request by policy"
+
+
+def test_click_rate_is_the_running_clicks_per_request_whatever_the_reward():
+    from bandits.reports.plots import plot_click_rate, plot_engagement_rate
+
+    trace = pd.DataFrame({"policy": ["a"] * 3 + ["b"] * 3, "step": [0, 1, 2] * 2,
+                          "requests": [10, 20, 30] * 2, "clicks": [1.0, 3.0, 2.0, 0.0, 5.0, 4.0],
+                          "engagement": [10.0, 0.0, 20.0, 5.0, 5.0, 5.0]})  # fmt: skip
+    (ax,) = plot_click_rate(trace).axes
+    assert ax.get_title() == "Click-through rate by policy"
+    assert ax.get_ylabel() == "clicks per request so far"
+    a, b = ax.lines
+    np.testing.assert_allclose(a.get_ydata(), [0.1, 0.2, 0.2])  # 1/10, 4/20, 6/30
+    np.testing.assert_allclose(b.get_ydata(), [0.0, 0.25, 0.3])
+    (ax,) = plot_engagement_rate(trace).axes
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [1.0, 0.5, 1.0])
+    assert ax.get_title() == "Engagement by policy"
+
+
+def test_the_report_draws_the_click_rate_only_when_the_trace_has_clicks():
+    from bandits.reports import build_report
+
+    trace = pd.DataFrame({"policy": "a", "step": [0, 1], "requests": [10, 20],
+                          "reward": [1.0, 2.0], "expected_reward": [1.0, 2.0],
+                          "oracle_reward": [2.0, 2.0], "regret": [1.0, 0.0],
+                          "cumulative_reward": [1.0, 3.0],
+                          "cumulative_regret": [1.0, 1.0]})  # fmt: skip
+    assert set(build_report(trace).figures) == {"regret.png", "reward.png"}  # an older trace
+    clicked = trace.assign(clicks=[2.0, 1.0], engagement=np.nan)
+    assert set(build_report(clicked).figures) == {"regret.png", "reward.png", "ctr.png"}
+    watched = clicked.assign(engagement=[3.0, 4.0])
+    assert "engagement.png" in build_report(watched).figures

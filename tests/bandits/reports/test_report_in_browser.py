@@ -59,8 +59,8 @@ def test_a_run_report_renders_with_every_image(tmp_path):
     assert runner.invoke(app, args).exit_code == 0
     assert runner.invoke(app, ["report", str(run), "--title", "Browser <check>"]).exit_code == 0
     probe = open_in_browser(run / "report.html", tmp_path)
-    # regret, reward and segments; the summary and segment tables
-    assert probe == {"images": 3, "loaded": 3, "tables": 2, "title": "Browser <check>"}
+    # regret, reward, click-through rate and segments; the summary and segment tables
+    assert probe == {"images": 4, "loaded": 4, "tables": 2, "title": "Browser <check>"}
 
 
 def test_a_sweep_report_renders_with_every_image(tmp_path):
@@ -74,5 +74,6 @@ def test_a_sweep_report_renders_with_every_image(tmp_path):
     result = runner.invoke(app, ["sweep", str(config), "--out", str(out), "--workers", "1"])
     assert result.exit_code == 0, result.output
     probe = open_in_browser(out / "report.html", tmp_path)
-    # per world: regret, reward and segments figures; regret and segment tables
-    assert probe["images"] == 6 and probe["loaded"] == 6 and probe["tables"] == 4
+    # per world: regret, reward, click-through rate and segments figures; regret and segment
+    # tables
+    assert probe["images"] == 8 and probe["loaded"] == 8 and probe["tables"] == 4

@@ -1,4 +1,5 @@
-"""Rewards by segment: new against returning users, new against seen items, batch by batch."""
+"""Rewards by segment: new against returning users, newly released against older items,
+batch by batch."""
 
 from __future__ import annotations
 
@@ -10,27 +11,26 @@ import pytest
 from factories import random_log
 from matplotlib.container import BarContainer, ErrorbarContainer
 
+from bandits.decision import SlateDecision
+from bandits.feedback import SlateFeedback
+from bandits.items import ALWAYS_FROM, ItemTable
 from bandits.logged import LoggedBandit
-from bandits.observation import PAD_ID
+from bandits.observation import PAD_ID, SlateObservation
 from bandits.reports import SegmentTotals, plot_segments, segment_intervals, segment_table
 
 
-def loop_totals(log, shown=None):
-    """The same sums, request by request and position by position."""
-    shown = set() if shown is None else shown
-    sums = {"new user": [0, 0.0], "returning user": [0, 0.0], "new item": [0, 0.0],
-            "seen item": [0, 0.0]}  # fmt: skip
+def loop_totals(log):
+    """The user sums, request by request (every item of ``random_log`` is always available,
+    so every shown item is an older one)."""
+    sums = {"new user": [0, 0.0], "returning user": [0, 0.0], "older item": [0, 0.0]}
     obs = log.observation
     for i in range(len(log)):
         user = "new user" if (obs.history[i] == PAD_ID).all() else "returning user"
         sums[user][0] += 1
         sums[user][1] += float(log.feedback.rewards[i].sum())
-        for k, index in enumerate(log.decision.slates[i]):
-            item = int(obs.candidate_ids[i, index])
-            name = "seen item" if item in shown else "new item"
-            shown.add(item)
-            sums[name][0] += 1
-            sums[name][1] += float(log.feedback.rewards[i, k])
+        for k in range(log.slate_size):
+            sums["older item"][0] += 1
+            sums["older item"][1] += float(log.feedback.rewards[i, k])
     return sums
 
 
@@ -45,7 +45,46 @@ def test_segments_equal_a_row_by_row_count_in_any_batching(batches):
             assert table.loc[name, "reward_per_count"] == pytest.approx(total / count)
     assert table.loc["new user", "count"] + table.loc["returning user", "count"] == 60
     slate_size = log.decision.slates.shape[1]
-    assert table.loc["new item", "count"] + table.loc["seen item", "count"] == 60 * slate_size
+    assert table.loc["new item", "count"] == 0
+    assert table.loc["older item", "count"] == 60 * slate_size
+
+
+def released_log():
+    """Four requests at times 0, 0, 5, 9, slates of two, over items 10 (there from the start:
+    always available), 11 (valid from 0, the log's first time), 12 (released at 3) and 13
+    (released at 8); rewards by hand."""
+    items = ItemTable([10, 11, 12, 13], np.zeros((4, 1)), valid_from=[ALWAYS_FROM, 0, 3, 8])
+    ids = np.array([[10, 11, PAD_ID], [11, 10, PAD_ID], [12, 10, 11], [12, 13, 10]])
+    obs = SlateObservation(
+        context=np.zeros((4, 1)), candidate_ids=ids, n_candidates=np.array([2, 2, 3, 3]),
+        slate_size=2, history=np.full((4, 1), PAD_ID), request_ids=np.arange(4),
+        user_ids=np.arange(4), times=np.array([0, 0, 5, 9]), items=items,
+    )  # fmt: skip
+    slates = np.array([[0, 1], [1, 0], [0, 2], [0, 1]])  # shown: 10 11 | 10 11 | 12 11 | 12 13
+    decision = SlateDecision(slates, np.full(4, 0.5), np.full((4, 2), 0.5))
+    rewards = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 1.0]])
+    return LoggedBandit(obs, decision, SlateFeedback(rewards), np.full(4, "p"))
+
+
+@pytest.mark.parametrize(("window", "new"), [
+    (48, [(2, 0), (3, 0), (3, 1)]),  # 12 at 5 (age 2) and at 9 (age 6), 13 at 9 (age 1)
+    (5, [(2, 0), (3, 1)]),  # 12 at 9 is 6 steps old: older
+    (1, []),  # 13 at 9 is 1 step old: not < 1
+])  # fmt: skip
+def test_new_items_are_those_shown_soon_after_their_release_by_hand(window, new):
+    log = released_log()
+    for batches in ([log], [log.take([0, 1]), log.take([2, 3])]):
+        table = segment_table([("p", batches)], new_item_steps=window).set_index("segment")
+        rewards = log.feedback.rewards
+        fresh = np.zeros(rewards.shape, dtype=bool)
+        for row, position in new:
+            fresh[row, position] = True
+        assert table.loc["new item", "count"] == len(new)
+        assert table.loc["older item", "count"] == 8 - len(new)
+        if new:
+            assert table.loc["new item", "reward_per_count"] == pytest.approx(rewards[fresh].mean())
+        assert table.loc["older item", "reward_per_count"] == pytest.approx(rewards[~fresh].mean())
+        # items 10 and 11, there from the start, are never new however often they are shown
 
 
 def test_an_empty_segment_has_no_rate():

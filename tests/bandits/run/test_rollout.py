@@ -171,3 +171,20 @@ def test_streamed_runs_hand_each_step_to_its_sink_and_keep_nothing(tmp_path):
     for name in steps:
         assert steps[name] == [20] * 6 + [10]
         assert_logs_equal(read_log(tmp_path / f"{name}.parquet"), kept.logs[name])
+
+
+def test_trace_counts_clicks_and_engagement_apart_from_the_reward():
+    env = gym.make("bandits/StreamingService-v0", n_requests=20, slate_size=2, min_candidates=6,
+                   max_candidates=6, n_items=100, initial_items=50)  # fmt: skip
+    result = rollout(env, UniformRandom(rng=spawn_generators(4, 1)[0]), total_requests=130,
+                     seed=4)  # fmt: skip
+    signals, trace = result.log.feedback.signals, result.trace
+    assert trace["clicks"].sum() == pytest.approx(signals["click"].sum())
+    assert trace["engagement"].sum() == pytest.approx(signals["watch_time"].sum())
+    assert trace["engagement"].sum() == pytest.approx(trace["reward"].sum())  # watch time
+    assert trace["clicks"].sum() > 0 and (trace["clicks"] <= 20 * 2).all()
+    assert not np.allclose(trace["clicks"], trace["reward"])  # clicks are not the reward here
+    # the click reward: clicks equal the reward, and no watch time is recorded
+    clicks_only = _run("uniform", seed=2).trace
+    np.testing.assert_allclose(clicks_only["clicks"], clicks_only["reward"])
+    assert clicks_only["engagement"].isna().all()
