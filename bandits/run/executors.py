@@ -107,7 +107,7 @@ def _dask(
     cluster: Any = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)  # fmt: skip
+                               dashboard_address=":0")  # fmt: skip
     client = Client(scheduler if scheduler is not None else cluster)
     try:
         futures = client.map(function, list(tasks), pure=False)
