@@ -67,6 +67,7 @@ from bandits.run import learn_from_log, spawn_generators
 from bandits.run.executors import EXECUTORS
 from bandits.specs import parse_spec, parse_value
 from bandits.validation import (
+    InputTypeError,
     InputValueError,
     check_choice,
     shown,
@@ -211,7 +212,10 @@ def _run_id(seed: int) -> str:
 @friendly_errors
 def sweep(
     config: Annotated[Path, typer.Argument(help="TOML file with a [sweep] table.")],
-    out: Annotated[Path, typer.Option(help="Sweep folder (new, empty, or this sweep's).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Sweep folder (new, empty, or this sweep's); default: the config's out."),
+    ] = None,
     executor: Annotated[
         str | None, typer.Option(help="local (processes, the default) or dask.")
     ] = None,
@@ -242,6 +246,7 @@ def sweep(
     regret with its interval over seeds), summary.csv, regret-<world>.png and report.html.
     """
     settings = read_toml_table(config, "sweep")
+    out = _sweep_folder(out, settings.pop("out", None), config)
     if seed is not None and isinstance(settings.get("seeds"), list):
         raise InputValueError(
             f"--seed {seed} sets the root seed that spawns a count of seeds, but {config} lists "
@@ -640,6 +645,22 @@ LOGGER_ESTIMATORS = [name for name, cls in ESTIMATORS.items()
 def _estimator_name(spec: str) -> str:
     """The registry name of an estimator spec (an unknown one is refused, with the closest)."""
     return check_choice(parse_spec(spec)[0], ESTIMATORS, "estimator")
+
+
+def _sweep_folder(option: Path | None, setting: object, config: Path) -> Path:
+    """``--out``, else the config's ``out`` (a path, relative to the current folder)."""
+    if option is not None:
+        return option
+    if setting is None:
+        raise InputValueError(
+            f'bandits sweep needs a folder to write: --out DIR, or out = "DIR" in the '
+            f"[sweep] table of {config}."
+        )
+    if not isinstance(setting, str) or not setting.strip():
+        raise InputTypeError(
+            f"The 'out' of [sweep] in {config} must be a folder path; got {shown(setting)}."
+        )
+    return Path(setting)
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:

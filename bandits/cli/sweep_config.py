@@ -27,8 +27,10 @@ from bandits.validation import (
 MAX_RUNS = 10_000
 """Most runs (worlds x seeds) one sweep may plan."""
 
-SWEEP_KEYS = ("requests", "seeds", "root_seed", "policies", "grid", "worlds", "evaluate",
-              "executor", "workers", "scheduler")  # fmt: skip
+SWEEP_KEYS = ("requests", "batch_size", "seeds", "root_seed", "policies", "grid", "worlds",
+              "evaluate", "executor", "workers", "scheduler", "out")  # fmt: skip
+BATCH_PARAM = "n_requests"
+"""The world parameter ``batch_size`` sets: requests per step (per policy decision batch)."""
 WORLD_KEYS = ("name", "env", "params")
 WORLD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -78,6 +80,12 @@ class SweepConfig:
         A Dask scheduler's address (then ``executor`` is ``dask``).
     evaluate : EvaluationPlan or None
         Off-policy estimates each run makes on one policy's log, checked against the truth.
+    batch_size : int or None
+        Requests per step in every world (the worlds' ``n_requests``; a world that sets its
+        own must agree). None: each world's own.
+
+    The output folder (``out`` in the file, or ``--out``) is not part of the sweep: the
+    command reads it, so the same sweep can resume into the folder it started in.
     """
 
     requests: int
@@ -88,6 +96,7 @@ class SweepConfig:
     workers: int | None = None
     scheduler: str | None = None
     evaluate: EvaluationPlan | None = None
+    batch_size: int | None = None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SweepConfig:
@@ -105,6 +114,16 @@ class SweepConfig:
         seeds = _seeds(values.get("seeds", 1), root)
         policies = _policies(values.get("policies"), values.get("grid", {}))
         worlds = _worlds(values.get("worlds"), source)
+        batch_size = values.get("batch_size")
+        if batch_size is not None:
+            batch_size = check_integer(batch_size, "batch_size", "[sweep]", low=1, high=10**7)
+            for world in worlds:
+                own = world.params.get(BATCH_PARAM, batch_size)
+                if own != batch_size:
+                    raise InputValueError(
+                        f"{source}: world {world.name!r} sets {BATCH_PARAM} = {shown(own)}, but "
+                        f"[sweep] sets batch_size = {batch_size}; drop one of them."
+                    )
         if len(worlds) * len(seeds) > MAX_RUNS:
             raise InputValueError(
                 f"{source}: {len(worlds)} worlds x {len(seeds)} seeds is more than "
@@ -126,16 +145,18 @@ class SweepConfig:
             workers = check_integer(workers, "workers", "[sweep]", low=1, high=1024)
         evaluate = values.get("evaluate")
         plan = None if evaluate is None else EvaluationPlan.from_mapping(evaluate, policies)
-        return cls(requests, seeds, policies, worlds, executor, workers, scheduler, plan)
+        return cls(requests, seeds, policies, worlds, executor, workers, scheduler, plan,
+                   batch_size)  # fmt: skip
 
     def plan(self) -> list[PlannedRun]:
         """The runs, world by world and seed by seed (the order of the result tables)."""
         runs = []
         for world in self.worlds:
             for index, seed in enumerate(self.seeds):
+                batch = {} if self.batch_size is None else {BATCH_PARAM: self.batch_size}
                 config = SimulationConfig(
                     env=world.env,
-                    env_params=dict(world.params),
+                    env_params={**batch, **world.params},
                     policies=self.policies,
                     total_requests=self.requests,
                     seed=seed,

@@ -24,6 +24,7 @@ from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.sweep_evaluation import estimator_errors, evaluation_streams
 from bandits.cli.wiring import build_policies, make_env_factory
 from bandits.run import spawn_generators
+from bandits.validation import InputValueError
 
 runner = CliRunner()
 BANDITS = str(Path(sys.executable).with_name("bandits"))
@@ -492,3 +493,25 @@ def test_a_streaming_run_logs_item_releases_and_segments_its_new_items(tmp_path)
     segments = run_segments(run).set_index(["dimension", "segment"])
     assert segments.loc[("item", "new item"), "count"] > 0
     assert {"phone", "tv", "desktop"} <= set(segments.loc["device"].index)
+
+
+def test_batch_size_sets_every_worlds_requests_per_step_and_must_agree():
+    table = {"requests": 40, "policies": ["uniform"], "batch_size": 8,
+             "worlds": [{"name": "a", "params": {"n_items": 30}},
+                        {"name": "b", "params": {"n_items": 30, "n_requests": 8}}]}  # fmt: skip
+    runs = SweepConfig.from_mapping(table).plan()
+    assert {run.config.env_params["n_requests"] for run in runs} == {8}
+    table["worlds"][1]["params"]["n_requests"] = 16
+    with pytest.raises(InputValueError, match=r"world 'b' sets n_requests = 16, .* batch_size = 8"):
+        SweepConfig.from_mapping(table)
+
+
+def test_the_output_folder_can_come_from_the_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = CONFIG.replace("requests = 120", 'requests = 40\nout = "from-config"')
+    result = runner.invoke(app, ["sweep", str(config_file(tmp_path, seeds=1, text=text)),
+                                 "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "from-config" / "regret.csv").exists()
+    result = runner.invoke(app, ["sweep", str(config_file(tmp_path, seeds=1)), "--quiet"])
+    one_line_error(result, "needs a folder to write", "--out DIR")
