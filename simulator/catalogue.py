@@ -16,6 +16,10 @@ from simulator.sampling import first_distinct, sample_distinct
 MAX_SCALE = 1e6
 """Largest bias scale: beyond it logits stop being meaningful numbers."""
 
+SORTED_SEARCH_FROM = 2**16
+"""Prefix sums (items of all worlds) beyond which popularity draws are searched in sorted
+order (a sort that pays for itself only when the prefix sums outgrow the cache)."""
+
 MAX_POPULARITY_SHARE = 0.95
 """Largest popularity share of the candidate draw: the uniform rest keeps the number of draws
 needed for distinct candidates bounded."""
@@ -329,25 +333,40 @@ class Catalogue:
         run_start = cumulative[base + initial + first]
         total = initial_mass + cumulative[base + initial + stop] - run_start
 
+        single = total.size == 1  # one world: scalars instead of per-draw gathers
+        sort_keys = cumulative.size > SORTED_SEARCH_FROM
+
         def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
             which, uniforms = rng.random((2, rows.size, m))
             out = self.live_items((uniforms * n_live).astype(np.int64), time)
-            hit_rows, hit_columns = np.nonzero(which < share)
-            world = worlds[rows[hit_rows]]
-            target = uniforms[hit_rows, hit_columns] * total[world]
-            early = target < initial_mass[world]
-            value = np.where(
-                early, start[world] + target, run_start[world] + target - initial_mass[world]
-            )
-            # Binary search of sorted keys walks the prefix sums in order (numpy narrows each
-            # search from the last): about as fast at a million items as at a thousand.
-            order = np.argsort(value)
-            found = np.empty(value.size, dtype=np.int64)
-            found[order] = np.searchsorted(cumulative, value[order], side="right")
-            found -= 1 + world * self.n_items
+            hit = which < share
+            if single:
+                target = uniforms[hit] * total[0]
+                early = target < initial_mass[0]
+                value = np.where(early, start[0] + target, run_start[0] + target - initial_mass[0])
+                offset: NDArray[np.int64] | int = 0
+            else:
+                world = worlds[rows[np.nonzero(hit)[0]]]
+                target = uniforms[hit] * total[world]
+                early = target < initial_mass[world]
+                value = np.where(
+                    early, start[world] + target, run_start[world] + target - initial_mass[world]
+                )
+                offset = world * self.n_items
+            if sort_keys:
+                # Binary search of sorted keys walks the prefix sums in order (numpy narrows
+                # each search from the last): about as fast at a million items as at a
+                # thousand. Prefix sums that fit in cache are searched as they come.
+                order = np.argsort(value)
+                found = np.empty(value.size, dtype=np.int64)
+                found[order] = np.searchsorted(cumulative, value[order], side="right")
+            else:
+                found = np.searchsorted(cumulative, value, side="right")
+            found -= 1
+            found -= offset
             low = np.where(early, 0, initial + first)
             high = np.where(early, initial - 1, initial + stop - 1)
-            out[hit_rows, hit_columns] = np.clip(found, low, high)  # round-off at an edge
+            out[hit] = np.clip(found, low, high)  # round-off at an edge
             return out
 
         return first_distinct(draw, worlds.shape[0], width, rng)

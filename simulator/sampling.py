@@ -40,21 +40,39 @@ def sample_distinct(
     return _by_rejection(population, n_rows, width, rng)
 
 
+TABLE_LIMIT = 2**23
+"""Largest ``n_rows * population`` for which :func:`_by_rejection` checks redraws against a
+table of taken values (one byte each) instead of sorting whole rows again."""
+
+
 def _by_rejection(
     population: int, n_rows: int, width: int, rng: np.random.Generator
 ) -> NDArray[np.int64]:
     """Draw with replacement, then redraw repeated entries until each row is distinct.
 
     An entry is kept if no kept entry of its row holds its value and no earlier redrawn entry
-    does; the others are redrawn. Repeats are found by sorting one int64 key per entry,
+    does; the others are redrawn, in the order (row, value, position), one
+    ``rng.integers`` call per round. Repeats are found by sorting one int64 key per entry,
     ``((2 value + redrawn) width + position)``, which orders a row by value, kept entries
-    first, then by position.
+    first, then by position. When ``n_rows * population <= TABLE_LIMIT``, rounds after the
+    first look only at the redrawn entries, against a table of the values each row holds
+    (:func:`_redraw_with_table`): the same draws, without sorting every row again.
     """
     draws = rng.integers(0, population, size=(n_rows, width), dtype=np.int64)
     positions = np.arange(width)
     keys = draws * (2 * width)
     keys += width + positions  # every entry is new
     rows = np.arange(n_rows)
+    if n_rows * population <= TABLE_LIMIT:
+        keys.sort(axis=1)
+        # All entries are new: keys of one value lie less than width apart, of two values
+        # more than width apart.
+        hit_rows, hit_columns = np.nonzero(np.diff(keys, axis=1) < width)
+        if hit_rows.size == 0:
+            return draws
+        hit_positions = keys[hit_rows, hit_columns + 1] % width
+        fresh = rng.integers(0, population, size=hit_rows.size, dtype=np.int64)
+        return _redraw_with_table(draws, hit_rows, hit_positions, fresh, population, rng)
     while True:
         keys.sort(axis=1)
         values = keys // (2 * width)
@@ -70,6 +88,39 @@ def _by_rejection(
         redrawn = np.zeros(keys.shape, dtype=np.int64)
         redrawn[hit_rows, hit_positions] = 1
         keys = (2 * draws[rows] + redrawn) * width + positions
+
+
+def _redraw_with_table(
+    draws: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    positions: NDArray[np.int64],
+    fresh: NDArray[np.int64],
+    population: int,
+    rng: np.random.Generator,
+) -> NDArray[np.int64]:
+    """The rounds of :func:`_by_rejection` after the first, from its first redraw (``fresh``
+    for the entries at ``rows``, ``positions``), with a table of the values each row holds.
+
+    A round's redrawn entries are repeats if their row holds the value in a kept entry (the
+    table) or in a redrawn entry at an earlier position; in (row, value, position) order, the
+    order the sorted keys give them, they are redrawn again by one ``rng.integers`` call.
+    """
+    n_rows, width = draws.shape
+    # The rows' values before the redraw are those of their kept entries (a repeat repeats one).
+    taken = np.zeros(n_rows * population, dtype=np.bool_)
+    taken[draws + (np.arange(n_rows) * population)[:, None]] = True
+    while True:
+        draws[rows, positions] = fresh
+        cells = rows * population + fresh
+        order = np.argsort(cells * width + positions)
+        rows, positions, cells = rows[order], positions[order], cells[order]
+        repeat = taken[cells]
+        repeat[1:] |= cells[1:] == cells[:-1]
+        taken[cells[~repeat]] = True
+        if not repeat.any():
+            return draws
+        rows, positions = rows[repeat], positions[repeat]
+        fresh = rng.integers(0, population, size=rows.size, dtype=np.int64)
 
 
 def first_distinct(
