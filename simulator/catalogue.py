@@ -11,14 +11,10 @@ from numpy.typing import NDArray
 
 from bandits.items import ALWAYS_FROM, ALWAYS_UNTIL, ItemTable
 from bandits.validation import check_integer, check_real
-from simulator.sampling import first_distinct, sample_distinct
+from simulator.sampling import first_distinct, nearly_sorted_order, sample_distinct
 
 MAX_SCALE = 1e6
 """Largest bias scale: beyond it logits stop being meaningful numbers."""
-
-SORTED_SEARCH_FROM = 2**16
-"""Prefix sums (items of all worlds) beyond which popularity draws are searched in sorted
-order (a sort that pays for itself only when the prefix sums outgrow the cache)."""
 
 MAX_POPULARITY_SHARE = 0.95
 """Largest popularity share of the candidate draw: the uniform rest keeps the number of draws
@@ -334,7 +330,6 @@ class Catalogue:
         total = initial_mass + cumulative[base + initial + stop] - run_start
 
         single = total.size == 1  # one world: scalars instead of per-draw gathers
-        sort_keys = cumulative.size > SORTED_SEARCH_FROM
 
         def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
             which, uniforms = rng.random((2, rows.size, m))
@@ -353,15 +348,12 @@ class Catalogue:
                     early, start[world] + target, run_start[world] + target - initial_mass[world]
                 )
                 offset = world * self.n_items
-            if sort_keys:
-                # Binary search of sorted keys walks the prefix sums in order (numpy narrows
-                # each search from the last): about as fast at a million items as at a
-                # thousand. Prefix sums that fit in cache are searched as they come.
-                order = np.argsort(value)
-                found = np.empty(value.size, dtype=np.int64)
-                found[order] = np.searchsorted(cumulative, value[order], side="right")
-            else:
-                found = np.searchsorted(cumulative, value, side="right")
+            # Binary search of (nearly) sorted keys walks the prefix sums in order: numpy
+            # narrows each search from the last, its branches are predictable and its reads
+            # stay in cache, so the cost stays flat as the catalogue grows.
+            order = nearly_sorted_order(value)
+            found = np.empty(value.size, dtype=np.int64)
+            found[order] = np.searchsorted(cumulative, value[order], side="right")
             found -= 1
             found -= offset
             low = np.where(early, 0, initial + first)

@@ -361,22 +361,33 @@ class MultinomialLogit(ChoiceModel):
     def best_slates(
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
+        k = self.slate_size
         shift = np.maximum(np.where(real, logits, -np.inf).max(axis=1), self.no_click_logit)
         weight = np.where(real, np.exp(logits - shift[:, None]), 0.0)
         no_click = np.exp(self.no_click_logit - shift)
-        level = np.full(logits.shape[0], -np.inf)
-        best = slates = ranked_top_k(np.where(real, weight * values, -np.inf), self.slate_size)
+        padded = not real.all()
+        scores = weight * values
+        best = slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
+        # The rows still iterated on: all at first, then, once fewer than half of them still
+        # improve, only those (a row that did not improve draws the same slate again, so
+        # keeping it a while longer changes nothing).
+        rows = np.arange(logits.shape[0])
+        level = np.full(rows.size, -np.inf)
         for _ in range(logits.shape[1] + 1):
             w = np.take_along_axis(weight, slates, axis=1) * self.examination
             v = np.take_along_axis(values, slates, axis=1)
             value = (w * v).sum(axis=1) / (no_click + w.sum(axis=1))
             better = value > level
-            if not better.any():
+            n_better = int(better.sum())
+            if not n_better:
                 break
-            best = np.where(better[:, None], slates, best)
+            best[rows[better]] = slates[better]
             level = np.where(better, value, level)
-            scores = np.where(real, weight * (values - level[:, None]), -np.inf)
-            slates = ranked_top_k(scores, self.slate_size)
+            if 2 * n_better < rows.size:
+                rows, level, no_click = rows[better], level[better], no_click[better]
+                weight, values, real = weight[better], values[better], real[better]
+            scores = weight * (values - level[:, None])
+            slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         return best
 
 

@@ -153,9 +153,12 @@ class Fatigue:
         -------
         ndarray of float64, shape (n_requests, n_candidates)
         """
-        level = np.take_along_axis(self.levels(users, time), genres, axis=1)
-        bored = np.take_along_axis(self.bored_until_[users], genres, axis=1) > time
-        return self.fatigue_weight * level + self.boredom_penalty * bored
+        cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
+        level = np.take(self.levels(users, time), cells)
+        penalty = self.fatigue_weight * level
+        if self.boredom_threshold > 0:
+            penalty += self.boredom_penalty * (np.take(self.bored_until_[users], cells) > time)
+        return penalty
 
     def absent(self, time: int) -> NDArray[np.bool_] | None:
         """Users away at step ``time``, shape (n_users,); None without churn."""

@@ -158,19 +158,41 @@ def first_distinct(
     stream = np.empty((n_rows, 0), dtype=np.int64)
     more = 2 * width
     while pending.size:
-        stream = np.concatenate([stream, draw(pending, more)], axis=1)
+        drawn = draw(pending, more)
+        stream = np.concatenate([stream, drawn], axis=1) if stream.shape[1] else drawn
         length = stream.shape[1]
         # One int64 key per entry, value then position: sorted, equal values sit together,
         # earliest first (values are item ids, far below 2**63 / length).
-        keys = stream * length + np.arange(length)
+        keys = stream * length
+        keys += np.arange(length)
         keys.sort(axis=1)
         values, order = np.divmod(keys, length)
-        first = np.ones(values.shape, dtype=np.bool_)
-        first[:, 1:] = values[:, 1:] != values[:, :-1]
-        positions = np.sort(np.where(first, order, length), axis=1)[:, :width]
+        # Later entries of a value are marked past the end; sorted, the first width
+        # positions of first entries lead.
+        order[:, 1:][values[:, 1:] == values[:, :-1]] = length
+        order.sort(axis=1)
+        positions = order[:, :width]
         enough = positions[:, -1] < length
+        if enough.all():
+            result[pending] = np.take_along_axis(stream, positions, axis=1)
+            break
         result[pending[enough]] = np.take_along_axis(stream[enough], positions[enough], axis=1)
         pending, stream = pending[~enough], stream[~enough]
         more = length
     shuffle = np.argsort(rng.random((n_rows, width)), axis=1)
     return np.take_along_axis(result, shuffle, axis=1)
+
+
+def nearly_sorted_order(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """A permutation that puts non-negative ``values`` (1-d) nearly in ascending order: sorted
+    by their float64 bits with the lowest ``b`` bits replaced by the index (``2**b >=
+    values.size``), so values closer than about ``2**(b - 52)`` relative may come out of
+    order. One int64 sort, several times faster than ``np.argsort``; for work whose result
+    does not depend on the order (a binary search per value) but whose speed does.
+    """
+    bits = max(int(values.size - 1).bit_length(), 1)
+    keys = np.ascontiguousarray(values, dtype=np.float64).view(np.int64) >> bits << bits
+    keys |= np.arange(values.size, dtype=np.int64)
+    keys.sort()
+    keys &= (1 << bits) - 1
+    return keys

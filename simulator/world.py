@@ -97,10 +97,12 @@ class World:
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
 
-    Item layout: each item's features, static logit term ``o_i + h_i``, expected reward of a
-    click and (with genres) genre sit in one row of ``table_``, so a step gathers one
-    contiguous row per candidate (one cache line with 6 factors and no genres) with
-    ``np.take`` instead of one scattered read per array.
+    Item layout: the items' features (what the observation shows, factors first) are the
+    rows of ``table_``, gathered whole per candidate with ``np.take``; each per-item number
+    the logits and rewards need (static logit term ``o_i + h_i``, expected reward of a click,
+    genre, release step, log length) is its own 1-d array, small enough to stay in cache, from
+    which ``np.take`` gathers a contiguous (n_rows, max_candidates) array: each later pass
+    over the candidates reads 8 bytes per candidate, not a strided column of the features.
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -244,16 +246,15 @@ class World:
         self.reward.reset(rng, size, catalogue.prices_ if catalogue.has_prices else None)
         self.trends.reset(rng, n_worlds, catalogue)
         self.fatigue.reset(n_worlds * self.users.n_users, catalogue.n_genres)
-        features = catalogue.features(slice(None))
-        rows = np.arange(size)
-        columns = [features, catalogue.offsets_[:, None], self.reward.values(rows)[:, None]]
-        if catalogue.n_genres:
-            columns.append(catalogue.genres_[:, None].astype(np.float64))
-        self._release_column = features.shape[1] + len(columns) - 1
+        self.table_ = np.ascontiguousarray(catalogue.features(slice(None)))
+        self.offsets_ = catalogue.offsets_.copy()
+        self.values_ = self.reward.values(np.arange(size))
+        self.releases_ = np.zeros(0, dtype=np.int64)
         if self.trends.has_novelty:
-            releases = np.tile(catalogue.release_times(), n_worlds).astype(np.float64)
-            columns.append(releases[:, None])
-        self.table_ = np.concatenate(columns, axis=1)
+            self.releases_ = np.tile(catalogue.release_times(), n_worlds).astype(np.int64)
+        self.log_lengths_ = np.zeros(0)
+        if catalogue.has_lengths:
+            self.log_lengths_ = self.table_[:, catalogue.length_column].copy()
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
         return self.next_batch(rng if arrivals is None else arrivals, 0)
 
@@ -262,8 +263,7 @@ class World:
         self.users.evolve(rng, time)
         changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
         if changed.size:
-            offset = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
-            self.table_[changed, self.n_item_features] = offset
+            self.offsets_[changed] = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
 
     def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
         """Draw the requests of step ``time`` (after the drift and shocks due then, unless
@@ -284,29 +284,30 @@ class World:
         shift = self.context.taste_shift(signals, worlds)
         if shift is not None:
             taste = taste + shift
-        width, d = self.n_item_features, self.users.n_latent
+        d = self.users.n_latent
         # One gather of whole rows: np.take runs 3-5x faster than fancy indexing here.
-        packed = np.take(self.table_, items, axis=0)
-        features = packed[:, :, :width]
+        features = np.take(self.table_, items, axis=0)
         genres = np.zeros(items.shape, dtype=np.int64)
         if self.catalogue.n_genres:
-            genres = packed[:, :, width + 2].astype(np.int64)
-        logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, packed[:, :, :d])
-        logits += packed[:, :, width] + BASE_LOGIT
+            genres = np.take(self.catalogue.genres_, items)
+        logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, features[:, :, :d])
+        logits += np.take(self.offsets_, items) + BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
         if seasonal is not None:
-            logits += seasonal[worlds[:, None], genres]
+            n_genres = self.catalogue.n_genres
+            logits += np.take(seasonal, genres + (worlds * n_genres)[:, None])
         attention = self.context.attention(signals)
         if attention is not None:
             logits += attention[:, None]
         shortness = self.context.short_preference(signals, time)
         if shortness is not None:
-            logits -= shortness[:, None] * features[:, :, self.catalogue.length_column]
+            logits -= shortness[:, None] * np.take(self.log_lengths_, items)
         if self.trends.has_novelty:
-            logits += self.trends.novelty(packed[:, :, self._release_column], time)
+            ages = time - np.take(self.releases_, items)
+            logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
             logits -= self.fatigue.penalty(users, genres, time)
-        values = packed[:, :, width + 1]
+        values = np.take(self.values_, items)
         if padded:
             features[~real] = 0.0
             values[~real] = 0.0
@@ -445,9 +446,7 @@ class World:
         self.fatigue.observe(rng, batch.users, genres, clicks, batch.time)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]
         factors = None
-        if self.users.click_drift > 0:
-            factors = np.take_along_axis(
-                batch.features[:, :, : self.users.n_latent], slates[:, :, None], axis=1
-            )
+        if self.users.click_drift > 0:  # from the catalogue, not the batch's large features
+            factors = np.take(self.catalogue.factors_, shown, axis=0)
         self.users.record(batch.users, np.where(clicks, shown - offset, PAD_ID), factors)
         return info
