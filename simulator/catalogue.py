@@ -334,15 +334,17 @@ class Catalogue:
         def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
             which, uniforms = rng.random((2, rows.size, m))
             out = self.live_items((uniforms * n_live).astype(np.int64), time)
-            hit = which < share
+            # Flat positions of the popularity draws, row-major (boolean-mask indexing costs
+            # several times more than take/put by index with a random mask).
+            hit = np.flatnonzero(which < share)
             if single:
-                target = uniforms[hit] * total[0]
+                target = np.take(uniforms, hit) * total[0]
                 early = target < initial_mass[0]
                 value = np.where(early, start[0] + target, run_start[0] + target - initial_mass[0])
                 offset: NDArray[np.int64] | int = 0
             else:
-                world = worlds[rows[np.nonzero(hit)[0]]]
-                target = uniforms[hit] * total[world]
+                world = worlds[rows[hit // m]]
+                target = np.take(uniforms, hit) * total[world]
                 early = target < initial_mass[world]
                 value = np.where(
                     early, start[world] + target, run_start[world] + target - initial_mass[world]
@@ -356,9 +358,11 @@ class Catalogue:
             found[order] = np.searchsorted(cumulative, value[order], side="right")
             found -= 1
             found -= offset
-            low = np.where(early, 0, initial + first)
-            high = np.where(early, initial - 1, initial + stop - 1)
-            out[hit] = np.clip(found, low, high)  # round-off at an edge
+            later = ~early  # the live run: [initial + first, initial + stop); else [0, initial)
+            low = later * (initial + first)
+            high = later * stop
+            high += initial - 1
+            np.put(out, hit, np.clip(found, low, high))  # round-off at an edge
             return out
 
         return first_distinct(draw, worlds.shape[0], width, rng)

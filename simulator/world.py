@@ -418,12 +418,12 @@ class World:
         """
         uniforms = rng.random(slates.shape)
         logits = np.take_along_axis(batch.logits, slates, axis=1)
-        clicks, examined = self.choice_model.simulate(logits, uniforms)
+        probabilities = self.choice_model.click_probabilities(logits)
+        clicks, examined = self.choice_model.simulate(logits, uniforms, probabilities)
         shown = np.take_along_axis(batch.items, slates, axis=1)
         rewards, signals = self.reward.realise(clicks, shown, rng)
         if examined is not None:
             signals["examined"] = examined.astype(np.float64)
-        probabilities = self.choice_model.click_probabilities(logits)
         expected = probabilities * np.take_along_axis(batch.values, slates, axis=1)
         oracle_slates = self.best_slates(batch)
         info: dict[str, Any] = {
