@@ -145,6 +145,14 @@ class World:
         self._check_parts(owner)
         self.slate_size = choice_model.slate_size
         self.n_requests = check_integer(n_requests, "n_requests", owner, low=1)
+        fewest = check_integer(min_candidates, "min_candidates", owner, low=1)
+        if self.slate_size > fewest:
+            raise InputValueError(
+                f"The 'slate_size' parameter of {owner} must be <= min_candidates={fewest} (a "
+                f"request fills its slate from its own candidates, at least min_candidates of "
+                f"them): lower slate_size or raise min_candidates; got slate_size="
+                f"{self.slate_size}."
+            )
         self.min_candidates = check_integer(
             min_candidates, "min_candidates", owner, low=self.slate_size, high=catalogue.n_items
         )

@@ -6,7 +6,7 @@ import pytest
 from scipy.special import expit
 
 from bandits.validation import InputTypeError, InputValueError
-from simulator import OnlineShopEnv, StreamingServiceEnv
+from simulator import LatentFactorEnv, OnlineShopEnv, StreamingServiceEnv
 from simulator.catalogue import Catalogue, latent_scale
 from simulator.context import Context
 from simulator.fatigue import Fatigue
@@ -312,12 +312,37 @@ def test_shop_reports_exact_expected_purchases():
             "'purchase_intercept' parameter of E",
         ),
         (lambda: StreamingServiceEnv(n_genres=0), InputValueError, "n_genres > 0"),
+        (
+            lambda: StreamingServiceEnv(reward="purchase"),
+            InputValueError,
+            r"^The 'reward' parameter of StreamingServiceEnv buys items .* but "
+            r"StreamingServiceEnv has no prices: choose a reward without them .*"
+            r"got reward='purchase'\.$",
+        ),
+        (
+            lambda: LatentFactorEnv(reward="revenue"),
+            InputValueError,
+            "LatentFactorEnv has no prices",
+        ),
+        (
+            lambda: StreamingServiceEnv(slate_size=60),
+            InputValueError,
+            r"^The 'slate_size' parameter of StreamingServiceEnv must be <= min_candidates=30 "
+            r".*got slate_size=60\.$",
+        ),
+        (
+            lambda: LatentFactorEnv(slate_size=3, min_candidates=2, max_candidates=5),
+            InputValueError,
+            "'slate_size' parameter of LatentFactorEnv must be <= min_candidates=2",
+        ),
         (lambda: StreamingServiceEnv(n_segments=1.5), InputTypeError, "'n_segments'"),
     ],
 )
 def test_bad_mechanism_settings_are_named(make, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as caught:
         make()
+    if "no prices" in match:  # a preset without prices must not suggest its absent parameter
+        assert "price_median" not in str(caught.value)
 
 
 def test_purchase_parameters_apply_when_the_reward_buys():

@@ -88,6 +88,16 @@ def test_vector_step_checks_the_actions():
         envs.step(np.zeros((3, 5, 3), dtype=np.int64))
 
 
+def test_vector_reset_takes_one_seed_and_refuses_one_per_world():
+    envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, **SMALL)
+    with pytest.raises(ValueError, match=r"takes one seed for all its 2 worlds .* got a list of 2"):
+        envs.reset(seed=[1, 2])
+    listed, _ = envs.reset(seed=[7])
+    plain, _ = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, **SMALL).reset(seed=7)
+    for key in plain:
+        np.testing.assert_array_equal(listed[key], plain[key])
+
+
 def test_histories_live_in_each_world():
     envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, n_users=3, logit_scale=0.0, **SMALL)
     envs.reset(seed=2)
