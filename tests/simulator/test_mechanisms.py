@@ -352,3 +352,61 @@ def test_purchase_parameters_apply_when_the_reward_buys():
     assert (default.purchase_intercept, default.price_sensitivity) == (2.0, 0.8)
     chosen = OnlineShopEnv(reward="revenue", purchase_intercept=1.5).world.reward
     assert (chosen.purchase_intercept, chosen.price_sensitivity) == (1.5, 0.8)
+
+
+FROZEN = {  # no arrivals: the same seed and step draw the same requests before and after
+    "n_users": 300,
+    "initial_users": 300,
+    "users_per_step": 0,
+    "n_items": 300,
+    "initial_items": 300,
+    "items_per_step": 0,
+    "n_requests": 200,
+    "min_candidates": 20,
+    "max_candidates": 30,
+}
+
+
+def _drift(world):
+    world.evolve(np.random.default_rng(0), world.users.drift_every)  # tastes drift
+    return 0
+
+
+def _shock(world):
+    world.evolve(np.random.default_rng(0), world.trends.shock_every)  # items get boosts
+    return 0
+
+
+def _season(world):
+    return 182 * world.context.steps_per_day  # same hour and weekday, half a year on
+
+
+@pytest.mark.parametrize(
+    ("make", "move"),
+    [
+        (lambda: StreamingServiceEnv(**FROZEN, drift=0.5, drift_every=10), _drift),
+        (lambda: OnlineShopEnv(**FROZEN, shock_items=60, shock_size=3.0), _shock),
+        (lambda: OnlineShopEnv(**FROZEN, trend_amplitude=1.0, shock_every=0), _season),
+    ],
+    ids=["taste-drift", "popularity-shock", "seasonal-trend"],
+)
+def test_drift_and_trends_change_the_optimal_slate(make, move):
+    """The same frozen requests (users, candidates, context draws: same seed, no arrivals),
+    drawn before and after tastes drift, a popularity shock or half a year of seasonal
+    trends: the best slates change, and the old best slate earns less than the new best."""
+    env = make()
+    env.reset(seed=4)
+    world = env.world
+    before = world.next_batch(np.random.default_rng(9), 0, evolve=False)
+    time = move(world)
+    after = world.next_batch(np.random.default_rng(9), time, evolve=False)
+    np.testing.assert_array_equal(before.users, after.users)
+    np.testing.assert_array_equal(before.items, after.items)
+    assert not np.allclose(before.logits, after.logits)
+    old_best, new_best = world.best_slates(before), world.best_slates(after)
+    changed = (old_best != new_best).any(axis=1)
+    assert changed.mean() > 0.2
+    old_value = world.expected_rewards(after, old_best).sum(axis=1)
+    new_value = world.expected_rewards(after, new_best).sum(axis=1)
+    assert np.all(old_value <= new_value + 1e-12)
+    assert np.all(old_value[changed] < new_value[changed])
