@@ -83,14 +83,15 @@ class World:
     utility logit
 
         ``logit_scale * (theta_u + c M) . phi_i + o_i + s_g(t) + h_i(t) + n_i(t) + a(c)
-        - b(c, t) y_i - P_ug(t) + BASE_LOGIT``
+        - b(c, t) y_i - P_ug(t) - R_ui(t) + BASE_LOGIT``
 
     with ``o_i`` the item's quality and popularity (:class:`Catalogue`), ``s_g(t)`` the
     seasonal genre trend, ``h_i(t)`` the popularity shocks and ``n_i(t)`` the novelty boost
     decaying with the item's age since release (:class:`Trends`), ``a(c)`` the device's
     attention offset and ``b(c, t) y_i`` the context's preference for short items (``y_i =
-    log(length_i / length_median)``; :class:`Context`), and ``P_ug(t)`` the fatigue and
-    boredom penalty (:class:`Fatigue`). Candidates are drawn among the live items only
+    log(length_i / length_median)``; :class:`Context`), ``P_ug(t)`` the fatigue and
+    boredom penalty and ``R_ui(t)`` the penalty of an item the user was shown (or clicked)
+    recently (:class:`Fatigue`). Candidates are drawn among the live items only
     (released at or before ``t``, not yet retired), uniformly or tilted by popularity
     (:meth:`Catalogue.draw_candidates`). The choice model turns the logits of the shown slate into
     clicks, the reward into rewards, and both give the exact expected reward of any slate and
@@ -184,7 +185,7 @@ class World:
                 f"The 'reward' of {owner} buys items, which needs prices: set price_median > 0; "
                 f"got price_median={self.catalogue.price_median!r}."
             )
-        if self.fatigue.active and not genres:
+        if self.fatigue.per_genre and not genres:
             raise InputValueError(
                 f"Fatigue and boredom of {owner} are per genre: set n_genres > 0 (or "
                 f"exposure_fatigue=click_fatigue=0); got n_genres=0."
@@ -314,7 +315,7 @@ class World:
             ages = time - np.take(self.releases_, items)
             logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
-            logits -= self.fatigue.penalty(users, genres, time)
+            logits -= self.fatigue.penalty(users, genres, time, items)
         values = np.take(self.values_, items)
         if padded:
             features[~real] = 0.0
@@ -451,7 +452,7 @@ class World:
             if candidate is not None:
                 info["candidate_rewards"] = candidate
         genres = np.take_along_axis(batch.genres, slates, axis=1)
-        self.fatigue.observe(rng, batch.users, genres, clicks, batch.time)
+        self.fatigue.observe(rng, batch.users, genres, clicks, batch.time, shown)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]
         factors = None
         if self.users.click_drift > 0:  # from the catalogue, not the batch's large features

@@ -33,6 +33,8 @@ STILL = {  # no state that clicks change: two copies then differ only by the ter
     "boredom_threshold": 0.0,
     "churn_probability": 0.0,
     "click_drift": 0.0,
+    "repeat_exposure": 0.0,
+    "repeat_click": 0.0,
 }
 
 

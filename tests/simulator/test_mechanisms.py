@@ -275,6 +275,8 @@ def test_shop_reports_exact_expected_purchases():
         (lambda: Fatigue(fatigue_decay=0.0), InputValueError, "'fatigue_decay' .* > 0; got 0"),
         (lambda: Fatigue(churn_probability=0.5), InputValueError, "'churn_probability'"),
         (lambda: Fatigue(boredom_threshold=1.0), InputValueError, "'boredom_duration'"),
+        (lambda: Fatigue(repeat_click=1.0), InputValueError, "set repeat_memory >= 1"),
+        (lambda: Fatigue(repeat_decay=1.5), InputValueError, "'repeat_decay' .* <= 1"),
         (lambda: Context(n_latent=1, day_of_week=True), InputValueError, "'day_of_week'"),
         (
             lambda: Context(n_latent=1, device_attention=(1.0, 0.0, 0.0)),
