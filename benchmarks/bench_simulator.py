@@ -3,7 +3,8 @@ drawing candidates (uniform and popularity-tilted) as the catalogue grows, besid
 loop doing the same sampling, and the cascade's best slates over many candidates.
 
 Run: ``.venv/bin/python benchmarks/bench_simulator.py [--requests 1000000]``. Prints three
-tables.
+tables; after the first, one line per environment says whether it meets the target of one
+million requests in under 10 seconds (from the measured rate when ``--requests`` is smaller).
 The random policy draws uniform slates (``bandits.slates.sample_uniform_slates``); its time
 is counted in the step time. Not a test: figures depend on the machine.
 """
@@ -25,6 +26,9 @@ from simulator.sampling import sample_distinct
 
 BATCH = 1000
 """Requests per step."""
+
+TARGET_SECONDS = 10.0
+"""The issue's target: one million requests with slates of 10 in under 10 seconds."""
 
 DEFAULT_MODELS = {"bandits/StreamingService-v0": "cascade", "bandits/OnlineShop-v0": "mnl"}
 """The presets' default choice models, for the table."""
@@ -103,8 +107,12 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"Random policy, {BATCH} requests per step, slates of 10 from 100 candidates")
-    print("| environment | choice model | items | requests | seconds | requests/s |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(
+        "| environment | choice model | items | requests | seconds | requests/s |"
+        " seconds per million |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    verdicts = []
     runs: list[tuple[str, dict[str, Any]]] = [
         ("bandits/LatentFactor-v0", {"choice_model": "position"}),
         ("bandits/LatentFactor-v0", {"choice_model": "cascade"}),
@@ -115,10 +123,19 @@ def main() -> None:
     for env_id, params in runs:
         seconds = random_policy_rollout(env_id, args.requests, 2000, **params)
         model = params.get("choice_model", DEFAULT_MODELS.get(env_id, "position"))
+        per_million = seconds / args.requests * 1e6
         print(
             f"| {env_id} | {model} | 2,000 | {args.requests:,} | {seconds:.2f} | "
-            f"{args.requests / seconds:,.0f} |"
+            f"{args.requests / seconds:,.0f} | {per_million:.2f} |"
         )
+        meets = "meets" if per_million < TARGET_SECONDS else "misses"
+        verdicts.append(
+            f"{env_id} ({model}): {per_million:.2f} s per million requests: {meets} the "
+            f"{TARGET_SECONDS:g} s target"
+        )
+    print()
+    for verdict in verdicts:
+        print(verdict)
 
     print()
     print("Per-request cost by catalogue size (100 candidates)")
