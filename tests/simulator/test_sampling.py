@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulator import sampling
-from simulator.sampling import sample_distinct
+from simulator.sampling import random_permutations, sample_distinct
 
 
 @pytest.mark.parametrize(("population", "width"), [(5, 3), (1_000_000, 50), (40, 20), (7, 7)])
@@ -57,3 +57,10 @@ def test_the_table_of_taken_values_gives_the_draws_of_sorting(population, width,
     slow = sample_distinct(population, 200, width, slow_rng)
     np.testing.assert_array_equal(fast, slow)
     assert fast_rng.bit_generator.state == slow_rng.bit_generator.state
+
+
+@pytest.mark.parametrize("width", [1, 7, 100, 1024, 1500])
+def test_random_permutations_are_the_argsort_of_the_same_uniforms(width):
+    fast = random_permutations(np.random.default_rng(8), 50, width)
+    slow = np.argsort(np.random.default_rng(8).random((50, width)), axis=1)
+    np.testing.assert_array_equal(fast, slow)
