@@ -231,7 +231,8 @@ class Cascade(ChoiceModel):
     ) -> NDArray[np.int64]:
         attraction = expit(logits)
         first = values[:, :1]
-        varies = ~(np.where(real, values, first) == first).all(axis=1)
+        padded = not real.all()
+        varies = ((np.where(real, values, first) if padded else values) != first).any(axis=1)
         if varies.all():  # no row skips the programme: no top-k to compute
             return self._programme(attraction, values, real)
         slates = ranked_top_k(np.where(real, attraction, -np.inf), self.slate_size)
@@ -262,14 +263,15 @@ class Cascade(ChoiceModel):
         n, width = attraction.shape
         k = self.slate_size
         base = (np.arange(n) * width)[:, None]
-        key = np.where(real, -values, np.inf)
+        key = np.where(real, -values, np.inf) if not real.all() else np.negative(values)
         order = np.argsort(key, axis=1)
         ranked = np.take(key, order + base)
         tied = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] < np.inf)
         ties = tied.any(axis=1)
         if ties.any():
             order[ties] = np.lexsort((-attraction[ties], key[ties]), axis=1)
-        flat = np.ascontiguousarray((order + base).T)  # (width, n): candidate-major
+        flat = np.empty((width, n), dtype=np.int64)  # (width, n): candidate-major
+        np.add(order.T, base.T, out=flat)
         a = np.take(attraction, flat)
         gain = a * np.take(values, flat)
         keep = 1.0 - a
