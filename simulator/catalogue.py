@@ -62,7 +62,8 @@ class Catalogue:
     popularity draw inverts the cumulative popularity of the live items by binary search in
     one array of prefix sums over the catalogue built at reset, which stays valid as items
     arrive and retire (the live items are the initial ones plus one contiguous run): no
-    rebuild. The searches take the batch's draws in sorted order, so each narrows from the
+    rebuild. The searches take the batch's draws in nearly sorted order (one int64 sort of
+    their bits: :func:`simulator.sampling.nearly_sorted_order`), so each narrows from the
     last and walks the prefix sums once in order: the cost per request stays flat as the
     catalogue grows (``benchmarks/bench_simulator.py``).
 
