@@ -253,7 +253,8 @@ class Fatigue:
         age = (time - self.recent_times_[owners, slots]).astype(np.float64)
         weight = self.recent_weights_[owners, slots] * self.repeat_decay**age
         cells = rows * width + columns
-        return np.bincount(cells, weights=weight, minlength=n * width).reshape(n, width)
+        summed = np.bincount(cells, weights=weight, minlength=n * width)
+        return np.asarray(summed, dtype=np.float64).reshape(n, width)
 
     def absent(self, time: int) -> NDArray[np.bool_] | None:
         """Users away at step ``time``, shape (n_users,); None without churn."""
