@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from bandits.items import ALWAYS_FROM, ALWAYS_UNTIL, ItemTable
 from bandits.validation import check_integer, check_real
-from simulator.sampling import first_distinct, sample_distinct
+from simulator.sampling import first_distinct, nearly_sorted_order, sample_distinct
 
 MAX_SCALE = 1e6
 """Largest bias scale: beyond it logits stop being meaningful numbers."""
@@ -62,7 +62,8 @@ class Catalogue:
     popularity draw inverts the cumulative popularity of the live items by binary search in
     one array of prefix sums over the catalogue built at reset, which stays valid as items
     arrive and retire (the live items are the initial ones plus one contiguous run): no
-    rebuild. The searches take the batch's draws in sorted order, so each narrows from the
+    rebuild. The searches take the batch's draws in nearly sorted order (one int64 sort of
+    their bits: :func:`simulator.sampling.nearly_sorted_order`), so each narrows from the
     last and walks the prefix sums once in order: the cost per request stays flat as the
     catalogue grows (``benchmarks/bench_simulator.py``).
 
@@ -329,25 +330,40 @@ class Catalogue:
         run_start = cumulative[base + initial + first]
         total = initial_mass + cumulative[base + initial + stop] - run_start
 
+        single = total.size == 1  # one world: scalars instead of per-draw gathers
+
         def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
             which, uniforms = rng.random((2, rows.size, m))
             out = self.live_items((uniforms * n_live).astype(np.int64), time)
-            hit_rows, hit_columns = np.nonzero(which < share)
-            world = worlds[rows[hit_rows]]
-            target = uniforms[hit_rows, hit_columns] * total[world]
-            early = target < initial_mass[world]
-            value = np.where(
-                early, start[world] + target, run_start[world] + target - initial_mass[world]
-            )
-            # Binary search of sorted keys walks the prefix sums in order (numpy narrows each
-            # search from the last): about as fast at a million items as at a thousand.
-            order = np.argsort(value)
+            # Flat positions of the popularity draws, row-major (boolean-mask indexing costs
+            # several times more than take/put by index with a random mask).
+            hit = np.flatnonzero(which < share)
+            if single:
+                target = np.take(uniforms, hit) * total[0]
+                early = target < initial_mass[0]
+                value = np.where(early, start[0] + target, run_start[0] + target - initial_mass[0])
+                offset: NDArray[np.int64] | int = 0
+            else:
+                world = worlds[rows[hit // m]]
+                target = np.take(uniforms, hit) * total[world]
+                early = target < initial_mass[world]
+                value = np.where(
+                    early, start[world] + target, run_start[world] + target - initial_mass[world]
+                )
+                offset = world * self.n_items
+            # Binary search of (nearly) sorted keys walks the prefix sums in order: numpy
+            # narrows each search from the last, its branches are predictable and its reads
+            # stay in cache, so the cost stays flat as the catalogue grows.
+            order = nearly_sorted_order(value)
             found = np.empty(value.size, dtype=np.int64)
             found[order] = np.searchsorted(cumulative, value[order], side="right")
-            found -= 1 + world * self.n_items
-            low = np.where(early, 0, initial + first)
-            high = np.where(early, initial - 1, initial + stop - 1)
-            out[hit_rows, hit_columns] = np.clip(found, low, high)  # round-off at an edge
+            found -= 1
+            found -= offset
+            later = ~early  # the live run: [initial + first, initial + stop); else [0, initial)
+            low = later * (initial + first)
+            high = later * stop
+            high += initial - 1
+            np.put(out, hit, np.clip(found, low, high))  # round-off at an edge
             return out
 
         return first_distinct(draw, worlds.shape[0], width, rng)

@@ -86,7 +86,10 @@ class ChoiceModel(ABC):
 
     @abstractmethod
     def simulate(
-        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+        self,
+        logits: NDArray[np.float64],
+        uniforms: NDArray[np.float64],
+        probabilities: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
         """Clicks on the slates shown, from uniforms drawn whatever the slates.
 
@@ -94,6 +97,8 @@ class ChoiceModel(ABC):
         ----------
         logits : ndarray of float64, shape (n_requests, slate_size)
         uniforms : ndarray of float64, shape (n_requests, slate_size)
+        probabilities : ndarray of float64, shape (n_requests, slate_size), optional
+            ``click_probabilities(logits)`` if the caller has it (not computed again).
 
         Returns
         -------
@@ -155,9 +160,14 @@ class PositionBased(ChoiceModel):
         return expit(logits) * self.examination
 
     def simulate(
-        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+        self,
+        logits: NDArray[np.float64],
+        uniforms: NDArray[np.float64],
+        probabilities: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
-        return uniforms < self.click_probabilities(logits), None
+        if probabilities is None:
+            probabilities = self.click_probabilities(logits)
+        return uniforms < probabilities, None
 
     def best_slates(
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
@@ -204,7 +214,10 @@ class Cascade(ChoiceModel):
         return attraction * reached
 
     def simulate(
-        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+        self,
+        logits: NDArray[np.float64],
+        uniforms: NDArray[np.float64],
+        probabilities: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
         would = uniforms < expit(logits)
         last = self.slate_size - 1
@@ -217,9 +230,12 @@ class Cascade(ChoiceModel):
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
         attraction = expit(logits)
-        slates = ranked_top_k(np.where(real, attraction, -np.inf), self.slate_size)
         first = values[:, :1]
-        varies = ~(np.where(real, values, first) == first).all(axis=1)
+        padded = not real.all()
+        varies = ((np.where(real, values, first) if padded else values) != first).any(axis=1)
+        if varies.all():  # no row skips the programme: no top-k to compute
+            return self._programme(attraction, values, real)
+        slates = ranked_top_k(np.where(real, attraction, -np.inf), self.slate_size)
         if varies.any():  # rows where v is not constant: the dynamic programme
             slates[varies] = self._programme(attraction[varies], values[varies], real[varies])
         return slates
@@ -236,46 +252,77 @@ class Cascade(ChoiceModel):
         candidates). Candidate ``i`` starts the best ``m`` items from ``i`` on when ``c_i(m) >
         g(i+1, m)`` (strictly: of equal ones, the last in the order); the slate is read off
         from the first candidate on.
+
+        The order is real candidates first, then ``v`` descending, then ``a`` descending, then
+        the candidate index. One unstable sort by ``v`` gives it for rows whose real ``v`` are
+        distinct (padding, never taken, may sit in any order); rows with tied ``v`` are sorted
+        again on all three keys. The layers run candidate-major (arrays of shape (width,
+        n_requests)), so the running maximum and every elementwise pass are contiguous over
+        the requests.
         """
         n, width = attraction.shape
         k = self.slate_size
-        # Real first, then v descending, then a descending (two stable sorts: faster than
-        # np.lexsort on three keys).
-        by_attraction = np.argsort(-attraction, axis=1, kind="stable")
-        key = np.take_along_axis(np.where(real, -values, np.inf), by_attraction, axis=1)
-        order = np.take_along_axis(by_attraction, np.argsort(key, axis=1, kind="stable"), axis=1)
-        a = np.take_along_axis(attraction, order, axis=1)
-        gain = a * np.take_along_axis(values, order, axis=1)
-        usable = np.take_along_axis(real, order, axis=1)
+        base = (np.arange(n) * width)[:, None]
+        key = np.where(real, -values, np.inf) if not real.all() else np.negative(values)
+        order = np.argsort(key, axis=1)
+        ranked = np.take(key, order + base)
+        tied = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] < np.inf)
+        ties = tied.any(axis=1)
+        if ties.any():
+            order[ties] = np.lexsort((-attraction[ties], key[ties]), axis=1)
+        flat = np.empty((width, n), dtype=np.int64)  # (width, n): candidate-major
+        np.add(order.T, base.T, out=flat)
+        a = np.take(attraction, flat)
+        gain = a * np.take(values, flat)
         keep = 1.0 - a
-        counts = usable.sum(axis=1)  # real candidates come first in the order
-        columns = np.arange(width)
+        counts = real.sum(axis=1)  # real candidates come first in the order
+        columns = np.arange(width)[:, None]
         ragged = bool((counts < width).any())
-        # best[:, i] = g(i, m) for i <= width (g(width, m >= 1) = -inf); the layer below's
-        # g(i+1, m-1) is its view best[:, 1:], so no copy per layer.
-        best = np.zeros((n, width + 1))
-        take = np.zeros((k + 1, n, width), dtype=np.bool_)
+        # best[i] = g(i, m) for i <= width; the layer below's g(i+1, m-1) is its view
+        # best[1:], so no copy per layer.
+        # Two buffers of g take turns (no allocation per layer); g(width, m >= 1) = -inf.
+        best, other = np.zeros((width + 1, n)), np.empty((width + 1, n))
+        start = np.empty((width, n))
+        take = np.zeros((k + 1, width, n), dtype=np.bool_)
         for m in range(1, k + 1):
             with np.errstate(invalid="ignore"):  # 0 * -inf where a = 1: masked just below
-                start = keep * best[:, 1:]
+                np.multiply(keep, best[1:], out=start)
             start += gain
             # candidate i can start m items only if m - 1 real ones follow it: i <= count - m
             if ragged:
-                np.copyto(start, -np.inf, where=columns > (counts - m)[:, None])
+                np.copyto(start, -np.inf, where=columns > (counts - m)[None, :])
             else:
-                start[:, width - m + 1 :] = -np.inf
-            best = np.empty((n, width + 1))
-            best[:, width] = -np.inf
-            np.maximum.accumulate(start[:, ::-1], axis=1, out=best[:, width - 1 :: -1])
-            take[m] = start > best[:, 1:]
+                start[width - m + 1 :] = -np.inf
+            best, other = other, best
+            best[width] = -np.inf
+            _suffix_maximum(start, best)
+            np.greater(start, best[1:], out=take[m])
         slates = np.empty((n, k), dtype=np.int64)
         rows = np.arange(n)
         position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
         for m in range(k, 0, -1):
-            first = np.argmax(take[m] & (columns >= position[:, None]), axis=1)
+            first = np.argmax(take[m] & (columns >= position), axis=0)
             slates[:, k - m] = order[rows, first]
             position = first + 1
         return slates
+
+
+SCAN_LOOP_ROWS = 256
+"""Requests from which :func:`_suffix_maximum` loops over the candidates (one ``np.maximum``
+over all requests per candidate) instead of calling ``np.maximum.accumulate``, whose strided
+inner loop costs several times more per element."""
+
+
+def _suffix_maximum(values: NDArray[np.float64], out: NDArray[np.float64]) -> None:
+    """``out[i] = max(values[i], out[i + 1])`` for ``i`` from ``width - 1`` down to 0, with
+    ``out[width]`` given; ``values`` of shape (width, n), ``out`` of shape (width + 1, n)."""
+    width, n = values.shape
+    if n < SCAN_LOOP_ROWS:
+        np.maximum.accumulate(values[::-1], axis=0, out=out[width - 1 :: -1])
+        np.maximum(out[:width], out[width], out=out[:width])
+        return
+    for i in range(width - 1, -1, -1):
+        np.maximum(values[i], out[i + 1], out=out[i])
 
 
 class MultinomialLogit(ChoiceModel):
@@ -319,9 +366,12 @@ class MultinomialLogit(ChoiceModel):
         return np.exp(weighted - total[:, None])
 
     def simulate(
-        self, logits: NDArray[np.float64], uniforms: NDArray[np.float64]
+        self,
+        logits: NDArray[np.float64],
+        uniforms: NDArray[np.float64],
+        probabilities: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
-        probability = self.click_probabilities(logits)
+        probability = self.click_probabilities(logits) if probabilities is None else probabilities
         upper = np.cumsum(probability, axis=1)
         u = uniforms[:, :1]
         return (u < upper) & (u >= upper - probability), None
@@ -329,22 +379,35 @@ class MultinomialLogit(ChoiceModel):
     def best_slates(
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
+        k = self.slate_size
         shift = np.maximum(np.where(real, logits, -np.inf).max(axis=1), self.no_click_logit)
         weight = np.where(real, np.exp(logits - shift[:, None]), 0.0)
         no_click = np.exp(self.no_click_logit - shift)
-        level = np.full(logits.shape[0], -np.inf)
-        best = slates = ranked_top_k(np.where(real, weight * values, -np.inf), self.slate_size)
-        for _ in range(logits.shape[1] + 1):
-            w = np.take_along_axis(weight, slates, axis=1) * self.examination
-            v = np.take_along_axis(values, slates, axis=1)
+        padded = not real.all()
+        scores = weight * values
+        best = slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
+        # The rows still iterated on: all at first, then, once fewer than half of them still
+        # improve, only those (a row that did not improve draws the same slate again, so
+        # keeping it a while longer changes nothing).
+        rows = np.arange(logits.shape[0])
+        level = np.full(rows.size, -np.inf)
+        width = logits.shape[1]
+        for _ in range(width + 1):
+            shown = slates + (np.arange(rows.size) * width)[:, None]
+            w = np.take(weight, shown) * self.examination
+            v = np.take(values, shown)
             value = (w * v).sum(axis=1) / (no_click + w.sum(axis=1))
             better = value > level
-            if not better.any():
+            n_better = int(better.sum())
+            if not n_better:
                 break
-            best = np.where(better[:, None], slates, best)
+            best[rows[better]] = slates[better]
             level = np.where(better, value, level)
-            scores = np.where(real, weight * (values - level[:, None]), -np.inf)
-            slates = ranked_top_k(scores, self.slate_size)
+            if 2 * n_better < rows.size:
+                rows, level, no_click = rows[better], level[better], no_click[better]
+                weight, values, real = weight[better], values[better], real[better]
+            scores = weight * (values - level[:, None])
+            slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         return best
 
 
@@ -392,12 +455,15 @@ def ranked_top_k(scores: NDArray[np.float64], k: int) -> NDArray[np.int64]:
     -------
     ndarray of int64, shape (n_requests, k)
     """
-    if k < scores.shape[1]:
+    n, width = scores.shape
+    if k < width:
         chosen = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     else:
-        chosen = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-    ranked = np.argsort(-np.take_along_axis(scores, chosen, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(chosen, ranked, axis=1).astype(np.int64)
+        chosen = np.broadcast_to(np.arange(width), scores.shape)
+    # Flat takes: np.take_along_axis builds broadcast index arrays, several times slower here.
+    top = np.take(scores, chosen + (np.arange(n) * width)[:, None])
+    ranked = np.argsort(-top, axis=1, kind="stable")
+    return np.take(chosen, ranked + (np.arange(n) * k)[:, None]).astype(np.int64)
 
 
 def _check_examination(

@@ -260,10 +260,23 @@ class SlateVectorEnv(_Served, VectorEnv):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        """Draw ``num_envs`` new worlds and their first batches (one seed for all); options as
-        for :meth:`SlateEnv.reset`."""
+        """Draw ``num_envs`` new worlds and their first batches; options as for
+        :meth:`SlateEnv.reset`.
+
+        The worlds are drawn together from one generator, so they take one seed: an int, None,
+        or a list holding one (what gymnasium passes for one seed); a list of several seeds
+        (one per sub-environment, as ``SyncVectorEnv`` takes) is refused, since honouring
+        only one of them would silently give other worlds than asked for.
+        """
         self._options(options)
-        if isinstance(seed, list):
+        if isinstance(seed, list | tuple):
+            if len(seed) != 1:
+                raise InputValueError(
+                    f"{self._name}.reset takes one seed for all its {self.num_envs} worlds "
+                    f"(they are drawn together from one generator: sub-environment e is "
+                    f"reproducible from that seed); got a list of {len(seed)} seeds. Pass an "
+                    f"int."
+                )
             seed = seed[0]
         super().reset(seed=seed)
         self._time = 0

@@ -1,5 +1,6 @@
 """Fatigue, boredom and churn: a user's temporary loss of interest in a genre after repeated
-exposure and clicks, and a bored user's absence (their requests stop, then resume)."""
+exposure and clicks, in an item they were just shown or just clicked, and a bored user's
+absence (their requests stop, then resume)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from numpy.typing import NDArray
 
 from bandits.validation import InputValueError, check_integer, check_real
 from simulator.catalogue import MAX_SCALE
+
+MAX_REPEAT_MEMORY = 10_000
+"""Largest ``repeat_memory``: the buffer costs 24 bytes per user and remembered item."""
 
 
 class Fatigue:
@@ -18,6 +22,15 @@ class Fatigue:
       by ``fatigue_decay`` per step (``f(t) = f(t0) fatigue_decay**(t - t0)``, applied when the
       user is next seen, so the cost is per request, not per user);
     - fatigue lowers the utility logit of the genre's items by ``fatigue_weight * f_ug``;
+    - repeated items: each user keeps a buffer of the last ``repeat_memory = H`` items shown
+      to them (newest first: later requests, then higher positions of a slate, are older),
+      each with its step ``t_e`` and weight ``w_e = repeat_exposure + repeat_click *
+      [clicked]``; item ``i`` then has its logit lowered by ``R_ui(t) = sum_e [item_e = i]
+      w_e repeat_decay**(t - t_e)`` (summed over its entries in the buffer: an item shown
+      twice counts twice, one shown more than H showings ago not at all). So a title just
+      watched is unlikely to be watched again at once, and the loss fades by ``repeat_decay``
+      per step. Like the genre fatigue it is part of the logit, so the exact expected rewards
+      and best slates include it;
     - boredom (after SARDINE, Deffayet et al. 2023, where a topic with ``boredom_threshold`` of
       the recent clicks is bored and its interest zeroed for a window of steps; here the
       recent count is the decayed ``f``): when ``f_ug >= boredom_threshold`` (0: never), the
@@ -30,7 +43,7 @@ class Fatigue:
 
     Rows of one batch all see the state before the batch; the batch's exposures and clicks
     count after it. The draws per step are fixed (one uniform and one geometric per request),
-    whatever the slates.
+    whatever the slates. The repeat penalty costs O(max_candidates x H) per request.
 
     Parameters
     ----------
@@ -45,6 +58,12 @@ class Fatigue:
     churn_probability : float
     mean_absence : float
         >= 1 when churn is on.
+    repeat_exposure, repeat_click : float
+        Logit penalty of an item shown (and added if clicked) at the step it was shown.
+    repeat_decay : float
+        In (0, 1].
+    repeat_memory : int
+        ``H``, the items remembered per user (0: no repeat penalty).
     owner : str
 
     Attributes
@@ -56,6 +75,11 @@ class Fatigue:
         Bored with the genre at steps ``t < bored_until_``.
     away_until_ : ndarray of int64, shape (n_worlds * n_users,)
         Absent at steps ``t < away_until_``.
+    recent_items_, recent_times_ : ndarray of int64, shape (n_worlds * n_users, repeat_memory)
+        The buffer: items shown (catalogue rows of the stacked worlds, -1 for an empty slot),
+        newest first, and the step each was shown.
+    recent_weights_ : ndarray of float64, shape (n_worlds * n_users, repeat_memory)
+        ``w_e`` of each entry.
     """
 
     def __init__(
@@ -70,6 +94,10 @@ class Fatigue:
         boredom_penalty: float = 0.0,
         churn_probability: float = 0.0,
         mean_absence: float = 0.0,
+        repeat_exposure: float = 0.0,
+        repeat_click: float = 0.0,
+        repeat_decay: float = 0.9,
+        repeat_memory: int = 0,
         owner: str = "Fatigue",
     ) -> None:
         self.exposure_fatigue = check_real(
@@ -110,17 +138,46 @@ class Fatigue:
             low=1.0 if self.churn_probability > 0 else 0.0,
             high=1e9,
         )
+        self.repeat_exposure = check_real(
+            repeat_exposure, "repeat_exposure", owner, low=0.0, high=MAX_SCALE
+        )
+        self.repeat_click = check_real(repeat_click, "repeat_click", owner, low=0.0, high=MAX_SCALE)
+        self.repeat_decay = check_real(
+            repeat_decay, "repeat_decay", owner, low=0.0, low_open=True, high=1.0
+        )
+        self.repeat_memory = check_integer(
+            repeat_memory, "repeat_memory", owner, low=0, high=MAX_REPEAT_MEMORY
+        )
+        if self.repeat_memory == 0 and (self.repeat_exposure > 0 or self.repeat_click > 0):
+            raise InputValueError(
+                f"The 'repeat_exposure' and 'repeat_click' parameters of {owner} act on the "
+                f"items a user remembers: set repeat_memory >= 1; got repeat_exposure="
+                f"{repeat_exposure!r}, repeat_click={repeat_click!r} with repeat_memory=0."
+            )
         self.n_genres = 0
         self.levels_: NDArray[np.float64] = np.zeros((0, 0))
         self.updated_: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self.bored_until_: NDArray[np.int64] = np.zeros((0, 0), dtype=np.int64)
         self.away_until_: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.recent_items_: NDArray[np.int64] = np.zeros((0, 0), dtype=np.int64)
+        self.recent_times_: NDArray[np.int64] = np.zeros((0, 0), dtype=np.int64)
+        self.recent_weights_: NDArray[np.float64] = np.zeros((0, 0))
+
+    @property
+    def per_genre(self) -> bool:
+        """True if genre fatigue or boredom can change a logit (needs genres)."""
+        accumulates = self.exposure_fatigue > 0 or self.click_fatigue > 0
+        return accumulates and (self.fatigue_weight > 0 or self.boredom_threshold > 0)
+
+    @property
+    def repeats(self) -> bool:
+        """True if recently shown items are penalised."""
+        return self.repeat_memory > 0 and (self.repeat_exposure > 0 or self.repeat_click > 0)
 
     @property
     def active(self) -> bool:
-        """True if fatigue or boredom can change a logit."""
-        accumulates = self.exposure_fatigue > 0 or self.click_fatigue > 0
-        return accumulates and (self.fatigue_weight > 0 or self.boredom_threshold > 0)
+        """True if fatigue, boredom or the repeat penalty can change a logit."""
+        return self.per_genre or self.repeats
 
     @property
     def churns(self) -> bool:
@@ -133,6 +190,10 @@ class Fatigue:
         self.updated_ = np.zeros(n_users, dtype=np.int64)
         self.bored_until_ = np.zeros((n_users, n_genres), dtype=np.int64)
         self.away_until_ = np.zeros(n_users, dtype=np.int64)
+        memory = self.repeat_memory if self.repeats else 0
+        self.recent_items_ = np.full((n_users, memory), -1, dtype=np.int64)
+        self.recent_times_ = np.zeros((n_users, memory), dtype=np.int64)
+        self.recent_weights_ = np.zeros((n_users, memory))
 
     def levels(self, users: NDArray[np.int64], time: int) -> NDArray[np.float64]:
         """``f`` of ``users`` at step ``time``, shape (n, n_genres)."""
@@ -140,22 +201,60 @@ class Fatigue:
         return self.levels_[users] * (self.fatigue_decay ** steps.astype(np.float64))[:, None]
 
     def penalty(
-        self, users: NDArray[np.int64], genres: NDArray[np.int64], time: int
+        self,
+        users: NDArray[np.int64],
+        genres: NDArray[np.int64],
+        time: int,
+        items: NDArray[np.int64] | None = None,
     ) -> NDArray[np.float64]:
-        """Logit penalty of each candidate, ``fatigue_weight f_ug + boredom_penalty [bored]``.
+        """Logit penalty of each candidate, ``fatigue_weight f_ug + boredom_penalty [bored]
+        + R_ui(t)`` (the last with ``items`` given and a repeat memory).
 
         Parameters
         ----------
         users : ndarray of int64, shape (n_requests,)
         genres : ndarray of int64, shape (n_requests, n_candidates)
+        items : ndarray of int64, shape (n_requests, n_candidates), optional
+            The candidates' catalogue rows (of the stacked worlds).
 
         Returns
         -------
         ndarray of float64, shape (n_requests, n_candidates)
         """
-        level = np.take_along_axis(self.levels(users, time), genres, axis=1)
-        bored = np.take_along_axis(self.bored_until_[users], genres, axis=1) > time
-        return self.fatigue_weight * level + self.boredom_penalty * bored
+        if not self.per_genre:
+            penalty = np.zeros(genres.shape)
+        else:
+            cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
+            level = np.take(self.levels(users, time), cells)
+            penalty = self.fatigue_weight * level
+            if self.boredom_threshold > 0:
+                bored = np.take(self.bored_until_[users], cells) > time
+                penalty += self.boredom_penalty * bored
+        if self.repeats and items is not None:
+            penalty += self.repeat_penalty(users, items, time)
+        return penalty
+
+    def repeat_penalty(
+        self, users: NDArray[np.int64], items: NDArray[np.int64], time: int
+    ) -> NDArray[np.float64]:
+        """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates): one comparison of
+        each candidate with each remembered item, then the few matches weighted."""
+        if not self.repeats:
+            return np.zeros(items.shape)
+        n, width = items.shape
+        memory = self.repeat_memory
+        recent = self.recent_items_[users]
+        # (request, slot, candidate): the long candidate axis innermost; flat indices of the
+        # few matches (np.nonzero of a 3-d mask costs ten times more).
+        found = np.flatnonzero(items[:, None, :] == recent[:, :, None])
+        rows, rest = np.divmod(found, memory * width)
+        slots, columns = np.divmod(rest, width)
+        owners = users[rows]
+        age = (time - self.recent_times_[owners, slots]).astype(np.float64)
+        weight = self.recent_weights_[owners, slots] * self.repeat_decay**age
+        cells = rows * width + columns
+        summed = np.bincount(cells, weights=weight, minlength=n * width)
+        return np.asarray(summed, dtype=np.float64).reshape(n, width)
 
     def absent(self, time: int) -> NDArray[np.bool_] | None:
         """Users away at step ``time``, shape (n_users,); None without churn."""
@@ -168,8 +267,10 @@ class Fatigue:
         genres: NDArray[np.int64],
         clicks: NDArray[np.bool_],
         time: int,
+        items: NDArray[np.int64] | None = None,
     ) -> None:
-        """Count step ``time``'s exposures and clicks, then start boredom and churn.
+        """Count step ``time``'s exposures and clicks, remember the shown items, then start
+        boredom and churn.
 
         Parameters
         ----------
@@ -177,6 +278,8 @@ class Fatigue:
         genres : ndarray of int64, shape (n_requests, slate_size)
             Genre of each shown item.
         clicks : ndarray of bool, shape (n_requests, slate_size)
+        items : ndarray of int64, shape (n_requests, slate_size), optional
+            The shown items' catalogue rows (needed for the repeat penalty).
         """
         n = users.shape[0]
         uniforms: NDArray[np.float64] | None = None
@@ -184,7 +287,9 @@ class Fatigue:
         if self.churns:
             uniforms = np.asarray(rng.random(n), dtype=np.float64)
             absences = np.asarray(rng.geometric(1.0 / self.mean_absence, n), dtype=np.int64)
-        if not self.active:
+        if self.repeats and items is not None:
+            self._remember(users, items, clicks, time)
+        if not self.per_genre:
             return
         touched, first_row = np.unique(users, return_index=True)
         self.levels_[touched] = self.levels(touched, time)
@@ -205,3 +310,36 @@ class Fatigue:
             return
         leaving = newly.any(axis=1) & (uniforms[first_row] < self.churn_probability)
         self.away_until_[touched[leaving]] = time + 1 + absences[first_row[leaving]]
+
+    def _remember(
+        self,
+        users: NDArray[np.int64],
+        items: NDArray[np.int64],
+        clicks: NDArray[np.bool_],
+        time: int,
+    ) -> None:
+        """Push the shown items onto their users' buffers, as if requests were served in row
+        order and positions top to bottom (the last is the newest); vectorised, a user may
+        appear in several rows."""
+        memory = self.repeat_memory
+        width = items.shape[1]
+        owners = np.repeat(users, width)
+        newest_first = np.lexsort((-np.arange(owners.size), owners))  # by user, then recency
+        owners = owners[newest_first]
+        touched, start, counts = np.unique(owners, return_index=True, return_counts=True)
+        group = np.repeat(np.arange(touched.size), counts)
+        rank = np.arange(owners.size) - start[group]  # 0: the newest entry of its user
+        kept = rank < memory
+        group, rank, entries = group[kept], rank[kept], newest_first[kept]
+        counts = np.minimum(counts, memory)
+        weights = (self.repeat_exposure + self.repeat_click * clicks).ravel()
+        slots = counts[:, None] + np.arange(memory)  # where the old entries move to
+        for buffer, new in (
+            (self.recent_items_, items.ravel()[entries]),
+            (self.recent_times_, np.full(entries.size, time, dtype=np.int64)),
+            (self.recent_weights_, weights[entries]),
+        ):
+            merged = np.empty((touched.size, 2 * memory), dtype=buffer.dtype)
+            merged[group, rank] = new
+            merged[np.arange(touched.size)[:, None], slots] = buffer[touched]
+            buffer[touched] = merged[:, :memory]

@@ -3,8 +3,9 @@
 A preset (:mod:`simulator.latent_factor`, :mod:`simulator.streaming`, :mod:`simulator.shop`)
 calls :func:`build_world` with one mapping of keyword arguments per part; the builder passes
 the shared ones (``n_latent``, the owner named in errors), checks the slate size against the
-catalogue, and builds the parts in a fixed order (catalogue, users, context, fatigue, trends,
-choice model, reward, world), so the first bad parameter is the one reported.
+catalogue and a buying reward against a preset without prices, and builds the parts in a
+fixed order (catalogue, users, context, fatigue, trends, choice model, reward, world), so the
+first bad parameter is the one reported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bandits.validation import check_integer
+from bandits.validation import InputValueError, check_integer
 from simulator.catalogue import Catalogue
 from simulator.choice import make_choice_model
 from simulator.context import Context
@@ -70,14 +71,23 @@ def build_world(
         choice_params.pop("slate_size"), "slate_size", owner, low=1, high=items.n_items
     )
     reward_params = dict(reward)
+    chooser = make_choice_model(
+        choice_params.pop("choice_model"), slate_size=size, owner=owner, **choice_params
+    )
+    named = reward_params.pop("reward")
+    earning = make_reward(named, owner=owner, **reward_params)
+    if earning.needs_prices and "price_median" not in catalogue:
+        raise InputValueError(
+            f"The 'reward' parameter of {owner} buys items ('purchase' or 'revenue'), but "
+            f"{owner} has no prices: choose a reward without them ('click', 'watch_time' or a "
+            f"mix of those); got reward={named!r}."
+        )
     return World(
         catalogue=items,
         users=people,
         context=signals,
-        choice_model=make_choice_model(
-            choice_params.pop("choice_model"), slate_size=size, owner=owner, **choice_params
-        ),
-        reward=make_reward(reward_params.pop("reward"), owner=owner, **reward_params),
+        choice_model=chooser,
+        reward=earning,
         fatigue=tiring,
         trends=trending,
         owner=owner,

@@ -39,6 +39,11 @@ class StreamingServiceEnv(SlateEnv):
       ``boredom_duration`` steps (logit ``-boredom_penalty``) and leaves with probability
       ``churn_probability`` for a geometric absence of mean ``mean_absence`` steps; clicks
       pull tastes toward the clicked titles by ``click_drift``;
+    - repeated titles: each user remembers the last ``repeat_memory`` titles shown to them;
+      a title shown ``s`` steps ago has its logit lowered by ``(repeat_exposure +
+      repeat_click [clicked]) repeat_decay**s`` per showing remembered (by default a title
+      just watched loses 1.2 at the next step, 0.12 ten steps later; one shown and skipped
+      0.2), so the best slate avoids what the user just saw;
     - title lengths (log-normal, median ``length_median`` minutes, spread
       ``length_spread``; ``log(length / length_median)`` is the last item feature): a
       phone request lowers each title's logit by ``phone_short_preference`` and the morning
@@ -102,6 +107,10 @@ class StreamingServiceEnv(SlateEnv):
         boredom_penalty: float = 2.0,
         churn_probability: float = 0.3,
         mean_absence: float = 2 * STEPS_PER_DAY,
+        repeat_exposure: float = 0.2,
+        repeat_click: float = 1.0,
+        repeat_decay: float = 0.8,
+        repeat_memory: int = 10,
         click_drift: float = 0.02,
         choice_model: str = "cascade",
         examination: ArrayLike | None = None,
@@ -156,6 +165,10 @@ class StreamingServiceEnv(SlateEnv):
                     "boredom_penalty": boredom_penalty,
                     "churn_probability": churn_probability,
                     "mean_absence": mean_absence,
+                    "repeat_exposure": repeat_exposure,
+                    "repeat_click": repeat_click,
+                    "repeat_decay": repeat_decay,
+                    "repeat_memory": repeat_memory,
                 },
                 trends={
                     "trend_amplitude": trend_amplitude,

@@ -85,6 +85,7 @@ class Trends:
         self.boosts_: NDArray[np.float64] = np.zeros(0)
         self._rows: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._starts: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._novelty_table: NDArray[np.float64] = np.zeros(0)
 
     @property
     def has_seasons(self) -> bool:
@@ -103,6 +104,17 @@ class Trends:
         ``releases`` (any shape, steps); live items have ``release <= time``."""
         age = np.maximum(time - releases, 0.0)
         return self.novelty_weight * np.exp(np.log(self.novelty_decay) * age)
+
+    def novelty_of_ages(self, ages: NDArray[np.int64], time: int) -> NDArray[np.float64]:
+        """:meth:`novelty` of items of integer ``ages`` (``time`` minus release, any shape;
+        negative ages count as 0), looked up in a table of ``novelty`` at every age up to
+        ``time`` (extended as time goes on), so a step costs one lookup per candidate, not one
+        ``exp``; the values are those :meth:`novelty` computes."""
+        if self._novelty_table.size <= time:
+            size = max(time + 1, 2 * self._novelty_table.size, 64)
+            steps = np.arange(size, dtype=np.float64)
+            self._novelty_table = self.novelty(-steps, 0)
+        return np.take(self._novelty_table, np.maximum(ages, 0))
 
     def check_catalogue(self, catalogue: Catalogue, owner: str) -> None:
         """Seasonal genre trends need genres."""

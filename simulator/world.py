@@ -83,24 +83,28 @@ class World:
     utility logit
 
         ``logit_scale * (theta_u + c M) . phi_i + o_i + s_g(t) + h_i(t) + n_i(t) + a(c)
-        - b(c, t) y_i - P_ug(t) + BASE_LOGIT``
+        - b(c, t) y_i - P_ug(t) - R_ui(t) + BASE_LOGIT``
 
     with ``o_i`` the item's quality and popularity (:class:`Catalogue`), ``s_g(t)`` the
     seasonal genre trend, ``h_i(t)`` the popularity shocks and ``n_i(t)`` the novelty boost
     decaying with the item's age since release (:class:`Trends`), ``a(c)`` the device's
     attention offset and ``b(c, t) y_i`` the context's preference for short items (``y_i =
-    log(length_i / length_median)``; :class:`Context`), and ``P_ug(t)`` the fatigue and
-    boredom penalty (:class:`Fatigue`). Candidates are drawn among the live items only
+    log(length_i / length_median)``; :class:`Context`), ``P_ug(t)`` the fatigue and
+    boredom penalty and ``R_ui(t)`` the penalty of an item the user was shown (or clicked)
+    recently (:class:`Fatigue`). Candidates are drawn among the live items only
     (released at or before ``t``, not yet retired), uniformly or tilted by popularity
     (:meth:`Catalogue.draw_candidates`). The choice model turns the logits of the shown slate into
     clicks, the reward into rewards, and both give the exact expected reward of any slate and
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
 
-    Item layout: each item's features, static logit term ``o_i + h_i``, expected reward of a
-    click and (with genres) genre sit in one row of ``table_``, so a step gathers one
-    contiguous row per candidate (one cache line with 6 factors and no genres) with
-    ``np.take`` instead of one scattered read per array.
+    Item layout: the items' features (what the observation shows, factors first) are the
+    rows of ``table_``, gathered whole per candidate with ``np.take``; the per-item numbers
+    the logits and rewards need (static logit term ``o_i + h_i``, expected reward of a click,
+    then as the parts have them genre, release step, log length) are the rows of a second,
+    narrow table ``scalars_``, also gathered whole: one read of one cache line per candidate
+    in a large catalogue, and later passes over the candidates read a small array (at most 40
+    bytes per candidate), not strided columns of the wide features.
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -143,6 +147,14 @@ class World:
         self._check_parts(owner)
         self.slate_size = choice_model.slate_size
         self.n_requests = check_integer(n_requests, "n_requests", owner, low=1)
+        fewest = check_integer(min_candidates, "min_candidates", owner, low=1)
+        if self.slate_size > fewest:
+            raise InputValueError(
+                f"The 'slate_size' parameter of {owner} must be <= min_candidates={fewest} (a "
+                f"request fills its slate from its own candidates, at least min_candidates of "
+                f"them): lower slate_size or raise min_candidates; got slate_size="
+                f"{self.slate_size}."
+            )
         self.min_candidates = check_integer(
             min_candidates, "min_candidates", owner, low=self.slate_size, high=catalogue.n_items
         )
@@ -174,7 +186,7 @@ class World:
                 f"The 'reward' of {owner} buys items, which needs prices: set price_median > 0; "
                 f"got price_median={self.catalogue.price_median!r}."
             )
-        if self.fatigue.active and not genres:
+        if self.fatigue.per_genre and not genres:
             raise InputValueError(
                 f"Fatigue and boredom of {owner} are per genre: set n_genres > 0 (or "
                 f"exposure_fatigue=click_fatigue=0); got n_genres=0."
@@ -244,16 +256,19 @@ class World:
         self.reward.reset(rng, size, catalogue.prices_ if catalogue.has_prices else None)
         self.trends.reset(rng, n_worlds, catalogue)
         self.fatigue.reset(n_worlds * self.users.n_users, catalogue.n_genres)
-        features = catalogue.features(slice(None))
-        rows = np.arange(size)
-        columns = [features, catalogue.offsets_[:, None], self.reward.values(rows)[:, None]]
+        self.table_ = np.ascontiguousarray(catalogue.features(slice(None)))
+        columns = [catalogue.offsets_, self.reward.values(np.arange(size))]
+        self._genre_column = self._release_column = self._length_column = -1
         if catalogue.n_genres:
-            columns.append(catalogue.genres_[:, None].astype(np.float64))
-        self._release_column = features.shape[1] + len(columns) - 1
+            self._genre_column = len(columns)
+            columns.append(catalogue.genres_.astype(np.float64))
         if self.trends.has_novelty:
-            releases = np.tile(catalogue.release_times(), n_worlds).astype(np.float64)
-            columns.append(releases[:, None])
-        self.table_ = np.concatenate(columns, axis=1)
+            self._release_column = len(columns)
+            columns.append(np.tile(catalogue.release_times(), n_worlds).astype(np.float64))
+        if catalogue.has_lengths:
+            self._length_column = len(columns)
+            columns.append(self.table_[:, catalogue.length_column])
+        self.scalars_ = np.stack(columns, axis=1)
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
         return self.next_batch(rng if arrivals is None else arrivals, 0)
 
@@ -262,8 +277,8 @@ class World:
         self.users.evolve(rng, time)
         changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
         if changed.size:
-            offset = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
-            self.table_[changed, self.n_item_features] = offset
+            offsets = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
+            self.scalars_[changed, 0] = offsets
 
     def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
         """Draw the requests of step ``time`` (after the drift and shocks due then, unless
@@ -284,29 +299,31 @@ class World:
         shift = self.context.taste_shift(signals, worlds)
         if shift is not None:
             taste = taste + shift
-        width, d = self.n_item_features, self.users.n_latent
+        d = self.users.n_latent
         # One gather of whole rows: np.take runs 3-5x faster than fancy indexing here.
-        packed = np.take(self.table_, items, axis=0)
-        features = packed[:, :, :width]
+        features = np.take(self.table_, items, axis=0)
+        scalars = np.take(self.scalars_, items, axis=0)
         genres = np.zeros(items.shape, dtype=np.int64)
         if self.catalogue.n_genres:
-            genres = packed[:, :, width + 2].astype(np.int64)
-        logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, packed[:, :, :d])
-        logits += packed[:, :, width] + BASE_LOGIT
+            genres = scalars[:, :, self._genre_column].astype(np.int64)
+        logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, features[:, :, :d])
+        logits += scalars[:, :, 0] + BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
         if seasonal is not None:
-            logits += seasonal[worlds[:, None], genres]
+            n_genres = self.catalogue.n_genres
+            logits += np.take(seasonal, genres + (worlds * n_genres)[:, None])
         attention = self.context.attention(signals)
         if attention is not None:
             logits += attention[:, None]
         shortness = self.context.short_preference(signals, time)
         if shortness is not None:
-            logits -= shortness[:, None] * features[:, :, self.catalogue.length_column]
+            logits -= shortness[:, None] * scalars[:, :, self._length_column]
         if self.trends.has_novelty:
-            logits += self.trends.novelty(packed[:, :, self._release_column], time)
+            ages = time - scalars[:, :, self._release_column].astype(np.int64)
+            logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
-            logits -= self.fatigue.penalty(users, genres, time)
-        values = packed[:, :, width + 1]
+            logits -= self.fatigue.penalty(users, genres, time, items)
+        values = np.ascontiguousarray(scalars[:, :, 1])
         if padded:
             features[~real] = 0.0
             values[~real] = 0.0
@@ -417,12 +434,12 @@ class World:
         """
         uniforms = rng.random(slates.shape)
         logits = np.take_along_axis(batch.logits, slates, axis=1)
-        clicks, examined = self.choice_model.simulate(logits, uniforms)
+        probabilities = self.choice_model.click_probabilities(logits)
+        clicks, examined = self.choice_model.simulate(logits, uniforms, probabilities)
         shown = np.take_along_axis(batch.items, slates, axis=1)
         rewards, signals = self.reward.realise(clicks, shown, rng)
         if examined is not None:
             signals["examined"] = examined.astype(np.float64)
-        probabilities = self.choice_model.click_probabilities(logits)
         expected = probabilities * np.take_along_axis(batch.values, slates, axis=1)
         oracle_slates = self.best_slates(batch)
         info: dict[str, Any] = {
@@ -442,12 +459,10 @@ class World:
             if candidate is not None:
                 info["candidate_rewards"] = candidate
         genres = np.take_along_axis(batch.genres, slates, axis=1)
-        self.fatigue.observe(rng, batch.users, genres, clicks, batch.time)
+        self.fatigue.observe(rng, batch.users, genres, clicks, batch.time, shown)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]
         factors = None
-        if self.users.click_drift > 0:
-            factors = np.take_along_axis(
-                batch.features[:, :, : self.users.n_latent], slates[:, :, None], axis=1
-            )
+        if self.users.click_drift > 0:  # from the catalogue, not the batch's large features
+            factors = np.take(self.catalogue.factors_, shown, axis=0)
         self.users.record(batch.users, np.where(clicks, shown - offset, PAD_ID), factors)
         return info

@@ -1,7 +1,9 @@
-"""Learning on the latent factor simulator: the linear bandits beat epsilon-greedy, which beats
-uniform; the CF and content baselines each beat uniform; and the feature scorers beat their
-rivals on a stream of brand-new items (cold start, built here: the simulator's catalogue is
-fixed, no items arrive)."""
+"""Learning on the latent factor simulator (``LatentFactorEnv``, whose catalogue is fixed): the
+linear bandits beat epsilon-greedy, which beats uniform; the CF and content baselines each beat
+uniform; and the feature scorers beat their rivals on a stream where every candidate is a
+brand-new item (built here, so that no candidate was ever offered before; the
+StreamingService-v0 and OnlineShop-v0 presets have items arriving among older ones, and their
+cold start is tested in tests/simulator/test_context_and_catalogue.py)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from scipy.special import logit
 
 from bandits.validation import InputValueError
 from simulator.choice import (
+    SCAN_LOOP_ROWS,
     Cascade,
     MultinomialLogit,
     PositionBased,
@@ -158,11 +159,16 @@ def _cascade_programme_loop(attraction, values, real, k):
     return slates
 
 
+@pytest.mark.parametrize("n", [300, 40], ids=["loop-scan", "accumulate-scan"])
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k):
+def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k, n):
+    """Both scans of the running maximum (a loop over candidates from SCAN_LOOP_ROWS requests,
+    ``np.maximum.accumulate`` below), ties of ``v`` and of ``a``, padding."""
+    assert n >= SCAN_LOOP_ROWS or n < SCAN_LOOP_ROWS // 2
     rng = np.random.default_rng(11)
-    n, width = 300, 12
+    width = 12
     attraction = rng.uniform(0.0, 1.0, (n, width))
+    attraction[5:20] = np.round(attraction[5:20], 1)  # ties of a
     attraction[:5, :3] = 1.0  # certain clicks: (1 - a) g = 0 * -inf must not break the programme
     values = rng.lognormal(0.0, 1.0, (n, width))
     values[:50] = np.round(values[:50])  # ties of v

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
+from bandits.observation import PAD_ID, as_observation
 from bandits.validation import InputValueError
+from policies.uniform import UniformRandom
 from simulator import OnlineShopEnv, StreamingServiceEnv
 from simulator.catalogue import Catalogue
 from simulator.context import DEVICES, morning
@@ -31,6 +33,8 @@ STILL = {  # no state that clicks change: two copies then differ only by the ter
     "boredom_threshold": 0.0,
     "churn_probability": 0.0,
     "click_drift": 0.0,
+    "repeat_exposure": 0.0,
+    "repeat_click": 0.0,
 }
 
 
@@ -107,6 +111,44 @@ def test_candidates_are_live_never_released_in_the_future_or_retired():
         assert np.all(table.valid_from[ids] <= step) and np.all(step < table.valid_until[ids])
         assert np.all(env.item_attributes()["release_time"][ids] <= step)
         obs, *_ = env.step(np.argsort(rng.random((50, 20)), axis=1)[:, :5])
+
+
+def test_cold_start_items_and_users_appear_and_a_policy_sees_them():
+    """Titles released after the start (valid_from > 0) become candidates, users who join
+    after the start (ids from initial_users on) make requests with all-padding histories,
+    and both are in what a policy receives: the observation's ids, the new items' features
+    (equal to the item table's) and, once a policy shows new titles, their clicks in
+    histories."""
+    initial_users = 40
+    env = StreamingServiceEnv(
+        **{**SMALL, "n_users": 400, "initial_users": initial_users, "users_per_step": 6}
+    )
+    obs, _ = env.reset(seed=3)
+    table = env.item_table()
+    policy = UniformRandom(rng=np.random.default_rng(3))
+    seen_users: set[int] = set()
+    new_items_offered: set[int] = set()
+    new_items_shown = new_users_asking = new_items_clicked = 0
+    for _ in range(40):
+        view = as_observation(obs)
+        ids = view.candidate_ids
+        real = ids != PAD_ID
+        new = real & (table.valid_from[np.where(real, ids, 0)] > 0)
+        new_items_offered.update(ids[new].tolist())
+        np.testing.assert_array_equal(view.candidate_features[new], table.features[ids[new]])
+        for row, user in enumerate(view.user_ids.tolist()):
+            if user >= initial_users and user not in seen_users:
+                new_users_asking += 1
+                assert np.all(view.history[row] == PAD_ID)  # joined: nothing clicked yet
+            seen_users.add(user)
+        slates = policy.act(view).slates
+        new_items_shown += int(np.take_along_axis(new, slates, axis=1).sum())
+        obs, _, _, _, info = env.step(slates)
+        clicked = np.take_along_axis(ids, slates, axis=1)[info["signals"]["click"] > 0]
+        new_items_clicked += int((table.valid_from[clicked] > 0).sum())
+    assert len(new_items_offered) >= 20 and new_items_shown > 0 and new_items_clicked > 0
+    assert new_users_asking >= 20
+    assert max(seen_users) >= initial_users + 100  # users who joined late still ask
 
 
 def test_first_distinct_is_sampling_without_replacement_in_random_order():

@@ -239,7 +239,7 @@ def test_variable_candidate_counts_are_padded():
         ({"n_latent": 0}, InputValueError, "'n_latent' .* got 0"),
         ({"n_requests": 2.5}, InputTypeError, "'n_requests' .* integer; got 2.5"),
         ({"slate_size": 0}, InputValueError, "'slate_size' .* got 0"),
-        ({"min_candidates": 2}, InputValueError, "'min_candidates' .* >= 3; got 2"),
+        ({"min_candidates": 2}, InputValueError, "'slate_size' .* <= min_candidates=2 .*=3"),
         ({"max_candidates": 10}, InputValueError, "'max_candidates' .* >= 20; got 10"),
         ({"max_candidates": 300}, InputValueError, "'max_candidates' .* <= 200; got 300"),
         ({"history_length": -1}, InputValueError, "'history_length' .* got -1"),

@@ -9,6 +9,7 @@ import copy
 import numpy as np
 
 from bandits.observation import as_observation
+from bandits.slates import sample_uniform_slates
 from simulator import StreamingServiceEnv, true_value
 from simulator.fatigue import Fatigue
 from simulator.reward import WatchTimeReward
@@ -66,3 +67,68 @@ class _Uniform:
 
     def act(self, obs):  # pragma: no cover - the position model never samples slates
         raise AssertionError("true_value with the position model is exact")
+
+
+def test_recently_shown_items_lose_the_documented_logit():
+    """R_ui(t) = sum over the item's remembered showings of (repeat_exposure + repeat_click
+    [clicked]) repeat_decay**(t - t_e), the last repeat_memory showings of each user kept,
+    newest first (later rows, then lower positions, are newer)."""
+    rng = np.random.default_rng(0)
+    fatigue = Fatigue(repeat_exposure=0.5, repeat_click=1.0, repeat_decay=0.5, repeat_memory=3)
+    fatigue.reset(n_users=2, n_genres=0)
+    none = np.zeros((1, 2), dtype=np.int64)
+    # Step 0: user 0 is shown items 4 then 7 and clicks 7.
+    fatigue.observe(rng, np.array([0]), none, np.array([[False, True]]), 0, np.array([[4, 7]]))
+    # Step 1: user 0 is shown 4 again, user 1 is shown 9; no clicks.
+    fatigue.observe(
+        rng, np.array([0, 1]), np.zeros((2, 1), dtype=np.int64), np.zeros((2, 1), dtype=bool),
+        1, np.array([[4], [9]]),
+    )  # fmt: skip
+    np.testing.assert_array_equal(fatigue.recent_items_, [[4, 7, 4], [9, -1, -1]])
+    candidates = np.array([[4, 7, 9], [4, 7, 9]])
+    penalty = fatigue.penalty(np.array([0, 1]), np.zeros((2, 3), dtype=np.int64), 2, candidates)
+    # user 0: item 4 = 0.5 * 0.5**2 + 0.5 * 0.5 = 0.375, item 7 = 1.5 * 0.5**2 = 0.375
+    np.testing.assert_allclose(penalty, [[0.375, 0.375, 0.0], [0.0, 0.0, 0.25]])
+    # Step 2: user 0 asks twice (rows 0 and 1) and is shown 1, then 2: the buffer keeps the
+    # three newest showings, so item 7 and the first showing of 4 are forgotten.
+    fatigue.observe(
+        rng, np.array([0, 0]), np.zeros((2, 1), dtype=np.int64), np.zeros((2, 1), dtype=bool),
+        2, np.array([[1], [2]]),
+    )  # fmt: skip
+    np.testing.assert_array_equal(fatigue.recent_items_[0], [2, 1, 4])
+    late = fatigue.repeat_penalty(np.array([0]), np.array([[4, 7, 1]]), 3)
+    np.testing.assert_allclose(late, [[0.5 * 0.5**2, 0.0, 0.5 * 0.5]])
+
+
+def test_exact_truth_includes_the_repeat_penalty_and_matches_the_clicks(stat_seed):
+    """A small world where users are shown the same titles again and again (20 users, 40
+    titles): the realised clicks match the exact expected clicks within 4 standard errors,
+    and the expectation without the repeat penalty is further off than that tolerance (so a
+    truth that left the penalty out would fail)."""
+    env = StreamingServiceEnv(
+        n_users=20, initial_users=20, users_per_step=0, n_items=40, initial_items=40,
+        items_per_step=0, n_requests=40, min_candidates=12, max_candidates=12, reward="click",
+        exposure_fatigue=0.0, click_fatigue=0.0, boredom_threshold=0.0, churn_probability=0.0,
+        repeat_exposure=0.5, repeat_click=2.0, repeat_decay=0.9, repeat_memory=30,
+    )  # fmt: skip
+    raw, _ = env.reset(seed=stat_seed)
+    world = env.world
+    rng = np.random.default_rng(stat_seed)
+    residuals, biases, penalised = [], [], []
+    for _ in range(80):
+        batch = env._current()
+        obs = as_observation(raw)
+        slates = sample_uniform_slates(obs.n_candidates, obs.slate_size, obs.max_candidates, rng)
+        repeat = world.fatigue.repeat_penalty(batch.users, batch.items, batch.time)
+        penalised.append((repeat > 0).mean())
+        without = np.take_along_axis(batch.logits + repeat, slates, axis=1)
+        values = np.take_along_axis(batch.values, slates, axis=1)
+        naive = world.choice_model.expected_rewards(without, values).sum()
+        raw, reward, _, _, info = env.step(slates)
+        residuals.append(reward - info["expected_reward"].sum())
+        biases.append(naive - info["expected_reward"].sum())
+    residuals = np.asarray(residuals)
+    assert np.mean(penalised[10:]) > 0.2
+    error = residuals.std(ddof=1) / np.sqrt(residuals.size)
+    assert abs(residuals.mean()) < 4 * error
+    assert np.mean(biases) > 8 * error

@@ -6,7 +6,7 @@ import pytest
 from scipy.special import expit
 
 from bandits.validation import InputTypeError, InputValueError
-from simulator import OnlineShopEnv, StreamingServiceEnv
+from simulator import LatentFactorEnv, OnlineShopEnv, StreamingServiceEnv
 from simulator.catalogue import Catalogue, latent_scale
 from simulator.context import Context
 from simulator.fatigue import Fatigue
@@ -275,6 +275,8 @@ def test_shop_reports_exact_expected_purchases():
         (lambda: Fatigue(fatigue_decay=0.0), InputValueError, "'fatigue_decay' .* > 0; got 0"),
         (lambda: Fatigue(churn_probability=0.5), InputValueError, "'churn_probability'"),
         (lambda: Fatigue(boredom_threshold=1.0), InputValueError, "'boredom_duration'"),
+        (lambda: Fatigue(repeat_click=1.0), InputValueError, "set repeat_memory >= 1"),
+        (lambda: Fatigue(repeat_decay=1.5), InputValueError, "'repeat_decay' .* <= 1"),
         (lambda: Context(n_latent=1, day_of_week=True), InputValueError, "'day_of_week'"),
         (
             lambda: Context(n_latent=1, device_attention=(1.0, 0.0, 0.0)),
@@ -312,12 +314,37 @@ def test_shop_reports_exact_expected_purchases():
             "'purchase_intercept' parameter of E",
         ),
         (lambda: StreamingServiceEnv(n_genres=0), InputValueError, "n_genres > 0"),
+        (
+            lambda: StreamingServiceEnv(reward="purchase"),
+            InputValueError,
+            r"^The 'reward' parameter of StreamingServiceEnv buys items .* but "
+            r"StreamingServiceEnv has no prices: choose a reward without them .*"
+            r"got reward='purchase'\.$",
+        ),
+        (
+            lambda: LatentFactorEnv(reward="revenue"),
+            InputValueError,
+            "LatentFactorEnv has no prices",
+        ),
+        (
+            lambda: StreamingServiceEnv(slate_size=60),
+            InputValueError,
+            r"^The 'slate_size' parameter of StreamingServiceEnv must be <= min_candidates=30 "
+            r".*got slate_size=60\.$",
+        ),
+        (
+            lambda: LatentFactorEnv(slate_size=3, min_candidates=2, max_candidates=5),
+            InputValueError,
+            "'slate_size' parameter of LatentFactorEnv must be <= min_candidates=2",
+        ),
         (lambda: StreamingServiceEnv(n_segments=1.5), InputTypeError, "'n_segments'"),
     ],
 )
 def test_bad_mechanism_settings_are_named(make, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as caught:
         make()
+    if "no prices" in match:  # a preset without prices must not suggest its absent parameter
+        assert "price_median" not in str(caught.value)
 
 
 def test_purchase_parameters_apply_when_the_reward_buys():
@@ -327,3 +354,61 @@ def test_purchase_parameters_apply_when_the_reward_buys():
     assert (default.purchase_intercept, default.price_sensitivity) == (2.0, 0.8)
     chosen = OnlineShopEnv(reward="revenue", purchase_intercept=1.5).world.reward
     assert (chosen.purchase_intercept, chosen.price_sensitivity) == (1.5, 0.8)
+
+
+FROZEN = {  # no arrivals: the same seed and step draw the same requests before and after
+    "n_users": 300,
+    "initial_users": 300,
+    "users_per_step": 0,
+    "n_items": 300,
+    "initial_items": 300,
+    "items_per_step": 0,
+    "n_requests": 200,
+    "min_candidates": 20,
+    "max_candidates": 30,
+}
+
+
+def _drift(world):
+    world.evolve(np.random.default_rng(0), world.users.drift_every)  # tastes drift
+    return 0
+
+
+def _shock(world):
+    world.evolve(np.random.default_rng(0), world.trends.shock_every)  # items get boosts
+    return 0
+
+
+def _season(world):
+    return 182 * world.context.steps_per_day  # same hour and weekday, half a year on
+
+
+@pytest.mark.parametrize(
+    ("make", "move"),
+    [
+        (lambda: StreamingServiceEnv(**FROZEN, drift=0.5, drift_every=10), _drift),
+        (lambda: OnlineShopEnv(**FROZEN, shock_items=60, shock_size=3.0), _shock),
+        (lambda: OnlineShopEnv(**FROZEN, trend_amplitude=1.0, shock_every=0), _season),
+    ],
+    ids=["taste-drift", "popularity-shock", "seasonal-trend"],
+)
+def test_drift_and_trends_change_the_optimal_slate(make, move):
+    """The same frozen requests (users, candidates, context draws: same seed, no arrivals),
+    drawn before and after tastes drift, a popularity shock or half a year of seasonal
+    trends: the best slates change, and the old best slate earns less than the new best."""
+    env = make()
+    env.reset(seed=4)
+    world = env.world
+    before = world.next_batch(np.random.default_rng(9), 0, evolve=False)
+    time = move(world)
+    after = world.next_batch(np.random.default_rng(9), time, evolve=False)
+    np.testing.assert_array_equal(before.users, after.users)
+    np.testing.assert_array_equal(before.items, after.items)
+    assert not np.allclose(before.logits, after.logits)
+    old_best, new_best = world.best_slates(before), world.best_slates(after)
+    changed = (old_best != new_best).any(axis=1)
+    assert changed.mean() > 0.2
+    old_value = world.expected_rewards(after, old_best).sum(axis=1)
+    new_value = world.expected_rewards(after, new_best).sum(axis=1)
+    assert np.all(old_value <= new_value + 1e-12)
+    assert np.all(old_value[changed] < new_value[changed])

@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from simulator.sampling import sample_distinct
+from simulator import sampling
+from simulator.sampling import random_permutations, sample_distinct
 
 
 @pytest.mark.parametrize(("population", "width"), [(5, 3), (1_000_000, 50), (40, 20), (7, 7)])
@@ -44,3 +45,22 @@ def test_same_generator_state_same_draws():
     first = sample_distinct(1000, 50, 30, np.random.default_rng(5))
     second = sample_distinct(1000, 50, 30, np.random.default_rng(5))
     np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize(("population", "width"), [(300, 100), (60, 30), (50, 1)])
+def test_the_table_of_taken_values_gives_the_draws_of_sorting(population, width, monkeypatch):
+    """Redraw rounds checked against a table (small populations) give the draws of sorting
+    every round, and leave the generator in the same state."""
+    fast_rng, slow_rng = np.random.default_rng(3), np.random.default_rng(3)
+    fast = sample_distinct(population, 200, width, fast_rng)
+    monkeypatch.setattr(sampling, "TABLE_LIMIT", 0)
+    slow = sample_distinct(population, 200, width, slow_rng)
+    np.testing.assert_array_equal(fast, slow)
+    assert fast_rng.bit_generator.state == slow_rng.bit_generator.state
+
+
+@pytest.mark.parametrize("width", [1, 7, 100, 1024, 1500])
+def test_random_permutations_are_the_argsort_of_the_same_uniforms(width):
+    fast = random_permutations(np.random.default_rng(8), 50, width)
+    slow = np.argsort(np.random.default_rng(8).random((50, width)), axis=1)
+    np.testing.assert_array_equal(fast, slow)

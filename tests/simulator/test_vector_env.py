@@ -88,6 +88,16 @@ def test_vector_step_checks_the_actions():
         envs.step(np.zeros((3, 5, 3), dtype=np.int64))
 
 
+def test_vector_reset_takes_one_seed_and_refuses_one_per_world():
+    envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, **SMALL)
+    with pytest.raises(ValueError, match=r"takes one seed for all its 2 worlds .* got a list of 2"):
+        envs.reset(seed=[1, 2])
+    listed, _ = envs.reset(seed=[7])
+    plain, _ = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, **SMALL).reset(seed=7)
+    for key in plain:
+        np.testing.assert_array_equal(listed[key], plain[key])
+
+
 def test_histories_live_in_each_world():
     envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, n_users=3, logit_scale=0.0, **SMALL)
     envs.reset(seed=2)
@@ -100,31 +110,44 @@ def test_histories_live_in_each_world():
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_vector_env_gives_the_single_envs_distribution_of_rewards(env_id, stat_seed):
-    """Per-world mean reward per request under uniform slates: 24 single envs (seeds) against
-    the 24 sub-environments of one vector env; the means agree within 4 standard errors (the
-    worlds, drawn independently, are the units)."""
+    """Per world, the mean reward per request and the click rate at each slate position under
+    uniform slates: 24 single envs (seeds) against the 24 sub-environments of one vector env.
+    The worlds, drawn independently, are the units: each mean, and each position's click
+    rate, agree within 4 standard errors of the difference (from the spread over worlds)."""
     worlds, steps, params = 24, 8, {"n_requests": 16, "min_candidates": 6, "max_candidates": 9}
     rng = np.random.default_rng(stat_seed)
-    single = []
+    single, single_clicks = [], []
     for k in range(worlds):
         env = gym.make(env_id, **params)
         obs, _ = env.reset(seed=1000 * stat_seed + k)
-        total = 0.0
+        total, clicks = 0.0, 0.0
         for _ in range(steps):
             slates = sample_uniform_slates(obs["n_candidates"], env.unwrapped.slate_size, 9, rng)
-            obs, reward, *_ = env.step(slates)
+            obs, reward, _, _, info = env.step(slates)
             total += reward
+            clicks = clicks + info["signals"]["click"].sum(axis=0)
         single.append(total / (steps * params["n_requests"]))
+        single_clicks.append(clicks / (steps * params["n_requests"]))
     envs = gym.make_vec(env_id, num_envs=worlds, **params)
     obs, _ = envs.reset(seed=10_000 + stat_seed)
     size = envs.single_action_space.slate_size
     vector = np.zeros(worlds)
+    vector_clicks = np.zeros((worlds, size))
     for _ in range(steps):
         counts = obs["n_candidates"].reshape(-1)
         slates = sample_uniform_slates(counts, size, 9, rng).reshape(worlds, -1, size)
-        obs, rewards, *_ = envs.step(slates)
+        obs, rewards, _, _, info = envs.step(slates)
         vector += rewards
+        vector_clicks += info["signals"]["click"].sum(axis=1)
     vector /= steps * params["n_requests"]
-    single = np.asarray(single)
+    vector_clicks /= steps * params["n_requests"]
+    single, single_clicks = np.asarray(single), np.asarray(single_clicks)
     error = np.sqrt(single.var(ddof=1) / worlds + vector.var(ddof=1) / worlds)
     assert abs(single.mean() - vector.mean()) < 4 * error
+    assert single_clicks.shape == vector_clicks.shape == (worlds, size)
+    gap = single_clicks.mean(axis=0) - vector_clicks.mean(axis=0)
+    errors = np.sqrt(
+        single_clicks.var(axis=0, ddof=1) / worlds + vector_clicks.var(axis=0, ddof=1) / worlds
+    )
+    assert np.all(errors > 0)
+    assert np.all(np.abs(gap) < 4 * errors), (gap, errors)
