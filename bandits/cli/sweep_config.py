@@ -79,7 +79,8 @@ class SweepConfig:
     scheduler : str or None
         A Dask scheduler's address (then ``executor`` is ``dask``).
     evaluate : EvaluationPlan or None
-        Off-policy estimates each run makes on one policy's log, checked against the truth.
+        Off-policy estimates each run makes on each listed policy's log, checked against
+        the truth of that log.
     batch_size : int or None
         Requests per step in every world (the worlds' ``n_requests``; a world that sets its
         own must agree). None: each world's own.

@@ -1,7 +1,7 @@
 """Off-policy estimates inside a sweep, checked against the world's truth: each run evaluates
-targets on one policy's log and records each target's true value over the same held-out period
-the estimates use (:func:`held_out_truth`); the sweep then tabulates each estimator's bias, RMSE
-and interval coverage over the seeds."""
+targets on each listed policy's log and records each target's true value over the same held-out
+period of that log the estimates use (:func:`held_out_truth`); the sweep then tabulates each
+estimator's bias, RMSE and interval coverage over the seeds, per log."""
 
 from __future__ import annotations
 
@@ -23,9 +23,16 @@ from bandits.observation import as_observation
 from bandits.ope import evaluate_log, make_estimator
 from bandits.policy import Policy
 from bandits.run import spawn_generators
-from bandits.validation import InputTypeError, InputValueError, check_integer, check_real, shown
+from bandits.validation import (
+    InputTypeError,
+    InputValueError,
+    check_integer,
+    check_real,
+    shown,
+    suggest,
+)
 
-EVALUATE_KEYS = ("log", "targets", "estimators", "train_fraction", "truth_requests")
+EVALUATE_KEYS = ("log", "logs", "targets", "estimators", "train_fraction", "truth_requests")
 ESTIMATES_FILE = "estimates.csv"
 DEFAULT_ESTIMATORS = ("ips", "snips", "dr")
 TRUTH_POINTS = 10
@@ -39,11 +46,12 @@ is independent of the simulation's streams (``SeedSequence(seed).spawn(n)``, key
 
 @dataclass(frozen=True)
 class EvaluationPlan:
-    """What each run evaluates: the log of policy ``log`` (a spec among the sweep's policies),
-    the ``targets`` (specs) with the ``estimators`` (specs), the targets trained first on the
-    oldest ``train_fraction`` of the log; truth from ``truth_requests`` requests."""
+    """What each run evaluates: the log of each policy of ``logs`` (specs among the sweep's
+    policies; ``log = "..."`` in a config is a one-element ``logs``), the ``targets`` (specs)
+    with the ``estimators`` (specs), the targets trained first on the oldest ``train_fraction``
+    of that log; truth from ``truth_requests`` requests on each log's held-out period."""
 
-    log: str
+    logs: tuple[str, ...]
     targets: tuple[str, ...]
     estimators: tuple[str, ...]
     train_fraction: float
@@ -55,13 +63,7 @@ class EvaluationPlan:
 
         check_keys(values, EVALUATE_KEYS, "[sweep.evaluate]")
         assert isinstance(values, dict)
-        log = values.get("log")
-        labels = {policy_label(spec): spec for spec in policies}
-        if not isinstance(log, str) or policy_label(log) not in labels:
-            raise InputValueError(
-                f"The 'log' of [sweep.evaluate] must be one of the sweep's policies "
-                f"{list(policies)}; got {shown(log)}."
-            )
+        logs = _logs(values, policies)
         targets = values.get("targets")
         if (
             not isinstance(targets, list)
@@ -85,34 +87,92 @@ class EvaluationPlan:
                               "[sweep.evaluate]", low=0.0, high=1.0, high_open=True)  # fmt: skip
         truth = check_integer(values.get("truth_requests", 2000), "truth_requests",
                               "[sweep.evaluate]", low=1, high=10_000_000)  # fmt: skip
-        return cls(labels[policy_label(log)], tuple(targets),
+        return cls(logs, tuple(targets),
                    tuple(estimators), fraction, truth)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {"log": self.log, "targets": list(self.targets),
+        # one log is recorded as `log`, as before `logs` existed: an older sweep still resumes
+        which = {"log": self.logs[0]} if len(self.logs) == 1 else {"logs": list(self.logs)}
+        return {**which, "targets": list(self.targets),
                 "estimators": list(self.estimators), "train_fraction": self.train_fraction,
                 "truth_requests": self.truth_requests}  # fmt: skip
 
 
-def evaluation_streams(seed: int, n: int) -> list[np.random.Generator]:
-    """The ``n`` evaluation streams of the run with root ``seed``: children of
-    ``SeedSequence(seed, spawn_key=(EVALUATION_STREAM,))``, never one of any run's
-    simulation streams (a list of seeds such as ``[0, 1]`` included)."""
-    root = np.random.SeedSequence(seed, spawn_key=(EVALUATION_STREAM,))
+def _logs(values: dict[str, Any], policies: tuple[str, ...]) -> tuple[str, ...]:
+    """The logs of ``[sweep.evaluate]`` (``logs = [...]``, or ``log = "..."`` for one), each
+    one of the sweep's ``policies`` (returned as the sweep spells it)."""
+    if "log" in values and "logs" in values:
+        raise InputValueError(
+            "[sweep.evaluate] has both 'log' and 'logs'; give 'logs' (a list of the sweep's "
+            "policies) or 'log' (one of them), not both."
+        )
+    key = "log" if "log" in values else "logs"
+    given = values.get(key)
+    listed = [given] if key == "log" else given
+    if not isinstance(listed, list) or not listed or not all(isinstance(g, str) for g in listed):
+        kind = "one of the sweep's policies" if key == "log" else "a non-empty list of policies"
+        raise InputTypeError(
+            f"The '{key}' of [sweep.evaluate] must be {kind} {list(policies)}; got {shown(given)}."
+        )
+    labels = {policy_label(spec): spec for spec in policies}
+    logs = []
+    for log in listed:
+        if policy_label(log) not in labels:
+            which = "The 'log'" if key == "log" else "Each of the 'logs'"
+            raise InputValueError(
+                f"{which} of [sweep.evaluate] must be one of the sweep's policies "
+                f"{list(policies)}; got {shown(log)}.{suggest(log, policies)}"
+            )
+        logs.append(labels[policy_label(log)])
+    if len(set(logs)) < len(logs):
+        raise InputValueError(f"The '{key}' of [sweep.evaluate] repeat a policy: {shown(given)}.")
+    return tuple(logs)
+
+
+def evaluation_streams(seed: int, n: int, log: int = 0) -> list[np.random.Generator]:
+    """The ``n`` evaluation streams of the run with root ``seed`` on its ``log``-th evaluated
+    log: for the first, children of ``SeedSequence(seed, spawn_key=(EVALUATION_STREAM,))`` (as
+    when a sweep evaluated one log); for log ``k > 0``, children of ``SeedSequence(seed,
+    spawn_key=(EVALUATION_STREAM, EVALUATION_STREAM, k))``, a key no child of the first (``(E,
+    j)``) has. Never one of any run's simulation streams (a list of seeds such as ``[0, 1]``
+    included), nor another log's."""
+    key = (EVALUATION_STREAM,) if log == 0 else (EVALUATION_STREAM, EVALUATION_STREAM, log)
+    root = np.random.SeedSequence(seed, spawn_key=key)
     return [np.random.default_rng(child) for child in root.spawn(n)]
 
 
 def evaluate_run(folder: Path, config: SimulationConfig, plan: EvaluationPlan) -> pd.DataFrame:
-    """Estimate the targets on the run's log of ``plan.log`` and add each target's true value
-    (after the same training) over the held-out period of that log (:func:`held_out_truth`);
-    written to ``estimates.csv`` in ``folder``.
+    """Estimate the targets on the run's log of each policy of ``plan.logs`` and add each
+    target's true value (after the same training) over the held-out period of that log
+    (:func:`held_out_truth`); written to ``estimates.csv`` in ``folder``, a ``log`` column
+    (the policy whose log it is) first.
 
-    Streams come from the run's seed (:func:`evaluation_streams`), so a run's estimates are the
-    same wherever it runs.
+    Streams come from the run's seed and the log's place in ``plan.logs``
+    (:func:`evaluation_streams`), so a run's estimates are the same wherever it runs, and
+    each log's are independent of the others'.
     """
     step = read_manifest(folder)["steps"]["simulate"]
-    log = folder / step["logs"][policy_label(plan.log)]
-    streams = evaluation_streams(config.seed, len(plan.targets) + len(plan.estimators) + 1)
+    frames = [_evaluate_log(folder, step, config, plan, spec, index)
+              for index, spec in enumerate(plan.logs)]  # fmt: skip
+    frame = pd.concat(frames, ignore_index=True)
+    with atomic_path(folder / ESTIMATES_FILE) as temporary:
+        frame.to_csv(temporary, index=False)
+    return frame
+
+
+def _evaluate_log(
+    folder: Path,
+    step: dict[str, Any],
+    config: SimulationConfig,
+    plan: EvaluationPlan,
+    spec: str,
+    index: int,
+) -> pd.DataFrame:
+    """The estimates and true values of the targets on the run's log of policy ``spec``, the
+    ``index``-th of ``plan.logs``."""
+    log = folder / step["logs"][policy_label(spec)]
+    streams = evaluation_streams(config.seed, len(plan.targets) + len(plan.estimators) + 1,
+                                 log=index)  # fmt: skip
     targets = build_policies(list(plan.targets), streams[: len(plan.targets)])
     estimators = [make_estimator(spec, rng=stream)
                   for spec, stream in zip(plan.estimators, streams[len(plan.targets):-1],
@@ -129,8 +189,7 @@ def evaluate_run(folder: Path, config: SimulationConfig, plan: EvaluationPlan) -
     )
     frame["true_value"] = [truths[name][0] for name in frame["target"]]
     frame["true_value_stderr"] = [truths[name][1] for name in frame["target"]]
-    with atomic_path(folder / ESTIMATES_FILE) as temporary:
-        frame.to_csv(temporary, index=False)
+    frame.insert(0, "log", spec)
     return frame
 
 
@@ -219,21 +278,23 @@ def _take_rows(
 
 
 def estimator_errors(estimates: pd.DataFrame) -> pd.DataFrame:
-    """Per world, target and estimator, over the runs (seeds): mean estimate, mean true value,
-    bias (mean of estimate - truth), RMSE and the share of runs whose interval covers the truth.
+    """Per world, log (with a ``log`` column), target and estimator, over the runs (seeds):
+    mean estimate, mean true value, bias (mean of estimate - truth), RMSE and the share of runs
+    whose interval covers the truth.
 
     Parameters
     ----------
     estimates : pandas.DataFrame
-        One row per run x target x estimator with ``world``, ``target``, ``estimator``,
-        ``value``, ``ci_low``, ``ci_high`` and ``true_value``.
+        One row per run x (log x) target x estimator with ``world``, optionally ``log``,
+        ``target``, ``estimator``, ``value``, ``ci_low``, ``ci_high`` and ``true_value``.
     """
     error = estimates["value"] - estimates["true_value"]
     covered = (estimates["ci_low"] <= estimates["true_value"]) & (
         estimates["true_value"] <= estimates["ci_high"]
     )
     frame = estimates.assign(error=error, squared=error**2, covered=covered.astype(float))
-    grouped = frame.groupby(["world", "target", "estimator"], sort=False)
+    keys = ["world", *(["log"] if "log" in frame.columns else []), "target", "estimator"]
+    grouped = frame.groupby(keys, sort=False)
     table = grouped.agg(
         runs=("value", "size"),
         estimate=("value", "mean"),

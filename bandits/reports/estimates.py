@@ -1,4 +1,5 @@
-"""The figure of off-policy estimates against the true values: one panel per target, each
+"""The figure of off-policy estimates against the true values: one panel per target (per log
+and target when the estimates say which log they are on), each
 estimator's estimate with its interval and, when the world's truth is known, the true value as
 the reference. Nothing here writes files."""
 
@@ -16,8 +17,8 @@ from matplotlib.figure import Figure
 from bandits.validation import InputValueError, check_columns
 
 ESTIMATES_REQUIRED = ("target", "estimator", "value", "ci_low", "ci_high")
-"""Columns :func:`plot_estimates` needs (``true_value``, ``run`` and ``confidence`` are
-optional)."""
+"""Columns :func:`plot_estimates` needs (``true_value``, ``run``, ``log`` and ``confidence``
+are optional)."""
 
 SPREAD = 0.6
 """Width, in estimator slots, over which the runs of one estimator are spread side by side."""
@@ -35,36 +36,47 @@ def plot_estimates(estimates: pd.DataFrame) -> Figure:
     target and estimator (runs: a ``run`` column, e.g. seeds of a sweep) sit side by side in
     the estimator's slot. With a ``true_value`` column the truth is drawn: a dashed horizontal
     line labelled ``true value`` when the panel has one true value, else a black bar at each
-    run's point (each run's world has its own truth).
+    run's point (each run's world has its own truth). With a ``log`` column (the policy whose
+    log was evaluated) there is one panel per log and target, its title naming both (wrapped,
+    never cut).
 
     Parameters
     ----------
     estimates : pandas.DataFrame
-        Columns ``ESTIMATES_REQUIRED``, optionally ``true_value``, ``run`` and ``confidence``.
+        Columns ``ESTIMATES_REQUIRED``, optionally ``true_value``, ``run``, ``log`` and
+        ``confidence``.
     """
     check_columns(estimates, ESTIMATES_REQUIRED, "the estimates")
     if estimates.empty:
         raise InputValueError("the estimates have no rows: there is nothing to plot.")
-    targets = list(dict.fromkeys(estimates["target"]))
+    by_log = "log" in estimates.columns
+    keys = ["log", "target"] if by_log else ["target"]
+    panels = list(dict.fromkeys(estimates[keys].itertuples(index=False, name=None)))
     estimators = list(dict.fromkeys(estimates["estimator"]))
-    columns = min(len(targets), PANELS_PER_ROW)
-    rows = math.ceil(len(targets) / columns)
-    figure = Figure(figsize=(3.2 * columns + 1.0, 3.6 * rows + 0.4), layout="constrained")
+    columns = min(len(panels), PANELS_PER_ROW)
+    rows = math.ceil(len(panels) / columns)
+    height = 3.6 + (0.3 if by_log else 0.0)  # room for the log's line of the title
+    figure = Figure(figsize=(3.2 * columns + 1.0, height * rows + 0.4), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax, target in zip(axes, targets, strict=False):
-        _panel(ax, estimates[estimates["target"] == target], estimators)
-        ax.set_title(wrap_name(str(target)), fontsize="medium")
-    for ax in axes[len(targets) :]:
+    for ax, panel in zip(axes, panels, strict=False):
+        mine = np.logical_and.reduce([estimates[k] == v for k, v in zip(keys, panel, strict=True)])
+        _panel(ax, estimates[mine], estimators)
+        title = wrap_name(str(panel[-1]))
+        if by_log:
+            title += "\n" + wrap_name(f"on the log of {panel[0]}")
+        ax.set_title(title, fontsize="medium")
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     legend: dict[str, Artist] = {}  # label -> handle, over every panel, in order
-    for ax in axes[: len(targets)]:
+    for ax in axes[: len(panels)]:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             legend.setdefault(label, handle)
     # below the panels, where neither the figure's title nor a panel's can be under it
     figure.legend(list(legend.values()), list(legend), loc="outside lower center",
                   ncols=min(len(legend), 4), fontsize="small")  # fmt: skip
     level = _confidence(estimates)
-    figure.suptitle(f"Off-policy estimates with their {level}intervals, by target")
+    by = "by log and target" if by_log else "by target"
+    figure.suptitle(f"Off-policy estimates with their {level}intervals, {by}")
     return figure
 
 

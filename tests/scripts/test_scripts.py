@@ -35,7 +35,7 @@ def test_demo_config_is_valid():
     config = SimulationConfig.from_toml(ROOT / "scripts" / "demo.toml")
     assert config.policies[0] == "uniform"  # the README's `simulate --config` example
     sweep = SweepConfig.from_toml(ROOT / "scripts" / "demo.toml")  # what scripts/demo runs
-    assert sweep.evaluate is not None and sweep.evaluate.log == "uniform"
+    assert sweep.evaluate is not None and sweep.evaluate.logs == ("uniform",)
     assert len(sweep.seeds) >= 3 and len(sweep.policies) >= 3
 
 

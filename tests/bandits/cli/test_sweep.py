@@ -259,6 +259,15 @@ def test_report_on_an_unfinished_sweep_names_the_missing_run(tmp_path):
         (('log = "uniform"', 'log = "linucb:alpha=3"'), ["must be one of the sweep's policies"]),
         (('estimators = ["ips", "snips"]', 'estimators = ["ipss"]'), ["Did you mean 'ips'?"]),
         (("train_fraction = 0.5", "train_frac = 0.5"), ["[sweep.evaluate]", "'train_frac'"]),
+        # `log` and `logs` together: refused naming both
+        (('log = "uniform"', 'log = "uniform"\nlogs = ["uniform"]'), ["'log'", "'logs'"]),
+        # a policy of `logs` the sweep does not run: refused with the closest name
+        (
+            ('log = "uniform"', 'logs = ["uniform", "linucbb"]'),
+            ["'linucbb'", "Did you mean 'linucb'?", "one of the sweep's policies"],
+        ),
+        (('log = "uniform"', 'logs = ["uniform", "uniform"]'), ["repeat a policy"]),
+        (('log = "uniform"', "logs = []"), ["'logs'", "non-empty list"]),
     ],
 )
 def test_an_evaluation_with_a_typo_is_refused_naming_it(tmp_path, change, words):
@@ -266,6 +275,62 @@ def test_an_evaluation_with_a_typo_is_refused_naming_it(tmp_path, change, words)
     result = runner.invoke(app, ["sweep", str(config_file(tmp_path, text=text)), "--out",
                                  str(tmp_path / "out")])  # fmt: skip
     one_line_error(result, *words)
+
+
+def test_a_sweep_evaluates_on_each_listed_log_with_each_logs_own_truth(tmp_path):
+    from bandits.cli.reporting import read_estimates
+    from bandits.cli.sweep_evaluation import held_out_truth
+    from bandits.ope import evaluate_log, make_estimator
+
+    two = EVALUATED.replace("seeds = 4", "seeds = 2")
+    one = SweepConfig.from_toml(config_file(tmp_path, text=two))
+    both = SweepConfig.from_toml(
+        config_file(tmp_path, text=two.replace('log = "uniform"', 'logs = ["uniform", "linucb"]'))
+    )
+    assert one.evaluate is not None and one.evaluate.logs == ("uniform",)
+    assert both.evaluate is not None and both.evaluate.logs == ("uniform", "linucb")
+    single = run_sweep(one, tmp_path / "one")
+    result = run_sweep(both, tmp_path / "both")
+    assert result.estimates is not None and single.estimates is not None
+    for run in both.plan():
+        folder = tmp_path / "both" / "runs" / run.run_id
+        frame = read_estimates(folder / "estimates.csv")
+        assert list(frame["log"]) == ["uniform"] * 4 + ["linucb"] * 4  # targets x estimators
+        # the first log's estimates and truth are those of a sweep evaluating it alone
+        alone = read_estimates(tmp_path / "one" / "runs" / run.run_id / "estimates.csv")
+        pd.testing.assert_frame_equal(
+            frame[frame["log"] == "uniform"].reset_index(drop=True), alone, check_exact=True
+        )
+        # the second log's truth: its own held-out period, replayed from its own log
+        step = read_manifest(folder)["steps"]["simulate"]
+        log = folder / step["logs"]["linucb"]
+        targets, estimators = both.evaluate.targets, both.evaluate.estimators
+        streams = evaluation_streams(run.config.seed, len(targets) + len(estimators) + 1, log=1)
+        policies = build_policies(list(targets), streams[: len(targets)])
+        evaluate_log(log, policies, [make_estimator(e, rng=g) for e, g in
+                                     zip(estimators, streams[len(targets):-1], strict=True)],
+                     train_fraction=0.5)  # fmt: skip
+        truth = held_out_truth(make_env_factory(run.config.env, run.config.env_params)(),
+                               env_seed=int(step["seeds"]["env"]), log=log, targets=policies,
+                               train_fraction=0.5, n_requests=1000, rng=streams[-1])  # fmt: skip
+        on_linucb = frame[frame["log"] == "linucb"]
+        for target, value in zip(on_linucb["target"], on_linucb["true_value"], strict=True):
+            assert value == pytest.approx(truth[target][0], rel=1e-12), (run.run_id, target)
+        assert not np.allclose(on_linucb["true_value"], alone["true_value"])
+    # the errors per log, each over every seed
+    assert result.errors is not None
+    assert list(result.errors.columns[:4]) == ["world", "log", "target", "estimator"]
+    assert len(result.errors) == 2 * 2 * 2 and (result.errors["runs"] == 2).all()
+    assert set(result.estimates["log"]) == {"uniform", "linucb"}
+    # the figure: one panel per log and target, each title naming both, nothing cut
+    from bandits.reports import plot_estimates
+
+    figure = plot_estimates(result.estimates[result.estimates["world"] == "tiny"])
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    assert len(titles) == 4
+    assert any("linucb" in t.split("\n")[0] and "log of uniform" in t for t in titles)
+    assert "epsilon-greedy:epsilon=0.3\non the log of linucb" in titles
+    assert write_sweep_report(both.plan(), tmp_path / "both", result)
 
 
 def _children(pid: int) -> list[int]:
@@ -344,6 +409,11 @@ def test_the_evaluation_streams_never_repeat_a_simulation_stream():
     for seed in (0, 1):  # seeds = [0, 1]: run 0's old evaluation seed 0 + 1 was run 1's root
         seen += [state(g) for g in spawn_generators(seed, 4)]  # the simulation's streams
         seen += [state(g) for g in evaluation_streams(seed, 4)]
+        seen += [state(g) for g in evaluation_streams(seed, 4, log=1)]  # a second log's
+        seen += [state(g) for g in evaluation_streams(seed, 4, log=2)]
+        assert [state(g) for g in evaluation_streams(seed, 4, log=0)] == [
+            state(g) for g in evaluation_streams(seed, 4)
+        ]
         seen.append(tuple(np.random.SeedSequence(seed).generate_state(4)))
     assert len(set(seen)) == len(seen)
 
