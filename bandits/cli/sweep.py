@@ -48,7 +48,7 @@ from bandits.reports import (
 )
 from bandits.run import spawn_generators
 from bandits.run.executors import run_tasks
-from bandits.validation import InputValueError
+from bandits.validation import InputError, InputValueError
 
 SWEEP_MANIFEST = "sweep.json"
 RUNS_FOLDER = "runs"
@@ -112,7 +112,10 @@ def run_sweep(
     """
     plan = config.plan()
     for world in config.worlds:  # unknown parameters and specs fail before any work
-        make_env_factory(world.env, dict(world.params))
+        try:
+            make_env_factory(world.env, dict(world.params))
+        except (InputError, ValueError, TypeError) as error:  # the environment's own errors too
+            raise type(error)(f"World {world.name!r} of the sweep: {error}") from None
     build_policies(config.policies, spawn_generators(0, len(config.policies)))
     _claim_sweep_folder(out, config)
     pending = [run for run in plan if not _finished(run, out)]

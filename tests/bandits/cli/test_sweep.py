@@ -79,7 +79,7 @@ def test_a_sweep_writes_runs_tables_and_a_report(tmp_path):
         (CONFIG.replace("grid.linucb", "grid.linucbb"), ["'linucbb'", "Did you mean 'linucb'?"]),
         (CONFIG.replace("[sweep]", "[swep]").replace("sweep.worlds", "swep.worlds"),
          ["has no [sweep] table", "Rename [swep]"]),
-        (CONFIG.replace("n_items = 50,", "n_itmes = 50,", 1), ["n_itmes"]),
+        (CONFIG.replace("n_items = 50,", "n_itmes = 50,", 1), ["World 'tiny'", "n_itmes"]),
         (CONFIG.replace('"uniform", "linucb"', '"uniform", "linucb:alhpa=1"'), ["alhpa"]),
         (CONFIG.replace('"uniform", ', '"uniform", "uniform", '), ["repeat a spec"]),
         (CONFIG.replace("requests = 120", 'requests = 120\nexecutor = "local"\nscheduler = "tcp://h:1"'),
