@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import re
 import shutil
 import stat
 import uuid
@@ -42,14 +43,18 @@ from bandits.logs.atomic import (
     MAX_PID,
     fsync_folder,
     is_temporary,
+    machine_id,
     process_alive,
     remove_stale_temporaries,
+    runs_here,
     temporary_name,
 )
 from bandits.logs.items import is_item_table_name
 from bandits.validation import InputError, InputValueError, shown
 
 CLAIM_NAME = ".bandits-claim"
+CLAIM_PATTERN = re.compile(r"(?P<pid>[0-9]{1,7})(?:@(?P<machine>[A-Za-z0-9-]{1,64}))?", re.ASCII)
+"""A claim file's text: the process id, then ``@`` and its machine (absent in older claims)."""
 REPLACED_PREFIX = ".bandits-replaced."
 """Where an earlier run waits, hidden, between the two renames that replace it (never removed
 as a stale temporary: if the second rename fails, the earlier run stays there, named in the
@@ -284,17 +289,17 @@ class _Claim:
                 descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 owner = claim_owner(self.path)
-                if owner is not None and process_alive(owner):
+                if owner is not None and claim_alive(owner):
                     raise FileExistsError(
                         f"{self.folder} is being written by another bandits command (process "
-                        f"{owner}); wait for it to finish, or, if no command is writing "
-                        f"there, remove {self.path}."
+                        f"{describe_owner(owner)}); wait for it to finish, or, if no command "
+                        f"is writing there, remove {self.path}."
                     ) from None
                 self.path.unlink(missing_ok=True)  # left by a killed command
                 continue
             try:
                 with os.fdopen(descriptor, "w") as handle:
-                    handle.write(str(os.getpid()))
+                    handle.write(f"{os.getpid()}@{machine_id()}")
             except OSError:  # a full disk: leave no empty claim behind
                 self.path.unlink(missing_ok=True)
                 raise
@@ -308,19 +313,41 @@ class _Claim:
             self.held = False
 
 
-def claim_owner(claim: Path) -> int | None:
-    """The process id a claim file holds, or None for a claim no live command wrote (garbage,
-    an impossible id). A claim that is not a regular file is refused: it was not ours."""
+ClaimOwner = tuple[int, str | None]
+"""A claim's process id and machine (:func:`~bandits.logs.atomic.machine_id`; None in claims
+written before machines were recorded, which count as this machine's)."""
+
+
+def claim_owner(claim: Path) -> ClaimOwner | None:
+    """The process (id and machine) a claim file holds, or None for a claim no live command
+    wrote (garbage, an impossible id). A claim that is not a regular file is refused: it was
+    not ours."""
     status = claim.lstat()
     if not stat.S_ISREG(status.st_mode):
         raise InputValueError(
             f"{claim} is not a claim file (a folder, link, pipe or device); remove it."
         )
-    if status.st_size > 32:
+    if status.st_size > 96:
         return None
     text = claim.read_text(encoding="utf-8", errors="replace").strip()
-    pid = int(text) if text.isascii() and text.isdigit() and len(text) <= 7 else None
-    return pid if pid is not None and 0 < pid <= MAX_PID else None
+    match = CLAIM_PATTERN.fullmatch(text)
+    if match is None:
+        return None
+    pid = int(match.group("pid"))
+    return (pid, match.group("machine")) if 0 < pid <= MAX_PID else None
+
+
+def claim_alive(owner: ClaimOwner) -> bool:
+    """Whether the claim's process may still run: it does, on this machine; a claim made on
+    another machine (a cluster sharing the folder) is taken to be alive, as this machine cannot
+    see that machine's processes."""
+    pid, machine = owner
+    return not runs_here(machine) or process_alive(pid)
+
+
+def describe_owner(owner: ClaimOwner) -> str:
+    pid, machine = owner
+    return f"{pid}" if runs_here(machine) else f"{pid} on machine {machine}"
 
 
 def _refuse_if_claimed(folder: Path) -> None:
@@ -328,10 +355,12 @@ def _refuse_if_claimed(folder: Path) -> None:
     claim = folder / CLAIM_NAME
     if claim.exists() or claim.is_symlink():
         owner = claim_owner(claim)
-        if owner is not None and process_alive(owner) and owner != os.getpid():
+        mine = owner is not None and owner[0] == os.getpid() and runs_here(owner[1])
+        if owner is not None and claim_alive(owner) and not mine:
             raise FileExistsError(
-                f"{folder} is being written by another bandits command (process {owner}); "
-                f"wait for it to finish, or, if none is, remove {claim}."
+                f"{folder} is being written by another bandits command (process "
+                f"{describe_owner(owner)}); wait for it to finish, or, if none is, remove "
+                f"{claim}."
             )
 
 

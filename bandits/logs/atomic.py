@@ -2,18 +2,23 @@
 folder. A reader sees the old file or the whole new one, never a part.
 
 Temporary names are hidden, reserved and say who made them:
-``.bandits-tmp.<name>.<pid>-<random>``. A temporary left behind by a killed process is
-recognised by its name and a dead process id, and removed by :func:`remove_stale_temporaries`,
-which every write into a folder calls first; a temporary of a live process (a concurrent run)
-is left alone. Nothing that reads results counts them, and no output may take such a name.
+``.bandits-tmp.<name>.@<machine>.<pid>-<random>``, ``<machine>`` being :func:`machine_id`. A
+temporary left behind by a killed process is recognised by its name and a dead process id, and
+removed by :func:`remove_stale_temporaries`, which every write into a folder calls first; a
+temporary of a live process (a concurrent run) is left alone, and so is one made on another
+machine (a folder shared by a cluster's hosts): this machine cannot tell whether that process
+lives. Names without a machine (written before it was recorded) count as this machine's.
+Nothing that reads results counts them, and no output may take such a name.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import shutil
+import socket
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -26,17 +31,40 @@ import pyarrow.parquet as pq
 
 TEMPORARY_PREFIX = ".bandits-tmp."
 TEMPORARY_PATTERN = re.compile(
-    r"\.bandits-tmp\..*\.(?P<pid>[0-9]{1,7})-[0-9a-f]{32}", re.ASCII | re.DOTALL
+    r"\.bandits-tmp\..*?(?:\.@(?P<machine>[A-Za-z0-9-]{1,64}))?\.(?P<pid>[0-9]{1,7})-[0-9a-f]{32}",
+    re.ASCII | re.DOTALL,
 )
-"""Names :func:`temporary_name` makes (the group ``pid`` is the process that made it)."""
+"""Names :func:`temporary_name` makes (the groups: the ``machine`` and ``pid`` of the process
+that made it; no machine in names written before it was recorded)."""
 
 MAX_PID = 4_194_304
 """Linux's largest process id (``pid_max`` cannot exceed it)."""
 
 
+@functools.cache
+def machine_id() -> str:
+    """This machine in temporary names and claims: its host name (letters, digits and ``-``,
+    at most 40) and the first 8 hex digits of the kernel's boot id, e.g. ``node-3-1f2e3d4c``.
+    Processes on two machines sharing a folder (a cluster over NFS) then never judge each
+    other's process ids."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().replace("-", "").strip()[:8]
+    except OSError:
+        boot = "0"
+    return f"{host}-{re.sub(r'[^0-9a-f]', '0', boot) or '0'}"
+
+
 def temporary_name(target: Path) -> Path:
-    """A hidden, unique sibling of ``target``: ``.bandits-tmp.<name>.<pid>-<random>``."""
-    return target.with_name(f"{TEMPORARY_PREFIX}{target.name}.{os.getpid()}-{uuid.uuid4().hex}")
+    """A hidden, unique sibling of ``target``:
+    ``.bandits-tmp.<name>.@<machine>.<pid>-<random>``."""
+    made_by = f"@{machine_id()}.{os.getpid()}"
+    return target.with_name(f"{TEMPORARY_PREFIX}{target.name}.{made_by}-{uuid.uuid4().hex}")
+
+
+def runs_here(machine: str | None) -> bool:
+    """True if a process recorded with ``machine`` (None: not recorded) ran on this one."""
+    return machine is None or machine == machine_id()
 
 
 def is_temporary(path: Path) -> bool:
@@ -75,7 +103,7 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporaries in ``folder`` whose process is gone; returns what was removed.
 
     A process id can be reused, so a temporary of a dead run may survive until its id is free
-    again; one of a live process is never touched.
+    again; one of a live process is never touched, nor one made on another machine.
     """
     removed: list[Path] = []
     try:
@@ -84,7 +112,11 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
         return removed
     for entry in entries:
         match = TEMPORARY_PATTERN.fullmatch(entry.name)
-        if match is None or process_alive(int(match.group("pid"))):
+        if (
+            match is None
+            or not runs_here(match.group("machine"))
+            or process_alive(int(match.group("pid")))
+        ):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

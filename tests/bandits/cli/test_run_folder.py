@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bandits.cli.run_folder import CLAIM_NAME, RunFolderClaim, run_folder_problem
-from bandits.logs.atomic import is_temporary
+from bandits.cli.run_folder import (
+    CLAIM_NAME,
+    RunFolderClaim,
+    _Claim,
+    claim_owner,
+    run_folder_problem,
+)
+from bandits.logs.atomic import is_temporary, machine_id
 
 BANDITS = str(Path(sys.executable).with_name("bandits"))
 ENV = ["--env-param", "n_requests=50", "--env-param", "slate_size=2",
@@ -138,6 +144,21 @@ def test_a_claim_of_a_live_process_is_respected(tmp_path):
     (out / CLAIM_NAME).write_text("999999999")  # no such process: a stale claim
     with RunFolderClaim(out, overwrite=False) as folder:
         (folder / "manifest.json").write_text("{}")
+
+
+def test_a_claim_made_on_another_machine_is_respected_and_named(tmp_path):
+    """A folder shared by a cluster's hosts: this machine cannot see the other's processes,
+    so a claim from there stands (and says where it came from); a dead process's claim made
+    here, with this machine's name, is stale."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / CLAIM_NAME).write_text("4194000@node-7-0badcafe")
+    with pytest.raises(FileExistsError, match=r"process 4194000 on machine node-7-0badcafe"):
+        with RunFolderClaim(out, overwrite=False):
+            pass
+    (out / CLAIM_NAME).write_text(f"4194000@{machine_id()}")
+    with RunFolderClaim(out, overwrite=False) as folder:
+        (folder / "manifest.json").write_text("{}")
     assert [p.name for p in out.iterdir()] == ["manifest.json"]
 
 
@@ -204,3 +225,12 @@ def test_no_run_goes_inside_a_run_folder(tmp_path):
     for inner in (out / "sub", out / "logs" / "inner"):
         with pytest.raises(ValueError, match="is inside the run folder"):
             RunFolderClaim(inner, overwrite=False)
+
+
+def test_a_claim_names_its_process_and_machine(tmp_path):
+    claim = _Claim(tmp_path)
+    claim.take()
+    assert (tmp_path / CLAIM_NAME).read_text() == f"{os.getpid()}@{machine_id()}"
+    assert claim_owner(tmp_path / CLAIM_NAME) == (os.getpid(), machine_id())
+    claim.release()
+    assert not (tmp_path / CLAIM_NAME).exists()

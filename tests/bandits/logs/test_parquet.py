@@ -29,6 +29,7 @@ from bandits.logs import (
     write_log,
 )
 from bandits.logs import parquet as parquet_module
+from bandits.logs.atomic import machine_id
 from bandits.validation import InputValueError
 
 
@@ -343,14 +344,19 @@ def test_a_failure_while_finishing_the_file_leaves_nothing_behind(tmp_path, monk
 
 
 def test_temporaries_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
-    dead = tmp_path / f".bandits-tmp.log.parquet.4194000-{'0' * 32}"
+    here = machine_id()
+    dead = tmp_path / f".bandits-tmp.log.parquet.4194000-{'0' * 32}"  # no machine: this one
+    dead_here = tmp_path / f".bandits-tmp.log.parquet.@{here}.4194000-{'4' * 32}"
     live = tmp_path / f".bandits-tmp.log.parquet.{os.getpid()}-{'1' * 32}"
     stranger = tmp_path / f".log.parquet.4194000-{'2' * 32}.tmp"  # someone else's naming
     impossible = tmp_path / f".bandits-tmp.x.99999999999999999999-{'3' * 32}"
-    for path in (dead, live, stranger, impossible):
+    elsewhere = tmp_path / f".bandits-tmp.log.parquet.@node-7-0badcafe.4194000-{'5' * 32}"
+    for path in (dead, dead_here, live, stranger, impossible, elsewhere):
         path.write_bytes(b"partial")
     write_log(random_log(np.random.default_rng(9)), tmp_path / "log.parquet")
-    assert not dead.exists() and live.exists() and stranger.exists() and impossible.exists()
+    assert not dead.exists() and not dead_here.exists()
+    assert live.exists() and stranger.exists() and impossible.exists()
+    assert elsewhere.exists()  # another machine's process: this one cannot tell if it lives
 
 
 def test_damaged_data_pages_are_refused_not_read_as_numbers(tmp_path):
