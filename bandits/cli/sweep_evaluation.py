@@ -254,9 +254,14 @@ def held_out_truth(
             raw, *_ = env.step(rows.decision.slates)
     finally:
         env.close()
-    return {name: (float(np.mean([v for v, _ in found])),
-                   float(np.sqrt(np.sum(np.square([se for _, se in found]))) / len(found)))
-            for name, found in values.items()}  # fmt: skip
+    return {name: mean_of_estimates(found) for name, found in values.items()}
+
+
+def mean_of_estimates(estimates: list[tuple[float, float]]) -> tuple[float, float]:
+    """The mean of independent ``(value, standard error)`` estimates and its standard error,
+    ``sqrt(sum se_i^2) / n``."""
+    values, errors = np.array(estimates, dtype=np.float64).reshape(-1, 2).T
+    return float(values.mean()), float(np.sqrt(np.square(errors).sum()) / len(estimates))
 
 
 def _take_rows(

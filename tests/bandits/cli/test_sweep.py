@@ -21,7 +21,7 @@ from bandits.cli import app
 from bandits.cli.manifest import read_manifest
 from bandits.cli.sweep import run_sweep, write_sweep_report
 from bandits.cli.sweep_config import SweepConfig
-from bandits.cli.sweep_evaluation import estimator_errors, evaluation_streams
+from bandits.cli.sweep_evaluation import estimator_errors, evaluation_streams, mean_of_estimates
 from bandits.cli.wiring import build_policies, make_env_factory
 from bandits.run import spawn_generators
 from bandits.validation import InputValueError
@@ -585,3 +585,9 @@ def test_the_output_folder_can_come_from_the_config(tmp_path, monkeypatch):
     assert (tmp_path / "from-config" / "regret.csv").exists()
     result = runner.invoke(app, ["sweep", str(config_file(tmp_path, seeds=1)), "--quiet"])
     one_line_error(result, "needs a folder to write", "--out DIR")
+
+
+def test_the_held_out_truth_averages_its_points_with_their_standard_errors():
+    """Two points 1 +- 0.3 and 3 +- 0.4: mean 2, standard error sqrt(0.09 + 0.16) / 2."""
+    assert mean_of_estimates([(1.0, 0.3), (3.0, 0.4)]) == pytest.approx((2.0, 0.25))
+    assert mean_of_estimates([(5.0, 0.2)]) == pytest.approx((5.0, 0.2))
