@@ -196,6 +196,22 @@ class ArrayTarget(ProbabilityTarget):
             self.slate_probability = slate
         self.has_slate_probability = self.slate_probability is not None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A memory-mapped ``.npy`` goes by its path (the tasks of a partitioned evaluation
+        map it again), not as the whole array."""
+        state = dict(self.__dict__)
+        mapped = self.action_dist
+        if isinstance(mapped, np.memmap) and mapped.filename is not None:
+            state["action_dist"] = None
+            state["mapped_path"] = mapped.filename
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        path = state.pop("mapped_path", None)
+        self.__dict__.update(state)
+        if path is not None:
+            self.action_dist = np.load(path, mmap_mode="r", allow_pickle=False)
+
     def _read(
         self, rows: NDArray[np.int64]
     ) -> tuple[NDArray[np.float64], NDArray[np.int64] | None, NDArray[np.float64] | None]:

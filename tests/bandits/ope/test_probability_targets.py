@@ -6,6 +6,7 @@ checks of a file's rows."""
 from __future__ import annotations
 
 import copy
+import pickle
 
 import numpy as np
 import pyarrow as pa
@@ -270,3 +271,15 @@ def test_bad_files(tmp_path):
     frame = evaluate_log(tmp_path / "pairs.parquet",
                          {"t": probability_target(PAIRS_DIST)}, [IIPS()])  # fmt: skip
     assert frame["value"].iloc[0] == pytest.approx(1.8, abs=1e-15)
+
+
+def test_a_memory_mapped_npy_target_pickles_by_its_path(tmp_path):
+    """Tasks of a partitioned evaluation get the file's path, not the whole array."""
+    dist = np.full((50, 4, 1), 0.25)
+    np.save(tmp_path / "p.npy", dist)
+    target = read_probability_target(tmp_path / "p.npy")
+    sent = pickle.dumps(target)
+    assert len(sent) < dist.nbytes  # the 1,600 bytes of probabilities are not in it
+    again = pickle.loads(sent)
+    assert isinstance(again.action_dist, np.memmap)
+    np.testing.assert_array_equal(again.action_dist, dist)
