@@ -31,11 +31,13 @@ from bandits.validation import (
 )
 from policies.base import MAX_EXPLORATION, BasePolicy
 from policies.offpolicy import check_weight_clip
-from policies.vw_examples import NAMESPACES, RequestHeads, learn_text, slot_label
+from policies.vw_examples import NAMESPACES, RequestHeads, learn_slots, predict_slots, slot_label
+from policies.vw_requests import ParsedActions, RequestExample, learn_request
 from policies.vw_slots import (
     candidate_position_marginals,
     count_slot_distributions,
     draw_slate,
+    invert_cdfs,
     slate_probability,
     slot_probabilities,
 )
@@ -43,13 +45,9 @@ from policies.vw_workspace import (
     CB_TYPES,
     EXPLORATIONS,
     command_line,
-    finish_kept,
-    first_slot_kept,
-    learn_kept,
-    learn_raw,
     model_bytes,
     new_workspace,
-    slot_distribution,
+    normalised_pmf,
     workspace_from_bytes,
 )
 
@@ -60,47 +58,119 @@ MAX_ENSEMBLE = 32
 """Most policies ``bag`` and ``cover`` may keep (each multiplies the model's memory)."""
 
 FILE_MAGIC = b"bandits-vw-policy 1\n"
+
+CACHES = (
+    "workspace_",
+    "_requests",
+    "_acted",
+    "_format_heads",
+    "_parsed_actions",
+    "_kept",
+    "_keeping",
+)
+"""Attributes left out of a pickle: the workspace (it goes as its model bytes) and the
+caches :meth:`VowpalWabbit._init_caches` builds again."""
 """First line of a file written by :meth:`VowpalWabbit.save`."""
+
+
+Request = tuple[str, list[Any]]
+"""A request's shared line and its candidates' parsed action examples
+(:class:`~policies.vw_requests.ParsedActions`)."""
+
+NOTHING_TAKEN: frozenset[int] = frozenset()
 
 
 class _RequestSlots:
     """The slot distributions of one request, each predicted by VW once and remembered.
 
-    With ``keep``, the first slot's parsed example is kept in ``kept`` (for
-    :func:`~policies.vw_workspace.learn_kept`); whoever takes it must finish it.
+    With ``keep``, the first slot's example is kept in ``kept`` (a
+    :class:`~policies.vw_requests.RequestExample`) for ``update`` to label and learn from;
+    whoever takes it must finish it.
     """
 
-    def __init__(self, workspace: Any, head: str, keep: bool = False) -> None:
+    def __init__(self, workspace: Any, request: Request, keep: bool = False) -> None:
         self.workspace = workspace
-        self.head = head
+        self.shared, self.actions = request
         self.keep = keep
-        self.kept: list[Any] | None = None
+        self.kept: RequestExample | None = None
         self.known: dict[frozenset[int], NDArray[np.float64]] = {}
 
-    def __call__(self, taken: frozenset[int]) -> NDArray[np.float64]:
-        if taken not in self.known:
-            if self.keep and not taken:
-                self.known[taken], self.kept = first_slot_kept(self.workspace, self.head)
+    def predict(self, taken: frozenset[int]) -> list[tuple[int, float]]:
+        """VW's (action, probability) pairs of the slot after ``taken``, predicted afresh."""
+        slots = predict_slots(sorted(taken))
+        example = RequestExample(self.workspace, self.shared, self.actions, slots)
+        keep = self.keep and not taken
+        try:
+            pairs = example.predict()[-1]
+        except BaseException:
+            keep = False
+            raise
+        finally:
+            if keep:
+                self.kept = example
             else:
-                self.known[taken] = slot_distribution(self.workspace, self.head, sorted(taken))
-        return self.known[taken]
+                example.finish()
+        return pairs
+
+    def __call__(self, taken: frozenset[int]) -> NDArray[np.float64]:
+        pmf = self.known.get(taken)
+        if pmf is None:
+            pmf = self.known[taken] = normalised_pmf(self.predict(taken), len(self.actions))
+        return pmf
+
+
+class _Prepared:
+    """What ``act`` and the probabilities share: each request's slots, and the first slot's
+    distributions of the whole batch as one array (built on first use)."""
+
+    def __init__(self, requests: list[_RequestSlots], max_candidates: int) -> None:
+        self.requests = requests
+        self.max_candidates = max_candidates
+        self._first: NDArray[np.float64] | None = None
+
+    def first_slot(self) -> NDArray[np.float64]:
+        """Each candidate's probability in the first slot, shape (n_requests,
+        max_candidates), zero for padding; row ``i`` is ``requests[i](frozenset())``."""
+        if self._first is None:
+            rows: list[int] = []
+            actions: list[int] = []
+            probabilities: list[float] = []
+            totals = []
+            for row, slots in enumerate(self.requests):
+                try:
+                    pairs = slots.predict(NOTHING_TAKEN)
+                except BaseException:
+                    _finish_all([kept.kept for kept in self.requests if kept.kept is not None])
+                    raise
+                chosen, probability = zip(*pairs, strict=True)
+                rows += [row] * len(chosen)
+                actions += chosen
+                probabilities += probability
+                totals.append(math.fsum(probability))
+            first = np.zeros((len(self.requests), self.max_candidates))
+            first[rows, actions] = probabilities
+            first /= np.asarray(totals)[:, None]
+            for row, slots in enumerate(self.requests):
+                slots.known[NOTHING_TAKEN] = first[row, : len(slots.actions)]
+            self._first = first
+        return self._first
 
 
 class _Kept:
-    """The parsed one-slot examples of an ``act`` (one per request), waiting for ``update``
-    to learn from them; finished unlearned if the decision is dropped first."""
+    """The first-slot examples of an ``act`` (one per request), waiting for ``update`` to
+    learn from them; finished unlearned if the decision is dropped first."""
 
     def __init__(
-        self, workspace: Any, obs: SlateObservation, decision: SlateDecision, examples: list[Any]
+        self, obs: SlateObservation, decision: SlateDecision, examples: list[RequestExample]
     ) -> None:
         self.obs = obs
         self.examples = examples
-        self.release = weakref.finalize(decision, _finish_all, workspace, examples)
+        self.release = weakref.finalize(decision, _finish_all, examples)
 
 
-def _finish_all(workspace: Any, examples: list[Any]) -> None:
+def _finish_all(examples: Sequence[RequestExample]) -> None:
     for example in examples:
-        finish_kept(workspace, example)
+        example.finish()
 
 
 class VowpalWabbit(BasePolicy):
@@ -226,9 +296,11 @@ class VowpalWabbit(BasePolicy):
         self._init_caches()
 
     def _init_caches(self) -> None:
-        self._heads: WeakKeyDictionary[SlateObservation, list[str]] = WeakKeyDictionary()
+        kind = self.reduction.removeprefix("--").split("_")[0]
+        self._requests: WeakKeyDictionary[SlateObservation, list[Request]] = WeakKeyDictionary()
         self._acted: WeakKeyDictionary[SlateDecision, NDArray[np.float64]] = WeakKeyDictionary()
-        self._format_heads = RequestHeads(self.reduction.removeprefix("--").split("_")[0])
+        self._format_heads = RequestHeads(kind)
+        self._parsed_actions = ParsedActions(kind)
         self._kept: WeakKeyDictionary[SlateDecision, _Kept] = WeakKeyDictionary()
         self._keeping = False
 
@@ -252,12 +324,17 @@ class VowpalWabbit(BasePolicy):
 
     # --- acting and probabilities ---
 
-    def _request_heads(self, obs: SlateObservation) -> list[str]:
-        """The requests' example lines, built once per observation (act, then update)."""
-        heads = self._heads.get(obs)
-        if heads is None:
-            heads = self._heads[obs] = self._format_heads(obs)
-        return heads
+    def _request_parts(self, obs: SlateObservation) -> list[Request]:
+        """Each request's shared line and parsed action examples, built once per observation
+        (act, then update)."""
+        requests = self._requests.get(obs)
+        if requests is None:
+            workspace, parse = self.workspace_, self._parsed_actions
+            requests = self._requests[obs] = [
+                (shared, parse(workspace, actions))
+                for shared, actions in self._format_heads.parts(obs)
+            ]
+        return requests
 
     def act(self, obs: SlateObservation, *, with_marginals: bool = False) -> SlateDecision:
         """Choose one slate per request (see :meth:`BasePolicy.act`). With one slot per
@@ -269,46 +346,52 @@ class VowpalWabbit(BasePolicy):
         finally:
             self._keeping = False
 
-    def _prepare(self, obs: SlateObservation) -> list[_RequestSlots]:
+    def _prepare(self, obs: SlateObservation) -> _Prepared:
         keep = self._keeping and obs.slate_size == 1
-        return [_RequestSlots(self.workspace_, head, keep) for head in self._request_heads(obs)]
+        requests = [
+            _RequestSlots(self.workspace_, request, keep) for request in self._request_parts(obs)
+        ]
+        return _Prepared(requests, obs.max_candidates)
 
     def _draw(
-        self,
-        obs: SlateObservation,
-        prepared: list[_RequestSlots],
-        rng: np.random.Generator | None,
+        self, obs: SlateObservation, prepared: _Prepared, rng: np.random.Generator | None
     ) -> NDArray[np.int64]:
         assert rng is not None  # act passes self.rng, set by the constructor
         uniforms = rng.random((obs.n_requests, obs.slate_size))
-        slates = [draw_slate(slots, row) for slots, row in zip(prepared, uniforms, strict=True)]
+        if obs.slate_size == 1:  # the whole batch at once
+            return invert_cdfs(prepared.first_slot(), uniforms[:, 0])[:, None]
+        rows = zip(prepared.requests, uniforms, strict=True)
+        slates = [draw_slate(slots, row) for slots, row in rows]
         return np.asarray(slates, dtype=np.int64).reshape(obs.n_requests, obs.slate_size)
 
     def _slot_probabilities(
-        self, prepared: list[_RequestSlots], slates: NDArray[np.int64]
+        self, prepared: _Prepared, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         """Each shown item's probability in its slot given the slots above, (n, slate_size)."""
-        rows = [
-            slot_probabilities(slots, slate) for slots, slate in zip(prepared, slates, strict=True)
-        ]
-        return np.asarray(rows, dtype=np.float64).reshape(slates.shape)
+        if slates.shape[1] == 1:
+            return np.take_along_axis(prepared.first_slot(), slates, axis=1)
+        rows = zip(prepared.requests, slates, strict=True)
+        probabilities = [slot_probabilities(slots, slate) for slots, slate in rows]
+        return np.asarray(probabilities, dtype=np.float64).reshape(slates.shape)
 
     def _slate_probability(
-        self, obs: SlateObservation, prepared: list[_RequestSlots], slates: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: _Prepared, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         return slate_probability(self._slot_probabilities(prepared, slates))
 
     def _position_probability(
-        self, obs: SlateObservation, prepared: list[_RequestSlots], slates: NDArray[np.int64]
+        self, obs: SlateObservation, prepared: _Prepared, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         return shown_marginals(self._candidate_position_probability(obs, prepared), slates)
 
     def _candidate_position_probability(
-        self, obs: SlateObservation, prepared: list[_RequestSlots]
+        self, obs: SlateObservation, prepared: _Prepared
     ) -> NDArray[np.float64]:
         k = obs.slate_size
+        if k == 1:  # one prediction per request
+            return prepared.first_slot()[:, :, None].copy()
         marginals = np.zeros((obs.n_requests, obs.max_candidates, k))
-        for row, slots in enumerate(prepared):
+        for row, slots in enumerate(prepared.requests):
             n = int(obs.n_candidates[row])
             needed = count_slot_distributions(n, k)
             if needed > self.max_predictions:
@@ -325,20 +408,20 @@ class VowpalWabbit(BasePolicy):
     def _decide(
         self,
         obs: SlateObservation,
-        prepared: list[_RequestSlots],
+        prepared: _Prepared,
         slates: NDArray[np.int64],
         with_marginals: bool,
     ) -> SlateDecision:
         """The decision, remembering its slot probabilities for :meth:`update`."""
-        kept = [slots.kept for slots in prepared if slots.kept is not None]
+        kept = [slots.kept for slots in prepared.requests if slots.kept is not None]
         try:
             decision = super()._decide(obs, prepared, slates, with_marginals)
         except BaseException:
-            _finish_all(self.workspace_, kept)
+            _finish_all(kept)
             raise
         self._acted[decision] = self._slot_probabilities(prepared, slates)
         if kept:
-            self._kept[decision] = _Kept(self.workspace_, obs, decision, kept)
+            self._kept[decision] = _Kept(obs, decision, kept)
         return decision
 
     # --- learning ---
@@ -399,28 +482,27 @@ class VowpalWabbit(BasePolicy):
             kept.release.detach()  # the examples are finished as they are learned
             shown, cost, probability = decision.slates[:, 0], costs[:, 0], logged[:, 0]
             labels = zip(shown.tolist(), cost.tolist(), probability.tolist(), strict=True)
-            for done, (examples, label) in enumerate(zip(kept.examples, labels, strict=True)):
-                try:
-                    learn_kept(self.workspace_, examples, slot_label(*label))
-                except BaseException:
-                    _finish_all(self.workspace_, kept.examples[done + 1 :])
-                    raise
+            try:
+                for example, label in zip(kept.examples, labels, strict=True):
+                    example.label_last_slot(slot_label(*label))
+                    example.learn()
+                    example.finish()
+            finally:
+                _finish_all(kept.examples)  # those left by an error
             return
         if kept is not None:
             kept.release()  # acted on other requests: finish those examples unlearned
-        heads = self._request_heads(obs)
-        for row, slate in enumerate(decision.slates):
-            learn_raw(self.workspace_, learn_text(heads[row], slate, costs[row], logged[row]))
+        requests = self._request_parts(obs)
+        for (shared, actions), slate, cost, probability in zip(
+            requests, decision.slates, costs, logged, strict=True
+        ):
+            learn_request(self.workspace_, shared, actions, learn_slots(slate, cost, probability))
 
     # --- persistence ---
 
     def __getstate__(self) -> dict[str, Any]:
         """Everything but the workspace and the caches; the model goes as VW's bytes."""
-        state = {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in ("workspace_", "_heads", "_acted", "_format_heads", "_kept", "_keeping")
-        }
+        state = {key: value for key, value in self.__dict__.items() if key not in CACHES}
         state["model_"] = model_bytes(self.workspace_)
         return state
 

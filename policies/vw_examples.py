@@ -74,6 +74,13 @@ class RequestHeads:
         -------
         list of n_requests str
         """
+        return ["\n".join([shared, *actions]) for shared, actions in self.parts(obs)]
+
+    def parts(self, obs: SlateObservation) -> list[tuple[str, list[str]]]:
+        """Every request's shared line and its action lines (``n_candidates[i]`` of them,
+        in the order VW reads them), shape (n_requests,) of pairs. A ``"ccb"`` request's
+        action lines are the cached strings themselves, so the same item gives the same
+        object."""
         items = obs.items
         if self._table is None or self._table() is not items or len(self._lines) > MAX_CACHED_LINES:
             self._table, self._lines = weakref.ref(items), {}
@@ -89,16 +96,16 @@ class RequestHeads:
         contexts, counts = obs.context.tolist(), obs.n_candidates.tolist()
         if self.kind == "ccb":
             return [
-                "\n".join([shared % tuple(context), *map(lines.__getitem__, row[:n])])
+                (shared % tuple(context), list(map(lines.__getitem__, row[:n])))
                 for context, row, n in zip(contexts, rows.tolist(), counts, strict=True)
             ]
         k = obs.slate_size
-        heads = []
+        parts = []
         for context, row, n in zip(contexts, rows.tolist(), counts, strict=True):
             dealt = [(j % k, row[j]) for j in _slot_order(n, k)]  # VW wants slots grouped
             actions = [f"slates action {slot} {lines[item]}" for slot, item in dealt]
-            heads.append("\n".join([shared % tuple(context), *actions]))
-        return heads
+            parts.append((shared % tuple(context), actions))
+        return parts
 
 
 def _slot_order(n: int, k: int) -> list[int]:
@@ -114,11 +121,17 @@ def request_heads(obs: SlateObservation, kind: str = "ccb") -> list[str]:
     return RequestHeads(kind)(obs)
 
 
-def predict_text(head: str, taken: Sequence[int]) -> str:
-    """``head`` with slots held to the candidates ``taken`` and one free slot after them,
-    whose prediction is the distribution of the next position."""
+def predict_slots(taken: Sequence[int]) -> str:
+    """The slot lines of a prediction, each after a newline: slots held to the candidates
+    ``taken`` and one free slot after them, whose prediction is the distribution of the next
+    position."""
     held = "".join(f"\nccb slot {item} {SLOT_TAG}|s p{j}" for j, item in enumerate(taken))
-    return f"{head}{held}\nccb slot {SLOT_TAG}|s p{len(taken)}"
+    return f"{held}\nccb slot {SLOT_TAG}|s p{len(taken)}"
+
+
+def predict_text(head: str, taken: Sequence[int]) -> str:
+    """``head`` followed by :func:`predict_slots` of ``taken``."""
+    return head + predict_slots(taken)
 
 
 def slot_label(item: int, cost: float, probability: float) -> str:
@@ -127,14 +140,20 @@ def slot_label(item: int, cost: float, probability: float) -> str:
     return f"ccb slot {item}:{cost:.9g}:{probability:.9g}"
 
 
+def learn_slots(
+    slate: NDArray[np.int64], costs: NDArray[np.float64], probabilities: NDArray[np.float64]
+) -> str:
+    """One labelled slot line per position, each after a newline: the shown candidate, its
+    cost and the probability it had in that slot given the slots above."""
+    labels = zip(slate.tolist(), costs.tolist(), probabilities.tolist(), strict=True)
+    return "".join(f"\n{slot_label(*label)} {SLOT_TAG}|s p{j}" for j, label in enumerate(labels))
+
+
 def learn_text(
     head: str,
     slate: NDArray[np.int64],
     costs: NDArray[np.float64],
     probabilities: NDArray[np.float64],
 ) -> str:
-    """``head`` with one labelled slot per position: the shown candidate, its cost and the
-    probability it had in that slot given the slots above."""
-    labels = zip(slate.tolist(), costs.tolist(), probabilities.tolist(), strict=True)
-    slots = "".join(f"\n{slot_label(*label)} {SLOT_TAG}|s p{j}" for j, label in enumerate(labels))
-    return head + slots
+    """``head`` followed by :func:`learn_slots`."""
+    return head + learn_slots(slate, costs, probabilities)

@@ -15,7 +15,8 @@ from bandits.validation import InputValueError
 from policies.base import BasePolicy
 from policies.vw import VowpalWabbit
 from policies.vw_examples import SLOT_TAG
-from policies.vw_workspace import learn_raw, predict_raw
+from policies.vw_requests import learn_request, predict_request
+from policies.vw_slots import invert_cdfs
 
 
 class VowpalWabbitSlates(VowpalWabbit):
@@ -84,9 +85,10 @@ class VowpalWabbitSlates(VowpalWabbit):
         k = obs.slate_size
         slots = "".join(f"\nslates slot {SLOT_TAG}|s p{j}" for j in range(k))
         marginals = np.zeros((obs.n_requests, obs.max_candidates, k))
-        for row, head in enumerate(self._request_heads(obs)):
+        for row, (shared, actions) in enumerate(self._request_parts(obs)):
             n = int(obs.n_candidates[row])
-            for position, pairs in enumerate(predict_raw(self.workspace_, head + slots)):
+            scores = predict_request(self.workspace_, shared, actions, slots)
+            for position, pairs in enumerate(scores):
                 members = np.arange(position, n, k)
                 pmf = np.zeros(members.size)
                 for index, probability in pairs:
@@ -99,12 +101,8 @@ class VowpalWabbitSlates(VowpalWabbit):
     ) -> NDArray[np.int64]:
         """Each position by inverting the cumulative distribution of its PMF at a uniform."""
         assert rng is not None  # act passes self.rng, set by the constructor
-        uniforms = rng.random((obs.n_requests, 1, obs.slate_size))
-        cumulative = np.cumsum(prepared, axis=1)
-        chosen = (cumulative <= uniforms * cumulative[:, -1:, :]).sum(axis=1)
-        width = obs.max_candidates  # u * total can round up to total: the last one with mass
-        last = width - 1 - np.argmax(prepared[:, ::-1, :] > 0, axis=1)
-        return np.minimum(chosen, last).astype(np.int64)
+        uniforms = rng.random((obs.n_requests, obs.slate_size))
+        return invert_cdfs(prepared.transpose(0, 2, 1), uniforms)
 
     def _decide(  # type: ignore[override]
         self,
@@ -168,7 +166,7 @@ class VowpalWabbitSlates(VowpalWabbit):
                 f"position {position}."
             )
         costs = -feedback.rewards.sum(axis=1)
-        heads = self._request_heads(obs)
+        requests = self._request_parts(obs)
         prefix = len("slates shared ")
         for row, slate in enumerate(decision.slates.tolist()):
             probabilities = logged[row].tolist()
@@ -178,6 +176,6 @@ class VowpalWabbitSlates(VowpalWabbit):
                     zip(slate, probabilities, strict=True)
                 )
             )
-            head = heads[row]
-            text = f"slates shared {costs[row]:.9g} {head[prefix:]}{slots}"
-            learn_raw(self.workspace_, text)
+            shared, actions = requests[row]
+            labelled = f"slates shared {costs[row]:.9g} {shared[prefix:]}"
+            learn_request(self.workspace_, labelled, actions, slots)

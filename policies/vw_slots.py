@@ -47,6 +47,27 @@ def draw_slate(slot: SlotDistribution, uniforms: NDArray[np.float64]) -> NDArray
     return np.asarray(taken, dtype=np.int64)
 
 
+def invert_cdfs(pmfs: NDArray[np.float64], uniforms: NDArray[np.float64]) -> NDArray[np.int64]:
+    """:func:`draw_slate`'s draw of one slot for many distributions at once: the index where
+    the cumulative distribution of each row of ``pmfs`` passes ``uniforms`` times its total,
+    never past the row's last candidate with mass.
+
+    Parameters
+    ----------
+    pmfs : ndarray of float64, shape (..., n_candidates)
+    uniforms : ndarray of float64, shape (...)
+        Numbers in [0, 1).
+
+    Returns
+    -------
+    ndarray of int64, shape (...)
+    """
+    cumulative = np.cumsum(pmfs, axis=-1)
+    chosen = (cumulative <= (uniforms * cumulative[..., -1])[..., None]).sum(axis=-1)
+    last = pmfs.shape[-1] - 1 - np.argmax(pmfs[..., ::-1] > 0, axis=-1)
+    return np.minimum(chosen, last).astype(np.int64)
+
+
 def slot_probabilities(slot: SlotDistribution, slate: NDArray[np.int64]) -> NDArray[np.float64]:
     """Probability of each slot's item given the items above it, shape (slate_size,): the
     factors whose product is the slate's probability."""

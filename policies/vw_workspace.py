@@ -6,6 +6,7 @@ This module and ``policies/vw.py`` are the only ones that import ``vowpalwabbit`
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,50 +81,18 @@ def slot_distribution(
     are VW's entries to within that rounding and sum to 1. Predicting only: the workspace is
     unchanged (see :mod:`policies.vw_examples` for the seed tag that ensures it).
     """
-    return _pmf(predict_raw(workspace, predict_text(head, taken)), head)
+    return normalised_pmf(predict_raw(workspace, predict_text(head, taken))[-1], head.count("\n"))
 
 
-def first_slot_kept(
-    workspace: vowpalwabbit.Workspace, head: str
-) -> tuple[NDArray[np.float64], list[pylibvw.example]]:
-    """:func:`slot_distribution` of the first slot, with the parsed example kept (not
-    finished) so that :func:`learn_kept` can learn from it without parsing it again; one of
-    the two must be called on it."""
-    examples = workspace._parse(predict_text(head, []))
-    try:
-        pylibvw.vw.predict_multi(workspace, examples)
-        scores: list[list[tuple[int, float]]] = examples[0].get_decision_scores()
-    except BaseException:
-        finish_kept(workspace, examples)
-        raise
-    return _pmf(scores, head), examples
-
-
-def learn_kept(
-    workspace: vowpalwabbit.Workspace, examples: list[pylibvw.example], label: str
-) -> None:
-    """Learn from a one-slot example kept by :func:`first_slot_kept`, its slot labelled
-    ``label`` (e.g. ``"ccb slot 3:-1:0.25"``), then finish it. VW learns exactly as from the
-    same example parsed afresh with that label (tested)."""
-    try:
-        examples[-1].set_label_string(workspace, label, pylibvw.vw.lConditionalContextualBandit)
-        pylibvw.vw.learn_multi(workspace, examples)
-    finally:
-        finish_kept(workspace, examples)
-
-
-def finish_kept(workspace: vowpalwabbit.Workspace, examples: list[pylibvw.example]) -> None:
-    """Return a kept example's memory to VW without learning from it."""
-    pylibvw.vw._finish_example_multi_ex(workspace, examples)
-
-
-def _pmf(prediction: list[list[tuple[int, float]]], head: str) -> NDArray[np.float64]:
-    """The last slot's (action, probability) pairs as a distribution over the head's
-    candidates (one action line each after the shared line), normalised in float64."""
-    pmf = np.zeros(head.count("\n"))
-    for action, probability in prediction[-1]:
-        pmf[action] = probability
-    return pmf / pmf.sum()
+def normalised_pmf(pairs: list[tuple[int, float]], n: int) -> NDArray[np.float64]:
+    """One slot's (action, probability) pairs from VW as a distribution over ``n`` candidates,
+    shape (n,): each probability divided by their exactly rounded float64 sum
+    (:func:`math.fsum`, so the result does not depend on how the sum is taken)."""
+    pmf = np.zeros(n)
+    actions, probabilities = zip(*pairs, strict=True)
+    pmf[list(actions)] = probabilities
+    pmf /= math.fsum(probabilities)
+    return pmf
 
 
 def model_bytes(workspace: vowpalwabbit.Workspace) -> bytes:

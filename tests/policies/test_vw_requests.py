@@ -1,0 +1,115 @@
+"""Requests built from kept action examples behave exactly as their VW text parsed afresh:
+the same predictions at every step and after learning. (The model bytes also hold VW's
+counts of finished examples, which differ: the references below predict and learn each
+request as two examples.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factories import random_observation
+
+from bandits.feedback import SlateFeedback
+from policies import VowpalWabbit, VowpalWabbitSlates
+from policies.vw_examples import SLOT_TAG, learn_text, request_heads
+from policies.vw_requests import ParsedActions
+from policies.vw_workspace import (
+    EXPLORATIONS,
+    learn_raw,
+    new_workspace,
+    predict_raw,
+    slot_distribution,
+)
+
+
+def batches(slate_size, count=6, n_requests=12):
+    """Requests sharing many items (a catalogue of 60), so kept examples are reused."""
+    for batch in range(count):
+        rng = np.random.default_rng(batch)
+        yield random_observation(rng, n_requests=n_requests, max_candidates=8,
+                                 slate_size=slate_size)  # fmt: skip
+
+
+@pytest.mark.parametrize("slate_size", [1, 2])
+@pytest.mark.parametrize("explore", EXPLORATIONS)
+def test_vw_policy_learns_as_from_the_text_of_each_request(explore, slate_size):
+    policy = VowpalWabbit(explore=explore, rng=np.random.default_rng(0))
+    reference = new_workspace(policy.command_line())
+    clicks = np.random.default_rng(7)
+    for obs in batches(slate_size):
+        decision = policy.act(obs)
+        slot_probabilities = np.zeros(decision.slates.shape)
+        for row, head in enumerate(request_heads(obs)):
+            for position, item in enumerate(decision.slates[row]):
+                taken = decision.slates[row, :position].tolist()
+                slot_probabilities[row, position] = slot_distribution(reference, head, taken)[item]
+        first = decision.position_probability[:, 0]
+        np.testing.assert_array_equal(first, slot_probabilities[:, 0])
+        np.testing.assert_allclose(decision.slate_probability, slot_probabilities.prod(axis=1),
+                                   rtol=1e-12)  # fmt: skip
+        rewards = (clicks.random(decision.slates.shape) < 0.4).astype(float)
+        policy.update(obs, decision, SlateFeedback(rewards))
+        for row, head in enumerate(request_heads(obs)):
+            text = learn_text(head, decision.slates[row], -rewards[row], slot_probabilities[row])
+            learn_raw(reference, text)
+    probe = random_observation(np.random.default_rng(99), n_requests=8, slate_size=1)
+    for row, head in enumerate(request_heads(probe)):
+        want = slot_distribution(reference, head, [])
+        n = want.size
+        np.testing.assert_array_equal(policy.candidate_position_probability(probe)[row, :n, 0],
+                                      want)  # fmt: skip
+
+
+SLATE_SLOTS = "".join(f"\nslates slot {SLOT_TAG}|s p{j}" for j in range(2))
+
+
+def assert_slates_marginals_are_vws(policy, reference, obs):
+    """The policy's marginals equal the reference's per-slot PMFs from text, exactly."""
+    marginals = policy.candidate_position_probability(obs)
+    for row, head in enumerate(request_heads(obs, "slates")):
+        for position, pairs in enumerate(predict_raw(reference, head + SLATE_SLOTS)):
+            pmf = np.zeros(len(pairs))
+            for index, probability in pairs:
+                pmf[index] = probability
+            members = np.arange(position, int(obs.n_candidates[row]), 2)
+            np.testing.assert_array_equal(marginals[row, members, position], pmf / pmf.sum())
+
+
+def test_vw_slates_learns_as_from_the_text_of_each_request():
+    policy = VowpalWabbitSlates(explore="softmax", rng=np.random.default_rng(0))
+    reference = new_workspace(policy.command_line())
+    clicks = np.random.default_rng(7)
+    for obs in batches(2, n_requests=10):
+        assert_slates_marginals_are_vws(policy, reference, obs)
+        decision = policy.act(obs)
+        rewards = (clicks.random((obs.n_requests, 2)) < 0.4).astype(float)
+        policy.update(obs, decision, SlateFeedback(rewards))
+        for row, head in enumerate(request_heads(obs, "slates")):
+            slate, logged = decision.slates[row], decision.position_probability[row]
+            shown = zip(slate.tolist(), logged.tolist(), strict=True)
+            labels = "".join(
+                f"\nslates slot {item // 2}:{probability:.9g} {SLOT_TAG}|s p{position}"
+                for position, (item, probability) in enumerate(shown)
+            )
+            shared, _, actions = head.partition("\n")
+            cost = -rewards[row].sum()
+            text = f"slates shared {cost:.9g} {shared.removeprefix('slates shared ')}\n{actions}"
+            learn_raw(reference, text + labels)
+    probe = random_observation(np.random.default_rng(99), n_requests=8, slate_size=2)
+    assert_slates_marginals_are_vws(policy, reference, probe)
+
+
+def test_each_action_line_is_parsed_once_and_the_cache_is_bounded(monkeypatch):
+    policy = VowpalWabbit(rng=np.random.default_rng(0))
+    parsed = ParsedActions("ccb")
+    lines = ["ccb action |d 1 |i 0:0.5", "ccb action |d 2 |i 0:-1"]
+    first = parsed(policy.workspace_, lines)
+    again = parsed(policy.workspace_, lines[::-1])
+    assert again == first[::-1] and all(a is b for a, b in zip(again, first[::-1], strict=True))
+    other = VowpalWabbit(rng=np.random.default_rng(1)).workspace_
+    assert parsed(other, lines[:1])[0] is not first[0]  # another workspace starts again
+    monkeypatch.setattr("policies.vw_requests.MAX_PARSED_ACTIONS", 2)
+    parsed(other, lines)
+    assert len(parsed._examples) == 2
+    parsed(other, ["ccb action |d 3 |i 0:2"])
+    assert list(parsed._examples) == ["ccb action |d 3 |i 0:2"]
