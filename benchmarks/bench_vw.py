@@ -12,8 +12,13 @@ predicts in ``act`` and learns in ``update``, and builds its examples in Python.
 slates of 3 shows the price of exact position probabilities (one VW prediction per set of
 fewer than 3 candidates: 211 per request).
 
-The second table times building one request's example and predicting on it, from formatted
-text lines (what the policy does) and from VW's typed ``Example`` objects.
+A third row of the first table is VW alone in-process: the data file's examples parsed, predicted
+on and learnt from one at a time through ``pylibvw``, with no policy code: the floor for a
+policy that predicts in ``act`` and learns in ``update``.
+
+The second table times building one request's example and predicting on it: from the whole
+text parsed per request, from kept action examples with only the shared and slot lines parsed
+(what the policy does), and from VW's typed ``Example`` objects.
 
 Run: .venv/bin/python benchmarks/bench_vw.py [--requests N] [--repeats R]
 """
@@ -29,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pylibvw
 import vowpalwabbit
 from vowpalwabbit import pyvw
 
@@ -36,7 +42,14 @@ from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.observation import SlateObservation
 from policies import VowpalWabbit
-from policies.vw_examples import learn_text, predict_text, request_heads
+from policies.vw_examples import (
+    RequestHeads,
+    learn_text,
+    predict_slots,
+    predict_text,
+    request_heads,
+)
+from policies.vw_requests import ParsedActions, predict_request
 
 N_CANDIDATES, N_CONTEXT, N_ITEM, BATCH = 20, 5, 5, 100
 
@@ -104,13 +117,38 @@ def run_command_line(lines: list[str]) -> float:
     return lines.count("") / elapsed
 
 
-def example_building(obs: SlateObservation) -> tuple[float, float]:
-    """Predictions per second from text lines and from typed Example objects."""
+def run_vw_alone(lines: list[str]) -> float:
+    """Examples per second of VW parsing, predicting on and learning from each example of
+    ``lines`` in turn, in-process with no policy code."""
+    workspace = VowpalWabbit(rng=np.random.default_rng(0)).workspace_
+    texts = [text for text in "\n".join(lines).split("\n\n") if text.strip()]
+    start = time.perf_counter()
+    for text in texts:
+        examples = workspace._parse(text)
+        pylibvw.vw.predict_multi(workspace, examples)
+        pylibvw.vw.learn_multi(workspace, examples)
+        pylibvw.vw._finish_example_multi_ex(workspace, examples)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def example_building(obs: SlateObservation) -> tuple[float, float, float]:
+    """Predictions per second from whole text lines, from kept action examples and from
+    typed Example objects (each on a fresh workspace; the kept examples are parsed before
+    the clock starts, as a policy that has seen the items has them)."""
     workspace = VowpalWabbit(rng=np.random.default_rng(0)).workspace_
     start = time.perf_counter()
     for head in request_heads(obs):
         workspace.predict(predict_text(head, []).split("\n"))
     text = obs.n_requests / (time.perf_counter() - start)
+
+    workspace = VowpalWabbit(rng=np.random.default_rng(0)).workspace_
+    parsed = ParsedActions("ccb")
+    parts = RequestHeads().parts(obs)
+    requests = [(shared, parsed(workspace, actions)) for shared, actions in parts]
+    start = time.perf_counter()
+    for shared, actions in requests:
+        predict_request(workspace, shared, actions, predict_slots([]))
+    kept = obs.n_requests / (time.perf_counter() - start)
 
     ccb = pyvw.LabelType.CONDITIONAL_CONTEXTUAL_BANDIT
     context_names = [str(j) for j in range(N_CONTEXT)]
@@ -132,7 +170,7 @@ def example_building(obs: SlateObservation) -> tuple[float, float]:
         examples.append(typed({"s": ["p0"]}, "ccb slot"))
         workspace.predict(examples)
         workspace.finish_example(examples)
-    return text, obs.n_requests / (time.perf_counter() - start)
+    return text, kept, obs.n_requests / (time.perf_counter() - start)
 
 
 @contextmanager
@@ -158,6 +196,7 @@ def main() -> None:
     with one_core():
         ours_pinned = max(run_policy(singles)[0] for _ in range(args.repeats))
         theirs_pinned = max(run_command_line(lines) for _ in range(args.repeats))
+        alone = max(run_vw_alone(lines) for _ in range(args.repeats))
     triples, _ = run_policy(batches(max(BATCH, args.requests // 20), 3, seed=1))
     print(
         f"{args.requests:,} requests, {N_CANDIDATES} candidates, {N_CONTEXT} context and "
@@ -171,11 +210,15 @@ def main() -> None:
     print(f"| VW command line (-d file), one core | 1 | {theirs_pinned:,.0f} | 100% |")
     share = ours_pinned / theirs_pinned
     print(f"| VowpalWabbit act + update, one core | 1 | {ours_pinned:,.0f} | {share:.0%} |")
+    share = alone / theirs_pinned
+    print(f"| VW alone: parse, predict, learn, one core | 1 | {alone:,.0f} | {share:.0%} |")
     print(f"| VowpalWabbit act + update | 3 | {triples:,.0f} | (exact marginals) |")
-    text, typed = example_building(singles[0].take(np.arange(BATCH)))
+    text, kept, typed = example_building(singles[0].take(np.arange(BATCH)))
     print("\n| examples built from | predictions/s |")
     print("|---|---:|")
-    print(f"| text lines (used) | {text:,.0f} |\n| typed Example objects | {typed:,.0f} |")
+    print(f"| whole text per request | {text:,.0f} |")
+    print(f"| kept action examples, shared and slot lines parsed (used) | {kept:,.0f} |")
+    print(f"| typed Example objects | {typed:,.0f} |")
 
 
 if __name__ == "__main__":
