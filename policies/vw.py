@@ -78,6 +78,8 @@ Request = tuple[str, list[Any]]
 (:class:`~policies.vw_requests.ParsedActions`)."""
 
 NOTHING_TAKEN: frozenset[int] = frozenset()
+FIRST_SLOT = predict_slots(())
+"""The slot line that predicts the first position."""
 
 
 class _RequestSlots:
@@ -97,7 +99,7 @@ class _RequestSlots:
 
     def predict(self, taken: frozenset[int]) -> list[tuple[int, float]]:
         """VW's (action, probability) pairs of the slot after ``taken``, predicted afresh."""
-        slots = predict_slots(sorted(taken))
+        slots = predict_slots(sorted(taken)) if taken else FIRST_SLOT
         example = RequestExample(self.workspace, self.shared, self.actions, slots)
         keep = self.keep and not taken
         try:

@@ -53,13 +53,13 @@ class ParsedActions:
         if workspace is not self._workspace or len(examples) + len(lines) > MAX_PARSED_ACTIONS:
             self._workspace, examples = workspace, {}
             self._examples = examples
-        parsed = []
-        for line in lines:
-            example = examples.get(line)
-            if example is None:
-                example = examples[line] = pylibvw.example(workspace, self.label_type, line)
-            parsed.append(example)
-        return parsed
+        try:
+            return list(map(examples.__getitem__, lines))
+        except KeyError:  # an item not seen since the cache started
+            for line in lines:
+                if line not in examples:
+                    examples[line] = pylibvw.example(workspace, self.label_type, line)
+            return list(map(examples.__getitem__, lines))
 
 
 class RequestExample:
