@@ -8,7 +8,10 @@ command line then learns from (``python -m vowpalwabbit <policy's arguments> -d 
 in-process through ``vowpalwabbit.Workspace``: the Python package ships no ``vw`` binary), on
 all cores and pinned to one (the command line parses the file on a second thread while it
 learns; the policy runs on one). VW predicts and learns once per example there; the policy
-predicts in ``act`` and learns in ``update``, and builds its examples in Python. A row with
+predicts in ``act`` and learns in ``update``, and builds its examples in Python. The same
+examples are also learnt by a fresh policy from the logged batches (``learn_off_policy``, which
+is what ``bandits learn`` runs): the command line's own job, learning from a file, through the
+policy; the benchmark checks that both then predict exactly alike. A row with
 slates of 3 shows the price of exact position probabilities (one VW prediction per set of
 fewer than 3 candidates: 211 per request).
 
@@ -38,6 +41,7 @@ import pylibvw
 import vowpalwabbit
 from vowpalwabbit import pyvw
 
+from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.observation import SlateObservation
@@ -50,6 +54,7 @@ from policies.vw_examples import (
     request_heads,
 )
 from policies.vw_requests import ParsedActions, predict_request
+from policies.vw_workspace import slot_distribution
 
 N_CANDIDATES, N_CONTEXT, N_ITEM, BATCH = 20, 5, 5, 100
 
@@ -85,23 +90,53 @@ def clicks(obs: SlateObservation, slates: np.ndarray, rng: np.random.Generator) 
     return (rng.random(logits.shape) < 1 / (1 + np.exp(-logits))).astype(np.float64)
 
 
-def run_policy(observations: list[SlateObservation]) -> tuple[float, list[str]]:
-    """Requests per second of act + update, and the labelled examples it learnt from."""
+Logged = list[tuple[SlateObservation, SlateDecision, SlateFeedback]]
+
+
+def run_policy(observations: list[SlateObservation]) -> tuple[float, list[str], Logged]:
+    """Requests per second of act + update, the labelled examples it learnt from (a VW data
+    file's lines) and the same as logged batches."""
     policy = VowpalWabbit(rng=np.random.default_rng(0))
     rng = np.random.default_rng(1)
     lines: list[str] = []
+    logged: Logged = []
     elapsed = 0.0
     for obs in observations:
         start = time.perf_counter()
         decision = policy.act(obs)
-        rewards = clicks(obs, decision.slates, rng)
-        policy.update(obs, decision, SlateFeedback(rewards))
+        feedback = SlateFeedback(clicks(obs, decision.slates, rng))
+        policy.update(obs, decision, feedback)
         elapsed += time.perf_counter() - start
+        logged.append((obs, decision, feedback))
         for row, head in enumerate(request_heads(obs)):
             slate = decision.slates[row]
             probabilities = decision.position_probability[row]
-            lines += [learn_text(head, slate, -rewards[row], probabilities), ""]
-    return len(observations) * BATCH / elapsed, lines
+            lines += [learn_text(head, slate, -feedback.rewards[row], probabilities), ""]
+    return len(observations) * BATCH / elapsed, lines, logged
+
+
+def run_learning(logged: Logged) -> tuple[float, VowpalWabbit]:
+    """Examples per second of a fresh policy learning from the logged batches
+    (``learn_off_policy``: the data file's examples, from the log's table), and the policy."""
+    policy = VowpalWabbit(rng=np.random.default_rng(0))
+    start = time.perf_counter()
+    for obs, decision, feedback in logged:
+        policy.learn_off_policy(obs, decision, feedback)
+    return len(logged) * BATCH / (time.perf_counter() - start), policy
+
+
+def same_model_as_command_line(policy: VowpalWabbit, lines: list[str]) -> bool:
+    """Whether ``policy`` predicts exactly as VW's command line after it learnt ``lines``,
+    on 100 new requests."""
+    probe = batches(BATCH, 1, seed=7)[0]
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "data.txt"
+        data.write_text("\n".join(lines) + "\n")
+        workspace = vowpalwabbit.Workspace(arg_list=[*policy.command_line(), "-d", str(data)])
+        theirs = [slot_distribution(workspace, head, []) for head in request_heads(probe)]
+        workspace.finish()
+    ours = policy.candidate_position_probability(probe)[:, :, 0]
+    return all(np.array_equal(ours[row], pmf) for row, pmf in enumerate(theirs))
 
 
 def run_command_line(lines: list[str]) -> float:
@@ -173,6 +208,10 @@ def example_building(obs: SlateObservation) -> tuple[float, float, float]:
     return text, kept, obs.n_requests / (time.perf_counter() - start)
 
 
+def first(pair: tuple[float, VowpalWabbit]) -> float:
+    return pair[0]
+
+
 @contextmanager
 def one_core() -> Iterator[None]:
     """Run the block on one CPU (VW's command line parses its data file on a second thread,
@@ -191,13 +230,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
     singles = batches(args.requests, 1)
-    ours, lines = max(run_policy(singles) for _ in range(args.repeats))
+    ours, lines, logged = max(run_policy(singles) for _ in range(args.repeats))
     theirs = max(run_command_line(lines) for _ in range(args.repeats))
+    learning, learnt = max((run_learning(logged) for _ in range(args.repeats)), key=first)
     with one_core():
         ours_pinned = max(run_policy(singles)[0] for _ in range(args.repeats))
         theirs_pinned = max(run_command_line(lines) for _ in range(args.repeats))
+        learning_pinned = max(run_learning(logged)[0] for _ in range(args.repeats))
         alone = max(run_vw_alone(lines) for _ in range(args.repeats))
-    triples, _ = run_policy(batches(max(BATCH, args.requests // 20), 3, seed=1))
+    triples = run_policy(batches(max(BATCH, args.requests // 20), 3, seed=1))[0]
+    same = same_model_as_command_line(learnt, lines)
     print(
         f"{args.requests:,} requests, {N_CANDIDATES} candidates, {N_CONTEXT} context and "
         f"{N_ITEM} item features; vowpalwabbit {vowpalwabbit.__version__}; best of "
@@ -207,12 +249,20 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     print(f"| VW command line (-d file), all cores | 1 | {theirs:,.0f} | 100% |")
     print(f"| VowpalWabbit act + update, all cores | 1 | {ours:,.0f} | {ours / theirs:.0%} |")
+    share = learning / theirs
+    print(f"| VowpalWabbit learn_off_policy, all cores | 1 | {learning:,.0f} | {share:.0%} |")
     print(f"| VW command line (-d file), one core | 1 | {theirs_pinned:,.0f} | 100% |")
     share = ours_pinned / theirs_pinned
     print(f"| VowpalWabbit act + update, one core | 1 | {ours_pinned:,.0f} | {share:.0%} |")
+    share = learning_pinned / theirs_pinned
+    print(f"| VowpalWabbit learn_off_policy, one core | 1 | {learning_pinned:,.0f} | {share:.0%} |")
     share = alone / theirs_pinned
     print(f"| VW alone: parse, predict, learn, one core | 1 | {alone:,.0f} | {share:.0%} |")
     print(f"| VowpalWabbit act + update | 3 | {triples:,.0f} | (exact marginals) |")
+    print(
+        "\nThe policy that learnt off-policy predicts exactly as the command line after the "
+        f"same file: {'yes' if same else 'NO'}"
+    )
     text, kept, typed = example_building(singles[0].take(np.arange(BATCH)))
     print("\n| examples built from | predictions/s |")
     print("|---|---:|")

@@ -125,37 +125,48 @@ class _Prepared:
     """What ``act`` and the probabilities share: each request's slots, and the first slot's
     distributions of the whole batch as one array (built on first use)."""
 
-    def __init__(self, requests: list[_RequestSlots], max_candidates: int) -> None:
+    def __init__(self, requests: list[_RequestSlots], max_candidates: int, slate_size: int):
         self.requests = requests
         self.max_candidates = max_candidates
+        self.slate_size = slate_size
         self._first: NDArray[np.float64] | None = None
 
     def first_slot(self) -> NDArray[np.float64]:
         """Each candidate's probability in the first slot, shape (n_requests,
         max_candidates), zero for padding; row ``i`` is ``requests[i](frozenset())``."""
-        if self._first is None:
-            rows: list[int] = []
-            actions: list[int] = []
-            probabilities: list[float] = []
-            totals = []
+        if self._first is not None:
+            return self._first
+        rows: list[int] = []
+        actions: list[int] = []
+        probabilities: list[float] = []
+        totals = []
+        example: RequestExample | None = None
+        try:
             for row, slots in enumerate(self.requests):
-                try:
-                    pairs = slots.predict(NOTHING_TAKEN)
-                except BaseException:
-                    _finish_all([kept.kept for kept in self.requests if kept.kept is not None])
-                    raise
+                example = RequestExample(slots.workspace, slots.shared, slots.actions, FIRST_SLOT)
+                if slots.keep:
+                    slots.kept = example
+                pairs = example.predict()[-1]
+                if not slots.keep:
+                    example.finish()
                 chosen, probability = zip(*pairs, strict=True)
                 rows += [row] * len(chosen)
                 actions += chosen
                 probabilities += probability
                 totals.append(math.fsum(probability))
-            first = np.zeros((len(self.requests), self.max_candidates))
-            first[rows, actions] = probabilities
-            first /= np.asarray(totals)[:, None]
+        except BaseException:
+            if example is not None:
+                example.finish()
+            _finish_all([slots.kept for slots in self.requests if slots.kept is not None])
+            raise
+        first = np.zeros((len(self.requests), self.max_candidates))
+        first[rows, actions] = probabilities
+        first /= np.asarray(totals)[:, None]
+        if self.slate_size > 1:  # later slots are drawn request by request
             for row, slots in enumerate(self.requests):
                 slots.known[NOTHING_TAKEN] = first[row, : len(slots.actions)]
-            self._first = first
-        return self._first
+        self._first = first
+        return first
 
 
 class _Kept:
@@ -353,7 +364,7 @@ class VowpalWabbit(BasePolicy):
         requests = [
             _RequestSlots(self.workspace_, request, keep) for request in self._request_parts(obs)
         ]
-        return _Prepared(requests, obs.max_candidates)
+        return _Prepared(requests, obs.max_candidates, obs.slate_size)
 
     def _draw(
         self, obs: SlateObservation, prepared: _Prepared, rng: np.random.Generator | None
