@@ -382,7 +382,7 @@ class VowpalWabbit(BasePolicy):
     ) -> NDArray[np.float64]:
         """Each shown item's probability in its slot given the slots above, (n, slate_size)."""
         if slates.shape[1] == 1:
-            return np.take_along_axis(prepared.first_slot(), slates, axis=1)
+            return prepared.first_slot()[np.arange(slates.shape[0]), slates[:, 0], None]
         rows = zip(prepared.requests, slates, strict=True)
         probabilities = [slot_probabilities(slots, slate) for slots, slate in rows]
         return np.asarray(probabilities, dtype=np.float64).reshape(slates.shape)
@@ -395,6 +395,8 @@ class VowpalWabbit(BasePolicy):
     def _position_probability(
         self, obs: SlateObservation, prepared: _Prepared, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
+        if obs.slate_size == 1:  # the first slot's probability is the position's
+            return self._slot_probabilities(prepared, slates)
         return shown_marginals(self._candidate_position_probability(obs, prepared), slates)
 
     def _candidate_position_probability(

@@ -85,6 +85,8 @@ def slate_probability(slot_probability: NDArray[np.float64]) -> NDArray[np.float
     -------
     ndarray of float64, shape (...)
     """
+    if slot_probability.shape[-1] == 1:  # the one factor itself, not exp(log(p))
+        return slot_probability[..., 0].copy()
     with np.errstate(divide="ignore"):
         return np.exp(np.log(slot_probability).sum(axis=-1))
 
