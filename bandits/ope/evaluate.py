@@ -63,7 +63,8 @@ def evaluate_log(
     each target first (replayed through ``update`` in row order) and the rest evaluates it;
     with 0 every row evaluates the targets as given. Estimators with a reward model (DM, DR,
     ...) fit it, cross-fitted, on the evaluation rows in one more pass before the estimating
-    pass (see :mod:`bandits.ope.crossfit`); the model is of the log, so all targets share it.
+    pass (see :mod:`bandits.ope.crossfit`); the model is of the log, so all targets share it,
+    except cascade DR's backward ``Q``, fitted per target in the same pass.
     A log on disk is streamed in batches of about ``batch_bytes``, so memory stays flat in the
     number of rows (a scikit-learn reward model keeps its training rows), except that a training
     split reads the ``time`` column whole (about 9 bytes a row: 0.9 GB for 100 million rows);
@@ -139,7 +140,7 @@ def evaluate_log(
         if fitting:
             for estimator in fitting:
                 estimator.start_fit()
-            fit_batches(source.batches(split.rest), fitting, source.label, on_rows)
+            fit_batches(source.batches(split.rest), fitting, source.label, on_rows, targets)
             for estimator in fitting:
                 estimator.finish_fit()
         merged = batch_statistics(
@@ -157,7 +158,7 @@ def evaluate_log(
             on_rows=on_rows,
         )
         if fitting:
-            partitions.fit(fitting)
+            partitions.fit(fitting, targets)
         merged = partitions.statistics(targets, estimators)
     n_train = split.n_train
     table = [

@@ -13,7 +13,8 @@ id and time (:mod:`bandits.ope.rowkeys`) and the estimator's salt (pickled with 
 Monte-Carlo targets draw per request. Tasks run with one BLAS thread.
 
 What the tasks need is shipped to them pickled, in each task: the targets (already trained on
-the training split, on the caller's side, exactly as the in-process path trains them) and the
+the training split, on the caller's side, exactly as the in-process path trains them; for
+fitting only when a model depends on the target, as cascade DR's ``Q`` does) and the
 estimators (with their fitted reward models, for estimating). A task unpickles its own copy,
 so tasks sharing a process never share a cache. Each task also gets its rows' share of the
 evaluation mask (None when every row evaluates).
@@ -97,7 +98,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
         if task.job == FIT:
             for estimator in estimators:
                 estimator.start_fit()
-            fit_batches(batches, estimators, source.label, count)
+            fit_batches(batches, estimators, source.label, count, targets)
             result: Any = [estimator.fit_state() for estimator in estimators]
         else:
             result = batch_statistics(batches, targets, estimators, source.label, count)
@@ -166,12 +167,19 @@ class Partitions:
                 self.on_rows(done.n_rows)
         return results
 
-    def fit(self, estimators: Sequence[Estimator]) -> None:
+    def fit(
+        self,
+        estimators: Sequence[Estimator],
+        targets: Mapping[str, Policy | ProbabilityTarget] | None = None,
+    ) -> None:
         """Fit the estimators' reward models: each task learns its rows into fresh copies,
-        and the copies' sums are merged into ``estimators`` in row order, then finished."""
+        and the copies' sums are merged into ``estimators`` in row order, then finished.
+        ``targets`` go to the tasks only when an estimator's model depends on the target
+        (cascade DR's ``Q``)."""
         for estimator in estimators:
             estimator.start_fit()
-        for states in self._run(FIT, _pickled({}, estimators)):
+        needed = targets if targets and any(e.fits_target for e in estimators) else {}
+        for states in self._run(FIT, _pickled(needed, estimators)):
             for estimator, state in zip(estimators, states, strict=True):
                 estimator.merge_fit(state)
         for estimator in estimators:

@@ -18,8 +18,10 @@ from bandits.ope import (
     IPS,
     SNDR,
     SNIPS,
+    CascadeDR,
     DRos,
     PseudoInverse,
+    SNCascadeDR,
     SwitchDR,
     evaluate_log,
 )
@@ -206,3 +208,19 @@ def test_probability_files_and_row_ranges_partition_as_they_run_here(tmp_path, c
                            scheduler=cluster.scheduler_address)  # fmt: skip
     _assert_same(on_dask, here)
     assert set(on_dask["n"]) == {270}
+
+
+def test_cascade_dr_fits_each_targets_backward_q_on_the_partitions(tmp_path, cluster):
+    """Cascade DR's Q depends on the target: the fitting tasks get the targets and return
+    each one's sums, merged in row order; the estimates equal the in-memory ones."""
+    log = _uniform_log(8, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 5)
+
+    def estimators():
+        return [CascadeDR(), SNCascadeDR(folds=3), CascadeDR(q="reward")]
+
+    memory = evaluate_log(log, _targets(), estimators(), train_fraction=0.2)
+    on_dask = evaluate_log(path, _targets(), estimators(), train_fraction=0.2, executor="dask",
+                           scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, memory)
+    assert memory["value"].nunique() == len(memory)  # each target and Q its own numbers
