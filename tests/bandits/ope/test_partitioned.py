@@ -18,6 +18,7 @@ from bandits.ope import (
     IPS,
     SNDR,
     SNIPS,
+    AdaptiveIPS,
     CascadeDR,
     DRos,
     PseudoInverse,
@@ -224,3 +225,18 @@ def test_cascade_dr_fits_each_targets_backward_q_on_the_partitions(tmp_path, clu
                            scheduler=cluster.scheduler_address)  # fmt: skip
     _assert_same(on_dask, memory)
     assert memory["value"].nunique() == len(memory)  # each target and Q its own numbers
+
+
+def test_adaptive_ips_grows_each_targets_tree_from_the_partitions_rows(tmp_path, cluster):
+    """The tree's rows come back from the fitting tasks in row order, so the tree, the
+    choice and the estimates equal the in-memory ones."""
+    log = _uniform_log(9, 400)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 4)
+
+    def estimators():
+        return [AdaptiveIPS(max_depth=2, min_leaf=40)]
+
+    memory = evaluate_log(log, _targets(), estimators())
+    on_dask = evaluate_log(path, _targets(), estimators(), executor="dask",
+                           scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, memory)
