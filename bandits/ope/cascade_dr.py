@@ -13,45 +13,11 @@ from bandits.logged import LoggedBandit
 from bandits.ope.base import EstimatorInput
 from bandits.ope.cascade_q import CrossFittedQ
 from bandits.ope.crossfit import CrossFitted
+from bandits.ope.extensions import conditional_probabilities
 from bandits.ope.model_based import ModelBasedEstimator
 from bandits.ope.rips import RIPS
 from bandits.ope.targets import TargetRows
-from bandits.policy import Policy
 from bandits.validation import InputTypeError, InputValueError, check_choice, shown
-
-
-def extension_probabilities(policy: Policy, log: LoggedBandit) -> NDArray[np.float64]:
-    """A policy's probability of every one-item extension of each logged slate's prefixes,
-    shape (n_requests, max_candidates, slate_size): entry ``[i, c, k]`` is
-    ``pi(s_i1..s_ik-1, c | x_i)``, the probability of the (k+1)-item slate ``s_1..s_k-1, c``
-    (k counted from 0) asked with that slate size, 0 where ``c`` is padding or already in the
-    prefix.
-
-    Summed over ``c`` it is the prefix's own probability (1 at the top), so
-    ``ext[i, c, k] / ext[i, :, k].sum()`` is the policy's probability of ``c`` at ``k`` given
-    the items above. Asks the policy ``max_candidates x slate_size`` times (each a batch).
-    """
-    obs, slates = log.observation, log.slates
-    n, width, size = obs.n_requests, obs.max_candidates, log.slate_size
-    rows = np.arange(n)
-    result = np.zeros((n, width, size))
-    for k in range(size):
-        shorter = obs.with_slate_size(k + 1) if k + 1 < size else obs
-        prefix = slates[:, :k]
-        taken = np.zeros((n, width), dtype=np.bool_)
-        taken[rows[:, None], prefix] = True
-        allowed = obs.candidate_mask & ~taken
-        for c in range(width):
-            ok = allowed[:, c]
-            if not ok.any():
-                continue
-            # rows where c cannot extend the prefix ask for the logged slate's instead (valid,
-            # distinct items) and are zeroed
-            extended = np.column_stack([prefix, np.where(ok, c, slates[:, k])])
-            probability = np.asarray(policy.slate_probability(shorter, extended), dtype=np.float64)
-            result[:, c, k] = np.where(ok, probability, 0.0)
-    return result
-
 
 Q_KINDS = ("backward", "reward")
 """Cascade DR's ``q=``: the paper's backward-fitted ``Q`` (ridge), or the reward model."""
@@ -97,7 +63,8 @@ class CascadeDR(ModelBasedEstimator, RIPS):
       the items above nor the rewards below: simpler, still unbiased, a smaller variance cut.
 
     What it asks: the target's prefix probabilities (as RIPS) and its probability of every
-    one-item extension of each logged prefix (:func:`extension_probabilities`,
+    one-item extension of each logged prefix
+    (:func:`~bandits.ope.extensions.extension_probabilities`,
     ``max_candidates x slate_size`` calls a batch, in both passes with ``q="backward"``); the
     logger's prefix probabilities as RIPS gets them (the log, or ``logging_policy``). The
     diagnostics describe RIPS's weights. With one position it is DR.
@@ -171,15 +138,11 @@ class CascadeDR(ModelBasedEstimator, RIPS):
         never shows the logged prefix), once per batch."""
 
         def compute() -> NDArray[np.float64]:
-            if isinstance(data.target, TargetRows):  # slates of one item (check_uses)
-                extensions = data.target.marginals[:, :, :1]
-            elif data.target is None:  # needs_policy refuses earlier; kept for direct callers
+            if isinstance(data.target, TargetRows):  # a cascade_dist column, or one position
+                return data.target.conditional()
+            if data.target is None:  # needs_policy refuses earlier; kept for direct callers
                 raise InputTypeError(f"{type(self).__name__} needs the target policy")
-            else:
-                extensions = extension_probabilities(data.target, data.log)
-            total = extensions.sum(axis=1, keepdims=True)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(total > 0, extensions / total, 0.0)
+            return conditional_probabilities(data.target, data.log)
 
         return data.memo(("conditional", self), compute)
 

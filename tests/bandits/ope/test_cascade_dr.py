@@ -26,8 +26,8 @@ from slate_problems import (
 
 from bandits.models import interaction_features
 from bandits.ope import IPS, RIPS, CascadeDR, EstimatorInput, SNCascadeDR, evaluate_log
-from bandits.ope.cascade_dr import extension_probabilities
 from bandits.ope.cascade_q import BackwardQ
+from bandits.ope.extensions import extension_probabilities
 from bandits.validation import InputValueError
 from policies import EpsilonGreedy, Softmax
 
