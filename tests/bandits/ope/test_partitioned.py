@@ -4,6 +4,8 @@ the row and the field as the in-process pass's do."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -240,3 +242,43 @@ def test_adaptive_ips_grows_each_targets_tree_from_the_partitions_rows(tmp_path,
     on_dask = evaluate_log(path, _targets(), estimators(), executor="dask",
                            scheduler=cluster.scheduler_address)  # fmt: skip
     _assert_same(on_dask, memory)
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_training_split_trains_in_a_task_and_the_caller_never_reads_the_log(
+    tmp_path, monkeypatch, executor
+):
+    """With an executor the caller reads only the file's metadata: reading rows or times
+    here fails the test (the workers are other processes, which read them). The trained
+    targets' estimates equal the in-memory path's, training included (untrained targets
+    give other numbers), also within a row range."""
+    from bandits.logs.parquet import LogFile
+
+    log = _uniform_log(6, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 4)
+    estimators = [IPS(), DR(), CascadeDR()]
+    memory = evaluate_log(log, _targets(), estimators, train_fraction=0.3, rows=(20, 280))
+    untrained = evaluate_log(log, _targets(), estimators, rows=(110, 280))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the caller read the log")
+
+    monkeypatch.setattr(LogFile, "iter_batches", refuse)
+    monkeypatch.setattr(LogFile, "read_times", refuse)
+    seen: list[int] = []
+    given = _targets()
+    before = pickle.dumps(given)
+    partitioned = evaluate_log(path, given, estimators, train_fraction=0.3, rows=(20, 280),
+                               executor=executor, workers=2, on_rows=seen.append)  # fmt: skip
+    _assert_same(partitioned, memory)
+    assert not np.allclose(memory["value"], untrained["value"])
+    assert list(partitioned["n_train"]) == [78] * len(partitioned)
+    assert seen[0] == 78 and sum(seen) == 78 + 2 * 182  # training, fitting, estimating
+    assert pickle.dumps(given) == before  # the caller's targets were not trained here
+
+
+def test_a_split_leaving_too_few_rows_is_refused_from_the_training_task(tmp_path, cluster):
+    path = _write_in_groups(_uniform_log(7, 40), tmp_path / "log.parquet", 2)
+    with pytest.raises(InputValueError, match=r"log\.parquet leaves 1 row\(s\) to evaluate"):
+        evaluate_log(path, _targets(), [IPS()], train_fraction=0.5, rows=(0, 3),
+                     executor="dask", scheduler=cluster.scheduler_address)  # fmt: skip
