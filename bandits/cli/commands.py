@@ -401,7 +401,8 @@ def evaluate(
 
     The log is streamed in batches, so its size is limited by the disk, not the memory. With
     --executor, the estimating pass runs one Parquet row group per task on local processes or
-    a Dask cluster, with the same estimates.
+    a Dask cluster, with the same estimates; a --train-fraction split trains the targets in
+    one task there, so this process reads only the log's metadata.
     """
     check_choice(interval, INTERVALS, "interval")
     target, files = target or [], target_files or []

@@ -163,8 +163,9 @@ def export_probabilities_command(
     batch_bytes: BatchBytes = DEFAULT_BATCH_BYTES,
 ) -> None:
     """Write a policy's probability of every candidate at every position on each logged row,
-    with its probability of each logged slate: a file `evaluate --target-file` takes (obp's
-    action_dist, one row per logged row). Streamed."""
+    with its probability of each logged slate and, for slates of 2 or more, of each candidate
+    at each position given the logged items above (cascade_dist, for rips and cascade-dr): a
+    file `evaluate --target-file` takes (obp's action_dist, one row per logged row). Streamed."""
     if (target is None) == (target_file is None):
         raise InputValueError("export probabilities takes one of --target SPEC or --target-file.")
     if out.suffix.lower() != ".parquet":

@@ -64,16 +64,20 @@ class LogSource:
         return self.file.read_times()
 
     def batches(
-        self, keep: NDArray[np.bool_] | None
+        self, keep: NDArray[np.bool_] | SplitRule | None
     ) -> Iterator[tuple[LoggedBandit, NDArray[np.int64]]]:
         """(batch restricted to ``keep``, its row numbers in the whole log), skipping empty
-        batches; ``keep`` has one entry per row of this source (from ``first_row``)."""
+        batches; ``keep`` has one entry per row of this source (from ``first_row``), or is a
+        :class:`SplitRule` each batch applies to its own rows."""
         start = self.first_row
         for batch in self._all_batches():
             rows = np.arange(start, start + len(batch))
             start += len(batch)
             if keep is not None:
-                chosen = keep[rows - self.first_row]
+                if isinstance(keep, SplitRule):
+                    chosen = keep.rest(rows, batch.observation.times)
+                else:
+                    chosen = keep[rows - self.first_row]
                 if not chosen.any():
                     continue
                 if not chosen.all():
@@ -101,6 +105,46 @@ class RowSplit(NamedTuple):
     rest: NDArray[np.bool_] | None
     n_train: int
     n_rest: int
+
+
+class SplitRule(NamedTuple):
+    """The rows worked on, as a rule a batch applies to its own rows and times (no mask over
+    the whole log): rows ``start <= row < stop`` that do not train, where a row trains when
+    its time is below ``time``, or equal to it with a row number below ``tie_row`` (the oldest
+    rows, ties by row order, as :func:`split_rows` chooses them; ``time`` None: none trains).
+    """
+
+    start: int
+    stop: int
+    time: int | None = None
+    tie_row: int = 0
+
+    def rest(self, rows: NDArray[np.int64], times: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Which of ``rows`` (whole-log numbers) with ``times`` are worked on, shape (n,)."""
+        inside = (rows >= self.start) & (rows < self.stop)
+        if self.time is None:
+            return inside
+        train = (times < self.time) | ((times == self.time) & (rows < self.tie_row))
+        return np.asarray(inside & ~train, dtype=np.bool_)
+
+
+def range_rule(n_rows: int, rows: RowRange | None) -> SplitRule:
+    """The rule of ``rows`` (all by default) with no training split."""
+    start, stop, _ = slice(*(rows or (None, None))).indices(n_rows)
+    return SplitRule(start, max(start, stop))
+
+
+def split_rule(source: LogSource, rows: RowRange | None, split: RowSplit) -> SplitRule:
+    """``split`` (of :func:`split_rows` on ``source`` and ``rows``) as a :class:`SplitRule`;
+    reads the time column (where the split was made: a training task on a cluster)."""
+    rule = range_rule(source.n_rows, rows)
+    if split.train is None or split.n_train == 0:
+        return rule
+    times = source.times()
+    trained = np.flatnonzero(split.train)
+    last = int(times[trained].max())
+    ties = trained[times[trained] == last]
+    return rule._replace(time=last, tie_row=int(ties.max()) + 1)
 
 
 def split_rows(source: LogSource, rows: RowRange | None, train_fraction: float) -> RowSplit:

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from bandits.observation import SlateObservation
 from bandits.ope.base import EstimatorInput, Point
+from bandits.ope.behavior_tree import BehaviorTree, estimated_mse
 from bandits.ope.iips import independent_weights
 from bandits.ope.positionwise import PositionwiseEstimator
 from bandits.ope.rips import check_logging_policy, prefix_weights
@@ -31,30 +32,6 @@ BEHAVIORS = ("independent", "cascade", "standard")
 """The user behaviors, from the fewest interactions to the most; their position weights:
 ``pi(s_k at k) / mu(s_k at k)`` (IIPS), ``pi(s_1..s_k) / mu(s_1..s_k)`` (RIPS) and the whole
 slate's ``pi(s) / mu(s)`` at every position (slate IPS)."""
-
-
-def estimated_mse(
-    means: NDArray[np.float64], covariance: NDArray[np.float64], n: int
-) -> NDArray[np.float64]:
-    """The estimated mean squared error of each behavior's estimate of one part's value.
-
-    ``means`` (3,) and ``covariance`` (3, 3) are those of the part's per-row terms under the
-    :data:`BEHAVIORS` (a row outside the part has term 0), over ``n`` rows. The standard
-    behavior's estimate is unbiased (given support), so behavior ``b``'s bias is estimated by
-    ``D_b = V_b - V_standard``, and its square, less the variance of ``D_b`` that inflates it,
-    by ``max(D_b^2 - var(D_b), 0)``; the MSE estimate adds ``var(V_b)``:
-
-        MSE_b = max((V_b - V_std)^2 - var(V_b - V_std), 0) + var(V_b)
-
-    with ``var`` the sample (co)variances over ``n``. Returns shape (3,).
-    """
-    if n < 2:
-        return np.array([np.inf, np.inf, 0.0])
-    standard = len(BEHAVIORS) - 1
-    variance = np.diag(covariance) / n
-    difference = means - means[standard]
-    spread = (variance + variance[standard] - 2 * covariance[:, standard] / n).clip(min=0.0)
-    return np.maximum(difference**2 - spread, 0.0) + variance
 
 
 def choose_behaviors(terms: Moments, parts: int) -> list[int]:
@@ -92,19 +69,23 @@ class AdaptiveIPS(PositionwiseEstimator):
       column the simulation or an experiment recorded);
     - ``behavior=None`` (default): chosen from the data, per context part. The rows fall into
       one part, or two with ``split_feature=j`` (``context[:, j] <= split_at`` and
-      ``> split_at``). Every batch keeps, per part and behavior, the statistics of the terms;
-      once all rows are merged, each part takes the behavior with the smallest estimated MSE
+      ``> split_at``), or the leaves of a tree learned from the data with ``max_depth >= 1``
+      (:mod:`bandits.ope.behavior_tree`: greedy splits on any context feature, each kept
+      where it lowers the sum over leaves of the leaf's smallest estimated MSE, leaves of at
+      least ``min_leaf`` rows; grown per target in a fitting pass over the evaluation rows,
+      which keeps each row's context and three terms in memory, 8 (q + 3) bytes a row).
+      Every batch keeps, per part and behavior, the statistics of the terms; once all rows
+      are merged, each part takes the behavior with the smallest estimated MSE
       (:func:`estimated_mse`: squared bias against slate IPS, debiased, plus variance; ties
       to the fewer interactions), reported in the estimate's ``tuning``. The standard error
-      and interval are conditional on that choice (as for SLOPE).
+      and interval are conditional on that choice and partition (as for SLOPE).
 
     How this differs from the paper: Kiyohara et al. (2023) allow any interaction set per
-    position (not only these three), learn the context partition (a tree grown by the
-    estimated MSE) and optimise the behavior per context; here the partition is one split
-    the user names (or none) and the choice is among the three behaviors. With a data-driven
-    choice the estimate is unbiased only as far as the choice is right; it tends to the
-    least interacting behavior whose bias is not detectable at the sample size, which is
-    the paper's bias-variance trade-off too.
+    position (not only these three) and optimise the behavior per context with a tree grown
+    by the estimated MSE; here the tree chooses among the three behaviors, on the same rows
+    it estimates on. With a data-driven choice the estimate is unbiased only as far as the
+    choice is right; it tends to the least interacting behavior whose bias is not detectable
+    at the sample size, which is the paper's bias-variance trade-off too.
 
     What the log must carry: as IIPS (position probabilities), RIPS (prefix probabilities:
     from the log, or ``logging_policy``) and IPS (slate probabilities), for the behaviors in
@@ -117,6 +98,10 @@ class AdaptiveIPS(PositionwiseEstimator):
     split_feature : int >= 0, optional
         Context column that splits the rows into two parts (data-driven choice only).
     split_at : float, default 0.0
+    max_depth : int >= 0, default 0
+        Depth of the learned tree (data-driven choice only); 0: no tree.
+    min_leaf : int >= 1, default 200
+        Fewest rows in a leaf of the learned tree.
     logging_policy : Policy, optional
         As :class:`~bandits.ope.rips.RIPS` (for the cascade behavior's prefixes).
     **options
@@ -134,6 +119,8 @@ class AdaptiveIPS(PositionwiseEstimator):
         behavior: str | Callable[[SlateObservation], Any] | None = None,
         split_feature: int | None = None,
         split_at: float = 0.0,
+        max_depth: int = 0,
+        min_leaf: int = 200,
         logging_policy: Policy | None = None,
         **options: Any,
     ) -> None:
@@ -158,16 +145,83 @@ class AdaptiveIPS(PositionwiseEstimator):
                 f"The 'split_feature' parameter of {owner} splits the rows for a behavior chosen "
                 f"from the data; with 'behavior'={shown(behavior)} given it has no use: drop one."
             )
+        self.max_depth = check_integer(max_depth, "max_depth", owner, low=0, high=32)
+        self.min_leaf = check_integer(min_leaf, "min_leaf", owner, low=1)
+        if self.max_depth and (behavior is not None or self.split_feature is not None):
+            raise InputValueError(
+                f"The 'max_depth' parameter of {owner} learns the partition for a behavior chosen "
+                f"from the data; it cannot be combined with 'behavior' or 'split_feature': drop "
+                f"one."
+            )
         self.logging_policy = check_logging_policy(logging_policy, owner)
         super().__init__(**options)
+        self.fits_target = self.max_depth > 0
+        self.trees_: dict[str, BehaviorTree] = {}
+        self._rows: dict[str, tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]] = {}
+
+    @property
+    def needs_fit(self) -> bool:
+        return self.max_depth > 0
+
+    def start_fit(self) -> None:
+        self.trees_, self._rows = {}, {}
+
+    def fit_target(self, data: EstimatorInput) -> None:
+        """Keep the batch's contexts and per-behavior terms for growing ``data.key``'s tree."""
+        contexts, terms = self._rows.setdefault(data.key, ([], []))
+        contexts.append(np.asarray(data.log.observation.context, dtype=np.float64))
+        terms.append(self.behavior_terms(data))
+
+    def fit_state(self) -> object:
+        return self._rows
+
+    def merge_fit(self, state: object) -> None:
+        if not isinstance(state, dict):
+            raise InputTypeError(f"{type(self).__name__} merges its own fitting state only.")
+        for key, (contexts, terms) in state.items():
+            mine = self._rows.setdefault(key, ([], []))
+            mine[0].extend(contexts)
+            mine[1].extend(terms)
+
+    def finish_fit(self) -> None:
+        for key, (contexts, terms) in self._rows.items():
+            self.trees_[key] = BehaviorTree.grow(
+                np.concatenate(contexts),
+                np.concatenate(terms),
+                max_depth=self.max_depth,
+                min_leaf=self.min_leaf,
+            )
+        self._rows = {}
+
+    def behavior_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """Each row's term under each behavior, ``sum_k w_k^(b) r_k``, shape (n_requests, 3)."""
+        rewards = data.log.rewards
+        return np.column_stack(
+            [
+                (self.behavior_weights(data, behavior) * rewards).sum(axis=1)
+                for behavior in range(len(BEHAVIORS))
+            ]
+        )
 
     @property
     def parts(self) -> int:
-        """How many context parts choose their behavior (data-driven choice)."""
+        """How many context parts choose their behavior (data-driven choice, no tree)."""
         return 1 if self.split_feature is None else 2
 
-    def part_of(self, obs: SlateObservation) -> NDArray[np.int64]:
-        """Each row's part, shape (n_requests,): 0, or 1 where ``context[:, j] > split_at``."""
+    def tree(self, key: str) -> BehaviorTree:
+        """The tree learned for the target ``key`` (``max_depth >= 1``)."""
+        if key not in self.trees_:
+            raise InputValueError(
+                f"{type(self).__name__} has no tree learned for the target {key!r}: call "
+                f"estimate(), or fit with this target first."
+            )
+        return self.trees_[key]
+
+    def part_of(self, obs: SlateObservation, key: str = "target") -> NDArray[np.int64]:
+        """Each row's part, shape (n_requests,): 0, or 1 where ``context[:, j] > split_at``,
+        or its leaf of the target ``key``'s tree."""
+        if self.max_depth:
+            return self.tree(key).leaf_of(obs.context)
         if self.split_feature is None:
             return np.zeros(obs.n_requests, dtype=np.int64)
         if self.split_feature >= obs.n_context_features:
@@ -233,20 +287,20 @@ class AdaptiveIPS(PositionwiseEstimator):
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         if self.behavior is not None:
             return super().row_terms(data)
-        rewards = data.log.rewards
-        part = self.part_of(data.log.observation)
+        part = self.part_of(data.log.observation, data.key)
+        parts = self.tree(data.key).n_leaves if self.max_depth else self.parts
+        terms = self.behavior_terms(data)
         columns = []
-        for p in range(self.parts):
+        for p in range(parts):
             inside = part == p
             for behavior in range(len(BEHAVIORS)):
-                weighted = (self.behavior_weights(data, behavior) * rewards).sum(axis=1)
-                columns.append(np.where(inside, weighted, 0.0))
+                columns.append(np.where(inside, terms[:, behavior], 0.0))
         return np.column_stack(columns)
 
     def point(self, terms: Moments) -> Point:
         if self.behavior is not None:
             return super().point(terms)
-        chosen = choose_behaviors(terms, self.parts)
+        chosen = choose_behaviors(terms, terms.mean.size // len(BEHAVIORS))
         columns = [p * len(BEHAVIORS) + b for p, b in enumerate(chosen)]
         gradient = np.zeros(terms.mean.size)
         gradient[columns] = 1.0
@@ -254,7 +308,14 @@ class AdaptiveIPS(PositionwiseEstimator):
         def value_of(means: NDArray[np.float64]) -> float:
             return float(means[columns].sum())
 
-        if self.split_feature is None:
+        if self.max_depth:
+            names = [BEHAVIORS[b] for b in chosen]
+            trees = [t for t in self.trees_.values() if t.n_leaves == len(chosen)]
+            if len(trees) == 1:
+                tuning = f"tree {trees[0].root.describe(names)} (estimated MSE)"
+            else:
+                tuning = f"behavior by leaf {', '.join(names)} (estimated MSE)"
+        elif self.split_feature is None:
             tuning = f"behavior={BEHAVIORS[chosen[0]]} (estimated MSE)"
         else:
             j, at = self.split_feature, self.split_at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar, NamedTuple
@@ -53,6 +53,9 @@ BOOTSTRAP_CHUNK = 2**22
 SUPPORT_TOLERANCE = 4.0
 """Warn when the mean weight is more than this many standard errors away from 1."""
 
+TARGET_KEY = "target"
+"""The key of the one target of :meth:`Estimator.estimate` (see :attr:`EstimatorInput.key`)."""
+
 
 @dataclass(frozen=True, eq=False)
 class EstimatorInput:
@@ -71,11 +74,16 @@ class EstimatorInput:
         None when the target's probabilities cannot give it (marginals of slates of more
         than one item); estimators that weigh by it are refused before they get here.
     target : Policy, TargetRows or None
+    key : str
+        The target's name (:func:`bandits.ope.evaluate_log`'s key, else :data:`TARGET_KEY`):
+        what an estimator whose fitted model depends on the target (cascade DR's ``Q``)
+        files that model under.
     """
 
     log: LoggedBandit
     target_probability: NDArray[np.float64] | None
     target: Policy | TargetRows | None = None
+    key: str = "target"
 
     @cached_property
     def weights(self) -> NDArray[np.float64]:
@@ -205,6 +213,9 @@ class Estimator(ABC):
     """What the estimator asks of a target, among :data:`bandits.ope.targets.USES`: a target
     given as probabilities (:class:`~bandits.ope.targets.ProbabilityTarget`) is checked
     against it before any work."""
+    fits_target: bool = False
+    """True when what :meth:`fit_batch` learns depends on the target (cascade DR's backward
+    ``Q``): the fitting pass then also gives it each target's rows (:meth:`fit_target`)."""
     weights_term: ClassVar[int | None] = None
     """The index of the term that is :meth:`importance_weights` itself (a self-normalised
     estimator's denominator), whose moments the diagnostics then reuse; None otherwise."""
@@ -297,6 +308,23 @@ class Estimator(ABC):
 
     def fit_batch(self, log: LoggedBandit) -> None:  # noqa: B027
         """Learn from one batch of the rows to be estimated on."""
+
+    def fit_target(self, data: EstimatorInput) -> None:  # noqa: B027
+        """Learn from one batch of the rows to be estimated on, for the target ``data.key``
+        (estimators with :attr:`fits_target`)."""
+
+    def learn_batch(
+        self,
+        log: LoggedBandit,
+        targets: Mapping[str, Policy | ProbabilityTarget | ArrayLike],
+        rows: NDArray[np.int64] | None = None,
+    ) -> None:
+        """One batch of the fitting pass: :meth:`fit_batch`, then, with :attr:`fits_target`,
+        :meth:`fit_target` of each target (``rows`` as :meth:`statistics` takes them)."""
+        self.fit_batch(log)
+        if self.fits_target:
+            for key, target in targets.items():
+                self.fit_target(estimator_input(log, target, rows, key=key))
 
     def finish_fit(self) -> None:  # noqa: B027
         """End the fitting pass."""
@@ -478,7 +506,7 @@ class Estimator(ABC):
             target.check_log(len(log), log.slate_size, "the log")
         if self.needs_fit:
             self.start_fit()
-            self.fit_batch(log)
+            self.learn_batch(log, {TARGET_KEY: target})
             self.finish_fit()
         return self.finalize(self.statistics(log, target))
 
@@ -501,9 +529,12 @@ class Estimator(ABC):
                     f"one-shot iterator."
                 )
             self.start_fit()
+            start = 0
             for batch in batches:
                 if len(batch):
-                    self.fit_batch(batch)
+                    numbers = np.arange(start, start + len(batch))
+                    self.learn_batch(batch, {TARGET_KEY: target}, numbers)
+                start += len(batch)
             self.finish_fit()
         merged: EstimatorStatistics | None = None
         start = 0
@@ -604,16 +635,18 @@ def estimator_input(
     log: LoggedBandit,
     target: Policy | ProbabilityTarget | ArrayLike,
     rows: NDArray[np.int64] | None = None,
+    *,
+    key: str = TARGET_KEY,
 ) -> EstimatorInput:
-    """What estimators see of ``target`` on the batch ``log``; ``rows`` are the batch's row
-    numbers in the log a :class:`~bandits.ope.targets.ProbabilityTarget` is aligned with
-    (default ``0..len(log)-1``)."""
+    """What estimators see of ``target`` (named ``key``) on the batch ``log``; ``rows`` are
+    the batch's row numbers in the log a :class:`~bandits.ope.targets.ProbabilityTarget` is
+    aligned with (default ``0..len(log)-1``)."""
     if isinstance(target, ProbabilityTarget):
         numbers = np.arange(len(log)) if rows is None else np.asarray(rows, dtype=np.int64)
         given = target.rows(numbers, log)
-        return EstimatorInput(log, given.slate_probability, given)
+        return EstimatorInput(log, given.slate_probability, given, key)
     policy = target if isinstance(target, Policy) else None
-    return EstimatorInput(log, target_probabilities(target, log), policy)
+    return EstimatorInput(log, target_probabilities(target, log), policy, key)
 
 
 def target_probabilities(

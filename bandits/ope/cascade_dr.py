@@ -1,83 +1,77 @@
 """Cascade doubly robust estimation of slates (Kiyohara, Saito, Matsuhiro, Narita, Shimizu and
-Yamamoto, WSDM 2022): reward-interaction IPS with a reward model as a control variate at
-every position."""
+Yamamoto, WSDM 2022): reward-interaction IPS with a ``Q`` function (fitted backwards, per
+target) as a control variate at every position."""
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bandits.logged import LoggedBandit
 from bandits.ope.base import EstimatorInput
+from bandits.ope.cascade_q import CrossFittedQ
+from bandits.ope.crossfit import CrossFitted
+from bandits.ope.extensions import conditional_probabilities
 from bandits.ope.model_based import ModelBasedEstimator
 from bandits.ope.rips import RIPS
 from bandits.ope.targets import TargetRows
-from bandits.policy import Policy
+from bandits.validation import InputTypeError, InputValueError, check_choice, shown
+
+Q_KINDS = ("backward", "reward")
+"""Cascade DR's ``q=``: the paper's backward-fitted ``Q`` (ridge), or the reward model."""
 
 
-def extension_probabilities(policy: Policy, log: LoggedBandit) -> NDArray[np.float64]:
-    """A policy's probability of every one-item extension of each logged slate's prefixes,
-    shape (n_requests, max_candidates, slate_size): entry ``[i, c, k]`` is
-    ``pi(s_i1..s_ik-1, c | x_i)``, the probability of the (k+1)-item slate ``s_1..s_k-1, c``
-    (k counted from 0) asked with that slate size, 0 where ``c`` is padding or already in the
-    prefix.
+class CascadeFit(NamedTuple):
+    """What cascade DR learned in a fitting pass (its :meth:`~CascadeDR.fit_state`): the
+    reward model's folds (``q="reward"``) and each target's backward ``Q`` folds."""
 
-    Summed over ``c`` it is the prefix's own probability (1 at the top), so
-    ``ext[i, c, k] / ext[i, :, k].sum()`` is the policy's probability of ``c`` at ``k`` given
-    the items above. Asks the policy ``max_candidates x slate_size`` times (each a batch).
-    """
-    obs, slates = log.observation, log.slates
-    n, width, size = obs.n_requests, obs.max_candidates, log.slate_size
-    rows = np.arange(n)
-    result = np.zeros((n, width, size))
-    for k in range(size):
-        shorter = obs.with_slate_size(k + 1) if k + 1 < size else obs
-        prefix = slates[:, :k]
-        taken = np.zeros((n, width), dtype=np.bool_)
-        taken[rows[:, None], prefix] = True
-        allowed = obs.candidate_mask & ~taken
-        for c in range(width):
-            ok = allowed[:, c]
-            if not ok.any():
-                continue
-            # rows where c cannot extend the prefix ask for the logged slate's instead (valid,
-            # distinct items) and are zeroed
-            extended = np.column_stack([prefix, np.where(ok, c, slates[:, k])])
-            probability = np.asarray(policy.slate_probability(shorter, extended), dtype=np.float64)
-            result[:, c, k] = np.where(ok, probability, 0.0)
-    return result
+    rewards: CrossFitted | None
+    backward: dict[str, CrossFittedQ]
 
 
 class CascadeDR(ModelBasedEstimator, RIPS):
     """Cascade doubly robust (Cascade-DR; obp's ``SlateCascadeDoublyRobust``): the mean over
     rows of
 
-        sum_k [ w_1:k (r_k - q(x, s_k, k)) + w_1:k-1 sum_c pi(c at k | x, s_1..s_k-1) q(x, c, k) ]
+        sum_k [ w_1:k (r_k - Q_k(x, s_1..s_k)) + w_1:k-1 sum_c pi(c at k | x, s_1..s_k-1)
+                Q_k(x, s_1..s_k-1, c) ]
 
-    with RIPS's prefix weights ``w_1:k = pi(s_1..s_k | x) / mu(s_1..s_k | x)`` (``w_1:0 = 1``)
-    and ``q`` the cross-fitted reward model.
+    with RIPS's prefix weights ``w_1:k = pi(s_1..s_k | x) / mu(s_1..s_k | x)`` (``w_1:0 = 1``).
 
     Assumption (cascade, as :class:`~bandits.ope.rips.RIPS`): the expected reward at position
     ``k`` depends only on the context and the items at positions ``1..k``, and the logger
-    supports the target's prefixes. Then it is unbiased *whatever the model*: given the
-    prefix ``s_1..s_k-1``, the model's two terms at ``k`` have the same expectation under the
-    logger, so they only cancel noise. A reward that depends on items below its position
-    biases it (as it does RIPS).
+    supports the target's prefixes. Then it is unbiased *whatever* ``Q``: given the prefix
+    ``s_1..s_k-1``, the two ``Q_k`` terms have the same expectation under the logger, so they
+    only cancel noise. A reward that depends on items below its position biases it (as it
+    does RIPS).
 
-    The model (the paper's ``Q_k``): ``q(x, s_k, k)``, the reward at position ``k`` predicted
-    from the context, the item at ``k`` and the position (the ``model=`` of the other model
-    estimators, cross-fitted), not from the items above nor the rewards below. The paper fits
-    ``Q_k(x, s_1..s_k)``, the expected reward from ``k`` to the bottom of the slate under the
-    target, by regressing backwards from the last position; that choice lowers the variance
-    further and is not built here. Any model keeps the estimator unbiased under a cascade.
+    ``Q`` (``q=``):
+
+    - ``"backward"`` (default; the paper's): ``Q_k`` is the expected reward from ``k`` to the
+      bottom under the target given the logged prefix, fitted backwards from the last
+      position by regressing ``r_k + E_{c ~ pi(. | x, s_1..s_k)}[Q_k+1(x, s_1..s_k, c)]`` on
+      the prefix (:mod:`bandits.ope.cascade_q`: ridge over the context-item features and the
+      sum of the features of the items above). It depends on the target, so it is fitted per
+      target, cross-fitted over ``folds`` (a row's ``Q`` never saw its rewards), in the same
+      fitting pass as the reward models (and partition by partition on a cluster). Its
+      residuals carry the rewards below too, so when it is good the variance falls far below
+      RIPS's and a per-position model's. ``model`` must be ``ridge``.
+    - ``"reward"``: ``Q_k(x, s_1..s_k-1, c) = q(x, c, k)``, the per-position reward model of
+      the other model estimators (``model=``, any of them, cross-fitted), which sees neither
+      the items above nor the rewards below: simpler, still unbiased, a smaller variance cut.
 
     What it asks: the target's prefix probabilities (as RIPS) and its probability of every
-    one-item extension of each logged prefix (:func:`extension_probabilities`, ``max_candidates
-    x slate_size`` calls); the logger's prefix probabilities as RIPS gets them (the log, or
-    ``logging_policy``). The diagnostics describe RIPS's weights. With one position it is DR.
+    one-item extension of each logged prefix
+    (:func:`~bandits.ope.extensions.extension_probabilities`,
+    ``max_candidates x slate_size`` calls a batch, in both passes with ``q="backward"``); the
+    logger's prefix probabilities as RIPS gets them (the log, or ``logging_policy``). The
+    diagnostics describe RIPS's weights. With one position it is DR.
 
     Parameters
     ----------
+    q : {"backward", "reward"}, default "backward"
     logging_policy : Policy, optional
         As :class:`~bandits.ope.rips.RIPS`.
     **options
@@ -89,24 +83,93 @@ class CascadeDR(ModelBasedEstimator, RIPS):
     target_needs = "its probabilities of each logged slate's prefixes and of their extensions"
     target_uses = frozenset({"prefix", "extensions"})
 
+    def __init__(self, *, q: str = "backward", **options: Any) -> None:
+        owner = type(self).__name__
+        self.q = check_choice(q, Q_KINDS, f"'q' of {owner}")
+        super().__init__(**options)
+        if self.q == "backward" and not (isinstance(self.model, str) and self.model == "ridge"):
+            given = shown(self.model) if isinstance(self.model, str) else type(self.model).__name__
+            raise InputValueError(
+                f"{owner}'s backward Q (q='backward') is a ridge regression fitted in one pass; "
+                f"got model={given}: drop 'model', or pass q='reward' to use it as a "
+                f"per-position reward model."
+            )
+        self.fits_target = self.q == "backward"
+        self.backward_: dict[str, CrossFittedQ] = {}
+
+    def start_fit(self) -> None:
+        super().start_fit()
+        self.backward_ = {}
+
+    def fit_batch(self, log: LoggedBandit) -> None:
+        if self.q == "reward":
+            super().fit_batch(log)
+
+    def fit_target(self, data: EstimatorInput) -> None:
+        if self.q != "backward":
+            return
+        fits = self.backward_.get(data.key)
+        if fits is None:
+            fits = CrossFittedQ(ridge=self.ridge, folds=self.folds, salt=self.salt_)
+            self.backward_[data.key] = fits
+        fits.learn(data.log, self.conditional(data))
+
+    def finish_fit(self) -> None:
+        super().finish_fit()
+        for fits in self.backward_.values():
+            fits.finish()
+
+    def fit_state(self) -> CascadeFit:
+        return CascadeFit(self.crossfit_ if self.q == "reward" else None, self.backward_)
+
+    def merge_fit(self, state: object) -> None:
+        if not isinstance(state, CascadeFit):
+            raise InputTypeError(f"{type(self).__name__} merges its own fitting state only.")
+        super().merge_fit(state.rewards)
+        for key, fits in state.backward.items():
+            if key in self.backward_:
+                self.backward_[key].merge(fits)
+            else:
+                self.backward_[key] = fits
+
+    def conditional(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """The target's probability of each candidate at each position given the logged
+        items above it, shape (n_requests, max_candidates, slate_size) (0 where the target
+        never shows the logged prefix), once per batch."""
+
+        def compute() -> NDArray[np.float64]:
+            if isinstance(data.target, TargetRows):  # a cascade_dist column, or one position
+                return data.target.conditional()
+            if data.target is None:  # needs_policy refuses earlier; kept for direct callers
+                raise InputTypeError(f"{type(self).__name__} needs the target policy")
+            return conditional_probabilities(data.target, data.log)
+
+        return data.memo(("conditional", self), compute)
+
+    def q_values(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """``Q_k(x, s_1..s_k-1, c)`` of every candidate at every position, shape
+        (n_requests, max_candidates, slate_size)."""
+        if self.q == "reward":
+            return self.predictions(data.log)
+        fits = self.backward_.get(data.key)
+        if fits is None:
+            raise InputValueError(
+                f"{type(self).__name__} has no Q fitted for the target {data.key!r}: call "
+                f"estimate(), or fit with this target (start_fit(), learn_batch() on every "
+                f"batch, finish_fit()) first."
+            )
+        return data.memo(("backward q", self), lambda: fits.predict(data.log))
+
     def weighted_parts(
         self, data: EstimatorInput
     ) -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]], ...]:
-        """``(w_1:k, r_k - q_k)`` and ``(w_1:k-1, b_k)``, ``b_k`` the target's expected model
-        reward at ``k`` given the logged items above (0 where the target never shows the
-        prefix, whose weight is then 0)."""
+        """``(w_1:k, r_k - Q_k)`` and ``(w_1:k-1, b_k)``, ``b_k`` the target's expected
+        ``Q_k`` given the logged items above (0 where the target never shows the prefix,
+        whose weight is then 0)."""
         log = data.log
-        if data.target is None:  # needs_policy refuses earlier; kept for direct callers
-            raise TypeError("cascade DR needs the target policy")
-        q = self.predictions(log)
+        q = self.q_values(data)
         weights = self._weights(data)
-        shown = np.take_along_axis(q, log.slates[:, None, :], axis=1)[:, 0, :]
-        if isinstance(data.target, TargetRows):  # slates of one item (check_uses): marginals
-            extensions = data.target.marginals[:, :, :1]
-        else:
-            extensions = extension_probabilities(data.target, log)
-        total = extensions.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            baseline = np.where(total > 0, (extensions * q).sum(axis=1) / total, 0.0)
+        shown_q = np.take_along_axis(q, log.slates[:, None, :], axis=1)[:, 0, :]
+        baseline = (self.conditional(data) * q).sum(axis=1)
         before = np.column_stack([np.ones(len(log)), weights[:, :-1]])
-        return (weights, log.rewards - shown), (before, baseline)
+        return (weights, log.rewards - shown_q), (before, baseline)

@@ -14,6 +14,9 @@ estimates. The cost of learning is ``K - 1`` times that of one model.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -23,7 +26,59 @@ from bandits.ope.rowkeys import folds_of, row_keys
 from bandits.validation import InputValueError
 
 
-class CrossFitted:
+class Folds:
+    """``folds`` models, model ``k`` learning the rows outside fold ``k`` and predicting the
+    rows inside it: the fold bookkeeping every cross-fitted model shares.
+
+    Parameters
+    ----------
+    models : list
+        One unfitted model per fold (each with ``merge`` and ``finish``).
+    salt : int
+        Salts the fold rule (drawn from the estimator's generator).
+    """
+
+    def __init__(self, models: list[Any], *, salt: int) -> None:
+        self.folds = len(models)
+        self.salt = salt
+        self.models = models
+
+    def fold_of(self, log: LoggedBandit) -> NDArray[np.int64]:
+        """The fold of each row, shape (n_requests,)."""
+        return folds_of(row_keys(log, self.salt), self.folds)
+
+    def outside(self, log: LoggedBandit) -> Iterator[tuple[Any, NDArray[np.int64] | None]]:
+        """``(model, rows)`` for every model with rows of this batch outside its fold;
+        ``rows`` is None when that is every row."""
+        fold = self.fold_of(log)
+        for k, model in enumerate(self.models):
+            outside = fold != k
+            if outside.all():
+                yield model, None
+            elif outside.any():
+                yield model, np.flatnonzero(outside)
+
+    def inside(self, log: LoggedBandit) -> Iterator[tuple[Any, NDArray[np.int64]]]:
+        """``(model, rows)`` for every model with rows of this batch inside its fold."""
+        fold = self.fold_of(log)
+        for k, model in enumerate(self.models):
+            rows = np.flatnonzero(fold == k)
+            if rows.size:
+                yield model, rows
+
+    def merge(self, other: Folds) -> None:
+        """Learn what ``other`` (the same folds and salt, learned on other rows) learned."""
+        if (type(other), other.folds, other.salt) != (type(self), self.folds, self.salt):
+            raise InputValueError("Cross-fitted models of other folds cannot be merged.")
+        for mine, theirs in zip(self.models, other.models, strict=True):
+            mine.merge(theirs)
+
+    def finish(self) -> None:
+        for model in self.models:
+            model.finish()
+
+
+class CrossFitted(Folds):
     """``folds`` copies of a reward model, each learning the rows outside its fold.
 
     Parameters
@@ -36,43 +91,18 @@ class CrossFitted:
     """
 
     def __init__(self, model: RewardModel, *, folds: int, salt: int) -> None:
-        self.folds = folds
-        self.salt = salt
-        self.models = [model.fresh() for _ in range(folds)]
-
-    def fold_of(self, log: LoggedBandit) -> NDArray[np.int64]:
-        """The fold of each row, shape (n_requests,)."""
-        return folds_of(row_keys(log, self.salt), self.folds)
+        super().__init__([model.fresh() for _ in range(folds)], salt=salt)
 
     def learn(self, log: LoggedBandit) -> None:
         """Give each model this batch's rows outside its fold."""
-        fold = self.fold_of(log)
-        for k, model in enumerate(self.models):
-            outside = fold != k
-            if outside.all():
-                model.learn(log)
-            elif outside.any():
-                model.learn(log.take(np.flatnonzero(outside)))
-
-    def merge(self, other: CrossFitted) -> None:
-        """Learn what ``other`` (the same folds and salt, learned on other rows) learned."""
-        if (other.folds, other.salt) != (self.folds, self.salt):
-            raise InputValueError("Cross-fitted models of other folds cannot be merged.")
-        for mine, theirs in zip(self.models, other.models, strict=True):
-            mine.merge(theirs)
-
-    def finish(self) -> None:
-        for model in self.models:
-            model.finish()
+        for model, rows in self.outside(log):
+            model.learn(log if rows is None else log.take(rows))
 
     def predict(self, log: LoggedBandit) -> NDArray[np.float64]:
         """Every row's predictions from the model that did not learn it, shape
         (n_requests, max_candidates, slate_size)."""
         obs = log.observation
-        fold = self.fold_of(log)
         result = np.zeros((obs.n_requests, obs.max_candidates, obs.slate_size))
-        for k, model in enumerate(self.models):
-            rows = np.flatnonzero(fold == k)
-            if rows.size:
-                result[rows] = model.predict(obs.take(rows))
+        for model, rows in self.inside(log):
+            result[rows] = model.predict(obs.take(rows))
         return result

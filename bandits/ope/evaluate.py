@@ -13,9 +13,9 @@ import pandas as pd
 
 from bandits.logged import LoggedBandit
 from bandits.logs import DEFAULT_BATCH_BYTES
-from bandits.logs.source import LogSource, RowRange, split_rows
+from bandits.logs.source import LogSource, RowRange, range_rule, split_rows
 from bandits.ope.base import Estimator
-from bandits.ope.partitioned import Partitions
+from bandits.ope.partitioned import Partitions, check_rest, train_on_workers
 from bandits.ope.sources import batch_statistics, fit_batches
 from bandits.ope.targets import ProbabilityTarget
 from bandits.policy import Policy
@@ -63,7 +63,8 @@ def evaluate_log(
     each target first (replayed through ``update`` in row order) and the rest evaluates it;
     with 0 every row evaluates the targets as given. Estimators with a reward model (DM, DR,
     ...) fit it, cross-fitted, on the evaluation rows in one more pass before the estimating
-    pass (see :mod:`bandits.ope.crossfit`); the model is of the log, so all targets share it.
+    pass (see :mod:`bandits.ope.crossfit`); the model is of the log, so all targets share it,
+    except cascade DR's backward ``Q``, fitted per target in the same pass.
     A log on disk is streamed in batches of about ``batch_bytes``, so memory stays flat in the
     number of rows (a scikit-learn reward model keeps its training rows), except that a training
     split reads the ``time`` column whole (about 9 bytes a row: 0.9 GB for 100 million rows);
@@ -77,9 +78,12 @@ def evaluate_log(
     With an ``executor`` (a log file only), the fitting and estimating passes run one Parquet
     row group per task on local processes or a Dask cluster (:mod:`bandits.ope.partitioned`):
     the tasks' reward-model sums and statistics are merged in row-group order, giving the
-    estimates of this process up to rounding (about 1e-15 relative). Training the targets stays
-    here (replaying rows through ``update`` is sequential), streamed as above; the trained
-    targets and fitted estimators are pickled to the tasks.
+    estimates of this process up to rounding (about 1e-15 relative). A training split runs
+    first as one task (replaying rows through ``update`` is sequential): it reads the times
+    and the training rows on a worker and returns the trained targets and the split as a rule
+    the other tasks apply to their own rows, so this process reads neither the log nor its
+    times (only the file's metadata). The given target objects are then left untrained (the
+    trained copies are used); in this process they are trained in place.
 
     Parameters
     ----------
@@ -122,33 +126,49 @@ def evaluate_log(
             target.check_log(source.n_rows, source.slate_size, source.label)
         for estimator in estimators:
             estimator.check_target(target)
-    split = split_rows(source, rows, fraction)
-    if split.n_rest < 2:
-        raise InputValueError(
-            f"{source.label} leaves {split.n_rest} row(s) to evaluate on; it needs at least 2."
-        )
-    policies = [target for target in targets.values() if isinstance(target, Policy)]
-    if split.train is not None:
-        for batch, numbers in source.batches(split.train):
-            for policy in policies:
-                replay_updates(policy, batch)
-            if on_rows is not None:
-                on_rows(int(numbers.size))
     fitting = [estimator for estimator in estimators if estimator.needs_fit]
     if executor is None:
+        split = split_rows(source, rows, fraction)
+        check_rest(source.label, split.n_rest)
+        n_train = split.n_train
+        policies = [target for target in targets.values() if isinstance(target, Policy)]
+        if split.train is not None:
+            for batch, numbers in source.batches(split.train):
+                for policy in policies:
+                    replay_updates(policy, batch)
+                if on_rows is not None:
+                    on_rows(int(numbers.size))
         if fitting:
             for estimator in fitting:
                 estimator.start_fit()
-            fit_batches(source.batches(split.rest), fitting, source.label, on_rows)
+            fit_batches(source.batches(split.rest), fitting, source.label, on_rows, targets)
             for estimator in fitting:
                 estimator.finish_fit()
         merged = batch_statistics(
             source.batches(split.rest), targets, estimators, source.label, on_rows
         )
     else:
+        rule = range_rule(source.n_rows, rows)
+        if fraction > 0:  # trained in a task: this process reads neither rows nor times
+            targets, trained = train_on_workers(
+                source.label,
+                targets,
+                rows=rows,
+                train_fraction=fraction,
+                batch_bytes=batch_bytes,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+            )
+            rule, n_train = trained.rule, trained.n_train
+            if on_rows is not None:
+                on_rows(n_train)
+        else:
+            check_rest(source.label, rule.stop - rule.start)
+            n_train = 0
         partitions = Partitions(
             source.label,
-            split.rest,
+            rule,
             source.file.row_group_starts(),
             executor=executor,
             workers=workers,
@@ -157,9 +177,8 @@ def evaluate_log(
             on_rows=on_rows,
         )
         if fitting:
-            partitions.fit(fitting)
+            partitions.fit(fitting, targets)
         merged = partitions.statistics(targets, estimators)
-    n_train = split.n_train
     table = [
         {
             "target": name,

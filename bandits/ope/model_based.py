@@ -104,7 +104,7 @@ class ModelBasedEstimator(Estimator):
         if self.crossfit_ is not None:
             self.crossfit_.finish()
 
-    def fit_state(self) -> CrossFitted | None:
+    def fit_state(self) -> object:
         return self.crossfit_
 
     def merge_fit(self, state: object) -> None:

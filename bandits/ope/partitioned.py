@@ -1,5 +1,13 @@
-"""The fitting and estimating passes of an evaluation, one Parquet row group per task, on local
-processes or a Dask cluster (:func:`bandits.run.executors.run_tasks`).
+"""The training, fitting and estimating passes of an evaluation on local processes or a Dask
+cluster (:func:`bandits.run.executors.run_tasks`): training in one task, the other passes one
+Parquet row group per task.
+
+Training (a training split: the oldest share of the rows replayed through each target's
+``update``, in row order) is sequential, so it is one task (:func:`run_training`): it reads the
+``time`` column and the training rows on the worker, trains the targets, and returns them
+pickled with the split as a :class:`~bandits.logs.source.SplitRule` (a time and a row number),
+which every later task applies to its own rows: the caller reads neither the log nor a mask
+of its rows. The caller's target objects are not trained (the trained copies come back).
 
 Each task opens the log and reads its row groups in batches. A fitting task learns its
 evaluation rows into fresh copies of the estimators' cross-fitted reward models and returns
@@ -13,7 +21,8 @@ id and time (:mod:`bandits.ope.rowkeys`) and the estimator's salt (pickled with 
 Monte-Carlo targets draw per request. Tasks run with one BLAS thread.
 
 What the tasks need is shipped to them pickled, in each task: the targets (already trained on
-the training split, on the caller's side, exactly as the in-process path trains them) and the
+the training split, on the caller's side, exactly as the in-process path trains them; for
+fitting only when a model depends on the target, as cascade DR's ``Q`` does) and the
 estimators (with their fitted reward models, for estimating). A task unpickles its own copy,
 so tasks sharing a process never share a cache. Each task also gets its rows' share of the
 evaluation mask (None when every row evaluates).
@@ -31,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from bandits.logs.source import LogSource
+from bandits.logs.source import LogSource, RowRange, SplitRule, split_rows, split_rule
 from bandits.ope.base import Estimator
 from bandits.ope.sources import (
     Statistics,
@@ -42,7 +51,8 @@ from bandits.ope.sources import (
 from bandits.ope.targets import ProbabilityTarget
 from bandits.policy import Policy
 from bandits.run.executors import run_tasks
-from bandits.validation import InputTypeError
+from bandits.run.replay import replay_updates
+from bandits.validation import InputTypeError, InputValueError
 
 FIT, STATISTICS = "fit", "statistics"
 """What a task does: learn its rows into the reward models, or compute the statistics."""
@@ -57,7 +67,7 @@ class PartitionTask:
     job : {"fit", "statistics"}
     path : str
     row_groups : range
-    keep : ndarray of bool, shape (rows of the partition,), or None
+    keep : ndarray of bool, shape (rows of the partition,), SplitRule or None
         Which of the partition's rows evaluate (None: all).
     work : bytes
         ``pickle`` of ``(targets, estimators)`` (``fit``: the estimators that fit).
@@ -68,7 +78,7 @@ class PartitionTask:
     job: str
     path: str
     row_groups: range
-    keep: NDArray[np.bool_] | None
+    keep: NDArray[np.bool_] | SplitRule | None
     work: bytes
     batch_bytes: int
     blas_threads: int = 1
@@ -97,11 +107,90 @@ def run_partition(task: PartitionTask) -> PartitionResult:
         if task.job == FIT:
             for estimator in estimators:
                 estimator.start_fit()
-            fit_batches(batches, estimators, source.label, count)
+            fit_batches(batches, estimators, source.label, count, targets)
             result: Any = [estimator.fit_state() for estimator in estimators]
         else:
             result = batch_statistics(batches, targets, estimators, source.label, count)
     return PartitionResult(result, counted[0])
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    """Training the targets on a log file's training split, in one task.
+
+    Attributes
+    ----------
+    path : str
+    rows : (start, stop) or None
+    train_fraction : float
+    work : bytes
+        ``pickle`` of the targets (name -> policy or probabilities; only policies train).
+    batch_bytes : int
+    blas_threads : int
+    """
+
+    path: str
+    rows: RowRange | None
+    train_fraction: float
+    work: bytes
+    batch_bytes: int
+    blas_threads: int = 1
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A training task's result: the trained targets (pickled), the split as a rule, and the
+    number of training and evaluation rows."""
+
+    work: bytes
+    rule: SplitRule
+    n_train: int
+    n_rest: int
+
+
+def run_training(task: TrainTask) -> Trained:
+    """Split the log by time and train the targets on the oldest rows (in a worker); refuses,
+    naming the file, a split that leaves fewer than 2 rows to evaluate."""
+    targets, _ = pickle.loads(task.work)
+    source = LogSource(task.path, task.batch_bytes)
+    split = split_rows(source, task.rows, task.train_fraction)
+    check_rest(source.label, split.n_rest)
+    policies = [target for target in targets.values() if isinstance(target, Policy)]
+    with threadpool_limits(task.blas_threads, user_api="blas"):
+        for batch, _ in source.batches(split.train):
+            for policy in policies:
+                replay_updates(policy, batch)
+    rule = split_rule(source, task.rows, split)
+    return Trained(pickle.dumps(targets), rule, split.n_train, split.n_rest)
+
+
+def check_rest(label: str, n_rest: int) -> None:
+    """Refuse an evaluation that leaves fewer than 2 rows to evaluate on."""
+    if n_rest < 2:
+        raise InputValueError(
+            f"{label} leaves {n_rest} row(s) to evaluate on; it needs at least 2."
+        )
+
+
+def train_on_workers(
+    path: str | os.PathLike[str],
+    targets: Mapping[str, Policy | ProbabilityTarget],
+    *,
+    rows: RowRange | None,
+    train_fraction: float,
+    batch_bytes: int,
+    executor: str,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> tuple[dict[str, Policy | ProbabilityTarget], Trained]:
+    """The targets trained in one task (:func:`run_training`), and that task's result."""
+    task = TrainTask(str(path), rows, train_fraction, _pickled(targets, []), batch_bytes)
+    for _, done in run_tasks(
+        run_training, [task], executor=executor, workers=workers, scheduler=scheduler
+    ):
+        trained: dict[str, Policy | ProbabilityTarget] = pickle.loads(done.work)
+        return trained, done
+    raise RuntimeError("the training task returned nothing")
 
 
 class Partitions:
@@ -111,8 +200,9 @@ class Partitions:
     ----------
     path : path-like
         The log file.
-    keep : ndarray of bool, shape (n_rows,), or None
-        The evaluation rows (None: all).
+    keep : ndarray of bool, shape (n_rows,), SplitRule or None
+        The evaluation rows (None: all); a rule is sent to every task that may hold rows of
+        it, which applies it to its own rows.
     row_group_starts : ndarray of int64, shape (n_row_groups + 1,)
         ``LogFile.row_group_starts()`` of the file.
     executor : {"local", "dask"}
@@ -127,7 +217,7 @@ class Partitions:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        keep: NDArray[np.bool_] | None,
+        keep: NDArray[np.bool_] | SplitRule | None,
         row_group_starts: NDArray[np.int64],
         *,
         executor: str,
@@ -140,9 +230,13 @@ class Partitions:
         self.executor, self.workers, self.scheduler = executor, workers, scheduler
         self.batch_bytes = batch_bytes
         self.on_rows = on_rows
-        self.parts: list[tuple[range, NDArray[np.bool_] | None]] = []
+        self.parts: list[tuple[range, NDArray[np.bool_] | SplitRule | None]] = []
         for group in range(row_group_starts.shape[0] - 1):
             start, stop = int(row_group_starts[group]), int(row_group_starts[group + 1])
+            if isinstance(keep, SplitRule):
+                if start < keep.stop and keep.start < stop:
+                    self.parts.append((range(group, group + 1), keep))
+                continue
             part = None if keep is None else keep[start:stop]
             if part is None or part.any():
                 self.parts.append((range(group, group + 1), part))
@@ -166,12 +260,19 @@ class Partitions:
                 self.on_rows(done.n_rows)
         return results
 
-    def fit(self, estimators: Sequence[Estimator]) -> None:
+    def fit(
+        self,
+        estimators: Sequence[Estimator],
+        targets: Mapping[str, Policy | ProbabilityTarget] | None = None,
+    ) -> None:
         """Fit the estimators' reward models: each task learns its rows into fresh copies,
-        and the copies' sums are merged into ``estimators`` in row order, then finished."""
+        and the copies' sums are merged into ``estimators`` in row order, then finished.
+        ``targets`` go to the tasks only when an estimator's model depends on the target
+        (cascade DR's ``Q``)."""
         for estimator in estimators:
             estimator.start_fit()
-        for states in self._run(FIT, _pickled({}, estimators)):
+        needed = targets if targets and any(e.fits_target for e in estimators) else {}
+        for states in self._run(FIT, _pickled(needed, estimators)):
             for estimator, state in zip(estimators, states, strict=True):
                 estimator.merge_fit(state)
         for estimator in estimators:

@@ -25,13 +25,16 @@ def fit_batches(
     estimators: Sequence[Estimator],
     label: str,
     on_batch: Callable[[int], None] | None = None,
+    targets: Mapping[str, Policy | ProbabilityTarget] | None = None,
 ) -> None:
-    """Feed every batch to each estimator's :meth:`~Estimator.fit_batch`, in order; input
-    errors name ``label`` and the row in the whole log."""
+    """Feed every batch to each estimator's :meth:`~Estimator.learn_batch` (with ``targets``
+    for the estimators whose model depends on the target), in order; input errors name
+    ``label`` and the row in the whole log."""
+    given = {} if targets is None else targets
     for batch, rows in batches:
         try:
             for estimator in estimators:
-                estimator.fit_batch(batch)
+                estimator.learn_batch(batch, given, rows)
         except InputError as error:
             raise renumber_rows(error, rows, f"{label}: ") from None
         if on_batch is not None:
@@ -52,13 +55,13 @@ def batch_statistics(
     for batch, rows in batches:
         # a file of target probabilities is read and checked here, naming the file and its row
         given = {
-            name: estimator_input(batch, target, rows)
+            name: estimator_input(batch, target, rows, key=name)
             for name, target in targets.items()
             if isinstance(target, ProbabilityTarget)
         }
         try:
             for name, target in targets.items():
-                data = given[name] if name in given else estimator_input(batch, target)
+                data = given[name] if name in given else estimator_input(batch, target, key=name)
                 for index, estimator in enumerate(estimators):
                     part = estimator.statistics_of(data)
                     key = (name, index)

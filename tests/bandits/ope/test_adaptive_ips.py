@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import explicit_observation
 from slate_problems import (
     TablePolicy,
     additive_rewards,
@@ -21,6 +22,7 @@ from slate_problems import (
 from bandits.logged import LoggedBandit
 from bandits.ope import AdaptiveIPS, EstimatorInput, make_estimator
 from bandits.ope.adaptive_ips import BEHAVIORS, choose_behaviors, estimated_mse
+from bandits.ope.behavior_tree import BehaviorTree
 from bandits.ope.statistics import Moments
 from bandits.validation import InputTypeError, InputValueError
 
@@ -170,3 +172,115 @@ def test_bad_parameters_say_what_is_wrong():
             _hand_log(), HAND_TARGET
         )
     assert make_estimator("adaptive-ips:split_feature=0,split_at=0.5").split_feature == 0
+
+
+# -- the learned tree (max_depth >= 1) ---------------------------------------------------------
+
+
+def _pair_rewards(phi, slates):
+    """Not a cascade, strongly: ``r_k = phi[s_k, k] phi[s_k+1, k+1]`` (the item below scales
+    the click), the last position ``phi`` alone."""
+    rewards = additive_rewards(phi, slates)
+    rewards[:, :-1] *= rewards[:, 1:]
+    return rewards
+
+
+def _two_region_log(rng, rows, phi):
+    """Uniform logger over the 120 ordered triples of 6 items, two context features (standard
+    normal); where ``x0 <= 0`` clicks are position-based (the independent behavior holds),
+    where ``x0 > 0`` a position's click depends on the item below (only the standard one
+    holds). ``x1`` is noise."""
+    logger = uniform_table(6, 3)
+    slates = list(logger.table)
+    chosen = rng.integers(len(slates), size=rows)
+    context = rng.normal(size=(rows, 2))
+    shown_slates = np.array(slates)[chosen]
+    means = np.where(
+        context[:, :1] <= 0,
+        additive_rewards(phi, slates)[chosen],
+        _pair_rewards(phi, slates)[chosen],
+    )
+    clicks = (rng.random(means.shape) < means).astype(float)
+    log = table_log(shown_slates, clicks, logger, 6)
+    obs = explicit_observation(context, np.broadcast_to(np.eye(6), (rows, 6, 6)), slate_size=3)
+    return LoggedBandit(obs, log.decision, log.feedback, "uniform"), logger
+
+
+def _two_region_problem(seed, rows=40_000):
+    phi = np.random.default_rng(21).uniform(0.05, 0.95, size=(6, 3))
+    log, logger = _two_region_log(np.random.default_rng(seed), rows, phi)
+    slates = list(logger.table)
+    scores = np.exp(4.0 * _pair_rewards(phi, slates).sum(axis=1))
+    target = TablePolicy(dict(zip(slates, scores / scores.sum(), strict=True)))
+    truth = 0.5 * slate_value(target, lambda s: additive_rewards(phi, s)) + 0.5 * slate_value(
+        target, lambda s: _pair_rewards(phi, s)
+    )
+    return log, target, truth
+
+
+def _behavior_at(estimator, log, target, points):
+    """The behavior the learned tree and the estimate's choice give each context in
+    ``points`` (m, 2)."""
+    statistics = estimator.statistics(log, target)
+    tree = estimator.tree("target")
+    chosen = choose_behaviors(statistics.terms, tree.n_leaves)
+    return [BEHAVIORS[chosen[leaf]] for leaf in tree.leaf_of(np.asarray(points, float))]
+
+
+def test_the_tree_splits_where_the_behavior_changes_and_picks_each_regions_behavior():
+    log, target, truth = _two_region_problem(0)
+    estimator = AdaptiveIPS(max_depth=1, min_leaf=2000)
+    estimate = estimator.estimate(log, target)
+    root = estimator.tree("target").root
+    assert root.feature == 0 and abs(root.threshold) < 0.15, root
+    points = [[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]
+    assert _behavior_at(estimator, log, target, points) == ["independent"] * 2 + ["standard"] * 2
+    assert estimate.tuning.startswith("tree x0 <= ") and "[independent]" in estimate.tuning
+    # the bias the tree avoids is real: independent everywhere misses by many standard errors
+    everywhere = AdaptiveIPS(behavior="independent").estimate(log, target)
+    assert abs(everywhere.value - truth) > 4 * everywhere.stderr
+
+
+def test_a_deeper_tree_still_gives_each_region_its_behavior():
+    log, target, _ = _two_region_problem(1)
+    estimator = AdaptiveIPS(max_depth=3, min_leaf=2000)
+    estimator.estimate(log, target)
+    grid = [[x0, x1] for x0 in (-2.0, -0.7, -0.2) for x1 in (-1.5, 0.0, 1.5)]
+    assert set(_behavior_at(estimator, log, target, grid)) == {"independent"}
+    grid = [[x0, x1] for x0 in (0.2, 0.7, 2.0) for x1 in (-1.5, 0.0, 1.5)]
+    assert set(_behavior_at(estimator, log, target, grid)) == {"standard"}
+
+
+def test_within_four_standard_errors_with_the_learned_tree(stat_seed):
+    """Each region's chosen behavior holds there, so the estimate is unbiased; its standard
+    error is below slate IPS's (the independent half is weighed per position)."""
+    log, target, truth = _two_region_problem(100 + stat_seed)
+    estimate = AdaptiveIPS(max_depth=2, min_leaf=2000).estimate(log, target)
+    assert abs(estimate.value - truth) <= 4 * estimate.stderr, (estimate, truth)
+    assert estimate.stderr < make_estimator("ips").estimate(log, target).stderr
+
+
+def test_a_tree_grown_on_hand_made_terms():
+    """Quiet terms biased only where x0 = 1 and a noisy unbiased one: the split lands between
+    the regions, on the feature that separates them; too few rows per leaf: no split."""
+    rng = np.random.default_rng(0)
+    context = np.column_stack([np.repeat([0.0, 1.0], 500), rng.normal(size=1000)])
+    value = rng.normal(1.0, 0.1, size=1000)
+    standard = value + rng.normal(0.0, 2.0, size=1000)  # unbiased, noisy
+    shifted = np.where(context[:, 0] > 0, 1.0, 0.0)  # biased where x0 = 1, quiet
+    terms = np.column_stack([value + shifted, value + shifted, standard])
+    tree = BehaviorTree.grow(context, terms, max_depth=2, min_leaf=100)
+    assert (tree.root.feature, tree.root.threshold) == (0, 0.5)
+    assert tree.n_leaves >= 2
+    np.testing.assert_array_equal(tree.leaf_of(np.array([[0.0, 9.0], [1.0, -9.0]])) != 0,
+                                  [False, True])  # fmt: skip
+    assert BehaviorTree.grow(context, terms, max_depth=2, min_leaf=600).n_leaves == 1
+
+
+def test_tree_parameters_are_checked():
+    with pytest.raises(InputValueError, match=r"max_depth.*cannot be combined"):
+        AdaptiveIPS(max_depth=2, behavior="cascade")
+    with pytest.raises(InputValueError, match=r"max_depth.*cannot be combined"):
+        AdaptiveIPS(max_depth=2, split_feature=0)
+    with pytest.raises(InputValueError, match="min_leaf"):
+        AdaptiveIPS(max_depth=2, min_leaf=0)

@@ -4,6 +4,8 @@ the row and the field as the in-process pass's do."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,8 +20,11 @@ from bandits.ope import (
     IPS,
     SNDR,
     SNIPS,
+    AdaptiveIPS,
+    CascadeDR,
     DRos,
     PseudoInverse,
+    SNCascadeDR,
     SwitchDR,
     evaluate_log,
 )
@@ -206,3 +211,74 @@ def test_probability_files_and_row_ranges_partition_as_they_run_here(tmp_path, c
                            scheduler=cluster.scheduler_address)  # fmt: skip
     _assert_same(on_dask, here)
     assert set(on_dask["n"]) == {270}
+
+
+def test_cascade_dr_fits_each_targets_backward_q_on_the_partitions(tmp_path, cluster):
+    """Cascade DR's Q depends on the target: the fitting tasks get the targets and return
+    each one's sums, merged in row order; the estimates equal the in-memory ones."""
+    log = _uniform_log(8, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 5)
+
+    def estimators():
+        return [CascadeDR(), SNCascadeDR(folds=3), CascadeDR(q="reward")]
+
+    memory = evaluate_log(log, _targets(), estimators(), train_fraction=0.2)
+    on_dask = evaluate_log(path, _targets(), estimators(), train_fraction=0.2, executor="dask",
+                           scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, memory)
+    assert memory["value"].nunique() == len(memory)  # each target and Q its own numbers
+
+
+def test_adaptive_ips_grows_each_targets_tree_from_the_partitions_rows(tmp_path, cluster):
+    """The tree's rows come back from the fitting tasks in row order, so the tree, the
+    choice and the estimates equal the in-memory ones."""
+    log = _uniform_log(9, 400)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 4)
+
+    def estimators():
+        return [AdaptiveIPS(max_depth=2, min_leaf=40)]
+
+    memory = evaluate_log(log, _targets(), estimators())
+    on_dask = evaluate_log(path, _targets(), estimators(), executor="dask",
+                           scheduler=cluster.scheduler_address)  # fmt: skip
+    _assert_same(on_dask, memory)
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_training_split_trains_in_a_task_and_the_caller_never_reads_the_log(
+    tmp_path, monkeypatch, executor
+):
+    """With an executor the caller reads only the file's metadata: reading rows or times
+    here fails the test (the workers are other processes, which read them). The trained
+    targets' estimates equal the in-memory path's, training included (untrained targets
+    give other numbers), also within a row range."""
+    from bandits.logs.parquet import LogFile
+
+    log = _uniform_log(6, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 4)
+    estimators = [IPS(), DR(), CascadeDR()]
+    memory = evaluate_log(log, _targets(), estimators, train_fraction=0.3, rows=(20, 280))
+    untrained = evaluate_log(log, _targets(), estimators, rows=(110, 280))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the caller read the log")
+
+    monkeypatch.setattr(LogFile, "iter_batches", refuse)
+    monkeypatch.setattr(LogFile, "read_times", refuse)
+    seen: list[int] = []
+    given = _targets()
+    before = pickle.dumps(given)
+    partitioned = evaluate_log(path, given, estimators, train_fraction=0.3, rows=(20, 280),
+                               executor=executor, workers=2, on_rows=seen.append)  # fmt: skip
+    _assert_same(partitioned, memory)
+    assert not np.allclose(memory["value"], untrained["value"])
+    assert list(partitioned["n_train"]) == [78] * len(partitioned)
+    assert seen[0] == 78 and sum(seen) == 78 + 2 * 182  # training, fitting, estimating
+    assert pickle.dumps(given) == before  # the caller's targets were not trained here
+
+
+def test_a_split_leaving_too_few_rows_is_refused_from_the_training_task(tmp_path, cluster):
+    path = _write_in_groups(_uniform_log(7, 40), tmp_path / "log.parquet", 2)
+    with pytest.raises(InputValueError, match=r"log\.parquet leaves 1 row\(s\) to evaluate"):
+        evaluate_log(path, _targets(), [IPS()], train_fraction=0.5, rows=(0, 3),
+                     executor="dask", scheduler=cluster.scheduler_address)  # fmt: skip

@@ -31,6 +31,7 @@ from bandits.ope import (
     read_probability_target,
     write_probability_target,
 )
+from bandits.ope.extensions import conditional_probabilities
 from bandits.run import replay_updates
 from bandits.validation import InputError, InputValueError
 from policies import EpsilonGreedy, RidgeGreedy, UniformRandom
@@ -128,9 +129,9 @@ def _compare(frame, names, estimators, *, weights=True):
                                    err_msg=column)  # fmt: skip
 
 
-FROM_FILES = [name for name, cls in ESTIMATORS.items() if "extensions" not in cls.target_uses]
-"""Estimators a file of marginals and slate probabilities serves on slates of 2 (cascade DR
-needs the target's probabilities given the items above, which only the policy gives)."""
+FROM_FILES = list(ESTIMATORS)
+"""Estimators an exported file (marginals, slate probabilities and, for slates of 2 or more,
+the conditionals given the logged items above) serves: all."""
 
 
 def test_a_policy_exported_to_parquet_estimates_as_the_policy(simulated, tmp_path):
@@ -143,8 +144,76 @@ def test_a_policy_exported_to_parquet_estimates_as_the_policy(simulated, tmp_pat
                          [make_estimator(name) for name in estimators])  # fmt: skip
     _compare(frame, ["policy", "file"], estimators)
     assert frame["value"].notna().all()
-    with pytest.raises(InputValueError, match=r"'cascade-dr' needs .* given the logged items"):
-        evaluate_log(path, {"file": file}, [make_estimator("cascade-dr")])
+    plain = tmp_path / "plain.parquet"  # the same file without its cascade_dist column
+    pq.write_table(pq.read_table(tmp_path / "p.parquet").drop(["cascade_dist"]), plain)
+    with pytest.raises(InputValueError, match=r"'cascade-dr' needs .* given the logged items"
+                       r".*add a 'cascade_dist' column"):  # fmt: skip
+        evaluate_log(path, {"file": read_probability_target(plain)},
+                     [make_estimator("cascade-dr")])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def simulated3(tmp_path_factory):
+    """A uniform log of slates of 3 and a trained epsilon-greedy target."""
+    from typer.testing import CliRunner
+
+    from bandits.cli import app
+
+    folder = tmp_path_factory.mktemp("run3")
+    result = CliRunner().invoke(app, [
+        "simulate", "--env-param", "n_requests=50", "--env-param", "slate_size=3",
+        "--env-param", "min_candidates=4", "--env-param", "max_candidates=6",
+        "--policy", "uniform", "--requests", "500", "--seed", "6", "--quiet",
+        "--out", str(folder), "--overwrite"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    path = folder / "logs" / "uniform.parquet"
+    target = EpsilonGreedy(epsilon=0.3, base=RidgeGreedy(), rng=np.random.default_rng(2))
+    replay_updates(target, read_log(path).take(np.arange(200)))
+    return path, target
+
+
+def test_slates_of_three_from_an_exported_file_estimate_rips_as_the_policy(simulated3, tmp_path):
+    """The file's cascade_dist gives every prefix probability (the running product of the
+    logged items' conditionals), so RIPS, SNRIPS and cascade DR equal the policy's to 1e-12;
+    the same file without the column is refused by name."""
+    path, target = simulated3
+    write_probability_target(tmp_path / "p.parquet", iter_log_batches(path), target)
+    file = read_probability_target(tmp_path / "p.parquet")
+    estimators = ["rips", "snrips", "cascade-dr", "sncascade-dr", "adaptive-ips"]
+    frame = evaluate_log(path, {"policy": target, "file": file},
+                         [make_estimator(name) for name in estimators])  # fmt: skip
+    _compare(frame, ["policy", "file"], estimators)
+    log = read_log(path)
+    prefixes = RIPS().estimate(log, file)
+    assert prefixes.value == pytest.approx(RIPS().estimate(log, target).value, rel=1e-12)
+    plain = probability_target(
+        target.candidate_position_probability(log.observation),
+        slate_probability=target.slate_probability(log.observation, log.slates),
+        label="plain.npz",
+    )
+    with pytest.raises(InputValueError, match=r"'rips'.*plain\.npz cannot give.*'cascade_dist'"):
+        RIPS().estimate(log, plain)
+
+
+def test_prefixes_from_a_hand_written_cascade_dist():
+    """Slates of 3 of 3 items, one row showing (0, 2, 1): conditionals 0.5 at the top, 0.4
+    for item 2 below item 0, 1 for the last item: prefixes 0.5, 0.2, 0.2; the uniform logger's
+    are 1/3, 1/6, 1/6, so RIPS's weights are 1.5, 1.2, 1.2."""
+    log = _log([[0, 2, 1]], [[1.0, 1.0, 0.0]], 3)
+    cascade = np.array([[[0.5, 0.0, 0.0], [0.3, 0.6, 1.0], [0.2, 0.4, 0.0]]])
+    marginals = np.array([[[0.5, 0.3, 0.2], [0.3, 0.4, 0.3], [0.2, 0.3, 0.5]]])
+    target = probability_target(marginals, cascade_dist=cascade, label="hand.npz")
+    assert RIPS().estimate(log, target).value == pytest.approx(1.5 + 1.2, abs=1e-14)
+    wrong = cascade.copy()
+    wrong[0, 0, 1], wrong[0, 1, 1] = 0.1, 0.5  # item 0 is logged above position 1
+    with pytest.raises(InputValueError, match=r"hand\.npz: 'cascade_dist' of row 0, position 1 "
+                       r"gives candidate 0 probability 0\.1, but it is the logged item at "
+                       r"position 0"):  # fmt: skip
+        RIPS().estimate(log, probability_target(marginals, cascade_dist=wrong, label="hand.npz"))
+    top = cascade.copy()
+    top[0, :, 0] = 0.0
+    with pytest.raises(InputValueError, match=r"position 0 sums to 0\.0 .* must sum to 1 "):
+        RIPS().estimate(log, probability_target(marginals, cascade_dist=top, label="hand.npz"))
 
 
 def test_npy_and_npz_files_as_obp_writes_them(simulated, tmp_path):
@@ -153,7 +222,8 @@ def test_npy_and_npz_files_as_obp_writes_them(simulated, tmp_path):
     dist = target.candidate_position_probability(log.observation)
     np.save(tmp_path / "p.npy", dist)
     np.savez(tmp_path / "p.npz", action_dist=dist,
-             slate_probability=target.slate_probability(log.observation, log.slates))  # fmt: skip
+             slate_probability=target.slate_probability(log.observation, log.slates),
+             cascade_dist=conditional_probabilities(target, log))  # fmt: skip
     marginal_only = ["iips", "sniips", "pi", "snpi", "dm"]
     npy, npz = (read_probability_target(tmp_path / name) for name in ("p.npy", "p.npz"))
     frame = evaluate_log(path, {"policy": target, "npy": npy},
