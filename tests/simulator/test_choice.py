@@ -115,6 +115,19 @@ def test_ranked_top_k_orders_the_highest():
     np.testing.assert_array_equal(ranked_top_k(scores[:, :3], 3), [[1, 0, 2], [0, 1, 2]])
 
 
+@pytest.mark.parametrize("width", [3, 8, 100])
+def test_ranked_top_k_equals_a_stable_full_sort_with_and_without_ties(width):
+    rng = np.random.default_rng(width)
+    distinct = rng.normal(size=(200, width))
+    tied = rng.integers(0, 4, size=(200, width)).astype(np.float64)  # many ties at the k-th place
+    tied[rng.random(tied.shape) < 0.1] = -np.inf
+    tied[:, :3] = np.maximum(tied[:, :3], 0.0)  # at least 3 finite scores per row
+    for scores in (distinct, tied):
+        for k in {1, 3, width}:
+            expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            np.testing.assert_array_equal(ranked_top_k(scores, k), expected)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
