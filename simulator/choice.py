@@ -194,6 +194,16 @@ class Cascade(ChoiceModel):
     ``v`` is the same for every candidate (click reward) the expected reward is ``v (1 - prod
     (1 - a))`` whatever the order, so the top-k by attraction, best first, are best; those rows
     skip the programme.
+
+    Pruning. A candidate ``j`` with ``slate_size`` others of ``v_i >= v_j`` and ``a_i > a_j``
+    (dominators) is in no slate the programme needs: in an optimal slate (ordered by ``v``)
+    holding ``j``, the items after it are worth at most ``R <= v_j`` once reached, and putting
+    a dominator ``i`` left out of the slate in ``j``'s place changes the reward by ``P (a_i v_i -
+    a_j v_j - (a_i - a_j) R) >= P a_i (v_i - v_j) >= 0``; repeating (``sum a`` rises each
+    time) ends at an optimal slate without dominated candidates. :meth:`_undominated` drops,
+    cheaply, most of them (about 60 of 100 candidates for slates of 10) before the programme.
+    Of several slates with exactly the same reward the one returned may differ from the
+    unpruned programme's; the reward does not.
     """
 
     name = "cascade"
@@ -234,14 +244,62 @@ class Cascade(ChoiceModel):
         padded = not real.all()
         varies = ((np.where(real, values, first) if padded else values) != first).any(axis=1)
         if varies.all():  # no row skips the programme: no top-k to compute
-            return self._programme(attraction, values, real)
+            return self._programme(attraction, values, real, prune=True)
         slates = ranked_top_k(np.where(real, attraction, -np.inf), self.slate_size)
         if varies.any():  # rows where v is not constant: the dynamic programme
-            slates[varies] = self._programme(attraction[varies], values[varies], real[varies])
+            slates[varies] = self._programme(
+                attraction[varies], values[varies], real[varies], prune=True
+            )
         return slates
 
+    def _undominated(
+        self, order: NDArray[np.int64], attraction: NDArray[np.float64], counts: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The programme's order without most dominated candidates (see the class docstring).
+
+        ``attraction`` is ``a`` in the order (``v`` descending, real candidates first, the
+        first ``counts`` real). A candidate at position ``p`` has ``slate_size`` dominators if
+        ``a`` is below the ``slate_size``-th highest ``a`` of the first ``L <= p`` positions
+        (all earlier, so of ``v`` at least its own); one value partition per breakpoint ``L``
+        (about 1.5, 2.5, 4 and 6 slate sizes) gives those thresholds.
+
+        Returns
+        -------
+        order : ndarray of int64, shape (n_requests, width')
+            The kept candidates in the same order, first in each row; the rest 0 (beyond
+            ``counts``).
+        counts : ndarray of int64, shape (n_requests,)
+            Kept candidates per row (at least ``slate_size``: the first ones are always kept).
+        """
+        n, width = attraction.shape
+        k = self.slate_size
+        breaks = sorted({max(k + 1, (k * step) // 2) for step in (3, 5, 8, 12)})
+        breaks = [cut for cut in breaks if cut < width]
+        kept = np.arange(width) < counts[:, None]
+        if not breaks:
+            return order, counts
+        threshold = np.empty((n, width))
+        threshold[:, : breaks[0]] = -np.inf
+        for cut, end in zip(breaks, [*breaks[1:], width], strict=True):
+            kth = np.partition(attraction[:, :cut], cut - k, axis=1)[:, cut - k]
+            threshold[:, cut:end] = kth[:, None]
+        kept &= attraction >= threshold
+        flat = np.flatnonzero(kept)  # ascending, so in the order within each row
+        kept_counts = kept.sum(axis=1)
+        narrow = int(kept_counts.max())
+        starts = np.cumsum(kept_counts) - kept_counts
+        slots = np.arange(flat.size) + np.repeat(np.arange(n) * narrow - starts, kept_counts)
+        out = np.zeros(n * narrow, dtype=np.int64)
+        out[slots] = np.take(order, flat)
+        return out.reshape(n, narrow), kept_counts
+
     def _programme(
-        self, attraction: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+        self,
+        attraction: NDArray[np.float64],
+        values: NDArray[np.float64],
+        real: NDArray[np.bool_],
+        *,
+        prune: bool = False,
     ) -> NDArray[np.int64]:
         """The best slates by dynamic programming over the candidates by ``v`` descending.
 
@@ -258,7 +316,8 @@ class Cascade(ChoiceModel):
         distinct (padding, never taken, may sit in any order); rows with tied ``v`` are sorted
         again on all three keys. The layers run candidate-major (arrays of shape (width,
         n_requests)), so the running maximum and every elementwise pass are contiguous over
-        the requests.
+        the requests. With ``prune``, the programme runs over the candidates
+        :meth:`_undominated` keeps.
         """
         n, width = attraction.shape
         k = self.slate_size
@@ -270,33 +329,36 @@ class Cascade(ChoiceModel):
         ties = tied.any(axis=1)
         if ties.any():
             order[ties] = np.lexsort((-attraction[ties], key[ties]), axis=1)
+        counts = real.sum(axis=1)  # real candidates come first in the order
+        if prune:
+            order, counts = self._undominated(order, np.take(attraction, order + base), counts)
+        width = order.shape[1]
         flat = np.empty((width, n), dtype=np.int64)  # (width, n): candidate-major
         np.add(order.T, base.T, out=flat)
         a = np.take(attraction, flat)
         gain = a * np.take(values, flat)
         keep = 1.0 - a
-        counts = real.sum(axis=1)  # real candidates come first in the order
         columns = np.arange(width)[:, None]
-        ragged = bool((counts < width).any())
+        if bool((counts < width).any()):  # slots past a row's count: never worth taking
+            padding = columns >= counts[None, :]
+            np.copyto(gain, -np.inf, where=padding)
+            np.copyto(keep, 1.0, where=padding)
         # best[i] = g(i, m) for i <= width; the layer below's g(i+1, m-1) is its view
         # best[1:], so no copy per layer.
-        # Two buffers of g take turns (no allocation per layer); g(width, m >= 1) = -inf.
+        # Two buffers of g take turns (no allocation per layer); g(width, m >= 1) = -inf, and
+        # -inf flows to every candidate with fewer than m - 1 real ones after it (with a = 1
+        # as NaN, 0 * -inf, which fmax and > treat as -inf: never a maximum, never taken).
         best, other = np.zeros((width + 1, n)), np.empty((width + 1, n))
         start = np.empty((width, n))
         take = np.zeros((k + 1, width, n), dtype=np.bool_)
-        for m in range(1, k + 1):
-            with np.errstate(invalid="ignore"):  # 0 * -inf where a = 1: masked just below
+        with np.errstate(invalid="ignore"):
+            for m in range(1, k + 1):
                 np.multiply(keep, best[1:], out=start)
-            start += gain
-            # candidate i can start m items only if m - 1 real ones follow it: i <= count - m
-            if ragged:
-                np.copyto(start, -np.inf, where=columns > (counts - m)[None, :])
-            else:
-                start[width - m + 1 :] = -np.inf
-            best, other = other, best
-            best[width] = -np.inf
-            _suffix_maximum(start, best)
-            np.greater(start, best[1:], out=take[m])
+                start += gain
+                best, other = other, best
+                best[width] = -np.inf
+                _suffix_maximum(start, best)
+                np.greater(start, best[1:], out=take[m])
         slates = np.empty((n, k), dtype=np.int64)
         rows = np.arange(n)
         position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
@@ -308,21 +370,22 @@ class Cascade(ChoiceModel):
 
 
 SCAN_LOOP_ROWS = 256
-"""Requests from which :func:`_suffix_maximum` loops over the candidates (one ``np.maximum``
-over all requests per candidate) instead of calling ``np.maximum.accumulate``, whose strided
+"""Requests from which :func:`_suffix_maximum` loops over the candidates (one ``np.fmax``
+over all requests per candidate) instead of calling ``np.fmax.accumulate``, whose strided
 inner loop costs several times more per element."""
 
 
 def _suffix_maximum(values: NDArray[np.float64], out: NDArray[np.float64]) -> None:
     """``out[i] = max(values[i], out[i + 1])`` for ``i`` from ``width - 1`` down to 0, with
-    ``out[width]`` given; ``values`` of shape (width, n), ``out`` of shape (width + 1, n)."""
+    ``out[width]`` given (not NaN); ``values`` of shape (width, n), ``out`` of shape (width + 1,
+    n). NaN values count as ``-inf`` (``np.fmax``)."""
     width, n = values.shape
     if n < SCAN_LOOP_ROWS:
-        np.maximum.accumulate(values[::-1], axis=0, out=out[width - 1 :: -1])
-        np.maximum(out[:width], out[width], out=out[:width])
+        np.fmax.accumulate(values[::-1], axis=0, out=out[width - 1 :: -1])
+        np.fmax(out[:width], out[width], out=out[:width])
         return
     for i in range(width - 1, -1, -1):
-        np.maximum(values[i], out[i + 1], out=out[i])
+        np.fmax(values[i], out[i + 1], out=out[i])
 
 
 class MultinomialLogit(ChoiceModel):

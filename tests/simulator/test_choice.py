@@ -207,3 +207,68 @@ def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k, n):
             allowed = np.take_along_axis(real[small], slates, axis=1).all(axis=1)
             brute = np.where(allowed, np.maximum(brute, expected(slates)), brute)
         np.testing.assert_allclose(expected(fast[small]), brute, rtol=1e-9)
+
+
+def _dominators(attraction, values, real):
+    """Per candidate, the real candidates with v at least its own and a above its own."""
+    return (
+        (values[:, None, :] >= values[:, :, None])
+        & (attraction[:, None, :] > attraction[:, :, None])
+        & real[:, None, :]
+    ).sum(axis=2)
+
+
+@pytest.mark.parametrize(("width", "k"), [(12, 3), (40, 5), (100, 10)])
+def test_pruned_cascade_programme_drops_only_dominated_candidates_and_finds_the_same_slates(
+    width, k
+):
+    rng = np.random.default_rng(width + k)
+    n = 300
+    attraction = rng.uniform(0.0, 1.0, (n, width))
+    values = rng.lognormal(0.0, 1.0, (n, width))
+    counts = rng.integers(k, width + 1, n)
+    counts[:100] = width
+    real = np.arange(width) < counts[:, None]
+    model = Cascade(slate_size=k)
+    # _undominated keeps every candidate with fewer than k dominators, drops only real
+    # candidates with at least k (and all padding), and keeps the order.
+    order = np.lexsort((-attraction, np.where(real, -values, np.inf)), axis=1)
+    in_order = np.take_along_axis(attraction, order, axis=1)
+    kept, kept_counts = model._undominated(order, in_order, counts)
+    dominators = _dominators(attraction, values, real)
+    for row in range(n):
+        chosen = kept[row, : kept_counts[row]]
+        assert list(chosen) == [i for i in order[row] if i in set(chosen)]
+        assert real[row, chosen].all()
+        dropped = np.setdiff1d(np.flatnonzero(real[row]), chosen)
+        assert (dominators[row, dropped] >= k).all()
+        assert (dominators[row, chosen] < k).sum() == (dominators[row, real[row]] < k).sum()
+    assert kept.shape[1] < width or width <= 12  # it does drop candidates
+    # Without ties the optimum is unique: the same slates as the full programme.
+    np.testing.assert_array_equal(
+        model._programme(attraction, values, real, prune=True),
+        model._programme(attraction, values, real),
+    )
+
+
+def test_pruned_cascade_programme_keeps_the_best_reward_with_ties_and_certain_clicks():
+    rng = np.random.default_rng(3)
+    n, width, k = 400, 20, 4
+    attraction = np.round(rng.uniform(0.0, 1.0, (n, width)), 1)
+    attraction[:20, :3] = 1.0
+    values = np.round(rng.lognormal(0.0, 1.0, (n, width)))
+    counts = rng.integers(k, width + 1, n)
+    real = np.arange(width) < counts[:, None]
+    model = Cascade(slate_size=k)
+    logits = logit(np.clip(attraction, 1e-12, 1 - 1e-12))
+    worth = np.where(real, values, 0.0)
+
+    def expected(slates):
+        shown = np.take_along_axis(logits, slates, axis=1)
+        return model.expected_rewards(shown, np.take_along_axis(worth, slates, axis=1)).sum(axis=1)
+
+    pruned = model._programme(attraction, values, real, prune=True)
+    assert np.take_along_axis(real, pruned, axis=1).all()
+    assert all(len(set(row)) == k for row in pruned.tolist())
+    full = model._programme(attraction, values, real)
+    np.testing.assert_allclose(expected(pruned), expected(full), rtol=1e-12, atol=1e-12)
