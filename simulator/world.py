@@ -63,6 +63,13 @@ class Batch:
     signals: NDArray[np.float64]
 
 
+def _cells(slates: NDArray[np.int64], width: int) -> NDArray[np.int64]:
+    """Flat indices into (n_rows, width) arrays of each slate's candidates, shape (n_rows,
+    slate_size): ``np.take(a, cells)`` is ``np.take_along_axis(a, slates, axis=1)``, without
+    its broadcast index arrays."""
+    return slates + (np.arange(slates.shape[0]) * width)[:, None]
+
+
 def _splitmix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
     """Steele, Lea and Flood's splitmix64 finaliser (a bijection of 64-bit integers that mixes
     every input bit into every output bit), elementwise, wrapping modulo 2**64."""
@@ -400,8 +407,8 @@ class World:
     def expected_rewards(self, batch: Batch, slates: NDArray[np.int64]) -> NDArray[np.float64]:
         """Exact expected reward per position of ``slates`` (checked), shape (n_rows,
         slate_size)."""
-        logits = np.take_along_axis(batch.logits, slates, axis=1)
-        values = np.take_along_axis(batch.values, slates, axis=1)
+        cells = _cells(slates, batch.logits.shape[1])
+        logits, values = np.take(batch.logits, cells), np.take(batch.values, cells)
         return self.choice_model.expected_rewards(logits, values)
 
     def best_slates(self, batch: Batch) -> NDArray[np.int64]:
@@ -433,14 +440,15 @@ class World:
             that nothing in the step needs, so it is built only when asked for.
         """
         uniforms = rng.random(slates.shape)
-        logits = np.take_along_axis(batch.logits, slates, axis=1)
+        cells = _cells(slates, batch.logits.shape[1])  # one flat index for every gather
+        logits = np.take(batch.logits, cells)
         probabilities = self.choice_model.click_probabilities(logits)
         clicks, examined = self.choice_model.simulate(logits, uniforms, probabilities)
-        shown = np.take_along_axis(batch.items, slates, axis=1)
+        shown = np.take(batch.items, cells)
         rewards, signals = self.reward.realise(clicks, shown, rng)
         if examined is not None:
             signals["examined"] = examined.astype(np.float64)
-        expected = probabilities * np.take_along_axis(batch.values, slates, axis=1)
+        expected = probabilities * np.take(batch.values, cells)
         oracle_slates = self.best_slates(batch)
         info: dict[str, Any] = {
             "rewards": rewards,
@@ -458,7 +466,7 @@ class World:
             candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
             if candidate is not None:
                 info["candidate_rewards"] = candidate
-        genres = np.take_along_axis(batch.genres, slates, axis=1)
+        genres = np.take(batch.genres, cells)
         self.fatigue.observe(rng, batch.users, genres, clicks, batch.time, shown)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]
         factors = None
