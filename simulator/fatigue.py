@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from bandits.validation import InputValueError, check_integer, check_real
 from simulator.catalogue import MAX_SCALE
+from simulator.sampling import group_newest_first
 
 MAX_REPEAT_MEMORY = 10_000
 """Largest ``repeat_memory``: the buffer costs 24 bytes per user and remembered item."""
@@ -224,12 +225,12 @@ class Fatigue:
         if not self.per_genre:
             penalty = np.zeros(genres.shape)
         else:
-            cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
-            level = np.take(self.levels(users, time), cells)
-            penalty = self.fatigue_weight * level
+            # Per request and genre first (n_genres numbers per request), then one gather.
+            by_genre = self.fatigue_weight * self.levels(users, time)
             if self.boredom_threshold > 0:
-                bored = np.take(self.bored_until_[users], cells) > time
-                penalty += self.boredom_penalty * bored
+                by_genre += self.boredom_penalty * (self.bored_until_[users] > time)
+            cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
+            penalty = np.take(by_genre, cells)
         if self.repeats and items is not None:
             penalty += self.repeat_penalty(users, items, time)
         return penalty
@@ -323,12 +324,9 @@ class Fatigue:
         appear in several rows."""
         memory = self.repeat_memory
         width = items.shape[1]
-        owners = np.repeat(users, width)
-        newest_first = np.lexsort((-np.arange(owners.size), owners))  # by user, then recency
-        owners = owners[newest_first]
-        touched, start, counts = np.unique(owners, return_index=True, return_counts=True)
+        newest_first, touched, start, counts = group_newest_first(np.repeat(users, width))
         group = np.repeat(np.arange(touched.size), counts)
-        rank = np.arange(owners.size) - start[group]  # 0: the newest entry of its user
+        rank = np.arange(newest_first.size) - start[group]  # 0: the newest entry of its user
         kept = rank < memory
         group, rank, entries = group[kept], rank[kept], newest_first[kept]
         counts = np.minimum(counts, memory)
