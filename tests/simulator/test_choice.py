@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.special import logit
+from scipy.special import logit, logsumexp
 
 from bandits.validation import InputValueError
 from simulator.choice import (
@@ -13,6 +13,7 @@ from simulator.choice import (
     Cascade,
     MultinomialLogit,
     PositionBased,
+    log_sum_exp_rows,
     make_choice_model,
     ranked_top_k,
 )
@@ -272,3 +273,14 @@ def test_pruned_cascade_programme_keeps_the_best_reward_with_ties_and_certain_cl
     assert all(len(set(row)) == k for row in pruned.tolist())
     full = model._programme(attraction, values, real)
     np.testing.assert_allclose(expected(pruned), expected(full), rtol=1e-12, atol=1e-12)
+
+
+def test_log_sum_exp_rows_is_scipys_bit_for_bit():
+    rng = np.random.default_rng(4)
+    x = rng.normal(0.0, 3.0, (500, 10))
+    x[:50, 3] = x[:50, 7]  # the maximum twice in some rows
+    x[50:60] = 2.5  # constant rows
+    x[60:70, 0] = 800.0  # exp would overflow
+    np.testing.assert_array_equal(log_sum_exp_rows(x), logsumexp(x, axis=1))
+    x[70, 2] = np.inf
+    np.testing.assert_array_equal(log_sum_exp_rows(x), logsumexp(x, axis=1))
