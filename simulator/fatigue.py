@@ -238,22 +238,32 @@ class Fatigue:
     def repeat_penalty(
         self, users: NDArray[np.int64], items: NDArray[np.int64], time: int
     ) -> NDArray[np.float64]:
-        """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates): one comparison of
-        each candidate with each remembered item, then the few matches weighted."""
+        """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates).
+
+        A 64-bit filter per request (bit ``item mod 64`` of each remembered item) leaves the
+        candidates that may be remembered (the matches and about ``repeat_memory / 64`` of the
+        others); only those are compared with each remembered item, and the matches weighted.
+        A candidate's entries are summed in buffer order, as one comparison of every candidate
+        with every remembered item would.
+        """
         if not self.repeats:
             return np.zeros(items.shape)
         n, width = items.shape
-        memory = self.repeat_memory
         recent = self.recent_items_[users]
-        # (request, slot, candidate): the long candidate axis innermost; flat indices of the
-        # few matches (np.nonzero of a 3-d mask costs ten times more).
-        found = np.flatnonzero(items[:, None, :] == recent[:, :, None])
-        rows, rest = np.divmod(found, memory * width)
-        slots, columns = np.divmod(rest, width)
-        owners = users[rows]
+        low = np.uint64(63)
+        one = np.uint64(1)
+        marks = np.where(recent >= 0, one << (recent.astype(np.uint64) & low), np.uint64(0))
+        filters = np.bitwise_or.reduce(marks, axis=1)
+        maybe = (filters[:, None] >> (items.astype(np.uint64) & low)) & one
+        cells = np.flatnonzero(maybe)  # (request, candidate), ascending
+        rows = cells // width
+        # (cell, slot): matches in cell order, then buffer order within a cell.
+        found = np.flatnonzero(np.take(items, cells)[:, None] == recent[rows])
+        memory = self.repeat_memory
+        at, slots = np.divmod(found, memory)
+        cells, owners = cells[at], users[rows[at]]
         age = (time - self.recent_times_[owners, slots]).astype(np.float64)
         weight = self.recent_weights_[owners, slots] * self.repeat_decay**age
-        cells = rows * width + columns
         summed = np.bincount(cells, weights=weight, minlength=n * width)
         return np.asarray(summed, dtype=np.float64).reshape(n, width)
 
