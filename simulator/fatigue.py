@@ -341,13 +341,17 @@ class Fatigue:
         group, rank, entries = group[kept], rank[kept], newest_first[kept]
         counts = np.minimum(counts, memory)
         weights = (self.repeat_exposure + self.repeat_click * clicks).ravel()
-        slots = counts[:, None] + np.arange(memory)  # where the old entries move to
+        # Flat positions in a (touched, 2 memory) scratch row per user: the new entries at
+        # their rank, the old ones moved after them.
+        span = 2 * memory
+        fresh = group * span + rank
+        moved = ((np.arange(touched.size) * span + counts)[:, None] + np.arange(memory)).ravel()
         for buffer, new in (
             (self.recent_items_, items.ravel()[entries]),
             (self.recent_times_, np.full(entries.size, time, dtype=np.int64)),
             (self.recent_weights_, weights[entries]),
         ):
-            merged = np.empty((touched.size, 2 * memory), dtype=buffer.dtype)
-            merged[group, rank] = new
-            merged[np.arange(touched.size)[:, None], slots] = buffer[touched]
-            buffer[touched] = merged[:, :memory]
+            merged = np.empty(touched.size * span, dtype=buffer.dtype)
+            merged[fresh] = new
+            merged[moved] = buffer[touched].ravel()
+            buffer[touched] = merged.reshape(touched.size, span)[:, :memory]
