@@ -343,8 +343,8 @@ class Cascade(ChoiceModel):
             padding = columns >= counts[None, :]
             np.copyto(gain, -np.inf, where=padding)
             np.copyto(keep, 1.0, where=padding)
-        # best[i] = g(i, m) for i <= width; the layer below's g(i+1, m-1) is its view
-        # best[1:], so no copy per layer.
+        # best[i] = g(i, m) for low <= i <= width; the layer below's g(i+1, m-1) is a view
+        # of its buffer, so no copy per layer.
         # Two buffers of g take turns (no allocation per layer); g(width, m >= 1) = -inf, and
         # -inf flows to every candidate with fewer than m - 1 real ones after it (with a = 1
         # as NaN, 0 * -inf, which fmax and > treat as -inf: never a maximum, never taken).
@@ -353,12 +353,16 @@ class Cascade(ChoiceModel):
         take = np.zeros((k + 1, width, n), dtype=np.bool_)
         with np.errstate(invalid="ignore"):
             for m in range(1, k + 1):
-                np.multiply(keep, best[1:], out=start)
-                start += gain
+                # Only candidates low..high - 1 can start the last m items of a slate: k - m
+                # items come before them, and m - 1 after.
+                low, high = k - m, width - m + 1
+                step = start[low:high]
+                np.multiply(keep[low:high], best[low + 1 : high + 1], out=step)
+                step += gain[low:high]
                 best, other = other, best
-                best[width] = -np.inf
-                _suffix_maximum(start, best)
-                np.greater(start, best[1:], out=take[m])
+                best[high:] = -np.inf
+                _suffix_maximum(step, best[low : high + 1])
+                np.greater(step, best[low + 1 : high + 1], out=take[m, low:high])
         slates = np.empty((n, k), dtype=np.int64)
         rows = np.arange(n)
         position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
@@ -466,7 +470,7 @@ class MultinomialLogit(ChoiceModel):
                 break
             best[rows[better]] = slates[better]
             level = np.where(better, value, level)
-            if 2 * n_better < rows.size:
+            if n_better < rows.size:
                 rows, level, no_click = rows[better], level[better], no_click[better]
                 weight, values, real = weight[better], values[better], real[better]
             scores = weight * (values - level[:, None])
