@@ -13,6 +13,7 @@ from simulator.choice import (
     Cascade,
     MultinomialLogit,
     PositionBased,
+    _descending_order,
     log_sum_exp_rows,
     make_choice_model,
     ranked_top_k,
@@ -284,3 +285,27 @@ def test_log_sum_exp_rows_is_scipys_bit_for_bit():
     np.testing.assert_array_equal(log_sum_exp_rows(x), logsumexp(x, axis=1))
     x[70, 2] = np.inf
     np.testing.assert_array_equal(log_sum_exp_rows(x), logsumexp(x, axis=1))
+
+
+@pytest.mark.parametrize("width", [1, 9, 100, 3000])
+def test_descending_order_sorts_real_values_first_and_flags_ties(width):
+    rng = np.random.default_rng(width)
+    n = 200
+    values = rng.lognormal(0.0, 1.0, (n, width))
+    values[:20, 0] = 0.0  # v = 0 still comes before padding
+    if width > 1:
+        values[20:40, 1] = values[20:40, 0]  # exact ties
+        values[40:60, 1] = np.nextafter(values[40:60, 0], np.inf)  # ties but for the last bit
+    counts = rng.integers(1, width + 1, n)
+    real = np.arange(width) < counts[:, None]
+    values[60:80] = -0.0 * values[60:80]  # the sign bit: the argsort path
+    order, flagged = _descending_order(np.where(real, values, 0.0), real)
+    key = np.where(real, -values, np.inf)
+    for row in np.flatnonzero(~flagged):
+        real_part = order[row, : counts[row]]
+        assert sorted(real_part) == list(range(counts[row]))
+        ranked = -key[row, real_part]
+        assert (ranked[:-1] > ranked[1:]).all()  # strictly descending: no tie unflagged
+    if width > 1:
+        tied = (values[20:40, 1] == values[20:40, 0]) & real[20:40, 1]
+        assert flagged[20:40][tied].all()
