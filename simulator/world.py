@@ -28,6 +28,10 @@ MEMORY_LIMIT = 8 * 2**30
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+LINE_NUMBERS = 8
+"""Float64 numbers in a 64-byte cache line: item rows this narrow hold features and the
+per-item numbers in one table."""
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -44,8 +48,8 @@ class Batch:
     logits, values : ndarray of float64, shape (n_rows, max_candidates)
         Utility logit and expected reward of a click (0 for padding) of each candidate.
     features : ndarray of float64, shape (n_rows, max_candidates, n_item_features)
-        The candidates' features, factors first (0 for padding); a view of the gathered item
-        rows (``World.rows_``), not contiguous.
+        The candidates' features, factors first (0 for padding); with narrow item rows, a
+        view of the gathered rows of ``World.rows_`` (not contiguous).
     genres : ndarray of int64, shape (n_rows, max_candidates)
     signals : ndarray of float64, shape (n_rows, n_signals)
         The context signals.
@@ -114,13 +118,15 @@ class World:
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
 
-    Item layout: one row of ``rows_`` per item holds its features (what the observation
-    shows, factors first) and then the numbers the logits and rewards need (static logit term
-    ``o_i + h_i``, expected reward of a click, then as the parts have them genre and release
-    step; the log length is a feature), gathered whole per candidate with ``np.take``: one
-    random read per candidate in a large catalogue (two tables cost twice the cache misses),
-    and the rows start on a cache line (a row of 8 numbers, the latent-factor preset's, is one
-    line). The batch's ``features`` are a view of the gathered rows, not a contiguous array.
+    Item layout: the per-item numbers the logits and rewards need (static logit term ``o_i +
+    h_i``, expected reward of a click, then as the parts have them genre, release step, log
+    length) are the rows of ``scalars_``, and the items' features (what the observation shows,
+    factors first) the rows of ``table_``, each gathered whole per candidate with ``np.take``.
+    When a feature row and its numbers fit one 64-byte cache line (``LINE_NUMBERS``, e.g. the
+    latent-factor preset), they share one row of the line-aligned ``rows_``: one random read
+    per candidate in a large catalogue instead of two, and the batch's ``features`` are a view
+    of the gathered rows (not contiguous). Wider rows keep the narrow table apart, so that the
+    passes over its columns read a small array, not strided columns of the wide features.
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -275,19 +281,33 @@ class World:
         features = catalogue.features(slice(None))
         n_features = features.shape[1]
         columns = [catalogue.offsets_, self.reward.values(np.arange(size))]
-        self._genre_column = self._release_column = self._length_column = -1
         if catalogue.n_genres:
-            self._genre_column = n_features + len(columns)
             columns.append(catalogue.genres_.astype(np.float64))
         if self.trends.has_novelty:
-            self._release_column = n_features + len(columns)
             columns.append(np.tile(catalogue.release_times(), n_worlds).astype(np.float64))
+        # One table when a whole row fits a cache line; else the narrow numbers apart, so that
+        # the passes over them do not stride through the wide features.
+        self._merged = n_features + len(columns) <= LINE_NUMBERS  # lengths are a feature
+        if catalogue.has_lengths and not self._merged:
+            columns.append(features[:, catalogue.length_column])
+        first = n_features if self._merged else 0
+        self.rows_ = _aligned_empty((size, first + len(columns)))
+        if self._merged:
+            self.rows_[:, :n_features] = features
+            self.table_ = self.rows_[:, :n_features]
+        else:
+            self.table_ = np.ascontiguousarray(features)
+        self.scalars_ = self.rows_[:, first:]
+        self.scalars_[:] = np.stack(columns, axis=1)
+        self._first = first  # column of the static logit term in a gathered row
+        self._genre_column = self._release_column = self._length_column = -1
+        extra = first + 2
+        if catalogue.n_genres:
+            self._genre_column, extra = extra, extra + 1
+        if self.trends.has_novelty:
+            self._release_column, extra = extra, extra + 1
         if catalogue.has_lengths:
-            self._length_column = catalogue.length_column
-        self.rows_ = _aligned_empty((size, n_features + len(columns)))
-        self.rows_[:, :n_features] = features
-        self.rows_[:, n_features:] = np.stack(columns, axis=1)
-        self._n_features = n_features
+            self._length_column = catalogue.length_column if self._merged else extra
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
         return self.next_batch(rng if arrivals is None else arrivals, 0)
 
@@ -297,7 +317,7 @@ class World:
         changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
         if changed.size:
             offsets = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
-            self.rows_[changed, self._n_features] = offsets
+            self.scalars_[changed, 0] = offsets
 
     def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
         """Draw the requests of step ``time`` (after the drift and shocks due then, unless
@@ -320,9 +340,13 @@ class World:
             taste = taste + shift
         d = self.users.n_latent
         # One gather of whole rows: np.take runs 3-5x faster than fancy indexing here.
-        scalars = np.take(self.rows_, items, axis=0)
-        first = self._n_features  # the static logit term, then the expected reward
-        features = scalars[:, :, :first]
+        first = self._first  # the static logit term, then the expected reward
+        if self._merged:
+            scalars = np.take(self.rows_, items, axis=0)
+            features = scalars[:, :, :first]
+        else:
+            features = np.take(self.table_, items, axis=0)
+            scalars = np.take(self.rows_, items, axis=0)
         genres = np.zeros(items.shape, dtype=np.int64)
         if self.catalogue.n_genres:
             genres = scalars[:, :, self._genre_column].astype(np.int64)
