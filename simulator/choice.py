@@ -509,7 +509,7 @@ class MultinomialLogit(ChoiceModel):
                 break
             best[rows[better]] = slates[better]
             level = np.where(better, value, level)
-            if n_better < rows.size:
+            if 2 * n_better < rows.size:
                 rows, level, no_click = rows[better], level[better], no_click[better]
                 weight, values, real = weight[better], values[better], real[better]
             scores = weight * (values - level[:, None])
