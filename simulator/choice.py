@@ -172,7 +172,10 @@ class PositionBased(ChoiceModel):
     def best_slates(
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
-        return ranked_top_k(np.where(real, expit(logits) * values, -np.inf), self.slate_size)
+        scores = expit(logits) * values
+        return ranked_top_k(
+            scores if real.all() else np.where(real, scores, -np.inf), self.slate_size
+        )
 
     def candidate_rewards(
         self, logits: NDArray[np.float64], values: NDArray[np.float64]
@@ -321,10 +324,10 @@ class Cascade(ChoiceModel):
         n, width = attraction.shape
         k = self.slate_size
         base = (np.arange(n) * width)[:, None]
-        key = np.where(real, -values, np.inf) if not real.all() else np.negative(values)
         order, ties = _descending_order(values, real)
         if ties.any():
-            order[ties] = np.lexsort((-attraction[ties], key[ties]), axis=1)
+            key = np.where(real[ties], -values[ties], np.inf)
+            order[ties] = np.lexsort((-attraction[ties], key), axis=1)
         counts = real.sum(axis=1)  # real candidates come first in the order
         if prune:
             order, counts = self._undominated(order, np.take(attraction, order + base), counts)
@@ -486,10 +489,13 @@ class MultinomialLogit(ChoiceModel):
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
         k = self.slate_size
-        shift = np.maximum(np.where(real, logits, -np.inf).max(axis=1), self.no_click_logit)
-        weight = np.where(real, np.exp(logits - shift[:, None]), 0.0)
-        no_click = np.exp(self.no_click_logit - shift)
         padded = not real.all()
+        top = (np.where(real, logits, -np.inf) if padded else logits).max(axis=1)
+        shift = np.maximum(top, self.no_click_logit)
+        weight = np.exp(logits - shift[:, None])
+        if padded:
+            weight = np.where(real, weight, 0.0)
+        no_click = np.exp(self.no_click_logit - shift)
         scores = weight * values
         best = slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         # The rows still iterated on: all at first, then, once fewer than half of them still

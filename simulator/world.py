@@ -402,9 +402,12 @@ class World:
         if self.context.n_signals:
             context = np.concatenate([context, batch.signals], axis=1)
         n = self.n_requests
+        ids = batch.items - catalogue_offset
+        if self.min_candidates < self.max_candidates:  # else every candidate is real
+            ids[~batch.real] = PAD_ID
         return {
             "context": context,
-            "candidate_ids": np.where(batch.real, batch.items - catalogue_offset, PAD_ID),
+            "candidate_ids": ids,
             "candidate_features": batch.features,
             "n_candidates": batch.counts.copy(),
             "slate_size": np.asarray(self.slate_size, dtype=np.int64),
