@@ -163,12 +163,12 @@ def main() -> None:
     steps = CATALOGUE_STEPS
     cpu_cost = {}
     for n_items in CATALOGUE_SIZES:
-        runs = [
+        timings = [
             timed_rollout("bandits/LatentFactor-v0", steps * BATCH, n_items)
             for _ in range(CATALOGUE_REPEATS)
         ]
-        wall = min(run[0] for run in runs) / (steps * BATCH) * 1e6
-        cpu_cost[n_items] = min(run[1] for run in runs) / (steps * BATCH) * 1e6
+        wall = min(timing[0] for timing in timings) / (steps * BATCH) * 1e6
+        cpu_cost[n_items] = min(timing[1] for timing in timings) / (steps * BATCH) * 1e6
         batched, loop = sampling_cost(n_items, BATCH, steps)
         tilted = popularity_cost(n_items, BATCH, steps)
         print(

@@ -602,14 +602,14 @@ def ranked_top_k(scores: NDArray[np.float64], k: int) -> NDArray[np.int64]:
         return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
     threshold = np.partition(scores, width - k, axis=1)[:, width - k]
     reached = scores >= threshold[:, None]
-    chosen = np.flatnonzero(reached)  # flat indices, ascending within each row
-    if chosen.size != n * k:  # a tie at the k-th place: those rows by a full stable sort
+    found = np.flatnonzero(reached)  # flat indices, ascending within each row
+    if found.size != n * k:  # a tie at the k-th place: those rows by a full stable sort
         tied = reached.sum(axis=1) != k
         out = np.empty((n, k), dtype=np.int64)
         out[~tied] = ranked_top_k(scores[~tied], k)
         out[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
         return out
-    chosen = chosen.reshape(n, k)
+    chosen = found.reshape(n, k)
     # Flat takes: np.take_along_axis builds broadcast index arrays, several times slower here.
     ranked = np.argsort(-np.take(scores, chosen), axis=1, kind="stable")
     ranked += (np.arange(n) * k)[:, None]
