@@ -120,7 +120,7 @@ class World:
 
     Item layout: the per-item numbers the logits and rewards need (static logit term ``o_i +
     h_i``, expected reward of a click, then as the parts have them genre, release step, log
-    length) are the rows of ``scalars_``, and the items' features (what the observation shows,
+    length) are the rows of ``rows_``, and the items' features (what the observation shows,
     factors first) the rows of ``table_``, each gathered whole per candidate with ``np.take``.
     When a feature row and its numbers fit one 64-byte cache line (``LINE_NUMBERS``, e.g. the
     latent-factor preset), they share one row of the line-aligned ``rows_``: one random read
@@ -297,8 +297,7 @@ class World:
             self.table_ = self.rows_[:, :n_features]
         else:
             self.table_ = np.ascontiguousarray(features)
-        self.scalars_ = self.rows_[:, first:]
-        self.scalars_[:] = np.stack(columns, axis=1)
+        self.rows_[:, first:] = np.stack(columns, axis=1)
         self._first = first  # column of the static logit term in a gathered row
         self._genre_column = self._release_column = self._length_column = -1
         extra = first + 2
@@ -317,7 +316,7 @@ class World:
         changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
         if changed.size:
             offsets = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
-            self.scalars_[changed, 0] = offsets
+            self.rows_[changed, self._first] = offsets  # in rows_: a view would part in a copy
 
     def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
         """Draw the requests of step ``time`` (after the drift and shocks due then, unless

@@ -186,3 +186,23 @@ def test_item_layout_does_not_change_the_rollout(env_id, monkeypatch):
                     np.testing.assert_array_equal(value[name], other[key][name])
             else:
                 np.testing.assert_array_equal(value, other[key])
+
+
+def test_a_deep_copy_of_the_world_takes_its_popularity_shocks():
+    """Shocks write the gathered item rows themselves, so a copied world (true_value copies
+    one) draws the same batches as the original through the shocks."""
+    import copy
+
+    import gymnasium as gym
+
+    import simulator  # noqa: F401  (registers the environments)
+
+    env = gym.make("bandits/OnlineShop-v0", n_requests=8, shock_every=2, shock_duration=3)
+    env.reset(seed=5)
+    world = env.unwrapped.world
+    twin = copy.deepcopy(world)
+    rng, twin_rng = np.random.default_rng(1), np.random.default_rng(1)
+    for time in range(1, 7):
+        batch, twin_batch = world.next_batch(rng, time), twin.next_batch(twin_rng, time)
+        np.testing.assert_array_equal(batch.logits, twin_batch.logits)
+    assert (world.trends.boosts_ != 0).any()  # shocks happened
