@@ -363,7 +363,9 @@ class Catalogue:
             low = later * (initial + first)
             high = later * stop
             high += initial - 1
-            np.put(out, hit, np.clip(found, low, high))  # round-off at an edge
+            # Round-off at an edge clipped; an index assignment on the flat view (out is
+            # contiguous), as np.put copies element by element (a memmove call each).
+            out.reshape(-1)[hit] = np.clip(found, low, high)
             return out
 
         return first_distinct(draw, worlds.shape[0], width, rng)

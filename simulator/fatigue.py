@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from bandits.validation import InputValueError, check_integer, check_real
 from simulator.catalogue import MAX_SCALE
+from simulator.sampling import group_newest_first
 
 MAX_REPEAT_MEMORY = 10_000
 """Largest ``repeat_memory``: the buffer costs 24 bytes per user and remembered item."""
@@ -224,12 +225,12 @@ class Fatigue:
         if not self.per_genre:
             penalty = np.zeros(genres.shape)
         else:
-            cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
-            level = np.take(self.levels(users, time), cells)
-            penalty = self.fatigue_weight * level
+            # Per request and genre first (n_genres numbers per request), then one gather.
+            by_genre = self.fatigue_weight * self.levels(users, time)
             if self.boredom_threshold > 0:
-                bored = np.take(self.bored_until_[users], cells) > time
-                penalty += self.boredom_penalty * bored
+                by_genre += self.boredom_penalty * (self.bored_until_[users] > time)
+            cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
+            penalty = np.take(by_genre, cells)
         if self.repeats and items is not None:
             penalty += self.repeat_penalty(users, items, time)
         return penalty
@@ -237,22 +238,32 @@ class Fatigue:
     def repeat_penalty(
         self, users: NDArray[np.int64], items: NDArray[np.int64], time: int
     ) -> NDArray[np.float64]:
-        """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates): one comparison of
-        each candidate with each remembered item, then the few matches weighted."""
+        """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates).
+
+        A 64-bit filter per request (bit ``item mod 64`` of each remembered item) leaves the
+        candidates that may be remembered (the matches and about ``repeat_memory / 64`` of the
+        others); only those are compared with each remembered item, and the matches weighted.
+        A candidate's entries are summed in buffer order, as one comparison of every candidate
+        with every remembered item would.
+        """
         if not self.repeats:
             return np.zeros(items.shape)
         n, width = items.shape
-        memory = self.repeat_memory
         recent = self.recent_items_[users]
-        # (request, slot, candidate): the long candidate axis innermost; flat indices of the
-        # few matches (np.nonzero of a 3-d mask costs ten times more).
-        found = np.flatnonzero(items[:, None, :] == recent[:, :, None])
-        rows, rest = np.divmod(found, memory * width)
-        slots, columns = np.divmod(rest, width)
-        owners = users[rows]
+        low = np.uint64(63)
+        one = np.uint64(1)
+        marks = np.where(recent >= 0, one << (recent.astype(np.uint64) & low), np.uint64(0))
+        filters = np.bitwise_or.reduce(marks, axis=1)
+        maybe = (filters[:, None] >> (items.astype(np.uint64) & low)) & one
+        cells = np.flatnonzero(maybe)  # (request, candidate), ascending
+        rows = cells // width
+        # (cell, slot): matches in cell order, then buffer order within a cell.
+        found = np.flatnonzero(np.take(items, cells)[:, None] == recent[rows])
+        memory = self.repeat_memory
+        at, slots = np.divmod(found, memory)
+        cells, owners = cells[at], users[rows[at]]
         age = (time - self.recent_times_[owners, slots]).astype(np.float64)
         weight = self.recent_weights_[owners, slots] * self.repeat_decay**age
-        cells = rows * width + columns
         summed = np.bincount(cells, weights=weight, minlength=n * width)
         return np.asarray(summed, dtype=np.float64).reshape(n, width)
 
@@ -323,23 +334,24 @@ class Fatigue:
         appear in several rows."""
         memory = self.repeat_memory
         width = items.shape[1]
-        owners = np.repeat(users, width)
-        newest_first = np.lexsort((-np.arange(owners.size), owners))  # by user, then recency
-        owners = owners[newest_first]
-        touched, start, counts = np.unique(owners, return_index=True, return_counts=True)
+        newest_first, touched, start, counts = group_newest_first(np.repeat(users, width))
         group = np.repeat(np.arange(touched.size), counts)
-        rank = np.arange(owners.size) - start[group]  # 0: the newest entry of its user
+        rank = np.arange(newest_first.size) - start[group]  # 0: the newest entry of its user
         kept = rank < memory
         group, rank, entries = group[kept], rank[kept], newest_first[kept]
         counts = np.minimum(counts, memory)
         weights = (self.repeat_exposure + self.repeat_click * clicks).ravel()
-        slots = counts[:, None] + np.arange(memory)  # where the old entries move to
+        # Flat positions in a (touched, 2 memory) scratch row per user: the new entries at
+        # their rank, the old ones moved after them.
+        span = 2 * memory
+        fresh = group * span + rank
+        moved = ((np.arange(touched.size) * span + counts)[:, None] + np.arange(memory)).ravel()
         for buffer, new in (
             (self.recent_items_, items.ravel()[entries]),
             (self.recent_times_, np.full(entries.size, time, dtype=np.int64)),
             (self.recent_weights_, weights[entries]),
         ):
-            merged = np.empty((touched.size, 2 * memory), dtype=buffer.dtype)
-            merged[group, rank] = new
-            merged[np.arange(touched.size)[:, None], slots] = buffer[touched]
-            buffer[touched] = merged[:, :memory]
+            merged = np.empty(touched.size * span, dtype=buffer.dtype)
+            merged[fresh] = new
+            merged[moved] = buffer[touched].ravel()
+            buffer[touched] = merged.reshape(touched.size, span)[:, :memory]

@@ -67,7 +67,10 @@ def _by_rejection(
         keys.sort(axis=1)
         # All entries are new: keys of one value lie less than width apart, of two values
         # more than width apart.
-        hit_rows, hit_columns = np.nonzero(np.diff(keys, axis=1) < width)
+        # Flat indices then divmod: the same (row, column) pairs as a 2-d np.nonzero, faster.
+        hit_rows, hit_columns = np.divmod(
+            np.flatnonzero(np.diff(keys, axis=1) < width), max(width - 1, 1)
+        )
         if hit_rows.size == 0:
             return draws
         hit_positions = keys[hit_rows, hit_columns + 1] % width
@@ -225,3 +228,44 @@ def nearly_sorted_order(values: NDArray[np.float64]) -> NDArray[np.int64]:
     keys.sort()
     keys &= (1 << bits) - 1
     return keys
+
+
+def group_newest_first(
+    owners: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Entries grouped by owner, the latest entry of each owner first.
+
+    The same as ``np.lexsort((-np.arange(n), owners))`` then ``np.unique(sorted owners,
+    return_index=True, return_counts=True)``, from one sort of distinct int64 keys ``owner *
+    n + (n - 1 - position)`` (owners non-negative, ``owners.max() * n`` below ``2**63``; else
+    the lexsort) and the group boundaries of the sorted owners.
+
+    Parameters
+    ----------
+    owners : ndarray of int64, shape (n,)
+
+    Returns
+    -------
+    order : ndarray of int64, shape (n,)
+        Positions, by owner ascending, then position descending.
+    touched, start, counts : ndarray of int64, shape (n_owners,)
+        Each owner, where its run starts in ``order``, its entries.
+    """
+    n = owners.size
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    if int(owners.max()) < np.iinfo(np.int64).max // max(n, 1) - 1:
+        keys = owners * n
+        keys += np.arange(n - 1, -1, -1)
+        keys.sort()
+        order = n - 1 - keys % n
+    else:
+        order = np.lexsort((-np.arange(n), owners))
+    grouped = owners[order]
+    first = np.empty(n, dtype=np.bool_)
+    first[0] = True
+    np.not_equal(grouped[1:], grouped[:-1], out=first[1:])
+    start = np.flatnonzero(first)
+    counts = np.diff(np.append(start, n))
+    return order, grouped[start], start, counts

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from bandits.observation import PAD_ID
 from bandits.validation import check_integer, check_real
 from simulator.catalogue import MAX_SCALE, latent_scale
+from simulator.sampling import group_newest_first
 
 ARRIVAL_TRIES = 16
 """Draws of a joined user per request, under churn, before falling back to a draw among the
@@ -257,12 +258,9 @@ class Users:
         rows, positions = np.nonzero(clicked != PAD_ID)
         if rows.size == 0:
             return
-        owners = users[rows]
-        newest_first = np.lexsort((-np.arange(rows.size), owners))  # by user, then recency
-        owners = owners[newest_first]
-        touched, start, counts = np.unique(owners, return_index=True, return_counts=True)
+        newest_first, touched, start, counts = group_newest_first(users[rows])
         group = np.repeat(np.arange(touched.size), counts)
-        rank = np.arange(owners.size) - start[group]  # 0: the most recent click of its user
+        rank = np.arange(newest_first.size) - start[group]  # 0: the most recent click of its user
         if self.click_drift > 0 and factors is not None:
             eta = self.click_drift
             pulled = factors[rows, positions][newest_first] * (eta * (1 - eta) ** rank)[:, None]

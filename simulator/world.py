@@ -28,6 +28,10 @@ MEMORY_LIMIT = 8 * 2**30
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+LINE_NUMBERS = 8
+"""Float64 numbers in a 64-byte cache line: item rows this narrow hold features and the
+per-item numbers in one table."""
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -44,7 +48,8 @@ class Batch:
     logits, values : ndarray of float64, shape (n_rows, max_candidates)
         Utility logit and expected reward of a click (0 for padding) of each candidate.
     features : ndarray of float64, shape (n_rows, max_candidates, n_item_features)
-        The candidates' features, factors first (0 for padding).
+        The candidates' features, factors first (0 for padding); with narrow item rows, a
+        view of the gathered rows of ``World.rows_`` (not contiguous).
     genres : ndarray of int64, shape (n_rows, max_candidates)
     signals : ndarray of float64, shape (n_rows, n_signals)
         The context signals.
@@ -61,6 +66,21 @@ class Batch:
     features: NDArray[np.float64]
     genres: NDArray[np.int64]
     signals: NDArray[np.float64]
+
+
+def _aligned_empty(shape: tuple[int, int]) -> NDArray[np.float64]:
+    """An uninitialised float64 array of ``shape`` whose data start on a 64-byte boundary."""
+    size = shape[0] * shape[1]
+    buffer = np.empty(size + 8)
+    skip = (-buffer.ctypes.data % 64) // 8
+    return buffer[skip : skip + size].reshape(shape)
+
+
+def _cells(slates: NDArray[np.int64], width: int) -> NDArray[np.int64]:
+    """Flat indices into (n_rows, width) arrays of each slate's candidates, shape (n_rows,
+    slate_size): ``np.take(a, cells)`` is ``np.take_along_axis(a, slates, axis=1)``, without
+    its broadcast index arrays."""
+    return slates + (np.arange(slates.shape[0]) * width)[:, None]
 
 
 def _splitmix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
@@ -98,13 +118,15 @@ class World:
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
 
-    Item layout: the items' features (what the observation shows, factors first) are the
-    rows of ``table_``, gathered whole per candidate with ``np.take``; the per-item numbers
-    the logits and rewards need (static logit term ``o_i + h_i``, expected reward of a click,
-    then as the parts have them genre, release step, log length) are the rows of a second,
-    narrow table ``scalars_``, also gathered whole: one read of one cache line per candidate
-    in a large catalogue, and later passes over the candidates read a small array (at most 40
-    bytes per candidate), not strided columns of the wide features.
+    Item layout: the per-item numbers the logits and rewards need (static logit term ``o_i +
+    h_i``, expected reward of a click, then as the parts have them genre, release step, log
+    length) are the rows of ``rows_``, and the items' features (what the observation shows,
+    factors first) the rows of ``table_``, each gathered whole per candidate with ``np.take``.
+    When a feature row and its numbers fit one 64-byte cache line (``LINE_NUMBERS``, e.g. the
+    latent-factor preset), they share one row of the line-aligned ``rows_``: one random read
+    per candidate in a large catalogue instead of two, and the batch's ``features`` are a view
+    of the gathered rows (not contiguous). Wider rows keep the narrow table apart, so that the
+    passes over its columns read a small array, not strided columns of the wide features.
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -256,19 +278,35 @@ class World:
         self.reward.reset(rng, size, catalogue.prices_ if catalogue.has_prices else None)
         self.trends.reset(rng, n_worlds, catalogue)
         self.fatigue.reset(n_worlds * self.users.n_users, catalogue.n_genres)
-        self.table_ = np.ascontiguousarray(catalogue.features(slice(None)))
+        features = catalogue.features(slice(None))
+        n_features = features.shape[1]
         columns = [catalogue.offsets_, self.reward.values(np.arange(size))]
-        self._genre_column = self._release_column = self._length_column = -1
         if catalogue.n_genres:
-            self._genre_column = len(columns)
             columns.append(catalogue.genres_.astype(np.float64))
         if self.trends.has_novelty:
-            self._release_column = len(columns)
             columns.append(np.tile(catalogue.release_times(), n_worlds).astype(np.float64))
+        # One table when a whole row fits a cache line; else the narrow numbers apart, so that
+        # the passes over them do not stride through the wide features.
+        self._merged = n_features + len(columns) <= LINE_NUMBERS  # lengths are a feature
+        if catalogue.has_lengths and not self._merged:
+            columns.append(features[:, catalogue.length_column])
+        first = n_features if self._merged else 0
+        self.rows_ = _aligned_empty((size, first + len(columns)))
+        if self._merged:
+            self.rows_[:, :n_features] = features
+            self.table_ = self.rows_[:, :n_features]
+        else:
+            self.table_ = np.ascontiguousarray(features)
+        self.rows_[:, first:] = np.stack(columns, axis=1)
+        self._first = first  # column of the static logit term in a gathered row
+        self._genre_column = self._release_column = self._length_column = -1
+        extra = first + 2
+        if catalogue.n_genres:
+            self._genre_column, extra = extra, extra + 1
+        if self.trends.has_novelty:
+            self._release_column, extra = extra, extra + 1
         if catalogue.has_lengths:
-            self._length_column = len(columns)
-            columns.append(self.table_[:, catalogue.length_column])
-        self.scalars_ = np.stack(columns, axis=1)
+            self._length_column = catalogue.length_column if self._merged else extra
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
         return self.next_batch(rng if arrivals is None else arrivals, 0)
 
@@ -278,7 +316,7 @@ class World:
         changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
         if changed.size:
             offsets = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
-            self.scalars_[changed, 0] = offsets
+            self.rows_[changed, self._first] = offsets  # in rows_: a view would part in a copy
 
     def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
         """Draw the requests of step ``time`` (after the drift and shocks due then, unless
@@ -301,13 +339,18 @@ class World:
             taste = taste + shift
         d = self.users.n_latent
         # One gather of whole rows: np.take runs 3-5x faster than fancy indexing here.
-        features = np.take(self.table_, items, axis=0)
-        scalars = np.take(self.scalars_, items, axis=0)
+        first = self._first  # the static logit term, then the expected reward
+        if self._merged:
+            scalars = np.take(self.rows_, items, axis=0)
+            features = scalars[:, :, :first]
+        else:
+            features = np.take(self.table_, items, axis=0)
+            scalars = np.take(self.rows_, items, axis=0)
         genres = np.zeros(items.shape, dtype=np.int64)
         if self.catalogue.n_genres:
             genres = scalars[:, :, self._genre_column].astype(np.int64)
         logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, features[:, :, :d])
-        logits += scalars[:, :, 0] + BASE_LOGIT
+        logits += scalars[:, :, first] + BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
         if seasonal is not None:
             n_genres = self.catalogue.n_genres
@@ -323,7 +366,7 @@ class World:
             logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
             logits -= self.fatigue.penalty(users, genres, time, items)
-        values = np.ascontiguousarray(scalars[:, :, 1])
+        values = np.ascontiguousarray(scalars[:, :, first + 1])
         if padded:
             features[~real] = 0.0
             values[~real] = 0.0
@@ -358,9 +401,12 @@ class World:
         if self.context.n_signals:
             context = np.concatenate([context, batch.signals], axis=1)
         n = self.n_requests
+        ids = batch.items - catalogue_offset
+        if self.min_candidates < self.max_candidates:  # else every candidate is real
+            ids[~batch.real] = PAD_ID
         return {
             "context": context,
-            "candidate_ids": np.where(batch.real, batch.items - catalogue_offset, PAD_ID),
+            "candidate_ids": ids,
             "candidate_features": batch.features,
             "n_candidates": batch.counts.copy(),
             "slate_size": np.asarray(self.slate_size, dtype=np.int64),
@@ -400,8 +446,8 @@ class World:
     def expected_rewards(self, batch: Batch, slates: NDArray[np.int64]) -> NDArray[np.float64]:
         """Exact expected reward per position of ``slates`` (checked), shape (n_rows,
         slate_size)."""
-        logits = np.take_along_axis(batch.logits, slates, axis=1)
-        values = np.take_along_axis(batch.values, slates, axis=1)
+        cells = _cells(slates, batch.logits.shape[1])
+        logits, values = np.take(batch.logits, cells), np.take(batch.values, cells)
         return self.choice_model.expected_rewards(logits, values)
 
     def best_slates(self, batch: Batch) -> NDArray[np.int64]:
@@ -433,14 +479,15 @@ class World:
             that nothing in the step needs, so it is built only when asked for.
         """
         uniforms = rng.random(slates.shape)
-        logits = np.take_along_axis(batch.logits, slates, axis=1)
+        cells = _cells(slates, batch.logits.shape[1])  # one flat index for every gather
+        logits = np.take(batch.logits, cells)
         probabilities = self.choice_model.click_probabilities(logits)
         clicks, examined = self.choice_model.simulate(logits, uniforms, probabilities)
-        shown = np.take_along_axis(batch.items, slates, axis=1)
+        shown = np.take(batch.items, cells)
         rewards, signals = self.reward.realise(clicks, shown, rng)
         if examined is not None:
             signals["examined"] = examined.astype(np.float64)
-        expected = probabilities * np.take_along_axis(batch.values, slates, axis=1)
+        expected = probabilities * np.take(batch.values, cells)
         oracle_slates = self.best_slates(batch)
         info: dict[str, Any] = {
             "rewards": rewards,
@@ -458,7 +505,7 @@ class World:
             candidate = self.choice_model.candidate_rewards(batch.logits, batch.values)
             if candidate is not None:
                 info["candidate_rewards"] = candidate
-        genres = np.take_along_axis(batch.genres, slates, axis=1)
+        genres = np.take(batch.genres, cells)
         self.fatigue.observe(rng, batch.users, genres, clicks, batch.time, shown)
         offset = (batch.worlds * self.catalogue.n_items)[:, None]
         factors = None

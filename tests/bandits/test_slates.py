@@ -19,6 +19,7 @@ from bandits.slates import (
     rank_scores,
     sample_per_position_epsilon_greedy,
     sample_plackett_luce,
+    sample_uniform_slates,
     softmax_logits,
     strict_ranking,
     tie_marginals,
@@ -341,3 +342,19 @@ def test_tie_probabilities_equal_the_frequency_of_every_ordered_slate(scores, k)
         np.testing.assert_allclose(
             position_p[:, position], marginals[slates[:, position], position]
         )
+
+
+@pytest.mark.parametrize("max_candidates", [1, 7, 100, 1500])
+def test_uniform_slates_are_the_argsort_of_the_same_uniforms(max_candidates):
+    """The int64-key sort gives what np.argsort of the uniforms (inf past the count) gives."""
+    counts = np.random.default_rng(1).integers(1, max_candidates + 1, 300)
+    k = 1
+    slates = sample_uniform_slates(counts, k, max_candidates, np.random.default_rng(5))
+    uniforms = np.random.default_rng(5).random((300, max_candidates))
+    uniforms[np.arange(max_candidates) >= counts[:, None]] = np.inf
+    np.testing.assert_array_equal(slates, np.argsort(uniforms, axis=1)[:, :k])
+    full = np.full(300, max_candidates)
+    slates = sample_uniform_slates(full, max_candidates, max_candidates, np.random.default_rng(6))
+    expected = np.argsort(np.random.default_rng(6).random((300, max_candidates)), axis=1)
+    np.testing.assert_array_equal(slates, expected)
+    assert slates.dtype == np.int64 and slates.flags.c_contiguous

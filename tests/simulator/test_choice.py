@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.special import logit
+from scipy.special import logit, logsumexp
 
 from bandits.validation import InputValueError
 from simulator.choice import (
@@ -13,6 +13,8 @@ from simulator.choice import (
     Cascade,
     MultinomialLogit,
     PositionBased,
+    _descending_order,
+    log_sum_exp_rows,
     make_choice_model,
     ranked_top_k,
 )
@@ -115,6 +117,19 @@ def test_ranked_top_k_orders_the_highest():
     np.testing.assert_array_equal(ranked_top_k(scores[:, :3], 3), [[1, 0, 2], [0, 1, 2]])
 
 
+@pytest.mark.parametrize("width", [3, 8, 100])
+def test_ranked_top_k_equals_a_stable_full_sort_with_and_without_ties(width):
+    rng = np.random.default_rng(width)
+    distinct = rng.normal(size=(200, width))
+    tied = rng.integers(0, 4, size=(200, width)).astype(np.float64)  # many ties at the k-th place
+    tied[rng.random(tied.shape) < 0.1] = -np.inf
+    tied[:, :3] = np.maximum(tied[:, :3], 0.0)  # at least 3 finite scores per row
+    for scores in (distinct, tied):
+        for k in {1, 3, width}:
+            expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            np.testing.assert_array_equal(ranked_top_k(scores, k), expected)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -194,3 +209,103 @@ def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k, n):
             allowed = np.take_along_axis(real[small], slates, axis=1).all(axis=1)
             brute = np.where(allowed, np.maximum(brute, expected(slates)), brute)
         np.testing.assert_allclose(expected(fast[small]), brute, rtol=1e-9)
+
+
+def _dominators(attraction, values, real):
+    """Per candidate, the real candidates with v at least its own and a above its own."""
+    return (
+        (values[:, None, :] >= values[:, :, None])
+        & (attraction[:, None, :] > attraction[:, :, None])
+        & real[:, None, :]
+    ).sum(axis=2)
+
+
+@pytest.mark.parametrize(("width", "k"), [(12, 3), (40, 5), (100, 10)])
+def test_pruned_cascade_programme_drops_only_dominated_candidates_and_finds_the_same_slates(
+    width, k
+):
+    rng = np.random.default_rng(width + k)
+    n = 300
+    attraction = rng.uniform(0.0, 1.0, (n, width))
+    values = rng.lognormal(0.0, 1.0, (n, width))
+    counts = rng.integers(k, width + 1, n)
+    counts[:100] = width
+    real = np.arange(width) < counts[:, None]
+    model = Cascade(slate_size=k)
+    # _undominated keeps every candidate with fewer than k dominators, drops only real
+    # candidates with at least k (and all padding), and keeps the order.
+    order = np.lexsort((-attraction, np.where(real, -values, np.inf)), axis=1)
+    in_order = np.take_along_axis(attraction, order, axis=1)
+    kept, kept_counts = model._undominated(order, in_order, counts)
+    dominators = _dominators(attraction, values, real)
+    for row in range(n):
+        chosen = kept[row, : kept_counts[row]]
+        assert list(chosen) == [i for i in order[row] if i in set(chosen)]
+        assert real[row, chosen].all()
+        dropped = np.setdiff1d(np.flatnonzero(real[row]), chosen)
+        assert (dominators[row, dropped] >= k).all()
+        assert (dominators[row, chosen] < k).sum() == (dominators[row, real[row]] < k).sum()
+    assert kept.shape[1] < width or width <= 12  # it does drop candidates
+    # Without ties the optimum is unique: the same slates as the full programme.
+    np.testing.assert_array_equal(
+        model._programme(attraction, values, real, prune=True),
+        model._programme(attraction, values, real),
+    )
+
+
+def test_pruned_cascade_programme_keeps_the_best_reward_with_ties_and_certain_clicks():
+    rng = np.random.default_rng(3)
+    n, width, k = 400, 20, 4
+    attraction = np.round(rng.uniform(0.0, 1.0, (n, width)), 1)
+    attraction[:20, :3] = 1.0
+    values = np.round(rng.lognormal(0.0, 1.0, (n, width)))
+    counts = rng.integers(k, width + 1, n)
+    real = np.arange(width) < counts[:, None]
+    model = Cascade(slate_size=k)
+    logits = logit(np.clip(attraction, 1e-12, 1 - 1e-12))
+    worth = np.where(real, values, 0.0)
+
+    def expected(slates):
+        shown = np.take_along_axis(logits, slates, axis=1)
+        return model.expected_rewards(shown, np.take_along_axis(worth, slates, axis=1)).sum(axis=1)
+
+    pruned = model._programme(attraction, values, real, prune=True)
+    assert np.take_along_axis(real, pruned, axis=1).all()
+    assert all(len(set(row)) == k for row in pruned.tolist())
+    full = model._programme(attraction, values, real)
+    np.testing.assert_allclose(expected(pruned), expected(full), rtol=1e-12, atol=1e-12)
+
+
+def test_log_sum_exp_rows_is_scipys_bit_for_bit():
+    rng = np.random.default_rng(4)
+    x = rng.normal(0.0, 3.0, (500, 10))
+    x[:50, 3] = x[:50, 7]  # the maximum twice in some rows
+    x[50:60] = 2.5  # constant rows
+    x[60:70, 0] = 800.0  # exp would overflow
+    np.testing.assert_array_equal(log_sum_exp_rows(x), logsumexp(x, axis=1))
+    x[70, 2] = np.inf
+    np.testing.assert_array_equal(log_sum_exp_rows(x), logsumexp(x, axis=1))
+
+
+@pytest.mark.parametrize("width", [1, 9, 100, 3000])
+def test_descending_order_sorts_real_values_first_and_flags_ties(width):
+    rng = np.random.default_rng(width)
+    n = 200
+    values = rng.lognormal(0.0, 1.0, (n, width))
+    values[:20, 0] = 0.0  # v = 0 still comes before padding
+    if width > 1:
+        values[20:40, 1] = values[20:40, 0]  # exact ties
+        values[40:60, 1] = np.nextafter(values[40:60, 0], np.inf)  # ties but for the last bit
+    counts = rng.integers(1, width + 1, n)
+    real = np.arange(width) < counts[:, None]
+    values[60:80] = -0.0 * values[60:80]  # the sign bit: the argsort path
+    order, flagged = _descending_order(np.where(real, values, 0.0), real)
+    key = np.where(real, -values, np.inf)
+    for row in np.flatnonzero(~flagged):
+        real_part = order[row, : counts[row]]
+        assert sorted(real_part) == list(range(counts[row]))
+        ranked = -key[row, real_part]
+        assert (ranked[:-1] > ranked[1:]).all()  # strictly descending: no tie unflagged
+    if width > 1:
+        tied = (values[20:40, 1] == values[20:40, 0]) & real[20:40, 1]
+        assert flagged[20:40][tied].all()

@@ -132,3 +132,29 @@ def test_exact_truth_includes_the_repeat_penalty_and_matches_the_clicks(stat_see
     error = residuals.std(ddof=1) / np.sqrt(residuals.size)
     assert abs(residuals.mean()) < 4 * error
     assert np.mean(biases) > 8 * error
+
+
+def test_filtered_repeat_penalty_equals_comparing_every_candidate_with_every_entry():
+    """The 64-bit filter changes which comparisons run, not the sums (bit for bit): items equal
+    modulo 64 (filter collisions), items remembered several times, empty slots."""
+    rng = np.random.default_rng(9)
+    fatigue = Fatigue(repeat_exposure=0.3, repeat_click=1.1, repeat_decay=0.7, repeat_memory=6)
+    fatigue.reset(50, 0)
+    fatigue.recent_items_ = rng.integers(0, 40, (50, 6)) * 64 + rng.integers(0, 3, (50, 6))
+    fatigue.recent_items_[rng.random((50, 6)) < 0.2] = -1
+    fatigue.recent_times_ = rng.integers(0, 9, (50, 6))
+    fatigue.recent_weights_ = rng.uniform(0.3, 1.4, (50, 6))
+    users = rng.integers(0, 50, 200)
+    items = np.stack([rng.permutation(40 * 64)[:30] for _ in range(200)])
+    items[:, :5] = fatigue.recent_items_[users, :5].clip(0)  # many matches
+    recent = fatigue.recent_items_[users]
+    found = np.flatnonzero(items[:, None, :] == recent[:, :, None])  # (request, slot, candidate)
+    rows, rest = np.divmod(found, 6 * 30)
+    slots, columns = np.divmod(rest, 30)
+    age = (9 - fatigue.recent_times_[users[rows], slots]).astype(np.float64)
+    weight = fatigue.recent_weights_[users[rows], slots] * 0.7**age
+    expected = np.bincount(rows * 30 + columns, weights=weight, minlength=200 * 30)
+    assert (expected > 0).sum() > 500
+    np.testing.assert_array_equal(
+        fatigue.repeat_penalty(users, items, 9), expected.reshape(200, 30)
+    )

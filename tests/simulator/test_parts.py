@@ -151,3 +151,58 @@ def test_watch_time_reward_has_the_mean_it_reports():
 def test_bad_part_settings_are_named(make, match):
     with pytest.raises(InputValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("env_id", ["bandits/LatentFactor-v0", "bandits/StreamingService-v0"])
+def test_item_layout_does_not_change_the_rollout(env_id, monkeypatch):
+    """Features and per-item numbers in one table (narrow rows) or two give the same world."""
+    import gymnasium as gym
+
+    import simulator  # noqa: F401  (registers the environments)
+    from bandits.slates import sample_uniform_slates
+    from simulator import world
+
+    params = {"n_requests": 20, "min_candidates": 8, "max_candidates": 12, "n_latent": 3}
+    if env_id.endswith("StreamingService-v0"):
+        params |= {"n_genres": 0, "exposure_fatigue": 0.0, "click_fatigue": 0.0}
+        params |= {"boredom_threshold": 0.0, "churn_probability": 0.0, "trend_amplitude": 0.0}
+    runs = []
+    for numbers in (0, 1000):  # never and always one table
+        monkeypatch.setattr(world, "LINE_NUMBERS", numbers)
+        env = gym.make(env_id, **params)
+        obs, _ = env.reset(seed=3)
+        assert env.unwrapped.world._merged == (numbers > 0)
+        rng = np.random.default_rng(4)
+        seen = [obs]
+        for _ in range(4):
+            slates = sample_uniform_slates(obs["n_candidates"], env.unwrapped.slate_size, 12, rng)
+            obs, _, _, _, info = env.step(slates)
+            seen += [obs, info]
+        runs.append(seen)
+    for one, other in zip(*runs, strict=True):
+        for key, value in one.items():
+            if isinstance(value, dict):
+                for name in value:
+                    np.testing.assert_array_equal(value[name], other[key][name])
+            else:
+                np.testing.assert_array_equal(value, other[key])
+
+
+def test_a_deep_copy_of_the_world_takes_its_popularity_shocks():
+    """Shocks write the gathered item rows themselves, so a copied world (true_value copies
+    one) draws the same batches as the original through the shocks."""
+    import copy
+
+    import gymnasium as gym
+
+    import simulator  # noqa: F401  (registers the environments)
+
+    env = gym.make("bandits/OnlineShop-v0", n_requests=8, shock_every=2, shock_duration=3)
+    env.reset(seed=5)
+    world = env.unwrapped.world
+    twin = copy.deepcopy(world)
+    rng, twin_rng = np.random.default_rng(1), np.random.default_rng(1)
+    for time in range(1, 7):
+        batch, twin_batch = world.next_batch(rng, time), twin.next_batch(twin_rng, time)
+        np.testing.assert_array_equal(batch.logits, twin_batch.logits)
+    assert (world.trends.boosts_ != 0).any()  # shocks happened

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulator import sampling
-from simulator.sampling import random_permutations, sample_distinct
+from simulator.sampling import group_newest_first, random_permutations, sample_distinct
 
 
 @pytest.mark.parametrize(("population", "width"), [(5, 3), (1_000_000, 50), (40, 20), (7, 7)])
@@ -64,3 +64,17 @@ def test_random_permutations_are_the_argsort_of_the_same_uniforms(width):
     fast = random_permutations(np.random.default_rng(8), 50, width)
     slow = np.argsort(np.random.default_rng(8).random((50, width)), axis=1)
     np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("high", [1, 5, 2**40, 2**62])
+def test_grouping_newest_first_equals_lexsort_and_unique(high):
+    """Owners beyond the int64 key range (2**62) take the lexsort path; the answer is the same."""
+    owners = np.random.default_rng(3).integers(0, high, 500) if high > 1 else np.zeros(500, int)
+    owners[:50] = owners[50:100]  # repeated owners even in a wide range
+    order, touched, start, counts = group_newest_first(owners)
+    expected = np.lexsort((-np.arange(owners.size), owners))
+    np.testing.assert_array_equal(order, expected)
+    unique = np.unique(owners[expected], return_index=True, return_counts=True)
+    for got, want in zip((touched, start, counts), unique, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert [a.size for a in group_newest_first(np.zeros(0, dtype=np.int64))] == [0, 0, 0, 0]
