@@ -32,7 +32,7 @@ from bandits.validation import (
 from policies.base import MAX_EXPLORATION, BasePolicy
 from policies.offpolicy import check_weight_clip
 from policies.vw_examples import NAMESPACES, RequestHeads, learn_slots, predict_slots, slot_label
-from policies.vw_requests import ParsedActions, RequestExample, learn_request
+from policies.vw_requests import Actions, ParsedActions, RequestExample, learn_request
 from policies.vw_slots import (
     candidate_position_marginals,
     count_slot_distributions,
@@ -73,8 +73,8 @@ caches :meth:`VowpalWabbit._init_caches` builds again."""
 """First line of a file written by :meth:`VowpalWabbit.save`."""
 
 
-Request = tuple[str, list[Any]]
-"""A request's shared line and its candidates' parsed action examples
+Request = tuple[str, Actions]
+"""A request's shared line and its candidates' actions
 (:class:`~policies.vw_requests.ParsedActions`)."""
 
 NOTHING_TAKEN: frozenset[int] = frozenset()
@@ -117,7 +117,7 @@ class _RequestSlots:
     def __call__(self, taken: frozenset[int]) -> NDArray[np.float64]:
         pmf = self.known.get(taken)
         if pmf is None:
-            pmf = self.known[taken] = normalised_pmf(self.predict(taken), len(self.actions))
+            pmf = self.known[taken] = normalised_pmf(self.predict(taken), len(self.actions[0]))
         return pmf
 
 
@@ -164,7 +164,7 @@ class _Prepared:
         first /= np.asarray(totals)[:, None]
         if self.slate_size > 1:  # later slots are drawn request by request
             for row, slots in enumerate(self.requests):
-                slots.known[NOTHING_TAKEN] = first[row, : len(slots.actions)]
+                slots.known[NOTHING_TAKEN] = first[row, : len(slots.actions[0])]
         self._first = first
         return first
 

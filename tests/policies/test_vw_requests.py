@@ -99,17 +99,19 @@ def test_vw_slates_learns_as_from_the_text_of_each_request():
     assert_slates_marginals_are_vws(policy, reference, probe)
 
 
-def test_each_action_line_is_parsed_once_and_the_cache_is_bounded(monkeypatch):
+def test_a_line_is_kept_when_seen_again_until_the_cache_is_full(monkeypatch):
     policy = VowpalWabbit(rng=np.random.default_rng(0))
     parsed = ParsedActions("ccb")
     lines = ["ccb action |d 1 |i 0:0.5", "ccb action |d 2 |i 0:-1"]
-    first = parsed(policy.workspace_, lines)
-    again = parsed(policy.workspace_, lines[::-1])
-    assert again == first[::-1] and all(a is b for a, b in zip(again, first[::-1], strict=True))
+    assert parsed(policy.workspace_, lines) == (lines, 2)  # first seen: parsed with the request
+    kept, fresh = parsed(policy.workspace_, lines[::-1])
+    assert fresh == 0 and not any(isinstance(example, str) for example in kept)
+    again, _ = parsed(policy.workspace_, lines)
+    assert all(a is b for a, b in zip(again, kept[::-1], strict=True))
     other = VowpalWabbit(rng=np.random.default_rng(1)).workspace_
-    assert parsed(other, lines[:1])[0] is not first[0]  # another workspace starts again
-    monkeypatch.setattr("policies.vw_requests.MAX_PARSED_ACTIONS", 2)
+    assert parsed(other, lines[:1]) == (lines[:1], 1)  # another workspace starts again
+    monkeypatch.setattr("policies.vw_requests.MAX_PARSED_ACTIONS", 1)
     parsed(other, lines)
-    assert len(parsed._examples) == 2
-    parsed(other, ["ccb action |d 3 |i 0:2"])
-    assert list(parsed._examples) == ["ccb action |d 3 |i 0:2"]
+    actions, fresh = parsed(other, lines)
+    assert fresh == 1 and not isinstance(actions[0], str) and actions[1] == lines[1]
+    assert parsed(other, lines)[0][0] is actions[0]  # a full cache keeps what it has
