@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar, NamedTuple
 
@@ -50,6 +50,9 @@ UNSUPPORTED_WARNING = 0.01
 
 BOOTSTRAP_CHUNK = 2**22
 """Poisson weights drawn at once (replicates x rows) while summing a batch's replicates."""
+
+ONE_BITS = int(np.array(1.0).view(np.uint64))
+"""The bits of 1.0 as an unsigned integer (0x3FF0000000000000)."""
 
 CHUNK_BYTES = 64 * 2**20
 """A policy target is asked for its probabilities on chunks of rows whose looked-up candidate
@@ -334,13 +337,13 @@ class Estimator(ABC):
         """
         self.check_target(target)
         form = self.weighted_reward_form()
-        if form is not None and isinstance(target, Policy):  # no row-sized arrays at all
-            clip, self_normalised = form
+        if form is not None and isinstance(target, Policy) and self._whole_slate_weights():
+            # the target asked chunk by chunk, each used as it comes: no row-sized array
             statistics, row = weighted_reward_statistics(
                 log,
                 target_probability_chunks(target, log),
-                clip=clip,
-                self_normalised=self_normalised,
+                clip=form[0],
+                self_normalised=form[1],
                 weights=None,
                 max_weight=MAX_WEIGHT,
             )
@@ -351,18 +354,18 @@ class Estimator(ABC):
         return self.statistics_of(estimator_input(log, target, rows))
 
     def weighted_reward_form(self) -> tuple[float, bool] | None:
-        """``(clip, self_normalised)`` when this estimator's statistics are those of
-        :func:`bandits.ope.weighted.weighted_reward_statistics` (IPS, SNIPS with the whole-slate
-        weights and the normal interval), which computes them in one pass; None otherwise."""
+        """``(clip, self_normalised)`` when this estimator's terms are ``min(w, clip) r``
+        (or ``(w r, w)``) of its :meth:`importance_weights` ``w`` and its interval is the
+        normal one: then :func:`bandits.ope.weighted.weighted_reward_statistics` computes its
+        statistics in one pass. None otherwise (the default)."""
         return None
 
-    def _plain_weights(self) -> bool:
-        """Whether the estimator weighs by the whole-slate weights, uses the normal interval
-        and reports no unsupported mass (what :meth:`weighted_reward_form` assumes)."""
+    def _whole_slate_weights(self) -> bool:
+        """Whether the estimator weighs by the whole-slate weights ``pi / mu`` and reports no
+        unsupported mass (then its statistics need only the target's slate probabilities)."""
         own = type(self)
         return (
-            self.interval == "normal"
-            and own.importance_weights is Estimator.importance_weights
+            own.importance_weights is Estimator.importance_weights
             and own.unsupported_mass is Estimator.unsupported_mass
         )
 
@@ -383,20 +386,33 @@ class Estimator(ABC):
     def statistics_of(self, data: EstimatorInput) -> EstimatorStatistics:
         """The sufficient statistics of one batch whose target probabilities are known."""
         form = self.weighted_reward_form()
-        if form is not None and data.target_probability is not None:
-            cached = data.__dict__.get("weights")  # another estimator's, already checked
-            statistics, row = weighted_reward_statistics(
-                data.log,
-                [(0, data.target_probability)],
-                clip=form[0],
-                self_normalised=form[1],
-                weights=cached,
-                max_weight=MAX_WEIGHT,
-            )
-            if statistics is not None:
-                return statistics
-            raise weight_error(row, data.target_probability, data.log.decision.slate_probability)
-        return self.row_statistics(data)
+        if form is None:
+            return self.row_statistics(data)
+        probabilities = data.target_probability
+        chunks: list[tuple[int, NDArray[np.float64]]] = []
+        weights: NDArray[np.float64] | None
+        if not self._whole_slate_weights():  # e.g. pseudo-inverse weights, checked, whole
+            weights = self.importance_weights(data)
+        elif probabilities is None:  # refused by the general path, naming what is missing
+            return self.row_statistics(data)
+        else:
+            weights = data.__dict__.get("weights")
+            chunks = [(0, probabilities)]
+        statistics, row = weighted_reward_statistics(
+            data.log,
+            chunks,
+            clip=form[0],
+            self_normalised=form[1],
+            weights=weights,  # another estimator's when cached, already checked
+            max_weight=MAX_WEIGHT,
+        )
+        if statistics is None:  # only whole-slate weights are checked there
+            assert probabilities is not None
+            raise weight_error(row, probabilities, data.log.decision.slate_probability)
+        unsupported = self.unsupported_mass(data)
+        if unsupported is None:
+            return statistics
+        return replace(statistics, unsupported=Moments.of(unsupported[:, None]))
 
     def row_statistics(self, data: EstimatorInput) -> EstimatorStatistics:
         """:meth:`statistics_of` from the per-row terms (:meth:`row_terms`), for every
@@ -717,8 +733,12 @@ def target_probability_chunks(
 
 def _checked_probabilities(probabilities: NDArray[np.float64], first: int) -> NDArray[np.float64]:
     """``probabilities`` (rows ``first`` on of a log) if all lie in [0, 1]; else raise naming
-    the row. Two passes when all is well (NaN fails the comparisons)."""
-    if len(probabilities) and not (probabilities.min() >= 0 and probabilities.max() <= 1):
+    the row. One pass when all is well: the bits of a float64 in [+0, 1], read as an unsigned
+    integer, are at most those of 1.0, while a negative number's (sign bit set), NaN's and
+    any larger number's are above. Only -0.0, a probability too, takes the two comparisons."""
+    if not len(probabilities) or probabilities.view(np.uint64).max() <= ONE_BITS:
+        return probabilities
+    if not (probabilities.min() >= 0 and probabilities.max() <= 1):  # NaN fails both
         bad = ~((probabilities >= 0) & (probabilities <= 1))
         row = int(np.flatnonzero(bad)[0])
         raise InputValueError(

@@ -36,7 +36,7 @@ class IPS(LinearEstimator):
         super().__init__(**options)
 
     def weighted_reward_form(self) -> tuple[float, bool] | None:
-        return (self.clip, False) if self._plain_weights() else None
+        return (self.clip, False) if self.interval == "normal" else None
 
     def affine_terms(self, data: EstimatorInput) -> tuple[float, NDArray[np.float64]]:
         weights = clipped(data.weights, self.clip)

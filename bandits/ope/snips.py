@@ -21,7 +21,7 @@ class SNIPS(Estimator):
     weights_term = 1
 
     def weighted_reward_form(self) -> tuple[float, bool] | None:
-        return (np.inf, True) if self._plain_weights() else None
+        return (np.inf, True) if self.interval == "normal" else None
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         weights = self.importance_weights(data)

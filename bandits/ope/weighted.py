@@ -81,46 +81,44 @@ def weighted_reward_statistics(
     centred = np.empty(size)  # the block's centred weights
     ones = np.ones(size)
     for first, values in chunks:
-        with np.errstate(over="ignore", divide="ignore"):
-            for start in range(0, values.shape[0], BLOCK):
-                stop = min(start + BLOCK, values.shape[0])
-                k = stop - start
-                rows = slice(first + start, first + stop)
-                if weights is None:
+        for start in range(0, values.shape[0], BLOCK):
+            stop = min(start + BLOCK, values.shape[0])
+            k = stop - start
+            rows = slice(first + start, first + stop)
+            if weights is None:  # the policy is not asked inside: its warnings stay its own
+                with np.errstate(over="ignore", divide="ignore"):
                     w = np.divide(values[start:stop], mu[rows], out=own[:k])
-                else:
-                    w = values[start:stop]
-                top = w.max()
-                if not top <= max_weight:  # NaN fails too
-                    return None, first + start + int(np.flatnonzero(~(np.abs(w) <= max_weight))[0])
-                t = terms[:k]
-                if width == 0:
-                    t.fill(0.0)
-                elif width == 1:
-                    t[:] = rewards[rows, 0]
-                else:  # as sum_last_axis: position by position, in order
-                    np.add(rewards[rows, 0], rewards[rows, 1], out=t)
-                    for position in range(2, width):
-                        t += rewards[rows, position]
-                if clip == np.inf:
-                    t *= w
-                else:
-                    t *= np.minimum(w, clip, out=centred[:k])
-                weight_sum = float(np.dot(w, ones[:k]))  # a dot is faster than a sum
-                term_sum = float(np.dot(t, ones[:k]))
-                term_square, weight_square, cross = _comoments(
-                    t, w, term_sum, weight_sum, self_normalised, centred[:k]
-                )
-                counts.append(k)
-                tops.append(top)
-                weight_sums.append(weight_sum)
-                weight_squares.append(weight_square)
-                if self_normalised:
-                    sums.append((term_sum, weight_sum))
-                    comoments.append(((term_square, cross), (cross, weight_square)))
-                else:
-                    sums.append((term_sum,))
-                    comoments.append(((term_square,),))
+            else:
+                w = values[start:stop]
+            top = w.max()
+            if not top <= max_weight:  # NaN fails too
+                return None, first + start + int(np.flatnonzero(~(np.abs(w) <= max_weight))[0])
+            factor = w if clip == np.inf else np.minimum(w, clip, out=centred[:k])
+            t = terms[:k]
+            if width == 1:
+                np.multiply(rewards[rows, 0], factor, out=t)
+            elif width:  # the slate reward as sum_last_axis adds it: position by position
+                np.add(rewards[rows, 0], rewards[rows, 1], out=t)
+                for position in range(2, width):
+                    t += rewards[rows, position]
+                t *= factor
+            else:
+                t.fill(0.0)
+            weight_sum = float(np.dot(w, ones[:k]))  # a dot is faster than a sum
+            term_sum = float(np.dot(t, ones[:k]))
+            term_square, weight_square, cross = _comoments(
+                t, w, term_sum, weight_sum, self_normalised, centred[:k]
+            )
+            counts.append(k)
+            tops.append(top)
+            weight_sums.append(weight_sum)
+            weight_squares.append(weight_square)
+            if self_normalised:
+                sums.append((term_sum, weight_sum))
+                comoments.append(((term_square, cross), (cross, weight_square)))
+            else:
+                sums.append((term_sum,))
+                comoments.append(((term_square,),))
     n = np.asarray(counts, dtype=np.float64)
     term_moments = combine(n, np.asarray(sums).reshape(-1, m), np.asarray(comoments))
     if self_normalised:  # the weights are the second term
@@ -136,7 +134,7 @@ def weighted_reward_statistics(
     statistics = EstimatorStatistics(
         terms=term_moments,
         weights=weight_moments,
-        max_weight=float(max(tops, default=0.0)),
+        max_weight=float(max([0.0, *tops])),  # as the general path's max(initial=0)
         n_deterministic=log.decision.n_deterministic,
     )
     return statistics, -1

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from factories import random_log
 from numpy.typing import NDArray
+from slate_problems import all_slates, random_table, sampled_log, uniform_table
 
 import bandits.ope.weighted as weighted
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
 from bandits.observation import SlateObservation
-from bandits.ope import IPS, SNIPS, Estimator
+from bandits.ope import IPS, SNIPS, Estimator, PseudoInverse
 from bandits.ope.base import estimator_input, target_probabilities
 from bandits.ope.snpi import SNPI
 from bandits.validation import InputValueError
@@ -64,12 +65,13 @@ def _assert_same(fused, general) -> None:
 @pytest.mark.parametrize("block", [7, 1 << 16])
 def test_one_pass_equals_the_general_path(estimator, block, monkeypatch):
     monkeypatch.setattr(weighted, "BLOCK", block)
-    log = random_log(np.random.default_rng(3), n_requests=500, slate_size=3)
     assert estimator.weighted_reward_form() is not None
-    for target in (ContextTarget(), ContextTarget(rare=0.5)):
-        _assert_same(*_pair(estimator, log, target))
-        given = target_probabilities(target, log)  # an array: the statistics_of route
-        _assert_same(*_pair(estimator, log, given))
+    for size in (1, 2, 3):
+        log = random_log(np.random.default_rng(3), n_requests=500, slate_size=size)
+        for target in (ContextTarget(), ContextTarget(rare=0.5)):
+            _assert_same(*_pair(estimator, log, target))
+            given = target_probabilities(target, log)  # an array: the statistics_of route
+            _assert_same(*_pair(estimator, log, given))
 
 
 def test_policy_chunks_and_cached_weights_give_the_same_statistics(monkeypatch):
@@ -127,8 +129,29 @@ def test_too_large_a_weight_names_its_row_on_both_paths(monkeypatch):
         assert len(messages) == 1
 
 
-def test_other_intervals_and_weights_take_the_general_path():
+@pytest.mark.parametrize("estimator", [PseudoInverse(), SNPI()], ids=["pi", "snpi"])
+@pytest.mark.parametrize("logged_marginals", [False, True])
+def test_pseudo_inverse_weights_in_one_pass_equal_the_general_path(
+    estimator, logged_marginals, monkeypatch
+):
+    monkeypatch.setattr(weighted, "BLOCK", 7)
+    rng = np.random.default_rng(7)
+    slates = all_slates(4, 2)
+    log = sampled_log(rng, uniform_table(4, 2), 4, 200, lambda s: np.full((len(s), 2), 0.3))
+    if not logged_marginals:  # then no unsupported mass is reported
+        decision = SlateDecision(
+            log.slates, log.decision.slate_probability, log.decision.position_probability
+        )
+        log = LoggedBandit(log.observation, decision, log.feedback, log.policy_names)
+    target = random_table(rng, slates, concentration=0.3)
+    fused, general = _pair(estimator, log, target)
+    _assert_same(fused, general)
+    assert np.isnan(fused.unsupported_mass) != logged_marginals
+    assert fused.unsupported_mass == pytest.approx(general.unsupported_mass, rel=1e-12, nan_ok=True)
+
+
+def test_other_intervals_take_the_general_path():
     assert IPS(interval="bootstrap").weighted_reward_form() is None
     assert SNIPS(interval="bootstrap-percentile").weighted_reward_form() is None
     assert IPS(interval="bernstein", reward_range=[0, 2]).weighted_reward_form() is None
-    assert SNPI().weighted_reward_form() is None  # SNIPS over pseudo-inverse weights
+    assert PseudoInverse(interval="bernstein", reward_range=[0, 2]).weighted_reward_form() is None
