@@ -717,15 +717,12 @@ def target_probability_chunks(
         return
     obs, slates = log.observation, log.decision.slates
     chunk = max(1, chunk_bytes // obs.bytes_per_row)
-    if len(log) <= chunk:
-        given = target.slate_probability(obs, slates)
-        probabilities = as_array(given, "target probabilities", np.float64, 1)
-        check_shape(probabilities, (len(log),), "target probabilities")
-        yield 0, _checked_probabilities(probabilities, 0)
-        return
-    for start in range(0, len(log), chunk):  # slices: views of the log, not copies
-        rows = slice(start, start + chunk)
-        given = target.slate_probability(obs.take(rows), slates[rows])
+    whole = len(log) <= chunk  # then the policy is asked on the log itself
+    for start in range(0, len(log), chunk) if not whole else [0]:
+        rows = slice(start, start + chunk)  # slices: views of the log, not copies
+        given = target.slate_probability(
+            obs if whole else obs.take(rows), slates if whole else slates[rows]
+        )
         probabilities = as_array(given, "target probabilities", np.float64, 1)
         check_shape(probabilities, (min(chunk, len(log) - start),), "target probabilities")
         yield start, _checked_probabilities(probabilities, start)

@@ -5,11 +5,12 @@ terms' co-moments and the weights' diagnostics, in cache-sized blocks of rows.
 The general path (:meth:`bandits.ope.base.Estimator.statistics_of`) forms row-sized arrays
 of weights, slate rewards and terms and reads each several times; here each block of rows is
 read from the log once and everything is computed while it is in cache, into a few
-block-sized buffers. The terms are the same numbers, elementwise. Each block's sums are dot
-products (with ones, and of columns), its centred co-moments come from the raw ones unless
-cancellation would cost more than two bits (then the block is centred, as the general path
-centres), and the blocks are combined as batches are (:meth:`Moments.merge`, in one
-vectorised step): the moments equal the general path's up to rounding (tested to 1e-12).
+block-sized buffers. The terms are the same numbers, elementwise. Each block's sums are
+pairwise (as numpy's) and its sums of squares dot products; its centred co-moments come from
+the raw ones unless cancellation would cost more than two bits (then the block is centred,
+as the general path centres). The blocks are combined as batches are
+(:meth:`Moments.merge`, in one vectorised step), so the moments equal the general path's up
+to rounding (tested to 1e-12).
 """
 
 from __future__ import annotations
@@ -79,7 +80,6 @@ def weighted_reward_statistics(
     own = np.empty(size)  # the block's weights, when computed here
     terms = np.empty(size)  # the block's slate rewards, then its terms, then centred
     centred = np.empty(size)  # the block's centred weights
-    ones = np.ones(size)
     for first, values in chunks:
         for start in range(0, values.shape[0], BLOCK):
             stop = min(start + BLOCK, values.shape[0])
@@ -104,8 +104,8 @@ def weighted_reward_statistics(
                 t *= factor
             else:
                 t.fill(0.0)
-            weight_sum = float(np.dot(w, ones[:k]))  # a dot is faster than a sum
-            term_sum = float(np.dot(t, ones[:k]))
+            weight_sum = float(np.add.reduce(w))  # pairwise, as numpy.mean adds
+            term_sum = float(np.add.reduce(t))
             term_square, weight_square, cross = _comoments(
                 t, w, term_sum, weight_sum, self_normalised, centred[:k]
             )
