@@ -94,8 +94,12 @@ class SlateDecision:
 
     @cached_property
     def n_deterministic(self) -> int:
-        """Rows whose slate probability is 1 (chosen for sure); counted once."""
-        return int(np.count_nonzero(self.slate_probability == 1.0))
+        """Rows whose slate probability is 1 (chosen for sure); counted once (one reduction
+        and no mask when none is: the probabilities are checked to be at most 1)."""
+        probability = self.slate_probability
+        if not probability.max(initial=0.0) >= 1.0:
+            return 0
+        return int(np.count_nonzero(probability == 1.0))
 
     def check_against(self, obs: SlateObservation) -> None:
         """Raise unless every slate fits its request's candidates and the requested size.

@@ -24,8 +24,10 @@ def sum_last_axis(values: NDArray[np.float64]) -> NDArray[np.float64]:
     width = values.shape[-1]
     if not 0 < width < SHORT_AXIS:
         return values.sum(axis=-1)
-    total = values[..., 0].copy()
-    for k in range(1, width):
+    if width == 1:
+        return values[..., 0].copy()
+    total = np.add(values[..., 0], values[..., 1])  # one pass fewer than a copy, then +=
+    for k in range(2, width):
         total += values[..., k]
     return total
 

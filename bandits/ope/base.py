@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar, NamedTuple
 
@@ -25,6 +25,7 @@ from bandits.ope.intervals import (
 from bandits.ope.rowkeys import poisson_weights, row_keys
 from bandits.ope.statistics import BootstrapSums, EstimatorStatistics, Moments, third_comoment
 from bandits.ope.targets import USES, ProbabilityTarget, TargetRows
+from bandits.ope.weighted import weighted_reward_statistics
 from bandits.policy import Policy
 from bandits.validation import (
     InputTypeError,
@@ -49,6 +50,13 @@ UNSUPPORTED_WARNING = 0.01
 
 BOOTSTRAP_CHUNK = 2**22
 """Poisson weights drawn at once (replicates x rows) while summing a batch's replicates."""
+
+ONE_BITS = int(np.array(1.0).view(np.uint64))
+"""The bits of 1.0 as an unsigned integer (0x3FF0000000000000)."""
+
+CHUNK_BYTES = 64 * 2**20
+"""A policy target is asked for its probabilities on chunks of rows whose looked-up candidate
+features take about this much memory."""
 
 SUPPORT_TOLERANCE = 4.0
 """Warn when the mean weight is more than this many standard errors away from 1."""
@@ -100,15 +108,17 @@ class EstimatorInput:
             weights = self.target_probability / logged
         # one pass when all is well (the weights are >= 0: the target's probabilities are
         # checked in [0, 1] and the logged ones in (0, 1]; NaN fails the comparison too)
-        if not weights.max(initial=0.0) <= MAX_WEIGHT:
+        top = weights.max(initial=0.0)
+        if not top <= MAX_WEIGHT:
             row = int(np.flatnonzero(~(np.abs(weights) <= MAX_WEIGHT))[0])
-            raise InputValueError(
-                f"The importance weight of row {row} is too large to estimate with (target "
-                f"probability {float(self.target_probability[row]):.6g} / logged slate "
-                f"probability {float(logged[row]):.6g}, above {MAX_WEIGHT:.0e}); a logged "
-                f"probability this small cannot weigh a row: drop such rows."
-            )
+            raise weight_error(row, self.target_probability, logged)
+        self.__dict__["max_weight"] = float(top)  # the diagnostics' largest weight
         return weights
+
+    @cached_property
+    def max_weight(self) -> float:
+        """The largest of :attr:`weights` (0 without rows); kept when they are checked."""
+        return float(self.weights.max(initial=0.0))
 
     @property
     def rewards(self) -> NDArray[np.float64]:
@@ -354,7 +364,38 @@ class Estimator(ABC):
         ``rows`` are the batch's row numbers in it (default: the batch is the whole log).
         """
         self.check_target(target)
+        form = self.weighted_reward_form()
+        if form is not None and isinstance(target, Policy) and self._whole_slate_weights():
+            # the target asked chunk by chunk, each used as it comes: no row-sized array
+            statistics, row = weighted_reward_statistics(
+                log,
+                target_probability_chunks(target, log),
+                clip=form[0],
+                self_normalised=form[1],
+                weights=None,
+                max_weight=MAX_WEIGHT,
+            )
+            if statistics is not None:
+                return statistics
+            probabilities = target_probabilities(target, log)
+            raise weight_error(row, probabilities, log.decision.slate_probability)
         return self.statistics_of(estimator_input(log, target, rows))
+
+    def weighted_reward_form(self) -> tuple[float, bool] | None:
+        """``(clip, self_normalised)`` when this estimator's terms are ``min(w, clip) r``
+        (or ``(w r, w)``) of its :meth:`importance_weights` ``w`` and its interval is the
+        normal one: then :func:`bandits.ope.weighted.weighted_reward_statistics` computes its
+        statistics in one pass. None otherwise (the default)."""
+        return None
+
+    def _whole_slate_weights(self) -> bool:
+        """Whether the estimator weighs by the whole-slate weights ``pi / mu`` and reports no
+        unsupported mass (then its statistics need only the target's slate probabilities)."""
+        own = type(self)
+        return (
+            own.importance_weights is Estimator.importance_weights
+            and own.unsupported_mass is Estimator.unsupported_mass
+        )
 
     def check_target(self, target: object) -> None:
         """Raise, naming this estimator, unless ``target`` gives what it needs: a policy
@@ -372,14 +413,49 @@ class Estimator(ABC):
 
     def statistics_of(self, data: EstimatorInput) -> EstimatorStatistics:
         """The sufficient statistics of one batch whose target probabilities are known."""
+        form = self.weighted_reward_form()
+        if form is None:
+            return self.row_statistics(data)
+        probabilities = data.target_probability
+        chunks: list[tuple[int, NDArray[np.float64]]] = []
+        weights: NDArray[np.float64] | None
+        if not self._whole_slate_weights():  # e.g. pseudo-inverse weights, checked, whole
+            weights = self.importance_weights(data)
+        elif probabilities is None:  # refused by the general path, naming what is missing
+            return self.row_statistics(data)
+        else:
+            weights = data.__dict__.get("weights")
+            chunks = [(0, probabilities)]
+        statistics, row = weighted_reward_statistics(
+            data.log,
+            chunks,
+            clip=form[0],
+            self_normalised=form[1],
+            weights=weights,  # another estimator's when cached, already checked
+            max_weight=MAX_WEIGHT,
+        )
+        if statistics is None:  # only whole-slate weights are checked there
+            assert probabilities is not None
+            raise weight_error(row, probabilities, data.log.decision.slate_probability)
+        unsupported = self.unsupported_mass(data)
+        if unsupported is None:
+            return statistics
+        return replace(statistics, unsupported=Moments.of(unsupported[:, None]))
+
+    def row_statistics(self, data: EstimatorInput) -> EstimatorStatistics:
+        """:meth:`statistics_of` from the per-row terms (:meth:`row_terms`), for every
+        estimator and interval."""
         terms = np.asarray(self.row_terms(data), dtype=np.float64)
         if terms.ndim == 1:
             terms = terms[:, None]
         moments = Moments.of(terms)
         column = self.weights_term
+        top = None
         if column is None:
             weights = self.importance_weights(data)
             weight_moments = Moments.of(weights[:, None])
+            if weights is data.__dict__.get("weights"):
+                top = data.max_weight  # found when they were checked
         else:  # the same numbers as Moments.of(weights[:, None]), without the passes
             weights = terms[:, column]
             weight_moments = Moments(
@@ -398,7 +474,7 @@ class Estimator(ABC):
         return EstimatorStatistics(
             terms=moments,
             weights=weight_moments,
-            max_weight=float(weights.max(initial=0.0)),
+            max_weight=float(weights.max(initial=0.0)) if top is None else top,
             n_deterministic=data.log.decision.n_deterministic,
             third=third,
             bootstrap=bootstrap,
@@ -650,37 +726,69 @@ def estimator_input(
 
 
 def target_probabilities(
-    target: Policy | ArrayLike, log: LoggedBandit, *, chunk_bytes: int = 64 * 2**20
+    target: Policy | ArrayLike, log: LoggedBandit, *, chunk_bytes: int = CHUNK_BYTES
 ) -> NDArray[np.float64]:
     """The target's probability of each logged slate, shape (n_requests,), checked in [0, 1].
 
     A policy is asked in chunks of rows whose looked-up candidate features take about
     ``chunk_bytes``, so a large in-memory log is not expanded whole.
     """
-    given: ArrayLike
-    if isinstance(target, Policy):
-        obs, slates = log.observation, log.decision.slates
-        chunk = max(1, chunk_bytes // obs.bytes_per_row)
-        if len(log) <= chunk:
-            given = target.slate_probability(obs, slates)
-        else:  # slices: views of the log, not copies
-            parts = [
-                target.slate_probability(obs.take(rows), slates[rows])
-                for rows in (slice(start, start + chunk) for start in range(0, len(log), chunk))
-            ]
-            given = np.concatenate(parts)
-    else:
-        given = target
-    probabilities = as_array(given, "target probabilities", np.float64, 1)
-    check_shape(probabilities, (len(log),), "target probabilities")
-    # two passes when all is well (NaN fails the comparisons); the row only on failure
-    if len(log) and not (probabilities.min() >= 0 and probabilities.max() <= 1):
+    parts = [part for _, part in target_probability_chunks(target, log, chunk_bytes=chunk_bytes)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def target_probability_chunks(
+    target: Policy | ArrayLike, log: LoggedBandit, *, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[int, NDArray[np.float64]]]:
+    """:func:`target_probabilities` chunk by chunk: (first row, the chunk's probabilities),
+    each checked in [0, 1] when it is yielded (errors name the row in ``log``); one chunk
+    unless ``target`` is a policy asked on a log larger than ``chunk_bytes``."""
+    if not isinstance(target, Policy):
+        probabilities = as_array(target, "target probabilities", np.float64, 1)
+        check_shape(probabilities, (len(log),), "target probabilities")
+        yield 0, _checked_probabilities(probabilities, 0)
+        return
+    obs, slates = log.observation, log.decision.slates
+    chunk = max(1, chunk_bytes // obs.bytes_per_row)
+    whole = len(log) <= chunk  # then the policy is asked on the log itself
+    for start in range(0, len(log), chunk) if not whole else [0]:
+        rows = slice(start, start + chunk)  # slices: views of the log, not copies
+        given = target.slate_probability(
+            obs if whole else obs.take(rows), slates if whole else slates[rows]
+        )
+        probabilities = as_array(given, "target probabilities", np.float64, 1)
+        check_shape(probabilities, (min(chunk, len(log) - start),), "target probabilities")
+        yield start, _checked_probabilities(probabilities, start)
+
+
+def _checked_probabilities(probabilities: NDArray[np.float64], first: int) -> NDArray[np.float64]:
+    """``probabilities`` (rows ``first`` on of a log) if all lie in [0, 1]; else raise naming
+    the row. One pass when all is well: the bits of a float64 in [+0, 1], read as an unsigned
+    integer, are at most those of 1.0, while a negative number's (sign bit set), NaN's and
+    any larger number's are above. Only -0.0, a probability too, takes the two comparisons."""
+    if not len(probabilities) or probabilities.view(np.uint64).max() <= ONE_BITS:
+        return probabilities
+    if not (probabilities.min() >= 0 and probabilities.max() <= 1):  # NaN fails both
         bad = ~((probabilities >= 0) & (probabilities <= 1))
         row = int(np.flatnonzero(bad)[0])
         raise InputValueError(
-            f"target probabilities must lie in [0, 1]; row {row} is {probabilities[row].item()!r}."
+            f"target probabilities must lie in [0, 1]; row {first + row} is "
+            f"{probabilities[row].item()!r}."
         )
     return probabilities
+
+
+def weight_error(
+    row: int, target: NDArray[np.float64], logged: NDArray[np.float64]
+) -> InputValueError:
+    """The error for an importance weight ``target[row] / logged[row]`` above
+    :data:`MAX_WEIGHT` (or NaN)."""
+    return InputValueError(
+        f"The importance weight of row {row} is too large to estimate with (target "
+        f"probability {float(target[row]):.6g} / logged slate "
+        f"probability {float(logged[row]):.6g}, above {MAX_WEIGHT:.0e}); a logged "
+        f"probability this small cannot weigh a row: drop such rows."
+    )
 
 
 class WeightDiagnostics(NamedTuple):

@@ -24,7 +24,7 @@ class DM(DoublyRobustFamily):
         return np.zeros_like(weights)
 
     def affine_terms(self, data: EstimatorInput) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        direct, _ = self.model_terms(data)
+        direct = self.direct_rewards(data)  # the logged slates' model rewards are not used
         return direct, np.zeros_like(direct)
 
     def importance_weights(self, data: EstimatorInput) -> NDArray[np.float64]:

@@ -35,6 +35,9 @@ class IPS(LinearEstimator):
         self.clip = check_clip(clip, type(self).__name__)
         super().__init__(**options)
 
+    def weighted_reward_form(self) -> tuple[float, bool] | None:
+        return (self.clip, False) if self.interval == "normal" else None
+
     def affine_terms(self, data: EstimatorInput) -> tuple[float, NDArray[np.float64]]:
         weights = clipped(data.weights, self.clip)
         return 0.0, weights

@@ -31,6 +31,7 @@ from bandits.ope.base import (
 )
 from bandits.ope.crossfit import CrossFitted
 from bandits.ope.reward_models import make_reward_model
+from bandits.slates import shown_marginals, sum_last_axis
 from bandits.validation import InputTypeError, InputValueError, check_integer, check_real
 
 
@@ -131,10 +132,16 @@ class ModelBasedEstimator(Estimator):
 
     def model_terms(self, data: EstimatorInput) -> ModelTerms:
         """The target's expected model reward and the model's reward of the logged slate."""
+        return ModelTerms(self.direct_rewards(data), self.logged_model_rewards(data))
+
+    def direct_rewards(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """``sum_k sum_c pi(c at k | x) q(x, c, k)`` per row, shape (n_requests,)."""
+        return np.einsum("nck,nck->n", data.target_marginals, self.predictions(data.log))
+
+    def logged_model_rewards(self, data: EstimatorInput) -> NDArray[np.float64]:
+        """``sum_k q(x, s_k, k)`` of each logged slate ``s``, shape (n_requests,)."""
         q = self.predictions(data.log)
-        direct = np.einsum("nck,nck->n", data.target_marginals, q)
-        shown = np.take_along_axis(q, data.log.slates[:, None, :], axis=1)[:, 0, :]
-        return ModelTerms(direct, shown.sum(axis=1))
+        return sum_last_axis(shown_marginals(q, data.log.slates))
 
     def unsupported_mass(self, data: EstimatorInput) -> NDArray[np.float64] | None:
         return unsupported_position_mass(data)

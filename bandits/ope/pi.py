@@ -60,22 +60,27 @@ def pseudo_inverse_weights(
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             product = sum_last_axis(shown / logged) - (size - 1)
     if uniform.any():
-        n = log.observation.n_candidates.astype(np.float64)
+        counts = log.observation.n_candidates
         # P_pi(s_j shown at any position), summed over the shown items j
         at_any = np.take_along_axis(target, log.slates[:, :, None], axis=1)  # (n, K, K)
         spread = sum_last_axis(sum_last_axis(at_any))
         direct = sum_last_axis(shown)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = (n - 1) / (n - size)
-            form = (n - 1) * direct + ratio * spread + 1 - size * ratio
-        whole = n <= size
-        if whole.any():
-            form = np.where(whole, (n - 1) * direct - (n - 2), form)
+        if counts.min(initial=0) == counts.max(initial=0) > size:  # one n: numbers, in place
+            form = _uniform_form(float(counts[0]), size, direct, spread)
+        else:
+            n = counts.astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = (n - 1) / (n - size)
+                form = (n - 1) * direct + ratio * spread + 1 - size * ratio
+            whole = n <= size
+            if whole.any():
+                form = np.where(whole, (n - 1) * direct - (n - 2), form)
         product = form if every else np.where(uniform, form, product)
     if logging_policy is not None and not every:
         others = np.flatnonzero(~uniform)
         product[others] = exact_pseudo_inverse_weights(log, target, logging_policy, others)
-    if not np.abs(product).max(initial=0.0) <= MAX_WEIGHT:  # one pass when all is well
+    # two passes and no temporary when all is well (NaN fails the comparisons)
+    if not (product.max(initial=0.0) <= MAX_WEIGHT and product.min(initial=0.0) >= -MAX_WEIGHT):
         row = int(np.flatnonzero(~(np.abs(product) <= MAX_WEIGHT))[0])
         position = int(np.argmin(logged[row]))
         raise InputValueError(
@@ -84,6 +89,19 @@ def pseudo_inverse_weights(
             f"{position}, above {MAX_WEIGHT:.0e} once divided); drop such rows."
         )
     return product
+
+
+def _uniform_form(
+    n: float, size: int, direct: NDArray[np.float64], spread: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``(n - 1) A + (n - 1) / (n - K) S + 1 - K (n - 1) / (n - K)`` for one ``n > K``,
+    written into ``direct`` (the same operations, in the same order, as per row)."""
+    ratio = (n - 1) / (n - size)
+    form = np.multiply(direct, n - 1, out=direct)
+    form += np.multiply(spread, ratio, out=spread)
+    form += 1
+    form -= size * ratio
+    return form
 
 
 class PseudoInverseWeights(Estimator):
@@ -141,6 +159,9 @@ class PseudoInverse(PseudoInverseWeights, LinearEstimator):
     """
 
     name = "pi"
+
+    def weighted_reward_form(self) -> tuple[float, bool] | None:
+        return (np.inf, False) if self.interval == "normal" else None
 
     def affine_terms(self, data: EstimatorInput) -> tuple[float, NDArray[np.float64]]:
         weights = self.importance_weights(data)

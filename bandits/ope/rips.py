@@ -47,15 +47,25 @@ def uniform_rows(log: LoggedBandit) -> NDArray[np.bool_]:
     marginals, every real candidate's marginal is ``1/n`` at every position."""
     obs = log.observation
     n = obs.n_candidates.astype(np.float64)
-    position = log.decision.position_probability * n[:, None]
+    # |x - 1| <= tolerance is numpy.isclose(x, 1, rtol=tolerance, atol=0), without its
+    # temporaries; a position at a time (a reduction along the short axis is slow)
     slate = log.decision.slate_probability * count_ordered_slates(obs.n_candidates, log.slate_size)
-    uniform = np.isclose(position, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0).all(axis=1)
-    uniform &= np.isclose(slate, 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
+    uniform = _near_one(slate)
+    position = log.decision.position_probability
+    for k in range(log.slate_size):
+        uniform &= _near_one(np.multiply(position[:, k], n, out=slate))
     marginals = log.decision.candidate_position_probability
     if marginals is not None:
         scaled = np.isclose(marginals * n[:, None, None], 1.0, rtol=PREFIX_TOLERANCE, atol=0.0)
         uniform &= (scaled | ~obs.candidate_mask[:, :, None]).all(axis=(1, 2))
     return np.asarray(uniform, dtype=np.bool_)
+
+
+def _near_one(values: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """``|values - 1| <= PREFIX_TOLERANCE`` (False for NaN and inf); ``values`` is overwritten."""
+    np.subtract(values, 1.0, out=values)
+    np.abs(values, out=values)
+    return np.less_equal(values, PREFIX_TOLERANCE)
 
 
 def logged_prefix_probabilities(log: LoggedBandit, owner: str = "RIPS") -> NDArray[np.float64]:

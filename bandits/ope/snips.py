@@ -20,6 +20,9 @@ class SNIPS(Estimator):
     name = "snips"
     weights_term = 1
 
+    def weighted_reward_form(self) -> tuple[float, bool] | None:
+        return (np.inf, True) if self.interval == "normal" else None
+
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         weights = self.importance_weights(data)
         return np.stack([weights * data.rewards, weights]).T  # columns contiguous
