@@ -224,13 +224,14 @@ def _check_integral(array: NDArray[Any], label: str) -> None:
 def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) -> None:
     """Check ``array.shape`` against ``shape`` (``None`` matches any length)."""
     expected = tuple(shape)
-    if array.shape == expected:
-        return
-    if len(array.shape) != len(expected) or any(
-        want is not None and got != want for got, want in zip(array.shape, expected, strict=True)
-    ):
-        pretty = "(" + ", ".join("*" if s is None else str(s) for s in expected) + ")"
-        raise InputValueError(f"{label} must have shape {pretty}; got {array.shape}.")
+    if len(array.shape) == len(expected):
+        for got, want in zip(array.shape, expected, strict=True):  # a loop: cheaper than any()
+            if want is not None and got != want:
+                break
+        else:
+            return
+    pretty = "(" + ", ".join("*" if s is None else str(s) for s in expected) + ")"
+    raise InputValueError(f"{label} must have shape {pretty}; got {array.shape}.")
 
 
 def check_finite(array: NDArray[Any], label: str, mask: NDArray[np.bool_] | None = None) -> None:
