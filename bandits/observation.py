@@ -182,6 +182,57 @@ class SlateObservation:
         taken.__dict__["candidate_rows"] = self.candidate_rows[rows]
         return taken
 
+    def with_requests(
+        self,
+        context: ArrayLike,
+        *,
+        request_ids: ArrayLike,
+        user_ids: ArrayLike,
+        times: ArrayLike,
+        history: ArrayLike | None = None,
+    ) -> SlateObservation:
+        """New requests with the same candidates as these (a fixed candidate set served one
+        request at a time): only the new arrays are checked, the candidates' checks and item
+        rows are shared, so it costs a fraction of the constructor.
+
+        Parameters
+        ----------
+        context : array-like of float, shape (n_requests, n_context_features)
+            The same number of requests as this observation.
+        request_ids, user_ids, times : array-like of int, shape (n_requests,)
+        history : array-like of int, shape (n_requests, history_length), optional
+            Default: this observation's.
+
+        Returns
+        -------
+        SlateObservation
+        """
+        owner = "SlateObservation.with_requests"
+        values: dict[str, Any] = {
+            "candidate_ids": self.candidate_ids,
+            "n_candidates": self.n_candidates,
+            "history": self.history,
+        }
+        given = {"context": context, "request_ids": request_ids, "user_ids": user_ids}
+        given["times"] = times
+        if history is not None:
+            given["history"] = history
+        n = self.n_requests
+        for name, value in given.items():
+            dtype, ndim = _ROW_TYPES[name]
+            label = f"{name!r} of {owner}"
+            values[name] = as_array(value, label, dtype, ndim)
+            check_shape(values[name], (n, None) if ndim == 2 else (n,), label)
+        check_finite(values["context"], f"'context' of {owner}")
+        if history is not None:
+            _check_history(values["history"], owner)
+        new = unchecked(SlateObservation, slate_size=self.slate_size, items=self.items, **values)
+        new.__dict__["candidate_mask"] = self.candidate_mask
+        new.__dict__["candidate_rows"] = self.candidate_rows
+        if self.items.has_windows:
+            _check_windows(new, self.candidate_rows, self.candidate_mask, owner)
+        return new
+
     def with_slate_size(self, slate_size: int) -> SlateObservation:
         """The same requests asking for ``slate_size`` items (at most the current size), e.g.
         to ask a policy for the probability of the top positions of a slate; items shared."""

@@ -40,8 +40,7 @@ def unchecked(cls: type[T], **values: Any) -> T:
     """An instance of a frozen dataclass built from values that need no checks (slices or
     concatenations of checked instances): ``__post_init__`` is skipped."""
     instance = cls.__new__(cls)
-    for name, value in values.items():
-        object.__setattr__(instance, name, value)
+    instance.__dict__.update(values)  # what object.__setattr__ does per field, at once
     return instance
 
 
@@ -223,10 +222,13 @@ def _check_integral(array: NDArray[Any], label: str) -> None:
 
 def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) -> None:
     """Check ``array.shape`` against ``shape`` (``None`` matches any length)."""
+    got = array.shape
     expected = tuple(shape)
-    if len(array.shape) == len(expected):
-        for got, want in zip(array.shape, expected, strict=True):  # a loop: cheaper than any()
-            if want is not None and got != want:
+    if got == expected:
+        return
+    if len(got) == len(expected):
+        for axis, want in enumerate(expected):  # a plain loop: it runs per request
+            if want is not None and got[axis] != want:
                 break
         else:
             return
@@ -236,7 +238,10 @@ def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) ->
 
 def check_finite(array: NDArray[Any], label: str, mask: NDArray[np.bool_] | None = None) -> None:
     """Raise if any (masked-in) entry is NaN or infinite."""
-    bad = ~np.isfinite(array)
+    finite = np.isfinite(array)
+    if finite.all():  # the common case, kept cheap
+        return
+    bad = ~finite
     if mask is not None:
         bad &= mask
     if bad.any():

@@ -212,11 +212,14 @@ class BasePolicy(ABC):
         ``(obs, slice(None), slice(None))`` of every row and position when the feedback does
         not say what was examined or all was."""
         obs = _observation(obs, self, method)
-        owner = f"{type(self).__name__}.{method}"
-        check_instance(decision, SlateDecision, f"'decision' of {owner}")
-        check_instance(feedback, SlateFeedback, f"'feedback' of {owner}")
+        if not (isinstance(decision, SlateDecision) and isinstance(feedback, SlateFeedback)):
+            owner = f"{type(self).__name__}.{method}"
+            check_instance(decision, SlateDecision, f"'decision' of {owner}")
+            check_instance(feedback, SlateFeedback, f"'feedback' of {owner}")
         decision.check_against(obs)
-        check_shape(feedback.rewards, decision.slates.shape, f"'rewards' passed to {owner}")
+        if feedback.rewards.shape != decision.slates.shape:
+            label = f"'rewards' passed to {type(self).__name__}.{method}"
+            check_shape(feedback.rewards, decision.slates.shape, label)
         examined = feedback.examined()
         if examined is None or examined.all():
             yield obs, EVERY, EVERY
@@ -328,15 +331,19 @@ class GreedyPolicy(BasePolicy):
         ``rng`` (one per candidate, drawn as :func:`~bandits.slates.top_k_with_ties` draws
         them) is smallest, with probability 1 / number tied. None if no score is comparable
         (NaN): the general path decides then."""
-        scores = self.scores(obs)[0, : int(obs.n_candidates[0])]
-        tied = np.flatnonzero(scores == scores.max())
+        scores = self.scores(obs)[0]
+        n = int(obs.n_candidates[0])
+        if n < scores.size:
+            scores = scores[:n]
+        tied = (scores == scores.max()).nonzero()[0]
         if tied.size == 0:
             return None
         if self.rng is None:
             choice, probability = int(tied[0]), 1.0
         else:
-            uniforms = self.rng.random((1, obs.max_candidates))[0, : tied.size]
-            choice, probability = int(tied[np.argmin(uniforms)]), 1.0 / tied.size
+            uniforms = self.rng.random(obs.max_candidates)  # the general path's (1, width)
+            choice = int(tied[uniforms[: tied.size].argmin()]) if tied.size > 1 else int(tied[0])
+            probability = 1.0 / tied.size
         return SlateDecision.trusted(
             obs,
             np.array([[choice]], dtype=np.int64),
