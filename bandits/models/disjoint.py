@@ -22,6 +22,10 @@ matrix (keeps it symmetric positive definite over millions of updates)."""
 WIDTH_CHUNK_BYTES = 64 * 2**20
 """Working memory of one chunk of requests when widths gather per-candidate inverses."""
 
+ONE_REQUEST_PATHS = True
+"""Whether an observation of one request takes the short paths below (False sends it through
+the batch paths, which tests compare them to)."""
+
 FEW_POSITIONS = 4
 """One request showing at most this many items learns item by item (:meth:`DisjointRidge.
 learn`'s single-request path); more go through the vectorised batch path."""
@@ -104,7 +108,8 @@ class DisjointRidge:
         """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards,
         each position's squared error weighed by ``weights`` (same shape; default 1)."""
         z = self._features(obs)
-        if obs.n_requests == 1 and slates.shape[1] <= FEW_POSITIONS and self._p is not None:
+        one = ONE_REQUEST_PATHS and obs.n_requests == 1
+        if one and slates.shape[1] <= FEW_POSITIONS and self._p is not None:
             self._learn_request(obs, z[0], slates[0], rewards, weights)
             return
         k = slates.shape[1]
@@ -178,7 +183,7 @@ class DisjointRidge:
         z = self._features(obs)
         if self._p is None:
             return np.zeros(obs.candidate_ids.shape)
-        if obs.n_requests == 1:
+        if ONE_REQUEST_PATHS and obs.n_requests == 1:
             return self._of_request(obs, self._theta, z[0])[None]
         used, where = self.items_of(obs)
         if used.size <= where.shape[1]:  # few items: every request times each of them
@@ -191,7 +196,7 @@ class DisjointRidge:
         if self._p is None:
             norms = np.linalg.norm(z, axis=1) / np.sqrt(self.ridge)
             return np.repeat(norms[:, None], obs.max_candidates, axis=1)
-        if obs.n_requests == 1:
+        if ONE_REQUEST_PATHS and obs.n_requests == 1:
             pairs = (z[0, :, None] * z[0, None, :]).ravel()  # z z' flattened, (p^2,)
             flat = self._inverse.reshape(self._inverse.shape[0], -1)
             return np.sqrt(np.maximum(self._of_request(obs, flat, pairs), 0.0))[None]
