@@ -37,16 +37,18 @@ _ROW_FIELDS = (
 )
 """The per-request arrays (first axis n_requests)."""
 
-_ROW_TYPES: dict[str, tuple[type, int]] = {
-    "context": (np.float64, 2),
-    "candidate_ids": (np.int64, 2),
-    "n_candidates": (np.int64, 1),
-    "history": (np.int64, 2),
-    "request_ids": (np.int64, 1),
-    "user_ids": (np.int64, 1),
-    "times": (np.int64, 1),
+_FLOAT, _INT = np.dtype(np.float64), np.dtype(np.int64)
+_ROW_TYPES: dict[str, tuple[np.dtype[Any], int]] = {
+    "context": (_FLOAT, 2),
+    "candidate_ids": (_INT, 2),
+    "n_candidates": (_INT, 1),
+    "history": (_INT, 2),
+    "request_ids": (_INT, 1),
+    "user_ids": (_INT, 1),
+    "times": (_INT, 1),
 }
-"""dtype and number of axes of each per-request array."""
+"""dtype (instances: they compare faster than types) and number of axes of each
+per-request array."""
 
 _ROW_LABELS = {name: f"{name!r} of SlateObservation" for name in _ROW_FIELDS}
 
@@ -103,7 +105,7 @@ class SlateObservation:
         check_shape(counts, (n,), _ROW_LABELS["n_candidates"])
         check_shape(history, (n, None), _ROW_LABELS["history"])
         for name in _ROW_FIELDS[4:]:  # request_ids, user_ids, times
-            values[name] = as_array(values[name], _ROW_LABELS[name], np.int64, 1)
+            values[name] = as_array(values[name], _ROW_LABELS[name], _INT, 1)
             check_shape(values[name], (n,), _ROW_LABELS[name])
         slate_size = check_integer(self.slate_size, "slate_size", owner, low=1)
         object.__setattr__(self, "slate_size", slate_size)

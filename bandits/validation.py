@@ -10,6 +10,7 @@ mistake (one line, exit status 2) from a bug in the toolkit (a traceback).
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 import os
 import re
@@ -177,7 +178,7 @@ def check_instance(value: object, kind: type, label: str) -> Any:
     return value
 
 
-def as_array(value: ArrayLike, label: str, dtype: type, ndim: int) -> NDArray[Any]:
+def as_array(value: ArrayLike, label: str, dtype: type | np.dtype[Any], ndim: int) -> NDArray[Any]:
     """Convert to a contiguous array of ``dtype`` with ``ndim`` axes, or raise naming ``label``.
 
     Integer targets refuse fractional values and values outside the int64 range instead of
@@ -238,10 +239,11 @@ def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) ->
 
 def check_finite(array: NDArray[Any], label: str, mask: NDArray[np.bool_] | None = None) -> None:
     """Raise if any (masked-in) entry is NaN or infinite."""
-    finite = np.isfinite(array)
-    if finite.all():  # the common case, kept cheap
-        return
-    bad = ~finite
+    if array.dtype == np.float64 and array.size:
+        flat = array.ravel()
+        if math.isfinite(flat @ flat):  # NaN and inf propagate into the sum of squares
+            return  # (the common case, one BLAS call; an overflow falls through to the check)
+    bad = ~np.isfinite(array)
     if mask is not None:
         bad &= mask
     if bad.any():

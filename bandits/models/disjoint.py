@@ -203,6 +203,24 @@ class DisjointRidge:
         used, where = self.items_of(obs)
         return np.sqrt(np.maximum(item_quadratic(z, where, self._inverse[used]), 0.0))
 
+    def candidate_bounds(self, obs: SlateObservation, scale: float) -> NDArray[np.float64]:
+        """``mean + scale * width`` of every candidate (LinUCB's scores), shape (n_requests,
+        max_candidates): the same numbers as from :meth:`candidate_means` and
+        :meth:`candidate_widths`, one request scored in one pass over its slots."""
+        if not (ONE_REQUEST_PATHS and obs.n_requests == 1 and self._p is not None):
+            return self.candidate_means(obs) + scale * self.candidate_widths(obs)
+        z = self._features(obs)[0]
+        slots = self._request_slots(obs)
+        known = len(self._codes) + 1
+        rows: slice | NDArray[np.int64] = slots
+        if known <= ALL_SLOTS_FACTOR * slots.size:  # as _of_request: every slot, then pick
+            rows = slice(0, known)
+        theta, inverse = self._theta[rows], self._inverse[rows]
+        pairs = (z[:, None] * z[None, :]).ravel()
+        quadratic = inverse.reshape(theta.shape[0], -1) @ pairs
+        bounds = theta @ z + scale * np.sqrt(np.maximum(quadratic, 0.0))
+        return (bounds[slots] if isinstance(rows, slice) else bounds)[None]
+
     def sample_candidate_scores(
         self, obs: SlateObservation, scale: float, rng: np.random.Generator
     ) -> NDArray[np.float64]:

@@ -75,6 +75,10 @@ CASES = {
         1,
     ),
     "linucb, slates of two": (lambda: LinUCB(model="disjoint", rng=np.random.default_rng(3)), 2),
+    "linucb, candidates' rows gathered": (
+        lambda: LinUCB(model="disjoint", rng=np.random.default_rng(5)),
+        1,
+    ),
     "lints": (
         lambda: LinTS(model="disjoint", probability_draws=20, rng=np.random.default_rng(4)),
         1,
@@ -89,6 +93,8 @@ def test_the_short_paths_choose_as_the_batch_paths(monkeypatch, case, n_context,
     make, slate_size = CASES[case]
     stream = requests(7, n_context, slate_size)
     monkeypatch.setattr(disjoint_module, "REFRESH_EVERY", 25)  # refreshes happen on both paths
+    if "gathered" in case:  # not every slot in use: only the candidates' rows
+        monkeypatch.setattr(disjoint_module, "ALL_SLOTS_FACTOR", 0)
     short = play(make(), stream, off_policy)
     monkeypatch.setattr(disjoint_module, "ONE_REQUEST_PATHS", False)
     monkeypatch.setattr(GreedyPolicy, "act", BasePolicy.act)
@@ -116,3 +122,19 @@ def test_a_short_path_decision_counts_as_checked_and_update_leaves_it_alone():
     policy.update(obs, decision, SlateFeedback(np.ones((1, 1))))
     np.testing.assert_array_equal(decision.slates, before)
     assert policy.model_.n_samples_ == 1
+
+
+@pytest.mark.parametrize("factor", [0, 2])  # candidates' rows gathered, or every slot's
+def test_disjoint_bounds_are_the_means_plus_scaled_widths_exactly(monkeypatch, factor):
+    monkeypatch.setattr(disjoint_module, "ALL_SLOTS_FACTOR", factor)
+    stream = requests(9, 9, 1)
+    policy = LinUCB(model="disjoint", rng=np.random.default_rng(0))
+    for obs in stream[:60]:
+        policy.update(obs, policy.act(obs), SlateFeedback(np.ones((1, 1))))
+    model = policy.model_
+    for obs in stream[-20:]:
+        expected = model.candidate_means(obs) + 1.7 * model.candidate_widths(obs)
+        np.testing.assert_array_equal(model.candidate_bounds(obs, 1.7), expected)
+    batch = SlateObservation.concat(stream[-20:])
+    expected = model.candidate_means(batch) + 1.7 * model.candidate_widths(batch)
+    np.testing.assert_array_equal(model.candidate_bounds(batch, 1.7), expected)
