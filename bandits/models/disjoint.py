@@ -84,6 +84,8 @@ class DisjointRidge:
         self._items_of: _ItemsOf | None = None  # items_of's last answer, for its observation
         # _request_slots's last answer: (items known then, candidate ids' bytes, slots)
         self._request_slots_of: tuple[int, bytes, NDArray[np.int64]] | None = None
+        # _request_rows's distinct slots of those slots: (slots, distinct, candidates' index)
+        self._request_used_of: tuple[NDArray[np.int64], ...] | None = None
 
     @property
     def n_items_(self) -> int:
@@ -91,11 +93,12 @@ class DisjointRidge:
 
     def __getstate__(self) -> dict[str, object]:
         """The model without its cache of the last observation (a weak reference)."""
-        return {**self.__dict__, "_items_of": None, "_request_slots_of": None}
+        caches = ("_items_of", "_request_slots_of", "_request_used_of")
+        return {**self.__dict__, **dict.fromkeys(caches)}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         """Restore a pickled model (one pickled before the request cache existed too)."""
-        self.__dict__.update({"_request_slots_of": None, **state})
+        self.__dict__.update({"_request_slots_of": None, "_request_used_of": None, **state})
 
     def learn(
         self,
@@ -210,16 +213,11 @@ class DisjointRidge:
         if not (ONE_REQUEST_PATHS and obs.n_requests == 1 and self._p is not None):
             return self.candidate_means(obs) + scale * self.candidate_widths(obs)
         z = self._features(obs)[0]
-        slots = self._request_slots(obs)
-        known = len(self._codes) + 1
-        rows: slice | NDArray[np.int64] = slots
-        if known <= ALL_SLOTS_FACTOR * slots.size:  # as _of_request: every slot, then pick
-            rows = slice(0, known)
+        rows, index = self._request_rows(obs)
         theta, inverse = self._theta[rows], self._inverse[rows]
         pairs = (z[:, None] * z[None, :]).ravel()
         quadratic = inverse.reshape(theta.shape[0], -1) @ pairs
-        bounds = theta @ z + scale * np.sqrt(np.maximum(quadratic, 0.0))
-        return (bounds[slots] if isinstance(rows, slice) else bounds)[None]
+        return (theta @ z + scale * np.sqrt(np.maximum(quadratic, 0.0)))[index][None]
 
     def sample_candidate_scores(
         self, obs: SlateObservation, scale: float, rng: np.random.Generator
@@ -252,13 +250,27 @@ class DisjointRidge:
     ) -> NDArray[np.float64]:
         """``table[slot] . vector`` for the slot of each candidate of a one-request ``obs``,
         shape (max_candidates,): ``table`` (capacity, m) holds a row per slot (``theta``, or
-        ``A^-1`` flattened), ``vector`` is (m,). When the slots in use are few against the
-        candidates, every slot's row is multiplied (no gather of candidates' rows)."""
+        ``A^-1`` flattened), ``vector`` is (m,)."""
+        rows, index = self._request_rows(obs)
+        return (table[rows] @ vector)[index]
+
+    def _request_rows(
+        self, obs: SlateObservation
+    ) -> tuple[slice | NDArray[np.int64], NDArray[np.int64]]:
+        """The rows of the per-slot tables to multiply for a one-request ``obs`` and, per
+        candidate, its result's place among them, (max_candidates,): every slot in use when
+        they are few against the candidates (one product over contiguous rows), else each
+        slot among the candidates once. Either way a slot is computed once, so candidates
+        sharing one (unseen items, at the prior) get bit-identical scores and stay tied."""
         slots = self._request_slots(obs)
         known = len(self._codes) + 1
         if known <= ALL_SLOTS_FACTOR * slots.size:
-            return (table[:known] @ vector)[slots]
-        return table[slots] @ vector
+            return slice(0, known), slots
+        cached = self._request_used_of
+        if cached is None or cached[0] is not slots:
+            used, where = np.unique(slots, return_inverse=True)
+            cached = self._request_used_of = (slots, used, where.reshape(slots.shape))
+        return cached[1], cached[2]
 
     def _request_slots(self, obs: SlateObservation) -> NDArray[np.int64]:
         """Slots of the candidates of a one-request ``obs``, (max_candidates,), remembered
