@@ -84,6 +84,26 @@ class SlateDecision:
             check_probability(marginals, label, allow_zero=True)
             object.__setattr__(self, "candidate_position_probability", marginals)
 
+    @classmethod
+    def trusted(
+        cls,
+        obs: SlateObservation,
+        slates: NDArray[np.int64],
+        slate_probability: NDArray[np.float64],
+        position_probability: NDArray[np.float64],
+    ) -> SlateDecision:
+        """A decision a policy built for ``obs`` from arrays of the right types, shapes and
+        ranges (a policy's own output): the checks are skipped and it counts as checked
+        against ``obs`` (see :meth:`check_against`)."""
+        return unchecked(
+            cls,
+            slates=slates,
+            slate_probability=slate_probability,
+            position_probability=position_probability,
+            candidate_position_probability=None,
+            _checked_for=obs,
+        )
+
     @property
     def n_requests(self) -> int:
         return int(self.slates.shape[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable
 from functools import cached_property
 from typing import Any
 
@@ -54,6 +55,8 @@ class ItemTable:
     features: NDArray[np.float64]
     valid_from: NDArray[np.int64]
     valid_until: NDArray[np.int64]
+    _remembered: tuple[Hashable, Any] | None = None
+    """The last (key, value) given to :meth:`remember` (not pickled)."""
 
     def __init__(
         self,
@@ -125,6 +128,23 @@ class ItemTable:
 
     def __repr__(self) -> str:
         return f"ItemTable(n_items={self.n_items}, n_item_features={self.n_item_features})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The table without what it remembers."""
+        return {name: value for name, value in self.__dict__.items() if name != "_remembered"}
+
+    def remember(self, key: Hashable, value: Any) -> None:
+        """Keep ``value``, something derived from this (read-only) table and ``key`` alone
+        (e.g. checked candidates' rows), until the next call; :meth:`remembered` gives it
+        back for an equal key. One entry: a cache for repeated identical lookups."""
+        self._remembered = (key, value)
+
+    def remembered(self, key: Hashable) -> Any | None:
+        """The value last passed to :meth:`remember` if its key equals ``key``, else None."""
+        entry = self._remembered
+        if entry is not None and entry[0] == key:
+            return entry[1]
+        return None
 
     @classmethod
     def empty(cls, n_item_features: int) -> ItemTable:

@@ -37,6 +37,21 @@ _ROW_FIELDS = (
 )
 """The per-request arrays (first axis n_requests)."""
 
+_FLOAT, _INT = np.dtype(np.float64), np.dtype(np.int64)
+_ROW_TYPES: dict[str, tuple[np.dtype[Any], int]] = {
+    "context": (_FLOAT, 2),
+    "candidate_ids": (_INT, 2),
+    "n_candidates": (_INT, 1),
+    "history": (_INT, 2),
+    "request_ids": (_INT, 1),
+    "user_ids": (_INT, 1),
+    "times": (_INT, 1),
+}
+"""dtype (instances: they compare faster than types) and number of axes of each
+per-request array."""
+
+_ROW_LABELS = {name: f"{name!r} of SlateObservation" for name in _ROW_FIELDS}
+
 
 @dataclass(frozen=True, eq=False)
 class SlateObservation:
@@ -79,32 +94,26 @@ class SlateObservation:
 
     def __post_init__(self) -> None:
         owner = "SlateObservation"
-
-        def field(name: str, dtype: type, ndim: int) -> NDArray[Any]:
-            array = as_array(getattr(self, name), f"{name!r} of {owner}", dtype, ndim)
-            object.__setattr__(self, name, array)
-            return array
-
-        context = field("context", np.float64, 2)
-        ids = field("candidate_ids", np.int64, 2)
-        counts = field("n_candidates", np.int64, 1)
-        history = field("history", np.int64, 2)
+        values = self.__dict__  # frozen: converted arrays are written through the __dict__
+        for name in _ROW_FIELDS[:4]:  # context, candidate_ids, n_candidates, history
+            values[name] = as_array(values[name], _ROW_LABELS[name], *_ROW_TYPES[name])
+        context, ids = values["context"], values["candidate_ids"]
+        counts, history = values["n_candidates"], values["history"]
         check_instance(self.items, ItemTable, f"'items' of {owner}")
-        n, width = ids.shape
-        check_shape(context, (n, None), f"'context' of {owner}")
-        check_shape(counts, (n,), f"'n_candidates' of {owner}")
-        check_shape(history, (n, None), f"'history' of {owner}")
-        for name in ("request_ids", "user_ids", "times"):
-            check_shape(field(name, np.int64, 1), (n,), f"{name!r} of {owner}")
+        n = ids.shape[0]
+        check_shape(context, (n, None), _ROW_LABELS["context"])
+        check_shape(counts, (n,), _ROW_LABELS["n_candidates"])
+        check_shape(history, (n, None), _ROW_LABELS["history"])
+        for name in _ROW_FIELDS[4:]:  # request_ids, user_ids, times
+            values[name] = as_array(values[name], _ROW_LABELS[name], _INT, 1)
+            check_shape(values[name], (n,), _ROW_LABELS[name])
         slate_size = check_integer(self.slate_size, "slate_size", owner, low=1)
         object.__setattr__(self, "slate_size", slate_size)
-        _check_counts(counts, slate_size, width, owner)
-        mask = self.candidate_mask
-        _check_candidate_ids(ids, mask, owner)
+        mask, rows = _checked_candidates(ids, counts, slate_size, self.items, owner)
+        self.__dict__["candidate_mask"] = mask
+        self.__dict__["candidate_rows"] = rows
         _check_history(history, owner)
         check_finite(context, f"'context' of {owner}")
-        rows = self.items.positions(ids, mask, f"'candidate_ids' of {owner}")
-        self.__dict__["candidate_rows"] = rows
         if self.items.has_windows:
             _check_windows(self, rows, mask, owner)
 
@@ -145,8 +154,11 @@ class SlateObservation:
     def context_with_intercept(self) -> NDArray[np.float64]:
         """ndarray of float64, shape (n_requests, n_context_features + 1), read-only: the
         context and a column of ones (per-item linear models' features); computed once."""
-        rows = np.concatenate([self.context, np.ones((self.n_requests, 1))], axis=1)
-        rows.setflags(write=False)
+        n, d = self.context.shape
+        rows = np.empty((n, d + 1))
+        rows[:, :d] = self.context
+        rows[:, d] = 1.0
+        rows.flags.writeable = False
         return rows
 
     @cached_property
@@ -171,6 +183,57 @@ class SlateObservation:
         taken = unchecked(SlateObservation, slate_size=self.slate_size, items=self.items, **values)
         taken.__dict__["candidate_rows"] = self.candidate_rows[rows]
         return taken
+
+    def with_requests(
+        self,
+        context: ArrayLike,
+        *,
+        request_ids: ArrayLike,
+        user_ids: ArrayLike,
+        times: ArrayLike,
+        history: ArrayLike | None = None,
+    ) -> SlateObservation:
+        """New requests with the same candidates as these (a fixed candidate set served one
+        request at a time): only the new arrays are checked, the candidates' checks and item
+        rows are shared, so it costs a fraction of the constructor.
+
+        Parameters
+        ----------
+        context : array-like of float, shape (n_requests, n_context_features)
+            The same number of requests as this observation.
+        request_ids, user_ids, times : array-like of int, shape (n_requests,)
+        history : array-like of int, shape (n_requests, history_length), optional
+            Default: this observation's.
+
+        Returns
+        -------
+        SlateObservation
+        """
+        owner = "SlateObservation.with_requests"
+        values: dict[str, Any] = {
+            "candidate_ids": self.candidate_ids,
+            "n_candidates": self.n_candidates,
+            "history": self.history,
+        }
+        given = {"context": context, "request_ids": request_ids, "user_ids": user_ids}
+        given["times"] = times
+        if history is not None:
+            given["history"] = history
+        n = self.n_requests
+        for name, value in given.items():
+            dtype, ndim = _ROW_TYPES[name]
+            label = f"{name!r} of {owner}"
+            values[name] = as_array(value, label, dtype, ndim)
+            check_shape(values[name], (n, None) if ndim == 2 else (n,), label)
+        check_finite(values["context"], f"'context' of {owner}")
+        if history is not None:
+            _check_history(values["history"], owner)
+        new = unchecked(SlateObservation, slate_size=self.slate_size, items=self.items, **values)
+        new.__dict__["candidate_mask"] = self.candidate_mask
+        new.__dict__["candidate_rows"] = self.candidate_rows
+        if self.items.has_windows:
+            _check_windows(new, self.candidate_rows, self.candidate_mask, owner)
+        return new
 
     def with_slate_size(self, slate_size: int) -> SlateObservation:
         """The same requests asking for ``slate_size`` items (at most the current size), e.g.
@@ -298,6 +361,38 @@ def row_bytes(
     return 16 * values
 
 
+REMEMBERED_CANDIDATES = 4096
+"""Candidate arrays of at most this many entries (small batches, single requests) have their
+checks remembered by their item table (see :func:`_checked_candidates`)."""
+
+
+def _checked_candidates(
+    ids: NDArray[np.int64], counts: NDArray[np.int64], slate_size: int, items: ItemTable, owner: str
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Check the candidates (counts between ``slate_size`` and the width; distinct ids >= 0,
+    then ``PAD_ID``; every id in ``items``) and return their mask and their rows in ``items``.
+
+    A small batch's answer (read-only) is remembered by the item table for the last candidate
+    arrays it checked, so a request with the same candidates as the last one (one request at
+    a time over a fixed candidate set) costs a comparison of their bytes, not the checks.
+    """
+    key = None
+    if ids.size <= REMEMBERED_CANDIDATES:
+        key = (ids.shape, slate_size, ids.tobytes(), counts.tobytes())
+        remembered = items.remembered(key)
+        if remembered is not None:
+            return remembered
+    _check_counts(counts, slate_size, ids.shape[1], owner)
+    mask = np.arange(ids.shape[1]) < counts[:, None]
+    _check_candidate_ids(ids, mask, owner)
+    rows = items.positions(ids, mask, f"'candidate_ids' of {owner}")
+    if key is not None:
+        mask.flags.writeable = False
+        rows.flags.writeable = False
+        items.remember(key, (mask, rows))
+    return mask, rows
+
+
 def _check_counts(counts: NDArray[np.int64], slate_size: int, width: int, owner: str) -> None:
     short = (counts < slate_size) | (counts > width)
     if short.any():
@@ -333,6 +428,8 @@ def _check_candidate_ids(ids: NDArray[np.int64], mask: NDArray[np.bool_], owner:
 def _check_history(history: NDArray[np.int64], owner: str) -> None:
     """Item ids >= 0, then only PAD_ID padding."""
     real = history != PAD_ID
+    if not real.any():  # only padding (no history)
+        return
     after_padding = np.cumsum(~real, axis=1) > 0
     bad = (history < PAD_ID) | (real & after_padding)
     if bad.any():

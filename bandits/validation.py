@@ -40,8 +40,7 @@ def unchecked(cls: type[T], **values: Any) -> T:
     """An instance of a frozen dataclass built from values that need no checks (slices or
     concatenations of checked instances): ``__post_init__`` is skipped."""
     instance = cls.__new__(cls)
-    for name, value in values.items():
-        object.__setattr__(instance, name, value)
+    instance.__dict__.update(values)  # what object.__setattr__ does per field, at once
     return instance
 
 
@@ -178,7 +177,7 @@ def check_instance(value: object, kind: type, label: str) -> Any:
     return value
 
 
-def as_array(value: ArrayLike, label: str, dtype: type, ndim: int) -> NDArray[Any]:
+def as_array(value: ArrayLike, label: str, dtype: type | np.dtype[Any], ndim: int) -> NDArray[Any]:
     """Convert to a contiguous array of ``dtype`` with ``ndim`` axes, or raise naming ``label``.
 
     Integer targets refuse fractional values and values outside the int64 range instead of
@@ -223,19 +222,26 @@ def _check_integral(array: NDArray[Any], label: str) -> None:
 
 def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) -> None:
     """Check ``array.shape`` against ``shape`` (``None`` matches any length)."""
+    got = array.shape
     expected = tuple(shape)
-    if array.shape == expected:
+    if got == expected:
         return
-    if len(array.shape) != len(expected) or any(
-        want is not None and got != want for got, want in zip(array.shape, expected, strict=True)
-    ):
-        pretty = "(" + ", ".join("*" if s is None else str(s) for s in expected) + ")"
-        raise InputValueError(f"{label} must have shape {pretty}; got {array.shape}.")
+    if len(got) == len(expected):
+        for axis, want in enumerate(expected):  # a plain loop: it runs per request
+            if want is not None and got[axis] != want:
+                break
+        else:
+            return
+    pretty = "(" + ", ".join("*" if s is None else str(s) for s in expected) + ")"
+    raise InputValueError(f"{label} must have shape {pretty}; got {array.shape}.")
 
 
 def check_finite(array: NDArray[Any], label: str, mask: NDArray[np.bool_] | None = None) -> None:
     """Raise if any (masked-in) entry is NaN or infinite."""
-    bad = ~np.isfinite(array)
+    finite = np.isfinite(array)
+    if finite.all():  # the common case, kept cheap
+        return
+    bad = ~finite
     if mask is not None:
         bad &= mask
     if bad.any():

@@ -11,7 +11,10 @@ one state, then each touched arm's ``A_a`` re-inverted). Ours are the registered
 (``linucb`` and ``lints`` with ``model=disjoint``; ``linucb`` hybrid and joint where they
 are fast enough; LinTS with 100 probability draws per request) fed typed observations;
 "obs share" is the part of our time spent building and checking the ``SlateObservation``
-(the price of the typed interface). Exact ties (unseen arms) are broken at random by all.
+(the price of the typed interface): by its constructor, as for any new batch, and in the rows
+marked "with_requests" by ``SlateObservation.with_requests`` on a first observation of the
+same candidates (how a fixed candidate set is served one request at a time: only the new
+context and ids are checked). Exact ties (unseen arms) are broken at random by all.
 
 Run: .venv/bin/python benchmarks/bench_linear_policies.py [--rounds 20000] [--seeds 3]
 """
@@ -125,16 +128,36 @@ def run_reference(problem: Problem, batch: int) -> tuple[float, float, float]:
     return regret, rounds / spent, 0.0
 
 
-def run_ours(spec: str, problem: Problem, batch: int, seed: int) -> tuple[float, float, float]:
-    """(regret, decisions per second, share of time building observations) of a policy."""
+def next_requests(
+    templates: dict[int, SlateObservation], x: NDArray[np.float64], items: ItemTable, start: int
+) -> SlateObservation:
+    """The observation of ``x`` by ``with_requests`` on the first one of its size (built by
+    :func:`observation` and kept in ``templates``)."""
+    n = x.shape[0]
+    if n not in templates:
+        templates[n] = observation(x, items, start)
+        return templates[n]
+    ids = np.arange(start, start + n)
+    return templates[n].with_requests(x, request_ids=ids, user_ids=ids, times=ids)
+
+
+def run_ours(
+    spec: str, problem: Problem, batch: int, seed: int, *, templated: bool = False
+) -> tuple[float, float, float]:
+    """(regret, decisions per second, share of time building observations) of a policy, its
+    observations built by the constructor or (``templated``) by ``with_requests``."""
     k, rounds = problem.thetas.shape[0], problem.contexts.shape[0]
     items = ItemTable(np.arange(k), np.eye(k))
     policy = make_policy(*parse_spec(spec), rng=np.random.default_rng(seed))
     regret, spent, building = 0.0, 0.0, 0.0
+    templates: dict[int, SlateObservation] = {}
     for start in range(0, rounds, batch):
         rows = slice(start, start + batch)
         begin = time.perf_counter()
-        obs = observation(problem.contexts[rows], items, start)
+        if templated:
+            obs = next_requests(templates, problem.contexts[rows], items, start)
+        else:
+            obs = observation(problem.contexts[rows], items, start)
         built = time.perf_counter()
         decision: SlateDecision = policy.act(obs)
         arms = decision.slates[:, 0]
@@ -154,6 +177,9 @@ POLICIES: list[tuple[str, Callable[[int, int], bool]]] = [
 ]
 """Our specs and when to run them (the joint and hybrid models have d*K + K + 1 shared
 features: at K = 100 a 2,121-wide matrix is updated per request, so they run at K = 10)."""
+
+TEMPLATED = {POLICIES[0][0]}
+"""Specs also run with observations made by ``SlateObservation.with_requests``."""
 
 
 def main() -> None:
@@ -175,6 +201,11 @@ def main() -> None:
                 for spec, wanted in POLICIES:
                     if wanted(k, batch):
                         runs[spec] = [run_ours(spec, p, batch, s) for s, p in enumerate(problems)]
+                    if spec in TEMPLATED:
+                        runs[f"{spec} (with_requests)"] = [
+                            run_ours(spec, p, batch, s, templated=True)
+                            for s, p in enumerate(problems)
+                        ]
                 for name, results in runs.items():
                     regret, speed, share = np.mean(results, axis=0)
                     shown = f"{share:.0%}" if share else "-"

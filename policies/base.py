@@ -47,6 +47,9 @@ from bandits.validation import (
 MAX_PROBABILITY_DRAWS = 1_000_000
 """Most Monte Carlo draws a policy may spend on one request's probabilities."""
 
+EVERY = slice(None)
+"""Index of every row (or position) of a batch."""
+
 MAX_EXPLORATION = 1e6
 """Largest exploration scale (LinUCB's alpha, LinTS's v): beyond it scores lose all precision."""
 
@@ -192,7 +195,7 @@ class BasePolicy(ABC):
             learned in groups of the same examined positions.
         """
         for part, rows, pattern in self._examined_groups(obs, decision, feedback, "update"):
-            if part is obs and pattern.all():  # the whole batch (no copies)
+            if isinstance(rows, slice):  # the whole batch (no copies)
                 self._learn(part, decision.slates, feedback.rewards)
             else:
                 slates, rewards = (
@@ -203,19 +206,23 @@ class BasePolicy(ABC):
 
     def _examined_groups(
         self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback, method: str
-    ) -> Iterator[tuple[SlateObservation, NDArray[np.int64], NDArray[np.bool_]]]:
+    ) -> Iterator[tuple[SlateObservation, NDArray[np.int64] | slice, NDArray[np.bool_] | slice]]:
         """Check a batch of feedback, then yield its groups of requests with the same examined
-        positions: (their observation, their rows, the examined positions); one group of
-        every row and position when the feedback does not say what was examined."""
+        positions: (their observation, their rows, the examined positions); one group
+        ``(obs, slice(None), slice(None))`` of every row and position when the feedback does
+        not say what was examined or all was."""
         obs = _observation(obs, self, method)
-        owner = f"{type(self).__name__}.{method}"
-        check_instance(decision, SlateDecision, f"'decision' of {owner}")
-        check_instance(feedback, SlateFeedback, f"'feedback' of {owner}")
+        if not (isinstance(decision, SlateDecision) and isinstance(feedback, SlateFeedback)):
+            owner = f"{type(self).__name__}.{method}"
+            check_instance(decision, SlateDecision, f"'decision' of {owner}")
+            check_instance(feedback, SlateFeedback, f"'feedback' of {owner}")
         decision.check_against(obs)
-        check_shape(feedback.rewards, decision.slates.shape, f"'rewards' passed to {owner}")
+        if feedback.rewards.shape != decision.slates.shape:
+            label = f"'rewards' passed to {type(self).__name__}.{method}"
+            check_shape(feedback.rewards, decision.slates.shape, label)
         examined = feedback.examined()
         if examined is None or examined.all():
-            yield obs, np.arange(obs.n_requests), np.ones(obs.slate_size, dtype=np.bool_)
+            yield obs, EVERY, EVERY
             return
         patterns, group = np.unique(examined, axis=0, return_inverse=True)
         for index, pattern in enumerate(patterns):
@@ -307,6 +314,42 @@ class GreedyPolicy(BasePolicy):
         ndarray of float64, shape (n_requests, max_candidates)
             Entries past a row's ``n_candidates`` are ignored.
         """
+
+    def act(self, obs: SlateObservation, *, with_marginals: bool = False) -> SlateDecision:
+        """Choose one slate per request (see :meth:`BasePolicy.act`); one request with a slate
+        of one item takes a short path with the same draws and probabilities."""
+        obs = _observation(obs, self, "act")
+        if obs.n_requests == 1 and obs.slate_size == 1 and not with_marginals:
+            decision = self._act_on_one(obs)
+            if decision is not None:
+                return decision
+        return super().act(obs, with_marginals=with_marginals)
+
+    def _act_on_one(self, obs: SlateObservation) -> SlateDecision | None:
+        """The decision for one request and one position, as the general path makes it: the
+        best candidate; among tied best ones (in index order), the one whose uniform from
+        ``rng`` (one per candidate, drawn as :func:`~bandits.slates.top_k_with_ties` draws
+        them) is smallest, with probability 1 / number tied. None if no score is comparable
+        (NaN): the general path decides then."""
+        scores = self.scores(obs)[0]
+        n = int(obs.n_candidates[0])
+        if n < scores.size:
+            scores = scores[:n]
+        tied = (scores == scores.max()).nonzero()[0]
+        if tied.size == 0:
+            return None
+        if self.rng is None:
+            choice, probability = int(tied[0]), 1.0
+        else:
+            uniforms = self.rng.random(obs.max_candidates)  # the general path's (1, width)
+            choice = int(tied[uniforms[: tied.size].argmin()]) if tied.size > 1 else int(tied[0])
+            probability = 1.0 / tied.size
+        return SlateDecision.trusted(
+            obs,
+            np.array([[choice]], dtype=np.int64),
+            np.array([probability]),
+            np.array([[probability]]),
+        )
 
     def greedy_slates(self, obs: SlateObservation) -> NDArray[np.int64]:
         """The top-k slates by score with ties to the lower index, shape (n_requests,

@@ -59,6 +59,15 @@ class LinearPolicy(WeightedModelLearner, GreedyPolicy):
         """The model's mean reward of every candidate, shape (n_requests, max_candidates)."""
         return self.model_.candidate_means(obs)
 
+    def upper_bound(self, obs: SlateObservation, alpha: float) -> NDArray[np.float64]:
+        """``predicted_reward + alpha * confidence_width`` of every candidate, shape
+        (n_requests, max_candidates); in one pass where the model offers it
+        (``candidate_bounds``, the disjoint model's)."""
+        bounds = getattr(self.model_, "candidate_bounds", None)
+        if bounds is not None:
+            return bounds(obs, alpha)
+        return self.predicted_reward(obs) + alpha * self.confidence_width(obs)
+
     def confidence_width(self, obs: SlateObservation) -> NDArray[np.float64]:
         """``sqrt(x' A^-1 x)`` of every candidate, shape (n_requests, max_candidates)."""
         return self.model_.candidate_widths(obs)

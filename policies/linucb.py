@@ -48,7 +48,6 @@ class LinUCB(LinearPolicy):
 
     def scores(self, obs: SlateObservation) -> NDArray[np.float64]:
         """Upper confidence bound of every candidate, shape (n_requests, max_candidates)."""
-        mean = self.predicted_reward(obs)
         if self.alpha == 0.0:
-            return mean
-        return mean + self.alpha * self.confidence_width(obs)
+            return self.predicted_reward(obs)
+        return self.upper_bound(obs, self.alpha)

@@ -7,6 +7,7 @@ import weakref
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg.blas import dger
 
 from bandits.models.id_codes import IdCodes
 from bandits.models.ridge import check_ridge
@@ -20,6 +21,18 @@ matrix (keeps it symmetric positive definite over millions of updates)."""
 
 WIDTH_CHUNK_BYTES = 64 * 2**20
 """Working memory of one chunk of requests when widths gather per-candidate inverses."""
+
+ONE_REQUEST_PATHS = True
+"""Whether an observation of one request takes the short paths below (False sends it through
+the batch paths, which tests compare them to)."""
+
+FEW_POSITIONS = 4
+"""One request showing at most this many items learns item by item (:meth:`DisjointRidge.
+learn`'s single-request path); more go through the vectorised batch path."""
+
+ALL_SLOTS_FACTOR = 2
+"""One request is scored against every slot in use when they are at most this many times its
+candidates (one product over contiguous rows), else against its candidates' rows only."""
 
 
 def context_rows(obs: SlateObservation) -> NDArray[np.float64]:
@@ -69,6 +82,10 @@ class DisjointRidge:
         self._since_refresh = np.zeros(0, dtype=np.int64)
         self.n_samples_ = 0
         self._items_of: _ItemsOf | None = None  # items_of's last answer, for its observation
+        # _request_slots's last answer: (items known then, candidate ids' bytes, slots)
+        self._request_slots_of: tuple[int, bytes, NDArray[np.int64]] | None = None
+        # _request_rows's distinct slots of those slots: (slots, distinct, candidates' index)
+        self._request_used_of: tuple[NDArray[np.int64], ...] | None = None
 
     @property
     def n_items_(self) -> int:
@@ -76,7 +93,12 @@ class DisjointRidge:
 
     def __getstate__(self) -> dict[str, object]:
         """The model without its cache of the last observation (a weak reference)."""
-        return {**self.__dict__, "_items_of": None}
+        caches = ("_items_of", "_request_slots_of", "_request_used_of")
+        return {**self.__dict__, **dict.fromkeys(caches)}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore a pickled model (one pickled before the request cache existed too)."""
+        self.__dict__.update({"_request_slots_of": None, "_request_used_of": None, **state})
 
     def learn(
         self,
@@ -89,6 +111,10 @@ class DisjointRidge:
         """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards,
         each position's squared error weighed by ``weights`` (same shape; default 1)."""
         z = self._features(obs)
+        one = ONE_REQUEST_PATHS and obs.n_requests == 1
+        if one and slates.shape[1] <= FEW_POSITIONS and self._p is not None:
+            self._learn_request(obs, z[0], slates[0], rewards, weights)
+            return
         k = slates.shape[1]
         ids = take_columns(obs.candidate_ids, slates).ravel()
         x = np.repeat(z, k, axis=0)  # one row per shown position, (m, p)
@@ -121,11 +147,47 @@ class DisjointRidge:
         ]
         self.n_samples_ += y.size
 
+    def _learn_request(
+        self,
+        obs: SlateObservation,
+        z: NDArray[np.float64],
+        slate: NDArray[np.int64],
+        rewards: NDArray[np.float64],
+        weights: NDArray[np.float64] | None,
+    ) -> None:
+        """:meth:`learn` for one request (``z`` (p,), ``slate`` (k,) distinct indices), item
+        by item in place, with the batch path's arithmetic: O(p^2) per shown item and no
+        per-batch grouping."""
+        y = np.asarray(rewards, dtype=np.float64).ravel()
+        slots = self._request_slots(obs)[slate].tolist()
+        if 0 in slots:  # an item shown for the first time: give it a slot
+            slots = (self._codes.add(obs.candidate_ids[0, slate]) + 1).tolist()
+            self._grow(len(self._codes) + 1)
+        p = z.size
+        for j, slot in enumerate(slots):
+            x, r = z, y[j]
+            if weights is not None:
+                root = np.sqrt(np.asarray(weights, dtype=np.float64).ravel()[j])
+                x, r = z * root, r * root
+            add_outer(self._gram[slot], 1.0, x)
+            self._moment[slot] += r * x
+            since = int(self._since_refresh[slot]) + 1
+            if 8 > p or since >= REFRESH_EVERY:  # as the batch path: re-invert
+                self._inverse[slot] = np.linalg.inv(self._gram[slot])
+                since = 0
+            else:
+                self._rank_one(slot, x)
+            self._since_refresh[slot] = since
+            np.matmul(self._inverse[slot], self._moment[slot], out=self._theta[slot])
+        self.n_samples_ += y.size
+
     def candidate_means(self, obs: SlateObservation) -> NDArray[np.float64]:
         """``theta_a . z`` of every candidate, shape (n_requests, max_candidates)."""
         z = self._features(obs)
         if self._p is None:
             return np.zeros(obs.candidate_ids.shape)
+        if ONE_REQUEST_PATHS and obs.n_requests == 1:
+            return self._of_request(obs, self._theta, z[0])[None]
         used, where = self.items_of(obs)
         if used.size <= where.shape[1]:  # few items: every request times each of them
             return take_columns(z @ self._theta[used].T, where)
@@ -137,8 +199,25 @@ class DisjointRidge:
         if self._p is None:
             norms = np.linalg.norm(z, axis=1) / np.sqrt(self.ridge)
             return np.repeat(norms[:, None], obs.max_candidates, axis=1)
+        if ONE_REQUEST_PATHS and obs.n_requests == 1:
+            pairs = (z[0, :, None] * z[0, None, :]).ravel()  # z z' flattened, (p^2,)
+            flat = self._inverse.reshape(self._inverse.shape[0], -1)
+            return np.sqrt(np.maximum(self._of_request(obs, flat, pairs), 0.0))[None]
         used, where = self.items_of(obs)
         return np.sqrt(np.maximum(item_quadratic(z, where, self._inverse[used]), 0.0))
+
+    def candidate_bounds(self, obs: SlateObservation, scale: float) -> NDArray[np.float64]:
+        """``mean + scale * width`` of every candidate (LinUCB's scores), shape (n_requests,
+        max_candidates): the same numbers as from :meth:`candidate_means` and
+        :meth:`candidate_widths`, one request scored in one pass over its slots."""
+        if not (ONE_REQUEST_PATHS and obs.n_requests == 1 and self._p is not None):
+            return self.candidate_means(obs) + scale * self.candidate_widths(obs)
+        z = self._features(obs)[0]
+        rows, index = self._request_rows(obs)
+        theta, inverse = self._theta[rows], self._inverse[rows]
+        pairs = (z[:, None] * z[None, :]).ravel()
+        quadratic = inverse.reshape(theta.shape[0], -1) @ pairs
+        return (theta @ z + scale * np.sqrt(np.maximum(quadratic, 0.0)))[index][None]
 
     def sample_candidate_scores(
         self, obs: SlateObservation, scale: float, rng: np.random.Generator
@@ -165,6 +244,46 @@ class DisjointRidge:
         where = where.reshape(slots.shape)
         self._items_of = (weakref.ref(obs), known, used, where)
         return used, where
+
+    def _of_request(
+        self, obs: SlateObservation, table: NDArray[np.float64], vector: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``table[slot] . vector`` for the slot of each candidate of a one-request ``obs``,
+        shape (max_candidates,): ``table`` (capacity, m) holds a row per slot (``theta``, or
+        ``A^-1`` flattened), ``vector`` is (m,)."""
+        rows, index = self._request_rows(obs)
+        return (table[rows] @ vector)[index]
+
+    def _request_rows(
+        self, obs: SlateObservation
+    ) -> tuple[slice | NDArray[np.int64], NDArray[np.int64]]:
+        """The rows of the per-slot tables to multiply for a one-request ``obs`` and, per
+        candidate, its result's place among them, (max_candidates,): every slot in use when
+        they are few against the candidates (one product over contiguous rows), else each
+        slot among the candidates once. Either way a slot is computed once, so candidates
+        sharing one (unseen items, at the prior) get bit-identical scores and stay tied."""
+        slots = self._request_slots(obs)
+        known = len(self._codes) + 1
+        if known <= ALL_SLOTS_FACTOR * slots.size:
+            return slice(0, known), slots
+        cached = self._request_used_of
+        if cached is None or cached[0] is not slots:
+            used, where = np.unique(slots, return_inverse=True)
+            cached = self._request_used_of = (slots, used, where.reshape(slots.shape))
+        return cached[1], cached[2]
+
+    def _request_slots(self, obs: SlateObservation) -> NDArray[np.int64]:
+        """Slots of the candidates of a one-request ``obs``, (max_candidates,), remembered
+        for the last candidate set (requests often share one) until an item is added."""
+        ids = obs.candidate_ids[0]
+        key = ids.tobytes()
+        known = len(self._codes)
+        cached = self._request_slots_of
+        if cached is not None and cached[0] == known and cached[1] == key:
+            return cached[2]
+        slots = self._slot(ids)
+        self._request_slots_of = (known, key, slots)
+        return slots
 
     def _slot(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
         """Slots of item ``ids``: 1 + their code, 0 (the prior) for items never shown."""
@@ -210,6 +329,13 @@ class DisjointRidge:
                 inverse - av[:, :, None] * av[:, None, :] / denominator[:, None, None]
             )
 
+    def _rank_one(self, slot: int, x: NDArray[np.float64]) -> None:
+        """One Sherman-Morrison update of the inverse of item ``slot`` by row ``x`` (p,), in
+        place (:meth:`_sherman_morrison` for a single row)."""
+        inverse = self._inverse[slot]  # a view
+        av = inverse @ x
+        add_outer(inverse, -1.0 / (1.0 + x @ av), av)
+
     def _features(self, obs: SlateObservation) -> NDArray[np.float64]:
         z = context_rows(obs)
         if self._p is not None and z.shape[1] != self._p:
@@ -238,6 +364,14 @@ class DisjointRidge:
             since[:capacity] = self._since_refresh
         self._gram, self._inverse, self._moment, self._theta = gram, inverse, moment, theta
         self._since_refresh = since
+
+
+def add_outer(matrix: NDArray[np.float64], scale: float, v: NDArray[np.float64]) -> None:
+    """``matrix += scale * v v'`` in place by one BLAS rank-1 update (``dger``, on the
+    transpose: ``matrix`` (p, p) is symmetric and C-contiguous, so its transpose is the
+    Fortran-ordered array BLAS updates without a copy); ``v`` is (p,)."""
+    assert matrix.flags.c_contiguous and matrix.flags.writeable  # else dger would copy
+    dger(scale, v, v, a=matrix.T, overwrite_a=True)
 
 
 def _sums_by_item(

@@ -138,16 +138,18 @@ def test_posterior_draws_have_the_model_mean_and_width():
 
 def test_the_rank_one_path_runs_and_matches_the_inverse(monkeypatch):
     """With 12 context features (p = 13) one shown item is a rank-1 update, not a
-    re-inversion; after 300 of them the inverses equal the Gram matrices' inverses."""
+    re-inversion (by the batch path's rounds or the single-request path's one row); after 300
+    of them the inverses equal the Gram matrices' inverses."""
     rng = np.random.default_rng(1)
     obs = random_observation(rng, n_requests=300, max_candidates=5, n_context=12)
     model, calls = DisjointRidge(ridge=1.0), []
-    rank_one = model._sherman_morrison
+    rounds, one_row = model._sherman_morrison, model._rank_one
     monkeypatch.setattr(
         model,
         "_sherman_morrison",
-        lambda slots, *rest: calls.append(slots.size) or rank_one(slots, *rest),
+        lambda slots, *rest: calls.append(slots.size) or rounds(slots, *rest),
     )
+    monkeypatch.setattr(model, "_rank_one", lambda slot, x: calls.append(1) or one_row(slot, x))
     for i in range(300):
         model.learn(obs.take(np.array([i])), np.array([[0, 1]]), rng.normal(size=(1, 2)))
     assert sum(calls) > 500  # nearly every shown item took the rank-1 path
