@@ -45,8 +45,8 @@ def rollout_hash(env_id: str, seed: int, steps: int = 5) -> str:
 EXPECTED = {
     ("bandits/LatentFactor-v0", 0): "9d05a779daddc4d6",
     ("bandits/LatentFactor-v0", 7): "a2264ef170a1e378",
-    ("bandits/OnlineShop-v0", 0): "004070d9741f7582",
-    ("bandits/OnlineShop-v0", 7): "d9267e5c1136f6b1",
+    ("bandits/OnlineShop-v0", 0): "a2aa00c3011d3ad7",
+    ("bandits/OnlineShop-v0", 7): "e824b617dc729ec2",
     ("bandits/StreamingService-v0", 0): "ffe7faab681042dd",
     ("bandits/StreamingService-v0", 7): "d359763661bc549f",
 }
