@@ -1,6 +1,7 @@
 """Draws of distinct integers per row in time independent of the population: uniform ordered
 draws (:func:`sample_distinct`) and the first distinct values of any i.i.d. stream
-(:func:`first_distinct`, for popularity-weighted candidates)."""
+(:func:`first_distinct`, for popularity-weighted candidates), and the inversion of prefix sums
+that draws such a stream's values (:class:`GuideTable`)."""
 
 from __future__ import annotations
 
