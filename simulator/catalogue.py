@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from bandits.items import ALWAYS_FROM, ALWAYS_UNTIL, ItemTable
 from bandits.validation import check_integer, check_real
-from simulator.sampling import first_distinct, nearly_sorted_order, sample_distinct
+from simulator.sampling import GuideTable, first_distinct, sample_distinct
 
 MAX_SCALE = 1e6
 """Largest bias scale: beyond it logits stop being meaningful numbers."""
@@ -59,13 +59,14 @@ class Catalogue:
     proportional to ``exp(p_i)`` (the Zipf popularity ``(1 + rank)**-popularity_exponent``),
     i.e. drawn without replacement proportionally to that mixture, then listed in random order
     (:meth:`draw_candidates`; a request with fewer candidates shows the first of them). A
-    popularity draw inverts the cumulative popularity of the live items by binary search in
-    one array of prefix sums over the catalogue built at reset, which stays valid as items
-    arrive and retire (the live items are the initial ones plus one contiguous run): no
-    rebuild. The searches take the batch's draws in nearly sorted order (one int64 sort of
-    their bits: :func:`simulator.sampling.nearly_sorted_order`), so each narrows from the
-    last and walks the prefix sums once in order: the cost per request stays flat as the
-    catalogue grows (``benchmarks/bench_simulator.py``).
+    stream entry takes one uniform ``u``: below ``rho`` it is a popularity draw from the
+    uniform ``u / rho``, else a uniform draw from ``(u - rho) / (1 - rho)``. A popularity draw
+    inverts the cumulative popularity of the live items in one array of prefix sums over the
+    catalogue built at reset, which stays valid as items arrive and retire (the live items
+    are the initial ones plus one contiguous run): no rebuild. The inversion starts from an
+    index table of the prefix sums built with them (:class:`simulator.sampling.GuideTable`),
+    so it takes expected O(1) steps: the cost per request stays flat as the catalogue grows
+    (``benchmarks/bench_simulator.py``).
 
     Items ``0 .. initial_items - 1`` are live always. The others arrive in order,
     ``items_per_step`` at the start of each step from step 1 (item ``initial_items + j`` at
@@ -164,6 +165,7 @@ class Catalogue:
         )
         self.lengths_: NDArray[np.float64] = np.zeros(0)
         self.cumulative_: NDArray[np.float64] = np.zeros(0)
+        self.guide_ = GuideTable(np.zeros(1))
         self.factors_: NDArray[np.float64] = np.zeros((0, self.n_latent))
         self.biases_: NDArray[np.float64] = np.zeros(0)
         self.popularity_: NDArray[np.float64] = np.zeros(0)
@@ -225,6 +227,7 @@ class Catalogue:
         if self.candidate_popularity > 0:
             weights = np.exp(self.popularity_ - self.popularity_.max())
             self.cumulative_ = np.concatenate([[0.0], np.cumsum(weights)])
+            self.guide_ = GuideTable(self.cumulative_)
 
     def _draw_hierarchy(self, rng: np.random.Generator, n_worlds: int) -> None:
         """Genre centres, micro-genre centres around them, item factors around those."""
@@ -321,6 +324,7 @@ class Catalogue:
             return self.live_items(ranks, time)
         first, stop = self._run(time)
         n_live, initial, cumulative = self.n_live(time), self.initial_items, self.cumulative_
+        guide = self.guide_
         share = self.candidate_popularity
         # Per world: the cumulative popularity where its items start, of its initial items,
         # where its live run starts, and of all its live items.
@@ -333,31 +337,29 @@ class Catalogue:
         single = total.size == 1  # one world: scalars instead of per-draw gathers
 
         def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
-            which, uniforms = rng.random((2, rows.size, m))
-            out = self.live_items((uniforms * n_live).astype(np.int64), time)
+            uniforms = rng.random((rows.size, m))
+            # Below share: a popularity draw from uniforms / share; else a uniform rank from
+            # (uniforms - share) / (1 - share) (negative for the popularity draws, replaced).
+            ranks = ((uniforms - share) * (n_live / (1.0 - share))).astype(np.int64)
+            np.minimum(ranks, n_live - 1, out=ranks)  # round-off at the top
+            out = self.live_items(ranks, time)
             # Flat positions of the popularity draws, row-major (boolean-mask indexing costs
             # several times more than take/put by index with a random mask).
-            hit = np.flatnonzero(which < share)
+            hit = np.flatnonzero(uniforms < share)
             if single:
-                target = np.take(uniforms, hit) * total[0]
+                target = np.take(uniforms, hit) * (total[0] / share)
                 early = target < initial_mass[0]
                 value = np.where(early, start[0] + target, run_start[0] + target - initial_mass[0])
                 offset: NDArray[np.int64] | int = 0
             else:
                 world = worlds[rows[hit // m]]
-                target = np.take(uniforms, hit) * total[world]
+                target = np.take(uniforms, hit) * (total[world] / share)
                 early = target < initial_mass[world]
                 value = np.where(
                     early, start[world] + target, run_start[world] + target - initial_mass[world]
                 )
                 offset = world * self.n_items
-            # Binary search of (nearly) sorted keys walks the prefix sums in order: numpy
-            # narrows each search from the last, its branches are predictable and its reads
-            # stay in cache, so the cost stays flat as the catalogue grows.
-            order = nearly_sorted_order(value)
-            found = np.empty(value.size, dtype=np.int64)
-            found[order] = np.searchsorted(cumulative, value[order], side="right")
-            found -= 1
+            found = guide.search(value)
             found -= offset
             later = ~early  # the live run: [initial + first, initial + stop); else [0, initial)
             low = later * (initial + first)
@@ -368,7 +370,7 @@ class Catalogue:
             out.reshape(-1)[hit] = np.clip(found, low, high)
             return out
 
-        return first_distinct(draw, worlds.shape[0], width, rng)
+        return first_distinct(draw, self.n_items, worlds.shape[0], width, rng)
 
     def item_table(self, world: int = 0) -> ItemTable:
         """World ``world``'s items with their features and availability windows."""

@@ -202,7 +202,7 @@ class Context:
         """``c M`` per request, shape (n_requests, n_latent); None without signals."""
         if not self.n_signals:
             return None
-        return np.einsum("ns,nsd->nd", signals, self.shifts_[worlds])
+        return np.matmul(signals[:, None, :], self.shifts_[worlds])[:, 0]
 
     @property
     def prefers_short(self) -> bool:

@@ -1,6 +1,7 @@
 """Draws of distinct integers per row in time independent of the population: uniform ordered
 draws (:func:`sample_distinct`) and the first distinct values of any i.i.d. stream
-(:func:`first_distinct`, for popularity-weighted candidates)."""
+(:func:`first_distinct`, for popularity-weighted candidates), and the inversion of prefix sums
+that draws such a stream's values (:class:`GuideTable`)."""
 
 from __future__ import annotations
 
@@ -37,28 +38,36 @@ def sample_distinct(
     if 2 * width > population:
         keys = rng.random((n_rows, population))
         return np.argsort(keys, axis=1)[:, :width].astype(np.int64)
-    return _by_rejection(population, n_rows, width, rng)
+
+    def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
+        return rng.integers(0, population, size=(rows.size, m), dtype=np.int64)
+
+    return _by_rejection(draw, population, n_rows, width)
 
 
 TABLE_LIMIT = 2**23
 """Largest ``n_rows * population`` for which :func:`_by_rejection` checks redraws against a
 table of taken values (one byte each) instead of sorting whole rows again."""
 
+Draw = Callable[[NDArray[np.int64], int], NDArray[np.int64]]
+"""``draw(rows, m)``: ``m`` more values (int64 in ``[0, population)``) of the i.i.d. streams
+of ``rows`` (int64 row numbers), shape (rows.size, m), from its own generator."""
 
-def _by_rejection(
-    population: int, n_rows: int, width: int, rng: np.random.Generator
-) -> NDArray[np.int64]:
+
+def _by_rejection(draw: Draw, population: int, n_rows: int, width: int) -> NDArray[np.int64]:
     """Draw with replacement, then redraw repeated entries until each row is distinct.
 
     An entry is kept if no kept entry of its row holds its value and no earlier redrawn entry
-    does; the others are redrawn, in the order (row, value, position), one
-    ``rng.integers`` call per round. Repeats are found by sorting one int64 key per entry,
+    does; the others are redrawn, in the order (row, value, position), one ``draw`` call per
+    round (``draw(rows, 1)``, a row once per entry). So a row's values are the first
+    ``width`` distinct ones of its stream read in that order (each round reads as many
+    values as the row still misses). Repeats are found by sorting one int64 key per entry,
     ``((2 value + redrawn) width + position)``, which orders a row by value, kept entries
     first, then by position. When ``n_rows * population <= TABLE_LIMIT``, rounds after the
     first look only at the redrawn entries, against a table of the values each row holds
     (:func:`_redraw_with_table`): the same draws, without sorting every row again.
     """
-    draws = rng.integers(0, population, size=(n_rows, width), dtype=np.int64)
+    draws = draw(np.arange(n_rows), width)
     positions = np.arange(width)
     keys = draws * (2 * width)
     keys += width + positions  # every entry is new
@@ -74,8 +83,8 @@ def _by_rejection(
         if hit_rows.size == 0:
             return draws
         hit_positions = keys[hit_rows, hit_columns + 1] % width
-        fresh = rng.integers(0, population, size=hit_rows.size, dtype=np.int64)
-        return _redraw_with_table(draws, hit_rows, hit_positions, fresh, population, rng)
+        fresh = draw(hit_rows, 1).reshape(-1)
+        return _redraw_with_table(draws, hit_rows, hit_positions, fresh, population, draw)
     while True:
         keys.sort(axis=1)
         values = keys // (2 * width)
@@ -86,7 +95,7 @@ def _by_rejection(
         rows, keys, repeat = rows[again], keys[again], repeat[again]
         hit_rows, hit_columns = np.nonzero(repeat)
         hit_positions = keys[hit_rows, hit_columns + 1] % width
-        fresh = rng.integers(0, population, size=hit_rows.size, dtype=np.int64)
+        fresh = draw(rows[hit_rows], 1).reshape(-1)
         draws[rows[hit_rows], hit_positions] = fresh
         redrawn = np.zeros(keys.shape, dtype=np.int64)
         redrawn[hit_rows, hit_positions] = 1
@@ -99,14 +108,14 @@ def _redraw_with_table(
     positions: NDArray[np.int64],
     fresh: NDArray[np.int64],
     population: int,
-    rng: np.random.Generator,
+    draw: Draw,
 ) -> NDArray[np.int64]:
     """The rounds of :func:`_by_rejection` after the first, from its first redraw (``fresh``
     for the entries at ``rows``, ``positions``), with a table of the values each row holds.
 
     A round's redrawn entries are repeats if their row holds the value in a kept entry (the
     table) or in a redrawn entry at an earlier position; in (row, value, position) order, the
-    order the sorted keys give them, they are redrawn again by one ``rng.integers`` call.
+    order the sorted keys give them, they are redrawn again by one ``draw`` call.
     """
     n_rows, width = draws.shape
     # The rows' values before the redraw are those of their kept entries (a repeat repeats one).
@@ -123,30 +132,31 @@ def _redraw_with_table(
         if not repeat.any():
             return draws
         rows, positions = rows[repeat], positions[repeat]
-        fresh = rng.integers(0, population, size=rows.size, dtype=np.int64)
+        fresh = draw(rows, 1).reshape(-1)
 
 
 def first_distinct(
-    draw: Callable[[NDArray[np.int64], int], NDArray[np.int64]],
-    n_rows: int,
-    width: int,
-    rng: np.random.Generator,
+    draw: Draw, population: int, n_rows: int, width: int, rng: np.random.Generator
 ) -> NDArray[np.int64]:
     """Per row, the first ``width`` distinct values of an i.i.d. stream, in random order.
 
     The first ``width`` distinct values of an i.i.d. stream with probabilities ``w`` are a
     draw without replacement proportional to ``w`` (successive sampling: each next value
-    ``proportional to w`` among those not yet taken). Rows read ``2 width`` values of their
-    stream, then twice as many again while they have fewer than ``width`` distinct ones; the
-    set is then shuffled with one uniform key per entry, so a row's first ``n`` entries are
-    a uniformly random ``n``-subset of it. The expected cost is O(width log width) per row
-    when no value holds much of the mass (e.g. ``w`` a mixture with a uniform part).
+    ``proportional to w`` among those not yet taken). Rows read ``width`` values of their
+    stream, then one more for each repeat, round by round, until distinct
+    (:func:`_by_rejection`: a table of taken values when ``n_rows * population`` is small,
+    else sorted keys); the set is then shuffled with one uniform key per entry, so a row's
+    first ``n`` entries are a uniformly random ``n``-subset of it. The expected cost is
+    O(width log width) per row when no value holds much of the mass (e.g. ``w`` a mixture
+    with a uniform part).
 
     Parameters
     ----------
     draw : callable
-        ``draw(rows, m)``: ``m`` more values (non-negative int64, below ``2**40``) of the
-        streams of ``rows`` (int64 row numbers), shape (rows.size, m); its own generator.
+        ``draw(rows, m)``: ``m`` more values (int64 in ``[0, population)``) of the streams of
+        ``rows`` (int64 row numbers), shape (rows.size, m); its own generator.
+    population : int
+        Values are below it (at most ``2**40``).
     n_rows, width : int
         Every stream must have at least ``width`` values of positive probability.
     rng : numpy.random.Generator
@@ -156,35 +166,7 @@ def first_distinct(
     -------
     ndarray of int64, shape (n_rows, width)
     """
-    result = np.empty((n_rows, width), dtype=np.int64)
-    pending = np.arange(n_rows)
-    stream = np.empty((n_rows, 0), dtype=np.int64)
-    more = 2 * width
-    while pending.size:
-        drawn = draw(pending, more)
-        stream = np.concatenate([stream, drawn], axis=1) if stream.shape[1] else drawn
-        length = stream.shape[1]
-        # One int64 key per entry, value then position (shifted in, not multiplied, so that
-        # both come back by bit operations): sorted, equal values sit together, earliest
-        # first (values are item ids, far below 2**63 / 2**shift).
-        shift = int(length - 1).bit_length()
-        keys = stream << shift
-        keys |= np.arange(length)
-        keys.sort(axis=1)
-        # Later entries of a value get a high bit, so that sorted, the first width
-        # positions of first entries lead.
-        order = keys & ((1 << shift) - 1)
-        repeat = ((keys[:, 1:] ^ keys[:, :-1]) >> shift) == 0
-        order[:, 1:] |= repeat.astype(np.int64) << shift
-        order.sort(axis=1)
-        positions = order[:, :width]
-        enough = positions[:, -1] < length
-        if enough.all():
-            result[pending] = _take_rows(stream, positions)
-            break
-        result[pending[enough]] = _take_rows(stream[enough], positions[enough])
-        pending, stream = pending[~enough], stream[~enough]
-        more = length
+    result = _by_rejection(draw, population, n_rows, width)
     return _take_rows(result, random_permutations(rng, n_rows, width))
 
 
@@ -215,19 +197,45 @@ def _take_rows(values: NDArray[np.int64], columns: NDArray[np.int64]) -> NDArray
     return np.take(values, columns + (np.arange(n_rows) * width)[:, None])
 
 
-def nearly_sorted_order(values: NDArray[np.float64]) -> NDArray[np.int64]:
-    """A permutation that puts non-negative ``values`` (1-d) nearly in ascending order: sorted
-    by their float64 bits with the lowest ``b`` bits replaced by the index (``2**b >=
-    values.size``), so values closer than about ``2**(b - 52)`` relative may come out of
-    order. One int64 sort, several times faster than ``np.argsort``; for work whose result
-    does not depend on the order (a binary search per value) but whose speed does.
+class GuideTable:
+    """``np.searchsorted(cumulative, values, side="right") - 1`` in expected O(1) per value
+    whatever the table's size: the index-table (cutpoint) method of Chen and Asau (1974).
+
+    ``cumulative`` is non-decreasing and non-negative, ``cumulative[0] = 0``; the ``K =
+    cumulative.size - 1`` buckets ``[j C / K, (j + 1) C / K)`` (``C = cumulative[-1]``) each
+    store the answer at their lower bound, and a value's search starts from its bucket's and
+    steps forward while the next prefix sum is at most the value. Each bucket holds the
+    mass of one value on average, so most values take no step, and the steps are
+    vectorised over the values still moving. The answer is exactly ``searchsorted``'s (the
+    bucket is corrected where rounding put a value below its bound); values at or beyond
+    ``C`` give ``K``, values below 0 are not allowed. Built once, O(K).
+
+    Parameters
+    ----------
+    cumulative : ndarray of float64, shape (K + 1,)
     """
-    bits = max(int(values.size - 1).bit_length(), 1)
-    keys = np.ascontiguousarray(values, dtype=np.float64).view(np.int64) >> bits << bits
-    keys |= np.arange(values.size, dtype=np.int64)
-    keys.sort()
-    keys &= (1 << bits) - 1
-    return keys
+
+    def __init__(self, cumulative: NDArray[np.float64]) -> None:
+        n_buckets = max(cumulative.size - 1, 1)
+        self.cumulative = np.append(cumulative, np.inf)  # every value stops at the end
+        self.scale = n_buckets / cumulative[-1] if cumulative[-1] > 0 else 0.0
+        self.bounds = np.arange(n_buckets) * (cumulative[-1] / n_buckets)
+        self.starts = np.searchsorted(cumulative, self.bounds, side="right") - 1
+
+    def search(self, values: NDArray[np.float64]) -> NDArray[np.int64]:
+        """``np.searchsorted(cumulative, values, side="right") - 1`` for 1-d ``values >= 0``."""
+        buckets = (values * self.scale).astype(np.int64)
+        np.minimum(buckets, self.bounds.size - 1, out=buckets)
+        high = np.flatnonzero(np.take(self.bounds, buckets) > values)
+        while high.size:  # rounding put a value in the bucket above its own
+            buckets[high] -= 1
+            high = high[np.take(self.bounds, buckets[high]) > values[high]]
+        found = np.take(self.starts, buckets)
+        moving = np.flatnonzero(np.take(self.cumulative, found + 1) <= values)
+        while moving.size:
+            found[moving] += 1
+            moving = moving[np.take(self.cumulative, found[moving] + 1) <= values[moving]]
+        return found
 
 
 def group_newest_first(

@@ -349,7 +349,9 @@ class World:
         genres = np.zeros(items.shape, dtype=np.int64)
         if self.catalogue.n_genres:
             genres = scalars[:, :, self._genre_column].astype(np.int64)
-        logits = self.logit_scale * np.einsum("nd,ncd->nc", taste, features[:, :, :d])
+        # One matrix-vector product per request (numpy's matmul, about twice einsum's speed).
+        logits = np.matmul(features[:, :, :d], taste[:, :, None])[:, :, 0]
+        logits *= self.logit_scale
         logits += scalars[:, :, first] + BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
         if seasonal is not None:

@@ -10,7 +10,7 @@ import scipy.stats
 from bandits.observation import PAD_ID, as_observation
 from bandits.validation import InputValueError
 from policies.uniform import UniformRandom
-from simulator import OnlineShopEnv, StreamingServiceEnv
+from simulator import OnlineShopEnv, StreamingServiceEnv, sampling
 from simulator.catalogue import Catalogue
 from simulator.context import DEVICES, morning
 from simulator.sampling import first_distinct
@@ -161,7 +161,7 @@ def test_first_distinct_is_sampling_without_replacement_in_random_order():
     def draw(rows, m):
         return stream_rng.choice(5, size=(rows.size, m), p=weights)
 
-    pairs = first_distinct(draw, 40_000, 2, np.random.default_rng(1))
+    pairs = first_distinct(draw, 5, 40_000, 2, np.random.default_rng(1))
     assert np.all(pairs[:, 0] != pairs[:, 1])
     ordered = list(itertools.permutations(range(5), 2))
     seen = np.zeros(len(ordered))
@@ -201,6 +201,63 @@ def test_popularity_tilted_candidates_follow_the_mixture():
     many = catalogue.draw_candidates(np.random.default_rng(2), worlds[:500], 25, time)
     assert all(len(set(row)) == 25 for row in many.tolist())
     assert np.isin(many, live).all()
+
+
+def _live_popularity_catalogue(candidate_popularity):
+    """60 items, 20 initial, a live run of later ones at step 7 (later items 8 .. 27)."""
+    catalogue = Catalogue(
+        n_items=60,
+        n_latent=2,
+        bias_scale=0.0,
+        initial_items=20,
+        items_per_step=4,
+        item_lifetime=5,
+        popularity_exponent=1.0,
+        candidate_popularity=candidate_popularity,
+    )
+    catalogue.reset(np.random.default_rng(0), 2)
+    live = np.flatnonzero((catalogue.valid_from() <= 7) & (7 < catalogue.valid_until()))
+    return catalogue, live
+
+
+@pytest.mark.parametrize("n_worlds", [1, 2])
+def test_popularity_tilted_frequencies_are_within_4_standard_errors(n_worlds):
+    """Per item, how often it is a request's candidate matches the probability of
+    successive sampling from the mixture ``q = (1 - rho) uniform + rho popularity`` within
+    4 standard errors: one candidate, ``q_i``; two, ``q_i + sum_(j != i) q_j q_i / (1 -
+    q_j)``. Both the one-world path and the per-draw world lookup; every request's
+    candidates distinct and live."""
+    catalogue, live = _live_popularity_catalogue(0.5)
+    n = 40_000
+    worlds = np.arange(n) % n_worlds  # the one-world path takes world 0 only
+    rng = np.random.default_rng(5)
+    for world in range(n_worlds):
+        popularity = np.exp(catalogue.popularity_[world * 60 + live])
+        q = 0.5 / live.size + 0.5 * popularity / popularity.sum()
+        pair = q + q * ((q / (1 - q)).sum() - q / (1 - q))
+        for width, probability in ((1, q), (2, pair)):
+            drawn = catalogue.draw_candidates(rng, worlds, width, 7)[worlds == world]
+            assert np.isin(drawn, live).all()
+            if width == 2:
+                assert np.all(drawn[:, 0] != drawn[:, 1])
+            rows = drawn.shape[0]
+            frequency = np.bincount(drawn.ravel(), minlength=60)[live] / rows
+            standard_error = np.sqrt(probability * (1 - probability) / rows)
+            assert np.all(np.abs(frequency - probability) < 4 * standard_error)
+
+
+@pytest.mark.parametrize("n_worlds", [1, 2])
+def test_popularity_tilted_draws_are_the_same_with_or_without_the_table(n_worlds, monkeypatch):
+    """Redraw rounds checked against a table of taken items give the candidates of sorting
+    every round, and leave the generator in the same state."""
+    catalogue, _ = _live_popularity_catalogue(0.8)
+    worlds = np.arange(300) % n_worlds
+    fast_rng, slow_rng = np.random.default_rng(4), np.random.default_rng(4)
+    fast = catalogue.draw_candidates(fast_rng, worlds, 25, 7)
+    monkeypatch.setattr(sampling, "TABLE_LIMIT", 0)
+    slow = catalogue.draw_candidates(slow_rng, worlds, 25, 7)
+    np.testing.assert_array_equal(fast, slow)
+    assert fast_rng.bit_generator.state == slow_rng.bit_generator.state
 
 
 def test_the_shop_offers_popular_products_more_often():

@@ -43,12 +43,12 @@ def rollout_hash(env_id: str, seed: int, steps: int = 5) -> str:
 
 
 EXPECTED = {
-    ("bandits/LatentFactor-v0", 0): "1c7eb99d1a2915d9",
-    ("bandits/LatentFactor-v0", 7): "c10a355887de0e8b",
-    ("bandits/OnlineShop-v0", 0): "ce2eff595f2dc3fd",
-    ("bandits/OnlineShop-v0", 7): "220bb27ba4d5cf8c",
-    ("bandits/StreamingService-v0", 0): "ed682f705b538ed3",
-    ("bandits/StreamingService-v0", 7): "e1ba24d8b454d16b",
+    ("bandits/LatentFactor-v0", 0): "9d05a779daddc4d6",
+    ("bandits/LatentFactor-v0", 7): "a2264ef170a1e378",
+    ("bandits/OnlineShop-v0", 0): "a2aa00c3011d3ad7",
+    ("bandits/OnlineShop-v0", 7): "e824b617dc729ec2",
+    ("bandits/StreamingService-v0", 0): "ffe7faab681042dd",
+    ("bandits/StreamingService-v0", 7): "d359763661bc549f",
 }
 
 

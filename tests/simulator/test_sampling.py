@@ -1,4 +1,5 @@
-"""sample_distinct: distinct values in range, every ordered tuple equally likely, both paths."""
+"""sample_distinct: distinct values in range, every ordered tuple equally likely, both paths;
+the guide table's search equals searchsorted."""
 
 import itertools
 
@@ -6,7 +7,12 @@ import numpy as np
 import pytest
 
 from simulator import sampling
-from simulator.sampling import group_newest_first, random_permutations, sample_distinct
+from simulator.sampling import (
+    GuideTable,
+    group_newest_first,
+    random_permutations,
+    sample_distinct,
+)
 
 
 @pytest.mark.parametrize(("population", "width"), [(5, 3), (1_000_000, 50), (40, 20), (7, 7)])
@@ -78,3 +84,26 @@ def test_grouping_newest_first_equals_lexsort_and_unique(high):
     for got, want in zip((touched, start, counts), unique, strict=True):
         np.testing.assert_array_equal(got, want)
     assert [a.size for a in group_newest_first(np.zeros(0, dtype=np.int64))] == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 3.0, 40.0])
+def test_the_guide_table_finds_what_searchsorted_finds(exponent):
+    """Zipf weights in random order (40: most weights underflow to 0, long flat runs of the
+    prefix sums), values drawn at random and placed exactly on prefix sums, bucket bounds,
+    one ulp either side of them, 0 and past the end."""
+    rng = np.random.default_rng(3)
+    weights = np.exp(-exponent * np.log1p(rng.permutation(500)))
+    cumulative = np.concatenate([[0.0], np.cumsum(weights)])
+    table = GuideTable(cumulative)
+    edges = np.concatenate([cumulative, table.bounds])
+    values = np.concatenate(
+        [
+            rng.random(20_000) * cumulative[-1],
+            edges,
+            np.nextafter(edges, np.inf),
+            np.nextafter(edges, 0.0),
+            [0.0, cumulative[-1] * 1.5],
+        ]
+    )
+    expected = np.searchsorted(cumulative, values, side="right") - 1
+    np.testing.assert_array_equal(table.search(values), expected)
