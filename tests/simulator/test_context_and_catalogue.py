@@ -178,19 +178,8 @@ def test_first_distinct_is_sampling_without_replacement_in_random_order():
 def test_popularity_tilted_candidates_follow_the_mixture():
     """One candidate per request: its item is drawn from (1 - rho) uniform + rho popularity
     over the live items (initial ones plus a run of later ones)."""
-    catalogue = Catalogue(
-        n_items=60,
-        n_latent=2,
-        bias_scale=0.0,
-        initial_items=20,
-        items_per_step=4,
-        item_lifetime=5,
-        popularity_exponent=1.0,
-        candidate_popularity=0.6,
-    )
-    catalogue.reset(np.random.default_rng(0), 2)
+    catalogue, live = _live_popularity_catalogue(0.6)
     time = 7  # later items 8 .. 27 are live (arrived at steps 3 .. 7)
-    live = np.flatnonzero((catalogue.valid_from() <= time) & (time < catalogue.valid_until()))
     worlds = np.ones(60_000, dtype=np.int64)  # the second world
     drawn = catalogue.draw_candidates(np.random.default_rng(1), worlds, 1, time)[:, 0]
     assert np.isin(drawn, live).all()

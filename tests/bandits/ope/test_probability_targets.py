@@ -97,24 +97,37 @@ def test_longer_slates_refuse_rips_even_with_the_slate_column():
     make_estimator("iips").check_target(target)
 
 
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    """A uniform log of slates of 2 with the logger's marginals, and a trained target."""
+def _uniform_run_with_target(folder, *, slate_size, max_candidates, requests, seed, more=()):
+    """A uniform log simulated into ``folder`` (slates of ``slate_size`` from 4 to
+    ``max_candidates`` candidates) and an epsilon-greedy target trained on its first 200
+    rows."""
     from typer.testing import CliRunner
 
     from bandits.cli import app
 
-    folder = tmp_path_factory.mktemp("run")
     result = CliRunner().invoke(app, [
-        "simulate", "--env-param", "n_requests=50", "--env-param", "slate_size=2",
-        "--env-param", "min_candidates=4", "--env-param", "max_candidates=7",
-        "--policy", "uniform", "--requests", "600", "--seed", "5", "--quiet",
-        "--log-marginals", "--out", str(folder), "--overwrite"])  # fmt: skip
+        "simulate", "--env-param", "n_requests=50", "--env-param", f"slate_size={slate_size}",
+        "--env-param", "min_candidates=4", "--env-param", f"max_candidates={max_candidates}",
+        "--policy", "uniform", "--requests", str(requests), "--seed", str(seed), "--quiet",
+        *more, "--out", str(folder), "--overwrite"])  # fmt: skip
     assert result.exit_code == 0, result.output
     path = folder / "logs" / "uniform.parquet"
-    target = EpsilonGreedy(epsilon=0.3, base=RidgeGreedy(), rng=np.random.default_rng(1))
+    target = EpsilonGreedy(epsilon=0.3, base=RidgeGreedy(), rng=np.random.default_rng(seed - 4))
     replay_updates(target, read_log(path).take(np.arange(200)))
     return path, target
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """A uniform log of slates of 2 with the logger's marginals, and a trained target."""
+    return _uniform_run_with_target(
+        tmp_path_factory.mktemp("run"),
+        slate_size=2,
+        max_candidates=7,
+        requests=600,
+        seed=5,
+        more=["--log-marginals"],
+    )
 
 
 def _compare(frame, names, estimators, *, weights=True):
@@ -155,21 +168,9 @@ def test_a_policy_exported_to_parquet_estimates_as_the_policy(simulated, tmp_pat
 @pytest.fixture(scope="module")
 def simulated3(tmp_path_factory):
     """A uniform log of slates of 3 and a trained epsilon-greedy target."""
-    from typer.testing import CliRunner
-
-    from bandits.cli import app
-
-    folder = tmp_path_factory.mktemp("run3")
-    result = CliRunner().invoke(app, [
-        "simulate", "--env-param", "n_requests=50", "--env-param", "slate_size=3",
-        "--env-param", "min_candidates=4", "--env-param", "max_candidates=6",
-        "--policy", "uniform", "--requests", "500", "--seed", "6", "--quiet",
-        "--out", str(folder), "--overwrite"])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    path = folder / "logs" / "uniform.parquet"
-    target = EpsilonGreedy(epsilon=0.3, base=RidgeGreedy(), rng=np.random.default_rng(2))
-    replay_updates(target, read_log(path).take(np.arange(200)))
-    return path, target
+    return _uniform_run_with_target(
+        tmp_path_factory.mktemp("run3"), slate_size=3, max_candidates=6, requests=500, seed=6
+    )
 
 
 def test_slates_of_three_from_an_exported_file_estimate_rips_as_the_policy(simulated3, tmp_path):
