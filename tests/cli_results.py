@@ -1,6 +1,23 @@
-"""Checks on a command's result shared by the CLI tests."""
+"""Running the ``bandits`` command in-process, and checks on its result, shared by the CLI
+tests."""
 
 from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from bandits.cli import app
+
+RUNNER = CliRunner()
+
+
+def invoke(*args):
+    """Run ``bandits *args`` (each made a string); an uncaught exception propagates."""
+    return RUNNER.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def invoke_caught(*args):
+    """:func:`invoke`, with an uncaught exception kept in the result instead."""
+    return RUNNER.invoke(app, [str(a) for a in args])
 
 
 def one_line_error(result, *words):

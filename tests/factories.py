@@ -95,6 +95,22 @@ def random_log(rng: np.random.Generator, *, signals: bool = True, **shape: int) 
     return LoggedBandit(obs, decision, SlateFeedback(rewards, extra), names)
 
 
+def uniform_log(seed: int, n: int) -> LoggedBandit:
+    """``random_log``'s requests (``n`` of them, up to 5 candidates, slates of 2) relabelled
+    as logged by a uniform-random policy, with its exact probabilities."""
+    from policies import UniformRandom
+
+    log = random_log(np.random.default_rng(seed), n_requests=n, max_candidates=5, slate_size=2)
+    uniform = UniformRandom(rng=np.random.default_rng(0))
+    obs = log.observation
+    decision = SlateDecision(
+        log.slates,
+        uniform.slate_probability(obs, log.slates),
+        uniform.position_probability(obs, log.slates),
+    )
+    return LoggedBandit(obs, decision, log.feedback, "uniform")
+
+
 def assert_logs_equal(left: LoggedBandit, right: LoggedBandit) -> None:
     """Every column of two tables is equal (shapes, dtypes and values), candidates and
     histories compared up to the longest row (padding beyond it is not part of the data)."""

@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from cli_results import invoke
 from factories import assert_logs_equal, random_log
 from typer.testing import CliRunner
 
@@ -28,10 +29,6 @@ SMALL = [
     "--seed", "5",
     "--quiet",
 ]  # fmt: skip
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

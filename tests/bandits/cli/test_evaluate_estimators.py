@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_results import invoke_caught as invoke
 
-from bandits.cli import app
 from bandits.logs import read_log
 from bandits.ope import DR, SwitchDR
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_results import invoke_caught as invoke
 from cli_results import one_line_error
-from typer.testing import CliRunner
 
-from bandits.cli import app
 from bandits.logs import read_log
 from bandits.ope import IPS, evaluate_log
 from bandits.policy_files import load_policy, read_policy_header
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def _simulate(folder, slate_size, requests):

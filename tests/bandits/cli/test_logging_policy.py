@@ -6,16 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_results import invoke
 
-from bandits.cli import app
 from bandits.cli.commands import LOGGER_ESTIMATORS
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_results import invoke
 
-from bandits.cli import app
 from bandits.cli.run_folder import run_folder_problem
 from bandits.logs import open_log
 from bandits.policy_files import load_policy, read_policy_header
 
-runner = CliRunner()
 WORLD = [
     "--env-param", "n_requests=32",
     "--env-param", "slate_size=1",
@@ -23,10 +21,6 @@ WORLD = [
     "--requests", "256",
     "--quiet",
 ]  # fmt: skip
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from typer.testing import CliRunner
+from cli_results import invoke
 
-from bandits.cli import app
 from bandits.logs import read_log
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def events(n=40):

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from factories import random_log
+from factories import uniform_log
 
 from bandits.decision import SlateDecision
 from bandits.logged import LoggedBandit
@@ -30,24 +30,12 @@ from bandits.ope import (
 )
 from bandits.ope.targets import read_probability_target, write_probability_target
 from bandits.validation import InputValueError
-from policies import EpsilonGreedy, LinUCB, UniformRandom
+from policies import EpsilonGreedy, LinUCB
 
 distributed = pytest.importorskip("distributed")
 
 NUMERIC = ["value", "stderr", "ci_low", "ci_high", "effective_sample_size", "max_weight",
            "mean_weight"]  # fmt: skip
-
-
-def _uniform_log(seed: int, n: int) -> LoggedBandit:
-    log = random_log(np.random.default_rng(seed), n_requests=n, max_candidates=5, slate_size=2)
-    uniform = UniformRandom(rng=np.random.default_rng(0))
-    obs = log.observation
-    decision = SlateDecision(
-        log.slates,
-        uniform.slate_probability(obs, log.slates),
-        uniform.position_probability(obs, log.slates),
-    )
-    return LoggedBandit(obs, decision, log.feedback, "uniform")
 
 
 def _write_in_groups(log: LoggedBandit, path, groups: int):
@@ -89,7 +77,7 @@ def cluster():
 
 @pytest.mark.parametrize("fraction", [0.0, 0.25])
 def test_a_dask_cluster_gives_the_in_memory_estimates(tmp_path, cluster, fraction):
-    log = _uniform_log(2, 400)
+    log = uniform_log(2, 400)
     path = _write_in_groups(log, tmp_path / "log.parquet", 7)
     memory = evaluate_log(log, _targets(), _estimators(), train_fraction=fraction)
     on_dask = evaluate_log(path, _targets(), _estimators(), train_fraction=fraction,
@@ -99,7 +87,7 @@ def test_a_dask_cluster_gives_the_in_memory_estimates(tmp_path, cluster, fractio
 
 
 def test_local_processes_and_a_dask_cluster_of_processes_give_the_in_memory_estimates(tmp_path):
-    log = _uniform_log(5, 300)
+    log = uniform_log(5, 300)
     path = _write_in_groups(log, tmp_path / "log.parquet", 3)
     estimators = [IPS(), DR(interval="bootstrap", bootstrap_samples=100)]
     memory = evaluate_log(log, _targets(), estimators, train_fraction=0.2)
@@ -116,7 +104,7 @@ def test_local_processes_and_a_dask_cluster_of_processes_give_the_in_memory_esti
 
 def test_a_scikit_learn_reward_model_is_fitted_on_the_partitions_rows_in_order(tmp_path, cluster):
     pytest.importorskip("sklearn")
-    log = _uniform_log(11, 300)
+    log = uniform_log(11, 300)
     path = _write_in_groups(log, tmp_path / "log.parquet", 3)
 
     def estimators():
@@ -129,7 +117,7 @@ def test_a_scikit_learn_reward_model_is_fitted_on_the_partitions_rows_in_order(t
 
 
 def test_an_error_in_a_task_names_the_file_the_row_and_the_field(tmp_path, cluster):
-    log = _uniform_log(6, 120)
+    log = uniform_log(6, 120)
     probability = log.decision.slate_probability.copy()
     probability[97] = 1e-320  # in the fourth of four row groups
     decision = SlateDecision(log.slates, probability, log.decision.position_probability)
@@ -155,18 +143,18 @@ def test_an_error_in_a_task_names_the_file_the_row_and_the_field(tmp_path, clust
     ],
 )
 def test_executor_settings_are_refused_before_any_work(tmp_path, options, message):
-    path = _write_in_groups(_uniform_log(7, 20), tmp_path / "log.parquet", 2)
+    path = _write_in_groups(uniform_log(7, 20), tmp_path / "log.parquet", 2)
     with pytest.raises(InputValueError, match=message):
         evaluate_log(path, _targets(), [IPS()], **options)
 
 
 def test_a_log_in_memory_cannot_be_partitioned():
     with pytest.raises(InputValueError, match="log file partition by partition"):
-        evaluate_log(_uniform_log(8, 20), _targets(), [IPS()], executor="dask")
+        evaluate_log(uniform_log(8, 20), _targets(), [IPS()], executor="dask")
 
 
 def test_reading_a_range_of_row_groups_numbers_rows_as_the_file_does(tmp_path):
-    log = _uniform_log(9, 90)
+    log = uniform_log(9, 90)
     path = _write_in_groups(log, tmp_path / "log.parquet", 3)
     opened = open_log(path)
     assert list(opened.row_group_starts()) == [0, 30, 60, 90]
@@ -182,7 +170,7 @@ def test_the_command_line_evaluates_on_a_dask_cluster(tmp_path, cluster):
 
     from bandits.cli.commands import app
 
-    path = _write_in_groups(_uniform_log(10, 200), tmp_path / "log.parquet", 4)
+    path = _write_in_groups(uniform_log(10, 200), tmp_path / "log.parquet", 4)
     tables = {}
     for name, options in (("here", []), ("dask", ["--scheduler", cluster.scheduler_address])):
         out = tmp_path / f"{name}.csv"
@@ -200,7 +188,7 @@ def test_the_command_line_evaluates_on_a_dask_cluster(tmp_path, cluster):
 def test_probability_files_and_row_ranges_partition_as_they_run_here(tmp_path, cluster):
     """A target given as a file of probabilities is read by each task for its own rows, and
     ``rows`` keeps the same rows: the estimates equal the in-process pass's."""
-    log = _uniform_log(8, 360)
+    log = uniform_log(8, 360)
     path = _write_in_groups(log, tmp_path / "log.parquet", 4)
     policy = EpsilonGreedy(epsilon=0.3, rng=np.random.default_rng(3))
     write_probability_target(tmp_path / "p.parquet", iter_log_batches(path), policy)
@@ -216,7 +204,7 @@ def test_probability_files_and_row_ranges_partition_as_they_run_here(tmp_path, c
 def test_cascade_dr_fits_each_targets_backward_q_on_the_partitions(tmp_path, cluster):
     """Cascade DR's Q depends on the target: the fitting tasks get the targets and return
     each one's sums, merged in row order; the estimates equal the in-memory ones."""
-    log = _uniform_log(8, 300)
+    log = uniform_log(8, 300)
     path = _write_in_groups(log, tmp_path / "log.parquet", 5)
 
     def estimators():
@@ -232,7 +220,7 @@ def test_cascade_dr_fits_each_targets_backward_q_on_the_partitions(tmp_path, clu
 def test_adaptive_ips_grows_each_targets_tree_from_the_partitions_rows(tmp_path, cluster):
     """The tree's rows come back from the fitting tasks in row order, so the tree, the
     choice and the estimates equal the in-memory ones."""
-    log = _uniform_log(9, 400)
+    log = uniform_log(9, 400)
     path = _write_in_groups(log, tmp_path / "log.parquet", 4)
 
     def estimators():
@@ -254,7 +242,7 @@ def test_a_training_split_trains_in_a_task_and_the_caller_never_reads_the_log(
     give other numbers), also within a row range."""
     from bandits.logs.parquet import LogFile
 
-    log = _uniform_log(6, 300)
+    log = uniform_log(6, 300)
     path = _write_in_groups(log, tmp_path / "log.parquet", 4)
     estimators = [IPS(), DR(), CascadeDR()]
     memory = evaluate_log(log, _targets(), estimators, train_fraction=0.3, rows=(20, 280))
@@ -278,7 +266,7 @@ def test_a_training_split_trains_in_a_task_and_the_caller_never_reads_the_log(
 
 
 def test_a_split_leaving_too_few_rows_is_refused_from_the_training_task(tmp_path, cluster):
-    path = _write_in_groups(_uniform_log(7, 40), tmp_path / "log.parquet", 2)
+    path = _write_in_groups(uniform_log(7, 40), tmp_path / "log.parquet", 2)
     with pytest.raises(InputValueError, match=r"log\.parquet leaves 1 row\(s\) to evaluate"):
         evaluate_log(path, _targets(), [IPS()], train_fraction=0.5, rows=(0, 3),
                      executor="dask", scheduler=cluster.scheduler_address)  # fmt: skip

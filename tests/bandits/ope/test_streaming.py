@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from factories import random_log
+from factories import random_log, uniform_log
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from toy_policies import FixedScores, MonteCarloEpsilonGreedy
@@ -18,7 +18,7 @@ from bandits.logged import LoggedBandit
 from bandits.logs import write_log
 from bandits.ope import DM, DR, ESTIMATORS, IPS, SNDR, SNIPS, DRos, Moments, SwitchDR, evaluate_log
 from bandits.run.replay import replay_updates
-from policies import EpsilonGreedy, LinUCB, UniformRandom
+from policies import EpsilonGreedy, LinUCB
 
 
 @settings(max_examples=60, deadline=None)
@@ -33,18 +33,6 @@ def test_merged_moments_equal_the_moments_of_all_rows(seed, n, cuts):
     assert merged.n == n
     np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(merged.comoment, whole.comoment, rtol=1e-8, atol=1e-8)
-
-
-def _uniform_log(seed, n):
-    log = random_log(np.random.default_rng(seed), n_requests=n, max_candidates=5, slate_size=2)
-    uniform = UniformRandom(rng=np.random.default_rng(0))
-    obs = log.observation
-    decision = SlateDecision(
-        log.slates,
-        uniform.slate_probability(obs, log.slates),
-        uniform.position_probability(obs, log.slates),
-    )
-    return LoggedBandit(obs, decision, log.feedback, "uniform")
 
 
 def _exact_target():
@@ -62,7 +50,7 @@ def _monte_carlo_target():
 def test_estimates_over_batches_equal_the_in_memory_estimate(name, make_target):
     """Also for a Monte-Carlo target: each request's probability draws are its own, so they
     do not depend on how the log is cut into batches."""
-    log = _uniform_log(1, 300)
+    log = uniform_log(1, 300)
     target = make_target()
     estimator = ESTIMATORS[name]()
     whole = estimator.estimate(log, target)
@@ -75,7 +63,7 @@ def test_estimates_over_batches_equal_the_in_memory_estimate(name, make_target):
 
 
 def test_evaluating_a_file_equals_evaluating_it_in_memory(tmp_path):
-    log = _uniform_log(2, 400)
+    log = uniform_log(2, 400)
     path = write_log(log, tmp_path / "log.parquet")
 
     def targets():
@@ -98,7 +86,7 @@ def test_evaluating_a_file_equals_evaluating_it_in_memory(tmp_path):
 
 
 def test_training_split_replays_the_oldest_rows_then_evaluates_the_rest():
-    log = _uniform_log(4, 200)
+    log = uniform_log(4, 200)
     early, late = log.split(0.5)
     trained = replay_updates(LinUCB(alpha=0.5), early)
     expected = IPS().estimate(late, trained)
