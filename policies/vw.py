@@ -130,6 +130,8 @@ class _Prepared:
         self.max_candidates = max_candidates
         self.slate_size = slate_size
         self._first: NDArray[np.float64] | None = None
+        self.shown: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None
+        """The last slates :meth:`VowpalWabbit._slot_probabilities` answered, and its answer."""
 
     def first_slot(self) -> NDArray[np.float64]:
         """Each candidate's probability in the first slot, shape (n_requests,
@@ -380,12 +382,18 @@ class VowpalWabbit(BasePolicy):
     def _slot_probabilities(
         self, prepared: _Prepared, slates: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        """Each shown item's probability in its slot given the slots above, (n, slate_size)."""
+        """Each shown item's probability in its slot given the slots above, (n, slate_size);
+        remembered for the last ``slates`` asked (``act`` asks three times)."""
+        if prepared.shown is not None and prepared.shown[0] is slates:
+            return prepared.shown[1]
         if slates.shape[1] == 1:
-            return prepared.first_slot()[np.arange(slates.shape[0]), slates[:, 0], None]
-        rows = zip(prepared.requests, slates, strict=True)
-        probabilities = [slot_probabilities(slots, slate) for slots, slate in rows]
-        return np.asarray(probabilities, dtype=np.float64).reshape(slates.shape)
+            found = prepared.first_slot()[np.arange(slates.shape[0]), slates[:, 0], None]
+        else:
+            rows = zip(prepared.requests, slates, strict=True)
+            listed = [slot_probabilities(slots, slate) for slots, slate in rows]
+            found = np.asarray(listed, dtype=np.float64).reshape(slates.shape)
+        prepared.shown = (slates, found)
+        return found
 
     def _slate_probability(
         self, obs: SlateObservation, prepared: _Prepared, slates: NDArray[np.int64]
@@ -434,7 +442,8 @@ class VowpalWabbit(BasePolicy):
         except BaseException:
             _finish_all(kept)
             raise
-        self._acted[decision] = self._slot_probabilities(prepared, slates)
+        shown = self._slot_probabilities(prepared, slates)
+        self._acted[decision] = shown.copy()  # not the array the decision may hold
         if kept:
             self._kept[decision] = _Kept(obs, decision, kept)
         return decision
