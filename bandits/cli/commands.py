@@ -383,7 +383,7 @@ def evaluate(
     executor: Annotated[
         str | None,
         typer.Option(
-            help="Estimate one row group per task: local (processes) or dask. Default: in "
+            help="Estimate in tasks of whole row groups: local (processes) or dask. Default: in "
             "this process."
         ),
     ] = None,
@@ -400,7 +400,7 @@ def evaluate(
     """Estimate target policies' value per request on a log (off-policy evaluation).
 
     The log is streamed in batches, so its size is limited by the disk, not the memory. With
-    --executor, the estimating pass runs one Parquet row group per task on local processes or
+    --executor, the estimating pass runs in tasks of whole Parquet row groups on local processes or
     a Dask cluster, with the same estimates; a --train-fraction split trains the targets in
     one task there, so this process reads only the log's metadata.
     """

@@ -75,10 +75,11 @@ def evaluate_log(
     against the log and every estimator before any work, and does not train (it is fixed;
     training rows are skipped).
 
-    With an ``executor`` (a log file only), the fitting and estimating passes run one Parquet
-    row group per task on local processes or a Dask cluster (:mod:`bandits.ope.partitioned`):
-    the tasks' reward-model sums and statistics are merged in row-group order, giving the
-    estimates of this process up to rounding (about 1e-15 relative). A training split runs
+    With an ``executor`` (a log file only), the fitting and estimating passes run in tasks of
+    whole Parquet row groups (small ones joined) on local processes or a Dask cluster
+    (:mod:`bandits.ope.partitioned`): the tasks' reward-model sums and statistics are merged
+    in row-group order, giving the estimates of this process up to rounding (about 1e-15
+    relative). A training split runs
     first as one task (replaying rows through ``update`` is sequential): it reads the times
     and the training rows on a worker and returns the trained targets and the split as a rule
     the other tasks apply to their own rows, so this process reads neither the log nor its

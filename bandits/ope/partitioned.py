@@ -1,6 +1,6 @@
 """The training, fitting and estimating passes of an evaluation on local processes or a Dask
-cluster (:func:`bandits.run.executors.run_tasks`): training in one task, the other passes one
-Parquet row group per task.
+cluster (:func:`bandits.run.executors.run_tasks`): training in one task, the other passes in
+tasks of whole Parquet row groups (small ones joined, see :data:`MIN_TASK_ROWS`).
 
 Training (a training split: the oldest share of the rows replayed through each target's
 ``update``, in row order) is sequential, so it is one task (:func:`run_training`): it reads the
@@ -193,8 +193,43 @@ def train_on_workers(
     raise RuntimeError("the training task returned nothing")
 
 
+MIN_TASK_ROWS = 65_536
+"""Fewest rows of a task where the file's row groups are smaller: consecutive row groups are
+joined until a task holds this many (a simulated log writes one row group per step of a few
+dozen requests, and each task pays its start: the file opened, the targets unpickled)."""
+
+
+def task_row_groups(row_group_starts: NDArray[np.int64], min_rows: int) -> list[range]:
+    """Consecutive row groups joined into tasks of at least ``min_rows`` rows (the last may
+    hold fewer); a row group is never split.
+
+    Parameters
+    ----------
+    row_group_starts : ndarray of int64, shape (n_row_groups + 1,)
+        The first row of each row group, then the number of rows.
+    min_rows : int
+
+    Returns
+    -------
+    list of range
+        Each task's row groups, in order, covering every row group once.
+    """
+    tasks: list[range] = []
+    first = 0
+    n_groups = row_group_starts.shape[0] - 1
+    for group in range(n_groups):
+        if (
+            row_group_starts[group + 1] - row_group_starts[first] >= min_rows
+            or group == n_groups - 1
+        ):
+            tasks.append(range(first, group + 1))
+            first = group + 1
+    return tasks
+
+
 class Partitions:
-    """A log file's evaluation rows as tasks of one row group each.
+    """A log file's evaluation rows as tasks of whole row groups (joined up to
+    :data:`MIN_TASK_ROWS` rows where the groups are small).
 
     Parameters
     ----------
@@ -231,15 +266,15 @@ class Partitions:
         self.batch_bytes = batch_bytes
         self.on_rows = on_rows
         self.parts: list[tuple[range, NDArray[np.bool_] | SplitRule | None]] = []
-        for group in range(row_group_starts.shape[0] - 1):
-            start, stop = int(row_group_starts[group]), int(row_group_starts[group + 1])
+        for groups in task_row_groups(row_group_starts, MIN_TASK_ROWS):
+            start, stop = int(row_group_starts[groups.start]), int(row_group_starts[groups.stop])
             if isinstance(keep, SplitRule):
                 if start < keep.stop and keep.start < stop:
-                    self.parts.append((range(group, group + 1), keep))
+                    self.parts.append((groups, keep))
                 continue
             part = None if keep is None else keep[start:stop]
             if part is None or part.any():
-                self.parts.append((range(group, group + 1), part))
+                self.parts.append((groups, part))
 
     def _run(self, job: str, work: bytes) -> list[Any]:
         """Every partition's result, in row order."""

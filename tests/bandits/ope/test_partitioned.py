@@ -27,7 +27,9 @@ from bandits.ope import (
     SNCascadeDR,
     SwitchDR,
     evaluate_log,
+    make_estimator,
 )
+from bandits.ope.partitioned import Partitions, task_row_groups
 from bandits.ope.targets import read_probability_target, write_probability_target
 from bandits.validation import InputValueError
 from policies import EpsilonGreedy, LinUCB
@@ -66,6 +68,35 @@ def _assert_same(partitioned: pd.DataFrame, memory: pd.DataFrame) -> None:
     for column in ("target", "estimator", "n", "n_train", "warnings", "tuning"):
         left, right = (["" if pd.isna(v) else v for v in t[column]] for t in (partitioned, memory))
         assert left == right, column  # (empty text reads back from CSV as NaN)
+
+
+@pytest.fixture(autouse=True)
+def one_row_group_per_task(monkeypatch):
+    """These logs are small: without this, their row groups would be joined into one task and
+    nothing would be merged across tasks."""
+    monkeypatch.setattr("bandits.ope.partitioned.MIN_TASK_ROWS", 1)
+
+
+def test_small_row_groups_are_joined_into_tasks_of_at_least_min_rows():
+    starts = np.array([0, 30, 60, 200, 210, 220, 235])  # groups of 30, 30, 140, 10, 10, 15
+    assert task_row_groups(starts, 50) == [range(0, 2), range(2, 3), range(3, 6)]
+    assert task_row_groups(starts, 1) == [range(group, group + 1) for group in range(6)]
+    assert task_row_groups(starts, 10**6) == [range(0, 6)]
+    assert task_row_groups(np.array([0]), 5) == []
+
+
+def test_by_default_a_small_log_is_one_task_with_the_same_estimates(tmp_path, monkeypatch):
+    monkeypatch.undo()  # the default MIN_TASK_ROWS
+    log = uniform_log(3, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 6)
+    starts = open_log(path).row_group_starts()
+    partitions = Partitions(path, None, starts, executor="local", workers=2, batch_bytes=2**20)
+    assert [groups for groups, _ in partitions.parts] == [range(0, 6)]
+    target = EpsilonGreedy(epsilon=0.3, base=LinUCB(), rng=np.random.default_rng(0))
+    estimators = [make_estimator("ips"), make_estimator("dr")]
+    joined = evaluate_log(path, {"t": target}, estimators, executor="local", workers=2)
+    here = evaluate_log(path, {"t": target}, estimators)
+    pd.testing.assert_frame_equal(joined[NUMERIC], here[NUMERIC], rtol=1e-12, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
