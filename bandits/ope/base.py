@@ -25,7 +25,7 @@ from bandits.ope.intervals import (
 from bandits.ope.rowkeys import poisson_weights, row_keys
 from bandits.ope.statistics import BootstrapSums, EstimatorStatistics, Moments, third_comoment
 from bandits.ope.targets import USES, ProbabilityTarget, TargetRows
-from bandits.ope.weighted import weighted_reward_statistics
+from bandits.ope.weighted import ONE_BITS, weighted_reward_statistics
 from bandits.policy import Policy
 from bandits.validation import (
     InputTypeError,
@@ -50,9 +50,6 @@ UNSUPPORTED_WARNING = 0.01
 
 BOOTSTRAP_CHUNK = 2**22
 """Poisson weights drawn at once (replicates x rows) while summing a batch's replicates."""
-
-ONE_BITS = int(np.array(1.0).view(np.uint64))
-"""The bits of 1.0 as an unsigned integer (0x3FF0000000000000)."""
 
 CHUNK_BYTES = 64 * 2**20
 """A policy target is asked for its probabilities on chunks of rows whose looked-up candidate

@@ -5,12 +5,15 @@ terms' co-moments and the weights' diagnostics, in cache-sized blocks of rows.
 The general path (:meth:`bandits.ope.base.Estimator.statistics_of`) forms row-sized arrays
 of weights, slate rewards and terms and reads each several times; here each block of rows is
 read from the log once and everything is computed while it is in cache, into a few
-block-sized buffers. The terms are the same numbers, elementwise. Each block's sums are
-pairwise (as numpy's) and its sums of squares dot products; its centred co-moments come from
-the raw ones unless cancellation would cost more than two bits (then the block is centred,
-as the general path centres). The blocks are combined as batches are
-(:meth:`Moments.merge`, in one vectorised step), so the moments equal the general path's up
-to rounding (tested to 1e-12).
+block-sized buffers. The terms are the same numbers, elementwise. Each block's sums and sums
+of squares are BLAS dot products (a sum is the dot product with ones: about four times as
+fast as numpy's pairwise sum on cached data, and accurate to about 1e-13 relative on a
+block); its centred co-moments come from the raw ones unless cancellation would cost more
+than two bits (then the block is centred, as the general path centres). The blocks are
+combined as batches are (:meth:`Moments.merge`, in one vectorised step), so the moments equal
+the general path's up to rounding (tested to 1e-12). The largest weight and whether any
+logged probability is 1 are maxima of the bits read as unsigned integers (faster than float
+maxima, and in the same order for non-negative floats).
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from bandits.ope.statistics import EstimatorStatistics, Moments
 
 BLOCK = 1 << 17
 """Rows per block (1 MiB a column: the block's few columns stay in cache while used)."""
+
+ONE_BITS = int(np.array(1.0).view(np.uint64))
+"""The bits of 1.0 read as an unsigned integer: a float64 in [+0, 1] has bits at most these,
+and among non-negative floats the bits' order is the values' order."""
 
 CANCELLATION = 0.25
 """A block's centred sum of squares is taken from its raw one (one pass fewer) when it is at
@@ -80,19 +87,30 @@ def weighted_reward_statistics(
     own = np.empty(size)  # the block's weights, when computed here
     terms = np.empty(size)  # the block's slate rewards, then its terms, then centred
     centred = np.empty(size)  # the block's centred weights
+    ones = np.ones(size)  # sums as dot products
+    max_bits = int(np.array(max_weight, dtype=np.float64).view(np.uint64))
+    deterministic = weights is not None  # whether rows of slate probability 1 may exist
     for first, values in chunks:
         for start in range(0, values.shape[0], BLOCK):
             stop = min(start + BLOCK, values.shape[0])
             k = stop - start
             rows = slice(first + start, first + stop)
             if weights is None:  # the policy is not asked inside: its warnings stay its own
+                logged = mu[rows]
                 with np.errstate(over="ignore", divide="ignore"):
-                    w = np.divide(values[start:stop], mu[rows], out=own[:k])
+                    w = np.divide(values[start:stop], logged, out=own[:k])
+                # the logged probabilities lie in (0, 1]: one of 1 is a deterministic row
+                deterministic |= int(logged.view(np.uint64).max()) >= ONE_BITS
             else:
                 w = values[start:stop]
-            top = w.max()
-            if not top <= max_weight:  # NaN fails too
-                return None, first + start + int(np.flatnonzero(~(np.abs(w) <= max_weight))[0])
+            top_bits = int(w.view(np.uint64).max())  # the largest weight when none is negative
+            if top_bits <= max_bits:
+                top = float(np.array(top_bits, dtype=np.uint64).view(np.float64))
+            else:  # a weight above max_weight, NaN or negative (a sign bit): look closer
+                top = w.max()
+                if not top <= max_weight:  # NaN fails too
+                    bad = ~(np.abs(w) <= max_weight)
+                    return None, first + start + int(np.flatnonzero(bad)[0])
             factor = w if clip == np.inf else np.minimum(w, clip, out=centred[:k])
             t = terms[:k]
             if width == 1:
@@ -104,8 +122,8 @@ def weighted_reward_statistics(
                 t *= factor
             else:
                 t.fill(0.0)
-            weight_sum = float(np.add.reduce(w))  # pairwise, as numpy.mean adds
-            term_sum = float(np.add.reduce(t))
+            weight_sum = float(np.dot(w, ones[:k]))
+            term_sum = float(np.dot(t, ones[:k]))
             term_square, weight_square, cross = _comoments(
                 t, w, term_sum, weight_sum, self_normalised, centred[:k]
             )
@@ -135,7 +153,7 @@ def weighted_reward_statistics(
         terms=term_moments,
         weights=weight_moments,
         max_weight=float(max([0.0, *tops])),  # as the general path's max(initial=0)
-        n_deterministic=log.decision.n_deterministic,
+        n_deterministic=log.decision.n_deterministic if deterministic else 0,
     )
     return statistics, -1
 

@@ -155,3 +155,29 @@ def test_other_intervals_take_the_general_path():
     assert SNIPS(interval="bootstrap-percentile").weighted_reward_form() is None
     assert IPS(interval="bernstein", reward_range=[0, 2]).weighted_reward_form() is None
     assert PseudoInverse(interval="bernstein", reward_range=[0, 2]).weighted_reward_form() is None
+
+
+@pytest.mark.parametrize("deterministic_rows", [[], [40], list(range(60))])
+def test_deterministic_rows_and_signed_zero_weights_match_the_general_path(
+    deterministic_rows, monkeypatch
+):
+    # rows logged with probability 1 are counted from the blocks' bits (the first found in
+    # a later block here); a target probability of -0.0 has its sign bit set, which the
+    # bits' maximum must not read as a huge weight
+    monkeypatch.setattr(weighted, "BLOCK", 16)
+    log = random_log(np.random.default_rng(8), n_requests=60)
+    mu = log.decision.slate_probability.copy()
+    marginals = log.decision.position_probability.copy()
+    mu[deterministic_rows] = 1.0
+    marginals[deterministic_rows] = 1.0
+    decision = SlateDecision(log.slates, mu, marginals)
+    changed = LoggedBandit(log.observation, decision, log.feedback, log.policy_names)
+    target = np.full(60, 0.25)
+    target[::7] = -0.0
+    for estimator in (IPS(), SNIPS()):
+        for given in (target, ContextTarget()):
+            fused = estimator.statistics(changed, given)
+            general = estimator.row_statistics(estimator_input(changed, given))
+            assert fused.n_deterministic == general.n_deterministic == len(deterministic_rows)
+            assert fused.max_weight == general.max_weight
+            _assert_same(estimator.finalize(fused), estimator.finalize(general))
