@@ -549,7 +549,7 @@ class LogFile:
             if not groups:
                 return
         with _naming(self.path):
-            for batch in self._parquet.iter_batches(batch_size=arrow_rows, row_groups=groups):
+            for batch in self._joined_batches(arrow_rows, groups):
                 try:
                     slices = list(self._slices(batch, budget))
                 except InputError as error:
@@ -562,6 +562,24 @@ class LogFile:
                         rows = np.arange(first + start, first + stop)
                         raise renumber_rows(error, rows) from None
                 first += batch.num_rows
+
+    def _joined_batches(
+        self, arrow_rows: int, groups: list[int] | None
+    ) -> Iterator[pa.RecordBatch]:
+        """Arrow batches of at most ``arrow_rows`` rows (one row wider alone), consecutive
+        batches of small row groups joined: Arrow does not read across row groups, and a log
+        written in small batches (e.g. a simulation's 32-request steps) would otherwise be
+        decoded, and handed to its consumers, a few rows at a time."""
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in self._parquet.iter_batches(batch_size=arrow_rows, row_groups=groups):
+            if pending and rows + batch.num_rows > arrow_rows:
+                yield _joined(pending)
+                pending, rows = [], 0
+            pending.append(batch)
+            rows += batch.num_rows
+        if pending:
+            yield _joined(pending)
 
     def _slices(self, batch: pa.RecordBatch, budget: int) -> Iterator[tuple[int, int]]:
         """(start, stop) of consecutive rows of ``batch`` whose padded arrays fit ``budget``.
@@ -836,3 +854,11 @@ def _naming(path: Path) -> Iterator[None]:
             raise
         detail = " ".join(str(error).split())  # Arrow's messages span lines
         raise InputValueError(f"{path}: cannot be read: {detail}") from None
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """Consecutive Arrow batches of one schema as one batch (the one itself when alone)."""
+    if len(batches) == 1:
+        return batches[0]
+    joined = pa.Table.from_batches(batches).combine_chunks().to_batches()
+    return joined[0] if joined else batches[0]  # rows of none: no batch comes back

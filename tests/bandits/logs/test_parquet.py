@@ -145,6 +145,36 @@ def test_errors_in_a_later_batch_name_the_files_row(tmp_path):
         list(iter_log_batches(path, batch_bytes=5_000))
 
 
+def test_small_row_groups_are_read_in_joined_batches_within_the_budget(tmp_path):
+    # a log written 10 rows at a time (as a simulation writes its steps) has a row group per
+    # write; reading joins them into batches of the budget, and errors still name file rows
+    log = random_log(np.random.default_rng(5), n_requests=100, max_candidates=5, min_candidates=5)
+    path = tmp_path / "log.parquet"
+    with LogWriter(path) as writer:
+        for start in range(0, 100, 10):
+            writer.write(log.take(np.arange(start, start + 10)))
+    opened = open_log(path)
+    assert opened.n_row_groups == 10
+    assert [len(b) for b in opened.iter_batches()] == [100]
+    budget = 35 * _padded_bytes(opened, log.take(np.arange(1)))
+    batches = list(opened.iter_batches(batch_bytes=budget))
+    assert len(batches) < 10 and all(_padded_bytes(opened, b) <= budget for b in batches)
+    assert_logs_equal(log, LoggedBandit.concat(batches))
+    middle = list(opened.iter_batches(row_groups=range(3, 7)))
+    assert_logs_equal(log.take(np.arange(30, 70)), LoggedBandit.concat(middle))
+
+    parquet = pq.ParquetFile(path)
+    table = parquet.read()  # rewritten in row groups of 10 with a NaN reward at row 57
+    rewards = table.column("rewards").to_pylist()
+    rewards[57][0] = float("nan")
+    index = table.schema.get_field_index("rewards")
+    table = table.set_column(index, "rewards", pa.array(rewards, table.schema.field(index).type))
+    pq.write_table(table, path, row_group_size=10)
+    assert open_log(path).n_row_groups == 10
+    with pytest.raises(InputValueError, match=r"rewards.*row 57, position 0 is nan"):
+        list(iter_log_batches(path, batch_bytes=budget))
+
+
 def test_writer_streams_batches_into_one_log(tmp_path):
     rng = np.random.default_rng(2)
     parts = [random_log(rng, n_requests=n, max_candidates=4) for n in (5, 0, 7)]
