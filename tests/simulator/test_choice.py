@@ -130,6 +130,22 @@ def test_ranked_top_k_equals_a_stable_full_sort_with_and_without_ties(width):
             np.testing.assert_array_equal(ranked_top_k(scores, k), expected)
 
 
+@pytest.mark.parametrize("width", [12, 100, 3000])
+def test_ranked_top_k_keys_separate_near_ties_signed_zeros_and_infinities(width):
+    # Scores one ulp apart share their truncated sort keys, -0.0 equals 0.0, and negative
+    # scores order by their flipped bits; every row must still be the stable sort's.
+    rng = np.random.default_rng(width)
+    base = rng.normal(size=(300, width))
+    base[::2, 1] = np.nextafter(base[::2, 0], np.inf)  # one ulp above its neighbour
+    base[1::4, 2] = base[1::4, 3]  # exact ties
+    base[::3, 4], base[::3, 5] = -0.0, 0.0
+    base[::5, 6], base[::5, 7] = np.inf, -np.inf
+    base[::7] *= 1e-300  # subnormal and tiny scores
+    for k in (1, 5, 11):
+        expected = np.argsort(-base, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(ranked_top_k(base, k), expected)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
