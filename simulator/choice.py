@@ -242,29 +242,36 @@ class Cascade(ChoiceModel):
     def best_slates(
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
-        attraction = expit(logits)
         first = values[:, :1]
         padded = not real.all()
         varies = ((np.where(real, values, first) if padded else values) != first).any(axis=1)
         if varies.all():  # no row skips the programme: no top-k to compute
-            return self._programme(attraction, values, real, prune=True)
-        slates = ranked_top_k(np.where(real, attraction, -np.inf), self.slate_size)
+            return self._programme(logits, values, real, prune=True)
+        attraction = expit(logits[~varies])
+        slates = np.empty((logits.shape[0], self.slate_size), dtype=np.int64)
+        slates[~varies] = ranked_top_k(
+            np.where(real[~varies], attraction, -np.inf), self.slate_size
+        )
         if varies.any():  # rows where v is not constant: the dynamic programme
             slates[varies] = self._programme(
-                attraction[varies], values[varies], real[varies], prune=True
+                logits[varies], values[varies], real[varies], prune=True
             )
         return slates
 
     def _undominated(
-        self, order: NDArray[np.int64], attraction: NDArray[np.float64], counts: NDArray[np.int64]
+        self, order: NDArray[np.int64], logits: NDArray[np.float64], counts: NDArray[np.int64]
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """The programme's order without most dominated candidates (see the class docstring).
 
-        ``attraction`` is ``a`` in the order (``v`` descending, real candidates first, the
-        first ``counts`` real). A candidate at position ``p`` has ``slate_size`` dominators if
-        ``a`` is below the ``slate_size``-th highest ``a`` of the first ``L <= p`` positions
-        (all earlier, so of ``v`` at least its own); one value partition per breakpoint ``L``
-        (about 1.5, 2.5, 4 and 6 slate sizes) gives those thresholds.
+        ``logits`` are the candidates' logits in the order (``v`` descending, real candidates
+        first, the first ``counts`` real). A candidate at position ``p`` has ``slate_size``
+        dominators if its logit is below the ``slate_size``-th highest of the first ``L <= p``
+        positions (all earlier, so of ``v`` at least its own; a higher logit is a higher
+        attraction ``a``); one value partition per breakpoint ``L`` (about 1.5, 2.5, 4 and 6
+        slate sizes) gives those thresholds. Comparing logits, not attractions, keeps the
+        same candidates except where ``expit`` rounds two different logits to one ``a``
+        (then the lower one is dropped: it is dominated, and swapping it for an item of the
+        same ``a`` and no lower ``v`` loses nothing), and needs no ``expit`` of the dropped.
 
         Returns
         -------
@@ -274,7 +281,7 @@ class Cascade(ChoiceModel):
         counts : ndarray of int64, shape (n_requests,)
             Kept candidates per row (at least ``slate_size``: the first ones are always kept).
         """
-        n, width = attraction.shape
+        n, width = logits.shape
         k = self.slate_size
         breaks = sorted({max(k + 1, (k * step) // 2) for step in (3, 5, 8, 12)})
         breaks = [cut for cut in breaks if cut < width]
@@ -284,9 +291,9 @@ class Cascade(ChoiceModel):
         threshold = np.empty((n, width))
         threshold[:, : breaks[0]] = -np.inf
         for cut, end in zip(breaks, [*breaks[1:], width], strict=True):
-            kth = np.partition(attraction[:, :cut], cut - k, axis=1)[:, cut - k]
+            kth = np.partition(logits[:, :cut], cut - k, axis=1)[:, cut - k]
             threshold[:, cut:end] = kth[:, None]
-        kept &= attraction >= threshold
+        kept &= logits >= threshold
         flat = np.flatnonzero(kept)  # ascending, so in the order within each row
         kept_counts = kept.sum(axis=1)
         narrow = int(kept_counts.max())
@@ -298,7 +305,7 @@ class Cascade(ChoiceModel):
 
     def _programme(
         self,
-        attraction: NDArray[np.float64],
+        logits: NDArray[np.float64],
         values: NDArray[np.float64],
         real: NDArray[np.bool_],
         *,
@@ -314,27 +321,29 @@ class Cascade(ChoiceModel):
         g(i+1, m)`` (strictly: of equal ones, the last in the order); the slate is read off
         from the first candidate on.
 
-        The order is real candidates first, then ``v`` descending, then ``a`` descending, then
-        the candidate index. One sort by ``v`` gives it for rows whose real ``v`` are distinct
-        (:func:`_descending_order`); rows with tied ``v`` are sorted again on all three keys.
+        The order is real candidates first, then ``v`` descending, then the logit (so ``a``)
+        descending, then the candidate index. One sort by ``v`` gives it for rows whose real
+        ``v`` are distinct (:func:`_descending_order`); rows with tied ``v`` are sorted again
+        on all three keys.
         The layers run candidate-major (arrays of shape (width, n_requests)), so the running
         maximum and every elementwise pass are contiguous over the requests. With ``prune``,
-        the programme runs over the candidates :meth:`_undominated` keeps.
+        the programme runs over the candidates :meth:`_undominated` keeps; ``a = expit(l)`` is
+        computed for those only.
         """
-        n, width = attraction.shape
+        n, width = logits.shape
         k = self.slate_size
         base = (np.arange(n) * width)[:, None]
         order, ties = _descending_order(values, real)
         if ties.any():
             key = np.where(real[ties], -values[ties], np.inf)
-            order[ties] = np.lexsort((-attraction[ties], key), axis=1)
+            order[ties] = np.lexsort((-logits[ties], key), axis=1)
         counts = real.sum(axis=1)  # real candidates come first in the order
         if prune:
-            order, counts = self._undominated(order, np.take(attraction, order + base), counts)
+            order, counts = self._undominated(order, np.take(logits, order + base), counts)
         width = order.shape[1]
         flat = np.empty((width, n), dtype=np.int64)  # (width, n): candidate-major
         np.add(order.T, base.T, out=flat)
-        a = np.take(attraction, flat)
+        a = expit(np.take(logits, flat))
         gain = a * np.take(values, flat)
         keep = 1.0 - a
         columns = np.arange(width)[:, None]
