@@ -327,3 +327,24 @@ def test_descending_order_sorts_real_values_first_and_flags_ties(width):
     if width > 1:
         tied = (values[20:40, 1] == values[20:40, 0]) & real[20:40, 1]
         assert flagged[20:40][tied].all()
+
+
+def test_mnl_best_slate_is_exact_when_the_single_item_start_is_above_the_optimum():
+    """One valuable item and worthless others: a slate of 3 must show two of the others, so the
+    Dinkelbach start (the best single item alone) is above the optimum; the iterations still
+    end at the brute-force best slate."""
+    model = MultinomialLogit(slate_size=3, examination=[1.0, 0.8, 0.5], no_click_logit=0.2)
+    logits = np.array([[2.0, -1.0, 0.5, 1.5, -0.3, 0.0]])
+    values = np.array([[5.0, 0.1, 0.3, 0.05, 0.2, 0.0]])
+    real = np.ones((1, 6), dtype=bool)
+
+    def value(slate):
+        w = np.exp(logits[0, list(slate)]) * model.examination
+        return float((w * values[0, list(slate)]).sum() / (np.exp(0.2) + w.sum()))
+
+    start = np.exp(2.0) * 5.0 / (np.exp(0.2) + np.exp(2.0))
+    brute = max(itertools.permutations(range(6), 3), key=value)
+    assert value(brute) < start
+    best = model.best_slates(logits, values, real)
+    assert value(tuple(best[0])) == pytest.approx(value(brute), rel=1e-12)
+    np.testing.assert_array_equal(best[0], brute)
