@@ -340,9 +340,12 @@ class Catalogue:
             uniforms = rng.random((rows.size, m))
             # Below share: a popularity draw from uniforms / share; else a uniform rank from
             # (uniforms - share) / (1 - share) (negative for the popularity draws, replaced).
-            ranks = ((uniforms - share) * (n_live / (1.0 - share))).astype(np.int64)
-            np.minimum(ranks, n_live - 1, out=ranks)  # round-off at the top
-            out = self.live_items(ranks, time)
+            scaled = np.subtract(uniforms, share)
+            scaled *= n_live / (1.0 - share)
+            out = scaled.astype(np.int64)
+            np.minimum(out, n_live - 1, out=out)  # round-off at the top
+            if first:  # live_items in place: ranks past the initial items skip the retired
+                np.add(out, first, out=out, where=out >= initial)
             # Flat positions of the popularity draws, row-major (boolean-mask indexing costs
             # several times more than take/put by index with a random mask).
             hit = np.flatnonzero(uniforms < share)

@@ -14,6 +14,9 @@ from simulator.sampling import group_newest_first
 MAX_REPEAT_MEMORY = 10_000
 """Largest ``repeat_memory``: the buffer costs 24 bytes per user and remembered item."""
 
+REPEAT_SLOTS = 1024
+"""Flags per request of the repeat penalty's filter (a power of 2; one byte each)."""
+
 
 class Fatigue:
     """Per user and genre, a fatigue level ``f`` with exponential forgetting.
@@ -232,40 +235,56 @@ class Fatigue:
             cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
             penalty = np.take(by_genre, cells)
         if self.repeats and items is not None:
-            penalty += self.repeat_penalty(users, items, time)
+            cells, terms = self._repeat_terms(users, items, time)
+            penalty.reshape(-1)[cells] += terms  # cells distinct: one addition each
         return penalty
 
     def repeat_penalty(
         self, users: NDArray[np.int64], items: NDArray[np.int64], time: int
     ) -> NDArray[np.float64]:
-        """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates).
+        """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates)."""
+        penalty = np.zeros(items.shape)
+        if self.repeats:
+            cells, terms = self._repeat_terms(users, items, time)
+            penalty.reshape(-1)[cells] = terms
+        return penalty
 
-        A 64-bit filter per request (bit ``item mod 64`` of each remembered item) leaves the
-        candidates that may be remembered (the matches and about ``repeat_memory / 64`` of the
-        others); only those are compared with each remembered item, and the matches weighted.
-        A candidate's entries are summed in buffer order, as one comparison of every candidate
-        with every remembered item would.
+    def _repeat_terms(
+        self, users: NDArray[np.int64], items: NDArray[np.int64], time: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The candidates with a remembered showing and their ``R_ui(t)``: flat cells of
+        (n_requests, n_candidates), ascending and distinct, and the penalties.
+
+        A table of ``REPEAT_SLOTS`` flags per request (slot ``item mod REPEAT_SLOTS`` of each
+        remembered item, empty entries included) leaves the candidates that may be
+        remembered (the matches and about ``repeat_memory / REPEAT_SLOTS`` of the others, 1%
+        for 10 entries); only those are compared with each remembered item, and the matches
+        weighted. A candidate's entries are summed in buffer order from 0, as one comparison
+        of every candidate with every remembered item would.
         """
-        if not self.repeats:
-            return np.zeros(items.shape)
         n, width = items.shape
         recent = self.recent_items_[users]
-        low = np.uint64(63)
-        one = np.uint64(1)
-        marks = np.where(recent >= 0, one << (recent.astype(np.uint64) & low), np.uint64(0))
-        filters = np.bitwise_or.reduce(marks, axis=1)
-        maybe = (filters[:, None] >> (items.astype(np.uint64) & low)) & one
-        cells = np.flatnonzero(maybe)  # (request, candidate), ascending
+        slots = REPEAT_SLOTS - 1
+        base = (np.arange(n) * REPEAT_SLOTS)[:, None]
+        table = np.zeros(n * REPEAT_SLOTS, dtype=np.bool_)
+        table[(recent & slots) + base] = True
+        probe = items & slots
+        probe += base
+        cells = np.flatnonzero(np.take(table, probe))  # (request, candidate), ascending
         rows = cells // width
         # (cell, slot): matches in cell order, then buffer order within a cell.
         found = np.flatnonzero(np.take(items, cells)[:, None] == recent[rows])
         memory = self.repeat_memory
-        at, slots = np.divmod(found, memory)
+        at, entries = np.divmod(found, memory)
         cells, owners = cells[at], users[rows[at]]
-        age = (time - self.recent_times_[owners, slots]).astype(np.float64)
-        weight = self.recent_weights_[owners, slots] * self.repeat_decay**age
-        summed = np.bincount(cells, weights=weight, minlength=n * width)
-        return np.asarray(summed, dtype=np.float64).reshape(n, width)
+        age = (time - self.recent_times_[owners, entries]).astype(np.float64)
+        weight = self.recent_weights_[owners, entries] * self.repeat_decay**age
+        # Sum each cell's matches (adjacent) by bincount over their group numbers.
+        new = np.ones(cells.size, dtype=np.bool_)
+        np.not_equal(cells[1:], cells[:-1], out=new[1:])
+        groups = np.cumsum(new) - 1
+        summed = np.bincount(groups, weights=weight, minlength=0)
+        return cells[new], np.asarray(summed, dtype=np.float64)
 
     def absent(self, time: int) -> NDArray[np.bool_] | None:
         """Users away at step ``time``, shape (n_users,); None without churn."""

@@ -28,6 +28,10 @@ MEMORY_LIMIT = 8 * 2**30
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+GATHER_ROWS = 128
+"""Requests per block of :meth:`World._gather` (a block's features, up to a few hundred
+kilobytes, stay in the cache between the gather and the taste products)."""
+
 LINE_NUMBERS = 8
 """Float64 numbers in a 64-byte cache line: item rows this narrow hold features and the
 per-item numbers in one table."""
@@ -337,20 +341,11 @@ class World:
         shift = self.context.taste_shift(signals, worlds)
         if shift is not None:
             taste = taste + shift
-        d = self.users.n_latent
-        # One gather of whole rows: np.take runs 3-5x faster than fancy indexing here.
         first = self._first  # the static logit term, then the expected reward
-        if self._merged:
-            scalars = np.take(self.rows_, items, axis=0)
-            features = scalars[:, :, :first]
-        else:
-            features = np.take(self.table_, items, axis=0)
-            scalars = np.take(self.rows_, items, axis=0)
+        features, scalars, logits = self._gather(items, taste)
         genres = np.zeros(items.shape, dtype=np.int64)
         if self.catalogue.n_genres:
             genres = scalars[:, :, self._genre_column].astype(np.int64)
-        # One matrix-vector product per request (numpy's matmul, about twice einsum's speed).
-        logits = np.matmul(features[:, :, :d], taste[:, :, None])[:, :, 0]
         logits *= self.logit_scale
         logits += scalars[:, :, first] + BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
@@ -375,6 +370,35 @@ class World:
         return Batch(
             time, worlds, users, counts, items, real, logits, values, features, genres, signals
         )
+
+    def _gather(
+        self, items: NDArray[np.int64], taste: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """The candidates' feature rows and per-item numbers (one gather of whole rows each:
+        np.take runs 3-5x faster than fancy indexing here) and their taste terms ``phi_i .
+        theta``, shape (n_rows, width).
+
+        Blocks of ``GATHER_ROWS`` requests: each block's gathered features are multiplied
+        with its tastes (one matrix-vector product per request, numpy's matmul, about twice
+        einsum's speed) while they are still in the cache, rather than read back from memory
+        after the whole batch (megabytes) is gathered. ``mode="clip"`` (the rows are valid)
+        lets ``np.take`` write into the blocks unbuffered. The products are the same, request
+        by request.
+        """
+        n, width = items.shape
+        d = self.users.n_latent
+        scalars = np.empty((n, width, self.rows_.shape[1]))
+        features = scalars[:, :, : self._first]
+        if not self._merged:
+            features = np.empty((n, width, self.table_.shape[1]))
+        logits = np.empty((n, width, 1))
+        for start in range(0, n, GATHER_ROWS):
+            block = slice(start, start + GATHER_ROWS)
+            if not self._merged:
+                np.take(self.table_, items[block], axis=0, out=features[block], mode="clip")
+            np.take(self.rows_, items[block], axis=0, out=scalars[block], mode="clip")
+            np.matmul(features[block, :, :d], taste[block, :, None], out=logits[block])
+        return features, scalars, logits[:, :, 0]
 
     def candidate_counts(self) -> NDArray[np.int64]:
         """The candidate count of each request slot, shape (n_requests,): the same at every

@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.special import logit, logsumexp
+from scipy.special import expit, logit, logsumexp
 
 from bandits.validation import InputValueError
 from simulator.choice import (
@@ -130,6 +130,22 @@ def test_ranked_top_k_equals_a_stable_full_sort_with_and_without_ties(width):
             np.testing.assert_array_equal(ranked_top_k(scores, k), expected)
 
 
+@pytest.mark.parametrize("width", [12, 100, 3000])
+def test_ranked_top_k_keys_separate_near_ties_signed_zeros_and_infinities(width):
+    # Scores one ulp apart share their truncated sort keys, -0.0 equals 0.0, and negative
+    # scores order by their flipped bits; every row must still be the stable sort's.
+    rng = np.random.default_rng(width)
+    base = rng.normal(size=(300, width))
+    base[::2, 1] = np.nextafter(base[::2, 0], np.inf)  # one ulp above its neighbour
+    base[1::4, 2] = base[1::4, 3]  # exact ties
+    base[::3, 4], base[::3, 5] = -0.0, 0.0
+    base[::5, 6], base[::5, 7] = np.inf, -np.inf
+    base[::7] *= 1e-300  # subnormal and tiny scores
+    for k in (1, 5, 11):
+        expected = np.argsort(-base, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(ranked_top_k(base, k), expected)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -182,23 +198,24 @@ def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k, n):
     assert n >= SCAN_LOOP_ROWS or n < SCAN_LOOP_ROWS // 2
     rng = np.random.default_rng(11)
     width = 12
-    attraction = rng.uniform(0.0, 1.0, (n, width))
-    attraction[5:20] = np.round(attraction[5:20], 1)  # ties of a
-    attraction[:5, :3] = 1.0  # certain clicks: (1 - a) g = 0 * -inf must not break the programme
+    logits = rng.normal(0.0, 2.0, (n, width))
+    logits[5:20] = np.round(logits[5:20], 1)  # ties of a
+    logits[:5, :3] = np.inf  # certain clicks: (1 - a) g = 0 * -inf must not break the programme
+    attraction = expit(logits)
     values = rng.lognormal(0.0, 1.0, (n, width))
     values[:50] = np.round(values[:50])  # ties of v
     counts = rng.integers(k, width + 1, n)
     real = np.arange(width) < counts[:, None]
     model = Cascade(slate_size=k)
-    fast = model._programme(attraction, values, real)
+    fast = model._programme(logits, values, real)
     np.testing.assert_array_equal(fast, _cascade_programme_loop(attraction, values, real, k))
     if k <= 3:
         small = slice(0, 40)
-        logits = logit(np.clip(attraction[small], 1e-12, 1 - 1e-12))
+        finite = np.clip(logits[small], -30.0, 30.0)
         worth = np.where(real[small], values[small], 0.0)
 
         def expected(slates):
-            shown = np.take_along_axis(logits, slates, axis=1)
+            shown = np.take_along_axis(finite, slates, axis=1)
             return model.expected_rewards(shown, np.take_along_axis(worth, slates, axis=1)).sum(
                 axis=1
             )
@@ -211,11 +228,12 @@ def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k, n):
         np.testing.assert_allclose(expected(fast[small]), brute, rtol=1e-9)
 
 
-def _dominators(attraction, values, real):
-    """Per candidate, the real candidates with v at least its own and a above its own."""
+def _dominators(logits, values, real):
+    """Per candidate, the real candidates with v at least its own and a logit (so a) above
+    its own."""
     return (
         (values[:, None, :] >= values[:, :, None])
-        & (attraction[:, None, :] > attraction[:, :, None])
+        & (logits[:, None, :] > logits[:, :, None])
         & real[:, None, :]
     ).sum(axis=2)
 
@@ -226,7 +244,7 @@ def test_pruned_cascade_programme_drops_only_dominated_candidates_and_finds_the_
 ):
     rng = np.random.default_rng(width + k)
     n = 300
-    attraction = rng.uniform(0.0, 1.0, (n, width))
+    logits = rng.normal(-1.0, 1.5, (n, width))
     values = rng.lognormal(0.0, 1.0, (n, width))
     counts = rng.integers(k, width + 1, n)
     counts[:100] = width
@@ -234,10 +252,10 @@ def test_pruned_cascade_programme_drops_only_dominated_candidates_and_finds_the_
     model = Cascade(slate_size=k)
     # _undominated keeps every candidate with fewer than k dominators, drops only real
     # candidates with at least k (and all padding), and keeps the order.
-    order = np.lexsort((-attraction, np.where(real, -values, np.inf)), axis=1)
-    in_order = np.take_along_axis(attraction, order, axis=1)
+    order = np.lexsort((-logits, np.where(real, -values, np.inf)), axis=1)
+    in_order = np.take_along_axis(logits, order, axis=1)
     kept, kept_counts = model._undominated(order, in_order, counts)
-    dominators = _dominators(attraction, values, real)
+    dominators = _dominators(logits, values, real)
     for row in range(n):
         chosen = kept[row, : kept_counts[row]]
         assert list(chosen) == [i for i in order[row] if i in set(chosen)]
@@ -248,31 +266,31 @@ def test_pruned_cascade_programme_drops_only_dominated_candidates_and_finds_the_
     assert kept.shape[1] < width or width <= 12  # it does drop candidates
     # Without ties the optimum is unique: the same slates as the full programme.
     np.testing.assert_array_equal(
-        model._programme(attraction, values, real, prune=True),
-        model._programme(attraction, values, real),
+        model._programme(logits, values, real, prune=True),
+        model._programme(logits, values, real),
     )
 
 
 def test_pruned_cascade_programme_keeps_the_best_reward_with_ties_and_certain_clicks():
     rng = np.random.default_rng(3)
     n, width, k = 400, 20, 4
-    attraction = np.round(rng.uniform(0.0, 1.0, (n, width)), 1)
-    attraction[:20, :3] = 1.0
+    logits = np.round(rng.normal(0.0, 1.5, (n, width)), 1)
+    logits[:20, :3] = 40.0  # expit rounds these to exactly 1: certain clicks
+    logits[20:40, 5:8] = [36.8, 36.9, 37.0]  # different logits, one attraction (1.0)
     values = np.round(rng.lognormal(0.0, 1.0, (n, width)))
     counts = rng.integers(k, width + 1, n)
     real = np.arange(width) < counts[:, None]
     model = Cascade(slate_size=k)
-    logits = logit(np.clip(attraction, 1e-12, 1 - 1e-12))
     worth = np.where(real, values, 0.0)
 
     def expected(slates):
         shown = np.take_along_axis(logits, slates, axis=1)
         return model.expected_rewards(shown, np.take_along_axis(worth, slates, axis=1)).sum(axis=1)
 
-    pruned = model._programme(attraction, values, real, prune=True)
+    pruned = model._programme(logits, values, real, prune=True)
     assert np.take_along_axis(real, pruned, axis=1).all()
     assert all(len(set(row)) == k for row in pruned.tolist())
-    full = model._programme(attraction, values, real)
+    full = model._programme(logits, values, real)
     np.testing.assert_allclose(expected(pruned), expected(full), rtol=1e-12, atol=1e-12)
 
 
@@ -309,3 +327,24 @@ def test_descending_order_sorts_real_values_first_and_flags_ties(width):
     if width > 1:
         tied = (values[20:40, 1] == values[20:40, 0]) & real[20:40, 1]
         assert flagged[20:40][tied].all()
+
+
+def test_mnl_best_slate_is_exact_when_the_single_item_start_is_above_the_optimum():
+    """One valuable item and worthless others: a slate of 3 must show two of the others, so the
+    Dinkelbach start (the best single item alone) is above the optimum; the iterations still
+    end at the brute-force best slate."""
+    model = MultinomialLogit(slate_size=3, examination=[1.0, 0.8, 0.5], no_click_logit=0.2)
+    logits = np.array([[2.0, -1.0, 0.5, 1.5, -0.3, 0.0]])
+    values = np.array([[5.0, 0.1, 0.3, 0.05, 0.2, 0.0]])
+    real = np.ones((1, 6), dtype=bool)
+
+    def value(slate):
+        w = np.exp(logits[0, list(slate)]) * model.examination
+        return float((w * values[0, list(slate)]).sum() / (np.exp(0.2) + w.sum()))
+
+    start = np.exp(2.0) * 5.0 / (np.exp(0.2) + np.exp(2.0))
+    brute = max(itertools.permutations(range(6), 3), key=value)
+    assert value(brute) < start
+    best = model.best_slates(logits, values, real)
+    assert value(tuple(best[0])) == pytest.approx(value(brute), rel=1e-12)
+    np.testing.assert_array_equal(best[0], brute)

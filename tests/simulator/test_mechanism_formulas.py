@@ -135,12 +135,13 @@ def test_exact_truth_includes_the_repeat_penalty_and_matches_the_clicks(stat_see
 
 
 def test_filtered_repeat_penalty_equals_comparing_every_candidate_with_every_entry():
-    """The 64-bit filter changes which comparisons run, not the sums (bit for bit): items equal
-    modulo 64 (filter collisions), items remembered several times, empty slots."""
+    """The filter changes which comparisons run, not the sums (bit for bit): items equal
+    modulo REPEAT_SLOTS (filter collisions), items remembered several times, empty slots."""
     rng = np.random.default_rng(9)
     fatigue = Fatigue(repeat_exposure=0.3, repeat_click=1.1, repeat_decay=0.7, repeat_memory=6)
     fatigue.reset(50, 0)
     fatigue.recent_items_ = rng.integers(0, 40, (50, 6)) * 64 + rng.integers(0, 3, (50, 6))
+    # Items 64 k + r and 64 (k + 16) + r share one of the REPEAT_SLOTS = 1024 flags.
     fatigue.recent_items_[rng.random((50, 6)) < 0.2] = -1
     fatigue.recent_times_ = rng.integers(0, 9, (50, 6))
     fatigue.recent_weights_ = rng.uniform(0.3, 1.4, (50, 6))
