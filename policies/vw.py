@@ -32,7 +32,13 @@ from bandits.validation import (
 )
 from policies.base import MAX_EXPLORATION, BasePolicy
 from policies.offpolicy import check_weight_clip
-from policies.vw_examples import NAMESPACES, RequestHeads, learn_slots, predict_slots, slot_label
+from policies.vw_examples import (
+    NAMESPACES,
+    RequestHeads,
+    learn_slots_of_batch,
+    predict_slots,
+    slot_label,
+)
 from policies.vw_requests import (
     Actions,
     ParsedActions,
@@ -346,10 +352,11 @@ class VowpalWabbit(BasePolicy):
         (act, then update)."""
         requests = self._requests.get(obs)
         if requests is None:
-            workspace, parse = self.workspace_, self._parsed_actions
+            parts = self._format_heads.parts(obs)
+            lines = [actions for _, actions in parts]
+            actions = self._parsed_actions.many(self.workspace_, lines)
             requests = self._requests[obs] = [
-                (shared, parse(workspace, actions))
-                for shared, actions in self._format_heads.parts(obs)
+                (shared, kept) for (shared, _), kept in zip(parts, actions, strict=True)
             ]
         return requests
 
@@ -516,10 +523,7 @@ class VowpalWabbit(BasePolicy):
         else:
             if kept is not None:
                 kept.release()  # acted on other requests: finish those examples unlearned
-            slots = [
-                learn_slots(slate, cost, probability)
-                for slate, cost, probability in zip(decision.slates, costs, logged, strict=True)
-            ]
+            slots = learn_slots_of_batch(decision.slates, costs, logged)
             learn_requests(self.workspace_, self._request_parts(obs), slots)
         self._requests.pop(obs, None)
 

@@ -86,27 +86,41 @@ class RequestHeads:
         if self._table is None or self._table() is not items or len(self._lines) > MAX_CACHED_LINES:
             self._table, self._lines = weakref.ref(items), {}
         lines = self._lines
-        rows = obs.candidate_rows
-        missing = set(rows[obs.candidate_mask].tolist()).difference(lines)
+        rows, counts = obs.candidate_rows.tolist(), obs.n_candidates.tolist()
+        shared = _template(f"{self.kind} shared |u", obs.n_context_features)
+        # one format for the whole batch: every shared line, then split at the newlines
+        batch = "\n".join([shared] * obs.n_requests) % tuple(obs.context.ravel().tolist())
+        shared_lines = batch.split("\n") if obs.n_requests else []
+        if self.kind == "ccb":
+
+            def action_lines() -> list[list[str]]:
+                pairs = zip(rows, counts, strict=True)
+                return [list(map(lines.__getitem__, row[:n])) for row, n in pairs]
+
+            try:  # every item's line made already (items seen before)
+                actions = action_lines()
+            except KeyError:
+                self._add_lines(obs)
+                actions = action_lines()
+            return list(zip(shared_lines, actions, strict=True))
+        self._add_lines(obs)
+        k = obs.slate_size
+        parts = []
+        for line, row, n in zip(shared_lines, rows, counts, strict=True):
+            dealt = [(j % k, row[j]) for j in _slot_order(n, k)]  # VW wants slots grouped
+            parts.append((line, [f"slates action {slot} {lines[item]}" for slot, item in dealt]))
+        return parts
+
+    def _add_lines(self, obs: SlateObservation) -> None:
+        """Make the action line (for slates, the features) of every candidate item of
+        ``obs`` that has none yet."""
+        items, lines = obs.items, self._lines
+        missing = set(obs.candidate_rows[obs.candidate_mask].tolist()).difference(lines)
         if missing:
             prefix = "ccb action " if self.kind == "ccb" else ""
             action = _template(prefix + "|d %d |i", items.n_item_features)
             for row in missing:
                 lines[row] = action % (int(items.ids[row]), *items.features[row].tolist())
-        shared = _template(f"{self.kind} shared |u", obs.n_context_features)
-        contexts, counts = obs.context.tolist(), obs.n_candidates.tolist()
-        if self.kind == "ccb":
-            return [
-                (shared % tuple(context), list(map(lines.__getitem__, row[:n])))
-                for context, row, n in zip(contexts, rows.tolist(), counts, strict=True)
-            ]
-        k = obs.slate_size
-        parts = []
-        for context, row, n in zip(contexts, rows.tolist(), counts, strict=True):
-            dealt = [(j % k, row[j]) for j in _slot_order(n, k)]  # VW wants slots grouped
-            actions = [f"slates action {slot} {lines[item]}" for slot, item in dealt]
-            parts.append((shared % tuple(context), actions))
-        return parts
 
 
 def _slot_order(n: int, k: int) -> list[int]:
@@ -146,8 +160,22 @@ def learn_slots(
 ) -> str:
     """One labelled slot line per position, each after a newline: the shown candidate, its
     cost and the probability it had in that slot given the slots above."""
-    labels = zip(slate.tolist(), costs.tolist(), probabilities.tolist(), strict=True)
-    return "".join(f"\n{slot_label(*label)} {SLOT_TAG}|s p{j}" for j, label in enumerate(labels))
+    return learn_slots_of_batch(slate[None], costs[None], probabilities[None])[0]
+
+
+def learn_slots_of_batch(
+    slates: NDArray[np.int64], costs: NDArray[np.float64], probabilities: NDArray[np.float64]
+) -> list[str]:
+    """:func:`learn_slots` of every request: arrays of shape (n_requests, slate_size), a
+    list of n_requests str."""
+    tails = [f" {SLOT_TAG}|s p{j}" for j in range(slates.shape[1])]
+    return [
+        "".join(
+            f"\n{slot_label(*label)}{tail}"
+            for label, tail in zip(zip(*row, strict=True), tails, strict=True)
+        )
+        for row in zip(slates.tolist(), costs.tolist(), probabilities.tolist(), strict=True)
+    ]
 
 
 def learn_text(

@@ -67,6 +67,17 @@ class ParsedActions:
         self._examples: dict[str, pylibvw.example] = {}
         self._seen: set[str] = set()
 
+    def many(self, workspace: Any, requests: Sequence[Sequence[str]]) -> list[Actions]:
+        """:meth:`__call__` of each request's action lines, in order; one pass over the
+        kept examples when every line is kept."""
+        if workspace is not self._workspace:
+            self._workspace, self._examples, self._seen = workspace, {}, set()
+        kept = self._examples.__getitem__
+        try:
+            return [(list(map(kept, lines)), 0) for lines in requests]
+        except KeyError:  # some lines are not kept
+            return [self(workspace, lines) for lines in requests]
+
     def __call__(self, workspace: Any, lines: Sequence[str]) -> Actions:
         """Each line's kept example (or the line itself) for ``workspace``, and how many are
         lines; a new workspace (a reloaded model) starts the cache again."""
