@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import pylibvw
@@ -105,10 +105,10 @@ class ParsedActions:
         return actions, fresh
 
 
-MAX_PARSED_REQUESTS = 256
-"""Most requests :func:`predict_requests` and :func:`learn_requests` have VW parse in one
-call: VW keeps every example it ever handed out for reuse (about 31 KB each), so a batch of
-100,000 requests parsed at once would hold gigabytes."""
+MAX_PARSED_LINES = 512
+"""Most lines :func:`predict_requests` and :func:`learn_requests` have VW parse in one call
+(a request with more is parsed alone): VW keeps every example it ever handed out for reuse
+(about 31 KB each), so parsing a whole large batch at once would hold that memory for good."""
 
 
 class RequestExamples:
@@ -199,19 +199,32 @@ class RequestExamples:
                 pylibvw.vw._finish_example_multi_ex(self.workspace, mine)
 
 
+def _chunks(requests: Sequence[tuple[str, Actions]], slots: Sequence[str]) -> Iterator[slice]:
+    """Consecutive runs of requests of at most :data:`MAX_PARSED_LINES` lines to parse (a
+    request with more on its own)."""
+    start, lines = 0, 0
+    for row, ((_, (_, fresh)), slot) in enumerate(zip(requests, slots, strict=True)):
+        size = 1 + fresh + slot.count("\n")
+        if lines + size > MAX_PARSED_LINES and row > start:
+            yield slice(start, row)
+            start, lines = row, 0
+        lines += size
+    if start < len(requests):
+        yield slice(start, len(requests))
+
+
 def predict_requests(
     workspace: Any, requests: Sequence[tuple[str, Actions]], slots: Sequence[str]
 ) -> list[list[list[tuple[int, float]]]]:
-    """:meth:`RequestExamples.predict` of requests used once (parsed
-    :data:`MAX_PARSED_REQUESTS` at a time), each with its slot lines ``slots[i]``."""
+    """:meth:`RequestExamples.predict` of requests used once (parsed at most
+    :data:`MAX_PARSED_LINES` lines at a time), each with its slot lines ``slots[i]``."""
     scores = []
-    for start in range(0, len(requests), MAX_PARSED_REQUESTS):
-        stop = start + MAX_PARSED_REQUESTS
-        chunk = RequestExamples(workspace, requests[start:stop], slots[start:stop])
+    for chunk in _chunks(requests, slots):
+        examples = RequestExamples(workspace, requests[chunk], slots[chunk])
         try:
-            scores += chunk.predict()
+            scores += examples.predict()
         finally:
-            chunk.finish()
+            examples.finish()
     return scores
 
 
@@ -219,10 +232,9 @@ def learn_requests(
     workspace: Any, requests: Sequence[tuple[str, Actions]], slots: Sequence[str]
 ) -> None:
     """:meth:`RequestExamples.learn` of requests used once (their labels are in their
-    lines; parsed :data:`MAX_PARSED_REQUESTS` at a time)."""
-    for start in range(0, len(requests), MAX_PARSED_REQUESTS):
-        stop = start + MAX_PARSED_REQUESTS
-        RequestExamples(workspace, requests[start:stop], slots[start:stop]).learn()
+    lines; parsed at most :data:`MAX_PARSED_LINES` lines at a time)."""
+    for chunk in _chunks(requests, slots):
+        RequestExamples(workspace, requests[chunk], slots[chunk]).learn()
 
 
 def collection_paused(method: Method) -> Method:

@@ -26,6 +26,7 @@ from policies.vw_examples import (
 from policies.vw_requests import (
     ParsedActions,
     RequestExamples,
+    _chunks,
     collection_paused,
     learn_requests,
     predict_requests,
@@ -143,9 +144,10 @@ def request_texts(obs, parsed, workspace):
 
 def test_a_batch_parsed_in_one_call_predicts_and_learns_as_each_text_alone(monkeypatch):
     """Shared, fresh action and slot lines of many requests go to VW in one parse (in
-    chunks of MAX_PARSED_REQUESTS); each request, whatever its slots and its mix of kept and
-    fresh actions, predicts and learns exactly as its own text parsed alone."""
-    monkeypatch.setattr("policies.vw_requests.MAX_PARSED_REQUESTS", 3)
+    chunks of at most MAX_PARSED_LINES lines, a longer request alone); each request,
+    whatever its slots and its mix of kept and fresh actions, predicts and learns exactly as
+    its own text parsed alone."""
+    monkeypatch.setattr("policies.vw_requests.MAX_PARSED_LINES", 7)
     policy = VowpalWabbit(explore="softmax", rng=np.random.default_rng(0))
     workspace, reference = policy.workspace_, new_workspace(policy.command_line())
     parsed = ParsedActions("ccb")
@@ -235,3 +237,14 @@ def test_the_garbage_collector_is_paused_only_while_a_batch_runs():
         assert not gc.isenabled()  # left off, as the caller had it
     finally:
         gc.enable()
+
+
+def test_requests_are_parsed_in_runs_of_at_most_max_parsed_lines(monkeypatch):
+    monkeypatch.setattr("policies.vw_requests.MAX_PARSED_LINES", 7)
+    kept, fresh = ([object()], 0), (["ccb action |d 1", "ccb action |d 2"], 2)
+    one, two = predict_slots([]), predict_slots([0])  # 1 and 2 slot lines
+    requests = [("s", kept), ("s", kept), ("s", fresh), ("s", kept), ("s", fresh)]
+    slots = [one, two, one, one, two]  # lines: 2, 3, 4, 2, 5
+    assert list(_chunks(requests, slots)) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    assert list(_chunks(requests[:1], ["\n" * 9])) == [slice(0, 1)]  # too long: alone
+    assert list(_chunks([], [])) == []
