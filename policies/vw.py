@@ -37,7 +37,7 @@ from policies.vw_examples import (
     RequestHeads,
     learn_slots_of_batch,
     predict_slots,
-    slot_label,
+    slot_labels,
 )
 from policies.vw_requests import (
     Actions,
@@ -515,9 +515,7 @@ class VowpalWabbit(BasePolicy):
         costs = -feedback.rewards
         kept = self._kept.pop(decision, None)
         if kept is not None and kept.obs is obs:
-            shown, cost, probability = decision.slates[:, 0], costs[:, 0], logged[:, 0]
-            labels = zip(shown.tolist(), cost.tolist(), probability.tolist(), strict=True)
-            last_slots = [slot_label(*label) for label in labels]
+            last_slots = slot_labels(decision.slates[:, 0], costs[:, 0], logged[:, 0])
             kept.release.detach()  # learn finishes the examples, even if VW fails
             kept.examples.learn(last_slots)
         else:

@@ -149,10 +149,24 @@ def predict_text(head: str, taken: Sequence[int]) -> str:
     return head + predict_slots(taken)
 
 
+SLOT_LABEL = "ccb slot %d:%.9g:%.9g"
+"""A labelled slot: the shown candidate, its cost and its probability there (9 significant
+digits, which VW's 32-bit floats read back exactly)."""
+
+
 def slot_label(item: int, cost: float, probability: float) -> str:
     """The label of a slot that showed candidate ``item`` with ``cost`` and the
     ``probability`` it had there given the slots above."""
-    return f"ccb slot {item}:{cost:.9g}:{probability:.9g}"
+    return SLOT_LABEL % (item, cost, probability)
+
+
+def slot_labels(
+    items: NDArray[np.int64], costs: NDArray[np.float64], probabilities: NDArray[np.float64]
+) -> list[str]:
+    """:func:`slot_label` of every request: arrays of shape (n_requests,), a list of
+    n_requests str."""
+    values = np.stack([items, costs, probabilities], axis=-1).tolist()
+    return [SLOT_LABEL % tuple(row) for row in values]
 
 
 def learn_slots(
@@ -167,15 +181,11 @@ def learn_slots_of_batch(
     slates: NDArray[np.int64], costs: NDArray[np.float64], probabilities: NDArray[np.float64]
 ) -> list[str]:
     """:func:`learn_slots` of every request: arrays of shape (n_requests, slate_size), a
-    list of n_requests str."""
-    tails = [f" {SLOT_TAG}|s p{j}" for j in range(slates.shape[1])]
-    return [
-        "".join(
-            f"\n{slot_label(*label)}{tail}"
-            for label, tail in zip(zip(*row, strict=True), tails, strict=True)
-        )
-        for row in zip(slates.tolist(), costs.tolist(), probabilities.tolist(), strict=True)
-    ]
+    list of n_requests str (one format per request, the numbers as :func:`slot_label`
+    writes them)."""
+    template = "".join(f"\n{SLOT_LABEL} {SLOT_TAG}|s p{j}" for j in range(slates.shape[1]))
+    values = np.stack([slates, costs, probabilities], axis=-1).reshape(len(slates), -1)
+    return [template % tuple(row) for row in values.tolist()]
 
 
 def learn_text(

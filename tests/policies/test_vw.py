@@ -21,6 +21,7 @@ from policies.vw_examples import (
     learn_slots_of_batch,
     predict_text,
     request_heads,
+    slot_labels,
 )
 from policies.vw_slots import candidate_position_marginals, count_slot_distributions
 from policies.vw_workspace import EXPLORATIONS, slot_distribution
@@ -327,6 +328,10 @@ def test_request_heads_spell_each_requests_lines_by_hand():
         learn_slots(slates[1], costs[1], probabilities[1])
         == learn_slots_of_batch(slates, costs, probabilities)[1]
     )
+    assert slot_labels(slates[:, 1], costs[:, 1], probabilities[:, 1]) == [
+        "ccb slot 0:-0:0.5",
+        "ccb slot 3:0.333333333:0.125",
+    ]
 
 
 def test_request_heads_keep_item_ids_beyond_float_precision():
