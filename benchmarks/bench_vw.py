@@ -22,8 +22,13 @@ on and learnt from one at a time through ``pylibvw``, with no policy code: the f
 policy that predicts in ``act`` and learns in ``update``.
 
 The second table times building one request's example and predicting on it: from the whole
-text parsed per request, from kept action examples with only the shared and slot lines parsed
-(what the policy does), and from VW's typed ``Example`` objects.
+text parsed per request, from kept action examples with only the batch's shared and slot lines
+parsed, in one call (what the policy does), and from VW's typed ``Example`` objects.
+
+Each repeat runs the policy and the command line back to back (so that a busy machine slows
+both alike) and each column keeps its best run; shares are of the command line's best. Runs on
+all cores are timed by the wall clock; runs pinned to one core by the process's CPU time, so
+that other processes on that core do not count (on an idle machine the two agree).
 
 Run: .venv/bin/python benchmarks/bench_vw.py [--requests N] [--repeats R]
 """
@@ -34,7 +39,7 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -55,7 +60,7 @@ from policies.vw_examples import (
     predict_text,
     request_heads,
 )
-from policies.vw_requests import ParsedActions, predict_request
+from policies.vw_requests import ParsedActions, predict_requests
 from policies.vw_workspace import slot_distribution
 
 N_CANDIDATES, N_CONTEXT, N_ITEM, BATCH = 20, 5, 5, 100
@@ -93,15 +98,27 @@ def batches(
     return observations
 
 
+WEIGHTS = np.random.default_rng(99).normal(size=(N_CONTEXT, N_ITEM))
+"""The click model's W: a user with context x clicks item features z with probability
+sigmoid(x . W . z)."""
+
+
 def clicks(obs: SlateObservation, slates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Bernoulli clicks with probability sigmoid(context . W . item) of the shown items."""
-    weights = np.random.default_rng(99).normal(size=(N_CONTEXT, N_ITEM))
     items = np.take_along_axis(obs.candidate_features, slates[:, :, None], axis=1)
-    logits = np.einsum("nc,cd,nkd->nk", obs.context, weights, items)
+    logits = np.einsum("nc,cd,nkd->nk", obs.context, WEIGHTS, items)
     return (rng.random(logits.shape) < 1 / (1 + np.exp(-logits))).astype(np.float64)
 
 
 Logged = list[tuple[SlateObservation, SlateDecision, SlateFeedback]]
+
+CLOCKS = [time.perf_counter]
+"""The clock of the runs: wall time, and this process's CPU time inside :func:`one_core`."""
+
+
+def clock() -> float:
+    """Seconds on the current clock (see :data:`CLOCKS`)."""
+    return CLOCKS[-1]()
 
 
 def run_policy(observations: list[SlateObservation]) -> tuple[float, list[str], Logged]:
@@ -111,13 +128,13 @@ def run_policy(observations: list[SlateObservation]) -> tuple[float, list[str], 
     policy = VowpalWabbit(rng=np.random.default_rng(0))
     rng = np.random.default_rng(1)
     logged: Logged = []
-    start = time.perf_counter()
+    start = clock()
     for obs in observations:
         decision = policy.act(obs)
         feedback = SlateFeedback(clicks(obs, decision.slates, rng))
         policy.update(obs, decision, feedback)
         logged.append((obs, decision, feedback))
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     lines: list[str] = []
     for obs, decision, feedback in logged:
         for row, head in enumerate(request_heads(obs)):
@@ -131,10 +148,10 @@ def run_learning(logged: Logged) -> tuple[float, VowpalWabbit]:
     """Examples per second of a fresh policy learning from the logged batches
     (``learn_off_policy``: the data file's examples, from the log's table), and the policy."""
     policy = VowpalWabbit(rng=np.random.default_rng(0))
-    start = time.perf_counter()
+    start = clock()
     for obs, decision, feedback in logged:
         policy.learn_off_policy(obs, decision, feedback)
-    return len(logged) * BATCH / (time.perf_counter() - start), policy
+    return len(logged) * BATCH / (clock() - start), policy
 
 
 def same_model_as_command_line(policy: VowpalWabbit, lines: list[str]) -> bool:
@@ -157,10 +174,10 @@ def run_command_line(lines: list[str]) -> float:
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "data.txt"
         data.write_text("\n".join(lines) + "\n")
-        start = time.perf_counter()
+        start = clock()
         workspace = vowpalwabbit.Workspace(arg_list=[*arguments, "-d", str(data)])
         workspace.finish()
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
     return lines.count("") / elapsed
 
 
@@ -169,13 +186,13 @@ def run_vw_alone(lines: list[str]) -> float:
     ``lines`` in turn, in-process with no policy code."""
     workspace = VowpalWabbit(rng=np.random.default_rng(0)).workspace_
     texts = [text for text in "\n".join(lines).split("\n\n") if text.strip()]
-    start = time.perf_counter()
+    start = clock()
     for text in texts:
         examples = workspace._parse(text)
         pylibvw.vw.predict_multi(workspace, examples)
         pylibvw.vw.learn_multi(workspace, examples)
         pylibvw.vw._finish_example_multi_ex(workspace, examples)
-    return len(texts) / (time.perf_counter() - start)
+    return len(texts) / (clock() - start)
 
 
 def example_building(obs: SlateObservation) -> tuple[float, float, float]:
@@ -193,8 +210,7 @@ def example_building(obs: SlateObservation) -> tuple[float, float, float]:
     parts = RequestHeads().parts(obs)
     requests = [(shared, parsed(workspace, actions)) for shared, actions in parts]
     start = time.perf_counter()
-    for shared, actions in requests:
-        predict_request(workspace, shared, actions, predict_slots([]))
+    predict_requests(workspace, requests, [predict_slots([])] * len(requests))
     kept = obs.n_requests / (time.perf_counter() - start)
 
     ccb = pyvw.LabelType.CONDITIONAL_CONTEXTUAL_BANDIT
@@ -220,19 +236,23 @@ def example_building(obs: SlateObservation) -> tuple[float, float, float]:
     return text, kept, obs.n_requests / (time.perf_counter() - start)
 
 
-def first(pair: tuple[float, VowpalWabbit]) -> float:
-    return pair[0]
+def best_of(rounds: Sequence[tuple[float, ...]]) -> tuple[float, ...]:
+    """The best rate of each column of ``rounds`` (one row per repeat)."""
+    return tuple(max(column) for column in zip(*rounds, strict=True))
 
 
 @contextmanager
 def one_core() -> Iterator[None]:
     """Run the block on one CPU (VW's command line parses its data file on a second thread,
-    which a busy or single-core machine does not give it)."""
+    which a busy or single-core machine does not give it), timed by this process's CPU time
+    (both of the command line's threads; other processes on that CPU do not count)."""
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})
+    CLOCKS.append(time.process_time)
     try:
         yield
     finally:
+        CLOCKS.pop()
         os.sched_setaffinity(0, cores)
 
 
@@ -242,14 +262,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
     singles = batches(args.requests, 1)
-    ours, lines, logged = max(run_policy(singles) for _ in range(args.repeats))
-    theirs = max(run_command_line(lines) for _ in range(args.repeats))
-    learning, learnt = max((run_learning(logged) for _ in range(args.repeats)), key=first)
+    _, lines, logged = run_policy(singles)  # every run makes the same decisions
+    # each repeat runs both sides back to back, so that a busy machine slows both alike
+    ours, learning, theirs = best_of(
+        [
+            (run_policy(singles)[0], run_learning(logged)[0], run_command_line(lines))
+            for _ in range(args.repeats)
+        ]
+    )
+    learnt = run_learning(logged)[1]
     with one_core():
-        ours_pinned = max(run_policy(singles)[0] for _ in range(args.repeats))
-        theirs_pinned = max(run_command_line(lines) for _ in range(args.repeats))
-        learning_pinned = max(run_learning(logged)[0] for _ in range(args.repeats))
-        alone = max(run_vw_alone(lines) for _ in range(args.repeats))
+        ours_pinned, learning_pinned, alone, theirs_pinned = best_of(
+            [
+                (
+                    run_policy(singles)[0],
+                    run_learning(logged)[0],
+                    run_vw_alone(lines),
+                    run_command_line(lines),
+                )
+                for _ in range(args.repeats)
+            ]
+        )
         large = batches(args.requests, 1, seed=2, catalogue=LARGE_CATALOGUE)
         ours_large = max(run_policy(large)[0] for _ in range(args.repeats))
     triples = run_policy(batches(max(BATCH, args.requests // 20), 3, seed=1))[0]
@@ -285,7 +318,7 @@ def main() -> None:
     print("\n| examples built from | predictions/s |")
     print("|---|---:|")
     print(f"| whole text per request | {text:,.0f} |")
-    print(f"| kept action examples, shared and slot lines parsed (used) | {kept:,.0f} |")
+    print(f"| kept action examples, a batch's shared and slot lines parsed (used) | {kept:,.0f} |")
     print(f"| typed Example objects | {typed:,.0f} |")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -31,8 +32,21 @@ from bandits.validation import (
 )
 from policies.base import MAX_EXPLORATION, BasePolicy
 from policies.offpolicy import check_weight_clip
-from policies.vw_examples import NAMESPACES, RequestHeads, learn_slots, predict_slots, slot_label
-from policies.vw_requests import Actions, ParsedActions, RequestExample, learn_request
+from policies.vw_examples import (
+    NAMESPACES,
+    RequestHeads,
+    learn_slots_of_batch,
+    predict_slots,
+    slot_labels,
+)
+from policies.vw_requests import (
+    Actions,
+    ParsedActions,
+    RequestExamples,
+    collection_paused,
+    learn_requests,
+    predict_requests,
+)
 from policies.vw_slots import (
     candidate_position_marginals,
     count_slot_distributions,
@@ -78,95 +92,94 @@ Request = tuple[str, Actions]
 (:class:`~policies.vw_requests.ParsedActions`)."""
 
 NOTHING_TAKEN: frozenset[int] = frozenset()
+ACTION_PROBABILITY = np.dtype([("action", np.intp), ("probability", np.float64)])
+"""One of VW's (action, probability) pairs as a record."""
 FIRST_SLOT = predict_slots(())
 """The slot line that predicts the first position."""
 
 
 class _RequestSlots:
-    """The slot distributions of one request, each predicted by VW once and remembered.
+    """The slot distributions of one request, each predicted by VW once and remembered."""
 
-    With ``keep``, the first slot's example is kept in ``kept`` (a
-    :class:`~policies.vw_requests.RequestExample`) for ``update`` to label and learn from;
-    whoever takes it must finish it.
-    """
-
-    def __init__(self, workspace: Any, request: Request, keep: bool = False) -> None:
+    def __init__(self, workspace: Any, request: Request) -> None:
         self.workspace = workspace
-        self.shared, self.actions = request
-        self.keep = keep
-        self.kept: RequestExample | None = None
+        self.request = request
+        self.n_candidates = len(request[1][0])
         self.known: dict[frozenset[int], NDArray[np.float64]] = {}
 
     def predict(self, taken: frozenset[int]) -> list[tuple[int, float]]:
         """VW's (action, probability) pairs of the slot after ``taken``, predicted afresh."""
         slots = predict_slots(sorted(taken)) if taken else FIRST_SLOT
-        example = RequestExample(self.workspace, self.shared, self.actions, slots)
-        keep = self.keep and not taken
-        try:
-            pairs = example.predict()[-1]
-        except BaseException:
-            keep = False
-            raise
-        finally:
-            if keep:
-                self.kept = example
-            else:
-                example.finish()
-        return pairs
+        return predict_requests(self.workspace, [self.request], [slots])[0][-1]
 
     def __call__(self, taken: frozenset[int]) -> NDArray[np.float64]:
         pmf = self.known.get(taken)
         if pmf is None:
-            pmf = self.known[taken] = normalised_pmf(self.predict(taken), len(self.actions[0]))
+            pmf = self.known[taken] = normalised_pmf(self.predict(taken), self.n_candidates)
         return pmf
 
 
 class _Prepared:
-    """What ``act`` and the probabilities share: each request's slots, and the first slot's
-    distributions of the whole batch as one array (built on first use)."""
+    """What ``act`` and the probabilities share: the batch's requests, the first slot's
+    distributions of the whole batch as one array (built on first use) and each request's
+    later slots (:class:`_RequestSlots`, built on first use).
 
-    def __init__(self, requests: list[_RequestSlots], max_candidates: int, slate_size: int):
+    With ``keep``, the first slot's examples are kept in ``kept`` (a
+    :class:`~policies.vw_requests.RequestExamples`) for ``update`` to label and learn from;
+    whoever takes them must finish them.
+    """
+
+    def __init__(
+        self,
+        workspace: Any,
+        requests: list[Request],
+        max_candidates: int,
+        slate_size: int,
+        keep: bool = False,
+    ) -> None:
+        self.workspace = workspace
         self.requests = requests
         self.max_candidates = max_candidates
         self.slate_size = slate_size
+        self.keep = keep
+        self.kept: RequestExamples | None = None
         self._first: NDArray[np.float64] | None = None
+        self._slots: list[_RequestSlots] | None = None
         self.shown: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None
         """The last slates :meth:`VowpalWabbit._slot_probabilities` answered, and its answer."""
 
+    @property
+    def slots(self) -> list[_RequestSlots]:
+        """Each request's slot distributions."""
+        if self._slots is None:
+            self._slots = [_RequestSlots(self.workspace, request) for request in self.requests]
+            if self._first is not None:
+                for row, slots in enumerate(self._slots):
+                    slots.known[NOTHING_TAKEN] = self._first[row, : slots.n_candidates]
+        return self._slots
+
     def first_slot(self) -> NDArray[np.float64]:
         """Each candidate's probability in the first slot, shape (n_requests,
-        max_candidates), zero for padding; row ``i`` is ``requests[i](frozenset())``."""
+        max_candidates), zero for padding; row ``i`` is ``slots[i](frozenset())``. The whole
+        batch is parsed in one call and predicted request by request."""
         if self._first is not None:
             return self._first
-        rows: list[int] = []
-        actions: list[int] = []
-        probabilities: list[float] = []
-        totals = []
-        example: RequestExample | None = None
+        examples = RequestExamples(self.workspace, self.requests, [FIRST_SLOT] * len(self.requests))
         try:
-            for row, slots in enumerate(self.requests):
-                example = RequestExample(slots.workspace, slots.shared, slots.actions, FIRST_SLOT)
-                if slots.keep:
-                    slots.kept = example
-                pairs = example.predict()[-1]
-                if not slots.keep:
-                    example.finish()
-                chosen, probability = zip(*pairs, strict=True)
-                rows += [row] * len(chosen)
-                actions += chosen
-                probabilities += probability
-                totals.append(math.fsum(probability))
+            scores = examples.predict()
         except BaseException:
-            if example is not None:
-                example.finish()
-            _finish_all([slots.kept for slots in self.requests if slots.kept is not None])
+            examples.finish()
             raise
+        if self.keep:
+            self.kept = examples
+        else:
+            examples.finish()
+        last = [slots[-1] for slots in scores]
+        lengths = list(map(len, last))
+        pairs = np.fromiter(itertools.chain.from_iterable(last), ACTION_PROBABILITY, sum(lengths))
         first = np.zeros((len(self.requests), self.max_candidates))
-        first[rows, actions] = probabilities
-        first /= np.asarray(totals)[:, None]
-        if self.slate_size > 1:  # later slots are drawn request by request
-            for row, slots in enumerate(self.requests):
-                slots.known[NOTHING_TAKEN] = first[row, : len(slots.actions[0])]
+        first[np.repeat(np.arange(len(last)), lengths), pairs["action"]] = pairs["probability"]
+        first /= np.array(list(map(math.fsum, first.tolist())))[:, None]  # exactly rounded sums
         self._first = first
         return first
 
@@ -176,16 +189,11 @@ class _Kept:
     learn from them; finished unlearned if the decision is dropped first."""
 
     def __init__(
-        self, obs: SlateObservation, decision: SlateDecision, examples: list[RequestExample]
+        self, obs: SlateObservation, decision: SlateDecision, examples: RequestExamples
     ) -> None:
         self.obs = obs
         self.examples = examples
-        self.release = weakref.finalize(decision, _finish_all, examples)
-
-
-def _finish_all(examples: Sequence[RequestExample]) -> None:
-    for example in examples:
-        example.finish()
+        self.release = weakref.finalize(decision, examples.finish)
 
 
 class VowpalWabbit(BasePolicy):
@@ -344,13 +352,15 @@ class VowpalWabbit(BasePolicy):
         (act, then update)."""
         requests = self._requests.get(obs)
         if requests is None:
-            workspace, parse = self.workspace_, self._parsed_actions
+            parts = self._format_heads.parts(obs)
+            lines = [actions for _, actions in parts]
+            actions = self._parsed_actions.many(self.workspace_, lines)
             requests = self._requests[obs] = [
-                (shared, parse(workspace, actions))
-                for shared, actions in self._format_heads.parts(obs)
+                (shared, kept) for (shared, _), kept in zip(parts, actions, strict=True)
             ]
         return requests
 
+    @collection_paused
     def act(self, obs: SlateObservation, *, with_marginals: bool = False) -> SlateDecision:
         """Choose one slate per request (see :meth:`BasePolicy.act`). With one slot per
         slate, each request's parsed example is kept until :meth:`update` learns from it, so
@@ -363,10 +373,9 @@ class VowpalWabbit(BasePolicy):
 
     def _prepare(self, obs: SlateObservation) -> _Prepared:
         keep = self._keeping and obs.slate_size == 1
-        requests = [
-            _RequestSlots(self.workspace_, request, keep) for request in self._request_parts(obs)
-        ]
-        return _Prepared(requests, obs.max_candidates, obs.slate_size)
+        return _Prepared(
+            self.workspace_, self._request_parts(obs), obs.max_candidates, obs.slate_size, keep
+        )
 
     def _draw(
         self, obs: SlateObservation, prepared: _Prepared, rng: np.random.Generator | None
@@ -375,7 +384,7 @@ class VowpalWabbit(BasePolicy):
         uniforms = rng.random((obs.n_requests, obs.slate_size))
         if obs.slate_size == 1:  # the whole batch at once
             return invert_cdfs(prepared.first_slot(), uniforms[:, 0])[:, None]
-        rows = zip(prepared.requests, uniforms, strict=True)
+        rows = zip(prepared.slots, uniforms, strict=True)
         slates = [draw_slate(slots, row) for slots, row in rows]
         return np.asarray(slates, dtype=np.int64).reshape(obs.n_requests, obs.slate_size)
 
@@ -389,7 +398,7 @@ class VowpalWabbit(BasePolicy):
         if slates.shape[1] == 1:
             found = prepared.first_slot()[np.arange(slates.shape[0]), slates[:, 0], None]
         else:
-            rows = zip(prepared.requests, slates, strict=True)
+            rows = zip(prepared.slots, slates, strict=True)
             listed = [slot_probabilities(slots, slate) for slots, slate in rows]
             found = np.asarray(listed, dtype=np.float64).reshape(slates.shape)
         prepared.shown = (slates, found)
@@ -414,7 +423,7 @@ class VowpalWabbit(BasePolicy):
         if k == 1:  # one prediction per request
             return prepared.first_slot()[:, :, None].copy()
         marginals = np.zeros((obs.n_requests, obs.max_candidates, k))
-        for row, slots in enumerate(prepared.requests):
+        for row, slots in enumerate(prepared.slots):
             n = int(obs.n_candidates[row])
             needed = count_slot_distributions(n, k)
             if needed > self.max_predictions:
@@ -436,20 +445,21 @@ class VowpalWabbit(BasePolicy):
         with_marginals: bool,
     ) -> SlateDecision:
         """The decision, remembering its slot probabilities for :meth:`update`."""
-        kept = [slots.kept for slots in prepared.requests if slots.kept is not None]
         try:
             decision = super()._decide(obs, prepared, slates, with_marginals)
         except BaseException:
-            _finish_all(kept)
+            if prepared.kept is not None:
+                prepared.kept.finish()
             raise
         shown = self._slot_probabilities(prepared, slates)
         self._acted[decision] = shown.copy()  # not the array the decision may hold
-        if kept:
-            self._kept[decision] = _Kept(obs, decision, kept)
+        if prepared.kept is not None:
+            self._kept[decision] = _Kept(obs, decision, prepared.kept)
         return decision
 
     # --- learning ---
 
+    @collection_paused
     def update(
         self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback
     ) -> None:
@@ -470,6 +480,7 @@ class VowpalWabbit(BasePolicy):
             logged = decision.position_probability
         self._learn_logged(obs, decision, feedback, logged)
 
+    @collection_paused
     def learn_off_policy(
         self,
         obs: SlateObservation,
@@ -499,28 +510,20 @@ class VowpalWabbit(BasePolicy):
         logged: NDArray[np.float64],
     ) -> None:
         """Learn every request of the batch with ``logged`` slot probabilities, from the
-        examples ``act`` kept for this decision when there are any, else parsed afresh."""
+        examples ``act`` kept for this decision when there are any, else parsed afresh; the
+        observation's lines are then let go (learning is the last use of a batch)."""
         costs = -feedback.rewards
         kept = self._kept.pop(decision, None)
-        if kept is not None and kept.obs is obs and len(kept.examples) == obs.n_requests:
-            kept.release.detach()  # the examples are finished as they are learned
-            shown, cost, probability = decision.slates[:, 0], costs[:, 0], logged[:, 0]
-            labels = zip(shown.tolist(), cost.tolist(), probability.tolist(), strict=True)
-            try:
-                for example, label in zip(kept.examples, labels, strict=True):
-                    example.label_last_slot(slot_label(*label))
-                    example.learn()
-                    example.finish()
-            finally:
-                _finish_all(kept.examples)  # those left by an error
-            return
-        if kept is not None:
-            kept.release()  # acted on other requests: finish those examples unlearned
-        requests = self._request_parts(obs)
-        for (shared, actions), slate, cost, probability in zip(
-            requests, decision.slates, costs, logged, strict=True
-        ):
-            learn_request(self.workspace_, shared, actions, learn_slots(slate, cost, probability))
+        if kept is not None and kept.obs is obs:
+            last_slots = slot_labels(decision.slates[:, 0], costs[:, 0], logged[:, 0])
+            kept.release.detach()  # learn finishes the examples, even if VW fails
+            kept.examples.learn(last_slots)
+        else:
+            if kept is not None:
+                kept.release()  # acted on other requests: finish those examples unlearned
+            slots = learn_slots_of_batch(decision.slates, costs, logged)
+            learn_requests(self.workspace_, self._request_parts(obs), slots)
+        self._requests.pop(obs, None)
 
     # --- persistence ---
 

@@ -86,27 +86,41 @@ class RequestHeads:
         if self._table is None or self._table() is not items or len(self._lines) > MAX_CACHED_LINES:
             self._table, self._lines = weakref.ref(items), {}
         lines = self._lines
-        rows = obs.candidate_rows
-        missing = set(rows[obs.candidate_mask].tolist()).difference(lines)
+        rows, counts = obs.candidate_rows.tolist(), obs.n_candidates.tolist()
+        shared = _template(f"{self.kind} shared |u", obs.n_context_features)
+        # one format for the whole batch: every shared line, then split at the newlines
+        batch = "\n".join([shared] * obs.n_requests) % tuple(obs.context.ravel().tolist())
+        shared_lines = batch.split("\n") if obs.n_requests else []
+        if self.kind == "ccb":
+
+            def action_lines() -> list[list[str]]:
+                pairs = zip(rows, counts, strict=True)
+                return [list(map(lines.__getitem__, row[:n])) for row, n in pairs]
+
+            try:  # every item's line made already (items seen before)
+                actions = action_lines()
+            except KeyError:
+                self._add_lines(obs)
+                actions = action_lines()
+            return list(zip(shared_lines, actions, strict=True))
+        self._add_lines(obs)
+        k = obs.slate_size
+        parts = []
+        for line, row, n in zip(shared_lines, rows, counts, strict=True):
+            dealt = [(j % k, row[j]) for j in _slot_order(n, k)]  # VW wants slots grouped
+            parts.append((line, [f"slates action {slot} {lines[item]}" for slot, item in dealt]))
+        return parts
+
+    def _add_lines(self, obs: SlateObservation) -> None:
+        """Make the action line (for slates, the features) of every candidate item of
+        ``obs`` that has none yet."""
+        items, lines = obs.items, self._lines
+        missing = set(obs.candidate_rows[obs.candidate_mask].tolist()).difference(lines)
         if missing:
             prefix = "ccb action " if self.kind == "ccb" else ""
             action = _template(prefix + "|d %d |i", items.n_item_features)
             for row in missing:
                 lines[row] = action % (int(items.ids[row]), *items.features[row].tolist())
-        shared = _template(f"{self.kind} shared |u", obs.n_context_features)
-        contexts, counts = obs.context.tolist(), obs.n_candidates.tolist()
-        if self.kind == "ccb":
-            return [
-                (shared % tuple(context), list(map(lines.__getitem__, row[:n])))
-                for context, row, n in zip(contexts, rows.tolist(), counts, strict=True)
-            ]
-        k = obs.slate_size
-        parts = []
-        for context, row, n in zip(contexts, rows.tolist(), counts, strict=True):
-            dealt = [(j % k, row[j]) for j in _slot_order(n, k)]  # VW wants slots grouped
-            actions = [f"slates action {slot} {lines[item]}" for slot, item in dealt]
-            parts.append((shared % tuple(context), actions))
-        return parts
 
 
 def _slot_order(n: int, k: int) -> list[int]:
@@ -135,10 +149,24 @@ def predict_text(head: str, taken: Sequence[int]) -> str:
     return head + predict_slots(taken)
 
 
+SLOT_LABEL = "ccb slot %d:%.9g:%.9g"
+"""A labelled slot: the shown candidate, its cost and its probability there (9 significant
+digits, which VW's 32-bit floats read back exactly)."""
+
+
 def slot_label(item: int, cost: float, probability: float) -> str:
     """The label of a slot that showed candidate ``item`` with ``cost`` and the
     ``probability`` it had there given the slots above."""
-    return f"ccb slot {item}:{cost:.9g}:{probability:.9g}"
+    return SLOT_LABEL % (item, cost, probability)
+
+
+def slot_labels(
+    items: NDArray[np.int64], costs: NDArray[np.float64], probabilities: NDArray[np.float64]
+) -> list[str]:
+    """:func:`slot_label` of every request: arrays of shape (n_requests,), a list of
+    n_requests str."""
+    values = np.stack([items, costs, probabilities], axis=-1).tolist()
+    return [SLOT_LABEL % tuple(row) for row in values]
 
 
 def learn_slots(
@@ -146,8 +174,18 @@ def learn_slots(
 ) -> str:
     """One labelled slot line per position, each after a newline: the shown candidate, its
     cost and the probability it had in that slot given the slots above."""
-    labels = zip(slate.tolist(), costs.tolist(), probabilities.tolist(), strict=True)
-    return "".join(f"\n{slot_label(*label)} {SLOT_TAG}|s p{j}" for j, label in enumerate(labels))
+    return learn_slots_of_batch(slate[None], costs[None], probabilities[None])[0]
+
+
+def learn_slots_of_batch(
+    slates: NDArray[np.int64], costs: NDArray[np.float64], probabilities: NDArray[np.float64]
+) -> list[str]:
+    """:func:`learn_slots` of every request: arrays of shape (n_requests, slate_size), a
+    list of n_requests str (one format per request, the numbers as :func:`slot_label`
+    writes them)."""
+    template = "".join(f"\n{SLOT_LABEL} {SLOT_TAG}|s p{j}" for j in range(slates.shape[1]))
+    values = np.stack([slates, costs, probabilities], axis=-1).reshape(len(slates), -1)
+    return [template % tuple(row) for row in values.tolist()]
 
 
 def learn_text(

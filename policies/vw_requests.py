@@ -10,13 +10,17 @@ examples they touch after each call (predictions and learning equal those from p
 whole text every time: tested), so one kept example serves any number of requests.
 
 Parsing the text was a third of VW's time per request on 20 candidates
-(``benchmarks/bench_vw.py``).
+(``benchmarks/bench_vw.py``). The lines a batch of requests still needs parsed go to VW's
+parser in one call (:class:`RequestExamples`), and the batch is then predicted or learnt
+request by request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import pylibvw
 
@@ -33,6 +37,8 @@ LABEL_TYPES = {
     "slates": pylibvw.vw.lSlates,
 }
 """VW's label type of each reduction's examples, by the label word of its lines."""
+
+Method = TypeVar("Method", bound=Callable[..., Any])
 
 Actions = tuple[list[Any], int]
 """A request's actions: per candidate its kept example or, where it has none, its line (parsed
@@ -61,6 +67,17 @@ class ParsedActions:
         self._examples: dict[str, pylibvw.example] = {}
         self._seen: set[str] = set()
 
+    def many(self, workspace: Any, requests: Sequence[Sequence[str]]) -> list[Actions]:
+        """:meth:`__call__` of each request's action lines, in order; one pass over the
+        kept examples when every line is kept."""
+        if workspace is not self._workspace:
+            self._workspace, self._examples, self._seen = workspace, {}, set()
+        kept = self._examples.__getitem__
+        try:
+            return [(list(map(kept, lines)), 0) for lines in requests]
+        except KeyError:  # some lines are not kept
+            return [self(workspace, lines) for lines in requests]
+
     def __call__(self, workspace: Any, lines: Sequence[str]) -> Actions:
         """Each line's kept example (or the line itself) for ``workspace``, and how many are
         lines; a new workspace (a reloaded model) starts the cache again."""
@@ -88,78 +105,157 @@ class ParsedActions:
         return actions, fresh
 
 
-class RequestExample:
-    """One request's multi-line example: its shared and slot lines (and the action lines not
-    kept) parsed afresh around the kept action examples; :meth:`finish` hands the parsed
-    lines back to VW (once).
+MAX_PARSED_LINES = 512
+"""Most lines :func:`predict_requests` and :func:`learn_requests` have VW parse in one call
+(a request with more is parsed alone): VW keeps every example it ever handed out for reuse
+(about 31 KB each), so parsing a whole large batch at once would hold that memory for good."""
+
+
+class RequestExamples:
+    """Requests' multi-line examples: every request's shared line, its action lines not kept
+    and its slot lines parsed by VW in one call, around its kept action examples. Each
+    request is predicted, or labelled and learnt, on its own, in order; :meth:`finish` hands
+    the parsed lines back to VW (once per request).
 
     Parameters
     ----------
     workspace : vowpalwabbit.Workspace
-    shared : str
-        The shared line.
-    actions : (list, int)
-        The candidates' actions from :class:`ParsedActions`.
-    slots : str
-        The slot lines, each after a newline.
+    requests : sequence of (str, (list, int)), length n_requests
+        Each request's shared line and its candidates' actions from :class:`ParsedActions`.
+    slots : sequence of str, length n_requests
+        Each request's slot lines, each line after a newline.
     """
 
     __slots__ = ("examples", "parsed", "workspace")
 
-    def __init__(self, workspace: Any, shared: str, actions: Actions, slots: str) -> None:
+    def __init__(
+        self, workspace: Any, requests: Sequence[tuple[str, Actions]], slots: Sequence[str]
+    ) -> None:
         self.workspace = workspace
-        kept, fresh = actions
-        if not fresh:
-            self.parsed: list[pylibvw.example] = workspace._parse(shared + slots)
-            self.examples = [self.parsed[0], *kept, *self.parsed[1:]]
-            return
-        lines = [action for action in kept if isinstance(action, str)]
-        parsed = self.parsed = workspace._parse("\n".join([shared, *lines]) + slots)
-        parsed_lines = iter(parsed[1 : 1 + fresh])
-        self.examples = [
-            parsed[0],
-            *(next(parsed_lines) if isinstance(action, str) else action for action in kept),
-            *parsed[1 + fresh :],
+        texts = [
+            "\n".join([shared, *(line for line in kept if isinstance(line, str))]) + slot
+            if fresh
+            else shared + slot
+            for (shared, (kept, fresh)), slot in zip(requests, slots, strict=True)
         ]
+        parsed = workspace._parse("\n".join(texts))
+        self.parsed: list[list[pylibvw.example]] = []
+        """Each request's parsed examples (shared, action lines, slots); [] once finished."""
+        self.examples: list[list[pylibvw.example]] = []
+        """Each request's whole example: shared, every action in order, slots."""
+        start = 0
+        for (_, (kept, fresh)), slot in zip(requests, slots, strict=True):
+            end = start + 1 + fresh + slot.count("\n")
+            mine = parsed[start:end]
+            actions = kept
+            if fresh:
+                lines = iter(mine[1 : 1 + fresh])
+                actions = [next(lines) if isinstance(action, str) else action for action in kept]
+            self.parsed.append(mine)
+            self.examples.append([mine[0], *actions, *mine[1 + fresh :]])
+            start = end
+        if start != len(parsed):  # a line VW read as more or fewer examples than expected
+            self.parsed.append(parsed[start:])
+            self.finish()
+            raise ValueError(
+                f"VW parsed {len(parsed)} examples from the lines of {len(texts)} requests, "
+                f"{start} expected; a line holds a newline or is empty."
+            )
 
-    def predict(self) -> list[list[tuple[int, float]]]:
-        """VW's decision scores: per slot, (action, probability) pairs. Predicting only."""
-        pylibvw.vw.predict_multi(self.workspace, self.examples)
-        scores: list[list[tuple[int, float]]] = self.examples[0].get_decision_scores()
+    def predict(self) -> list[list[list[tuple[int, float]]]]:
+        """VW's decision scores of each request in turn: per slot, (action, probability)
+        pairs. Predicting only."""
+        workspace, predict = self.workspace, pylibvw.vw.predict_multi
+        scores = []
+        for examples in self.examples:
+            predict(workspace, examples)
+            scores.append(examples[0].get_decision_scores())
         return scores
 
-    def label_last_slot(self, label: str) -> None:
-        """Give the last slot the CCB label ``label`` (e.g. ``"ccb slot 3:-1:0.25"``)."""
-        self.examples[-1].set_label_string(
-            self.workspace, label, pylibvw.vw.lConditionalContextualBandit
-        )
-
-    def learn(self) -> None:
-        """Learn from the example as labelled."""
-        pylibvw.vw.learn_multi(self.workspace, self.examples)
+    def learn(self, last_slot_labels: Sequence[str] | None = None) -> None:
+        """Learn from each request in turn, finishing it after; with ``last_slot_labels``, its
+        last slot first gets the CCB label ``last_slot_labels[i]`` (e.g. ``"ccb slot
+        3:-1:0.25"``), else the labels are those of its lines. Every request is finished
+        even if VW fails."""
+        workspace, parsed = self.workspace, self.parsed
+        learn, finish = pylibvw.vw.learn_multi, pylibvw.vw._finish_example_multi_ex
+        ccb = pylibvw.vw.lConditionalContextualBandit
+        try:
+            for row, examples in enumerate(self.examples):
+                if last_slot_labels is not None:
+                    examples[-1].set_label_string(workspace, last_slot_labels[row], ccb)
+                learn(workspace, examples)
+                mine, parsed[row] = parsed[row], []
+                finish(workspace, mine)
+        finally:
+            self.finish()
 
     def finish(self) -> None:
-        """Return the parsed lines to VW; the example cannot be used after this."""
+        """Return the parsed lines of every request not finished yet to VW; they cannot be
+        used after this."""
         parsed, self.parsed = self.parsed, []
-        if parsed:
-            pylibvw.vw._finish_example_multi_ex(self.workspace, parsed)
+        for mine in parsed:
+            if mine:
+                pylibvw.vw._finish_example_multi_ex(self.workspace, mine)
 
 
-def predict_request(
-    workspace: Any, shared: str, actions: Actions, slots: str
-) -> list[list[tuple[int, float]]]:
-    """:meth:`RequestExample.predict` of a request used once."""
-    request = RequestExample(workspace, shared, actions, slots)
-    try:
-        return request.predict()
-    finally:
-        request.finish()
+def _chunks(requests: Sequence[tuple[str, Actions]], slots: Sequence[str]) -> Iterator[slice]:
+    """Consecutive runs of requests of at most :data:`MAX_PARSED_LINES` lines to parse (a
+    request with more on its own)."""
+    start, lines = 0, 0
+    for row, ((_, (_, fresh)), slot) in enumerate(zip(requests, slots, strict=True)):
+        size = 1 + fresh + slot.count("\n")
+        if lines + size > MAX_PARSED_LINES and row > start:
+            yield slice(start, row)
+            start, lines = row, 0
+        lines += size
+    if start < len(requests):
+        yield slice(start, len(requests))
 
 
-def learn_request(workspace: Any, shared: str, actions: Actions, slots: str) -> None:
-    """:meth:`RequestExample.learn` of a request used once (its labels are in its lines)."""
-    request = RequestExample(workspace, shared, actions, slots)
-    try:
-        request.learn()
-    finally:
-        request.finish()
+def predict_requests(
+    workspace: Any, requests: Sequence[tuple[str, Actions]], slots: Sequence[str]
+) -> list[list[list[tuple[int, float]]]]:
+    """:meth:`RequestExamples.predict` of requests used once (parsed at most
+    :data:`MAX_PARSED_LINES` lines at a time), each with its slot lines ``slots[i]``."""
+    scores = []
+    for chunk in _chunks(requests, slots):
+        examples = RequestExamples(workspace, requests[chunk], slots[chunk])
+        try:
+            scores += examples.predict()
+        finally:
+            examples.finish()
+    return scores
+
+
+def learn_requests(
+    workspace: Any, requests: Sequence[tuple[str, Actions]], slots: Sequence[str]
+) -> None:
+    """:meth:`RequestExamples.learn` of requests used once (their labels are in their
+    lines; parsed at most :data:`MAX_PARSED_LINES` lines at a time)."""
+    for chunk in _chunks(requests, slots):
+        RequestExamples(workspace, requests[chunk], slots[chunk]).learn()
+
+
+def collection_paused(method: Method) -> Method:
+    """``method`` with Python's cyclic garbage collector paused while it runs (and on again
+    after, if it was on).
+
+    A batch makes thousands of short-lived containers (VW's decision scores alone are a list
+    of lists of tuples per request), which would set off several collections per batch and,
+    every few batches, a pass over every object of the process; paused, they are freed by
+    reference counting before the collector next looks. ``benchmarks/bench_vw.py``: about
+    15% of act + update's time on one core.
+    """
+
+    @functools.wraps(method)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled():
+            return method(*args, **kwargs)
+        gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused  # type: ignore[return-value]

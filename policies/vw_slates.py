@@ -15,7 +15,7 @@ from bandits.validation import InputValueError
 from policies.base import BasePolicy
 from policies.vw import VowpalWabbit
 from policies.vw_examples import SLOT_TAG
-from policies.vw_requests import learn_request, predict_request
+from policies.vw_requests import collection_paused, learn_requests, predict_requests
 from policies.vw_slots import invert_cdfs
 
 
@@ -85,9 +85,10 @@ class VowpalWabbitSlates(VowpalWabbit):
         k = obs.slate_size
         slots = "".join(f"\nslates slot {SLOT_TAG}|s p{j}" for j in range(k))
         marginals = np.zeros((obs.n_requests, obs.max_candidates, k))
-        for row, (shared, actions) in enumerate(self._request_parts(obs)):
+        requests = self._request_parts(obs)
+        predicted = predict_requests(self.workspace_, requests, [slots] * len(requests))
+        for row, scores in enumerate(predicted):
             n = int(obs.n_candidates[row])
-            scores = predict_request(self.workspace_, shared, actions, slots)
             for position, pairs in enumerate(scores):
                 members = np.arange(position, n, k)
                 pmf = np.zeros(members.size)
@@ -130,6 +131,7 @@ class VowpalWabbitSlates(VowpalWabbit):
 
     # --- learning ---
 
+    @collection_paused
     def update(
         self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback
     ) -> None:
@@ -165,17 +167,19 @@ class VowpalWabbitSlates(VowpalWabbit):
                 f"actions); row {row} shows candidate {decision.slates[row, position]} at "
                 f"position {position}."
             )
-        costs = -feedback.rewards.sum(axis=1)
-        requests = self._request_parts(obs)
+        costs = (-feedback.rewards.sum(axis=1)).tolist()
         prefix = len("slates shared ")
-        for row, slate in enumerate(decision.slates.tolist()):
-            probabilities = logged[row].tolist()
-            slots = "".join(
-                f"\nslates slot {item // k}:{probability:.9g} {SLOT_TAG}|s p{position}"
-                for position, (item, probability) in enumerate(
-                    zip(slate, probabilities, strict=True)
+        labelled, slots = [], []
+        for (shared, actions), cost, slate, probabilities in zip(
+            self._request_parts(obs), costs, decision.slates.tolist(), logged.tolist(), strict=True
+        ):
+            labelled.append((f"slates shared {cost:.9g} {shared[prefix:]}", actions))
+            slots.append(
+                "".join(
+                    f"\nslates slot {item // k}:{probability:.9g} {SLOT_TAG}|s p{position}"
+                    for position, (item, probability) in enumerate(
+                        zip(slate, probabilities, strict=True)
+                    )
                 )
             )
-            shared, actions = requests[row]
-            labelled = f"slates shared {costs[row]:.9g} {shared[prefix:]}"
-            learn_request(self.workspace_, labelled, actions, slots)
+        learn_requests(self.workspace_, labelled, slots)

@@ -15,7 +15,14 @@ from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.observation import SlateObservation
 from policies import UniformRandom, VowpalWabbit
-from policies.vw_examples import RequestHeads, predict_text, request_heads
+from policies.vw_examples import (
+    RequestHeads,
+    learn_slots,
+    learn_slots_of_batch,
+    predict_text,
+    request_heads,
+    slot_labels,
+)
 from policies.vw_slots import candidate_position_marginals, count_slot_distributions
 from policies.vw_workspace import EXPLORATIONS, slot_distribution
 
@@ -311,6 +318,20 @@ def test_request_heads_spell_each_requests_lines_by_hand():
     assert predict_text("h", [3, 1]) == (
         "h\nccb slot 3 'seed=0|s p0\nccb slot 1 'seed=0|s p1\nccb slot 'seed=0|s p2"
     )
+    slates, costs = np.array([[2, 0], [1, 3]]), np.array([[-1.0, -0.0], [0.5, 1 / 3]])
+    probabilities = np.array([[0.25, 0.5], [1.0, 0.125]])
+    assert learn_slots_of_batch(slates, costs, probabilities) == [
+        "\nccb slot 2:-1:0.25 'seed=0|s p0\nccb slot 0:-0:0.5 'seed=0|s p1",
+        "\nccb slot 1:0.5:1 'seed=0|s p0\nccb slot 3:0.333333333:0.125 'seed=0|s p1",
+    ]
+    assert (
+        learn_slots(slates[1], costs[1], probabilities[1])
+        == learn_slots_of_batch(slates, costs, probabilities)[1]
+    )
+    assert slot_labels(slates[:, 1], costs[:, 1], probabilities[:, 1]) == [
+        "ccb slot 0:-0:0.5",
+        "ccb slot 3:0.333333333:0.125",
+    ]
 
 
 def test_request_heads_keep_item_ids_beyond_float_precision():
