@@ -101,7 +101,7 @@ def observation(x: NDArray[np.float64], items: ItemTable, start: int) -> SlateOb
     n, k = x.shape[0], items.ids.size
     return SlateObservation(
         context=x,
-        candidate_ids=np.broadcast_to(items.ids, (n, k)).copy(),
+        candidate_ids=np.tile(items.ids, (n, 1)),  # (n, k)
         n_candidates=np.full(n, k),
         slate_size=1,
         history=np.full((n, 1), PAD_ID),

@@ -335,15 +335,19 @@ class GreedyPolicy(BasePolicy):
         n = int(obs.n_candidates[0])
         if n < scores.size:
             scores = scores[:n]
-        tied = (scores == scores.max()).nonzero()[0]
-        if tied.size == 0:
+        best = int(scores.argmax())  # the first best, or the first NaN if there is one
+        values = scores.tolist()  # a few Python floats compare faster than numpy calls
+        top = values[best]
+        if top != top:  # NaN: no score is comparable
             return None
-        if self.rng is None:
-            choice, probability = int(tied[0]), 1.0
-        else:
+        n_tied = values.count(top)
+        choice, probability = best, 1.0
+        if self.rng is not None:
             uniforms = self.rng.random(obs.max_candidates)  # the general path's (1, width)
-            choice = int(tied[uniforms[: tied.size].argmin()]) if tied.size > 1 else int(tied[0])
-            probability = 1.0 / tied.size
+            probability = 1.0 / n_tied
+            if n_tied > 1:
+                tied = [i for i, value in enumerate(values) if value == top]
+                choice = tied[int(uniforms[:n_tied].argmin())]
         return SlateDecision.trusted(
             obs,
             np.array([[choice]], dtype=np.int64),
