@@ -138,3 +138,42 @@ def test_disjoint_bounds_are_the_means_plus_scaled_widths_exactly(monkeypatch, f
     batch = SlateObservation.concat(stream[-20:])
     expected = model.candidate_means(batch) + 1.7 * model.candidate_widths(batch)
     np.testing.assert_array_equal(model.candidate_bounds(batch, 1.7), expected)
+
+
+class GivenScores(GreedyPolicy):
+    """Greedy over the scores it is handed for each request (shape (1, max_candidates))."""
+
+    def __init__(self, rng: np.random.Generator | None) -> None:
+        self.rng = rng
+        self.next_scores = np.zeros((1, 0))
+
+    def scores(self, obs: SlateObservation) -> np.ndarray:
+        return self.next_scores
+
+
+SCORE_ROWS = [
+    [0.5, 0.2, 0.5, 0.1, 0.5, -1.0],  # a three-way tie at the top
+    [0.0, -0.0, 0.0, -1.0, -2.0, -3.0],  # signed zeros tie
+    [-np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf],  # all tied at -inf
+    [1.0, 2.0, np.inf, np.inf, 0.0, 3.0],
+    [0.3, np.nan, 0.9, 0.1, 0.2, 0.4],  # NaN: the general path decides
+    [np.nan] * 6,
+    [0.1, 0.7, 0.7, 0.2, 9.0, 9.0],  # the best ones are padding when n = 4
+    [0.4, 0.3, 0.2, 0.1, 0.0, -0.1],  # no tie
+]
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_the_single_greedy_pick_matches_the_general_path_on_ties_and_odd_scores(seeded):
+    stream = requests(10, 3, 1)
+    rng = (lambda: np.random.default_rng(4)) if seeded else (lambda: None)
+    short, general = GivenScores(rng()), GivenScores(rng())
+    for t, obs in enumerate(stream[:160]):
+        row = np.array(SCORE_ROWS[t % len(SCORE_ROWS)])[None]
+        short.next_scores = general.next_scores = row
+        mine, theirs = short.act(obs), BasePolicy.act(general, obs)
+        np.testing.assert_array_equal(mine.slates, theirs.slates)
+        np.testing.assert_array_equal(mine.slate_probability, theirs.slate_probability)
+        np.testing.assert_array_equal(mine.position_probability, theirs.position_probability)
+    if seeded:  # the acting streams stayed in step
+        assert short.rng.random() == general.rng.random()  # type: ignore[union-attr]
