@@ -99,15 +99,16 @@ class ReferenceLinUCB:
 
 def observation(x: NDArray[np.float64], items: ItemTable, start: int) -> SlateObservation:
     n, k = x.shape[0], items.ids.size
+    ids = np.arange(start, start + n)  # request, user and time
     return SlateObservation(
         context=x,
         candidate_ids=np.tile(items.ids, (n, 1)),  # (n, k)
         n_candidates=np.full(n, k),
         slate_size=1,
         history=np.full((n, 1), PAD_ID),
-        request_ids=np.arange(start, start + n),
-        user_ids=np.arange(start, start + n),
-        times=np.arange(start, start + n),
+        request_ids=ids,
+        user_ids=ids,
+        times=ids,
         items=items,
     )
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,6 +48,9 @@ MAX_PROBABILITY_DRAWS = 1_000_000
 
 EVERY = slice(None)
 """Index of every row (or position) of a batch."""
+
+ExaminedGroup = tuple[SlateObservation, NDArray[np.int64] | slice, NDArray[np.bool_] | slice]
+"""Requests with the same examined positions: their observation, rows and positions."""
 
 MAX_EXPLORATION = 1e6
 """Largest exploration scale (LinUCB's alpha, LinTS's v): beyond it scores lose all precision."""
@@ -206,8 +208,8 @@ class BasePolicy(ABC):
 
     def _examined_groups(
         self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback, method: str
-    ) -> Iterator[tuple[SlateObservation, NDArray[np.int64] | slice, NDArray[np.bool_] | slice]]:
-        """Check a batch of feedback, then yield its groups of requests with the same examined
+    ) -> list[ExaminedGroup]:
+        """Check a batch of feedback, then list its groups of requests with the same examined
         positions: (their observation, their rows, the examined positions); one group
         ``(obs, slice(None), slice(None))`` of every row and position when the feedback does
         not say what was examined or all was."""
@@ -222,13 +224,14 @@ class BasePolicy(ABC):
             check_shape(feedback.rewards, decision.slates.shape, label)
         examined = feedback.examined()
         if examined is None or examined.all():
-            yield obs, EVERY, EVERY
-            return
+            return [(obs, EVERY, EVERY)]
         patterns, group = np.unique(examined, axis=0, return_inverse=True)
+        groups: list[ExaminedGroup] = []
         for index, pattern in enumerate(patterns):
             if pattern.any():
                 rows = np.flatnonzero(group.ravel() == index)
-                yield obs.take(rows), rows, pattern
+                groups.append((obs.take(rows), rows, pattern))
+        return groups
 
     def _slates(
         self, obs: SlateObservation, slates: ArrayLike, method: str
