@@ -4,6 +4,8 @@ same probabilities as the batch paths, and leave the same model."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.models import disjoint as disjoint_module
 from bandits.observation import PAD_ID, SlateObservation
+from bandits.validation import InputValueError
 from policies.base import BasePolicy, GreedyPolicy
 from policies.lints import LinTS
 from policies.linucb import LinUCB
@@ -177,3 +180,24 @@ def test_the_single_greedy_pick_matches_the_general_path_on_ties_and_odd_scores(
         np.testing.assert_array_equal(mine.position_probability, theirs.position_probability)
     if seeded:  # the acting streams stayed in step
         assert short.rng.random() == general.rng.random()  # type: ignore[union-attr]
+
+
+def test_the_one_request_scratch_refuses_another_width_and_is_not_pickled():
+    stream, wider = requests(11, 3, 1), requests(12, 4, 1)
+    policy = LinUCB(model="disjoint", rng=np.random.default_rng(6))
+    for obs in stream[:30]:  # the one-request paths' scratch arrays now exist
+        policy.update(obs, policy.act(obs), SlateFeedback(np.ones((1, 1))))
+    message = r"DisjointRidge learned from 3 context features; got requests with 4\."
+    with pytest.raises(InputValueError, match=message):
+        policy.act(wider[0])
+    with pytest.raises(InputValueError, match=message):
+        policy.model_.learn(wider[0], np.zeros((1, 1), dtype=np.int64), np.ones((1, 1)))
+    copy = pickle.loads(pickle.dumps(policy))
+    assert copy.model_._request_buffers is None
+    for obs in stream[30:90]:  # the copy continues exactly as the original
+        mine, theirs = policy.act(obs), copy.act(obs)
+        np.testing.assert_array_equal(mine.slates, theirs.slates)
+        feedback = SlateFeedback(obs.context[:, :1])
+        policy.update(obs, mine, feedback)
+        copy.update(obs, theirs, feedback)
+    np.testing.assert_array_equal(policy.model_._theta, copy.model_._theta)
