@@ -53,10 +53,6 @@ per-request array."""
 
 _ROW_LABELS = {name: f"{name!r} of SlateObservation" for name in _ROW_FIELDS}
 
-_ONES = np.ones((SMALL_ARRAY, 1))
-_ONES.flags.writeable = False
-"""The intercept column of up to ``SMALL_ARRAY`` requests (read-only, shared)."""
-
 
 @dataclass(frozen=True, eq=False)
 class SlateObservation:
@@ -166,9 +162,10 @@ class SlateObservation:
     def context_with_intercept(self) -> NDArray[np.float64]:
         """ndarray of float64, shape (n_requests, n_context_features + 1), read-only: the
         context and a column of ones (per-item linear models' features); computed once."""
-        n = self.context.shape[0]
-        ones = _ONES[:n] if n <= _ONES.shape[0] else np.ones((n, 1))
-        rows = np.concatenate((self.context, ones), axis=1)
+        n, d = self.context.shape
+        rows = np.empty((n, d + 1))
+        rows[:, :d] = self.context
+        rows[:, d] = 1.0
         rows.flags.writeable = False
         return rows
 

@@ -166,7 +166,7 @@ def test_the_intercept_column_follows_the_context_for_few_and_many_requests():
     few = SlateObservation(**request())
     np.testing.assert_array_equal(few.context_with_intercept, [[0.5, -1.0, 1.0], [2.0, 3.0, 1.0]])
     assert not few.context_with_intercept.flags.writeable
-    n = observation_module.SMALL_ARRAY + 3  # beyond the shared column of ones
+    n = observation_module.SMALL_ARRAY + 3  # more requests than a small array holds
     rng = np.random.default_rng(0)
     many = few.take(np.zeros(n, dtype=np.int64))
     object.__setattr__(many, "context", rng.normal(size=(n, 2)))
