@@ -42,6 +42,9 @@ class SlateFeedback:
     def __post_init__(self) -> None:
         rewards = as_array(self.rewards, "'rewards' of SlateFeedback", np.float64, 2)
         check_finite(rewards, "'rewards' of SlateFeedback")
+        if type(self.signals) is dict and not self.signals:  # none (the default)
+            self.__dict__.update(rewards=rewards, signals={})  # frozen: as object.__setattr__
+            return
         check_instance(self.signals, Mapping, "'signals' of SlateFeedback (a dict of arrays)")
         signals = {}
         for name, values in self.signals.items():

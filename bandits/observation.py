@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from bandits.items import ItemTable
 from bandits.validation import (
+    SMALL_ARRAY,
     InputTypeError,
     InputValueError,
     as_array,
@@ -101,14 +102,21 @@ class SlateObservation:
         counts, history = values["n_candidates"], values["history"]
         check_instance(self.items, ItemTable, f"'items' of {owner}")
         n = ids.shape[0]
-        check_shape(context, (n, None), _ROW_LABELS["context"])
-        check_shape(counts, (n,), _ROW_LABELS["n_candidates"])
-        check_shape(history, (n, None), _ROW_LABELS["history"])
+        # each array has its number of axes (as_array), so only the first length can be off
+        if context.shape[0] != n:
+            check_shape(context, (n, None), _ROW_LABELS["context"])
+        if counts.shape[0] != n:
+            check_shape(counts, (n,), _ROW_LABELS["n_candidates"])
+        if history.shape[0] != n:
+            check_shape(history, (n, None), _ROW_LABELS["history"])
         for name in _ROW_FIELDS[4:]:  # request_ids, user_ids, times
-            values[name] = as_array(values[name], _ROW_LABELS[name], _INT, 1)
-            check_shape(values[name], (n,), _ROW_LABELS[name])
-        slate_size = check_integer(self.slate_size, "slate_size", owner, low=1)
-        object.__setattr__(self, "slate_size", slate_size)
+            values[name] = array = as_array(values[name], _ROW_LABELS[name], _INT, 1)
+            if array.shape[0] != n:
+                check_shape(array, (n,), _ROW_LABELS[name])
+        slate_size = self.slate_size
+        if type(slate_size) is not int or slate_size < 1:  # a plain int >= 1 is kept as is
+            slate_size = check_integer(slate_size, "slate_size", owner, low=1)
+            values["slate_size"] = slate_size
         mask, rows = _checked_candidates(ids, counts, slate_size, self.items, owner)
         self.__dict__["candidate_mask"] = mask
         self.__dict__["candidate_rows"] = rows
@@ -427,6 +435,10 @@ def _check_candidate_ids(ids: NDArray[np.int64], mask: NDArray[np.bool_], owner:
 
 def _check_history(history: NDArray[np.int64], owner: str) -> None:
     """Item ids >= 0, then only PAD_ID padding."""
+    if history.size <= SMALL_ARRAY:  # one request's: no numpy call when it is all padding
+        entries = history.ravel().tolist()
+        if entries.count(PAD_ID) == len(entries):
+            return
     real = history != PAD_ID
     if not real.any():  # only padding (no history)
         return

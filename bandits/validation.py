@@ -10,6 +10,7 @@ mistake (one line, exit status 2) from a bug in the toolkit (a traceback).
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 import os
 import re
@@ -236,8 +237,24 @@ def check_shape(array: NDArray[Any], shape: Sequence[int | None], label: str) ->
     raise InputValueError(f"{label} must have shape {pretty}; got {array.shape}.")
 
 
+SMALL_ARRAY = 64
+"""Arrays of at most this many entries (one request's) are checked in Python first: a
+numpy call on them costs more than the arithmetic (see :func:`check_finite`)."""
+
+
 def check_finite(array: NDArray[Any], label: str, mask: NDArray[np.bool_] | None = None) -> None:
-    """Raise if any (masked-in) entry is NaN or infinite."""
+    """Raise if any (masked-in) entry is NaN or infinite.
+
+    A small float64 array whose Python sum is finite has only finite entries (a NaN or an
+    infinity makes the sum NaN or infinite), so it passes without a numpy call; otherwise
+    (a non-finite entry, or finite ones whose sum overflows) the full check below decides.
+    """
+    if (
+        array.size <= SMALL_ARRAY
+        and array.dtype.char == "d"
+        and math.isfinite(sum(array.ravel().tolist()))
+    ):
+        return
     finite = np.isfinite(array)
     if finite.all():  # the common case, kept cheap
         return

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,6 +48,9 @@ MAX_PROBABILITY_DRAWS = 1_000_000
 
 EVERY = slice(None)
 """Index of every row (or position) of a batch."""
+
+ExaminedGroup = tuple[SlateObservation, NDArray[np.int64] | slice, NDArray[np.bool_] | slice]
+"""Requests with the same examined positions: their observation, rows and positions."""
 
 MAX_EXPLORATION = 1e6
 """Largest exploration scale (LinUCB's alpha, LinTS's v): beyond it scores lose all precision."""
@@ -206,8 +208,8 @@ class BasePolicy(ABC):
 
     def _examined_groups(
         self, obs: SlateObservation, decision: SlateDecision, feedback: SlateFeedback, method: str
-    ) -> Iterator[tuple[SlateObservation, NDArray[np.int64] | slice, NDArray[np.bool_] | slice]]:
-        """Check a batch of feedback, then yield its groups of requests with the same examined
+    ) -> list[ExaminedGroup]:
+        """Check a batch of feedback, then list its groups of requests with the same examined
         positions: (their observation, their rows, the examined positions); one group
         ``(obs, slice(None), slice(None))`` of every row and position when the feedback does
         not say what was examined or all was."""
@@ -222,13 +224,14 @@ class BasePolicy(ABC):
             check_shape(feedback.rewards, decision.slates.shape, label)
         examined = feedback.examined()
         if examined is None or examined.all():
-            yield obs, EVERY, EVERY
-            return
+            return [(obs, EVERY, EVERY)]
         patterns, group = np.unique(examined, axis=0, return_inverse=True)
+        groups: list[ExaminedGroup] = []
         for index, pattern in enumerate(patterns):
             if pattern.any():
                 rows = np.flatnonzero(group.ravel() == index)
-                yield obs.take(rows), rows, pattern
+                groups.append((obs.take(rows), rows, pattern))
+        return groups
 
     def _slates(
         self, obs: SlateObservation, slates: ArrayLike, method: str
@@ -335,15 +338,19 @@ class GreedyPolicy(BasePolicy):
         n = int(obs.n_candidates[0])
         if n < scores.size:
             scores = scores[:n]
-        tied = (scores == scores.max()).nonzero()[0]
-        if tied.size == 0:
+        best = int(scores.argmax())  # the first best, or the first NaN if there is one
+        values = scores.tolist()  # a few Python floats compare faster than numpy calls
+        top = values[best]
+        if top != top:  # NaN: no score is comparable
             return None
-        if self.rng is None:
-            choice, probability = int(tied[0]), 1.0
-        else:
+        n_tied = values.count(top)
+        choice, probability = best, 1.0
+        if self.rng is not None:
             uniforms = self.rng.random(obs.max_candidates)  # the general path's (1, width)
-            choice = int(tied[uniforms[: tied.size].argmin()]) if tied.size > 1 else int(tied[0])
-            probability = 1.0 / tied.size
+            probability = 1.0 / n_tied
+            if n_tied > 1:
+                tied = [i for i, value in enumerate(values) if value == top]
+                choice = tied[int(uniforms[:n_tied].argmin())]
         return SlateDecision.trusted(
             obs,
             np.array([[choice]], dtype=np.int64),

@@ -86,6 +86,8 @@ class DisjointRidge:
         self._request_slots_of: tuple[int, bytes, NDArray[np.int64]] | None = None
         # _request_rows's distinct slots of those slots: (slots, distinct, candidates' index)
         self._request_used_of: tuple[NDArray[np.int64], ...] | None = None
+        # _request_features's scratch: z (p,), z as a column (p, 1) and z z' (p, p), (p^2,)
+        self._request_buffers: tuple[NDArray[np.float64], ...] | None = None
 
     @property
     def n_items_(self) -> int:
@@ -93,12 +95,13 @@ class DisjointRidge:
 
     def __getstate__(self) -> dict[str, object]:
         """The model without its cache of the last observation (a weak reference)."""
-        caches = ("_items_of", "_request_slots_of", "_request_used_of")
+        caches = ("_items_of", "_request_slots_of", "_request_used_of", "_request_buffers")
         return {**self.__dict__, **dict.fromkeys(caches)}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """Restore a pickled model (one pickled before the request cache existed too)."""
-        self.__dict__.update({"_request_slots_of": None, "_request_used_of": None, **state})
+        """Restore a pickled model (one pickled before the request caches existed too)."""
+        caches = dict.fromkeys(("_request_slots_of", "_request_used_of", "_request_buffers"))
+        self.__dict__.update({**caches, **state})
 
     def learn(
         self,
@@ -110,11 +113,12 @@ class DisjointRidge:
     ) -> None:
         """Add the shown items of ``slates`` (n_requests, slate_size) with their rewards,
         each position's squared error weighed by ``weights`` (same shape; default 1)."""
-        z = self._features(obs)
         one = ONE_REQUEST_PATHS and obs.n_requests == 1
         if one and slates.shape[1] <= FEW_POSITIONS and self._p is not None:
-            self._learn_request(obs, z[0], slates[0], rewards, weights)
+            z_request = self._request_features(obs)[0]
+            self._learn_request(obs, z_request, slates[0], rewards, weights)
             return
+        z = self._features(obs)
         k = slates.shape[1]
         ids = take_columns(obs.candidate_ids, slates).ravel()
         x = np.repeat(z, k, axis=0)  # one row per shown position, (m, p)
@@ -158,28 +162,30 @@ class DisjointRidge:
         """:meth:`learn` for one request (``z`` (p,), ``slate`` (k,) distinct indices), item
         by item in place, with the batch path's arithmetic: O(p^2) per shown item and no
         per-batch grouping."""
-        y = np.asarray(rewards, dtype=np.float64).ravel()
+        y = np.asarray(rewards, dtype=np.float64).ravel().tolist()  # floats: the same products
         slots = self._request_slots(obs)[slate].tolist()
         if 0 in slots:  # an item shown for the first time: give it a slot
             slots = (self._codes.add(obs.candidate_ids[0, slate]) + 1).tolist()
             self._grow(len(self._codes) + 1)
         p = z.size
+        gram, inverse, moment = self._gram, self._inverse, self._moment
+        since_refresh = self._since_refresh
         for j, slot in enumerate(slots):
             x, r = z, y[j]
             if weights is not None:
                 root = np.sqrt(np.asarray(weights, dtype=np.float64).ravel()[j])
                 x, r = z * root, r * root
-            add_outer(self._gram[slot], 1.0, x)
-            self._moment[slot] += r * x
-            since = int(self._since_refresh[slot]) + 1
+            add_outer(gram[slot], 1.0, x)
+            moment[slot] += r * x
+            since = int(since_refresh[slot]) + 1
             if 8 > p or since >= REFRESH_EVERY:  # as the batch path: re-invert
-                self._inverse[slot] = np.linalg.inv(self._gram[slot])
+                inverse[slot] = np.linalg.inv(gram[slot])
                 since = 0
             else:
                 self._rank_one(slot, x)
-            self._since_refresh[slot] = since
-            np.matmul(self._inverse[slot], self._moment[slot], out=self._theta[slot])
-        self.n_samples_ += y.size
+            since_refresh[slot] = since
+            np.dot(inverse[slot], moment[slot], out=self._theta[slot])
+        self.n_samples_ += len(y)
 
     def candidate_means(self, obs: SlateObservation) -> NDArray[np.float64]:
         """``theta_a . z`` of every candidate, shape (n_requests, max_candidates)."""
@@ -212,12 +218,17 @@ class DisjointRidge:
         :meth:`candidate_widths`, one request scored in one pass over its slots."""
         if not (ONE_REQUEST_PATHS and obs.n_requests == 1 and self._p is not None):
             return self.candidate_means(obs) + scale * self.candidate_widths(obs)
-        z = self._features(obs)[0]
+        z, column, square, pairs = self._request_features(obs)
         rows, index = self._request_rows(obs)
         theta, inverse = self._theta[rows], self._inverse[rows]
-        pairs = (z[:, None] * z[None, :]).ravel()
-        quadratic = inverse.reshape(theta.shape[0], -1) @ pairs
-        return (theta @ z + scale * np.sqrt(np.maximum(quadratic, 0.0)))[index][None]
+        np.multiply(column, z, out=square)  # z z', seen flat as pairs
+        bounds = np.dot(inverse.reshape(theta.shape[0], -1), pairs)  # z' A^-1 z per slot
+        np.maximum(bounds, 0.0, out=bounds)  # then in place, as mean + scale * width:
+        np.sqrt(bounds, out=bounds)
+        if scale != 1.0:  # (1.0 * width is width)
+            bounds *= scale
+        bounds += np.dot(theta, z)
+        return bounds[index][None]
 
     def sample_candidate_scores(
         self, obs: SlateObservation, scale: float, rng: np.random.Generator
@@ -252,7 +263,7 @@ class DisjointRidge:
         shape (max_candidates,): ``table`` (capacity, m) holds a row per slot (``theta``, or
         ``A^-1`` flattened), ``vector`` is (m,)."""
         rows, index = self._request_rows(obs)
-        return (table[rows] @ vector)[index]
+        return np.dot(table[rows], vector)[index]
 
     def _request_rows(
         self, obs: SlateObservation
@@ -331,10 +342,28 @@ class DisjointRidge:
 
     def _rank_one(self, slot: int, x: NDArray[np.float64]) -> None:
         """One Sherman-Morrison update of the inverse of item ``slot`` by row ``x`` (p,), in
-        place (:meth:`_sherman_morrison` for a single row)."""
+        place (:meth:`_sherman_morrison` for a single row). ``np.dot`` rather than ``@`` here
+        and in the other one-request paths: the same BLAS call with less overhead."""
         inverse = self._inverse[slot]  # a view
-        av = inverse @ x
-        add_outer(inverse, -1.0 / (1.0 + x @ av), av)
+        av = np.dot(inverse, x)
+        add_outer(inverse, -1.0 / (1.0 + float(x.dot(av))), av)
+
+    def _request_features(self, obs: SlateObservation) -> tuple[NDArray[np.float64], ...]:
+        """``[context, 1]`` of a one-request ``obs`` once a model has learned (the values of
+        ``context_rows(obs)[0]``), written into scratch arrays the model reuses, so valid
+        until its next call: z (p,), z as a column (p, 1), and room for z z' (p, p) with its
+        flat view (p^2,)."""
+        context = obs.context[0]
+        buffers = self._request_buffers
+        if buffers is None or buffers[0].shape[0] != context.shape[0] + 1:
+            p = self._features(obs).shape[1]  # (an error if p is not this model's)
+            square = np.empty((p, p))
+            z = np.empty(p)
+            buffers = self._request_buffers = (z, z[:, None], square, square.reshape(-1))
+        z = buffers[0]
+        z[:-1] = context
+        z[-1] = 1.0
+        return buffers
 
     def _features(self, obs: SlateObservation) -> NDArray[np.float64]:
         z = context_rows(obs)

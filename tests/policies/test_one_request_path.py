@@ -4,6 +4,8 @@ same probabilities as the batch paths, and leave the same model."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from bandits.feedback import SlateFeedback
 from bandits.items import ItemTable
 from bandits.models import disjoint as disjoint_module
 from bandits.observation import PAD_ID, SlateObservation
+from bandits.validation import InputValueError
 from policies.base import BasePolicy, GreedyPolicy
 from policies.lints import LinTS
 from policies.linucb import LinUCB
@@ -138,3 +141,63 @@ def test_disjoint_bounds_are_the_means_plus_scaled_widths_exactly(monkeypatch, f
     batch = SlateObservation.concat(stream[-20:])
     expected = model.candidate_means(batch) + 1.7 * model.candidate_widths(batch)
     np.testing.assert_array_equal(model.candidate_bounds(batch, 1.7), expected)
+
+
+class GivenScores(GreedyPolicy):
+    """Greedy over the scores it is handed for each request (shape (1, max_candidates))."""
+
+    def __init__(self, rng: np.random.Generator | None) -> None:
+        self.rng = rng
+        self.next_scores = np.zeros((1, 0))
+
+    def scores(self, obs: SlateObservation) -> np.ndarray:
+        return self.next_scores
+
+
+SCORE_ROWS = [
+    [0.5, 0.2, 0.5, 0.1, 0.5, -1.0],  # a three-way tie at the top
+    [0.0, -0.0, 0.0, -1.0, -2.0, -3.0],  # signed zeros tie
+    [-np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf],  # all tied at -inf
+    [1.0, 2.0, np.inf, np.inf, 0.0, 3.0],
+    [0.3, np.nan, 0.9, 0.1, 0.2, 0.4],  # NaN: the general path decides
+    [np.nan] * 6,
+    [0.1, 0.7, 0.7, 0.2, 9.0, 9.0],  # the best ones are padding when n = 4
+    [0.4, 0.3, 0.2, 0.1, 0.0, -0.1],  # no tie
+]
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_the_single_greedy_pick_matches_the_general_path_on_ties_and_odd_scores(seeded):
+    stream = requests(10, 3, 1)
+    rng = (lambda: np.random.default_rng(4)) if seeded else (lambda: None)
+    short, general = GivenScores(rng()), GivenScores(rng())
+    for t, obs in enumerate(stream[:160]):
+        row = np.array(SCORE_ROWS[t % len(SCORE_ROWS)])[None]
+        short.next_scores = general.next_scores = row
+        mine, theirs = short.act(obs), BasePolicy.act(general, obs)
+        np.testing.assert_array_equal(mine.slates, theirs.slates)
+        np.testing.assert_array_equal(mine.slate_probability, theirs.slate_probability)
+        np.testing.assert_array_equal(mine.position_probability, theirs.position_probability)
+    if seeded:  # the acting streams stayed in step
+        assert short.rng.random() == general.rng.random()  # type: ignore[union-attr]
+
+
+def test_the_one_request_scratch_refuses_another_width_and_is_not_pickled():
+    stream, wider = requests(11, 3, 1), requests(12, 4, 1)
+    policy = LinUCB(model="disjoint", rng=np.random.default_rng(6))
+    for obs in stream[:30]:  # the one-request paths' scratch arrays now exist
+        policy.update(obs, policy.act(obs), SlateFeedback(np.ones((1, 1))))
+    message = r"DisjointRidge learned from 3 context features; got requests with 4\."
+    with pytest.raises(InputValueError, match=message):
+        policy.act(wider[0])
+    with pytest.raises(InputValueError, match=message):
+        policy.model_.learn(wider[0], np.zeros((1, 1), dtype=np.int64), np.ones((1, 1)))
+    copy = pickle.loads(pickle.dumps(policy))
+    assert copy.model_._request_buffers is None
+    for obs in stream[30:90]:  # the copy continues exactly as the original
+        mine, theirs = policy.act(obs), copy.act(obs)
+        np.testing.assert_array_equal(mine.slates, theirs.slates)
+        feedback = SlateFeedback(obs.context[:, :1])
+        policy.update(obs, mine, feedback)
+        copy.update(obs, theirs, feedback)
+    np.testing.assert_array_equal(policy.model_._theta, copy.model_._theta)
