@@ -76,13 +76,15 @@ def _by_rejection(draw: Draw, population: int, n_rows: int, width: int) -> NDArr
         keys.sort(axis=1)
         # All entries are new: keys of one value lie less than width apart, of two values
         # more than width apart.
-        # Flat indices then divmod: the same (row, column) pairs as a 2-d np.nonzero, faster.
-        hit_rows, hit_columns = np.divmod(
-            np.flatnonzero(np.diff(keys, axis=1) < width), max(width - 1, 1)
-        )
-        if hit_rows.size == 0:
+        # Flat indices of the differences (width - 1 a row), faster than a 2-d np.nonzero;
+        # difference (row, c) is that of keys (row, c + 1) and (row, c).
+        hits = np.flatnonzero(np.diff(keys, axis=1) < width)
+        if hits.size == 0:
             return draws
-        hit_positions = keys[hit_rows, hit_columns + 1] % width
+        hit_rows = hits // max(width - 1, 1)
+        hits += hit_rows
+        hits += 1  # the flat index of key (row, c + 1)
+        hit_positions = np.take(keys, hits) % width
         fresh = draw(hit_rows, 1).reshape(-1)
         return _redraw_with_table(draws, hit_rows, hit_positions, fresh, population, draw)
     while True:
@@ -121,17 +123,26 @@ def _redraw_with_table(
     # The rows' values before the redraw are those of their kept entries (a repeat repeats one).
     taken = np.zeros(n_rows * population, dtype=np.bool_)
     taken[draws + (np.arange(n_rows) * population)[:, None]] = True
+    flat = draws.reshape(-1)  # a view: draws is contiguous
     while True:
-        draws[rows, positions] = fresh
-        cells = rows * population + fresh
-        order = np.argsort(cells * width + positions)
-        rows, positions, cells = rows[order], positions[order], cells[order]
-        repeat = taken[cells]
+        flat[rows * width + positions] = fresh
+        # One sorted key per entry, (row * population + value) * width + position (below
+        # 2**63: n_rows * population <= TABLE_LIMIT, width <= population), decoded after
+        # the sort: cheaper than an argsort and three gathers.
+        keys = rows * population
+        keys += fresh
+        keys *= width
+        keys += positions
+        keys.sort()
+        cells = keys // width
+        repeat = np.take(taken, cells)
         repeat[1:] |= cells[1:] == cells[:-1]
         taken[cells[~repeat]] = True
         if not repeat.any():
             return draws
-        rows, positions = rows[repeat], positions[repeat]
+        again = keys[repeat]
+        rows, positions = np.divmod(again, width * population)
+        positions %= width
         fresh = draw(rows, 1).reshape(-1)
 
 
@@ -184,7 +195,8 @@ def random_permutations(rng: np.random.Generator, n_rows: int, width: int) -> ND
     bits = max(int(width - 1).bit_length(), 1)
     if bits > 10:
         return np.argsort(uniforms, axis=1).astype(np.int64)
-    keys = (uniforms * 2.0**53).astype(np.int64) << bits
+    uniforms *= 2.0 ** (53 + bits)  # j 2**bits exactly (a power of two, no overflow)
+    keys = uniforms.astype(np.int64)
     keys |= np.arange(width)
     keys.sort(axis=1)
     keys &= (1 << bits) - 1
