@@ -313,20 +313,20 @@ class Cascade(ChoiceModel):
     ) -> NDArray[np.int64]:
         """The best slates by dynamic programming over the candidates by ``v`` descending.
 
-        Layer by layer: with ``c_i(m) = a_i v_i + (1 - a_i) g(i+1, m-1)`` (the best reward of
-        ``m`` items that start with candidate ``i``), ``g(i, m) = max(g(i+1, m), c_i(m)) =
-        max_{j >= i} c_j(m)``, a reversed running maximum. So each of the ``slate_size``
-        layers is one numpy pass over all candidates of all requests (no loop over the
-        candidates). Candidate ``i`` starts the best ``m`` items from ``i`` on when ``c_i(m) >
-        g(i+1, m)`` (strictly: of equal ones, the last in the order); the slate is read off
-        from the first candidate on.
+        With ``c_i(m) = a_i v_i + (1 - a_i) g(i+1, m-1)`` (the best reward of ``m`` items
+        that start with candidate ``i``), ``g(i, m) = max(g(i+1, m), c_i(m)) = max_{j >= i}
+        c_j(m)``, a reversed running maximum. Candidate by candidate from the last, every
+        layer ``m`` at once: four numpy passes over (slate_size, n_requests) per candidate
+        (no loop over the layers, no call per candidate and layer). Candidate ``i`` starts
+        the best ``m`` items from ``i`` on when ``c_i(m) > g(i+1, m)`` (strictly: of equal
+        ones, the last in the order); the slate is read off from the first candidate on.
 
         The order is real candidates first, then ``v`` descending, then the logit (so ``a``)
         descending, then the candidate index. One sort by ``v`` gives it for rows whose real
         ``v`` are distinct (:func:`_descending_order`); rows with tied ``v`` are sorted again
         on all three keys.
-        The layers run candidate-major (arrays of shape (width, n_requests)), so the running
-        maximum and every elementwise pass are contiguous over the requests. With ``prune``,
+        The arrays are candidate-major (shape (width, n_requests)), so every pass is
+        contiguous over the requests. With ``prune``,
         the programme runs over the candidates :meth:`_undominated` keeps; ``a = expit(l)`` is
         computed for those only.
         """
@@ -351,26 +351,23 @@ class Cascade(ChoiceModel):
             padding = columns >= counts[None, :]
             np.copyto(gain, -np.inf, where=padding)
             np.copyto(keep, 1.0, where=padding)
-        # best[i] = g(i, m) for low <= i <= width; the layer below's g(i+1, m-1) is a view
-        # of its buffer, so no copy per layer.
-        # Two buffers of g take turns (no allocation per layer); g(width, m >= 1) = -inf, and
-        # -inf flows to every candidate with fewer than m - 1 real ones after it (with a = 1
-        # as NaN, 0 * -inf, which fmax and > treat as -inf: never a maximum, never taken).
-        best, other = np.zeros((width + 1, n)), np.empty((width + 1, n))
-        start = np.empty((width, n))
+        # Candidate by candidate from the last: g holds g(i + 1, m) for every m (g(., 0) = 0,
+        # g(width, m >= 1) = -inf), so each candidate is four passes over (slate_size, n)
+        # whatever the layer, not one call per candidate and layer. -inf flows to every
+        # candidate with fewer than m - 1 real ones after it (with a = 1 as NaN, 0 * -inf,
+        # which fmax and > treat as -inf: never a maximum, never taken). Values at
+        # candidates before k - m (with k - m items to come before them) are computed too,
+        # but never read: the read-off starts layer m past them.
+        g = np.full((k + 1, n), -np.inf)
+        g[0] = 0.0
+        step = np.empty((k, n))
         take = np.zeros((k + 1, width, n), dtype=np.bool_)
         with np.errstate(invalid="ignore"):
-            for m in range(1, k + 1):
-                # Only candidates low..high - 1 can start the last m items of a slate: k - m
-                # items come before them, and m - 1 after.
-                low, high = k - m, width - m + 1
-                step = start[low:high]
-                np.multiply(keep[low:high], best[low + 1 : high + 1], out=step)
-                step += gain[low:high]
-                best, other = other, best
-                best[high:] = -np.inf
-                _suffix_maximum(step, best[low : high + 1])
-                np.greater(step, best[low + 1 : high + 1], out=take[m, low:high])
+            for i in range(width - 1, -1, -1):
+                np.multiply(keep[i], g[:k], out=step)
+                step += gain[i]
+                np.greater(step, g[1:], out=take[1:, i])
+                np.fmax(step, g[1:], out=g[1:])
         slates = np.empty((n, k), dtype=np.int64)
         rows = np.arange(n)
         position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
@@ -422,25 +419,6 @@ def _descending_order(
     close = (high[:, 1:] == high[:, :-1]) & (high[:, 1:] < top >> bits)
     keys &= (1 << bits) - 1
     return keys, close.any(axis=1)
-
-
-SCAN_LOOP_ROWS = 256
-"""Requests from which :func:`_suffix_maximum` loops over the candidates (one ``np.fmax``
-over all requests per candidate) instead of calling ``np.fmax.accumulate``, whose strided
-inner loop costs several times more per element."""
-
-
-def _suffix_maximum(values: NDArray[np.float64], out: NDArray[np.float64]) -> None:
-    """``out[i] = max(values[i], out[i + 1])`` for ``i`` from ``width - 1`` down to 0, with
-    ``out[width]`` given (not NaN); ``values`` of shape (width, n), ``out`` of shape (width + 1,
-    n). NaN values count as ``-inf`` (``np.fmax``)."""
-    width, n = values.shape
-    if n < SCAN_LOOP_ROWS:
-        np.fmax.accumulate(values[::-1], axis=0, out=out[width - 1 :: -1])
-        np.fmax(out[:width], out[width], out=out[:width])
-        return
-    for i in range(width - 1, -1, -1):
-        np.fmax(values[i], out[i + 1], out=out[i])
 
 
 class MultinomialLogit(ChoiceModel):
