@@ -315,9 +315,9 @@ class Cascade(ChoiceModel):
 
         With ``c_i(m) = a_i v_i + (1 - a_i) g(i+1, m-1)`` (the best reward of ``m`` items
         that start with candidate ``i``), ``g(i, m) = max(g(i+1, m), c_i(m)) = max_{j >= i}
-        c_j(m)``, a reversed running maximum. Candidate by candidate from the last, every
-        layer ``m`` at once: four numpy passes over (slate_size, n_requests) per candidate
-        (no loop over the layers, no call per candidate and layer). Candidate ``i`` starts
+        c_j(m)``, a reversed running maximum: for many requests candidate by candidate from
+        the last, every layer at once (:func:`_starts_by_candidate`), for few layer by layer
+        (:func:`_starts_by_layer`). Candidate ``i`` starts
         the best ``m`` items from ``i`` on when ``c_i(m) > g(i+1, m)`` (strictly: of equal
         ones, the last in the order); the slate is read off from the first candidate on.
 
@@ -351,23 +351,10 @@ class Cascade(ChoiceModel):
             padding = columns >= counts[None, :]
             np.copyto(gain, -np.inf, where=padding)
             np.copyto(keep, 1.0, where=padding)
-        # Candidate by candidate from the last: g holds g(i + 1, m) for every m (g(., 0) = 0,
-        # g(width, m >= 1) = -inf), so each candidate is four passes over (slate_size, n)
-        # whatever the layer, not one call per candidate and layer. -inf flows to every
-        # candidate with fewer than m - 1 real ones after it (with a = 1 as NaN, 0 * -inf,
-        # which fmax and > treat as -inf: never a maximum, never taken). Values at
-        # candidates before k - m (with k - m items to come before them) are computed too,
-        # but never read: the read-off starts layer m past them.
-        g = np.full((k + 1, n), -np.inf)
-        g[0] = 0.0
-        step = np.empty((k, n))
-        take = np.zeros((k + 1, width, n), dtype=np.bool_)
-        with np.errstate(invalid="ignore"):
-            for i in range(width - 1, -1, -1):
-                np.multiply(keep[i], g[:k], out=step)
-                step += gain[i]
-                np.greater(step, g[1:], out=take[1:, i])
-                np.fmax(step, g[1:], out=g[1:])
+        if n >= CANDIDATE_LOOP_ROWS:
+            take = _starts_by_candidate(gain, keep, k)
+        else:
+            take = _starts_by_layer(gain, keep, k)
         slates = np.empty((n, k), dtype=np.int64)
         rows = np.arange(n)
         position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
@@ -376,6 +363,71 @@ class Cascade(ChoiceModel):
             slates[:, k - m] = order[rows, first]
             position = first + 1
         return slates
+
+
+CANDIDATE_LOOP_ROWS = 256
+"""Requests from which the cascade's programme loops over the candidates with every layer at
+once (:func:`_starts_by_candidate`: four numpy calls per candidate) rather than over the
+layers with one ``np.fmax.accumulate`` each (:func:`_starts_by_layer`), whose strided inner
+loop costs several times more per element but needs no call per candidate (wide, short
+batches)."""
+
+
+def _starts_by_candidate(
+    gain: NDArray[np.float64], keep: NDArray[np.float64], k: int
+) -> NDArray[np.bool_]:
+    """``take[m, i, r]``: candidate ``i`` starts the best ``m`` items from ``i`` on in request
+    ``r`` (``c_i(m) > g(i+1, m)``), shape (k + 1, width, n); ``gain = a v`` and ``keep = 1 -
+    a`` of shape (width, n), candidates in the programme's order.
+
+    From the last candidate: ``g`` holds ``g(i + 1, m)`` for every ``m`` (``g(., 0) = 0``,
+    ``g(width, m >= 1) = -inf``); per candidate ``c = keep g(i+1, m-1) + gain``, the
+    comparison, then ``g(i, m) = fmax(c, g(i+1, m))``: the arithmetic of
+    :func:`_starts_by_layer` in the same order. -inf flows to every candidate with fewer
+    than ``m - 1`` real ones after it (with ``a = 1`` as NaN, ``0 * -inf``, which fmax and
+    ``>`` treat as -inf: never a maximum, never taken). Entries before ``k - m`` (with ``k -
+    m`` items to come before them) are computed too but never read.
+    """
+    width, n = gain.shape
+    g = np.full((k + 1, n), -np.inf)
+    g[0] = 0.0
+    step = np.empty((k, n))
+    take = np.zeros((k + 1, width, n), dtype=np.bool_)
+    with np.errstate(invalid="ignore"):
+        for i in range(width - 1, -1, -1):
+            np.multiply(keep[i], g[:k], out=step)
+            step += gain[i]
+            np.greater(step, g[1:], out=take[1:, i])
+            np.fmax(step, g[1:], out=g[1:])
+    return take
+
+
+def _starts_by_layer(
+    gain: NDArray[np.float64], keep: NDArray[np.float64], k: int
+) -> NDArray[np.bool_]:
+    """:func:`_starts_by_candidate` layer by layer: each layer's running maximum is one
+    ``np.fmax.accumulate`` over the candidates (reversed), so no call per candidate."""
+    width, n = gain.shape
+    # best[i] = g(i, m) for low <= i <= width; two buffers of g take turns (no allocation
+    # per layer), the layer below's g(i+1, m-1) a view of its buffer.
+    best, other = np.zeros((width + 1, n)), np.empty((width + 1, n))
+    start = np.empty((width, n))
+    take = np.zeros((k + 1, width, n), dtype=np.bool_)
+    with np.errstate(invalid="ignore"):
+        for m in range(1, k + 1):
+            # Only candidates low..high - 1 can start the last m items of a slate: k - m
+            # items come before them, and m - 1 after.
+            low, high = k - m, width - m + 1
+            step = start[low:high]
+            np.multiply(keep[low:high], best[low + 1 : high + 1], out=step)
+            step += gain[low:high]
+            best, other = other, best
+            best[high:] = -np.inf
+            running = best[low : high + 1]  # running[j] = max(step[j], running[j + 1])
+            np.fmax.accumulate(step[::-1], axis=0, out=running[high - low - 1 :: -1])
+            np.fmax(running[: high - low], running[high - low], out=running[: high - low])
+            np.greater(step, best[low + 1 : high + 1], out=take[m, low:high])
+    return take
 
 
 def _descending_order(
