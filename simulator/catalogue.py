@@ -368,16 +368,24 @@ class Catalogue:
             value = np.add(run_start[world], target)
             value -= initial_mass[world]
             value *= later
-            target += start[world]
+            if not single:  # one world's prefix sums start at 0: 0 + target is target
+                target += start[world]
             target *= ~later
             value += target
             found = guide.search(value)
-            if not single:
-                found -= world * self.n_items
-            low = later * (initial + first)  # round-off at an edge clipped
-            high = later * stop
-            high += initial - 1
-            np.clip(found, low, high, out=found)
+            if single and not first:
+                # Only the top can need clipping: below initial_mass = cumulative[initial]
+                # the value finds an initial item, and above it the value is (initial_mass +
+                # target) - initial_mass >= initial_mass (rounding is monotone), an item of
+                # the run, which starts right after the initial ones.
+                np.minimum(found, initial + stop - 1, out=found)
+            else:
+                if not single:
+                    found -= world * self.n_items
+                low = later * (initial + first)  # round-off at an edge clipped
+                high = later * stop
+                high += initial - 1
+                np.clip(found, low, high, out=found)
             # An index assignment on the flat view (out is contiguous), as np.put copies
             # element by element (a memmove call each).
             out.reshape(-1)[hit] = found

@@ -570,7 +570,8 @@ class MultinomialLogit(ChoiceModel):
             if 4 * n_better < 3 * rows.size:
                 rows, level, no_click = rows[better], level[better], no_click[better]
                 weight, values, real = weight[better], values[better], real[better]
-            scores = weight * (values - level[:, None])
+            scores = np.subtract(values, level[:, None], out=scores[: rows.size])
+            scores *= weight  # weight * (values - level), in the start's buffer
             slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         return best
 
