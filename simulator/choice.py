@@ -355,14 +355,18 @@ class Cascade(ChoiceModel):
             take = _starts_by_candidate(gain, keep, k)
         else:
             take = _starts_by_layer(gain, keep, k)
-        slates = np.empty((n, k), dtype=np.int64)
-        rows = np.arange(n)
-        position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
+        # Read off request-major (one transposing copy), so that each request's candidates
+        # are contiguous for the argmax.
+        starts = np.ascontiguousarray(take.transpose(0, 2, 1))
+        candidates = np.arange(width)
+        chosen = np.empty((n, k), dtype=np.int64)
+        position = np.zeros((n, 1), dtype=np.int64)  # candidates before it are passed over
         for m in range(k, 0, -1):
-            first = np.argmax(take[m] & (columns >= position), axis=0)
-            slates[:, k - m] = order[rows, first]
-            position = first + 1
-        return slates
+            first = np.argmax(starts[m] & (candidates >= position), axis=1)
+            chosen[:, k - m] = first
+            position = first[:, None] + 1
+        chosen += (np.arange(n) * width)[:, None]  # flat cells of the (pruned) order
+        return np.take(order, chosen)
 
 
 CANDIDATE_LOOP_ROWS = 256
