@@ -217,16 +217,18 @@ def sample_uniform_slates(
     uniforms = rng.random((n_candidates.shape[0], max_candidates))
     beyond = np.arange(max_candidates) >= n_candidates[:, None]
     bits = max(int(max_candidates - 1).bit_length(), 1)
-    if bits > 10:  # the int64 keys below need 53 + bits <= 63
+    if bits > 9:  # the int64 keys below and the padding's 2**(53 + bits) need 54 + bits <= 63
         uniforms[beyond] = np.inf
         return np.ascontiguousarray(np.argsort(uniforms, axis=1)[:, :k], dtype=np.int64)
     # The k lowest uniforms of each row's own candidates, by one int64 sort: a float64 uniform
-    # is j / 2**53 for an integer j, and the keys j * 2**bits + column (2**53 past the count)
+    # is j / 2**53 for an integer j, and the keys j * 2**bits + column (2**(53 + bits) +
+    # column past the count)
     # sort as np.argsort sorts the uniforms (ties, about one row in 2**54 / max_candidates**2,
     # to the lower column), several times faster.
-    keys = (uniforms * 2.0**53).astype(np.int64)
-    keys[beyond] = 1 << 53
-    keys <<= bits
+    uniforms *= 2.0 ** (53 + bits)  # j * 2**bits exactly (a power of two)
+    keys = uniforms.astype(np.int64)
+    if beyond.any():
+        np.putmask(keys, beyond, 1 << (53 + bits))
     keys |= np.arange(max_candidates)
     keys.sort(axis=1)
     slates = np.ascontiguousarray(keys[:, :k])

@@ -335,42 +335,60 @@ class Catalogue:
         total = initial_mass + cumulative[base + initial + stop] - run_start
 
         single = total.size == 1  # one world: scalars instead of per-draw gathers
+        uniform_scale = n_live / (1.0 - share)
+        # The uniform ranks rise with the uniform: if the largest uniform below 1 gives a
+        # rank below n_live, no rank needs clipping to n_live - 1.
+        clip_top = int((1.0 - 2.0**-53 - share) * uniform_scale) >= n_live
 
         def draw(rows: NDArray[np.int64], m: int) -> NDArray[np.int64]:
             uniforms = rng.random((rows.size, m))
             # Below share: a popularity draw from uniforms / share; else a uniform rank from
             # (uniforms - share) / (1 - share) (negative for the popularity draws, replaced).
             scaled = np.subtract(uniforms, share)
-            scaled *= n_live / (1.0 - share)
+            scaled *= uniform_scale
             out = scaled.astype(np.int64)
-            np.minimum(out, n_live - 1, out=out)  # round-off at the top
+            if clip_top:  # round-off at the top
+                np.minimum(out, n_live - 1, out=out)
             if first:  # live_items in place: ranks past the initial items skip the retired
-                np.add(out, first, out=out, where=out >= initial)
+                out += (out >= initial) * first  # not np.add's where=: slow on a random mask
             # Flat positions of the popularity draws, row-major (boolean-mask indexing costs
             # several times more than take/put by index with a random mask).
             hit = np.flatnonzero(uniforms < share)
+            target = np.take(uniforms, hit)
             if single:
-                target = np.take(uniforms, hit) * (total[0] / share)
-                early = target < initial_mass[0]
-                value = np.where(early, start[0] + target, run_start[0] + target - initial_mass[0])
-                offset: NDArray[np.int64] | int = 0
+                world: NDArray[np.int64] | int = 0
+                target *= total[0] / share
             else:
                 world = worlds[rows[hit // m]]
-                target = np.take(uniforms, hit) * (total[world] / share)
-                early = target < initial_mass[world]
-                value = np.where(
-                    early, start[world] + target, run_start[world] + target - initial_mass[world]
-                )
-                offset = world * self.n_items
+                target *= total[world] / share
+            later = target >= initial_mass[world]  # the live run; else the initial items
+            # start + target below the initial items' mass, else run_start + target -
+            # initial_mass, selected by multiplying with 0 or 1 (exact for these finite
+            # values, and several times faster than np.where's branch on a random mask).
+            value = np.add(run_start[world], target)
+            value -= initial_mass[world]
+            value *= later
+            if not single:  # one world's prefix sums start at 0: 0 + target is target
+                target += start[world]
+            target *= ~later
+            value += target
             found = guide.search(value)
-            found -= offset
-            later = ~early  # the live run: [initial + first, initial + stop); else [0, initial)
-            low = later * (initial + first)
-            high = later * stop
-            high += initial - 1
-            # Round-off at an edge clipped; an index assignment on the flat view (out is
-            # contiguous), as np.put copies element by element (a memmove call each).
-            out.reshape(-1)[hit] = np.clip(found, low, high)
+            if single and not first:
+                # Only the top can need clipping: below initial_mass = cumulative[initial]
+                # the value finds an initial item, and above it the value is (initial_mass +
+                # target) - initial_mass >= initial_mass (rounding is monotone), an item of
+                # the run, which starts right after the initial ones.
+                np.minimum(found, initial + stop - 1, out=found)
+            else:
+                if not single:
+                    found -= world * self.n_items
+                low = later * (initial + first)  # round-off at an edge clipped
+                high = later * stop
+                high += initial - 1
+                np.clip(found, low, high, out=found)
+            # An index assignment on the flat view (out is contiguous), as np.put copies
+            # element by element (a memmove call each).
+            out.reshape(-1)[hit] = found
             return out
 
         return first_distinct(draw, self.n_items, worlds.shape[0], width, rng)

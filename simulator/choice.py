@@ -313,20 +313,20 @@ class Cascade(ChoiceModel):
     ) -> NDArray[np.int64]:
         """The best slates by dynamic programming over the candidates by ``v`` descending.
 
-        Layer by layer: with ``c_i(m) = a_i v_i + (1 - a_i) g(i+1, m-1)`` (the best reward of
-        ``m`` items that start with candidate ``i``), ``g(i, m) = max(g(i+1, m), c_i(m)) =
-        max_{j >= i} c_j(m)``, a reversed running maximum. So each of the ``slate_size``
-        layers is one numpy pass over all candidates of all requests (no loop over the
-        candidates). Candidate ``i`` starts the best ``m`` items from ``i`` on when ``c_i(m) >
-        g(i+1, m)`` (strictly: of equal ones, the last in the order); the slate is read off
-        from the first candidate on.
+        With ``c_i(m) = a_i v_i + (1 - a_i) g(i+1, m-1)`` (the best reward of ``m`` items
+        that start with candidate ``i``), ``g(i, m) = max(g(i+1, m), c_i(m)) = max_{j >= i}
+        c_j(m)``, a reversed running maximum: for many requests candidate by candidate from
+        the last, every layer at once (:func:`_starts_by_candidate`), for few layer by layer
+        (:func:`_starts_by_layer`). Candidate ``i`` starts
+        the best ``m`` items from ``i`` on when ``c_i(m) > g(i+1, m)`` (strictly: of equal
+        ones, the last in the order); the slate is read off from the first candidate on.
 
         The order is real candidates first, then ``v`` descending, then the logit (so ``a``)
         descending, then the candidate index. One sort by ``v`` gives it for rows whose real
         ``v`` are distinct (:func:`_descending_order`); rows with tied ``v`` are sorted again
         on all three keys.
-        The layers run candidate-major (arrays of shape (width, n_requests)), so the running
-        maximum and every elementwise pass are contiguous over the requests. With ``prune``,
+        The arrays are candidate-major (shape (width, n_requests)), so every pass is
+        contiguous over the requests. With ``prune``,
         the programme runs over the candidates :meth:`_undominated` keeps; ``a = expit(l)`` is
         computed for those only.
         """
@@ -351,34 +351,87 @@ class Cascade(ChoiceModel):
             padding = columns >= counts[None, :]
             np.copyto(gain, -np.inf, where=padding)
             np.copyto(keep, 1.0, where=padding)
-        # best[i] = g(i, m) for low <= i <= width; the layer below's g(i+1, m-1) is a view
-        # of its buffer, so no copy per layer.
-        # Two buffers of g take turns (no allocation per layer); g(width, m >= 1) = -inf, and
-        # -inf flows to every candidate with fewer than m - 1 real ones after it (with a = 1
-        # as NaN, 0 * -inf, which fmax and > treat as -inf: never a maximum, never taken).
-        best, other = np.zeros((width + 1, n)), np.empty((width + 1, n))
-        start = np.empty((width, n))
-        take = np.zeros((k + 1, width, n), dtype=np.bool_)
-        with np.errstate(invalid="ignore"):
-            for m in range(1, k + 1):
-                # Only candidates low..high - 1 can start the last m items of a slate: k - m
-                # items come before them, and m - 1 after.
-                low, high = k - m, width - m + 1
-                step = start[low:high]
-                np.multiply(keep[low:high], best[low + 1 : high + 1], out=step)
-                step += gain[low:high]
-                best, other = other, best
-                best[high:] = -np.inf
-                _suffix_maximum(step, best[low : high + 1])
-                np.greater(step, best[low + 1 : high + 1], out=take[m, low:high])
-        slates = np.empty((n, k), dtype=np.int64)
-        rows = np.arange(n)
-        position = np.zeros(n, dtype=np.int64)  # candidates before it are passed over
+        if n >= CANDIDATE_LOOP_ROWS:
+            take = _starts_by_candidate(gain, keep, k)
+        else:
+            take = _starts_by_layer(gain, keep, k)
+        # Read off request-major (one transposing copy), so that each request's candidates
+        # are contiguous for the argmax.
+        starts = np.ascontiguousarray(take.transpose(0, 2, 1))
+        candidates = np.arange(width)
+        chosen = np.empty((n, k), dtype=np.int64)
+        position = np.zeros((n, 1), dtype=np.int64)  # candidates before it are passed over
         for m in range(k, 0, -1):
-            first = np.argmax(take[m] & (columns >= position), axis=0)
-            slates[:, k - m] = order[rows, first]
-            position = first + 1
-        return slates
+            first = np.argmax(starts[m] & (candidates >= position), axis=1)
+            chosen[:, k - m] = first
+            position = first[:, None] + 1
+        chosen += (np.arange(n) * width)[:, None]  # flat cells of the (pruned) order
+        return np.take(order, chosen)
+
+
+CANDIDATE_LOOP_ROWS = 256
+"""Requests from which the cascade's programme loops over the candidates with every layer at
+once (:func:`_starts_by_candidate`: four numpy calls per candidate) rather than over the
+layers with one ``np.fmax.accumulate`` each (:func:`_starts_by_layer`), whose strided inner
+loop costs several times more per element but needs no call per candidate (wide, short
+batches)."""
+
+
+def _starts_by_candidate(
+    gain: NDArray[np.float64], keep: NDArray[np.float64], k: int
+) -> NDArray[np.bool_]:
+    """``take[m, i, r]``: candidate ``i`` starts the best ``m`` items from ``i`` on in request
+    ``r`` (``c_i(m) > g(i+1, m)``), shape (k + 1, width, n); ``gain = a v`` and ``keep = 1 -
+    a`` of shape (width, n), candidates in the programme's order.
+
+    From the last candidate: ``g`` holds ``g(i + 1, m)`` for every ``m`` (``g(., 0) = 0``,
+    ``g(width, m >= 1) = -inf``); per candidate ``c = keep g(i+1, m-1) + gain``, the
+    comparison, then ``g(i, m) = fmax(c, g(i+1, m))``: the arithmetic of
+    :func:`_starts_by_layer` in the same order. -inf flows to every candidate with fewer
+    than ``m - 1`` real ones after it (with ``a = 1`` as NaN, ``0 * -inf``, which fmax and
+    ``>`` treat as -inf: never a maximum, never taken). Entries before ``k - m`` (with ``k -
+    m`` items to come before them) are computed too but never read.
+    """
+    width, n = gain.shape
+    g = np.full((k + 1, n), -np.inf)
+    g[0] = 0.0
+    step = np.empty((k, n))
+    take = np.zeros((k + 1, width, n), dtype=np.bool_)
+    with np.errstate(invalid="ignore"):
+        for i in range(width - 1, -1, -1):
+            np.multiply(keep[i], g[:k], out=step)
+            step += gain[i]
+            np.greater(step, g[1:], out=take[1:, i])
+            np.fmax(step, g[1:], out=g[1:])
+    return take
+
+
+def _starts_by_layer(
+    gain: NDArray[np.float64], keep: NDArray[np.float64], k: int
+) -> NDArray[np.bool_]:
+    """:func:`_starts_by_candidate` layer by layer: each layer's running maximum is one
+    ``np.fmax.accumulate`` over the candidates (reversed), so no call per candidate."""
+    width, n = gain.shape
+    # best[i] = g(i, m) for low <= i <= width; two buffers of g take turns (no allocation
+    # per layer), the layer below's g(i+1, m-1) a view of its buffer.
+    best, other = np.zeros((width + 1, n)), np.empty((width + 1, n))
+    start = np.empty((width, n))
+    take = np.zeros((k + 1, width, n), dtype=np.bool_)
+    with np.errstate(invalid="ignore"):
+        for m in range(1, k + 1):
+            # Only candidates low..high - 1 can start the last m items of a slate: k - m
+            # items come before them, and m - 1 after.
+            low, high = k - m, width - m + 1
+            step = start[low:high]
+            np.multiply(keep[low:high], best[low + 1 : high + 1], out=step)
+            step += gain[low:high]
+            best, other = other, best
+            best[high:] = -np.inf
+            running = best[low : high + 1]  # running[j] = max(step[j], running[j + 1])
+            np.fmax.accumulate(step[::-1], axis=0, out=running[high - low - 1 :: -1])
+            np.fmax(running[: high - low], running[high - low], out=running[: high - low])
+            np.greater(step, best[low + 1 : high + 1], out=take[m, low:high])
+    return take
 
 
 def _descending_order(
@@ -422,25 +475,6 @@ def _descending_order(
     close = (high[:, 1:] == high[:, :-1]) & (high[:, 1:] < top >> bits)
     keys &= (1 << bits) - 1
     return keys, close.any(axis=1)
-
-
-SCAN_LOOP_ROWS = 256
-"""Requests from which :func:`_suffix_maximum` loops over the candidates (one ``np.fmax``
-over all requests per candidate) instead of calling ``np.fmax.accumulate``, whose strided
-inner loop costs several times more per element."""
-
-
-def _suffix_maximum(values: NDArray[np.float64], out: NDArray[np.float64]) -> None:
-    """``out[i] = max(values[i], out[i + 1])`` for ``i`` from ``width - 1`` down to 0, with
-    ``out[width]`` given (not NaN); ``values`` of shape (width, n), ``out`` of shape (width + 1,
-    n). NaN values count as ``-inf`` (``np.fmax``)."""
-    width, n = values.shape
-    if n < SCAN_LOOP_ROWS:
-        np.fmax.accumulate(values[::-1], axis=0, out=out[width - 1 :: -1])
-        np.fmax(out[:width], out[width], out=out[:width])
-        return
-    for i in range(width - 1, -1, -1):
-        np.fmax(values[i], out[i + 1], out=out[i])
 
 
 class MultinomialLogit(ChoiceModel):
@@ -540,7 +574,8 @@ class MultinomialLogit(ChoiceModel):
             if 4 * n_better < 3 * rows.size:
                 rows, level, no_click = rows[better], level[better], no_click[better]
                 weight, values, real = weight[better], values[better], real[better]
-            scores = weight * (values - level[:, None])
+            scores = np.subtract(values, level[:, None], out=scores[: rows.size])
+            scores *= weight  # weight * (values - level), in the start's buffer
             slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         return best
 

@@ -344,9 +344,10 @@ def test_tie_probabilities_equal_the_frequency_of_every_ordered_slate(scores, k)
         )
 
 
-@pytest.mark.parametrize("max_candidates", [1, 7, 100, 1500])
+@pytest.mark.parametrize("max_candidates", [1, 7, 100, 512, 1000, 1500])
 def test_uniform_slates_are_the_argsort_of_the_same_uniforms(max_candidates):
-    """The int64-key sort gives what np.argsort of the uniforms (inf past the count) gives."""
+    """The int64-key sort gives what np.argsort of the uniforms (inf past the count) gives
+    (1000: keys of 10 column bits, where the padding key once overflowed to the front)."""
     counts = np.random.default_rng(1).integers(1, max_candidates + 1, 300)
     k = 1
     slates = sample_uniform_slates(counts, k, max_candidates, np.random.default_rng(5))

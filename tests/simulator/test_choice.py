@@ -9,7 +9,7 @@ from scipy.special import expit, logit, logsumexp
 
 from bandits.validation import InputValueError
 from simulator.choice import (
-    SCAN_LOOP_ROWS,
+    CANDIDATE_LOOP_ROWS,
     Cascade,
     MultinomialLogit,
     PositionBased,
@@ -190,12 +190,13 @@ def _cascade_programme_loop(attraction, values, real, k):
     return slates
 
 
-@pytest.mark.parametrize("n", [300, 40], ids=["loop-scan", "accumulate-scan"])
+@pytest.mark.parametrize("n", [300, 40], ids=["by-candidate", "by-layer"])
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k, n):
-    """Both scans of the running maximum (a loop over candidates from SCAN_LOOP_ROWS requests,
-    ``np.maximum.accumulate`` below), ties of ``v`` and of ``a``, padding."""
-    assert n >= SCAN_LOOP_ROWS or n < SCAN_LOOP_ROWS // 2
+    """Both programmes (candidate by candidate from CANDIDATE_LOOP_ROWS requests, layer by
+    layer below) against a plain loop and brute force: ties of ``v`` and of ``a``, certain
+    clicks, padding."""
+    assert n >= CANDIDATE_LOOP_ROWS or n < CANDIDATE_LOOP_ROWS // 2
     rng = np.random.default_rng(11)
     width = 12
     logits = rng.normal(0.0, 2.0, (n, width))

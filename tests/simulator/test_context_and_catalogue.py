@@ -249,6 +249,48 @@ def test_popularity_tilted_draws_are_the_same_with_or_without_the_table(n_worlds
     assert fast_rng.bit_generator.state == slow_rng.bit_generator.state
 
 
+@pytest.mark.parametrize("n_worlds", [1, 2])
+@pytest.mark.parametrize("time", [3, 7])
+def test_popularity_tilted_draws_are_the_documented_stream(n_worlds, time):
+    """The stream entries equal a plain reading of the documented draw (``np.where`` over
+    the two live segments, ``np.searchsorted`` on the prefix sums, the round-off clipped):
+    the same uniforms give the same candidates, with (time 7) and without (time 3) retired
+    items, in one world and in several."""
+    catalogue, _ = _live_popularity_catalogue(0.7)
+    rho, n_items, initial = 0.7, catalogue.n_items, catalogue.initial_items
+    first, stop = catalogue._run(time)
+    n_live = catalogue.n_live(time)
+    cumulative = catalogue.cumulative_
+    worlds = np.arange(400) % n_worlds
+    stream_rng = np.random.default_rng(9)
+
+    def draw(rows, m):
+        uniforms = stream_rng.random((rows.size, m))
+        ranks = np.minimum(((uniforms - rho) * (n_live / (1 - rho))).astype(np.int64), n_live - 1)
+        out = np.where(ranks < initial, ranks, ranks + first)
+        base = (worlds[rows] * n_items)[:, None]
+        start, initial_mass = cumulative[base], cumulative[base + initial] - cumulative[base]
+        run_start = cumulative[base + initial + first]
+        total = initial_mass + cumulative[base + initial + stop] - run_start
+        target = uniforms * (total / rho)
+        early = target < initial_mass
+        value = np.where(early, start + target, run_start + target - initial_mass)
+        found = np.searchsorted(cumulative, value, side="right") - 1 - base
+        found = np.where(
+            early,
+            np.clip(found, 0, initial - 1),
+            np.clip(found, initial + first, initial + stop - 1),
+        )
+        return np.where(uniforms < rho, found, out)
+
+    if n_worlds == 1:  # the one-world path needs a one-world catalogue: world 0 of it alone
+        catalogue.cumulative_ = cumulative[: n_items + 1]
+        catalogue.guide_ = sampling.GuideTable(catalogue.cumulative_)
+    expected = first_distinct(draw, n_items, worlds.size, 20, stream_rng)
+    drawn = catalogue.draw_candidates(np.random.default_rng(9), worlds, 20, time)
+    np.testing.assert_array_equal(drawn, expected)
+
+
 def test_the_shop_offers_popular_products_more_often():
     tilted = OnlineShopEnv(n_requests=100)
     uniform = OnlineShopEnv(n_requests=100, candidate_popularity=0.0)

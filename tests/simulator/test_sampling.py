@@ -9,6 +9,7 @@ import pytest
 from simulator import sampling
 from simulator.sampling import (
     GuideTable,
+    _lowest_in_buckets,
     group_newest_first,
     random_permutations,
     sample_distinct,
@@ -95,7 +96,7 @@ def test_the_guide_table_finds_what_searchsorted_finds(exponent):
     weights = np.exp(-exponent * np.log1p(rng.permutation(500)))
     cumulative = np.concatenate([[0.0], np.cumsum(weights)])
     table = GuideTable(cumulative)
-    edges = np.concatenate([cumulative, table.bounds])
+    edges = np.concatenate([cumulative, np.arange(table.last + 1) / table.scale])
     values = np.concatenate(
         [
             rng.random(20_000) * cumulative[-1],
@@ -104,6 +105,28 @@ def test_the_guide_table_finds_what_searchsorted_finds(exponent):
             np.nextafter(edges, 0.0),
             [0.0, cumulative[-1] * 1.5],
         ]
+    )
+    expected = np.searchsorted(cumulative, values, side="right") - 1
+    np.testing.assert_array_equal(table.search(values), expected)
+
+
+@pytest.mark.parametrize("density", [1, 2, 5])
+def test_the_guide_table_starts_each_bucket_at_its_smallest_value(density):
+    """Each bucket's start is the answer at the smallest float64 that lands in it, so no
+    value of a bucket (as numpy rounds ``v * scale``) has a smaller answer; the search agrees
+    with searchsorted on random values and one ulp around every bucket's lowest value."""
+    rng = np.random.default_rng(density)
+    cumulative = np.concatenate([[0.0], np.cumsum(rng.lognormal(0.0, 2.0, 300))])
+    table = GuideTable(cumulative, density=density)
+    assert table.starts.size == 300 * density
+    lowest = _lowest_in_buckets(table.starts.size, table.scale)
+    buckets = np.arange(lowest.size)
+    assert ((lowest * table.scale).astype(np.int64) >= buckets).all()
+    below = np.nextafter(lowest[1:], 0.0)
+    assert ((below * table.scale).astype(np.int64) < buckets[1:]).all()
+    assert lowest[0] == 0.0
+    values = np.concatenate(
+        [rng.random(5_000) * cumulative[-1], lowest, np.nextafter(lowest, np.inf), below]
     )
     expected = np.searchsorted(cumulative, values, side="right") - 1
     np.testing.assert_array_equal(table.search(values), expected)
