@@ -566,16 +566,21 @@ class LogFile:
     def _joined_batches(
         self, arrow_rows: int, groups: list[int] | None
     ) -> Iterator[pa.RecordBatch]:
-        """Arrow batches of at most ``arrow_rows`` rows (one row wider alone), consecutive
-        batches of small row groups joined: Arrow does not read across row groups, and a log
-        written in small batches (e.g. a simulation's 32-request steps) would otherwise be
-        decoded, and handed to its consumers, a few rows at a time."""
+        """Arrow batches of at most ``arrow_rows`` rows, consecutive small ones (under a
+        quarter of that) joined: Arrow does not read across row groups, and a log written in
+        small batches (e.g. a simulation's 32-request steps) would otherwise be decoded, and
+        handed to its consumers, a few rows at a time. Larger batches (a large row group's
+        pieces) pass alone: joining them would hold two row groups' pages at once."""
         pending: list[pa.RecordBatch] = []
         rows = 0
         for batch in self._parquet.iter_batches(batch_size=arrow_rows, row_groups=groups):
-            if pending and rows + batch.num_rows > arrow_rows:
+            large = 4 * batch.num_rows >= arrow_rows
+            if pending and (large or rows + batch.num_rows > arrow_rows):
                 yield _joined(pending)
                 pending, rows = [], 0
+            if large:
+                yield batch
+                continue
             pending.append(batch)
             rows += batch.num_rows
         if pending:
