@@ -156,7 +156,10 @@ def test_small_row_groups_are_read_in_joined_batches_within_the_budget(tmp_path)
     opened = open_log(path)
     assert opened.n_row_groups == 10
     assert [len(b) for b in opened.iter_batches()] == [100]
-    budget = 35 * _padded_bytes(opened, log.take(np.arange(1)))
+    one = _padded_bytes(opened, log.take(np.arange(1)))
+    # Arrow batches of 40 rows: groups of 10 are not small beside them and pass alone
+    assert [len(b) for b in opened.iter_batches(batch_bytes=35 * one)] == [10] * 10
+    budget = 80 * one  # Arrow batches of 93 rows: the groups are joined
     batches = list(opened.iter_batches(batch_bytes=budget))
     assert len(batches) < 10 and all(_padded_bytes(opened, b) <= budget for b in batches)
     assert_logs_equal(log, LoggedBandit.concat(batches))
