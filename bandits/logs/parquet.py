@@ -115,9 +115,11 @@ class LogWriter(StreamedParquetFile):
     """Write a log batch by batch (flat memory), published atomically on :meth:`close`.
 
     The first batch fixes the layout (slate size, widths, signals, whether logging marginals
-    are stored). Rows go to a hidden temporary file as row groups of about ``batch_bytes``;
-    the item table grows with the items the rows name (only those are stored). ``close``
-    writes the item table under its content-addressed name, then gives the rows file its name;
+    are stored). Rows go to a hidden temporary file as row groups of about ``batch_bytes``
+    (small batches are held until that much has come, or :meth:`flush`, so a log written a
+    few rows at a time is not a file of tiny row groups); the item table grows with the items
+    the rows name (only those are stored). ``close`` writes the item table under its
+    content-addressed name, then gives the rows file its name;
     leaving the ``with`` block by an exception removes the temporary files and leaves any
     existing log untouched.
 
@@ -165,6 +167,8 @@ class LogWriter(StreamedParquetFile):
         remove_stale_temporaries(self.path.parent)
         self.n_rows = 0
         self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.Table] = []  # batches not yet written, in order
+        self._pending_bytes = 0
         self._temporary = temporary_name(self.path)
         self._items: ItemTable | None = None
         self._layout: dict[str, Any] = {}
@@ -210,8 +214,33 @@ class LogWriter(StreamedParquetFile):
                 f"Every batch written to {self.path} must have the layout of the first "
                 f"({self._layout}); got {layout}."
             )
+        table = table.replace_schema_metadata(None)
+        if not table.schema.equals(self._writer.schema, check_metadata=False):
+            raise InputValueError(
+                f"Every batch written to {self.path} must have the columns and types of the "
+                f"first; got {table.schema} after {self._writer.schema}."
+            )
+        self._pending.append(table)
+        # every buffer the table keeps alive, whole (a column may view a larger array)
+        self._pending_bytes += table.get_total_buffer_size()
+        if self._pending_bytes >= self.batch_bytes:
+            self._write_pending()
+
+    def flush(self) -> None:
+        """Write the rows held so far, so that the next batch starts a new row group."""
+        if self._closed:
+            raise RuntimeError(f"The LogWriter for {self.path} is closed.")
+        with writing(self.path):
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """The held batches as row groups of about ``batch_bytes``."""
+        if self._writer is None or not self._pending:
+            return
+        table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(self._pending)
+        self._pending, self._pending_bytes = [], 0
         rows = max(1, self.batch_bytes // max(1, table.nbytes // max(1, table.num_rows)))
-        self._writer.write_table(table.replace_schema_metadata(None), row_group_size=rows)
+        self._writer.write_table(table, row_group_size=rows)
 
     def close(self) -> Path:
         """Finish the file, write the item table and publish both; returns the log's path."""
@@ -233,6 +262,7 @@ class LogWriter(StreamedParquetFile):
         self._closed = True
         try:
             with writing(self.path):
+                self._write_pending()
                 writer.add_key_value_metadata(
                     {
                         "bandits.max_candidates": str(self._max_candidates),

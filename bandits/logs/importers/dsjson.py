@@ -430,7 +430,7 @@ def import_dsjson(
     item_columns = FeatureColumns(item_names, "item")
     reader = _Reader(source, item_id_field, skip_malformed)
     slate_size = scan.slate_size or 1
-    with LogWriter(out, overwrite=overwrite) as writer:
+    with LogWriter(out, overwrite=overwrite, batch_bytes=batch_bytes) as writer:
         buffer = RowBuffer(
             writer,
             slate_size=slate_size,

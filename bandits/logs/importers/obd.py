@@ -186,7 +186,7 @@ def import_obd(
     k = top if slates else 1
     width = len(encoder.names) + (0 if slates else top)
     summary = ImportSummary()
-    with LogWriter(out, overwrite=overwrite) as writer:
+    with LogWriter(out, overwrite=overwrite, batch_bytes=batch_bytes) as writer:
         buffer = RowBuffer(
             writer,
             slate_size=max(k, 1),

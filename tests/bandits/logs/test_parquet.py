@@ -30,6 +30,7 @@ from bandits.logs import (
 )
 from bandits.logs import parquet as parquet_module
 from bandits.logs.atomic import machine_id
+from bandits.logs.parquet import log_to_arrow
 from bandits.validation import InputValueError
 
 
@@ -153,6 +154,7 @@ def test_small_row_groups_are_read_in_joined_batches_within_the_budget(tmp_path)
     with LogWriter(path) as writer:
         for start in range(0, 100, 10):
             writer.write(log.take(np.arange(start, start + 10)))
+            writer.flush()  # as a writer without buffering (or an older file) would
     opened = open_log(path)
     assert opened.n_row_groups == 10
     assert [len(b) for b in opened.iter_batches()] == [100]
@@ -186,6 +188,26 @@ def test_writer_streams_batches_into_one_log(tmp_path):
             writer.write(part)
     assert writer.n_rows == 12
     assert_logs_equal(LoggedBandit.concat(parts), read_log(tmp_path / "log.parquet"))
+
+
+def test_writer_holds_small_batches_until_a_row_group_is_full(tmp_path):
+    log = random_log(np.random.default_rng(6), n_requests=100, max_candidates=4)
+    path = tmp_path / "log.parquet"
+    one_row = log_to_arrow(log.take(np.arange(1))).nbytes
+    with LogWriter(path, batch_bytes=45 * one_row) as writer:
+        for start in range(0, 100, 10):
+            writer.write(log.take(np.arange(start, start + 10)))
+            assert path.exists() is False
+    metadata = pq.ParquetFile(path).metadata
+    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    assert sum(sizes) == 100 and len(sizes) < 10 and max(sizes) > 10, sizes
+    assert_logs_equal(log, read_log(path))
+    with LogWriter(path, overwrite=True) as writer:  # flush ends a row group
+        writer.write(log.take(np.arange(30)))
+        writer.flush()
+        writer.write(log.take(np.arange(30, 100)))
+    assert pq.ParquetFile(path).metadata.row_group(0).num_rows == 30
+    assert_logs_equal(log, read_log(path))
 
 
 def test_writer_refuses_a_batch_of_another_layout(tmp_path):

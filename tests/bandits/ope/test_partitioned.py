@@ -41,11 +41,12 @@ NUMERIC = ["value", "stderr", "ci_low", "ci_high", "effective_sample_size", "max
 
 
 def _write_in_groups(log: LoggedBandit, path, groups: int):
-    """``log`` written as ``groups`` row groups (one per batch)."""
+    """``log`` written as ``groups`` row groups (one per batch, each flushed)."""
     cuts = np.array_split(np.arange(len(log)), groups)
     with LogWriter(path, batch_bytes=2**30) as writer:
         for rows in cuts:
             writer.write(log.take(rows))
+            writer.flush()
     assert open_log(path).n_row_groups == groups
     return path
 
