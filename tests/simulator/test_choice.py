@@ -349,3 +349,30 @@ def test_mnl_best_slate_is_exact_when_the_single_item_start_is_above_the_optimum
     best = model.best_slates(logits, values, real)
     assert value(tuple(best[0])) == pytest.approx(value(brute), rel=1e-12)
     np.testing.assert_array_equal(best[0], brute)
+
+
+def test_mnl_best_slates_skip_padding_when_the_no_click_weight_underflows():
+    """With the no-click logit 700 below the items' (allowed), exp of its difference is 0, so
+    a padded candidate's start ratio is 0 / 0: the slates must still show real candidates
+    only, and the best of them (brute force)."""
+    model = MultinomialLogit(slate_size=2, no_click_logit=-700.0)
+    rng = np.random.default_rng(0)
+    n, width = 200, 6
+    logits = rng.normal(size=(n, width)) * 3 + 50
+    values = rng.random((n, width))
+    real = np.arange(width) < rng.integers(2, width + 1, size=n)[:, None]
+    with np.errstate(invalid="ignore"):
+        best = model.best_slates(logits, values, real)
+    assert np.take_along_axis(real, best, axis=1).all()
+
+    def expected(slates):
+        shown = np.take_along_axis(logits, slates, axis=1)
+        worth = np.take_along_axis(values, slates, axis=1)
+        return model.expected_rewards(shown, worth).sum(axis=1)
+
+    brute = np.full(n, -np.inf)
+    for slate in itertools.permutations(range(width), 2):
+        slates = np.tile(slate, (n, 1))
+        allowed = np.take_along_axis(real, slates, axis=1).all(axis=1)
+        brute = np.where(allowed, np.maximum(brute, expected(slates)), brute)
+    np.testing.assert_allclose(expected(best), brute, rtol=1e-12)
