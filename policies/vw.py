@@ -160,20 +160,23 @@ class _Prepared:
 
     def first_slot(self) -> NDArray[np.float64]:
         """Each candidate's probability in the first slot, shape (n_requests,
-        max_candidates), zero for padding; row ``i`` is ``slots[i](frozenset())``. The whole
-        batch is parsed in one call and predicted request by request."""
+        max_candidates), zero for padding; row ``i`` is ``slots[i](frozenset())``. A batch
+        kept for learning is parsed in one call, others
+        :data:`~policies.vw_requests.MAX_PARSED_LINES` lines at a
+        time (VW keeps the memory of every example it parses); predicted request by request."""
         if self._first is not None:
             return self._first
-        examples = RequestExamples(self.workspace, self.requests, [FIRST_SLOT] * len(self.requests))
-        try:
-            scores = examples.predict()
-        except BaseException:
-            examples.finish()
-            raise
+        slot_lines = [FIRST_SLOT] * len(self.requests)
         if self.keep:
+            examples = RequestExamples(self.workspace, self.requests, slot_lines)
+            try:
+                scores = examples.predict()
+            except BaseException:
+                examples.finish()
+                raise
             self.kept = examples
         else:
-            examples.finish()
+            scores = predict_requests(self.workspace, self.requests, slot_lines)
         last = [slots[-1] for slots in scores]
         lengths = list(map(len, last))
         pairs = np.fromiter(itertools.chain.from_iterable(last), ACTION_PROBABILITY, sum(lengths))

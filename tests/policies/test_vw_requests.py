@@ -248,3 +248,29 @@ def test_requests_are_parsed_in_runs_of_at_most_max_parsed_lines(monkeypatch):
     assert list(_chunks(requests, slots)) == [slice(0, 2), slice(2, 4), slice(4, 5)]
     assert list(_chunks(requests[:1], ["\n" * 9])) == [slice(0, 1)]  # too long: alone
     assert list(_chunks([], [])) == []
+
+
+def test_probabilities_of_a_batch_parse_at_most_max_parsed_lines_at_a_time(monkeypatch):
+    """Asking a policy for probabilities (nothing kept for learning) parses its requests in
+    runs of at most MAX_PARSED_LINES lines: VW holds the memory of every example it parses,
+    so a whole large batch parsed at once would stay in memory. The answers are those of
+    one parse per batch."""
+    policy = VowpalWabbit(explore="epsilon", rng=np.random.default_rng(0))
+    for obs in batches(1, count=2):
+        policy.update(obs, policy.act(obs), SlateFeedback(np.ones((obs.n_requests, 1))))
+    obs = next(batches(1, count=1, n_requests=40))
+    slates = policy.act(obs).slates
+    whole = policy.slate_probability(obs, slates)
+    calls: list[tuple[int, int]] = []  # (lines parsed, requests) per call
+    original = RequestExamples.__init__
+
+    def spy(self, workspace, requests, slots):
+        lines = sum(1 + actions[1] + slot.count("\n")
+                    for (_, actions), slot in zip(requests, slots, strict=True))  # fmt: skip
+        calls.append((lines, len(requests)))
+        original(self, workspace, requests, slots)
+
+    monkeypatch.setattr("policies.vw_requests.MAX_PARSED_LINES", 7)
+    monkeypatch.setattr(RequestExamples, "__init__", spy)
+    np.testing.assert_array_equal(policy.slate_probability(obs, slates), whole)
+    assert len(calls) > 1 and all(lines <= 7 or count == 1 for lines, count in calls), calls
