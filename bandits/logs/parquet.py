@@ -220,9 +220,16 @@ class LogWriter(StreamedParquetFile):
                 f"Every batch written to {self.path} must have the columns and types of the "
                 f"first; got {table.schema} after {self._writer.schema}."
             )
-        self._pending.append(table)
-        # every buffer the table keeps alive, whole (a column may view a larger array)
-        self._pending_bytes += table.get_total_buffer_size()
+        if table.get_total_buffer_size() >= self.batch_bytes:  # a row group on its own
+            self._write_pending()
+            self._pending.append(table)
+            self._write_pending()
+            return
+        # held: a copy, since the batch's columns may view the caller's arrays, which may
+        # change once write returns
+        held = _owned(table)
+        self._pending.append(held)
+        self._pending_bytes += held.get_total_buffer_size()
         if self._pending_bytes >= self.batch_bytes:
             self._write_pending()
 
@@ -241,6 +248,11 @@ class LogWriter(StreamedParquetFile):
         self._pending, self._pending_bytes = [], 0
         rows = max(1, self.batch_bytes // max(1, table.nbytes // max(1, table.num_rows)))
         self._writer.write_table(table, row_group_size=rows)
+
+    def abort(self) -> None:
+        """Drop what was written and what is held; the target is left as it was."""
+        self._pending, self._pending_bytes = [], 0
+        super().abort()
 
     def close(self) -> Path:
         """Finish the file, write the item table and publish both; returns the log's path."""
@@ -289,6 +301,10 @@ class LogWriter(StreamedParquetFile):
                 publish(self._temporary, self.path, replace=self.overwrite)
                 published = True
         finally:
+            self._pending, self._pending_bytes = [], 0
+            if not published:  # a step failed: the writer may still hold the file open
+                with contextlib.suppress(Exception):
+                    writer.close()
             items_temporary.unlink(missing_ok=True)
             self._temporary.unlink(missing_ok=True)
             if not published and not items_existed:
@@ -889,6 +905,15 @@ def _naming(path: Path) -> Iterator[None]:
             raise
         detail = " ".join(str(error).split())  # Arrow's messages span lines
         raise InputValueError(f"{path}: cannot be read: {detail}") from None
+
+
+def _owned(table: pa.Table) -> pa.Table:
+    """A copy of ``table`` in memory of its own (through Arrow's stream format: a few
+    memory copies), not viewing any array it was built from."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table)
+    return pa.ipc.open_stream(sink.getvalue()).read_all()
 
 
 def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:

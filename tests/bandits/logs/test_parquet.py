@@ -210,6 +210,19 @@ def test_writer_holds_small_batches_until_a_row_group_is_full(tmp_path):
     assert_logs_equal(log, read_log(path))
 
 
+def test_writer_keeps_what_it_was_given_when_the_caller_changes_its_arrays(tmp_path):
+    # a held batch is a copy: the caller may reuse its arrays as soon as write returns
+    log = random_log(np.random.default_rng(7), n_requests=20, max_candidates=4)
+    expected = log.take(np.arange(20))  # copies
+    path = tmp_path / "log.parquet"
+    with LogWriter(path) as writer:
+        writer.write(log)
+        log.feedback.rewards[:] = 123.0
+        log.observation.context[:] = -1.0
+        log.decision.slates[:] = 0
+    assert_logs_equal(expected, read_log(path))
+
+
 def test_writer_refuses_a_batch_of_another_layout(tmp_path):
     rng = np.random.default_rng(3)
     with pytest.raises(InputValueError, match="layout of the first"):
