@@ -71,16 +71,23 @@ def test_best_slates_beat_every_slate(model, reward):
     real = np.arange(width) < counts[:, None]
     values = np.where(real, values, 0.0)
 
+    best = model.best_slates(logits, values, real)
+    assert np.take_along_axis(real, best, axis=1).all()
+    assert all(len(set(row)) == 3 for row in best.tolist())
+    _assert_brute_force_best(model, logits, values, real, best)
+
+
+def _assert_brute_force_best(model, logits, values, real, best):
+    """``best``'s expected rewards equal the best over every slate of real candidates."""
+    n, width = logits.shape
+
     def expected(slates):
         shown = np.take_along_axis(logits, slates, axis=1)
         worth = np.take_along_axis(values, slates, axis=1)
         return model.expected_rewards(shown, worth).sum(axis=1)
 
-    best = model.best_slates(logits, values, real)
-    assert np.take_along_axis(real, best, axis=1).all()
-    assert all(len(set(row)) == 3 for row in best.tolist())
     brute = np.full(n, -np.inf)
-    for slate in itertools.permutations(range(width), 3):
+    for slate in itertools.permutations(range(width), best.shape[1]):
         slates = np.tile(slate, (n, 1))
         allowed = np.take_along_axis(real, slates, axis=1).all(axis=1)
         brute = np.where(allowed, np.maximum(brute, expected(slates)), brute)
@@ -364,15 +371,4 @@ def test_mnl_best_slates_skip_padding_when_the_no_click_weight_underflows():
     with np.errstate(invalid="ignore"):
         best = model.best_slates(logits, values, real)
     assert np.take_along_axis(real, best, axis=1).all()
-
-    def expected(slates):
-        shown = np.take_along_axis(logits, slates, axis=1)
-        worth = np.take_along_axis(values, slates, axis=1)
-        return model.expected_rewards(shown, worth).sum(axis=1)
-
-    brute = np.full(n, -np.inf)
-    for slate in itertools.permutations(range(width), 2):
-        slates = np.tile(slate, (n, 1))
-        allowed = np.take_along_axis(real, slates, axis=1).all(axis=1)
-        brute = np.where(allowed, np.maximum(brute, expected(slates)), brute)
-    np.testing.assert_allclose(expected(best), brute, rtol=1e-12)
+    _assert_brute_force_best(model, logits, values, real, best)
