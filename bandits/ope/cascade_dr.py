@@ -11,10 +11,12 @@ from numpy.typing import NDArray
 
 from bandits.logged import LoggedBandit
 from bandits.ope.base import EstimatorInput
-from bandits.ope.cascade_q import CrossFittedQ
+from bandits.ope.cascade_q import BackwardQ, CrossFittedQ
+from bandits.ope.cascade_q_regressor import RegressorBackwardQ
 from bandits.ope.crossfit import CrossFitted
 from bandits.ope.extensions import conditional_probabilities
 from bandits.ope.model_based import ModelBasedEstimator
+from bandits.ope.reward_models import SklearnRewardModel
 from bandits.ope.rips import RIPS
 from bandits.ope.targets import TargetRows
 from bandits.validation import InputTypeError, InputValueError, check_choice, shown
@@ -57,7 +59,10 @@ class CascadeDR(ModelBasedEstimator, RIPS):
       target, cross-fitted over ``folds`` (a row's ``Q`` never saw its rewards), in the same
       fitting pass as the reward models (and partition by partition on a cluster). Its
       residuals carry the rewards below too, so when it is good the variance falls far below
-      RIPS's and a per-position model's. ``model`` must be ``ridge``.
+      RIPS's and a per-position model's. With ``model="ridge"`` its statistics are sums
+      (flat memory); with ``gbm``, ``forest`` or a scikit-learn regressor passed in, one copy
+      per position is fitted backwards on rows kept in memory
+      (:mod:`bandits.ope.cascade_q_regressor`).
     - ``"reward"``: ``Q_k(x, s_1..s_k-1, c) = q(x, c, k)``, the per-position reward model of
       the other model estimators (``model=``, any of them, cross-fitted), which sees neither
       the items above nor the rewards below: simpler, still unbiased, a smaller variance cut.
@@ -87,13 +92,22 @@ class CascadeDR(ModelBasedEstimator, RIPS):
         owner = type(self).__name__
         self.q = check_choice(q, Q_KINDS, f"'q' of {owner}")
         super().__init__(**options)
-        if self.q == "backward" and not (isinstance(self.model, str) and self.model == "ridge"):
-            given = shown(self.model) if isinstance(self.model, str) else type(self.model).__name__
-            raise InputValueError(
-                f"{owner}'s backward Q (q='backward') is a ridge regression fitted in one pass; "
-                f"got model={given}: drop 'model', or pass q='reward' to use it as a "
-                f"per-position reward model."
-            )
+        self.q_prototype: BackwardQ | RegressorBackwardQ | None = None
+        if self.q == "backward":
+            if isinstance(self.model, str) and self.model == "ridge":
+                self.q_prototype = BackwardQ(self.ridge)
+            elif isinstance(self.reward_model, SklearnRewardModel):
+                self.q_prototype = RegressorBackwardQ(self.reward_model.estimator, owner)
+            else:
+                given = (
+                    shown(self.model) if isinstance(self.model, str) else type(self.model).__name__
+                )
+                raise InputValueError(
+                    f"{owner}'s backward Q (q='backward') is fitted by a regressor over the "
+                    f"context, the item and the items above: model=ridge, gbm, forest or a "
+                    f"scikit-learn regressor; got model={given}: pass one of those, or "
+                    f"q='reward' to use it as a per-position reward model."
+                )
         self.fits_target = self.q == "backward"
         self.backward_: dict[str, CrossFittedQ] = {}
 
@@ -110,7 +124,7 @@ class CascadeDR(ModelBasedEstimator, RIPS):
             return
         fits = self.backward_.get(data.key)
         if fits is None:
-            fits = CrossFittedQ(ridge=self.ridge, folds=self.folds, salt=self.salt_)
+            fits = CrossFittedQ(self.q_prototype, folds=self.folds, salt=self.salt_)
             self.backward_[data.key] = fits
         fits.learn(data.log, self.conditional(data))
 

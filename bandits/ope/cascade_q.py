@@ -26,6 +26,8 @@ with what was shown above (a cascade). One ``theta_k`` per position.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -43,6 +45,26 @@ def prefix_item_sums(log: LoggedBandit) -> NDArray[np.float64]:
     sums = np.zeros_like(items, dtype=np.float64)
     np.cumsum(items[:, :-1], axis=1, out=sums[:, 1:])
     return sums
+
+
+def q_features(log: LoggedBandit) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The two parts of ``phi_k(x, s_1..s_k-1, c)``: every candidate's joint features with
+    the context, shape (n_requests, max_candidates, p0), and :func:`prefix_item_sums`, shape
+    (n_requests, slate_size, n_item_features)."""
+    return interaction_features(log.observation), prefix_item_sums(log)
+
+
+def position_features(
+    base: NDArray[np.float64],
+    above: NDArray[np.float64],
+    rows: NDArray[np.int64],
+    candidates: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """``phi_k`` of candidate ``candidates[i]`` of request ``rows[i]`` at one position ``k``:
+    its row of ``base`` (every candidate's features, shape (n_requests, max_candidates, p0))
+    and the prefix sums at ``k`` (``above``, shape (n_requests, n_item_features)); shape
+    (m, p0 + n_item_features)."""
+    return np.concatenate([base[rows, candidates], above[rows]], axis=1)
 
 
 class BackwardQ:
@@ -69,8 +91,7 @@ class BackwardQ:
         it (0 on padding and on the items above)."""
         if len(log) == 0:
             return
-        joint = interaction_features(log.observation)  # (n, width, p0)
-        prefix = prefix_item_sums(log)  # (n, K, d)
+        joint, prefix = q_features(log)  # (n, width, p0), (n, K, d)
         size = log.slate_size
         shown = np.take_along_axis(joint, log.slates[:, :, None], axis=1)  # (n, K, p0)
         phi = np.concatenate([shown, prefix], axis=2)  # (n, K, p)
@@ -123,8 +144,7 @@ class BackwardQ:
         obs = log.observation
         if self.theta_ is None:
             return np.zeros((obs.n_requests, obs.max_candidates, log.slate_size))
-        joint = interaction_features(obs)
-        prefix = prefix_item_sums(log)
+        joint, prefix = q_features(log)
         p0 = joint.shape[2]
         theta = self.theta_
         if theta.shape != (log.slate_size, p0 + prefix.shape[2]):
@@ -143,13 +163,14 @@ class CrossFittedQ(Folds):
 
     Parameters
     ----------
-    ridge : float > 0
+    prototype : BackwardQ or RegressorBackwardQ
+        Unfitted; each fold gets a ``fresh`` copy.
     folds : int >= 2
     salt : int
     """
 
-    def __init__(self, *, ridge: float, folds: int, salt: int) -> None:
-        super().__init__([BackwardQ(ridge) for _ in range(folds)], salt=salt)
+    def __init__(self, prototype: Any, *, folds: int, salt: int) -> None:
+        super().__init__([prototype.fresh() for _ in range(folds)], salt=salt)
 
     def learn(self, log: LoggedBandit, conditional: NDArray[np.float64]) -> None:
         """Give each fit this batch's rows outside its fold (``conditional`` as

@@ -27,8 +27,9 @@ from slate_problems import (
 from bandits.models import interaction_features
 from bandits.ope import IPS, RIPS, CascadeDR, EstimatorInput, SNCascadeDR, evaluate_log
 from bandits.ope.cascade_q import BackwardQ
+from bandits.ope.cascade_q_regressor import RegressorBackwardQ, regressor_features
 from bandits.ope.extensions import extension_probabilities
-from bandits.validation import InputValueError
+from bandits.validation import InputTypeError, InputValueError
 from policies import EpsilonGreedy, Softmax
 
 HAND_TARGET = TablePolicy(
@@ -195,13 +196,15 @@ def test_policies_extensions_sum_to_their_prefix_probabilities(make):
 # -- the backward-fitted Q (q="backward", the default) -----------------------------------------
 
 
-def _explicit_backward_q(log, conditional, rows, ridge):
+def _explicit_backward_q(log, conditional, rows, ridge, joint=None):
     """The paper's backward fit done literally on ``rows`` of ``log``: ``Q_K`` regresses
     ``r_K`` on the logged features, then each ``Q_k`` regresses ``r_k`` plus the target's
     expected ``Q_k+1`` one position down, one ridge solve after another; returns ``Q`` of
-    every candidate at every position of every row of ``log``, (n, width, K)."""
+    every candidate at every position of every row of ``log``, (n, width, K). Features: each
+    candidate's row of ``joint`` (default the context-item joint features) and the sum of the
+    item features above."""
     obs, size = log.observation, log.slate_size
-    joint = interaction_features(obs)
+    joint = interaction_features(obs) if joint is None else joint
     items = obs.items.features[np.take_along_axis(obs.candidate_rows, log.slates, axis=1)]
     above = np.stack([items[:, :k].sum(axis=1) for k in range(size)], axis=1)
 
@@ -342,11 +345,119 @@ def test_a_good_backward_q_cuts_the_variance_below_rips_and_the_reward_model(sta
     assert backward.stderr < 0.2 * per_position.stderr < 0.2 * rips.stderr
 
 
-def test_backward_q_with_another_model_is_refused_by_name():
-    with pytest.raises(InputValueError, match=r"model='gbm'.*q='reward'"):
-        CascadeDR(model="gbm")
+def test_backward_q_with_a_model_that_is_not_a_regressor_is_refused_by_name():
+    with pytest.raises(InputValueError, match=r"model='ridge-pooled'.*q='reward'"):
+        CascadeDR(model="ridge-pooled")
+    with pytest.raises(InputValueError, match=r"model=FixedModel.*q='reward'"):
+        CascadeDR(model=FixedModel(np.zeros((3, 2))))
     with pytest.raises(InputValueError, match=r"'q' of CascadeDR"):
         CascadeDR(q="forward")
+
+
+def test_backward_q_with_a_classifier_is_refused_by_name():
+    pytest.importorskip("sklearn")
+    with pytest.raises(InputValueError, match=r"classifier LogisticRegression.*q='reward'"):
+        CascadeDR(model="logistic")
+    CascadeDR(model="logistic", q="reward")  # as a per-position reward model it is fine
+
+
+# -- the backward Q with a scikit-learn regressor --------------------------------------------
+
+
+def test_a_ridge_regressor_backward_q_is_the_explicit_recursion_on_each_folds_rows():
+    """scikit-learn's ``Ridge(alpha, fit_intercept=False)`` as the regressor: each fold's ``Q``
+    is the literal backward recursion's ridge solves over ``[context, item]`` and the items
+    above, on the rows outside the fold."""
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    log = _context_log(5, rows=120)
+    target = Softmax(temperature=0.5, rng=np.random.default_rng(0))
+    estimator = CascadeDR(folds=3, model=linear_model.Ridge(alpha=0.7, fit_intercept=False))
+    estimator.estimate(log, target)
+    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
+    conditional = estimator.conditional(data)
+    fits = estimator.backward_["target"]
+    fold = fits.fold_of(log)
+    assert len(set(fold.tolist())) == 3
+    predicted = fits.predict(log)
+    raw, _ = regressor_features(log)
+    assert raw.shape == (120, 5, 2 + 3)
+    for k in range(3):
+        inside = fold == k
+        explicit = _explicit_backward_q(log, conditional, np.flatnonzero(~inside), 0.7, raw)
+        np.testing.assert_allclose(predicted[inside], explicit[inside], rtol=1e-8, atol=1e-10)
+
+
+def _tree():
+    tree = pytest.importorskip("sklearn.tree")
+    return tree.DecisionTreeRegressor(max_depth=4, min_samples_leaf=20, random_state=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_unbiased_by_enumeration_under_a_cascade_with_a_frozen_tree_q(seed):
+    """A tree ``Q`` fitted backwards on other rewards and frozen: the exact expectation is
+    still the truth (the estimate is unbiased whatever ``Q``)."""
+    rng = np.random.default_rng(seed)
+    logger = uniform_table(4, 3)
+    target = random_table(rng, list(logger.table), concentration=0.3)
+    phi = rng.uniform(0.05, 0.9, size=(4, 3))
+    other = sampled_log(rng, logger, 4, 500, lambda s: cascade_rewards(phi[::-1], s))
+    extensions = extension_probabilities(target, other)
+    frozen = RegressorBackwardQ(_tree())
+    frozen.learn(other, extensions / extensions.sum(axis=1, keepdims=True))
+    frozen.finish()
+    estimator = _FrozenQ(frozen)
+
+    def reward(s):
+        return cascade_rewards(phi, s)
+
+    expected, data = expectation(estimator, logger, target, 4, reward)
+    assert expected == pytest.approx(slate_value(target, reward), rel=1e-10)
+    assert np.ptp(estimator.q_values(data)[:, :, 1]) > 0.01  # a Q that varies
+
+
+def test_a_tree_backward_q_within_four_standard_errors_on_cascade_clicks(stat_seed):
+    """The cascade clicks of the sampled test above: a tree over the item and the items above
+    can express the cascade, which the linear ``Q`` cannot, and it is unbiased too."""
+    rng = np.random.default_rng(stat_seed)
+    logger = uniform_table(5, 3)
+    phi = np.random.default_rng(11).uniform(0.05, 0.8, size=(5, 3))
+
+    def reward(s):
+        return cascade_rewards(phi, s)
+
+    target = _better_than_uniform(logger, reward)
+    log = sampled_log(rng, logger, 5, 20_000, reward)
+    estimator = CascadeDR(model=_tree(), folds=2, rng=np.random.default_rng(stat_seed))
+    estimate = estimator.estimate(log, target)
+    truth = slate_value(target, reward)
+    assert abs(estimate.value - truth) <= 4 * estimate.stderr, (estimate, truth)
+    assert estimate.stderr < RIPS().estimate(log, target).stderr
+
+
+def test_a_tree_backward_q_over_batches_equals_the_in_memory_fit():
+    """Rows kept batch after batch are fitted as one table: the same ``Q`` and estimate."""
+    log = _context_log(6, rows=200)
+    target = EpsilonGreedy(epsilon=0.4, rng=np.random.default_rng(1))
+    whole = CascadeDR(model=_tree(), folds=2).estimate(log, target)
+    batches = [log.take(np.arange(start, min(start + 45, 200))) for start in range(0, 200, 45)]
+    streamed = CascadeDR(model=_tree(), folds=2).estimate_batches(batches, target)
+    assert streamed.value == pytest.approx(whole.value, rel=1e-12)
+    assert streamed.stderr == pytest.approx(whole.stderr, rel=1e-12)
+
+
+def test_merged_regressor_qs_keep_the_rows_of_both_in_order():
+    log = _context_log(7, rows=90)
+    conditional = np.full((90, 5, 3), 0.2)
+    first, second, whole = (RegressorBackwardQ(_tree()) for _ in range(3))
+    first.learn(log.take(np.arange(50)), conditional[:50])
+    second.learn(log.take(np.arange(50, 90)), conditional[50:])
+    whole.learn(log, conditional)
+    first.merge(second)
+    first.finish()
+    whole.finish()
+    np.testing.assert_array_equal(first.predict(log), whole.predict(log))
+    with pytest.raises(InputTypeError, match="Cannot merge a BackwardQ"):
+        first.merge(BackwardQ())
 
 
 def test_each_target_gets_its_own_backward_q(tmp_path):

@@ -30,6 +30,7 @@ from bandits.ope import (
 )
 from bandits.ope.base import UNSUPPORTED_WARNING
 from bandits.ope.registry import estimator_parameters
+from bandits.ope.reward_models import make_reward_model
 from bandits.ope.slope import SLOPE_CONSTANT, slope_select
 from bandits.ope.statistics import Moments
 from bandits.validation import InputTypeError, InputValueError
@@ -311,6 +312,20 @@ def test_a_classifier_predicts_the_expected_reward_from_its_classes():
     assert predicted[0] == pytest.approx(0.2, abs=0.05)
     estimate = make_estimator("dr:model=logistic").estimate(log, SignTarget())
     assert 0 < estimate.value < 1
+
+
+def test_the_named_gbm_model_fits_the_same_every_time_above_ten_thousand_rows():
+    """Past 10,000 training rows scikit-learn's gradient boosting stops early on validation
+    rows drawn at random: the named model draws them from a fixed seed."""
+    pytest.importorskip("sklearn")
+    log = logged(np.random.default_rng(8), 12_000)
+    fits = []
+    for _ in range(2):
+        model = make_reward_model("gbm", ridge=1.0, owner="test")
+        model.learn(log)
+        model.finish()
+        fits.append(model.predict(log.observation.take(slice(0, 200))))
+    np.testing.assert_array_equal(fits[0], fits[1])
 
 
 def test_named_sklearn_models_need_the_extra(monkeypatch):

@@ -148,6 +148,20 @@ def test_a_scikit_learn_reward_model_is_fitted_on_the_partitions_rows_in_order(t
     _assert_same(on_dask, memory)
 
 
+def test_a_regressor_backward_q_is_fitted_on_the_partitions_rows_in_order(tmp_path):
+    tree = pytest.importorskip("sklearn.tree")
+    log = uniform_log(12, 300)
+    path = _write_in_groups(log, tmp_path / "log.parquet", 3)
+
+    def estimators():
+        model = tree.DecisionTreeRegressor(max_depth=3, min_samples_leaf=10, random_state=0)
+        return [CascadeDR(model=model, folds=2)]
+
+    memory = evaluate_log(log, _targets(), estimators())
+    on_pool = evaluate_log(path, _targets(), estimators(), executor="local", workers=2)
+    _assert_same(on_pool, memory)
+
+
 def test_an_error_in_a_task_names_the_file_the_row_and_the_field(tmp_path, cluster):
     log = uniform_log(6, 120)
     probability = log.decision.slate_probability.copy()
