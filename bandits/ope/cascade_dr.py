@@ -4,6 +4,7 @@ target) as a control variate at every position."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,6 +23,24 @@ from bandits.ope.targets import TargetRows
 from bandits.validation import InputTypeError, InputValueError, check_choice, shown
 
 Q_KINDS = ("backward", "reward")
+
+FITTING_METHODS = ("normal", "iw")
+"""How the backward ``Q``'s regressions weigh a row at position ``k``: alike (``normal``) or
+by its prefix importance weight ``w_1:k`` (``iw``, obp's ``fitting_method``), which fits
+``Q`` to the target's prefixes rather than the logger's."""
+
+
+def _takes_sample_weight(estimator: Any) -> bool:
+    """Whether ``estimator.fit`` has a ``sample_weight`` parameter (or takes ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):  # no signature to read: let fit decide
+        return True
+    return "sample_weight" in parameters or any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()
+    )
+
+
 """Cascade DR's ``q=``: the paper's backward-fitted ``Q`` (ridge), or the reward model."""
 
 
@@ -74,9 +93,14 @@ class CascadeDR(ModelBasedEstimator, RIPS):
     logger's prefix probabilities as RIPS gets them (the log, or ``logging_policy``). The
     diagnostics describe RIPS's weights. With one position it is DR.
 
+    ``fitting_method="iw"`` (backward ``Q`` only; obp's option) weighs each row's regression
+    at position ``k`` by its prefix weight ``w_1:k``, so ``Q`` is fitted where the target puts
+    its prefixes; ``"normal"`` weighs rows alike. Either way the estimate stays unbiased.
+
     Parameters
     ----------
     q : {"backward", "reward"}, default "backward"
+    fitting_method : {"normal", "iw"}, default "normal"
     logging_policy : Policy, optional
         As :class:`~bandits.ope.rips.RIPS`.
     **options
@@ -88,16 +112,32 @@ class CascadeDR(ModelBasedEstimator, RIPS):
     target_needs = "its probabilities of each logged slate's prefixes and of their extensions"
     target_uses = frozenset({"prefix", "extensions"})
 
-    def __init__(self, *, q: str = "backward", **options: Any) -> None:
+    def __init__(
+        self, *, q: str = "backward", fitting_method: str = "normal", **options: Any
+    ) -> None:
         owner = type(self).__name__
         self.q = check_choice(q, Q_KINDS, f"'q' of {owner}")
+        self.fitting_method = check_choice(
+            fitting_method, FITTING_METHODS, f"'fitting_method' of {owner}"
+        )
+        if self.fitting_method == "iw" and self.q != "backward":
+            raise InputValueError(
+                f"{owner}'s fitting_method='iw' weighs the backward Q's regressions; with "
+                f"q={self.q!r} there is none: drop fitting_method or pass q='backward'."
+            )
         super().__init__(**options)
         self.q_prototype: BackwardQ | RegressorBackwardQ | None = None
         if self.q == "backward":
             if isinstance(self.model, str) and self.model == "ridge":
                 self.q_prototype = BackwardQ(self.ridge)
             elif isinstance(self.reward_model, SklearnRewardModel):
-                self.q_prototype = RegressorBackwardQ(self.reward_model.estimator, owner)
+                estimator = self.reward_model.estimator
+                self.q_prototype = RegressorBackwardQ(estimator, owner)
+                if self.fitting_method == "iw" and not _takes_sample_weight(estimator):
+                    raise InputValueError(
+                        f"{owner}'s fitting_method='iw' fits the backward Q with sample "
+                        f"weights; {type(estimator).__name__}.fit takes no sample_weight."
+                    )
             else:
                 given = (
                     shown(self.model) if isinstance(self.model, str) else type(self.model).__name__
@@ -126,7 +166,8 @@ class CascadeDR(ModelBasedEstimator, RIPS):
         if fits is None:
             fits = CrossFittedQ(self.q_prototype, folds=self.folds, salt=self.salt_)
             self.backward_[data.key] = fits
-        fits.learn(data.log, self.conditional(data))
+        weights = self._weights(data) if self.fitting_method == "iw" else None
+        fits.learn(data.log, self.conditional(data), weights)
 
     def finish_fit(self) -> None:
         super().finish_fit()

@@ -85,10 +85,17 @@ class BackwardQ:
     def fresh(self) -> BackwardQ:
         return BackwardQ(self.ridge)
 
-    def learn(self, log: LoggedBandit, conditional: NDArray[np.float64]) -> None:
+    def learn(
+        self,
+        log: LoggedBandit,
+        conditional: NDArray[np.float64],
+        weights: NDArray[np.float64] | None = None,
+    ) -> None:
         """Add a batch's rows; ``conditional`` (n_requests, max_candidates, slate_size) is the
         target's probability of each candidate at each position given the logged items above
-        it (0 on padding and on the items above)."""
+        it (0 on padding and on the items above); ``weights`` (n_requests, slate_size), if
+        given, weigh each row's regression at each position (obp's ``fitting_method="iw"``:
+        the prefix importance weights)."""
         if len(log) == 0:
             return
         joint, prefix = q_features(log)  # (n, width, p0), (n, K, d)
@@ -108,9 +115,10 @@ class BackwardQ:
                 f"BackwardQ learned {self.A_.shape[0]} positions of {self.A_.shape[1]} features; "
                 f"this batch has {size} of {p}."
             )
-        self.A_ += np.einsum("nkp,nkq->kpq", phi, phi)
-        self.b_ += np.einsum("nkp,nk->kp", phi, log.rewards)
-        self.C_[:-1] += np.einsum("nkp,nkq->kpq", phi[:, :-1], expected[:, 1:])
+        weighted = phi if weights is None else phi * weights[:, :, None]
+        self.A_ += np.einsum("nkp,nkq->kpq", weighted, phi)
+        self.b_ += np.einsum("nkp,nk->kp", weighted, log.rewards)
+        self.C_[:-1] += np.einsum("nkp,nkq->kpq", weighted[:, :-1], expected[:, 1:])
 
     def merge(self, other: BackwardQ) -> None:
         """Add what ``other`` (a fresh copy that learned other rows) learned."""
@@ -172,14 +180,20 @@ class CrossFittedQ(Folds):
     def __init__(self, prototype: Any, *, folds: int, salt: int) -> None:
         super().__init__([prototype.fresh() for _ in range(folds)], salt=salt)
 
-    def learn(self, log: LoggedBandit, conditional: NDArray[np.float64]) -> None:
-        """Give each fit this batch's rows outside its fold (``conditional`` as
-        :meth:`BackwardQ.learn` takes it)."""
+    def learn(
+        self,
+        log: LoggedBandit,
+        conditional: NDArray[np.float64],
+        weights: NDArray[np.float64] | None = None,
+    ) -> None:
+        """Give each fit this batch's rows outside its fold (``conditional`` and ``weights``
+        as :meth:`BackwardQ.learn` takes them)."""
         for model, rows in self.outside(log):
             if rows is None:
-                model.learn(log, conditional)
+                model.learn(log, conditional, weights)
             else:
-                model.learn(log.take(rows), conditional[rows])
+                chosen = None if weights is None else weights[rows]
+                model.learn(log.take(rows), conditional[rows], chosen)
 
     def predict(self, log: LoggedBandit) -> NDArray[np.float64]:
         """Every row's ``Q`` from the fit that did not learn it, shape (n_requests,

@@ -60,16 +60,24 @@ class RegressorBackwardQ:
         self.estimator = estimator
         self.owner = owner
         self.models_: list[Any] | None = None
-        self._batches: list[tuple[LoggedBandit, NDArray[np.float64]]] = []
+        self._batches: list[
+            tuple[LoggedBandit, NDArray[np.float64], NDArray[np.float64] | None]
+        ] = []
 
     def fresh(self) -> RegressorBackwardQ:
         return RegressorBackwardQ(self.estimator, self.owner)
 
-    def learn(self, log: LoggedBandit, conditional: NDArray[np.float64]) -> None:
-        """Keep a batch's rows; ``conditional`` (n_requests, max_candidates, slate_size) as
-        :meth:`bandits.ope.cascade_q.BackwardQ.learn` takes it."""
+    def learn(
+        self,
+        log: LoggedBandit,
+        conditional: NDArray[np.float64],
+        weights: NDArray[np.float64] | None = None,
+    ) -> None:
+        """Keep a batch's rows; ``conditional`` (n_requests, max_candidates, slate_size) and
+        ``weights`` (n_requests, slate_size; each fit's ``sample_weight``) as
+        :meth:`bandits.ope.cascade_q.BackwardQ.learn` takes them."""
         if len(log):
-            self._batches.append((log, conditional))
+            self._batches.append((log, conditional, weights))
 
     def merge(self, other: RegressorBackwardQ) -> None:
         """Keep the rows ``other`` (a fresh copy that learned other rows) kept, after these."""
@@ -83,27 +91,31 @@ class RegressorBackwardQ:
         if not batches:
             self.models_ = None
             return
-        size = batches[0][0].slate_size
-        features = [regressor_features(log) for log, _ in batches]
-        below = [np.zeros(len(log)) for log, _ in batches]  # expected Q_k+1 of each row
+        logs = [log for log, _, _ in batches]
+        size = logs[0].slate_size
+        features = [regressor_features(log) for log in logs]
+        below = [np.zeros(len(log)) for log in logs]  # expected Q_k+1 of each row
+        weighted = batches[0][2] is not None
         models: list[Any] = [None] * size
         for k in range(size - 1, -1, -1):
             x = np.concatenate(
                 [
                     position_features(base, prefix[:, k], np.arange(len(log)), log.slates[:, k])
-                    for (log, _), (base, prefix) in zip(batches, features, strict=True)
+                    for log, (base, prefix) in zip(logs, features, strict=True)
                 ]
             )
-            y = np.concatenate(
-                [log.rewards[:, k] + b for (log, _), b in zip(batches, below, strict=True)]
-            )
+            y = np.concatenate([log.rewards[:, k] + b for log, b in zip(logs, below, strict=True)])
             model = copy.deepcopy(self.estimator)
-            model.fit(x, y)
+            if weighted:
+                weights = [w[:, k] for _, _, w in batches if w is not None]
+                model.fit(x, y, sample_weight=np.concatenate(weights))
+            else:
+                model.fit(x, y)
             models[k] = model
             if k > 0:
                 below = [
                     _expected_q(model, base, prefix[:, k], conditional[:, :, k])
-                    for (_, conditional), (base, prefix) in zip(batches, features, strict=True)
+                    for (_, conditional, _), (base, prefix) in zip(batches, features, strict=True)
                 ]
         self.models_ = models
 

@@ -196,13 +196,13 @@ def test_policies_extensions_sum_to_their_prefix_probabilities(make):
 # -- the backward-fitted Q (q="backward", the default) -----------------------------------------
 
 
-def _explicit_backward_q(log, conditional, rows, ridge, joint=None):
+def _explicit_backward_q(log, conditional, rows, ridge, joint=None, weights=None):
     """The paper's backward fit done literally on ``rows`` of ``log``: ``Q_K`` regresses
     ``r_K`` on the logged features, then each ``Q_k`` regresses ``r_k`` plus the target's
     expected ``Q_k+1`` one position down, one ridge solve after another; returns ``Q`` of
     every candidate at every position of every row of ``log``, (n, width, K). Features: each
     candidate's row of ``joint`` (default the context-item joint features) and the sum of the
-    item features above."""
+    item features above; ``weights`` (n, K), if given, weigh each row's regression."""
     obs, size = log.observation, log.slate_size
     joint = interaction_features(obs) if joint is None else joint
     items = obs.items.features[np.take_along_axis(obs.candidate_rows, log.slates, axis=1)]
@@ -218,7 +218,8 @@ def _explicit_backward_q(log, conditional, rows, ridge, joint=None):
         if k < size - 1:
             y = log.rewards[:, k] + (conditional[:, :, k + 1] * q_all[:, :, k + 1]).sum(axis=1)
         x = features(k, log.slates[:, k])[rows]
-        theta = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y[rows])
+        xw = x if weights is None else x * weights[rows, k][:, None]
+        theta = np.linalg.solve(xw.T @ x + ridge * np.eye(x.shape[1]), xw.T @ y[rows])
         for c in range(obs.max_candidates):
             q_all[:, c, k] = features(k, np.full(len(log), c)) @ theta
     return q_all
@@ -385,6 +386,68 @@ def test_a_ridge_regressor_backward_q_is_the_explicit_recursion_on_each_folds_ro
         inside = fold == k
         explicit = _explicit_backward_q(log, conditional, np.flatnonzero(~inside), 0.7, raw)
         np.testing.assert_allclose(predicted[inside], explicit[inside], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("regressor", [False, True])
+def test_importance_weighted_fitting_is_the_weighted_explicit_recursion(regressor):
+    """``fitting_method="iw"``: each position's ridge solve weighs a row by its prefix weight
+    ``w_1:k`` (RIPS's), with the streaming ridge fit and with scikit-learn's ``Ridge``."""
+    log = _context_log(8, rows=120)
+    target = random_table(np.random.default_rng(3), all_slates(5, 3), concentration=0.3)
+    if regressor:
+        linear_model = pytest.importorskip("sklearn.linear_model")
+        model = {"model": linear_model.Ridge(alpha=0.7, fit_intercept=False)}
+    else:
+        model = {"ridge": 0.7}
+    estimator = CascadeDR(folds=3, fitting_method="iw", **model)
+    estimator.estimate(log, target)
+    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
+    conditional, weights = estimator.conditional(data), RIPS().position_weights(data)
+    assert np.ptp(weights) > 1.0  # rows are weighed unevenly
+    fits = estimator.backward_["target"]
+    fold, predicted = fits.fold_of(log), fits.predict(log)
+    base = regressor_features(log)[0] if regressor else None
+    for k in range(3):
+        inside = fold == k
+        outside = np.flatnonzero(~inside)
+        explicit = _explicit_backward_q(log, conditional, outside, 0.7, base, weights)
+        np.testing.assert_allclose(predicted[inside], explicit[inside], rtol=1e-8, atol=1e-10)
+        unweighted = _explicit_backward_q(log, conditional, outside, 0.7, base)
+        assert not np.allclose(predicted[inside], unweighted[inside], rtol=1e-3)
+
+
+def test_importance_weighted_fitting_within_four_standard_errors_on_cascade_clicks(stat_seed):
+    rng = np.random.default_rng(stat_seed)
+    logger = uniform_table(5, 3)
+    phi = np.random.default_rng(11).uniform(0.05, 0.8, size=(5, 3))
+
+    def reward(s):
+        return cascade_rewards(phi, s)
+
+    target = _better_than_uniform(logger, reward)
+    log = sampled_log(rng, logger, 5, 20_000, reward)
+    estimator = CascadeDR(fitting_method="iw", rng=np.random.default_rng(stat_seed))
+    estimate = estimator.estimate(log, target)
+    truth = slate_value(target, reward)
+    assert abs(estimate.value - truth) <= 4 * estimate.stderr, (estimate, truth)
+
+
+class _NoWeights:
+    def fit(self, x, y):
+        return self
+
+    def predict(self, x):
+        return np.zeros(len(x))
+
+
+def test_importance_weighted_fitting_is_refused_where_nothing_takes_the_weights():
+    with pytest.raises(InputValueError, match=r"fitting_method='iw'.*q='reward'.*q='backward'"):
+        CascadeDR(q="reward", fitting_method="iw")
+    with pytest.raises(InputValueError, match=r"_NoWeights.fit takes no sample_weight"):
+        CascadeDR(model=_NoWeights(), fitting_method="iw")
+    with pytest.raises(InputValueError, match=r"'fitting_method' of SNCascadeDR"):
+        SNCascadeDR(fitting_method="dr")
+    CascadeDR(model=_NoWeights())  # without weights it is a regressor like any other
 
 
 def _tree():
