@@ -86,10 +86,10 @@ class RegressorBackwardQ:
         self._batches.extend(other._batches)
 
     def finish(self) -> None:
-        """Fit ``Q_K`` down to ``Q_1`` on the kept rows, then let them go."""
+        """Fit ``Q_K`` down to ``Q_1`` on the kept rows, then let them go (with no rows kept,
+        the fit stays as it was)."""
         batches, self._batches = self._batches, []
         if not batches:
-            self.models_ = None
             return
         logs = [log for log, _, _ in batches]
         size = logs[0].slate_size
