@@ -119,9 +119,14 @@ def test_a_dask_cluster_gives_the_in_memory_estimates(tmp_path, cluster, fractio
 
 
 def test_local_processes_and_a_dask_cluster_of_processes_give_the_in_memory_estimates(tmp_path):
+    """Also cascade DR with a scikit-learn tree as its backward Q: its rows, kept by each
+    task, are merged in row order and fitted as the in-memory pass fits them."""
+    tree = pytest.importorskip("sklearn.tree")
     log = uniform_log(5, 300)
     path = _write_in_groups(log, tmp_path / "log.parquet", 3)
-    estimators = [IPS(), DR(interval="bootstrap", bootstrap_samples=100)]
+    model = tree.DecisionTreeRegressor(max_depth=3, min_samples_leaf=10, random_state=0)
+    estimators = [IPS(), DR(interval="bootstrap", bootstrap_samples=100),
+                  CascadeDR(model=model, folds=2)]  # fmt: skip
     memory = evaluate_log(log, _targets(), estimators, train_fraction=0.2)
     seen: list[int] = []
     on_dask = evaluate_log(path, _targets(), estimators, train_fraction=0.2, executor="dask",
@@ -146,20 +151,6 @@ def test_a_scikit_learn_reward_model_is_fitted_on_the_partitions_rows_in_order(t
     on_dask = evaluate_log(path, _targets(), estimators(), executor="dask",
                            scheduler=cluster.scheduler_address)  # fmt: skip
     _assert_same(on_dask, memory)
-
-
-def test_a_regressor_backward_q_is_fitted_on_the_partitions_rows_in_order(tmp_path):
-    tree = pytest.importorskip("sklearn.tree")
-    log = uniform_log(12, 300)
-    path = _write_in_groups(log, tmp_path / "log.parquet", 3)
-
-    def estimators():
-        model = tree.DecisionTreeRegressor(max_depth=3, min_samples_leaf=10, random_state=0)
-        return [CascadeDR(model=model, folds=2)]
-
-    memory = evaluate_log(log, _targets(), estimators())
-    on_pool = evaluate_log(path, _targets(), estimators(), executor="local", workers=2)
-    _assert_same(on_pool, memory)
 
 
 def test_an_error_in_a_task_names_the_file_the_row_and_the_field(tmp_path, cluster):
