@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from bandits.logged import LoggedBandit
 from bandits.observation import SlateObservation
 from bandits.ope.base import EstimatorInput, Point
 from bandits.ope.behavior_tree import BehaviorTree, estimated_mse
 from bandits.ope.iips import independent_weights
 from bandits.ope.positionwise import PositionwiseEstimator
 from bandits.ope.rips import check_logging_policy, prefix_weights
+from bandits.ope.rowkeys import folds_of, row_keys
 from bandits.ope.statistics import Moments
 from bandits.policy import Policy
 from bandits.validation import (
@@ -79,18 +81,25 @@ class AdaptiveIPS(PositionwiseEstimator):
       (:func:`estimated_mse`: squared bias against slate IPS, debiased, plus variance; ties
       to the fewer interactions), reported in the estimate's ``tuning``. The standard error
       and interval are conditional on that choice and partition (as for SLOPE).
+    - ``behavior=None, folds=K >= 2``: cross-fitted, as the paper's code does it. The rows
+      fall into ``K`` folds by their request id and time; for each fold a tree (one leaf with
+      ``max_depth=0``) is grown and each leaf's behavior chosen by estimated MSE on the other
+      folds' rows only, and the fold's rows take those behaviors. A row's weights then never
+      depend on its own reward, so the estimate is the plain mean of its terms (unbiased
+      wherever the chosen behaviors hold), at the price of choosing on fewer rows.
 
     How this differs from the paper: Kiyohara et al. (2023) allow any interaction set per
     position (not only these three) and optimise the behavior per context with a tree grown
     by the estimated MSE; here the tree chooses among the three behaviors, on the same rows
-    it estimates on. With a data-driven choice the estimate is unbiased only as far as the
-    choice is right; it tends to the least interacting behavior whose bias is not detectable
-    at the sample size, which is the paper's bias-variance trade-off too.
+    it estimates on unless ``folds >= 2``. With a data-driven choice the estimate is
+    unbiased only as far as the choice is right; it tends to the least interacting behavior
+    whose bias is not detectable at the sample size, which is the paper's bias-variance
+    trade-off too.
 
     What the log must carry: as IIPS (position probabilities), RIPS (prefix probabilities:
     from the log, or ``logging_policy``) and IPS (slate probabilities), for the behaviors in
-    use. The diagnostics describe the chosen per-row weights with a given behavior, and the
-    whole-slate weights (the heaviest) with a data-driven choice.
+    use. The diagnostics describe the chosen per-row weights with a given or cross-fitted
+    behavior, and the whole-slate weights (the heaviest) with a data-driven choice.
 
     Parameters
     ----------
@@ -102,6 +111,8 @@ class AdaptiveIPS(PositionwiseEstimator):
         Depth of the learned tree (data-driven choice only); 0: no tree.
     min_leaf : int >= 1, default 200
         Fewest rows in a leaf of the learned tree.
+    folds : int >= 1, default 1
+        Cross-fitting folds of the data-driven choice; 1: chosen on the rows it estimates on.
     logging_policy : Policy, optional
         As :class:`~bandits.ope.rips.RIPS` (for the cascade behavior's prefixes).
     **options
@@ -121,6 +132,7 @@ class AdaptiveIPS(PositionwiseEstimator):
         split_at: float = 0.0,
         max_depth: int = 0,
         min_leaf: int = 200,
+        folds: int = 1,
         logging_policy: Policy | None = None,
         **options: Any,
     ) -> None:
@@ -153,24 +165,35 @@ class AdaptiveIPS(PositionwiseEstimator):
                 f"from the data; it cannot be combined with 'behavior' or 'split_feature': drop "
                 f"one."
             )
+        self.folds = check_integer(folds, "folds", owner, low=1, high=1000)
+        if self.folds > 1 and (behavior is not None or self.split_feature is not None):
+            raise InputValueError(
+                f"The 'folds' parameter of {owner} cross-fits the behavior chosen from the data "
+                f"(one for all rows, or per leaf of the tree with max_depth >= 1); it cannot be "
+                f"combined with 'behavior' or 'split_feature': drop one."
+            )
         self.logging_policy = check_logging_policy(logging_policy, owner)
         super().__init__(**options)
-        self.fits_target = self.max_depth > 0
+        self.fits_target = self.max_depth > 0 or self.folds > 1
         self.trees_: dict[str, BehaviorTree] = {}
-        self._rows: dict[str, tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]] = {}
+        self.fold_choices_: dict[str, list[tuple[BehaviorTree, NDArray[np.int64]]]] = {}
+        self._rows: dict[str, tuple[list[NDArray[Any]], ...]] = {}
+        """Per target: the kept rows' contexts, per-behavior terms and folds, batch by batch."""
 
     @property
     def needs_fit(self) -> bool:
-        return self.max_depth > 0
+        return self.fits_target
 
     def start_fit(self) -> None:
-        self.trees_, self._rows = {}, {}
+        self.trees_, self.fold_choices_, self._rows = {}, {}, {}
 
     def fit_target(self, data: EstimatorInput) -> None:
-        """Keep the batch's contexts and per-behavior terms for growing ``data.key``'s tree."""
-        contexts, terms = self._rows.setdefault(data.key, ([], []))
+        """Keep the batch's contexts, per-behavior terms and folds for growing ``data.key``'s
+        tree (or choosing its behavior)."""
+        contexts, terms, folds = self._rows.setdefault(data.key, ([], [], []))
         contexts.append(np.asarray(data.log.observation.context, dtype=np.float64))
         terms.append(self.behavior_terms(data))
+        folds.append(self.fold_of(data.log))
 
     def fit_state(self) -> object:
         return self._rows
@@ -178,20 +201,46 @@ class AdaptiveIPS(PositionwiseEstimator):
     def merge_fit(self, state: object) -> None:
         if not isinstance(state, dict):
             raise InputTypeError(f"{type(self).__name__} merges its own fitting state only.")
-        for key, (contexts, terms) in state.items():
-            mine = self._rows.setdefault(key, ([], []))
-            mine[0].extend(contexts)
-            mine[1].extend(terms)
+        for key, lists in state.items():
+            mine = self._rows.setdefault(key, ([], [], []))
+            for kept, theirs in zip(mine, lists, strict=True):
+                kept.extend(theirs)
 
     def finish_fit(self) -> None:
-        for key, (contexts, terms) in self._rows.items():
-            self.trees_[key] = BehaviorTree.grow(
-                np.concatenate(contexts),
-                np.concatenate(terms),
-                max_depth=self.max_depth,
-                min_leaf=self.min_leaf,
-            )
+        for key, (contexts, terms, folds) in self._rows.items():
+            context, term = np.concatenate(contexts), np.concatenate(terms)
+            if self.folds == 1:
+                self.trees_[key] = self._grow(context, term)
+                continue
+            fold = np.concatenate(folds)
+            self.fold_choices_[key] = [
+                self._grow_and_choose(context[fold != f], term[fold != f])
+                for f in range(self.folds)
+            ]
         self._rows = {}
+
+    def fold_of(self, log: LoggedBandit) -> NDArray[np.int64]:
+        """Each row's cross-fitting fold, shape (n_requests,) (from its request id and time,
+        so it does not depend on batching; all 0 with ``folds=1``)."""
+        return folds_of(row_keys(log, self.salt_), self.folds)
+
+    def _grow(self, context: NDArray[np.float64], terms: NDArray[np.float64]) -> BehaviorTree:
+        return BehaviorTree.grow(context, terms, max_depth=self.max_depth, min_leaf=self.min_leaf)
+
+    def _grow_and_choose(
+        self, context: NDArray[np.float64], terms: NDArray[np.float64]
+    ) -> tuple[BehaviorTree, NDArray[np.int64]]:
+        """A tree grown on these rows (one leaf with ``max_depth=0``) and each leaf's
+        behavior with the smallest estimated MSE on them, shape (n_leaves,)."""
+        tree = self._grow(context, terms)
+        leaf = tree.leaf_of(context)
+        columns = [
+            np.where(leaf == part, terms[:, behavior], 0.0)
+            for part in range(tree.n_leaves)
+            for behavior in range(len(BEHAVIORS))
+        ]
+        moments = Moments.of(np.stack(columns).T)
+        return tree, np.asarray(choose_behaviors(moments, tree.n_leaves), dtype=np.int64)
 
     def behavior_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
         """Each row's term under each behavior, ``sum_k w_k^(b) r_k``, shape (n_requests, 3)."""
@@ -246,8 +295,10 @@ class AdaptiveIPS(PositionwiseEstimator):
 
     def row_behaviors(self, data: EstimatorInput) -> NDArray[np.int64]:
         """Each row's behavior (index into :data:`BEHAVIORS`), shape (n_requests,), when it
-        is given (``behavior`` a name or a function)."""
+        is given (``behavior`` a name or a function) or cross-fitted (``folds > 1``)."""
         n, owner = len(data.log), type(self).__name__
+        if self.folds > 1:
+            return self.crossfit_behaviors(data)
         if isinstance(self.behavior, str):
             return np.full(n, BEHAVIORS.index(self.behavior), dtype=np.int64)
         if self.behavior is None:
@@ -274,8 +325,30 @@ class AdaptiveIPS(PositionwiseEstimator):
             )
         return indices
 
+    @property
+    def per_row(self) -> bool:
+        """Whether each row's behavior is fixed before its terms are averaged (given, or
+        cross-fitted), rather than chosen per part from the merged terms."""
+        return self.behavior is not None or self.folds > 1
+
+    def crossfit_behaviors(self, data: EstimatorInput) -> NDArray[np.int64]:
+        """Each row's behavior from its fold's choice (made on the other folds' rows), shape
+        (n_requests,)."""
+        choices = self.fold_choices_.get(data.key)
+        if choices is None:
+            raise InputValueError(
+                f"{type(self).__name__} has no cross-fitted behaviors for the target "
+                f"{data.key!r}: call estimate(), or fit with this target first."
+            )
+        fold, context = self.fold_of(data.log), data.log.observation.context
+        behaviors = np.zeros(len(data.log), dtype=np.int64)
+        for f, (tree, chosen) in enumerate(choices):
+            rows = np.flatnonzero(fold == f)
+            behaviors[rows] = chosen[tree.leaf_of(context[rows])]
+        return behaviors
+
     def position_weights(self, data: EstimatorInput) -> NDArray[np.float64]:
-        if self.behavior is None:
+        if not self.per_row:
             return self.behavior_weights(data, len(BEHAVIORS) - 1)
         rows = self.row_behaviors(data)
         weights = np.zeros((len(data.log), data.log.slate_size))
@@ -285,7 +358,7 @@ class AdaptiveIPS(PositionwiseEstimator):
         return weights
 
     def row_terms(self, data: EstimatorInput) -> NDArray[np.float64]:
-        if self.behavior is not None:
+        if self.per_row:
             return super().row_terms(data)
         part = self.part_of(data.log.observation, data.key)
         parts = self.tree(data.key).n_leaves if self.max_depth else self.parts
@@ -298,6 +371,9 @@ class AdaptiveIPS(PositionwiseEstimator):
         return np.column_stack(columns)
 
     def point(self, terms: Moments) -> Point:
+        if self.folds > 1:
+            tuning = f"behavior cross-fitted over {self.folds} folds (estimated MSE)"
+            return super().point(terms)._replace(tuning=tuning)
         if self.behavior is not None:
             return super().point(terms)
         chosen = choose_behaviors(terms, terms.mean.size // len(BEHAVIORS))

@@ -19,6 +19,7 @@ from slate_problems import (
     uniform_table,
 )
 
+from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
 from bandits.ope import AdaptiveIPS, EstimatorInput, make_estimator
 from bandits.ope.adaptive_ips import BEHAVIORS, choose_behaviors, estimated_mse
@@ -135,13 +136,12 @@ def _strong_on_top(logger, phi, sharpness=4.0):
     return TablePolicy(dict(zip(slates, weights / weights.sum(), strict=True)))
 
 
-def test_within_four_standard_errors_with_the_behavior_chosen_per_context(stat_seed):
+def _strong_problem(seed):
     """Context 0: position-based clicks; context 1: a cascade, and a target that puts
     attractive items on top (so the independent weights, which average the reach of a
     position over the logger's items above, are biased by about 11 standard errors of slate
-    IPS there). Split on the context, the choice avoids the independent weights where they
-    are biased, and the estimate lands near the truth."""
-    rng = np.random.default_rng(stat_seed)
+    IPS there); 20,000 sampled requests each."""
+    rng = np.random.default_rng(seed)
     problem = np.random.default_rng(3)
     logger = uniform_table(4, 3)
     phi = problem.uniform(0.3, 0.95, size=(4, 3))
@@ -149,13 +149,33 @@ def test_within_four_standard_errors_with_the_behavior_chosen_per_context(stat_s
     models = (additive_rewards, cascade_rewards)
     logs = [sampled_log(rng, logger, 4, 20_000, lambda s, c=c: models[c](phi, s), c)
             for c in (0, 1)]  # fmt: skip
-    log = LoggedBandit.concat(logs)
     truth = np.mean([slate_value(target, lambda s, c=c: models[c](phi, s)) for c in (0, 1)])
+    return LoggedBandit.concat(logs), target, truth
+
+
+def test_within_four_standard_errors_with_the_behavior_chosen_per_context(stat_seed):
+    """Split on the context, the choice avoids the independent weights where they are
+    biased, and the estimate lands near the truth."""
+    log, target, truth = _strong_problem(stat_seed)
     estimate = AdaptiveIPS(split_feature=0, split_at=0.5).estimate(log, target)
     assert abs(estimate.value - truth) <= 4 * estimate.stderr, (estimate, truth)
     assert "independent where x0 > 0.5" not in estimate.tuning, estimate.tuning
     standard = AdaptiveIPS(behavior="standard").estimate(log, target)
     assert estimate.stderr <= standard.stderr
+
+
+def test_cross_fitted_within_four_standard_errors_with_the_learned_tree(stat_seed):
+    """The same problem, with a one-split tree cross-fitted over two folds: each fold's tree
+    separates the contexts and never gives the cascade rows independent weights."""
+    log, target, truth = _strong_problem(stat_seed)
+    estimator = AdaptiveIPS(max_depth=1, min_leaf=2000, folds=2)
+    estimate = estimator.estimate(log, target)
+    assert abs(estimate.value - truth) <= 4 * estimate.stderr, (estimate, truth)
+    assert estimate.tuning == "behavior cross-fitted over 2 folds (estimated MSE)"
+    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
+    chosen = estimator.crossfit_behaviors(data)
+    assert BEHAVIORS.index("independent") not in chosen[log.observation.context[:, 0] > 0.5]
+    assert estimate.stderr <= AdaptiveIPS(behavior="standard").estimate(log, target).stderr
 
 
 def test_bad_parameters_say_what_is_wrong():
@@ -284,3 +304,57 @@ def test_tree_parameters_are_checked():
         AdaptiveIPS(max_depth=2, split_feature=0)
     with pytest.raises(InputValueError, match="min_leaf"):
         AdaptiveIPS(max_depth=2, min_leaf=0)
+
+
+# -- cross-fitted choice (folds >= 2) ----------------------------------------------------------
+
+
+def _with_rewards(log, rewards):
+    return LoggedBandit(log.observation, log.decision, SlateFeedback(rewards), log.policy_names)
+
+
+def test_a_cross_fitted_rows_behavior_never_depends_on_its_own_rewards():
+    """Rewards of fold 0's rows changed: the behaviors its rows take stay (they were chosen on
+    folds 1 and 2), while the other folds' may move; the estimate is the mean of the terms
+    with each row's behavior given."""
+    log, target, _ = _two_region_problem(3, rows=12_000)
+    estimator = AdaptiveIPS(max_depth=1, min_leaf=1000, folds=3)
+    estimate = estimator.estimate(log, target)
+    data = EstimatorInput(log, target.slate_probability(log.observation, log.slates), target)
+    chosen = estimator.crossfit_behaviors(data)
+    fold = estimator.fold_of(log)
+    assert set(np.unique(fold).tolist()) == {0, 1, 2}
+    assert set(np.unique(chosen).tolist()) == {0, 2}  # independent and standard, by region
+
+    given = AdaptiveIPS(behavior=lambda obs: chosen).estimate(log, target)
+    assert (estimate.value, estimate.stderr) == pytest.approx((given.value, given.stderr),
+                                                              rel=1e-12)  # fmt: skip
+
+    rewards = log.rewards.copy()
+    rewards[fold == 0] = _pair_rewards(np.full((6, 3), 0.9), log.slates[fold == 0])
+    changed = _with_rewards(log, rewards)
+    again = AdaptiveIPS(max_depth=1, min_leaf=1000, folds=3)
+    again.estimate(changed, target)
+    moved = again.crossfit_behaviors(EstimatorInput(changed, data.target_probability, target))
+    np.testing.assert_array_equal(moved[fold == 0], chosen[fold == 0])
+    assert not np.array_equal(moved[fold != 0], chosen[fold != 0])
+
+
+def test_cross_fitted_over_batches_equals_the_in_memory_estimate():
+    log, target, _ = _two_region_problem(4, rows=6_000)
+    whole = AdaptiveIPS(folds=2).estimate(log, target)
+    batches = [
+        log.take(np.arange(start, min(start + 1700, 6000))) for start in range(0, 6000, 1700)
+    ]
+    streamed = AdaptiveIPS(folds=2).estimate_batches(batches, target)
+    assert (streamed.value, streamed.stderr) == pytest.approx((whole.value, whole.stderr),
+                                                              rel=1e-12)  # fmt: skip
+
+
+def test_folds_are_checked():
+    with pytest.raises(InputValueError, match=r"'folds' .* cannot be combined"):
+        AdaptiveIPS(folds=2, behavior="cascade")
+    with pytest.raises(InputValueError, match=r"'folds' .* cannot be combined"):
+        AdaptiveIPS(folds=2, split_feature=0)
+    with pytest.raises(InputValueError, match="folds"):
+        AdaptiveIPS(folds=0)
