@@ -256,12 +256,15 @@ def test_cascade_dr_fits_each_targets_backward_q_on_the_partitions(tmp_path, clu
 
 def test_adaptive_ips_grows_each_targets_tree_from_the_partitions_rows(tmp_path, cluster):
     """The tree's rows come back from the fitting tasks in row order, so the tree, the
-    choice and the estimates equal the in-memory ones."""
+    choice and the estimates equal the in-memory ones; cross-fitted too."""
     log = uniform_log(9, 400)
     path = _write_in_groups(log, tmp_path / "log.parquet", 4)
 
     def estimators():
-        return [AdaptiveIPS(max_depth=2, min_leaf=40)]
+        return [
+            AdaptiveIPS(max_depth=2, min_leaf=40),
+            AdaptiveIPS(max_depth=1, min_leaf=40, folds=3),
+        ]
 
     memory = evaluate_log(log, _targets(), estimators())
     on_dask = evaluate_log(path, _targets(), estimators(), executor="dask",
