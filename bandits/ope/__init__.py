@@ -29,6 +29,7 @@ from bandits.ope.reward_models import (
     SklearnRewardModel,
 )
 from bandits.ope.rips import RIPS
+from bandits.ope.snadaptive_ips import SNAdaptiveIPS
 from bandits.ope.sncascade_dr import SNCascadeDR
 from bandits.ope.sndr import SNDR
 from bandits.ope.sniips import SNIIPS
@@ -75,6 +76,7 @@ __all__ = [
     "PseudoInverse",
     "RewardModel",
     "RidgeRewardModel",
+    "SNAdaptiveIPS",
     "SNCascadeDR",
     "SklearnRewardModel",
     "SwitchDR",

@@ -15,6 +15,7 @@ from bandits.ope.iips import IIPS
 from bandits.ope.ips import IPS
 from bandits.ope.pi import PseudoInverse
 from bandits.ope.rips import RIPS
+from bandits.ope.snadaptive_ips import SNAdaptiveIPS
 from bandits.ope.sncascade_dr import SNCascadeDR
 from bandits.ope.sndr import SNDR
 from bandits.ope.sniips import SNIIPS
@@ -42,6 +43,7 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "cascade-dr": CascadeDR,
     "sncascade-dr": SNCascadeDR,
     "adaptive-ips": AdaptiveIPS,
+    "snadaptive-ips": SNAdaptiveIPS,
 }
 """Registry name -> estimator class."""
 

@@ -194,7 +194,7 @@ def test_evaluate_rejects_an_unknown_estimator(run_dir):
     )
     known = (
         "Known: ips, snips, dm, dr, sndr, switch-dr, dros, iips, sniips, rips, snrips, pi, snpi, "
-        "cascade-dr, sncascade-dr, adaptive-ips."
+        "cascade-dr, sncascade-dr, adaptive-ips, snadaptive-ips."
     )
     message = f"Unknown estimator 'magic'. {known}"
     assert result.exit_code == 2 and message in " ".join(result.output.split())

@@ -21,7 +21,14 @@ from slate_problems import (
 
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
-from bandits.ope import AdaptiveIPS, EstimatorInput, make_estimator
+from bandits.ope import (
+    SNIIPS,
+    SNRIPS,
+    AdaptiveIPS,
+    EstimatorInput,
+    SNAdaptiveIPS,
+    make_estimator,
+)
 from bandits.ope.adaptive_ips import BEHAVIORS, choose_behaviors, estimated_mse
 from bandits.ope.behavior_tree import BehaviorTree
 from bandits.ope.statistics import Moments
@@ -358,3 +365,40 @@ def test_folds_are_checked():
         AdaptiveIPS(folds=2, split_feature=0)
     with pytest.raises(InputValueError, match="folds"):
         AdaptiveIPS(folds=0)
+
+
+# -- self-normalised (snadaptive-ips) ----------------------------------------------------------
+
+
+def test_self_normalised_on_the_hand_computed_log():
+    """Row 0 standard (weights 6 x 0.4 = 2.4 at both positions, rewards (1, 0)), row 1
+    independent (3 x 0.2 = 0.6 and 3 x 0.3 = 0.9, rewards (0, 1)): per position
+    2.4 / (2.4 + 0.6) + 0.9 / (2.4 + 0.9)."""
+    estimate = SNAdaptiveIPS(behavior=lambda obs: np.array([2, 0])).estimate(
+        _hand_log(), HAND_TARGET
+    )
+    assert estimate.value == pytest.approx(2.4 / 3.0 + 0.9 / 3.3, rel=1e-12)
+
+
+@pytest.mark.parametrize(("behavior", "same"), [("independent", SNIIPS), ("cascade", SNRIPS)])
+def test_self_normalised_with_one_behavior_is_that_estimator(behavior, same):
+    log, target, _ = _strong_problem(5)
+    ours = SNAdaptiveIPS(behavior=behavior).estimate(log, target)
+    theirs = same().estimate(log, target)
+    assert (ours.value, ours.stderr) == pytest.approx((theirs.value, theirs.stderr), rel=1e-12)
+
+
+def test_self_normalised_cross_fitted_within_four_standard_errors(stat_seed):
+    log, target, truth = _strong_problem(stat_seed)
+    estimator = SNAdaptiveIPS(max_depth=1, min_leaf=2000)
+    estimate = estimator.estimate(log, target)
+    assert estimator.folds == 2
+    assert abs(estimate.value - truth) <= 4 * estimate.stderr, (estimate, truth)
+    plain = AdaptiveIPS(max_depth=1, min_leaf=2000, folds=2)
+    assert plain.estimate(log, target).tuning == estimate.tuning
+
+
+def test_self_normalised_needs_the_behavior_fixed_per_row():
+    with pytest.raises(InputValueError, match=r"cross-fitted only: pass folds >= 2"):
+        SNAdaptiveIPS(folds=1)
+    assert make_estimator("snadaptive-ips:behavior=cascade").folds == 1

@@ -37,6 +37,7 @@ from bandits.ope import (
     CascadeDR,
     EstimatorInput,
     PseudoInverse,
+    SNAdaptiveIPS,
     SNCascadeDR,
 )
 from bandits.ope.base import target_probabilities
@@ -257,7 +258,18 @@ def test_policies_prefix_probabilities_are_sums_over_the_slates_that_extend_them
 
 @pytest.mark.parametrize(
     "estimator",
-    [IIPS, SNIIPS, RIPS, SNRIPS, PseudoInverse, SNPI, CascadeDR, SNCascadeDR, AdaptiveIPS],
+    [
+        IIPS,
+        SNIIPS,
+        RIPS,
+        SNRIPS,
+        PseudoInverse,
+        SNPI,
+        CascadeDR,
+        SNCascadeDR,
+        AdaptiveIPS,
+        SNAdaptiveIPS,
+    ],
 )
 def test_streamed_equals_in_memory_on_a_logged_run_with_marginals(estimator):
     """A uniform logger's own decisions (slate size 3, marginals logged) against an
