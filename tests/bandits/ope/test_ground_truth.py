@@ -64,7 +64,7 @@ def _uniform_value(log, candidate_rewards):
     "estimator",
     [
         *("ips", "snips", "dr", "sndr", "iips", "sniips", "rips", "snrips", "pi", "snpi"),
-        *("cascade-dr", "sncascade-dr", "adaptive-ips"),
+        *("cascade-dr", "sncascade-dr", "adaptive-ips", "snadaptive-ips"),
     ],
 )
 def test_estimates_land_within_four_standard_errors_of_the_true_value(stat_seed, estimator):
