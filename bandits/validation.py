@@ -300,7 +300,7 @@ def check_finite_sign(array: NDArray[np.float64], label: str) -> bool:
     return False
 
 
-def checked_unit_interval(array: NDArray[np.float64], label: str, first: int = 0) -> None:
+def check_unit_interval(array: NDArray[np.float64], label: str, first: int = 0) -> None:
     """Raise unless every entry of a 1-D float64 array lies in [0, 1] (-0.0 included), naming
     its row (``first`` plus the index). Callers go here when the bits' maximum is above
     :data:`ONE_BITS`: then an entry is NaN, negative, above 1, or -0.0 (which passes)."""

@@ -37,7 +37,7 @@ from bandits.validation import (
     check_integer,
     check_real,
     check_shape,
-    checked_unit_interval,
+    check_unit_interval,
     shown,
 )
 
@@ -775,7 +775,7 @@ def _checked_probabilities(probabilities: NDArray[np.float64], first: int) -> ND
     integer, are at most those of 1.0, while a negative number's (sign bit set), NaN's and
     any larger number's are above. Only -0.0, a probability too, takes the two comparisons."""
     if len(probabilities) and probabilities.view(np.uint64).max() > ONE_BITS:
-        checked_unit_interval(probabilities, "target probabilities", first)
+        check_unit_interval(probabilities, "target probabilities", first)
     return probabilities
 
 

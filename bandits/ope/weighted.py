@@ -36,7 +36,7 @@ from scipy.linalg.blas import dasum
 
 from bandits.logged import LoggedBandit
 from bandits.ope.statistics import EstimatorStatistics, Moments
-from bandits.validation import ONE_BITS, checked_unit_interval
+from bandits.validation import ONE_BITS, check_unit_interval
 
 BLOCK = 1 << 17
 """Rows per block (1 MiB a column: the block's few columns stay in cache while used)."""
@@ -122,7 +122,7 @@ def weighted_reward_statistics(
                     w = p
                 bits = int(w.view(np.uint64).max())  # the largest weight when none is negative
                 if check and not bits <= proof_bits and p.view(np.uint64).max() > ONE_BITS:
-                    checked_unit_interval(p, "target probabilities", row)  # p now in cache
+                    check_unit_interval(p, "target probabilities", row)  # p now in cache
                 if bits <= max_bits:
                     weight_sum = float(dasum(w))  # no weight is negative: the sum of |w|
                     positive = nonnegative_terms
