@@ -23,7 +23,9 @@ weights prove it: weights without a sign bit or NaN come from ``p >= 0``, and
 with ``B`` the largest logged probability (found by the log's validation); otherwise the bits
 of ``p`` are read (in cache, after the division). The sums of weights, and of terms when the
 rewards are known to be non-negative (:attr:`~bandits.feedback.SlateFeedback.known_nonnegative`),
-are BLAS sums of absolute values (one array read instead of two).
+are BLAS sums of absolute values (one array read instead of two), on buffers aligned to 64
+bytes (``dasum``'s order of summation depends on where its array starts; results repeat
+exactly from run to run only with a fixed alignment).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from bandits.validation import ONE_BITS, check_unit_interval
 
 BLOCK = 1 << 17
 """Rows per block (1 MiB a column: the block's few columns stay in cache while used)."""
+
+ALIGNMENT = 64
+"""Bytes the block buffers are aligned to (a cache line; above any SIMD width)."""
 
 CANCELLATION = 0.25
 """A block's centred sum of squares is taken from its raw one (one pass fewer) when it is at
@@ -101,8 +106,8 @@ def weighted_reward_statistics(
     blocks: list[tuple[float, ...]] = []  # per block: count, sums, co-moments
     top_bits = 0  # the bits of the largest weight (>= 0) so far
     size = min(BLOCK, len(log))
-    own = np.empty(size)  # the block's weights, when computed here
-    terms = np.empty(size)  # the block's slate rewards, then its terms, then centred
+    own = _aligned(size)  # the block's weights, when computed here
+    terms = _aligned(size)  # the block's slate rewards, then its terms, then centred
     centred = np.empty(size)  # the block's centred weights
     ones = None  # sums as dot products with ones, when a term or weight may be negative
     max_bits = _bits(max_weight)
@@ -123,18 +128,18 @@ def weighted_reward_statistics(
                 bits = int(w.view(np.uint64).max())  # the largest weight when none is negative
                 if check and not bits <= proof_bits and p.view(np.uint64).max() > ONE_BITS:
                     check_unit_interval(p, "target probabilities", row)  # p now in cache
-                if bits <= max_bits:
-                    weight_sum = float(dasum(w))  # no weight is negative: the sum of |w|
-                    positive = nonnegative_terms
-                else:  # a weight above max_weight, NaN or negative (a sign bit): look closer
+                signed = bits > max_bits  # a weight above max_weight, NaN or below 0
+                if signed:  # look closer
                     top = w.max()
                     if not top <= max_weight:  # NaN fails too
                         bad = ~(np.abs(w) <= max_weight)
                         return None, row + int(np.flatnonzero(bad)[0])
                     bits = _bits(max(top, 0.0) + 0.0)  # +0.0, not -0.0
+                if signed or weights is not None:  # not in our aligned buffer: see _aligned
                     ones = np.ones(size) if ones is None else ones
                     weight_sum = float(np.dot(w, ones[:k]))
-                    positive = False
+                else:  # no weight is negative: the sum of |w|
+                    weight_sum = float(dasum(w))
                 top_bits = max(top_bits, bits)
                 factor = w if clip == np.inf else np.minimum(w, clip, out=centred[:k])
                 t = terms[:k]
@@ -147,7 +152,7 @@ def weighted_reward_statistics(
                     t *= factor
                 else:
                     t.fill(0.0)
-                if positive:
+                if nonnegative_terms and not signed:  # every term >= 0: the sum of |t|
                     term_sum = float(dasum(t))
                 else:
                     ones = np.ones(size) if ones is None else ones
@@ -181,6 +186,16 @@ def weighted_reward_statistics(
         n_deterministic=decision.n_deterministic if deterministic else 0,
     )
     return statistics, -1
+
+
+def _aligned(size: int) -> NDArray[np.float64]:
+    """An uninitialised buffer of ``size`` float64 starting on a 64-byte boundary: OpenBLAS's
+    ``dasum`` sums in an order that depends on where its array starts (``ddot`` does not),
+    so only such buffers (and blocks from their start) give sums that repeat from run to
+    run."""
+    raw = np.empty(size + ALIGNMENT // 8)
+    skip = (-raw.ctypes.data % ALIGNMENT) // 8
+    return raw[skip : skip + size]
 
 
 def _bits(value: float) -> int:

@@ -252,3 +252,28 @@ def test_bad_policy_probabilities_name_their_row_in_the_one_pass(variant, bad, m
         ) as error:
             estimator.statistics(log, RowTarget(values))
         assert str(error.value).endswith(f"is {bad!r}.")
+
+
+def test_statistics_repeat_exactly_wherever_the_buffers_fall():
+    # BLAS dasum sums in an order that depends on where its array starts: the one pass must
+    # give the same bits whatever memory its buffers and the weights it is given get (arrays
+    # of their size held between calls move them), on either route
+    log = random_log(np.random.default_rng(12), n_requests=3000)
+    target = ContextTarget()  # weights and terms whose sums round
+    held = []
+    for estimator in (IPS(), SNIPS()):
+        seen: dict[str, set] = {"asked": set(), "given": set()}
+        for size in range(3000, 3016):
+            data = estimator_input(log, target)
+            start = size % 4  # the given (cached) weights 8 bytes further on each time
+            weights = np.empty(len(log) + 4)[start : start + len(log)]
+            weights[:] = data.weights
+            data.__dict__["weights"] = weights
+            routes = {"asked": estimator.statistics(log, target),
+                      "given": estimator.statistics_of(data)}  # fmt: skip
+            for route, statistics in routes.items():
+                seen[route].add((statistics.terms.mean.tobytes(),
+                                 statistics.terms.comoment.tobytes(),
+                                 statistics.weights.mean.tobytes()))  # fmt: skip
+            held.append(np.empty(size))
+        assert len(seen["asked"]) == len(seen["given"]) == 1
