@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,6 +16,7 @@ from bandits.validation import (
     as_array,
     check_finite,
     check_instance,
+    check_positive_probability,
     check_probability,
     check_shape,
     check_slates,
@@ -51,6 +53,9 @@ class SlateDecision:
     position_probability: NDArray[np.float64]
     candidate_position_probability: NDArray[np.float64] | None = None
     _checked_for: SlateObservation | None = field(default=None, init=False, repr=False)
+    _bound: ClassVar[float] = np.nan
+    """What validation found of the slate probabilities (see :attr:`probability_bound`): an
+    instance attribute once known, not a field (not part of the data)."""
 
     def __post_init__(self) -> None:
         owner = "SlateDecision"
@@ -61,7 +66,7 @@ class SlateDecision:
         )
         check_shape(slate_p, (slates.shape[0],), f"'slate_probability' of {owner}")
         check_shape(position_p, slates.shape, f"'position_probability' of {owner}")
-        check_probability(slate_p, f"'slate_probability' of {owner}")
+        bound = check_positive_probability(slate_p, f"'slate_probability' of {owner}")
         check_probability(position_p, f"'position_probability' of {owner}")
         if position_p.shape[1]:
             # a whole slate is never likelier than any one of its items at its position
@@ -75,6 +80,7 @@ class SlateDecision:
                 )
         object.__setattr__(self, "slates", slates)
         object.__setattr__(self, "slate_probability", slate_p)
+        object.__setattr__(self, "_bound", bound)
         object.__setattr__(self, "position_probability", position_p)
         if self.candidate_position_probability is not None:
             label = f"'candidate_position_probability' of {owner}"
@@ -112,10 +118,20 @@ class SlateDecision:
     def slate_size(self) -> int:
         return int(self.slates.shape[1])
 
+    @property
+    def probability_bound(self) -> float:
+        """An upper bound on the slate probabilities: their largest, found when the decision
+        was checked (its slices and concatenations keep it); NaN when unknown (e.g. a
+        policy's own output, which is not checked)."""
+        return self._bound
+
     @cached_property
     def n_deterministic(self) -> int:
-        """Rows whose slate probability is 1 (chosen for sure); counted once (one reduction
-        and no mask when none is: the probabilities are checked to be at most 1)."""
+        """Rows whose slate probability is 1 (chosen for sure); counted once (none without a
+        pass when :attr:`probability_bound` is below 1, else one reduction and no mask when
+        none is: the probabilities are checked to be at most 1)."""
+        if self._bound < 1.0:
+            return 0
         probability = self.slate_probability
         if not probability.max(initial=0.0) >= 1.0:
             return 0
@@ -150,6 +166,7 @@ class SlateDecision:
             slate_probability=self.slate_probability[rows],
             position_probability=self.position_probability[rows],
             candidate_position_probability=None if marginals is None else marginals[rows],
+            _bound=self._bound,
         )
         if obs is not None and self._checked_for is not None:
             object.__setattr__(taken, "_checked_for", obs)

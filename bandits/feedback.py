@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -14,6 +15,7 @@ from bandits.validation import (
     InputValueError,
     as_array,
     check_finite,
+    check_finite_sign,
     check_instance,
     check_shape,
     unchecked,
@@ -38,12 +40,16 @@ class SlateFeedback:
 
     rewards: NDArray[np.float64]
     signals: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    _nonnegative: ClassVar[bool] = False
+    """What validation found of the rewards' signs (see :attr:`known_nonnegative`): an
+    instance attribute once known, not a field (not part of the data)."""
 
     def __post_init__(self) -> None:
         rewards = as_array(self.rewards, "'rewards' of SlateFeedback", np.float64, 2)
-        check_finite(rewards, "'rewards' of SlateFeedback")
+        nonnegative = check_finite_sign(rewards, "'rewards' of SlateFeedback")
         if type(self.signals) is dict and not self.signals:  # none (the default)
-            self.__dict__.update(rewards=rewards, signals={})  # frozen: as object.__setattr__
+            # frozen: as object.__setattr__
+            self.__dict__.update(rewards=rewards, signals={}, _nonnegative=nonnegative)
             return
         check_instance(self.signals, Mapping, "'signals' of SlateFeedback (a dict of arrays)")
         signals = {}
@@ -55,6 +61,14 @@ class SlateFeedback:
             signals[str(name)] = array
         object.__setattr__(self, "rewards", rewards)
         object.__setattr__(self, "signals", signals)
+        object.__setattr__(self, "_nonnegative", nonnegative)
+
+    @property
+    def known_nonnegative(self) -> bool:
+        """Whether every reward is known to be >= 0 (found when the feedback was checked, for
+        arrays of more than a request's entries; kept by slices and concatenations); False
+        when unknown."""
+        return self._nonnegative
 
     def examined(self) -> NDArray[np.bool_] | None:
         """The ``examined`` signal as booleans, shape (n_requests, slate_size), or None if the
@@ -87,4 +101,5 @@ class SlateFeedback:
             SlateFeedback,
             rewards=self.rewards[rows],
             signals={name: v[rows] for name, v in self.signals.items()},
+            _nonnegative=self._nonnegative,
         )

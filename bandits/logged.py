@@ -119,10 +119,12 @@ class LoggedBandit:
             position_probability=np.concatenate([t.decision.position_probability for t in tables]),
             candidate_position_probability=marginals,
             _checked_for=observation,
+            _bound=float(np.max([t.decision.probability_bound for t in tables])),  # NaN stays
         )
         feedback = unchecked(
             SlateFeedback,
             rewards=np.concatenate([t.feedback.rewards for t in tables]),
+            _nonnegative=all(t.feedback.known_nonnegative for t in tables),
             signals={
                 name: np.concatenate([t.feedback.signals[name] for t in tables])
                 for name in sorted(signal_names)

@@ -266,6 +266,52 @@ def check_finite(array: NDArray[Any], label: str, mask: NDArray[np.bool_] | None
         raise InputValueError(f"{label} must be finite; {where(index)} is {array[index].item()!r}.")
 
 
+ONE_BITS = int(np.array(1.0).view(np.uint64))
+"""The bits of 1.0 read as an unsigned integer: a float64 in [+0, 1] has bits at most these,
+and among non-negative floats the bits' order is the values' order."""
+
+INF_BITS = int(np.array(np.inf).view(np.uint64))
+"""The bits of +inf read as an unsigned integer: every finite float >= +0 has bits below."""
+
+
+def check_positive_probability(array: NDArray[np.float64], label: str) -> float:
+    """:func:`check_probability` of a float64 array (entries in (0, 1]) from the extremes of
+    its bits read as unsigned integers (two reductions, no masks): at most those of 1.0 (a
+    sign bit, NaN or more than 1 is above) and at least 1 (+0.0 is 0). Returns the largest
+    entry (0.0 when empty)."""
+    if not array.size:
+        return 0.0
+    bits = array.view(np.uint64)
+    top = bits.max()
+    if top > ONE_BITS or not bits.min():
+        check_probability(array, label)  # raises, naming the first bad entry
+    return float(top.view(np.float64))
+
+
+def check_finite_sign(array: NDArray[np.float64], label: str) -> bool:
+    """:func:`check_finite` of a float64 array; returns whether every entry is known to be
+    non-negative. Read as unsigned integers, the bits of a finite float >= +0 are below
+    those of +inf, and a sign bit, NaN or an infinity is not: one reduction decides for
+    arrays of such numbers; other arrays (and small ones) take :func:`check_finite` and
+    return False."""
+    if array.size > SMALL_ARRAY and array.view(np.uint64).max() < INF_BITS:
+        return True
+    check_finite(array, label)
+    return False
+
+
+def check_unit_interval(array: NDArray[np.float64], label: str, first: int = 0) -> None:
+    """Raise unless every entry of a 1-D float64 array lies in [0, 1] (-0.0 included), naming
+    its row (``first`` plus the index). Callers go here when the bits' maximum is above
+    :data:`ONE_BITS`: then an entry is NaN, negative, above 1, or -0.0 (which passes)."""
+    if not (array.min() >= 0 and array.max() <= 1):  # NaN fails both
+        bad = ~((array >= 0) & (array <= 1))
+        row = int(np.flatnonzero(bad)[0])
+        raise InputValueError(
+            f"{label} must lie in [0, 1]; row {first + row} is {array[row].item()!r}."
+        )
+
+
 def check_probability(array: NDArray[Any], label: str, *, allow_zero: bool = False) -> None:
     """Raise unless every entry lies in (0, 1] (or [0, 1] with ``allow_zero``)."""
     low_ok = array >= 0.0 if allow_zero else array > 0.0

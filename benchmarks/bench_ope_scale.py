@@ -23,7 +23,12 @@ co-moments for the standard error, diagnostics): the best of ``--repeats`` runs,
 reference's. The reference computes less than the estimator reports: the value alone, with
 no check of the target's probabilities or the weights, no standard error or interval and no
 diagnostics (effective sample size, largest and mean weight, deterministic rows); the output
-says so. Streamed: ``evaluate_log`` on the Parquet file in a fresh process (for DM and DR
+says so. What the log's checks found when it was built (its largest logged probability,
+whether every reward is >= 0: ``SlateDecision.probability_bound``,
+``SlateFeedback.known_nonnegative``) is the estimator's to use, as on any user's log: it lets
+the estimator skip its count of deterministic rows and the second read of the target's
+probabilities where the weights prove them in [0, 1]; nothing found by an earlier call is
+kept. Streamed: ``evaluate_log`` on the Parquet file in a fresh process (for DM and DR
 that includes the pass fitting the reward model), timed with its exact peak RSS
 (``os.wait4``, through ``_peak_memory``).
 

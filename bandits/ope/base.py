@@ -25,9 +25,10 @@ from bandits.ope.intervals import (
 from bandits.ope.rowkeys import poisson_weights, row_keys
 from bandits.ope.statistics import BootstrapSums, EstimatorStatistics, Moments, third_comoment
 from bandits.ope.targets import USES, ProbabilityTarget, TargetRows
-from bandits.ope.weighted import ONE_BITS, weighted_reward_statistics
+from bandits.ope.weighted import weighted_reward_statistics
 from bandits.policy import Policy
 from bandits.validation import (
+    ONE_BITS,
     InputTypeError,
     InputValueError,
     as_array,
@@ -36,6 +37,7 @@ from bandits.validation import (
     check_integer,
     check_real,
     check_shape,
+    check_unit_interval,
     shown,
 )
 
@@ -366,11 +368,12 @@ class Estimator(ABC):
             # the target asked chunk by chunk, each used as it comes: no row-sized array
             statistics, row = weighted_reward_statistics(
                 log,
-                target_probability_chunks(target, log),
+                policy_probability_chunks(target, log, check=False),
                 clip=form[0],
                 self_normalised=form[1],
                 weights=None,
                 max_weight=MAX_WEIGHT,
+                check=True,  # each block while in cache
             )
             if statistics is not None:
                 return statistics
@@ -740,22 +743,30 @@ def target_probability_chunks(
     """:func:`target_probabilities` chunk by chunk: (first row, the chunk's probabilities),
     each checked in [0, 1] when it is yielded (errors name the row in ``log``); one chunk
     unless ``target`` is a policy asked on a log larger than ``chunk_bytes``."""
-    if not isinstance(target, Policy):
-        probabilities = as_array(target, "target probabilities", np.float64, 1)
-        check_shape(probabilities, (len(log),), "target probabilities")
-        yield 0, _checked_probabilities(probabilities, 0)
+    if isinstance(target, Policy):
+        yield from policy_probability_chunks(target, log, chunk_bytes=chunk_bytes)
         return
+    probabilities = as_array(target, "target probabilities", np.float64, 1)
+    check_shape(probabilities, (len(log),), "target probabilities")
+    yield 0, _checked_probabilities(probabilities, 0)
+
+
+def policy_probability_chunks(
+    policy: Policy, log: LoggedBandit, *, chunk_bytes: int = CHUNK_BYTES, check: bool = True
+) -> Iterator[tuple[int, NDArray[np.float64]]]:
+    """:func:`target_probability_chunks` of a policy; ``check`` False leaves the check of
+    each chunk to the caller."""
     obs, slates = log.observation, log.decision.slates
     chunk = max(1, chunk_bytes // obs.bytes_per_row)
     whole = len(log) <= chunk  # then the policy is asked on the log itself
     for start in range(0, len(log), chunk) if not whole else [0]:
         rows = slice(start, start + chunk)  # slices: views of the log, not copies
-        given = target.slate_probability(
+        given = policy.slate_probability(
             obs if whole else obs.take(rows), slates if whole else slates[rows]
         )
         probabilities = as_array(given, "target probabilities", np.float64, 1)
         check_shape(probabilities, (min(chunk, len(log) - start),), "target probabilities")
-        yield start, _checked_probabilities(probabilities, start)
+        yield start, _checked_probabilities(probabilities, start) if check else probabilities
 
 
 def _checked_probabilities(probabilities: NDArray[np.float64], first: int) -> NDArray[np.float64]:
@@ -763,15 +774,8 @@ def _checked_probabilities(probabilities: NDArray[np.float64], first: int) -> ND
     the row. One pass when all is well: the bits of a float64 in [+0, 1], read as an unsigned
     integer, are at most those of 1.0, while a negative number's (sign bit set), NaN's and
     any larger number's are above. Only -0.0, a probability too, takes the two comparisons."""
-    if not len(probabilities) or probabilities.view(np.uint64).max() <= ONE_BITS:
-        return probabilities
-    if not (probabilities.min() >= 0 and probabilities.max() <= 1):  # NaN fails both
-        bad = ~((probabilities >= 0) & (probabilities <= 1))
-        row = int(np.flatnonzero(bad)[0])
-        raise InputValueError(
-            f"target probabilities must lie in [0, 1]; row {first + row} is "
-            f"{probabilities[row].item()!r}."
-        )
+    if len(probabilities) and probabilities.view(np.uint64).max() > ONE_BITS:
+        check_unit_interval(probabilities, "target probabilities", first)
     return probabilities
 
 

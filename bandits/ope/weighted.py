@@ -13,7 +13,19 @@ than two bits (then the block is centred, as the general path centres). The bloc
 combined as batches are (:meth:`Moments.merge`, in one vectorised step), so the moments equal
 the general path's up to rounding (tested to 1e-12). The largest weight and whether any
 logged probability is 1 are maxima of the bits read as unsigned integers (faster than float
-maxima, and in the same order for non-negative floats).
+maxima, and in the same order for non-negative floats); the latter only when the log's
+validation did not find every logged probability below 1
+(:attr:`~bandits.decision.SlateDecision.probability_bound`).
+
+A block's target probabilities ``p`` are checked in [0, 1] without a pass over them when its
+weights prove it: weights without a sign bit or NaN come from ``p >= 0``, and
+``p <= w mu / (1 - 2^-53) <= max(w) B / (1 - 2^-53) < 1`` when ``max(w) <= (1 - 2^-40) / B``
+with ``B`` the largest logged probability (found by the log's validation); otherwise the bits
+of ``p`` are read (in cache, after the division). The sums of weights, and of terms when the
+rewards are known to be non-negative (:attr:`~bandits.feedback.SlateFeedback.known_nonnegative`),
+are BLAS sums of absolute values (one array read instead of two), on buffers aligned to 64
+bytes (``dasum``'s order of summation depends on where its array starts; results repeat
+exactly from run to run only with a fixed alignment).
 """
 
 from __future__ import annotations
@@ -22,16 +34,17 @@ from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg.blas import dasum
 
 from bandits.logged import LoggedBandit
 from bandits.ope.statistics import EstimatorStatistics, Moments
+from bandits.validation import ONE_BITS, check_unit_interval
 
 BLOCK = 1 << 17
 """Rows per block (1 MiB a column: the block's few columns stay in cache while used)."""
 
-ONE_BITS = int(np.array(1.0).view(np.uint64))
-"""The bits of 1.0 read as an unsigned integer: a float64 in [+0, 1] has bits at most these,
-and among non-negative floats the bits' order is the values' order."""
+ALIGNMENT = 64
+"""Bytes the block buffers are aligned to (a cache line; above any SIMD width)."""
 
 CANCELLATION = 0.25
 """A block's centred sum of squares is taken from its raw one (one pass fewer) when it is at
@@ -46,6 +59,7 @@ def weighted_reward_statistics(
     self_normalised: bool,
     weights: NDArray[np.float64] | None,
     max_weight: float,
+    check: bool = False,
 ) -> tuple[EstimatorStatistics, int] | tuple[None, int]:
     """The statistics of terms ``min(w, clip) r`` (and ``w``, ``self_normalised``), with
     ``w = p / mu`` and ``r`` the slate reward, and of the weights ``w`` themselves.
@@ -54,8 +68,8 @@ def weighted_reward_statistics(
     ----------
     log : LoggedBandit
     chunks : iterable of (int, ndarray of float64, shape (n_chunk,))
-        The target's probabilities of the logged slates (checked in [0, 1]) by consecutive
-        chunks of rows, each with its first row; used when ``weights`` is None.
+        The target's probabilities of the logged slates by consecutive chunks of rows, each
+        with its first row; used when ``weights`` is None.
     clip : float
         Largest weight in the terms (inf for none).
     self_normalised : bool
@@ -64,6 +78,9 @@ def weighted_reward_statistics(
         The weights, when already computed (and checked).
     max_weight : float
         The largest weight allowed.
+    check : bool, default False
+        Check the chunks' probabilities in [0, 1] here, block by block while in cache (raises
+        naming the row); False when they were checked before.
 
     Returns
     -------
@@ -71,91 +88,120 @@ def weighted_reward_statistics(
         None and the first row whose weight is above ``max_weight`` or NaN (the caller
         raises, naming it).
     """
-    mu = log.decision.slate_probability
+    decision = log.decision
+    mu = decision.slate_probability
     rewards = log.feedback.rewards  # (n_requests, slate_size)
     width = rewards.shape[1]
     if weights is not None:
-        chunks = [(0, weights)]
-    m = 2 if self_normalised else 1
-    counts: list[int] = []
-    tops: list[float] = []
-    sums: list[tuple[float, ...]] = []
-    comoments: list[tuple[tuple[float, ...], ...]] = []
-    weight_sums: list[float] = []
-    weight_squares: list[float] = []
+        chunks, check = [(0, weights)], False
+    bound = decision.probability_bound  # of the logged probabilities (NaN: unknown)
+    # rows of slate probability 1 are looked for only where the log's validation did not
+    # rule them out; given weights leave the count to the decision
+    scan = weights is None and not bound < 1.0
+    deterministic = weights is not None
+    # weights >= 0 whose largest is at most this (bits) prove p in [0, 1] (module notes)
+    proof_bits = _bits((1.0 - 2.0**-40) / bound) if check and bound > 0 else -1
+    # every term >= 0 when the weights and the rewards are: then its sum is the BLAS |sum|
+    nonnegative_terms = log.feedback.known_nonnegative
+    blocks: list[tuple[float, ...]] = []  # per block: count, sums, co-moments
+    top_bits = 0  # the bits of the largest weight (>= 0) so far
     size = min(BLOCK, len(log))
-    own = np.empty(size)  # the block's weights, when computed here
-    terms = np.empty(size)  # the block's slate rewards, then its terms, then centred
+    own = _aligned(size)  # the block's weights, when computed here
+    terms = _aligned(size)  # the block's slate rewards, then its terms, then centred
     centred = np.empty(size)  # the block's centred weights
-    ones = np.ones(size)  # sums as dot products
-    max_bits = int(np.array(max_weight, dtype=np.float64).view(np.uint64))
-    deterministic = weights is not None  # whether rows of slate probability 1 may exist
+    ones = None  # sums as dot products with ones, when a term or weight may be negative
+    max_bits = _bits(max_weight)
     for first, values in chunks:
-        for start in range(0, values.shape[0], BLOCK):
-            stop = min(start + BLOCK, values.shape[0])
-            k = stop - start
-            rows = slice(first + start, first + stop)
-            if weights is None:  # the policy is not asked inside: its warnings stay its own
-                logged = mu[rows]
-                with np.errstate(over="ignore", divide="ignore"):
-                    w = np.divide(values[start:stop], logged, out=own[:k])
-                # the logged probabilities lie in (0, 1]: one of 1 is a deterministic row
-                deterministic |= int(logged.view(np.uint64).max()) >= ONE_BITS
-            else:
-                w = values[start:stop]
-            top_bits = int(w.view(np.uint64).max())  # the largest weight when none is negative
-            if top_bits <= max_bits:
-                top = float(np.array(top_bits, dtype=np.uint64).view(np.float64))
-            else:  # a weight above max_weight, NaN or negative (a sign bit): look closer
-                top = w.max()
-                if not top <= max_weight:  # NaN fails too
-                    bad = ~(np.abs(w) <= max_weight)
-                    return None, first + start + int(np.flatnonzero(bad)[0])
-            factor = w if clip == np.inf else np.minimum(w, clip, out=centred[:k])
-            t = terms[:k]
-            if width == 1:
-                np.multiply(rewards[rows, 0], factor, out=t)
-            elif width:  # the slate reward as sum_last_axis adds it: position by position
-                np.add(rewards[rows, 0], rewards[rows, 1], out=t)
-                for position in range(2, width):
-                    t += rewards[rows, position]
-                t *= factor
-            else:
-                t.fill(0.0)
-            weight_sum = float(np.dot(w, ones[:k]))
-            term_sum = float(np.dot(t, ones[:k]))
-            term_square, weight_square, cross = _comoments(
-                t, w, term_sum, weight_sum, self_normalised, centred[:k]
-            )
-            counts.append(k)
-            tops.append(top)
-            weight_sums.append(weight_sum)
-            weight_squares.append(weight_square)
-            if self_normalised:
-                sums.append((term_sum, weight_sum))
-                comoments.append(((term_square, cross), (cross, weight_square)))
-            else:
-                sums.append((term_sum,))
-                comoments.append(((term_square,),))
-    n = np.asarray(counts, dtype=np.float64)
-    term_moments = combine(n, np.asarray(sums).reshape(-1, m), np.asarray(comoments))
-    if self_normalised:  # the weights are the second term
-        weight_moments = Moments(
-            term_moments.n,
-            term_moments.mean[1:2].copy(),
-            term_moments.comoment[1:2, 1:2].copy(),
-        )
-    else:
-        weight_moments = combine(
-            n, np.asarray(weight_sums)[:, None], np.asarray(weight_squares)[:, None, None]
-        )
+        with np.errstate(over="ignore", divide="ignore"):  # the policy is asked outside
+            for start in range(0, values.shape[0], BLOCK):
+                p = values[start : start + BLOCK]
+                k = p.shape[0]
+                row = first + start
+                if weights is None:
+                    logged = mu[row : row + k]
+                    w = np.divide(p, logged, out=own[:k])
+                    # the logged probabilities lie in (0, 1]: one of 1 is a deterministic row
+                    if scan and logged.view(np.uint64).max() >= ONE_BITS:
+                        deterministic, scan = True, False
+                else:
+                    w = p
+                bits = int(w.view(np.uint64).max())  # the largest weight when none is negative
+                if check and not bits <= proof_bits and p.view(np.uint64).max() > ONE_BITS:
+                    check_unit_interval(p, "target probabilities", row)  # p now in cache
+                signed = bits > max_bits  # a weight above max_weight, NaN or below 0
+                if signed:  # look closer
+                    top = w.max()
+                    if not top <= max_weight:  # NaN fails too
+                        bad = ~(np.abs(w) <= max_weight)
+                        return None, row + int(np.flatnonzero(bad)[0])
+                    bits = _bits(max(top, 0.0) + 0.0)  # +0.0, not -0.0
+                if signed or weights is not None:  # not in our aligned buffer: see _aligned
+                    ones = np.ones(size) if ones is None else ones
+                    weight_sum = float(np.dot(w, ones[:k]))
+                else:  # no weight is negative: the sum of |w|
+                    weight_sum = float(dasum(w))
+                top_bits = max(top_bits, bits)
+                factor = w if clip == np.inf else np.minimum(w, clip, out=centred[:k])
+                t = terms[:k]
+                if width == 1:
+                    np.multiply(rewards[row : row + k, 0], factor, out=t)
+                elif width:  # the slate reward as sum_last_axis adds it: position by position
+                    np.add(rewards[row : row + k, 0], rewards[row : row + k, 1], out=t)
+                    for position in range(2, width):
+                        t += rewards[row : row + k, position]
+                    t *= factor
+                else:
+                    t.fill(0.0)
+                if nonnegative_terms and not signed:  # every term >= 0: the sum of |t|
+                    term_sum = float(dasum(t))
+                else:
+                    ones = np.ones(size) if ones is None else ones
+                    term_sum = float(np.dot(t, ones[:k]))
+                blocks.append(
+                    (
+                        k,
+                        term_sum,
+                        weight_sum,
+                        *_comoments(t, w, term_sum, weight_sum, self_normalised, centred[:k]),
+                    )
+                )
+    table = np.array(blocks, dtype=np.float64).reshape(-1, 6)
+    n, sums = table[:, 0], table[:, 1:3]  # per block: count, sums of the terms and weights
+    squares, cross = table[:, 3:5], table[:, 5]  # centred: of terms and weights, and across
+    # the terms and the weights combined as two terms (their co-moment is kept for SNIPS,
+    # whose weights are its second term, and dropped for IPS)
+    comoments = np.zeros((len(table), 2, 2))
+    comoments[:, 0, 0], comoments[:, 1, 1] = squares[:, 0], squares[:, 1]
+    if self_normalised:
+        comoments[:, 0, 1] = comoments[:, 1, 0] = cross
+    both = combine(n, sums, comoments)
+    weight_moments = Moments(both.n, both.mean[1:].copy(), both.comoment[1:, 1:].copy())
+    term_moments = (
+        both if self_normalised else Moments(both.n, both.mean[:1], both.comoment[:1, :1])
+    )
     statistics = EstimatorStatistics(
         terms=term_moments,
         weights=weight_moments,
-        max_weight=float(max([0.0, *tops])),  # as the general path's max(initial=0)
-        n_deterministic=log.decision.n_deterministic if deterministic else 0,
+        max_weight=float(np.array(top_bits, dtype=np.uint64).view(np.float64)),
+        n_deterministic=decision.n_deterministic if deterministic else 0,
     )
     return statistics, -1
+
+
+def _aligned(size: int) -> NDArray[np.float64]:
+    """An uninitialised buffer of ``size`` float64 starting on a 64-byte boundary: OpenBLAS's
+    ``dasum`` sums in an order that depends on where its array starts (``ddot`` does not),
+    so only such buffers (and blocks from their start) give sums that repeat from run to
+    run."""
+    raw = np.empty(size + ALIGNMENT // 8)
+    skip = (-raw.ctypes.data % ALIGNMENT) // 8
+    return raw[skip : skip + size]
+
+
+def _bits(value: float) -> int:
+    """The bits of a float64 read as an unsigned integer (for a value >= +0: in the values'
+    order)."""
+    return int(np.array(value, dtype=np.float64).view(np.uint64))
 
 
 def _comoments(

@@ -181,3 +181,99 @@ def test_deterministic_rows_and_signed_zero_weights_match_the_general_path(
             assert fused.n_deterministic == general.n_deterministic == len(deterministic_rows)
             assert fused.max_weight == general.max_weight
             _assert_same(estimator.finalize(fused), estimator.finalize(general))
+
+
+class RowTarget(ContextTarget):
+    """A target answering fixed probabilities by request id (the logs here number their
+    requests 0, 1, ...)."""
+
+    def __init__(self, values: NDArray[np.float64]) -> None:
+        super().__init__()
+        self.values = values
+
+    def slate_probability(self, obs: SlateObservation, slates: NDArray[np.int64]):
+        return self.values[obs.request_ids]
+
+
+def _variants(log: LoggedBandit) -> dict[str, LoggedBandit]:
+    """The log as validated (largest logged probability and the rewards' signs known) and as
+    what skips validation leaves (neither known), and with some negative rewards."""
+    decision = SlateDecision.trusted(
+        log.observation, log.slates, log.decision.slate_probability,
+        log.decision.position_probability,
+    )  # fmt: skip
+    rewards = log.feedback.rewards.copy()
+    rewards[::5, 0] -= 1.5
+    return {
+        "checked": log,
+        "unknown": LoggedBandit(
+            log.observation, decision, log.feedback.take(np.arange(len(log))), log.policy_names
+        ),
+        "negative": LoggedBandit(
+            log.observation, log.decision, SlateFeedback(rewards), log.policy_names
+        ),
+    }
+
+
+def test_what_validation_found_is_known_where_the_variants_say():
+    log = random_log(np.random.default_rng(9), n_requests=100)
+    variants = _variants(log)
+    assert variants["checked"].decision.probability_bound == log.decision.slate_probability.max()
+    assert variants["checked"].feedback.known_nonnegative
+    assert np.isnan(variants["unknown"].decision.probability_bound)
+    assert variants["unknown"].feedback.known_nonnegative  # kept by a slice
+    assert not variants["negative"].feedback.known_nonnegative
+
+
+@pytest.mark.parametrize("variant", ["checked", "unknown", "negative"])
+@pytest.mark.parametrize("scale", [0.5, 3.0])
+def test_what_validation_found_changes_no_statistic(variant, scale, monkeypatch):
+    # scale 0.5: the weights (half the logged probability over it) prove the target's
+    # probabilities in [0, 1] on a checked log, so they are not read again; 3.0: they do not
+    monkeypatch.setattr(weighted, "BLOCK", 16)
+    log = _variants(random_log(np.random.default_rng(10), n_requests=100))[variant]
+    target = RowTarget(np.minimum(scale * log.decision.slate_probability, 1.0))
+    for estimator in (IPS(), IPS(clip=1.0), SNIPS()):
+        _assert_same(*_pair(estimator, log, target))
+
+
+@pytest.mark.parametrize("variant", ["checked", "unknown"])
+@pytest.mark.parametrize("bad", [1.0 + 2.0**-52, 1.5, np.inf, np.nan, -0.25, -1e-300])
+def test_bad_policy_probabilities_name_their_row_in_the_one_pass(variant, bad, monkeypatch):
+    # every other block's weights prove its probabilities in [0, 1] on the checked log; the
+    # bad one (in the third block) must not pass for proven, even just above 1
+    monkeypatch.setattr(weighted, "BLOCK", 16)
+    log = _variants(random_log(np.random.default_rng(11), n_requests=100))[variant]
+    values = 0.5 * log.decision.slate_probability
+    values[37] = bad
+    for estimator in (IPS(), SNIPS()):
+        with pytest.raises(
+            InputValueError, match=r"target probabilities must lie in \[0, 1\]; row 37 is "
+        ) as error:
+            estimator.statistics(log, RowTarget(values))
+        assert str(error.value).endswith(f"is {bad!r}.")
+
+
+def test_statistics_repeat_exactly_wherever_the_buffers_fall():
+    # BLAS dasum sums in an order that depends on where its array starts: the one pass must
+    # give the same bits whatever memory its buffers and the weights it is given get (arrays
+    # of their size held between calls move them), on either route
+    log = random_log(np.random.default_rng(12), n_requests=3000)
+    target = ContextTarget()  # weights and terms whose sums round
+    held = []
+    for estimator in (IPS(), SNIPS()):
+        seen: dict[str, set] = {"asked": set(), "given": set()}
+        for size in range(3000, 3016):
+            data = estimator_input(log, target)
+            start = size % 4  # the given (cached) weights 8 bytes further on each time
+            weights = np.empty(len(log) + 4)[start : start + len(log)]
+            weights[:] = data.weights
+            data.__dict__["weights"] = weights
+            routes = {"asked": estimator.statistics(log, target),
+                      "given": estimator.statistics_of(data)}  # fmt: skip
+            for route, statistics in routes.items():
+                seen[route].add((statistics.terms.mean.tobytes(),
+                                 statistics.terms.comoment.tobytes(),
+                                 statistics.weights.mean.tobytes()))  # fmt: skip
+            held.append(np.empty(size))
+        assert len(seen["asked"]) == len(seen["given"]) == 1
