@@ -210,9 +210,11 @@ class Fatigue:
         genres: NDArray[np.int64],
         time: int,
         items: NDArray[np.int64] | None = None,
+        *,
+        repeats: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None,
     ) -> NDArray[np.float64]:
         """Logit penalty of each candidate, ``fatigue_weight f_ug + boredom_penalty [bored]
-        + R_ui(t)`` (the last with ``items`` given and a repeat memory).
+        + R_ui(t)`` (the last with ``items`` or ``repeats`` given and a repeat memory).
 
         Parameters
         ----------
@@ -220,6 +222,9 @@ class Fatigue:
         genres : ndarray of int64, shape (n_requests, n_candidates)
         items : ndarray of int64, shape (n_requests, n_candidates), optional
             The candidates' catalogue rows (of the stacked worlds).
+        repeats : tuple of ndarray, optional
+            :meth:`repeat_terms` of these users and items at ``time``, computed beforehand
+            (the world does so while the items are still in the cache); replaces ``items``.
 
         Returns
         -------
@@ -234,8 +239,10 @@ class Fatigue:
                 by_genre += self.boredom_penalty * (self.bored_until_[users] > time)
             cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
             penalty = np.take(by_genre, cells)
-        if self.repeats and items is not None:
-            cells, terms = self._repeat_terms(users, items, time)
+        if repeats is None and self.repeats and items is not None:
+            repeats = self.repeat_terms(users, items, time)
+        if repeats is not None:
+            cells, terms = repeats
             penalty.reshape(-1)[cells] += terms  # cells distinct: one addition each
         return penalty
 
@@ -245,11 +252,11 @@ class Fatigue:
         """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates)."""
         penalty = np.zeros(items.shape)
         if self.repeats:
-            cells, terms = self._repeat_terms(users, items, time)
+            cells, terms = self.repeat_terms(users, items, time)
             penalty.reshape(-1)[cells] = terms
         return penalty
 
-    def _repeat_terms(
+    def repeat_terms(
         self, users: NDArray[np.int64], items: NDArray[np.int64], time: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """The candidates with a remembered showing and their ``R_ui(t)``: flat cells of

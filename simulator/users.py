@@ -265,7 +265,10 @@ class Users:
             eta = self.click_drift
             pulled = factors[rows, positions][newest_first] * (eta * (1 - eta) ** rank)[:, None]
             target = np.zeros((touched.size, self.n_latent))
-            np.add.at(target, group, pulled)
+            # Row by row in order, as np.add.at(target, group, pulled): flat cells take
+            # ufunc.at's fast path.
+            cells = (group * self.n_latent)[:, None] + np.arange(self.n_latent)
+            np.add.at(target.reshape(-1), cells.ravel(), pulled.ravel())
             kept = (1 - eta) ** counts
             self.tastes_[touched] = kept[:, None] * self.tastes_[touched] + target
         depth = self.history_length

@@ -336,6 +336,9 @@ class World:
         if padded:
             local[~real] = 0
         items = local + (worlds * self.catalogue.n_items)[:, None]
+        repeats = None
+        if self.fatigue.repeats:  # now, while the items are in the cache (not after the gather)
+            repeats = self.fatigue.repeat_terms(users, items, time)
         signals = self.context.draw(rng, users, time)
         taste = self.users.tastes_[users]
         shift = self.context.taste_shift(signals, worlds)
@@ -362,7 +365,7 @@ class World:
             ages = time - scalars[:, :, self._release_column].astype(np.int64)
             logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
-            logits -= self.fatigue.penalty(users, genres, time, items)
+            logits -= self.fatigue.penalty(users, genres, time, repeats=repeats)
         values = np.ascontiguousarray(scalars[:, :, first + 1])
         if padded:
             features[~real] = 0.0
