@@ -244,7 +244,18 @@ class Cascade(ChoiceModel):
     ) -> NDArray[np.int64]:
         first = values[:, :1]
         padded = not real.all()
-        varies = ((np.where(real, values, first) if padded else values) != first).any(axis=1)
+        if padded:
+            varies = (np.where(real, values, first) != first).any(axis=1)
+        else:
+            # Most rows differ in their first two values; only the others are scanned.
+            varies = (
+                values[:, 1] != values[:, 0]
+                if values.shape[1] > 1
+                else np.zeros(values.shape[0], dtype=np.bool_)
+            )
+            alike = np.flatnonzero(~varies)
+            if alike.size:
+                varies[alike] = (values[alike] != first[alike]).any(axis=1)
         if varies.all():  # no row skips the programme: no top-k to compute
             return self._programme(logits, values, real, prune=True)
         attraction = expit(logits[~varies])
@@ -285,15 +296,15 @@ class Cascade(ChoiceModel):
         k = self.slate_size
         breaks = sorted({max(k + 1, (k * step) // 2) for step in (3, 5, 8, 12)})
         breaks = [cut for cut in breaks if cut < width]
-        kept = np.arange(width) < counts[:, None]
         if not breaks:
             return order, counts
-        threshold = np.empty((n, width))
-        threshold[:, : breaks[0]] = -np.inf
+        kept = np.empty((n, width), dtype=np.bool_)
+        kept[:, : breaks[0]] = True
         for cut, end in zip(breaks, [*breaks[1:], width], strict=True):
             kth = np.partition(logits[:, :cut], cut - k, axis=1)[:, cut - k]
-            threshold[:, cut:end] = kth[:, None]
-        kept &= logits >= threshold
+            np.greater_equal(logits[:, cut:end], kth[:, None], out=kept[:, cut:end])
+        if bool((counts < width).any()):
+            kept &= np.arange(width) < counts[:, None]
         flat = np.flatnonzero(kept)  # ascending, so in the order within each row
         kept_counts = kept.sum(axis=1)
         narrow = int(kept_counts.max())
@@ -456,7 +467,9 @@ def _descending_order(
     width = values.shape[1]
     bits = max(int(width - 1).bit_length(), 1)
     value_bits = values.view(np.int64)
-    if bits > 11 or bool((value_bits[real] < 0).any()):
+    padded = not real.all()
+    negative = (value_bits[real] < 0).any() if padded else value_bits.min() < 0
+    if bits > 11 or bool(negative):
         key = np.where(real, -values, np.inf)
         order = np.argsort(key, axis=1)
         ranked = np.take_along_axis(key, order, axis=1)
@@ -464,7 +477,7 @@ def _descending_order(
         return order, tied.any(axis=1)
     top = np.iinfo(np.int64).max
     keys = (top - (1 << bits)) - value_bits  # truncated, below every padding key (v = 0 too)
-    if not real.all():
+    if padded:
         keys[~real] = top
     keys >>= bits
     high = keys  # the truncated keys, sorted below with the columns
@@ -472,7 +485,9 @@ def _descending_order(
     keys |= np.arange(width)
     keys.sort(axis=1)
     high = keys >> bits
-    close = (high[:, 1:] == high[:, :-1]) & (high[:, 1:] < top >> bits)
+    close = high[:, 1:] == high[:, :-1]
+    if padded:  # padding keys (top) tie with each other, not with a value's
+        close &= high[:, 1:] < top >> bits
     keys &= (1 << bits) - 1
     return keys, close.any(axis=1)
 

@@ -426,9 +426,10 @@ class World:
         """The batch in the ``SlateObservation.to_mapping()`` layout (``slate_size`` 0-d),
         stacked-world rows; built once, owned by the caller."""
         catalogue_offset = batch.worlds[:, None] * self.catalogue.n_items
-        context = self.users.features(batch.users)
-        if self.context.n_signals:
-            context = np.concatenate([context, batch.signals], axis=1)
+        n_signals = self.context.n_signals
+        context = self.users.features(batch.users, extra=n_signals)
+        if n_signals:
+            context[:, self.users.n_features :] = batch.signals
         n = self.n_requests
         ids = batch.items - catalogue_offset
         if self.min_candidates < self.max_candidates:  # else every candidate is real
