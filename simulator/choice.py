@@ -248,11 +248,9 @@ class Cascade(ChoiceModel):
             varies = (np.where(real, values, first) != first).any(axis=1)
         else:
             # Most rows differ in their first two values; only the others are scanned.
-            varies = (
-                values[:, 1] != values[:, 0]
-                if values.shape[1] > 1
-                else np.zeros(values.shape[0], dtype=np.bool_)
-            )
+            varies = np.zeros(values.shape[0], dtype=np.bool_)
+            if values.shape[1] > 1:
+                np.not_equal(values[:, 1], values[:, 0], out=varies)
             alike = np.flatnonzero(~varies)
             if alike.size:
                 varies[alike] = (values[alike] != first[alike]).any(axis=1)
