@@ -268,49 +268,40 @@ class Cascade(ChoiceModel):
         return slates
 
     def _undominated(
-        self, order: NDArray[np.int64], logits: NDArray[np.float64], counts: NDArray[np.int64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """The programme's order without most dominated candidates (see the class docstring).
+        self, logits: NDArray[np.float64], counts: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """The candidates the programme keeps: most dominated ones dropped (see the class
+        docstring).
 
         ``logits`` are the candidates' logits in the order (``v`` descending, real candidates
-        first, the first ``counts`` real). A candidate at position ``p`` has ``slate_size``
-        dominators if its logit is below the ``slate_size``-th highest of the first ``L <= p``
-        positions (all earlier, so of ``v`` at least its own; a higher logit is a higher
-        attraction ``a``); one value partition per breakpoint ``L`` (about 1.5, 2.5, 4 and 6
-        slate sizes) gives those thresholds. Comparing logits, not attractions, keeps the
-        same candidates except where ``expit`` rounds two different logits to one ``a``
-        (then the lower one is dropped: it is dominated, and swapping it for an item of the
-        same ``a`` and no lower ``v`` loses nothing), and needs no ``expit`` of the dropped.
+        first, the first ``counts`` real), shape (n_requests, width). A candidate at position
+        ``p`` has ``slate_size`` dominators if its logit is below the ``slate_size``-th
+        highest of the first ``L <= p`` positions (all earlier, so of ``v`` at least its own;
+        a higher logit is a higher attraction ``a``); one value partition per breakpoint
+        ``L`` (about 1.5, 2.5, 4 and 6 slate sizes) gives those thresholds. Comparing logits,
+        not attractions, keeps the same candidates except where ``expit`` rounds two
+        different logits to one ``a`` (then the lower one is dropped: it is dominated, and
+        swapping it for an item of the same ``a`` and no lower ``v`` loses nothing), and needs
+        no ``expit`` of the dropped.
 
         Returns
         -------
-        order : ndarray of int64, shape (n_requests, width')
-            The kept candidates in the same order, first in each row; the rest 0 (beyond
-            ``counts``).
-        counts : ndarray of int64, shape (n_requests,)
-            Kept candidates per row (at least ``slate_size``: the first ones are always kept).
+        ndarray of int64, shape (n_kept,)
+            Flat positions in (n_requests, width) of the kept candidates, ascending (so in
+            the order within each row); the first ``slate_size`` real ones of each row are
+            always kept, padding never.
         """
         n, width = logits.shape
         k = self.slate_size
         breaks = sorted({max(k + 1, (k * step) // 2) for step in (3, 5, 8, 12)})
         breaks = [cut for cut in breaks if cut < width]
-        if not breaks:
-            return order, counts
-        kept = np.empty((n, width), dtype=np.bool_)
-        kept[:, : breaks[0]] = True
+        kept = np.ones((n, width), dtype=np.bool_)
         for cut, end in zip(breaks, [*breaks[1:], width], strict=True):
             kth = np.partition(logits[:, :cut], cut - k, axis=1)[:, cut - k]
             np.greater_equal(logits[:, cut:end], kth[:, None], out=kept[:, cut:end])
         if bool((counts < width).any()):
             kept &= np.arange(width) < counts[:, None]
-        flat = np.flatnonzero(kept)  # ascending, so in the order within each row
-        kept_counts = kept.sum(axis=1)
-        narrow = int(kept_counts.max())
-        starts = np.cumsum(kept_counts) - kept_counts
-        slots = np.arange(flat.size) + np.repeat(np.arange(n) * narrow - starts, kept_counts)
-        out = np.zeros(n * narrow, dtype=np.int64)
-        out[slots] = np.take(order, flat)
-        return out.reshape(n, narrow), kept_counts
+        return np.flatnonzero(kept)
 
     def _programme(
         self,
@@ -334,32 +325,39 @@ class Cascade(ChoiceModel):
         descending, then the candidate index. One sort by ``v`` gives it for rows whose real
         ``v`` are distinct (:func:`_descending_order`); rows with tied ``v`` are sorted again
         on all three keys.
-        The arrays are candidate-major (shape (width, n_requests)), so every pass is
-        contiguous over the requests. With ``prune``,
-        the programme runs over the candidates :meth:`_undominated` keeps; ``a = expit(l)`` is
-        computed for those only.
+        The programme runs over the real candidates, or with ``prune`` those
+        :meth:`_undominated` keeps, packed at the front of each request in the order, in
+        candidate-major arrays (shape (width', n_requests): every pass is contiguous over
+        the requests) where the slots past a request's count never pay (``a v = -inf``,
+        ``1 - a = 1``); ``a = expit(l)``, ``a v`` and ``1 - a`` are computed for the kept
+        candidates only, then scattered into place.
         """
         n, width = logits.shape
         k = self.slate_size
-        base = (np.arange(n) * width)[:, None]
         order, ties = _descending_order(values, real)
         if ties.any():
             key = np.where(real[ties], -values[ties], np.inf)
             order[ties] = np.lexsort((-logits[ties], key), axis=1)
         counts = real.sum(axis=1)  # real candidates come first in the order
+        cells = order + (np.arange(n) * width)[:, None]  # flat cells of logits and values
         if prune:
-            order, counts = self._undominated(order, np.take(logits, order + base), counts)
-        width = order.shape[1]
-        flat = np.empty((width, n), dtype=np.int64)  # (width, n): candidate-major
-        np.add(order.T, base.T, out=flat)
-        a = expit(np.take(logits, flat))
-        gain = a * np.take(values, flat)
-        keep = 1.0 - a
-        columns = np.arange(width)[:, None]
-        if bool((counts < width).any()):  # slots past a row's count: never worth taking
-            padding = columns >= counts[None, :]
-            np.copyto(gain, -np.inf, where=padding)
-            np.copyto(keep, 1.0, where=padding)
+            kept = self._undominated(np.take(logits, cells), counts)
+        else:
+            kept = np.flatnonzero(np.arange(width) < counts[:, None])
+        # Kept candidate j of a request (its j-th in the order) goes to slot (j, request).
+        rows = kept // width
+        kept_counts = np.bincount(rows, minlength=n)
+        width = int(kept_counts.max())
+        ranks = np.arange(kept.size) - np.repeat(np.cumsum(kept_counts) - kept_counts, kept_counts)
+        slots = ranks * n + rows
+        source = np.take(cells, kept)
+        a = expit(np.take(logits, source))
+        gain = np.full((width, n), -np.inf)
+        keep = np.ones((width, n))
+        gain.reshape(-1)[slots] = a * np.take(values, source)
+        keep.reshape(-1)[slots] = 1.0 - a
+        candidates_of = np.zeros((width, n), dtype=np.int64)  # the candidate in each slot
+        candidates_of.reshape(-1)[slots] = np.take(order, kept)
         if n >= CANDIDATE_LOOP_ROWS:
             take = _starts_by_candidate(gain, keep, k)
         else:
@@ -374,8 +372,9 @@ class Cascade(ChoiceModel):
             first = np.argmax(starts[m] & (candidates >= position), axis=1)
             chosen[:, k - m] = first
             position = first[:, None] + 1
-        chosen += (np.arange(n) * width)[:, None]  # flat cells of the (pruned) order
-        return np.take(order, chosen)
+        chosen *= n
+        chosen += np.arange(n)[:, None]  # flat slots of candidates_of
+        return np.take(candidates_of, chosen)
 
 
 CANDIDATE_LOOP_ROWS = 256

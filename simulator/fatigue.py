@@ -387,17 +387,21 @@ class Fatigue:
         rows = np.take(newest_first, start[group] + rank // width)
         entries = rows * width + (width - 1 - rank % width)  # flat (row, position)
         weights = self.repeat_exposure + self.repeat_click * np.take(clicks, entries)
-        # Flat positions in a (touched, 2 memory) scratch row per user: the new entries at
-        # their rank, the old ones moved after them.
-        span = 2 * memory
-        fresh = group * span + rank
-        moved = ((np.arange(touched.size) * span + counts)[:, None] + np.arange(memory)).ravel()
+        # Each touched user's new buffer row: the new entries at their rank, then the
+        # ``memory - counts`` newest old entries (none when the new ones fill the buffer).
+        fresh = group * memory + rank
+        lengths = memory - counts
+        survivors = np.repeat(np.arange(touched.size), lengths)
+        old = np.arange(survivors.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        moved = survivors * memory + (old + np.take(counts, survivors))
+        source = np.take(touched, survivors) * memory + old  # flat cells of the buffer
         for buffer, new in (
             (self.recent_items_, np.take(items, entries)),
             (self.recent_times_, np.full(entries.size, time, dtype=np.int64)),
             (self.recent_weights_, weights),
         ):
-            merged = np.empty(touched.size * span, dtype=buffer.dtype)
+            merged = np.empty(touched.size * memory, dtype=buffer.dtype)
             merged[fresh] = new
-            merged[moved] = buffer[touched].ravel()
-            buffer[touched] = merged.reshape(touched.size, span)[:, :memory]
+            if survivors.size:
+                merged[moved] = np.take(buffer, source)
+            buffer[touched] = merged.reshape(touched.size, memory)
