@@ -397,8 +397,10 @@ def _starts_by_candidate(
     comparison, then ``g(i, m) = fmax(c, g(i+1, m))``: the arithmetic of
     :func:`_starts_by_layer` in the same order. -inf flows to every candidate with fewer
     than ``m - 1`` real ones after it (with ``a = 1`` as NaN, ``0 * -inf``, which fmax and
-    ``>`` treat as -inf: never a maximum, never taken). Entries before ``k - m`` (with ``k -
-    m`` items to come before them) are computed too but never read.
+    ``>`` treat as -inf: never a maximum, never taken). Candidate ``i`` updates only the
+    layers ``k - i <= m <= width - i``: below, ``k - m`` items cannot come before it (never
+    read, nor needed by the candidates before it), above, fewer than ``m - 1`` slots follow
+    it (``g`` stays -inf, nothing is taken).
     """
     width, n = gain.shape
     g = np.full((k + 1, n), -np.inf)
@@ -407,10 +409,15 @@ def _starts_by_candidate(
     take = np.zeros((k + 1, width, n), dtype=np.bool_)
     with np.errstate(invalid="ignore"):
         for i in range(width - 1, -1, -1):
-            np.multiply(keep[i], g[:k], out=step)
-            step += gain[i]
-            np.greater(step, g[1:], out=take[1:, i])
-            np.fmax(step, g[1:], out=g[1:])
+            low, high = max(k - i, 1), min(k, width - i)  # the layers m updated
+            if low > high:
+                continue
+            below, layers = g[low - 1 : high], g[low : high + 1]  # g(i+1, m-1), g(i+1, m)
+            part = step[: high - low + 1]
+            np.multiply(keep[i], below, out=part)
+            part += gain[i]
+            np.greater(part, layers, out=take[low : high + 1, i])
+            np.fmax(part, layers, out=layers)
     return take
 
 
