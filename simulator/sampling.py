@@ -139,10 +139,10 @@ def _redraw_with_table(
         cells = keys // width
         repeat = np.take(taken, cells)
         repeat[1:] |= cells[1:] == cells[:-1]
-        taken[cells[~repeat]] = True
-        if not repeat.any():
-            return draws
+        taken[cells] = True  # a repeat's value is taken already, or by an earlier entry now
         again = keys[repeat]
+        if again.size == 0:
+            return draws
         rows, positions = np.divmod(again, width * population)
         positions %= width
         fresh = draw(rows, 1).reshape(-1)
