@@ -338,7 +338,8 @@ class Cascade(ChoiceModel):
         if ties.any():
             key = np.where(real[ties], -values[ties], np.inf)
             order[ties] = np.lexsort((-logits[ties], key), axis=1)
-        counts = real.sum(axis=1)  # real candidates come first in the order
+        # Real candidates come first in the order.
+        counts = np.full(n, width) if real.all() else real.sum(axis=1)
         cells = order + (np.arange(n) * width)[:, None]  # flat cells of logits and values
         if prune:
             kept = self._undominated(np.take(logits, cells), counts)
