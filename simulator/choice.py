@@ -484,9 +484,7 @@ def _descending_order(
     keys = (top - (1 << bits)) - value_bits  # truncated, below every padding key (v = 0 too)
     if padded:
         keys[~real] = top
-    keys >>= bits
-    high = keys  # the truncated keys, sorted below with the columns
-    keys = high << bits
+    keys &= -(1 << bits)  # truncated (the lowest bits cleared), sorted with the columns
     keys |= np.arange(width)
     keys.sort(axis=1)
     high = keys >> bits
