@@ -49,6 +49,8 @@ class Batch:
     items : ndarray of int64, shape (n_rows, max_candidates)
         Stacked catalogue row of each candidate (the world's first item for padding).
     real : ndarray of bool, shape (n_rows, max_candidates)
+        ``worlds``, ``counts`` and ``real`` are the world's own, shared by its batches
+        (``counts`` and ``real`` read-only).
     logits, values : ndarray of float64, shape (n_rows, max_candidates)
         Utility logit and expected reward of a click (0 for padding) of each candidate.
     features : ndarray of float64, shape (n_rows, max_candidates, n_item_features)
@@ -312,6 +314,10 @@ class World:
         if catalogue.has_lengths:
             self._length_column = catalogue.length_column if self._merged else extra
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
+        # The same for every batch (the counts are fixed per request slot); read-only.
+        self._counts = np.tile(self.counts_, n_worlds)
+        self._real = np.arange(self.max_candidates) < self._counts[:, None]
+        self._counts.flags.writeable = self._real.flags.writeable = False
         return self.next_batch(rng if arrivals is None else arrivals, 0)
 
     def evolve(self, rng: np.random.Generator, time: int) -> None:
@@ -329,9 +335,8 @@ class World:
             self.evolve(rng, time)
         worlds = self.worlds_
         users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
-        counts = np.tile(self.counts_, self.n_worlds)
+        counts, real = self._counts, self._real
         local = self.catalogue.draw_candidates(rng, worlds, self.max_candidates, time)
-        real = np.arange(self.max_candidates) < counts[:, None]
         padded = self.min_candidates < self.max_candidates
         if padded:
             local[~real] = 0
