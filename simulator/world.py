@@ -124,10 +124,11 @@ class World:
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
 
-    Item layout: the per-item numbers the logits and rewards need (static logit term ``o_i +
-    h_i``, expected reward of a click, then as the parts have them genre, release step, log
-    length) are the rows of ``rows_``, and the items' features (what the observation shows,
-    factors first) the rows of ``table_``, each gathered whole per candidate with ``np.take``.
+    Item layout: the per-item numbers the logits and rewards need (static logit term ``(o_i +
+    h_i) + BASE_LOGIT``, summed once per item rather than per candidate; expected reward of a
+    click; then as the parts have them genre, release step, log length) are the rows of
+    ``rows_``, and the items' features (what the observation shows, factors first) the rows of
+    ``table_``, each gathered whole per candidate with ``np.take``.
     When a feature row and its numbers fit one 64-byte cache line (``LINE_NUMBERS``, e.g. the
     latent-factor preset), they share one row of the line-aligned ``rows_``: one random read
     per candidate in a large catalogue instead of two, and the batch's ``features`` are a view
@@ -286,7 +287,7 @@ class World:
         self.fatigue.reset(n_worlds * self.users.n_users, catalogue.n_genres)
         features = catalogue.features(slice(None))
         n_features = features.shape[1]
-        columns = [catalogue.offsets_, self.reward.values(np.arange(size))]
+        columns = [catalogue.offsets_ + BASE_LOGIT, self.reward.values(np.arange(size))]
         if catalogue.n_genres:
             columns.append(catalogue.genres_.astype(np.float64))
         if self.trends.has_novelty:
@@ -326,6 +327,7 @@ class World:
         changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
         if changed.size:
             offsets = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
+            offsets += BASE_LOGIT  # as each step added it
             self.rows_[changed, self._first] = offsets  # in rows_: a view would part in a copy
 
     def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
@@ -355,7 +357,7 @@ class World:
         if self.catalogue.n_genres:
             genres = scalars[:, :, self._genre_column].astype(np.int64)
         logits *= self.logit_scale
-        logits += scalars[:, :, first] + BASE_LOGIT
+        logits += scalars[:, :, first]  # with BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
         if seasonal is not None:
             n_genres = self.catalogue.n_genres
