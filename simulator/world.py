@@ -361,7 +361,8 @@ class World:
         seasonal = self.trends.genre_terms(time)
         if seasonal is not None:
             n_genres = self.catalogue.n_genres
-            logits += np.take(seasonal, genres + (worlds * n_genres)[:, None])
+            cells = genres if self.n_worlds == 1 else genres + (worlds * n_genres)[:, None]
+            logits += np.take(seasonal, cells)
         attention = self.context.attention(signals)
         if attention is not None:
             logits += attention[:, None]
