@@ -36,6 +36,11 @@ LINE_NUMBERS = 8
 """Float64 numbers in a 64-byte cache line: item rows this narrow hold features and the
 per-item numbers in one table."""
 
+WORD_NUMBERS = (2, 4)
+"""Widths (float64 numbers) of rows that ``np.take`` copies as 16- or 32-byte words, about
+twice as fast as other widths (a memmove per row): the narrow table apart from the features
+is packed or padded to one of them when it can be."""
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -133,7 +138,9 @@ class World:
     latent-factor preset), they share one row of the line-aligned ``rows_``: one random read
     per candidate in a large catalogue instead of two, and the batch's ``features`` are a view
     of the gathered rows (not contiguous). Wider rows keep the narrow table apart, so that the
-    passes over its columns read a small array, not strided columns of the wide features.
+    passes over its columns read a small array, not strided columns of the wide features;
+    that table is packed (genre and release step in one column) or padded to 2 or 4 numbers
+    where one column fewer or more does it (``WORD_NUMBERS``).
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -288,15 +295,38 @@ class World:
         features = catalogue.features(slice(None))
         n_features = features.shape[1]
         columns = [catalogue.offsets_ + BASE_LOGIT, self.reward.values(np.arange(size))]
-        if catalogue.n_genres:
-            columns.append(catalogue.genres_.astype(np.float64))
-        if self.trends.has_novelty:
-            columns.append(np.tile(catalogue.release_times(), n_worlds).astype(np.float64))
+        genres = catalogue.genres_ if catalogue.n_genres else None
+        releases = np.tile(catalogue.release_times(), n_worlds) if self.trends.has_novelty else None
+        whole = [column for column in (genres, releases) if column is not None]
         # One table when a whole row fits a cache line; else the narrow numbers apart, so that
         # the passes over them do not stride through the wide features.
-        self._merged = n_features + len(columns) <= LINE_NUMBERS  # lengths are a feature
-        if catalogue.has_lengths and not self._merged:
+        self._merged = n_features + len(columns) + len(whole) <= LINE_NUMBERS  # lengths: a feature
+        lengths = catalogue.has_lengths and not self._merged
+        # Apart, the narrow rows are brought to a width of WORD_NUMBERS where one fewer or
+        # one more column does it: genre and release step share one column, ``release *
+        # 2**bits + genre`` (exact in float64), or a column of padding is added.
+        width = len(columns) + len(whole) + lengths
+        bits = max(int(catalogue.n_genres - 1).bit_length(), 1)
+        self._genre_bits = 0
+        if (
+            not self._merged
+            and width not in WORD_NUMBERS
+            and width - 1 in WORD_NUMBERS
+            and genres is not None
+            and releases is not None
+            and releases.max() < 2 ** (52 - bits)
+        ):
+            self._genre_bits = bits
+            whole = [(releases << bits) | genres]
+        columns += [column.astype(np.float64) for column in whole]
+        if lengths:
             columns.append(features[:, catalogue.length_column])
+        if (
+            not self._merged
+            and len(columns) not in WORD_NUMBERS
+            and len(columns) + 1 in WORD_NUMBERS
+        ):
+            columns.append(np.zeros(size))
         first = n_features if self._merged else 0
         self.rows_ = _aligned_empty((size, first + len(columns)))
         if self._merged:
@@ -311,7 +341,10 @@ class World:
         if catalogue.n_genres:
             self._genre_column, extra = extra, extra + 1
         if self.trends.has_novelty:
-            self._release_column, extra = extra, extra + 1
+            if self._genre_bits:  # the same column
+                self._release_column = self._genre_column
+            else:
+                self._release_column, extra = extra, extra + 1
         if catalogue.has_lengths:
             self._length_column = catalogue.length_column if self._merged else extra
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
@@ -354,7 +387,11 @@ class World:
         first = self._first  # the static logit term, then the expected reward
         features, scalars, logits = self._gather(items, taste)
         genres = np.zeros(items.shape, dtype=np.int64)
-        if self.catalogue.n_genres:
+        codes = None  # release * 2**bits + genre, when packed
+        if self._genre_bits:
+            codes = scalars[:, :, self._genre_column].astype(np.int64)
+            genres = codes & ((1 << self._genre_bits) - 1)
+        elif self.catalogue.n_genres:
             genres = scalars[:, :, self._genre_column].astype(np.int64)
         logits *= self.logit_scale
         logits += scalars[:, :, first]  # with BASE_LOGIT
@@ -370,7 +407,11 @@ class World:
         if shortness is not None:
             logits -= shortness[:, None] * scalars[:, :, self._length_column]
         if self.trends.has_novelty:
-            ages = time - scalars[:, :, self._release_column].astype(np.int64)
+            if codes is not None:
+                codes >>= self._genre_bits  # the release steps
+                ages = np.subtract(time, codes, out=codes)
+            else:
+                ages = time - scalars[:, :, self._release_column].astype(np.int64)
             logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
             logits -= self.fatigue.penalty(users, genres, time, repeats=repeats)
