@@ -268,40 +268,49 @@ class Cascade(ChoiceModel):
         return slates
 
     def _undominated(
-        self, logits: NDArray[np.float64], counts: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        """The candidates the programme keeps: most dominated ones dropped (see the class
-        docstring).
+        self, order: NDArray[np.int64], logits: NDArray[np.float64], counts: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The programme's order without most dominated candidates (see the class docstring).
 
         ``logits`` are the candidates' logits in the order (``v`` descending, real candidates
-        first, the first ``counts`` real), shape (n_requests, width). A candidate at position
-        ``p`` has ``slate_size`` dominators if its logit is below the ``slate_size``-th
-        highest of the first ``L <= p`` positions (all earlier, so of ``v`` at least its own;
-        a higher logit is a higher attraction ``a``); one value partition per breakpoint
-        ``L`` (about 1.5, 2.5, 4 and 6 slate sizes) gives those thresholds. Comparing logits,
-        not attractions, keeps the same candidates except where ``expit`` rounds two
-        different logits to one ``a`` (then the lower one is dropped: it is dominated, and
-        swapping it for an item of the same ``a`` and no lower ``v`` loses nothing), and needs
-        no ``expit`` of the dropped.
+        first, the first ``counts`` real). A candidate at position ``p`` has ``slate_size``
+        dominators if its logit is below the ``slate_size``-th highest of the first ``L <= p``
+        positions (all earlier, so of ``v`` at least its own; a higher logit is a higher
+        attraction ``a``); one value partition per breakpoint ``L`` (about 1.5, 2.5, 4 and 6
+        slate sizes) gives those thresholds. Comparing logits, not attractions, keeps the
+        same candidates except where ``expit`` rounds two different logits to one ``a``
+        (then the lower one is dropped: it is dominated, and swapping it for an item of the
+        same ``a`` and no lower ``v`` loses nothing), and needs no ``expit`` of the dropped.
 
         Returns
         -------
-        ndarray of int64, shape (n_kept,)
-            Flat positions in (n_requests, width) of the kept candidates, ascending (so in
-            the order within each row); the first ``slate_size`` real ones of each row are
-            always kept, padding never.
+        order : ndarray of int64, shape (n_requests, width')
+            The kept candidates in the same order, first in each row; the rest 0 (beyond
+            ``counts``).
+        counts : ndarray of int64, shape (n_requests,)
+            Kept candidates per row (at least ``slate_size``: the first ones are always kept).
         """
         n, width = logits.shape
         k = self.slate_size
         breaks = sorted({max(k + 1, (k * step) // 2) for step in (3, 5, 8, 12)})
         breaks = [cut for cut in breaks if cut < width]
-        kept = np.ones((n, width), dtype=np.bool_)
+        if not breaks:
+            return order, counts
+        kept = np.empty((n, width), dtype=np.bool_)
+        kept[:, : breaks[0]] = True
         for cut, end in zip(breaks, [*breaks[1:], width], strict=True):
             kth = np.partition(logits[:, :cut], cut - k, axis=1)[:, cut - k]
             np.greater_equal(logits[:, cut:end], kth[:, None], out=kept[:, cut:end])
         if bool((counts < width).any()):
             kept &= np.arange(width) < counts[:, None]
-        return np.flatnonzero(kept)
+        flat = np.flatnonzero(kept)  # ascending, so in the order within each row
+        kept_counts = kept.sum(axis=1)
+        narrow = int(kept_counts.max())
+        starts = np.cumsum(kept_counts) - kept_counts
+        slots = np.arange(flat.size) + np.repeat(np.arange(n) * narrow - starts, kept_counts)
+        out = np.zeros(n * narrow, dtype=np.int64)
+        out[slots] = np.take(order, flat)
+        return out.reshape(n, narrow), kept_counts
 
     def _programme(
         self,
@@ -325,12 +334,10 @@ class Cascade(ChoiceModel):
         descending, then the candidate index. One sort by ``v`` gives it for rows whose real
         ``v`` are distinct (:func:`_descending_order`); rows with tied ``v`` are sorted again
         on all three keys.
-        The programme runs over the real candidates, or with ``prune`` those
-        :meth:`_undominated` keeps, packed at the front of each request in the order, in
-        candidate-major arrays (shape (width', n_requests): every pass is contiguous over
-        the requests) where the slots past a request's count never pay (``a v = -inf``,
-        ``1 - a = 1``); ``a = expit(l)``, ``a v`` and ``1 - a`` are computed for the kept
-        candidates only, then scattered into place.
+        The arrays are candidate-major (shape (width, n_requests)), so every pass is
+        contiguous over the requests. With ``prune``,
+        the programme runs over the candidates :meth:`_undominated` keeps; ``a = expit(l)`` is
+        computed for those only.
         """
         n, width = logits.shape
         k = self.slate_size
@@ -340,42 +347,79 @@ class Cascade(ChoiceModel):
             order[ties] = np.lexsort((-logits[ties], key), axis=1)
         # Real candidates come first in the order.
         counts = np.full(n, width) if real.all() else real.sum(axis=1)
-        cells = order + (np.arange(n) * width)[:, None]  # flat cells of logits and values
+        base = (np.arange(n) * width)[:, None]
         if prune:
-            kept = self._undominated(np.take(logits, cells), counts)
-        else:
-            kept = np.flatnonzero(np.arange(width) < counts[:, None])
-        # Kept candidate j of a request (its j-th in the order) goes to slot (j, request).
-        rows = kept // width
-        kept_counts = np.bincount(rows, minlength=n)
-        width = int(kept_counts.max())
-        ranks = np.arange(kept.size) - np.repeat(np.cumsum(kept_counts) - kept_counts, kept_counts)
-        slots = ranks * n + rows
-        source = np.take(cells, kept)
-        a = expit(np.take(logits, source))
-        gain = np.full((width, n), -np.inf)
-        keep = np.ones((width, n))
-        gain.reshape(-1)[slots] = a * np.take(values, source)
-        keep.reshape(-1)[slots] = 1.0 - a
-        candidates_of = np.zeros((width, n), dtype=np.int64)  # the candidate in each slot
-        candidates_of.reshape(-1)[slots] = np.take(order, kept)
+            order, counts = self._undominated(order, np.take(logits, order + base), counts)
+        width = order.shape[1]
+        flat = np.empty((width, n), dtype=np.int64)  # (width, n): candidate-major
+        np.add(order.T, base.T, out=flat)
+        a = expit(np.take(logits, flat))
+        gain = a * np.take(values, flat)
+        keep = 1.0 - a
+        if bool((counts < width).any()):  # slots past a row's count: never worth taking
+            padding = np.arange(width)[:, None] >= counts[None, :]
+            np.copyto(gain, -np.inf, where=padding)
+            np.copyto(keep, 1.0, where=padding)
         if n >= CANDIDATE_LOOP_ROWS:
-            take = _starts_by_candidate(gain, keep, k)
+            chosen = _read_off_by_candidate(_starts_by_candidate(gain, keep, k), k)
         else:
-            take = _starts_by_layer(gain, keep, k)
-        # Read off request-major (one transposing copy), so that each request's candidates
-        # are contiguous for the argmax.
-        starts = np.ascontiguousarray(take.transpose(0, 2, 1))
-        candidates = np.arange(width)
-        chosen = np.empty((n, k), dtype=np.int64)
-        position = np.zeros((n, 1), dtype=np.int64)  # candidates before it are passed over
-        for m in range(k, 0, -1):
-            first = np.argmax(starts[m] & (candidates >= position), axis=1)
-            chosen[:, k - m] = first
-            position = first[:, None] + 1
-        chosen *= n
-        chosen += np.arange(n)[:, None]  # flat slots of candidates_of
-        return np.take(candidates_of, chosen)
+            chosen = _read_off_by_layer(_starts_by_layer(gain, keep, k))
+        chosen += (np.arange(n) * width)[:, None]  # flat cells of the (pruned) order
+        return np.take(order, chosen)
+
+
+def _read_off_by_layer(take: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """The slates' slots from ``take`` (shape (k + 1, width, n), as
+    :func:`_starts_by_layer` gives it): per request, the first candidate that starts the best
+    ``k`` items, then the first after it that starts the best ``k - 1``, and so on (one
+    ``argmax`` per layer, request-major after one transposing copy, so that each request's
+    candidates are contiguous; a layer with no start left gives slot 0, as ``argmax`` does).
+
+    Returns
+    -------
+    ndarray of int64, shape (n, k)
+    """
+    k, width, n = take.shape[0] - 1, take.shape[1], take.shape[2]
+    starts = np.ascontiguousarray(take.transpose(0, 2, 1))
+    candidates = np.arange(width)
+    chosen = np.empty((n, k), dtype=np.int64)
+    position = np.zeros((n, 1), dtype=np.int64)  # candidates before it are passed over
+    for m in range(k, 0, -1):
+        first = np.argmax(starts[m] & (candidates >= position), axis=1)
+        chosen[:, k - m] = first
+        position = first[:, None] + 1
+    return chosen
+
+
+def _read_off_by_candidate(take: NDArray[np.bool_], k: int) -> NDArray[np.int64]:
+    """:func:`_read_off_by_layer` from ``take`` of shape (width, k + 1, n) (as
+    :func:`_starts_by_candidate` gives it), in one pass over the candidates: each request
+    holds the layer it looks for (``k`` first) and takes candidate ``i`` when ``i`` starts
+    that many items, then looks for one fewer (layer 0 starts nothing). Three calls of ``n``
+    numbers per candidate instead of passes over the whole table per layer. A request left
+    with fewer than ``k`` items (no start where one was looked for) is read off by layer, as
+    before.
+    """
+    width, _, n = take.shape
+    blocks = take.reshape(width, -1)  # candidate i: layer m of request r at m * n + r
+    looking = k * n + np.arange(n)
+    taken = np.empty((width, n), dtype=np.bool_)
+    done = np.empty(n, dtype=np.int64)
+    for i in range(width):
+        np.take(blocks[i], looking, out=taken[i])
+        np.multiply(taken[i], n, out=done)
+        looking -= done
+    complete = looking < n  # down to layer 0
+    if complete.all():
+        cells = np.flatnonzero(np.ascontiguousarray(taken.T))  # by request, then candidate
+        return (cells % width).reshape(n, k)
+    chosen = np.empty((n, k), dtype=np.int64)
+    whole = np.flatnonzero(complete)
+    cells = np.flatnonzero(np.ascontiguousarray(taken[:, whole].T))
+    chosen[whole] = (cells % width).reshape(whole.size, k)
+    rest = np.flatnonzero(~complete)
+    chosen[rest] = _read_off_by_layer(np.ascontiguousarray(take[:, :, rest].transpose(1, 0, 2)))
+    return chosen
 
 
 CANDIDATE_LOOP_ROWS = 256
@@ -389,8 +433,8 @@ batches)."""
 def _starts_by_candidate(
     gain: NDArray[np.float64], keep: NDArray[np.float64], k: int
 ) -> NDArray[np.bool_]:
-    """``take[m, i, r]``: candidate ``i`` starts the best ``m`` items from ``i`` on in request
-    ``r`` (``c_i(m) > g(i+1, m)``), shape (k + 1, width, n); ``gain = a v`` and ``keep = 1 -
+    """``take[i, m, r]``: candidate ``i`` starts the best ``m`` items from ``i`` on in request
+    ``r`` (``c_i(m) > g(i+1, m)``), shape (width, k + 1, n); ``gain = a v`` and ``keep = 1 -
     a`` of shape (width, n), candidates in the programme's order.
 
     From the last candidate: ``g`` holds ``g(i + 1, m)`` for every ``m`` (``g(., 0) = 0``,
@@ -407,7 +451,7 @@ def _starts_by_candidate(
     g = np.full((k + 1, n), -np.inf)
     g[0] = 0.0
     step = np.empty((k, n))
-    take = np.zeros((k + 1, width, n), dtype=np.bool_)
+    take = np.zeros((width, k + 1, n), dtype=np.bool_)
     with np.errstate(invalid="ignore"):
         for i in range(width - 1, -1, -1):
             low, high = max(k - i, 1), min(k, width - i)  # the layers m updated
@@ -417,7 +461,7 @@ def _starts_by_candidate(
             part = step[: high - low + 1]
             np.multiply(keep[i], below, out=part)
             part += gain[i]
-            np.greater(part, layers, out=take[low : high + 1, i])
+            np.greater(part, layers, out=take[i, low : high + 1])
             np.fmax(part, layers, out=layers)
     return take
 

@@ -14,6 +14,8 @@ from simulator.choice import (
     MultinomialLogit,
     PositionBased,
     _descending_order,
+    _read_off_by_candidate,
+    _read_off_by_layer,
     log_sum_exp_rows,
     make_choice_model,
     ranked_top_k,
@@ -197,6 +199,18 @@ def _cascade_programme_loop(attraction, values, real, k):
     return slates
 
 
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.9])
+def test_one_pass_read_off_equals_the_read_off_by_layer(density):
+    """Any table of starts, most of whose requests have no complete path (those fall back to
+    the read-off by layer, whose argmax gives slot 0 when nothing is left): the same slots."""
+    rng = np.random.default_rng(int(density * 100))
+    width, k, n = 30, 6, 500
+    take = rng.random((width, k + 1, n)) < density
+    take[:, 0] = False  # layer 0 starts nothing
+    by_layer = _read_off_by_layer(np.ascontiguousarray(take.transpose(1, 0, 2)))
+    np.testing.assert_array_equal(_read_off_by_candidate(take, k), by_layer)
+
+
 @pytest.mark.parametrize("n", [300, 40], ids=["by-candidate", "by-layer"])
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_vectorised_cascade_programme_equals_the_loop_and_brute_force(k, n):
@@ -262,17 +276,16 @@ def test_pruned_cascade_programme_drops_only_dominated_candidates_and_finds_the_
     # candidates with at least k (and all padding), and keeps the order.
     order = np.lexsort((-logits, np.where(real, -values, np.inf)), axis=1)
     in_order = np.take_along_axis(logits, order, axis=1)
-    kept = model._undominated(in_order, counts)  # flat positions in (n, width), ascending
-    rows, kept_order = kept // width, order.reshape(-1)[kept]
+    kept, kept_counts = model._undominated(order, in_order, counts)
     dominators = _dominators(logits, values, real)
     for row in range(n):
-        chosen = kept_order[rows == row]
+        chosen = kept[row, : kept_counts[row]]
         assert list(chosen) == [i for i in order[row] if i in set(chosen)]
         assert real[row, chosen].all()
         dropped = np.setdiff1d(np.flatnonzero(real[row]), chosen)
         assert (dominators[row, dropped] >= k).all()
         assert (dominators[row, chosen] < k).sum() == (dominators[row, real[row]] < k).sum()
-    assert np.bincount(rows, minlength=n).max() < width or width <= 12  # it drops candidates
+    assert kept.shape[1] < width or width <= 12  # it does drop candidates
     # Without ties the optimum is unique: the same slates as the full programme.
     np.testing.assert_array_equal(
         model._programme(logits, values, real, prune=True),
