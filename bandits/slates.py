@@ -215,10 +215,12 @@ def sample_uniform_slates(
     ndarray of int64, shape (n_requests, k)
     """
     uniforms = rng.random((n_candidates.shape[0], max_candidates))
-    beyond = np.arange(max_candidates) >= n_candidates[:, None]
+    padded = bool((n_candidates < max_candidates).any())
+    beyond = np.arange(max_candidates) >= n_candidates[:, None] if padded else None
     bits = max(int(max_candidates - 1).bit_length(), 1)
     if bits > 9:  # the int64 keys below and the padding's 2**(53 + bits) need 54 + bits <= 63
-        uniforms[beyond] = np.inf
+        if beyond is not None:
+            uniforms[beyond] = np.inf
         return np.ascontiguousarray(np.argsort(uniforms, axis=1)[:, :k], dtype=np.int64)
     # The k lowest uniforms of each row's own candidates, by one int64 sort: a float64 uniform
     # is j / 2**53 for an integer j, and the keys j * 2**bits + column (2**(53 + bits) +
@@ -227,7 +229,7 @@ def sample_uniform_slates(
     # to the lower column), several times faster.
     uniforms *= 2.0 ** (53 + bits)  # j * 2**bits exactly (a power of two)
     keys = uniforms.astype(np.int64)
-    if beyond.any():
+    if beyond is not None:
         np.putmask(keys, beyond, 1 << (53 + bits))
     keys |= np.arange(max_candidates)
     keys.sort(axis=1)

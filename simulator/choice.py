@@ -244,7 +244,16 @@ class Cascade(ChoiceModel):
     ) -> NDArray[np.int64]:
         first = values[:, :1]
         padded = not real.all()
-        varies = ((np.where(real, values, first) if padded else values) != first).any(axis=1)
+        if padded:
+            varies = (np.where(real, values, first) != first).any(axis=1)
+        else:
+            # Most rows differ in their first two values; only the others are scanned.
+            varies = np.zeros(values.shape[0], dtype=np.bool_)
+            if values.shape[1] > 1:
+                np.not_equal(values[:, 1], values[:, 0], out=varies)
+            alike = np.flatnonzero(~varies)
+            if alike.size:
+                varies[alike] = (values[alike] != first[alike]).any(axis=1)
         if varies.all():  # no row skips the programme: no top-k to compute
             return self._programme(logits, values, real, prune=True)
         attraction = expit(logits[~varies])
@@ -285,15 +294,15 @@ class Cascade(ChoiceModel):
         k = self.slate_size
         breaks = sorted({max(k + 1, (k * step) // 2) for step in (3, 5, 8, 12)})
         breaks = [cut for cut in breaks if cut < width]
-        kept = np.arange(width) < counts[:, None]
         if not breaks:
             return order, counts
-        threshold = np.empty((n, width))
-        threshold[:, : breaks[0]] = -np.inf
+        kept = np.empty((n, width), dtype=np.bool_)
+        kept[:, : breaks[0]] = True
         for cut, end in zip(breaks, [*breaks[1:], width], strict=True):
             kth = np.partition(logits[:, :cut], cut - k, axis=1)[:, cut - k]
-            threshold[:, cut:end] = kth[:, None]
-        kept &= logits >= threshold
+            np.greater_equal(logits[:, cut:end], kth[:, None], out=kept[:, cut:end])
+        if bool((counts < width).any()):
+            kept &= np.arange(width) < counts[:, None]
         flat = np.flatnonzero(kept)  # ascending, so in the order within each row
         kept_counts = kept.sum(axis=1)
         narrow = int(kept_counts.max())
@@ -332,12 +341,13 @@ class Cascade(ChoiceModel):
         """
         n, width = logits.shape
         k = self.slate_size
-        base = (np.arange(n) * width)[:, None]
         order, ties = _descending_order(values, real)
         if ties.any():
             key = np.where(real[ties], -values[ties], np.inf)
             order[ties] = np.lexsort((-logits[ties], key), axis=1)
-        counts = real.sum(axis=1)  # real candidates come first in the order
+        # Real candidates come first in the order.
+        counts = np.full(n, width) if real.all() else real.sum(axis=1)
+        base = (np.arange(n) * width)[:, None]
         if prune:
             order, counts = self._undominated(order, np.take(logits, order + base), counts)
         width = order.shape[1]
@@ -346,27 +356,70 @@ class Cascade(ChoiceModel):
         a = expit(np.take(logits, flat))
         gain = a * np.take(values, flat)
         keep = 1.0 - a
-        columns = np.arange(width)[:, None]
         if bool((counts < width).any()):  # slots past a row's count: never worth taking
-            padding = columns >= counts[None, :]
+            padding = np.arange(width)[:, None] >= counts[None, :]
             np.copyto(gain, -np.inf, where=padding)
             np.copyto(keep, 1.0, where=padding)
         if n >= CANDIDATE_LOOP_ROWS:
-            take = _starts_by_candidate(gain, keep, k)
+            chosen = _read_off_by_candidate(_starts_by_candidate(gain, keep, k), k)
         else:
-            take = _starts_by_layer(gain, keep, k)
-        # Read off request-major (one transposing copy), so that each request's candidates
-        # are contiguous for the argmax.
-        starts = np.ascontiguousarray(take.transpose(0, 2, 1))
-        candidates = np.arange(width)
-        chosen = np.empty((n, k), dtype=np.int64)
-        position = np.zeros((n, 1), dtype=np.int64)  # candidates before it are passed over
-        for m in range(k, 0, -1):
-            first = np.argmax(starts[m] & (candidates >= position), axis=1)
-            chosen[:, k - m] = first
-            position = first[:, None] + 1
+            chosen = _read_off_by_layer(_starts_by_layer(gain, keep, k))
         chosen += (np.arange(n) * width)[:, None]  # flat cells of the (pruned) order
         return np.take(order, chosen)
+
+
+def _read_off_by_layer(take: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """The slates' slots from ``take`` (shape (k + 1, width, n), as
+    :func:`_starts_by_layer` gives it): per request, the first candidate that starts the best
+    ``k`` items, then the first after it that starts the best ``k - 1``, and so on (one
+    ``argmax`` per layer, request-major after one transposing copy, so that each request's
+    candidates are contiguous; a layer with no start left gives slot 0, as ``argmax`` does).
+
+    Returns
+    -------
+    ndarray of int64, shape (n, k)
+    """
+    k, width, n = take.shape[0] - 1, take.shape[1], take.shape[2]
+    starts = np.ascontiguousarray(take.transpose(0, 2, 1))
+    candidates = np.arange(width)
+    chosen = np.empty((n, k), dtype=np.int64)
+    position = np.zeros((n, 1), dtype=np.int64)  # candidates before it are passed over
+    for m in range(k, 0, -1):
+        first = np.argmax(starts[m] & (candidates >= position), axis=1)
+        chosen[:, k - m] = first
+        position = first[:, None] + 1
+    return chosen
+
+
+def _read_off_by_candidate(take: NDArray[np.bool_], k: int) -> NDArray[np.int64]:
+    """:func:`_read_off_by_layer` from ``take`` of shape (width, k + 1, n) (as
+    :func:`_starts_by_candidate` gives it), in one pass over the candidates: each request
+    holds the layer it looks for (``k`` first) and takes candidate ``i`` when ``i`` starts
+    that many items, then looks for one fewer (layer 0 starts nothing). Three calls of ``n``
+    numbers per candidate instead of passes over the whole table per layer. A request left
+    with fewer than ``k`` items (no start where one was looked for) is read off by layer, as
+    before.
+    """
+    width, _, n = take.shape
+    blocks = take.reshape(width, -1)  # candidate i: layer m of request r at m * n + r
+    looking = k * n + np.arange(n)
+    taken = np.empty((width, n), dtype=np.bool_)
+    done = np.empty(n, dtype=np.int64)
+    for i in range(width):
+        np.take(blocks[i], looking, out=taken[i])
+        np.multiply(taken[i], n, out=done)
+        looking -= done
+    complete = looking < n  # down to layer 0
+    if complete.all():
+        cells = np.flatnonzero(np.ascontiguousarray(taken.T))  # by request, then candidate
+        return (cells % width).reshape(n, k)
+    chosen = np.empty((n, k), dtype=np.int64)
+    whole = np.flatnonzero(complete)
+    cells = np.flatnonzero(np.ascontiguousarray(taken[:, whole].T))
+    chosen[whole] = (cells % width).reshape(whole.size, k)
+    rest = np.flatnonzero(~complete)
+    chosen[rest] = _read_off_by_layer(np.ascontiguousarray(take[:, :, rest].transpose(1, 0, 2)))
+    return chosen
 
 
 CANDIDATE_LOOP_ROWS = 256
@@ -380,8 +433,8 @@ batches)."""
 def _starts_by_candidate(
     gain: NDArray[np.float64], keep: NDArray[np.float64], k: int
 ) -> NDArray[np.bool_]:
-    """``take[m, i, r]``: candidate ``i`` starts the best ``m`` items from ``i`` on in request
-    ``r`` (``c_i(m) > g(i+1, m)``), shape (k + 1, width, n); ``gain = a v`` and ``keep = 1 -
+    """``take[i, m, r]``: candidate ``i`` starts the best ``m`` items from ``i`` on in request
+    ``r`` (``c_i(m) > g(i+1, m)``), shape (width, k + 1, n); ``gain = a v`` and ``keep = 1 -
     a`` of shape (width, n), candidates in the programme's order.
 
     From the last candidate: ``g`` holds ``g(i + 1, m)`` for every ``m`` (``g(., 0) = 0``,
@@ -389,20 +442,27 @@ def _starts_by_candidate(
     comparison, then ``g(i, m) = fmax(c, g(i+1, m))``: the arithmetic of
     :func:`_starts_by_layer` in the same order. -inf flows to every candidate with fewer
     than ``m - 1`` real ones after it (with ``a = 1`` as NaN, ``0 * -inf``, which fmax and
-    ``>`` treat as -inf: never a maximum, never taken). Entries before ``k - m`` (with ``k -
-    m`` items to come before them) are computed too but never read.
+    ``>`` treat as -inf: never a maximum, never taken). Candidate ``i`` updates only the
+    layers ``k - i <= m <= width - i``: below, ``k - m`` items cannot come before it (never
+    read, nor needed by the candidates before it), above, fewer than ``m - 1`` slots follow
+    it (``g`` stays -inf, nothing is taken).
     """
     width, n = gain.shape
     g = np.full((k + 1, n), -np.inf)
     g[0] = 0.0
     step = np.empty((k, n))
-    take = np.zeros((k + 1, width, n), dtype=np.bool_)
+    take = np.zeros((width, k + 1, n), dtype=np.bool_)
     with np.errstate(invalid="ignore"):
         for i in range(width - 1, -1, -1):
-            np.multiply(keep[i], g[:k], out=step)
-            step += gain[i]
-            np.greater(step, g[1:], out=take[1:, i])
-            np.fmax(step, g[1:], out=g[1:])
+            low, high = max(k - i, 1), min(k, width - i)  # the layers m updated
+            if low > high:
+                continue
+            below, layers = g[low - 1 : high], g[low : high + 1]  # g(i+1, m-1), g(i+1, m)
+            part = step[: high - low + 1]
+            np.multiply(keep[i], below, out=part)
+            part += gain[i]
+            np.greater(part, layers, out=take[i, low : high + 1])
+            np.fmax(part, layers, out=layers)
     return take
 
 
@@ -456,7 +516,9 @@ def _descending_order(
     width = values.shape[1]
     bits = max(int(width - 1).bit_length(), 1)
     value_bits = values.view(np.int64)
-    if bits > 11 or bool((value_bits[real] < 0).any()):
+    padded = not real.all()
+    negative = (value_bits[real] < 0).any() if padded else value_bits.min() < 0
+    if bits > 11 or bool(negative):
         key = np.where(real, -values, np.inf)
         order = np.argsort(key, axis=1)
         ranked = np.take_along_axis(key, order, axis=1)
@@ -464,15 +526,15 @@ def _descending_order(
         return order, tied.any(axis=1)
     top = np.iinfo(np.int64).max
     keys = (top - (1 << bits)) - value_bits  # truncated, below every padding key (v = 0 too)
-    if not real.all():
+    if padded:
         keys[~real] = top
-    keys >>= bits
-    high = keys  # the truncated keys, sorted below with the columns
-    keys = high << bits
+    keys &= -(1 << bits)  # truncated (the lowest bits cleared), sorted with the columns
     keys |= np.arange(width)
     keys.sort(axis=1)
     high = keys >> bits
-    close = (high[:, 1:] == high[:, :-1]) & (high[:, 1:] < top >> bits)
+    close = high[:, 1:] == high[:, :-1]
+    if padded:  # padding keys (top) tie with each other, not with a value's
+        close &= high[:, 1:] < top >> bits
     keys &= (1 << bits) - 1
     return keys, close.any(axis=1)
 

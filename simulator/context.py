@@ -202,7 +202,9 @@ class Context:
         """``c M`` per request, shape (n_requests, n_latent); None without signals."""
         if not self.n_signals:
             return None
-        return np.matmul(signals[:, None, :], self.shifts_[worlds])[:, 0]
+        # One world: its matrix broadcast to every request (the same products, no gather).
+        shifts = self.shifts_[0] if self.shifts_.shape[0] == 1 else self.shifts_[worlds]
+        return np.matmul(signals[:, None, :], shifts)[:, 0]
 
     @property
     def prefers_short(self) -> bool:

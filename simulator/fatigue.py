@@ -210,9 +210,11 @@ class Fatigue:
         genres: NDArray[np.int64],
         time: int,
         items: NDArray[np.int64] | None = None,
+        *,
+        repeats: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None,
     ) -> NDArray[np.float64]:
         """Logit penalty of each candidate, ``fatigue_weight f_ug + boredom_penalty [bored]
-        + R_ui(t)`` (the last with ``items`` given and a repeat memory).
+        + R_ui(t)`` (the last with ``items`` or ``repeats`` given and a repeat memory).
 
         Parameters
         ----------
@@ -220,6 +222,9 @@ class Fatigue:
         genres : ndarray of int64, shape (n_requests, n_candidates)
         items : ndarray of int64, shape (n_requests, n_candidates), optional
             The candidates' catalogue rows (of the stacked worlds).
+        repeats : tuple of ndarray, optional
+            :meth:`repeat_terms` of these users and items at ``time``, computed beforehand
+            (the world does so while the items are still in the cache); replaces ``items``.
 
         Returns
         -------
@@ -234,8 +239,10 @@ class Fatigue:
                 by_genre += self.boredom_penalty * (self.bored_until_[users] > time)
             cells = genres + (np.arange(users.shape[0]) * self.n_genres)[:, None]
             penalty = np.take(by_genre, cells)
-        if self.repeats and items is not None:
-            cells, terms = self._repeat_terms(users, items, time)
+        if repeats is None and self.repeats and items is not None:
+            repeats = self.repeat_terms(users, items, time)
+        if repeats is not None:
+            cells, terms = repeats
             penalty.reshape(-1)[cells] += terms  # cells distinct: one addition each
         return penalty
 
@@ -245,11 +252,11 @@ class Fatigue:
         """``R_ui(t)`` of each candidate, shape (n_requests, n_candidates)."""
         penalty = np.zeros(items.shape)
         if self.repeats:
-            cells, terms = self._repeat_terms(users, items, time)
+            cells, terms = self.repeat_terms(users, items, time)
             penalty.reshape(-1)[cells] = terms
         return penalty
 
-    def _repeat_terms(
+    def repeat_terms(
         self, users: NDArray[np.int64], items: NDArray[np.int64], time: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """The candidates with a remembered showing and their ``R_ui(t)``: flat cells of
@@ -317,15 +324,26 @@ class Fatigue:
         if self.churns:
             uniforms = np.asarray(rng.random(n), dtype=np.float64)
             absences = np.asarray(rng.geometric(1.0 / self.mean_absence, n), dtype=np.int64)
-        if self.repeats and items is not None:
-            self._remember(users, items, clicks, time)
+        remember = self.repeats and items is not None
+        if not (remember or self.per_genre):
+            return
+        # One grouping of the rows by user (latest row first) serves the buffers, the
+        # per-user updates and the first row of each user (np.unique's return_index).
+        newest_first, touched, start, counts = group_newest_first(users)
+        if remember and items is not None:
+            self._remember(newest_first, touched, start, counts, items, clicks, time)
         if not self.per_genre:
             return
-        touched, first_row = np.unique(users, return_index=True)
+        first_row = newest_first[start + counts - 1]
         self.levels_[touched] = self.levels(touched, time)
         self.updated_[touched] = time
         added = self.exposure_fatigue + self.click_fatigue * clicks
-        np.add.at(self.levels_, (np.repeat(users, genres.shape[1]), genres.ravel()), added.ravel())
+        # In row order, one at a time, as np.add.at over (user, genre) pairs: the flat index
+        # takes ufunc.at's fast path.
+        if not self.levels_.flags.c_contiguous:  # reshape(-1) must be a view
+            self.levels_ = np.ascontiguousarray(self.levels_)
+        cells = genres + (users * self.n_genres)[:, None]
+        np.add.at(self.levels_.reshape(-1), cells.ravel(), added.ravel())
         if self.boredom_threshold <= 0:
             return
         levels = self.levels_[touched]
@@ -343,34 +361,47 @@ class Fatigue:
 
     def _remember(
         self,
-        users: NDArray[np.int64],
+        newest_first: NDArray[np.int64],
+        touched: NDArray[np.int64],
+        start: NDArray[np.int64],
+        counts: NDArray[np.int64],
         items: NDArray[np.int64],
         clicks: NDArray[np.bool_],
         time: int,
     ) -> None:
         """Push the shown items onto their users' buffers, as if requests were served in row
         order and positions top to bottom (the last is the newest); vectorised, a user may
-        appear in several rows."""
+        appear in several rows.
+
+        ``newest_first, touched, start, counts``: the rows grouped by user, latest row first
+        (:func:`group_newest_first` of the users). A user's entries newest first are their
+        rows latest first, each from its last position to its first, so the entry of rank
+        ``r`` is position ``width - 1 - r mod width`` of their ``r // width``-th row; only the
+        first ``repeat_memory`` ranks are kept.
+        """
         memory = self.repeat_memory
         width = items.shape[1]
-        newest_first, touched, start, counts = group_newest_first(np.repeat(users, width))
+        counts = np.minimum(counts * width, memory)  # entries pushed per user
         group = np.repeat(np.arange(touched.size), counts)
-        rank = np.arange(newest_first.size) - start[group]  # 0: the newest entry of its user
-        kept = rank < memory
-        group, rank, entries = group[kept], rank[kept], newest_first[kept]
-        counts = np.minimum(counts, memory)
-        weights = (self.repeat_exposure + self.repeat_click * clicks).ravel()
-        # Flat positions in a (touched, 2 memory) scratch row per user: the new entries at
-        # their rank, the old ones moved after them.
-        span = 2 * memory
-        fresh = group * span + rank
-        moved = ((np.arange(touched.size) * span + counts)[:, None] + np.arange(memory)).ravel()
+        rank = np.arange(group.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = np.take(newest_first, start[group] + rank // width)
+        entries = rows * width + (width - 1 - rank % width)  # flat (row, position)
+        weights = self.repeat_exposure + self.repeat_click * np.take(clicks, entries)
+        # Each touched user's new buffer row: the new entries at their rank, then the
+        # ``memory - counts`` newest old entries (none when the new ones fill the buffer).
+        fresh = group * memory + rank
+        lengths = memory - counts
+        survivors = np.repeat(np.arange(touched.size), lengths)
+        old = np.arange(survivors.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        moved = survivors * memory + (old + np.take(counts, survivors))
+        source = np.take(touched, survivors) * memory + old  # flat cells of the buffer
         for buffer, new in (
-            (self.recent_items_, items.ravel()[entries]),
+            (self.recent_items_, np.take(items, entries)),
             (self.recent_times_, np.full(entries.size, time, dtype=np.int64)),
-            (self.recent_weights_, weights[entries]),
+            (self.recent_weights_, weights),
         ):
-            merged = np.empty(touched.size * span, dtype=buffer.dtype)
+            merged = np.empty(touched.size * memory, dtype=buffer.dtype)
             merged[fresh] = new
-            merged[moved] = buffer[touched].ravel()
-            buffer[touched] = merged.reshape(touched.size, span)[:, :memory]
+            if survivors.size:
+                merged[moved] = np.take(buffer, source)
+            buffer[touched] = merged.reshape(touched.size, memory)

@@ -75,16 +75,18 @@ def _by_rejection(draw: Draw, population: int, n_rows: int, width: int) -> NDArr
     if n_rows * population <= TABLE_LIMIT:
         keys.sort(axis=1)
         # All entries are new: keys of one value lie less than width apart, of two values
-        # more than width apart.
-        # Flat indices of the differences (width - 1 a row), faster than a 2-d np.nonzero;
-        # difference (row, c) is that of keys (row, c + 1) and (row, c).
-        hits = np.flatnonzero(np.diff(keys, axis=1) < width)
+        # more than width apart. Differences of the flat keys, each key with the one before
+        # it (the first of a row with the previous row's last: not a repeat), so that a
+        # repeat's flat index is that of its later key, in one contiguous pass.
+        flat = keys.reshape(-1)
+        repeats = np.empty(flat.size, dtype=np.bool_)
+        np.less(flat[1:] - flat[:-1], width, out=repeats[1:])
+        repeats[::width] = False
+        hits = np.flatnonzero(repeats)
         if hits.size == 0:
             return draws
-        hit_rows = hits // max(width - 1, 1)
-        hits += hit_rows
-        hits += 1  # the flat index of key (row, c + 1)
-        hit_positions = np.take(keys, hits) % width
+        hit_rows = hits // width
+        hit_positions = np.take(flat, hits) % width
         fresh = draw(hit_rows, 1).reshape(-1)
         return _redraw_with_table(draws, hit_rows, hit_positions, fresh, population, draw)
     while True:
@@ -137,10 +139,10 @@ def _redraw_with_table(
         cells = keys // width
         repeat = np.take(taken, cells)
         repeat[1:] |= cells[1:] == cells[:-1]
-        taken[cells[~repeat]] = True
-        if not repeat.any():
-            return draws
+        taken[cells] = True  # a repeat's value is taken already, or by an earlier entry now
         again = keys[repeat]
+        if again.size == 0:
+            return draws
         rows, positions = np.divmod(again, width * population)
         positions %= width
         fresh = draw(rows, 1).reshape(-1)

@@ -114,7 +114,7 @@ class Trends:
             size = max(time + 1, 2 * self._novelty_table.size, 64)
             steps = np.arange(size, dtype=np.float64)
             self._novelty_table = self.novelty(-steps, 0)
-        return np.take(self._novelty_table, np.maximum(ages, 0))
+        return np.take(self._novelty_table, ages, mode="clip")  # ages <= time < size
 
     def check_catalogue(self, catalogue: Catalogue, owner: str) -> None:
         """Seasonal genre trends need genres."""

@@ -161,16 +161,22 @@ class Users:
         )
         self.affinities_ = weights + self.affinity_noise * rng.standard_normal(weights.shape)
 
-    def features(self, users: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Observed features of ``users`` (rows of the stacked worlds), shape (n,
-        n_features)."""
-        taste = self.tastes_[users] + self.feature_noise * self.noise_[users]
-        columns = [taste]
+    def features(self, users: NDArray[np.int64], extra: int = 0) -> NDArray[np.float64]:
+        """Observed features of ``users`` (rows of the stacked worlds), shape (n, n_features
+        + extra): the last ``extra`` columns are left for the caller to fill (the context
+        signals), so that the observation's columns are written once."""
+        n, d = users.shape[0], self.n_latent
+        out = np.empty((n, self.n_features + extra))
+        taste = out[:, :d]
+        np.multiply(self.noise_[users], self.feature_noise, out=taste)
+        taste += self.tastes_[users]
         if self.n_segments:
-            columns.append(np.eye(self.n_segments)[self.segments_[users]])
+            segments = out[:, d : d + self.n_segments]
+            segments.fill(0.0)
+            segments[np.arange(n), self.segments_[users]] = 1.0
         if self.n_genres:
-            columns.append(self.affinities_[users])
-        return np.concatenate(columns, axis=1) if len(columns) > 1 else taste
+            out[:, d + self.n_segments : self.n_features] = self.affinities_[users]
+        return out
 
     def n_joined(self, time: int) -> int:
         """Users of each world who can make requests at step ``time``."""
@@ -265,7 +271,10 @@ class Users:
             eta = self.click_drift
             pulled = factors[rows, positions][newest_first] * (eta * (1 - eta) ** rank)[:, None]
             target = np.zeros((touched.size, self.n_latent))
-            np.add.at(target, group, pulled)
+            # Row by row in order, as np.add.at(target, group, pulled): flat cells take
+            # ufunc.at's fast path.
+            cells = (group * self.n_latent)[:, None] + np.arange(self.n_latent)
+            np.add.at(target.reshape(-1), cells.ravel(), pulled.ravel())
             kept = (1 - eta) ** counts
             self.tastes_[touched] = kept[:, None] * self.tastes_[touched] + target
         depth = self.history_length

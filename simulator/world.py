@@ -36,6 +36,11 @@ LINE_NUMBERS = 8
 """Float64 numbers in a 64-byte cache line: item rows this narrow hold features and the
 per-item numbers in one table."""
 
+WORD_NUMBERS = (2, 4)
+"""Widths (float64 numbers) of rows that ``np.take`` copies as 16- or 32-byte words, about
+twice as fast as other widths (a memmove per row): the narrow table apart from the features
+is packed or padded to one of them when it can be."""
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -49,6 +54,8 @@ class Batch:
     items : ndarray of int64, shape (n_rows, max_candidates)
         Stacked catalogue row of each candidate (the world's first item for padding).
     real : ndarray of bool, shape (n_rows, max_candidates)
+        ``worlds``, ``counts`` and ``real`` are the world's own, shared by its batches
+        (``counts`` and ``real`` read-only).
     logits, values : ndarray of float64, shape (n_rows, max_candidates)
         Utility logit and expected reward of a click (0 for padding) of each candidate.
     features : ndarray of float64, shape (n_rows, max_candidates, n_item_features)
@@ -122,15 +129,18 @@ class World:
     the best one. After a step, clicks go to the histories and pull the tastes
     (:class:`Users`), and exposures and clicks to the fatigue.
 
-    Item layout: the per-item numbers the logits and rewards need (static logit term ``o_i +
-    h_i``, expected reward of a click, then as the parts have them genre, release step, log
-    length) are the rows of ``rows_``, and the items' features (what the observation shows,
-    factors first) the rows of ``table_``, each gathered whole per candidate with ``np.take``.
+    Item layout: the per-item numbers the logits and rewards need (static logit term ``(o_i +
+    h_i) + BASE_LOGIT``, summed once per item rather than per candidate; expected reward of a
+    click; then as the parts have them genre, release step, log length) are the rows of
+    ``rows_``, and the items' features (what the observation shows, factors first) the rows of
+    ``table_``, each gathered whole per candidate with ``np.take``.
     When a feature row and its numbers fit one 64-byte cache line (``LINE_NUMBERS``, e.g. the
     latent-factor preset), they share one row of the line-aligned ``rows_``: one random read
     per candidate in a large catalogue instead of two, and the batch's ``features`` are a view
     of the gathered rows (not contiguous). Wider rows keep the narrow table apart, so that the
-    passes over its columns read a small array, not strided columns of the wide features.
+    passes over its columns read a small array, not strided columns of the wide features;
+    that table is packed (genre and release step in one column) or padded to 2 or 4 numbers
+    where one column fewer or more does it (``WORD_NUMBERS``).
 
     Stacked worlds: world ``w``'s users and items are rows ``w * n_users + u`` and ``w *
     n_items + i`` of the parts' arrays; observations name them by ``u`` and ``i``.
@@ -284,16 +294,39 @@ class World:
         self.fatigue.reset(n_worlds * self.users.n_users, catalogue.n_genres)
         features = catalogue.features(slice(None))
         n_features = features.shape[1]
-        columns = [catalogue.offsets_, self.reward.values(np.arange(size))]
-        if catalogue.n_genres:
-            columns.append(catalogue.genres_.astype(np.float64))
-        if self.trends.has_novelty:
-            columns.append(np.tile(catalogue.release_times(), n_worlds).astype(np.float64))
+        columns = [catalogue.offsets_ + BASE_LOGIT, self.reward.values(np.arange(size))]
+        genres = catalogue.genres_ if catalogue.n_genres else None
+        releases = np.tile(catalogue.release_times(), n_worlds) if self.trends.has_novelty else None
+        whole = [column for column in (genres, releases) if column is not None]
         # One table when a whole row fits a cache line; else the narrow numbers apart, so that
         # the passes over them do not stride through the wide features.
-        self._merged = n_features + len(columns) <= LINE_NUMBERS  # lengths are a feature
-        if catalogue.has_lengths and not self._merged:
+        self._merged = n_features + len(columns) + len(whole) <= LINE_NUMBERS  # lengths: a feature
+        lengths = catalogue.has_lengths and not self._merged
+        # Apart, the narrow rows are brought to a width of WORD_NUMBERS where one fewer or
+        # one more column does it: genre and release step share one column, ``release *
+        # 2**bits + genre`` (exact in float64), or a column of padding is added.
+        width = len(columns) + len(whole) + lengths
+        bits = max(int(catalogue.n_genres - 1).bit_length(), 1)
+        self._genre_bits = 0
+        if (
+            not self._merged
+            and width not in WORD_NUMBERS
+            and width - 1 in WORD_NUMBERS
+            and genres is not None
+            and releases is not None
+            and releases.max() < 2 ** (52 - bits)
+        ):
+            self._genre_bits = bits
+            whole = [(releases << bits) | genres]
+        columns += [column.astype(np.float64) for column in whole]
+        if lengths:
             columns.append(features[:, catalogue.length_column])
+        if (
+            not self._merged
+            and len(columns) not in WORD_NUMBERS
+            and len(columns) + 1 in WORD_NUMBERS
+        ):
+            columns.append(np.zeros(size))
         first = n_features if self._merged else 0
         self.rows_ = _aligned_empty((size, first + len(columns)))
         if self._merged:
@@ -308,10 +341,17 @@ class World:
         if catalogue.n_genres:
             self._genre_column, extra = extra, extra + 1
         if self.trends.has_novelty:
-            self._release_column, extra = extra, extra + 1
+            if self._genre_bits:  # the same column
+                self._release_column = self._genre_column
+            else:
+                self._release_column, extra = extra, extra + 1
         if catalogue.has_lengths:
             self._length_column = catalogue.length_column if self._merged else extra
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
+        # The same for every batch (the counts are fixed per request slot); read-only.
+        self._counts = np.tile(self.counts_, n_worlds)
+        self._real = np.arange(self.max_candidates) < self._counts[:, None]
+        self._counts.flags.writeable = self._real.flags.writeable = False
         return self.next_batch(rng if arrivals is None else arrivals, 0)
 
     def evolve(self, rng: np.random.Generator, time: int) -> None:
@@ -320,6 +360,7 @@ class World:
         changed = self.trends.evolve(rng, time, self.catalogue, self.n_worlds)
         if changed.size:
             offsets = self.catalogue.offsets_[changed] + self.trends.boosts_[changed]
+            offsets += BASE_LOGIT  # as each step added it
             self.rows_[changed, self._first] = offsets  # in rows_: a view would part in a copy
 
     def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
@@ -329,13 +370,15 @@ class World:
             self.evolve(rng, time)
         worlds = self.worlds_
         users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
-        counts = np.tile(self.counts_, self.n_worlds)
+        counts, real = self._counts, self._real
         local = self.catalogue.draw_candidates(rng, worlds, self.max_candidates, time)
-        real = np.arange(self.max_candidates) < counts[:, None]
         padded = self.min_candidates < self.max_candidates
         if padded:
             local[~real] = 0
         items = local + (worlds * self.catalogue.n_items)[:, None]
+        repeats = None
+        if self.fatigue.repeats:  # now, while the items are in the cache (not after the gather)
+            repeats = self.fatigue.repeat_terms(users, items, time)
         signals = self.context.draw(rng, users, time)
         taste = self.users.tastes_[users]
         shift = self.context.taste_shift(signals, worlds)
@@ -344,14 +387,19 @@ class World:
         first = self._first  # the static logit term, then the expected reward
         features, scalars, logits = self._gather(items, taste)
         genres = np.zeros(items.shape, dtype=np.int64)
-        if self.catalogue.n_genres:
+        codes = None  # release * 2**bits + genre, when packed
+        if self._genre_bits:
+            codes = scalars[:, :, self._genre_column].astype(np.int64)
+            genres = codes & ((1 << self._genre_bits) - 1)
+        elif self.catalogue.n_genres:
             genres = scalars[:, :, self._genre_column].astype(np.int64)
         logits *= self.logit_scale
-        logits += scalars[:, :, first] + BASE_LOGIT
+        logits += scalars[:, :, first]  # with BASE_LOGIT
         seasonal = self.trends.genre_terms(time)
         if seasonal is not None:
             n_genres = self.catalogue.n_genres
-            logits += np.take(seasonal, genres + (worlds * n_genres)[:, None])
+            cells = genres if self.n_worlds == 1 else genres + (worlds * n_genres)[:, None]
+            logits += np.take(seasonal, cells)
         attention = self.context.attention(signals)
         if attention is not None:
             logits += attention[:, None]
@@ -359,10 +407,14 @@ class World:
         if shortness is not None:
             logits -= shortness[:, None] * scalars[:, :, self._length_column]
         if self.trends.has_novelty:
-            ages = time - scalars[:, :, self._release_column].astype(np.int64)
+            if codes is not None:
+                codes >>= self._genre_bits  # the release steps
+                ages = np.subtract(time, codes, out=codes)
+            else:
+                ages = time - scalars[:, :, self._release_column].astype(np.int64)
             logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
-            logits -= self.fatigue.penalty(users, genres, time, items)
+            logits -= self.fatigue.penalty(users, genres, time, repeats=repeats)
         values = np.ascontiguousarray(scalars[:, :, first + 1])
         if padded:
             features[~real] = 0.0
@@ -423,9 +475,10 @@ class World:
         """The batch in the ``SlateObservation.to_mapping()`` layout (``slate_size`` 0-d),
         stacked-world rows; built once, owned by the caller."""
         catalogue_offset = batch.worlds[:, None] * self.catalogue.n_items
-        context = self.users.features(batch.users)
-        if self.context.n_signals:
-            context = np.concatenate([context, batch.signals], axis=1)
+        n_signals = self.context.n_signals
+        context = self.users.features(batch.users, extra=n_signals)
+        if n_signals:
+            context[:, self.users.n_features :] = batch.signals
         n = self.n_requests
         ids = batch.items - catalogue_offset
         if self.min_candidates < self.max_candidates:  # else every candidate is real

@@ -14,6 +14,8 @@ from simulator.choice import (
     MultinomialLogit,
     PositionBased,
     _descending_order,
+    _read_off_by_candidate,
+    _read_off_by_layer,
     log_sum_exp_rows,
     make_choice_model,
     ranked_top_k,
@@ -195,6 +197,18 @@ def _cascade_programme_loop(attraction, values, real, k):
         slates[rows[chosen], k - left[chosen]] = order[chosen, i]
         left -= chosen
     return slates
+
+
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.9])
+def test_one_pass_read_off_equals_the_read_off_by_layer(density):
+    """Any table of starts, most of whose requests have no complete path (those fall back to
+    the read-off by layer, whose argmax gives slot 0 when nothing is left): the same slots."""
+    rng = np.random.default_rng(int(density * 100))
+    width, k, n = 30, 6, 500
+    take = rng.random((width, k + 1, n)) < density
+    take[:, 0] = False  # layer 0 starts nothing
+    by_layer = _read_off_by_layer(np.ascontiguousarray(take.transpose(1, 0, 2)))
+    np.testing.assert_array_equal(_read_off_by_candidate(take, k), by_layer)
 
 
 @pytest.mark.parametrize("n", [300, 40], ids=["by-candidate", "by-layer"])

@@ -153,14 +153,39 @@ def test_bad_part_settings_are_named(make, match):
         make()
 
 
-@pytest.mark.parametrize("env_id", ["bandits/LatentFactor-v0", "bandits/StreamingService-v0"])
-def test_item_layout_does_not_change_the_rollout(env_id, monkeypatch):
-    """Features and per-item numbers in one table (narrow rows) or two, gathered whole or in
-    blocks of requests (7 of 20: a short last block), give the same world bit for bit."""
+def _layout_rollout(env_id, params, steps=4):
+    """Observations and infos of a short seeded rollout under uniform slates."""
     import gymnasium as gym
 
     import simulator  # noqa: F401  (registers the environments)
     from bandits.slates import sample_uniform_slates
+
+    env = gym.make(env_id, **params)
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(4)
+    seen = [obs]
+    width = obs["candidate_ids"].shape[1]
+    for _ in range(steps):
+        slates = sample_uniform_slates(obs["n_candidates"], env.unwrapped.slate_size, width, rng)
+        obs, _, _, _, info = env.step(slates)
+        seen += [obs, info]
+    return env, seen
+
+
+def _assert_same_rollouts(runs):
+    for one, other in ((runs[0][i], run[i]) for run in runs[1:] for i in range(len(run))):
+        for key, value in one.items():
+            if isinstance(value, dict):
+                for name in value:
+                    np.testing.assert_array_equal(value[name], other[key][name])
+            else:
+                np.testing.assert_array_equal(value, other[key])
+
+
+@pytest.mark.parametrize("env_id", ["bandits/LatentFactor-v0", "bandits/StreamingService-v0"])
+def test_item_layout_does_not_change_the_rollout(env_id, monkeypatch):
+    """Features and per-item numbers in one table (narrow rows) or two, gathered whole or in
+    blocks of requests (7 of 20: a short last block), give the same world bit for bit."""
     from simulator import world
 
     params = {"n_requests": 20, "min_candidates": 8, "max_candidates": 12, "n_latent": 3}
@@ -171,23 +196,42 @@ def test_item_layout_does_not_change_the_rollout(env_id, monkeypatch):
     for numbers, block in ((0, 1000), (1000, 1000), (0, 7), (1000, 7)):
         monkeypatch.setattr(world, "LINE_NUMBERS", numbers)  # never and always one table
         monkeypatch.setattr(world, "GATHER_ROWS", block)
-        env = gym.make(env_id, **params)
-        obs, _ = env.reset(seed=3)
+        env, seen = _layout_rollout(env_id, params)
         assert env.unwrapped.world._merged == (numbers > 0)
-        rng = np.random.default_rng(4)
-        seen = [obs]
-        for _ in range(4):
-            slates = sample_uniform_slates(obs["n_candidates"], env.unwrapped.slate_size, 12, rng)
-            obs, _, _, _, info = env.step(slates)
-            seen += [obs, info]
         runs.append(seen)
-    for one, other in ((runs[0][i], run[i]) for run in runs[1:] for i in range(len(run))):
-        for key, value in one.items():
-            if isinstance(value, dict):
-                for name in value:
-                    np.testing.assert_array_equal(value[name], other[key][name])
-            else:
-                np.testing.assert_array_equal(value, other[key])
+    _assert_same_rollouts(runs)
+
+
+@pytest.mark.parametrize(
+    ("params", "plain", "packed"),
+    [
+        ({}, 5, True),  # static term, value, genre and release (one column), length
+        ({"novelty_weight": 0.0}, 4, False),  # no release column, 4 already
+        (
+            {
+                "novelty_weight": 0.0,
+                "length_median": 0.0,
+                "phone_short_preference": 0.0,
+                "morning_short_preference": 0.0,
+            },
+            3,
+            False,  # static term, value, genre and a column of padding
+        ),
+    ],
+)
+def test_packed_and_padded_item_rows_do_not_change_the_rollout(params, plain, packed, monkeypatch):
+    """The narrow item table packed (genre and release step in one number) or padded to a
+    width np.take copies as words gives the same world bit for bit as the plain columns."""
+    from simulator import world
+
+    params = {"n_requests": 30, "min_candidates": 8, "max_candidates": 12} | params
+    env, default = _layout_rollout("bandits/StreamingService-v0", params, steps=6)
+    assert env.unwrapped.world.rows_.shape[1] == 4
+    assert (env.unwrapped.world._genre_bits > 0) == packed
+    monkeypatch.setattr(world, "WORD_NUMBERS", ())  # the plain columns
+    env, columns = _layout_rollout("bandits/StreamingService-v0", params, steps=6)
+    assert env.unwrapped.world.rows_.shape[1] == plain
+    _assert_same_rollouts([default, columns])
 
 
 def test_a_deep_copy_of_the_world_takes_its_popularity_shocks():
