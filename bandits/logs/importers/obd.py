@@ -80,9 +80,15 @@ def _split_columns(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], 
 
 
 def _read_items(path: Path) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    frame = _drop_index(pd.read_csv(check_regular_file(path, "OBD item file")))
+    check_regular_file(path, "OBD item file")
+    try:
+        frame = _drop_index(pd.read_csv(path))
+    except (ValueError, pd.errors.ParserError) as error:
+        raise InputValueError(f"{path} cannot be read as CSV: {error}") from None
     if "item_id" not in frame.columns:
         raise InputValueError(f"{path} lacks the column 'item_id'; it has {list(frame.columns)}.")
+    if frame.empty:
+        raise InputValueError(f"{path} lists no items; every request needs its candidates.")
     columns = [c for c in frame.columns if c != "item_id"]
     numeric, text = _split_columns(frame, columns)
     encoder = _Encoder(numeric, {c: frame[c].astype(str).unique().tolist() for c in text})
@@ -227,7 +233,15 @@ class _Rows:
         self.tail: tuple[int, pd.DataFrame] | None = None  # an impression cut by the chunk
 
     def _columns(self, frame: pd.DataFrame, line: int) -> dict[str, Any]:
-        items = _numbers(frame, "item_id", self.path, line).astype(np.int64)
+        numbers = _numbers(frame, "item_id", self.path, line)
+        bad = (numbers % 1 != 0) | (numbers < 0) | (numbers >= 2.0**63)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputValueError(
+                f"{self.path}, line {line + row}: field 'item_id' must be an integer >= 0; got "
+                f"{float(numbers[row])!r}."
+            )
+        items = numbers.astype(np.int64)
         found = np.minimum(np.searchsorted(self.sorted_ids, items), len(self.sorted_ids) - 1)
         unknown = self.sorted_ids[found] != items
         if unknown.any():

@@ -84,3 +84,39 @@ def test_an_unknown_item_is_refused(tmp_path):
     (folder / "all.csv").write_text(text)
     with pytest.raises(InputValueError, match="line 4: field 'item_id' is 7"):
         import_obd(folder, tmp_path / "log.parquet")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (",3,3,0,", ",2.5,3,0,", "line 4: field 'item_id' must be an integer >= 0; got 2.5\\."),
+        (
+            ",3,3,0,",
+            ",1e30,3,0,",
+            "line 4: field 'item_id' must be an integer >= 0; got 1e\\+30\\.",
+        ),
+    ],
+)
+def test_an_item_id_that_is_not_an_integer_is_refused_not_truncated(tmp_path, old, new, message):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    (folder / "all.csv").write_text((folder / "all.csv").read_text().replace(old, new, 1))
+    with pytest.raises(InputValueError, match=message):
+        import_obd(folder, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "item_context.csv cannot be read as CSV: No columns to parse"),
+        ("item_id,item_feature_0\n", "item_context.csv lists no items"),
+    ],
+)
+def test_an_empty_item_file_is_refused(tmp_path, text, message):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    (folder / "item_context.csv").write_text(text)
+    with pytest.raises(InputValueError, match=message):
+        import_obd(folder, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
