@@ -274,8 +274,15 @@ class _Rows:
             .to_numpy()
             .astype("datetime64[us]")
             .astype(np.int64),
-            "context": self.encoder.encode(frame),
+            "context": self._context(frame, line),
         }
+
+    def _context(self, frame: pd.DataFrame, line: int) -> NDArray[np.float64]:
+        """The encoded context columns; a numeric column (numeric in the first chunk) must
+        hold finite numbers on every line."""
+        for name in self.encoder.numeric:
+            _numbers(frame, name, self.path, line)
+        return self.encoder.encode(frame)
 
     def add_positions(self, buffer: RowBuffer, frame: pd.DataFrame, line: int) -> None:
         """One request per row; the position as one-hot context columns."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bandits.logs import read_log
-from bandits.logs.importers import import_obd, to_obp
+from bandits.logs.importers import import_obd, obd, to_obp
 from bandits.validation import InputValueError
 
 FOLDER = Path(__file__).parent / "data" / "obd" / "random" / "all"
@@ -118,5 +118,25 @@ def test_an_empty_item_file_is_refused(tmp_path, text, message):
     shutil.copytree(FOLDER, folder)
     (folder / "item_context.csv").write_text(text)
     with pytest.raises(InputValueError, match=message):
+        import_obd(folder, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
+
+
+def test_a_context_value_that_is_not_a_number_names_its_line_in_any_chunk(tmp_path, monkeypatch):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    lines = (folder / "all.csv").read_text().splitlines()
+    fields = lines[5].split(",")  # CSV line 6
+    fields[12] = "high"  # user-item_affinity_2
+    lines[5] = ",".join(fields)
+    (folder / "all.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(obd, "CHUNK_ROWS", 3)  # numeric in the first chunk, text in the second
+    with pytest.raises(InputValueError, match=r"all.csv, line 6: field 'user-item_affinity_2' "
+                       r"must be a number; got 'high'\."):  # fmt: skip
+        import_obd(folder, tmp_path / "log.parquet")
+    lines[5] = lines[5].replace(",high,", ",,")  # empty: NaN, in one chunk
+    (folder / "all.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(obd, "CHUNK_ROWS", 100)
+    with pytest.raises(InputValueError, match=r"line 6: field 'user-item_affinity_2' must be a "):
         import_obd(folder, tmp_path / "log.parquet")
     assert not list(tmp_path.glob("log*"))
