@@ -256,7 +256,7 @@ class _Rows:
             row = int(np.flatnonzero(bad)[0])
             raise InputValueError(
                 f"{self.path}, line {line + row}: field 'propensity_score' must be in (0, 1]; "
-                f"got {propensity[row]!r}."
+                f"got {shown(propensity[row])}."
             )
         stamps = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce", format="mixed")
         if stamps.isna().any():

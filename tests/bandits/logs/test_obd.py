@@ -140,3 +140,24 @@ def test_a_context_value_that_is_not_a_number_names_its_line_in_any_chunk(tmp_pa
     with pytest.raises(InputValueError, match=r"line 6: field 'user-item_affinity_2' must be a "):
         import_obd(folder, tmp_path / "log.parquet")
     assert not list(tmp_path.glob("log*"))
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (3, "0", "field 'position' must be an integer >= 1; got 0."),
+        (4, "", "field 'click' must be a number; got nan."),
+        (5, "0", "field 'propensity_score' must be in (0, 1]; got 0.0."),
+    ],
+)
+def test_bad_values_are_shown_as_written_numbers(tmp_path, column, value, message):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    lines = (folder / "all.csv").read_text().splitlines()
+    fields = lines[2].split(",")  # CSV line 3
+    fields[column] = value
+    lines[2] = ",".join(fields)
+    (folder / "all.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputValueError) as caught:
+        import_obd(folder, tmp_path / "log.parquet")
+    assert str(caught.value).endswith(f"all.csv, line 3: {message}")
