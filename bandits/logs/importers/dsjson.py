@@ -22,6 +22,10 @@ actions but no ``_label_cost``                     skipped, counted ``unlabelled
                                                    on it but does not learn: no reward to log)
 =================================================  ==========================================
 
+A UTF-8 byte-order mark opening the file is dropped (it is not part of the first line); an
+event whose slate probability underflows to 0 (a product of tiny slot probabilities) is
+malformed.
+
 A single-action event (``--cb_adf``): candidates are ``c._multi`` in order; the chosen one is
 ``_labelIndex`` (0-based); ``_label_Action`` and ``a[0]`` (1-based, chosen first), when
 present, must name the same action; the probability is ``_label_probability`` and the cost
@@ -389,8 +393,8 @@ class _Reader:
     def _parse(self, raw: bytes, number: int) -> Event | str:
         if len(raw) > MAX_LINE_BYTES:
             raise InputValueError(f"the line is longer than {MAX_LINE_BYTES:,} bytes.")
-        try:
-            text = raw.decode("utf-8").rstrip("\r\n")
+        try:  # a byte-order mark opening the file is the encoding's, not the first event's
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
         except UnicodeDecodeError as error:
             raise InputValueError(f"not UTF-8 text (byte {error.start}).") from None
         result = parse_event(text, number, self.item_id_field)
@@ -456,6 +460,11 @@ def import_dsjson(
             kept = 1.0 - event.pdrop
             probability = np.array(event.probability) * kept
             try:
+                if float(np.prod(event.probability)) * kept == 0.0:
+                    raise InputValueError(
+                        f"{where}: the slate's probability, the product of the slots' "
+                        f"{event.probability} times 1 - pdrop, is below the smallest float."
+                    )
                 buffer.add(
                     where=where,
                     request_id=event.request_id,

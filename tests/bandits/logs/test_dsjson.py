@@ -196,6 +196,23 @@ def test_an_item_id_beyond_int64_is_hashed_like_other_ids(tmp_path):
     assert ids[1] == 2**63 - 1 and 0 <= ids[0] < 2**63 and ids[0] != 2**63 - 1
 
 
+def test_a_byte_order_mark_does_not_hide_the_first_event(tmp_path):
+    source = tmp_path / "bom.json"
+    source.write_bytes("\ufeff".encode() + f"{cb(0, -1.0, 0.5)}\n{cb(1, 0.0, 0.5)}\n".encode())
+    summary = import_dsjson(source, tmp_path / "log.parquet")
+    assert (summary.rows, summary.skipped) == (2, {})
+
+
+def test_a_slate_probability_below_the_smallest_float_is_a_malformed_line(tmp_path):
+    good, tiny = ccb([(0, 0.5, 0.0), (1, 0.5, 0.0)]), ccb([(0, 1e-200, 0.0), (1, 1e-200, 0.0)])
+    source = write(tmp_path / "tiny.json", [good, tiny, good])
+    with pytest.raises(InputValueError, match=r"tiny.json, line 2: the slate's probability"):
+        import_dsjson(source, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
+    summary = import_dsjson(source, tmp_path / "log.parquet", skip_malformed=True)
+    assert (summary.rows, summary.skipped) == (2, {"malformed": 1})
+
+
 def test_skip_malformed_counts_instead(tmp_path):
     two_slots = ccb([(0, 0.5, 0.0), (1, 0.5, 0.0)])  # the file's first event has one
     lines = [cb(0, -1.0, 0.5), "{not json", cb(0, -1.0, 0.5, pdrop=1), two_slots]
