@@ -179,12 +179,13 @@ def import_obd(
         for name in text_columns:
             levels[name].update(frame[name].astype(str).unique().tolist())
         positions = _numbers(frame, "position", path, line)
-        bad = (positions < 1) | (positions % 1 != 0)
+        bad = (positions < 1) | (positions % 1 != 0) | (positions > len(item_ids))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise InputValueError(
-                f"{path}, line {line + row}: field 'position' must be an integer >= 1; got "
-                f"{shown(frame['position'].iloc[row])}."
+                f"{path}, line {line + row}: field 'position' must be an integer from 1 to "
+                f"{len(item_ids)} (an impression shows distinct items of the {len(item_ids)} in "
+                f"{ITEM_FILE}); got {shown(frame['position'].iloc[row])}."
             )
         top = max(top, int(positions.max(initial=0)))
     encoder = _Encoder(context_columns, {name: list(values) for name, values in levels.items()})

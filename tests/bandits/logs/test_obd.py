@@ -145,12 +145,24 @@ def test_a_context_value_that_is_not_a_number_names_its_line_in_any_chunk(tmp_pa
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        (3, "0", "field 'position' must be an integer >= 1; got 0."),
+        (
+            3,
+            "0",
+            "field 'position' must be an integer from 1 to 4 (an impression shows "
+            "distinct items of the 4 in item_context.csv); got 0.",
+        ),
+        (
+            3,
+            "100000000",
+            "field 'position' must be an integer from 1 to 4 (an impression shows "
+            "distinct items of the 4 in item_context.csv); got 100000000.",
+        ),
         (4, "", "field 'click' must be a number; got nan."),
         (5, "0", "field 'propensity_score' must be in (0, 1]; got 0.0."),
     ],
 )
-def test_bad_values_are_shown_as_written_numbers(tmp_path, column, value, message):
+@pytest.mark.parametrize("as_", ["slates", "positions"])
+def test_bad_values_are_shown_as_written_numbers(tmp_path, column, value, message, as_):
     folder = tmp_path / "random" / "all"
     shutil.copytree(FOLDER, folder)
     lines = (folder / "all.csv").read_text().splitlines()
@@ -159,5 +171,5 @@ def test_bad_values_are_shown_as_written_numbers(tmp_path, column, value, messag
     lines[2] = ",".join(fields)
     (folder / "all.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(InputValueError) as caught:
-        import_obd(folder, tmp_path / "log.parquet")
+        import_obd(folder, tmp_path / "log.parquet", as_=as_)
     assert str(caught.value).endswith(f"all.csv, line 3: {message}")
