@@ -68,6 +68,8 @@ def shown(value: object) -> str:
     long string is not printed in full; an integer too long to print is described)."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
+    if isinstance(value, np.generic):  # 0.5, not np.float64(0.5)
+        value = value.item()
     try:
         text = repr(value)
     except ValueError:  # an int beyond Python's digit limit for str()

@@ -42,6 +42,8 @@ any work, naming the estimator and the missing column.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -624,7 +626,7 @@ def read_probability_target(path: str | os.PathLike[str]) -> ProbabilityTarget:
             slate = archive[SLATE_PROBABILITY] if SLATE_PROBABILITY in archive.files else None
             cascade = archive[CASCADE_DIST] if CASCADE_DIST in archive.files else None
             return ArrayTarget(np.asarray(archive[ACTION_DIST]), slate, str(file), cascade)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         if isinstance(error, InputValueError):
             raise
         raise InputValueError(f"{file} cannot be read as a NumPy array: {error}") from None

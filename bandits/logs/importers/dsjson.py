@@ -22,6 +22,10 @@ actions but no ``_label_cost``                     skipped, counted ``unlabelled
                                                    on it but does not learn: no reward to log)
 =================================================  ==========================================
 
+A UTF-8 byte-order mark opening the file is dropped (it is not part of the first line); an
+event whose slate probability underflows to 0 (a product of tiny slot probabilities) is
+malformed.
+
 A single-action event (``--cb_adf``): candidates are ``c._multi`` in order; the chosen one is
 ``_labelIndex`` (0-based); ``_label_Action`` and ``a[0]`` (1-based, chosen first), when
 present, must name the same action; the probability is ``_label_probability`` and the cost
@@ -49,8 +53,9 @@ the line number; ``user_id`` is -1 and ``history`` empty (DSJson has neither).
 Features: see :mod:`bandits.logs.importers.features` for the flattening; the shared context
 ``c`` (without ``_multi``, ``_slots``) gives the context columns, each action of ``_multi`` its
 item features. An item's id is the action's field ``item_id_field`` (a dotted path, default
-``_id``) when present: a non-negative integer as is, anything else as a stable hash of its
-JSON; an action without it gets the hash of its whole JSON (identical actions are one item).
+``_id``) when present: a non-negative integer below 2**63 as is, anything else as a stable
+hash of its JSON; an action without it gets the hash of its whole JSON (identical actions are
+one item).
 The id field is not a feature. An item must have the same features wherever it appears.
 
 Not implemented: continuous actions (``_label_ca``, ``pdf``), ``--slates`` events (``_slot_id``),
@@ -62,7 +67,6 @@ taken as they are), ``_text`` and ``_tag`` (no numeric features), slot features 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterator
@@ -73,7 +77,7 @@ from typing import Any
 
 import numpy as np
 
-from bandits.logs.importers.features import FeatureColumns, features_of
+from bandits.logs.importers.features import FeatureColumns, features_of, finite_float
 from bandits.logs.importers.rows import (
     ImportSummary,
     RowBuffer,
@@ -120,6 +124,10 @@ def parse_event(text: str, line: int, item_id_field: str = DEFAULT_ITEM_ID_FIELD
         event = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise InputValueError(f"not valid JSON: {error.msg} at column {error.colno}.") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise InputValueError(f"not valid JSON here: {error}.") from None
+    except RecursionError:
+        raise InputValueError("not valid JSON here: nested too deeply.") from None
     if not isinstance(event, dict):
         raise InputValueError("an event must be a JSON object.")
     pdrop = _number(event, "pdrop", default=0.0)
@@ -236,7 +244,7 @@ def _actions(context: dict[str, Any], id_field: str) -> tuple[list[int], list[di
         value = _lookup(action, path)
         if value is None:
             ids.append(stable_id(_canonical(action)))
-        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
             ids.append(value)
         else:
             ids.append(stable_id(_canonical(value)))
@@ -285,9 +293,10 @@ def _number(
     if name not in obj and default is not None:
         return default
     value = obj.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = finite_float(value)
+    if number is None:
         raise InputValueError(f"field {label!r} must be a finite number; got {shown(value)}.")
-    return float(value)
+    return number
 
 
 def _probability(obj: dict[str, Any], name: str, where: str = "") -> float:
@@ -384,8 +393,8 @@ class _Reader:
     def _parse(self, raw: bytes, number: int) -> Event | str:
         if len(raw) > MAX_LINE_BYTES:
             raise InputValueError(f"the line is longer than {MAX_LINE_BYTES:,} bytes.")
-        try:
-            text = raw.decode("utf-8").rstrip("\r\n")
+        try:  # a byte-order mark opening the file is the encoding's, not the first event's
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
         except UnicodeDecodeError as error:
             raise InputValueError(f"not UTF-8 text (byte {error.start}).") from None
         result = parse_event(text, number, self.item_id_field)
@@ -451,6 +460,11 @@ def import_dsjson(
             kept = 1.0 - event.pdrop
             probability = np.array(event.probability) * kept
             try:
+                if float(np.prod(event.probability)) * kept == 0.0:
+                    raise InputValueError(
+                        f"{where}: the slate's probability, the product of the slots' "
+                        f"{event.probability} times 1 - pdrop, is below the smallest float."
+                    )
                 buffer.add(
                     where=where,
                     request_id=event.request_id,

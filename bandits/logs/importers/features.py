@@ -37,6 +37,18 @@ MAX_COLUMNS = 10_000
 would otherwise make every row as wide as the number of distinct values."""
 
 
+def finite_float(value: Any) -> float | None:
+    """``value`` as a finite float, or None if it is not a number (a bool is not) or is not
+    finite as a float (NaN, an infinity, an integer beyond float64's range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def flatten(value: Any, path: str, out: dict[str, float]) -> None:
     """Add the numeric features of the JSON ``value`` found at ``path`` to ``out``.
 
@@ -48,8 +60,8 @@ def flatten(value: Any, path: str, out: dict[str, float]) -> None:
     if value is True:
         out[path] = out.get(path, 0.0) + 1.0
     elif isinstance(value, int | float):
-        number = float(value)
-        if not math.isfinite(number):
+        number = finite_float(value)
+        if number is None:
             raise InputValueError(f"field {path!r} must be a finite number; got {shown(value)}.")
         out[path] = out.get(path, 0.0) + number
     elif isinstance(value, str):

@@ -80,9 +80,15 @@ def _split_columns(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], 
 
 
 def _read_items(path: Path) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    frame = _drop_index(pd.read_csv(check_regular_file(path, "OBD item file")))
+    check_regular_file(path, "OBD item file")
+    try:
+        frame = _drop_index(pd.read_csv(path))
+    except (ValueError, pd.errors.ParserError) as error:
+        raise InputValueError(f"{path} cannot be read as CSV: {error}") from None
     if "item_id" not in frame.columns:
         raise InputValueError(f"{path} lacks the column 'item_id'; it has {list(frame.columns)}.")
+    if frame.empty:
+        raise InputValueError(f"{path} lists no items; every request needs its candidates.")
     columns = [c for c in frame.columns if c != "item_id"]
     numeric, text = _split_columns(frame, columns)
     encoder = _Encoder(numeric, {c: frame[c].astype(str).unique().tolist() for c in text})
@@ -173,12 +179,13 @@ def import_obd(
         for name in text_columns:
             levels[name].update(frame[name].astype(str).unique().tolist())
         positions = _numbers(frame, "position", path, line)
-        bad = (positions < 1) | (positions % 1 != 0)
+        bad = (positions < 1) | (positions % 1 != 0) | (positions > len(item_ids))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise InputValueError(
-                f"{path}, line {line + row}: field 'position' must be an integer >= 1; got "
-                f"{shown(frame['position'].iloc[row])}."
+                f"{path}, line {line + row}: field 'position' must be an integer from 1 to "
+                f"{len(item_ids)} (an impression shows distinct items of the {len(item_ids)} in "
+                f"{ITEM_FILE}); got {shown(frame['position'].iloc[row])}."
             )
         top = max(top, int(positions.max(initial=0)))
     encoder = _Encoder(context_columns, {name: list(values) for name, values in levels.items()})
@@ -227,7 +234,15 @@ class _Rows:
         self.tail: tuple[int, pd.DataFrame] | None = None  # an impression cut by the chunk
 
     def _columns(self, frame: pd.DataFrame, line: int) -> dict[str, Any]:
-        items = _numbers(frame, "item_id", self.path, line).astype(np.int64)
+        numbers = _numbers(frame, "item_id", self.path, line)
+        bad = (numbers % 1 != 0) | (numbers < 0) | (numbers >= 2.0**63)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputValueError(
+                f"{self.path}, line {line + row}: field 'item_id' must be an integer >= 0; got "
+                f"{float(numbers[row])!r}."
+            )
+        items = numbers.astype(np.int64)
         found = np.minimum(np.searchsorted(self.sorted_ids, items), len(self.sorted_ids) - 1)
         unknown = self.sorted_ids[found] != items
         if unknown.any():
@@ -242,7 +257,7 @@ class _Rows:
             row = int(np.flatnonzero(bad)[0])
             raise InputValueError(
                 f"{self.path}, line {line + row}: field 'propensity_score' must be in (0, 1]; "
-                f"got {propensity[row]!r}."
+                f"got {shown(propensity[row])}."
             )
         stamps = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce", format="mixed")
         if stamps.isna().any():
@@ -260,8 +275,15 @@ class _Rows:
             .to_numpy()
             .astype("datetime64[us]")
             .astype(np.int64),
-            "context": self.encoder.encode(frame),
+            "context": self._context(frame, line),
         }
+
+    def _context(self, frame: pd.DataFrame, line: int) -> NDArray[np.float64]:
+        """The encoded context columns; a numeric column (numeric in the first chunk) must
+        hold finite numbers on every line."""
+        for name in self.encoder.numeric:
+            _numbers(frame, name, self.path, line)
+        return self.encoder.encode(frame)
 
     def add_positions(self, buffer: RowBuffer, frame: pd.DataFrame, line: int) -> None:
         """One request per row; the position as one-hot context columns."""

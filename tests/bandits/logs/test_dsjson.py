@@ -159,6 +159,60 @@ def test_a_malformed_line_is_an_error_naming_file_line_field_and_value(tmp_path,
     assert not list(tmp_path.glob("log*"))  # nothing left half-written
 
 
+HUGE = 10**400  # an integer JSON allows and float64 cannot hold
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (cb(0, HUGE, 0.5), "field '_label_cost' must be a finite number; got 1000"),
+        (
+            cb(0, -1.0, 0.5, _label_probability=HUGE),
+            "field '_label_probability' must be a finite number; got 1000",
+        ),
+        (cb(0, -1.0, 0.5, c={"u": HUGE, "_multi": multi(1, 2, 3)}), "field 'u' must be a finite"),
+        (cb(0, -1.0, 0.5)[:-1] + ', "x": ' + "9" * 5000 + "}", "not valid JSON here: Exceeds"),
+        ('{"c": ' + '{"x": ' * 5000 + "1" + "}" * 5001, "not valid JSON here: nested too deeply"),
+    ],
+)
+def test_numbers_and_nesting_json_allows_but_python_cannot_hold_are_refused_by_line(
+    tmp_path, line, message
+):
+    source = write(tmp_path / "bad.json", [cb(0, -1.0, 0.5), line])
+    with pytest.raises(InputValueError) as caught:
+        import_dsjson(source, tmp_path / "log.parquet")
+    assert str(caught.value).startswith(f"{source}, line 2: ")
+    assert message in str(caught.value)
+    assert not list(tmp_path.glob("log*"))
+    summary = import_dsjson(source, tmp_path / "log.parquet", skip_malformed=True)
+    assert (summary.rows, summary.skipped) == (1, {"malformed": 1})
+
+
+def test_an_item_id_beyond_int64_is_hashed_like_other_ids(tmp_path):
+    actions = [{"_id": 2**63, "f": 1.0}, {"_id": 2**63 - 1, "f": 2.0}]
+    line = cb(0, -1.0, 0.5, n=2, c={"_multi": actions})
+    import_dsjson(write(tmp_path / "big.json", [line]), tmp_path / "log.parquet")
+    ids = read_log(tmp_path / "log.parquet").observation.candidate_ids[0].tolist()
+    assert ids[1] == 2**63 - 1 and 0 <= ids[0] < 2**63 and ids[0] != 2**63 - 1
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_event(tmp_path):
+    source = tmp_path / "bom.json"
+    source.write_bytes("\ufeff".encode() + f"{cb(0, -1.0, 0.5)}\n{cb(1, 0.0, 0.5)}\n".encode())
+    summary = import_dsjson(source, tmp_path / "log.parquet")
+    assert (summary.rows, summary.skipped) == (2, {})
+
+
+def test_a_slate_probability_below_the_smallest_float_is_a_malformed_line(tmp_path):
+    good, tiny = ccb([(0, 0.5, 0.0), (1, 0.5, 0.0)]), ccb([(0, 1e-200, 0.0), (1, 1e-200, 0.0)])
+    source = write(tmp_path / "tiny.json", [good, tiny, good])
+    with pytest.raises(InputValueError, match=r"tiny.json, line 2: the slate's probability"):
+        import_dsjson(source, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
+    summary = import_dsjson(source, tmp_path / "log.parquet", skip_malformed=True)
+    assert (summary.rows, summary.skipped) == (2, {"malformed": 1})
+
+
 def test_skip_malformed_counts_instead(tmp_path):
     two_slots = ccb([(0, 0.5, 0.0), (1, 0.5, 0.0)])  # the file's first event has one
     lines = [cb(0, -1.0, 0.5), "{not json", cb(0, -1.0, 0.5, pdrop=1), two_slots]

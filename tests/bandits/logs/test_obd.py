@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bandits.logs import read_log
-from bandits.logs.importers import import_obd, to_obp
+from bandits.logs.importers import import_obd, obd, to_obp
 from bandits.validation import InputValueError
 
 FOLDER = Path(__file__).parent / "data" / "obd" / "random" / "all"
@@ -84,3 +84,92 @@ def test_an_unknown_item_is_refused(tmp_path):
     (folder / "all.csv").write_text(text)
     with pytest.raises(InputValueError, match="line 4: field 'item_id' is 7"):
         import_obd(folder, tmp_path / "log.parquet")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (",3,3,0,", ",2.5,3,0,", "line 4: field 'item_id' must be an integer >= 0; got 2.5\\."),
+        (
+            ",3,3,0,",
+            ",1e30,3,0,",
+            "line 4: field 'item_id' must be an integer >= 0; got 1e\\+30\\.",
+        ),
+    ],
+)
+def test_an_item_id_that_is_not_an_integer_is_refused_not_truncated(tmp_path, old, new, message):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    (folder / "all.csv").write_text((folder / "all.csv").read_text().replace(old, new, 1))
+    with pytest.raises(InputValueError, match=message):
+        import_obd(folder, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "item_context.csv cannot be read as CSV: No columns to parse"),
+        ("item_id,item_feature_0\n", "item_context.csv lists no items"),
+    ],
+)
+def test_an_empty_item_file_is_refused(tmp_path, text, message):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    (folder / "item_context.csv").write_text(text)
+    with pytest.raises(InputValueError, match=message):
+        import_obd(folder, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
+
+
+def test_a_context_value_that_is_not_a_number_names_its_line_in_any_chunk(tmp_path, monkeypatch):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    lines = (folder / "all.csv").read_text().splitlines()
+    fields = lines[5].split(",")  # CSV line 6
+    fields[12] = "high"  # user-item_affinity_2
+    lines[5] = ",".join(fields)
+    (folder / "all.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(obd, "CHUNK_ROWS", 3)  # numeric in the first chunk, text in the second
+    with pytest.raises(InputValueError, match=r"all.csv, line 6: field 'user-item_affinity_2' "
+                       r"must be a number; got 'high'\."):  # fmt: skip
+        import_obd(folder, tmp_path / "log.parquet")
+    lines[5] = lines[5].replace(",high,", ",,")  # empty: NaN, in one chunk
+    (folder / "all.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(obd, "CHUNK_ROWS", 100)
+    with pytest.raises(InputValueError, match=r"line 6: field 'user-item_affinity_2' must be a "):
+        import_obd(folder, tmp_path / "log.parquet")
+    assert not list(tmp_path.glob("log*"))
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (
+            3,
+            "0",
+            "field 'position' must be an integer from 1 to 4 (an impression shows "
+            "distinct items of the 4 in item_context.csv); got 0.",
+        ),
+        (
+            3,
+            "100000000",
+            "field 'position' must be an integer from 1 to 4 (an impression shows "
+            "distinct items of the 4 in item_context.csv); got 100000000.",
+        ),
+        (4, "", "field 'click' must be a number; got nan."),
+        (5, "0", "field 'propensity_score' must be in (0, 1]; got 0.0."),
+    ],
+)
+@pytest.mark.parametrize("as_", ["slates", "positions"])
+def test_bad_values_are_shown_as_written_numbers(tmp_path, column, value, message, as_):
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    lines = (folder / "all.csv").read_text().splitlines()
+    fields = lines[2].split(",")  # CSV line 3
+    fields[column] = value
+    lines[2] = ",".join(fields)
+    (folder / "all.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputValueError) as caught:
+        import_obd(folder, tmp_path / "log.parquet", as_=as_)
+    assert str(caught.value).endswith(f"all.csv, line 3: {message}")

@@ -335,6 +335,15 @@ def test_bad_files(tmp_path):
     np.savez(tmp_path / "x.npz", other=PAIRS_DIST)
     with pytest.raises(InputValueError, match=r"has no 'action_dist' array"):
         read_probability_target(tmp_path / "x.npz")
+    (tmp_path / "not_zip.npz").write_bytes(b"PK\x03\x04 not a zip archive")
+    with pytest.raises(InputValueError, match=r"not_zip.npz cannot be read as a NumPy array"):
+        read_probability_target(tmp_path / "not_zip.npz")
+    np.savez_compressed(tmp_path / "bad_deflate.npz", action_dist=np.zeros((50, 20, 3)))
+    damaged = bytearray((tmp_path / "bad_deflate.npz").read_bytes())
+    damaged[100] ^= 0xFF  # inside the compressed member: a zlib or CRC error on reading
+    (tmp_path / "bad_deflate.npz").write_bytes(bytes(damaged))
+    with pytest.raises(InputValueError, match=r"bad_deflate.npz cannot be read as a NumPy array"):
+        read_probability_target(tmp_path / "bad_deflate.npz")
     three = probability_target(np.full((2, 3, 3), 1 / 3), label="three")
     with pytest.raises(InputValueError, match=r"three gives probabilities at 3 positions"):
         evaluate_log(PAIRS, {"t": three}, [IIPS()])
