@@ -21,6 +21,7 @@ from bandits.validation import (
     check_shape,
     check_slates,
     first_index,
+    read_only,
     unchecked,
 )
 
@@ -79,9 +80,10 @@ class SlateDecision:
                     f"min(position_probability) = {position_p[row].min().item()!r}."
                 )
         object.__setattr__(self, "slates", slates)
-        object.__setattr__(self, "slate_probability", slate_p)
+        # read-only: the bound found here must stay true of them (as must the caller's arrays)
+        object.__setattr__(self, "slate_probability", read_only(slate_p))
         object.__setattr__(self, "_bound", bound)
-        object.__setattr__(self, "position_probability", position_p)
+        object.__setattr__(self, "position_probability", read_only(position_p))
         if self.candidate_position_probability is not None:
             label = f"'candidate_position_probability' of {owner}"
             marginals = as_array(self.candidate_position_probability, label, np.float64, 3)
@@ -163,8 +165,8 @@ class SlateDecision:
         taken = unchecked(
             SlateDecision,
             slates=self.slates[rows],
-            slate_probability=self.slate_probability[rows],
-            position_probability=self.position_probability[rows],
+            slate_probability=read_only(self.slate_probability[rows]),
+            position_probability=read_only(self.position_probability[rows]),
             candidate_position_probability=None if marginals is None else marginals[rows],
             _bound=self._bound,
         )

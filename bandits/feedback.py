@@ -18,6 +18,7 @@ from bandits.validation import (
     check_finite_sign,
     check_instance,
     check_shape,
+    read_only,
     unchecked,
 )
 
@@ -49,7 +50,7 @@ class SlateFeedback:
         nonnegative = check_finite_sign(rewards, "'rewards' of SlateFeedback")
         if type(self.signals) is dict and not self.signals:  # none (the default)
             # frozen: as object.__setattr__
-            self.__dict__.update(rewards=rewards, signals={}, _nonnegative=nonnegative)
+            self.__dict__.update(rewards=read_only(rewards), signals={}, _nonnegative=nonnegative)
             return
         check_instance(self.signals, Mapping, "'signals' of SlateFeedback (a dict of arrays)")
         signals = {}
@@ -59,7 +60,7 @@ class SlateFeedback:
             check_shape(array, rewards.shape, label)
             check_finite(array, label)
             signals[str(name)] = array
-        object.__setattr__(self, "rewards", rewards)
+        object.__setattr__(self, "rewards", read_only(rewards))  # the sign found stays true
         object.__setattr__(self, "signals", signals)
         object.__setattr__(self, "_nonnegative", nonnegative)
 
@@ -99,7 +100,7 @@ class SlateFeedback:
         rows = np.asarray(rows)
         return unchecked(
             SlateFeedback,
-            rewards=self.rewards[rows],
+            rewards=read_only(self.rewards[rows]),
             signals={name: v[rows] for name, v in self.signals.items()},
             _nonnegative=self._nonnegative,
         )

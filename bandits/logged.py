@@ -17,6 +17,7 @@ from bandits.validation import (
     check_instance,
     check_real,
     check_shape,
+    read_only,
     unchecked,
 )
 
@@ -115,15 +116,19 @@ class LoggedBandit:
         decision = unchecked(
             SlateDecision,
             slates=np.concatenate([t.decision.slates for t in tables]),
-            slate_probability=np.concatenate([t.decision.slate_probability for t in tables]),
-            position_probability=np.concatenate([t.decision.position_probability for t in tables]),
+            slate_probability=read_only(
+                np.concatenate([t.decision.slate_probability for t in tables])
+            ),
+            position_probability=read_only(
+                np.concatenate([t.decision.position_probability for t in tables])
+            ),
             candidate_position_probability=marginals,
             _checked_for=observation,
             _bound=float(np.max([t.decision.probability_bound for t in tables])),  # NaN stays
         )
         feedback = unchecked(
             SlateFeedback,
-            rewards=np.concatenate([t.feedback.rewards for t in tables]),
+            rewards=read_only(np.concatenate([t.feedback.rewards for t in tables])),
             _nonnegative=all(t.feedback.known_nonnegative for t in tables),
             signals={
                 name: np.concatenate([t.feedback.signals[name] for t in tables])

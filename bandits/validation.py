@@ -180,6 +180,16 @@ def check_instance(value: object, kind: type, label: str) -> Any:
     return value
 
 
+def read_only(array: NDArray[Any]) -> NDArray[Any]:
+    """A read-only view of ``array`` (the array itself when it is read-only already): what
+    validation found of a log's values stays true of them through the log's own handle."""
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def as_array(value: ArrayLike, label: str, dtype: type | np.dtype[Any], ndim: int) -> NDArray[Any]:
     """Convert to a contiguous array of ``dtype`` with ``ndim`` axes, or raise naming ``label``.
 

@@ -35,6 +35,8 @@ def sample_distinct(
     -------
     ndarray of int64, shape (n_rows, width)
     """
+    if width == 0:
+        return np.zeros((n_rows, 0), dtype=np.int64)
     if 2 * width > population:
         keys = rng.random((n_rows, population))
         return np.argsort(keys, axis=1)[:, :width].astype(np.int64)

@@ -75,7 +75,8 @@ class AdaptiveIPS(PositionwiseEstimator):
       (:mod:`bandits.ope.behavior_tree`: greedy splits on any context feature, each kept
       where it lowers the sum over leaves of the leaf's smallest estimated MSE, leaves of at
       least ``min_leaf`` rows; grown per target in a fitting pass over the evaluation rows,
-      which keeps each row's context and three terms in memory, 8 (q + 3) bytes a row).
+      which keeps each row's context, three terms and fold in memory, 8 (q + 4) bytes a
+      row).
       Every batch keeps, per part and behavior, the statistics of the terms; once all rows
       are merged, each part takes the behavior with the smallest estimated MSE
       (:func:`estimated_mse`: squared bias against slate IPS, debiased, plus variance; ties

@@ -519,6 +519,13 @@ class Estimator(ABC):
                     f"logger never shows at that position: only the reward model speaks for "
                     f"it, so the estimate is as biased as the model there",
                 )
+        if np.isinf(value) or (np.isfinite(value) and np.isinf(stderr)):
+            warnings += (
+                f"the {'estimate' if np.isinf(value) else 'standard error'} overflowed float64 "
+                f"(rewards or importance weights too large; largest weight "
+                f"{diagnostics.max_weight:.3g}): rescale the rewards, e.g. to [0, 1], and "
+                f"evaluate again",
+            )
         return Estimate(
             estimator=self.label,
             value=value,

@@ -105,10 +105,13 @@ class RegressorBackwardQ:
                 ]
             )
             y = np.concatenate([log.rewards[:, k] + b for log, b in zip(logs, below, strict=True)])
-            model = copy.deepcopy(self.estimator)
+            model: Any = copy.deepcopy(self.estimator)
             if weighted:
-                weights = [w[:, k] for _, _, w in batches if w is not None]
-                model.fit(x, y, sample_weight=np.concatenate(weights))
+                weights = np.concatenate([w[:, k] for _, _, w in batches if w is not None])
+                if weights.any():
+                    model.fit(x, y, sample_weight=weights)
+                else:  # no row's prefix is the target's: as the ridge fit, Q_k = 0
+                    model = _Zero()
             else:
                 model.fit(x, y)
             models[k] = model
@@ -149,6 +152,14 @@ def regressor_features(log: LoggedBandit) -> tuple[NDArray[np.float64], NDArray[
     items = obs.candidate_features
     context = np.broadcast_to(obs.context[:, None, :], (*items.shape[:2], obs.n_context_features))
     return np.concatenate([context, items], axis=2), prefix_item_sums(log)
+
+
+class _Zero:
+    """The ``Q_k`` of a position whose rows all weigh 0 (no logged prefix the target shows):
+    0 everywhere, as the ridge fit's ``theta = 0`` there."""
+
+    def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.zeros(len(x))
 
 
 def _predicted(model: Any, x: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -623,6 +623,7 @@ def read_probability_target(path: str | os.PathLike[str]) -> ProbabilityTarget:
                 raise InputValueError(
                     f"{file} has no {ACTION_DIST!r} array; it holds {sorted(archive.files)}."
                 )
+            _check_fits_in_memory(file, archive, [ACTION_DIST, SLATE_PROBABILITY, CASCADE_DIST])
             slate = archive[SLATE_PROBABILITY] if SLATE_PROBABILITY in archive.files else None
             cascade = archive[CASCADE_DIST] if CASCADE_DIST in archive.files else None
             return ArrayTarget(np.asarray(archive[ACTION_DIST]), slate, str(file), cascade)
@@ -630,6 +631,50 @@ def read_probability_target(path: str | os.PathLike[str]) -> ProbabilityTarget:
         if isinstance(error, InputValueError):
             raise
         raise InputValueError(f"{file} cannot be read as a NumPy array: {error}") from None
+
+
+def available_memory() -> int:
+    """Bytes of physical memory free now (all of it where the system does not say)."""
+    try:
+        with open("/proc/meminfo") as info:  # MemAvailable counts reclaimable page cache
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**63
+
+
+def _check_fits_in_memory(file: Path, archive: Any, names: list[str]) -> None:
+    """Refuse an ``.npz`` whose arrays ``names`` (those present) declare more bytes than the
+    free memory: an archive is read whole, and a few compressed megabytes can declare
+    gigabytes. Reads only each array's header."""
+    declared = 0.0
+    for name in names:
+        if name not in archive.files:
+            continue
+        member_names = archive.zip.namelist()
+        member = f"{name}.npy" if f"{name}.npy" in member_names else name
+        with archive.zip.open(member) as opened:
+            major, _ = np.lib.format.read_magic(opened)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(opened)
+        with np.errstate(over="ignore"):  # a header may declare more than a float holds
+            declared += float(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    free = available_memory()
+    if declared > free:
+        raise InputValueError(
+            f"{file} declares {declared / 2**30:.3g} GiB of arrays, more than the "
+            f"{free / 2**30:.3g} GiB of memory free, and an .npz is read whole: save the "
+            f"probabilities as .npy (memory-mapped) or Parquet (streamed) instead."
+        )
 
 
 def write_probability_target(

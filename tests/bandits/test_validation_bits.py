@@ -103,3 +103,19 @@ def test_slices_and_concatenations_keep_what_validation_found():
     assert trusted.n_deterministic == 1  # counted: nothing was found
     unknown = LoggedBandit(log.observation, trusted, log.feedback, log.policy_names)
     assert np.isnan(LoggedBandit.concat([log, unknown]).decision.probability_bound)
+
+
+def test_a_checked_logs_probabilities_and_rewards_are_read_only():
+    """What validation found (the largest probability, the rewards' sign) stays true of the
+    values the log holds: they cannot be changed through the log, slices or joins."""
+    from bandits.decision import SlateDecision
+    from bandits.feedback import SlateFeedback
+
+    decision = SlateDecision(
+        np.zeros((4, 1), dtype=np.int64), np.full(4, 0.5), np.full((4, 1), 0.5)
+    )
+    feedback = SlateFeedback(np.ones((4, 1)))
+    for array in (decision.slate_probability, decision.position_probability, feedback.rewards,
+                  decision.take([0, 1]).slate_probability, feedback.take([2]).rewards):  # fmt: skip
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = -1.0

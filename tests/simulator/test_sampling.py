@@ -130,3 +130,8 @@ def test_the_guide_table_starts_each_bucket_at_its_smallest_value(density):
     )
     expected = np.searchsorted(cumulative, values, side="right") - 1
     np.testing.assert_array_equal(table.search(values), expected)
+
+
+def test_no_width_draws_nothing():
+    draws = sample_distinct(1000, 5, 0, np.random.default_rng(0))
+    assert draws.shape == (5, 0) and draws.dtype == np.int64

@@ -462,3 +462,17 @@ def test_each_target_gets_its_own_backward_q(tmp_path):
         row = table[table["target"] == name].iloc[0]
         assert row["value"] == pytest.approx(alone.value, rel=1e-12)
         assert row["stderr"] == pytest.approx(alone.stderr, rel=1e-12)
+
+
+def test_importance_weighted_regressor_q_where_no_row_weighs_is_zero():
+    """Every row's weight 0 at a position (no logged prefix the target shows): scikit-learn
+    refuses all-zero sample weights, and the regressor's Q there is 0, as the ridge fit's."""
+    log = _context_log(9, rows=40)
+    weights = np.ones((40, 3))
+    weights[:, 2] = 0.0
+    conditional = np.full((40, 5, 3), 0.2)
+    q = RegressorBackwardQ(_tree())
+    q.learn(log, conditional, weights)
+    q.finish()
+    predicted = q.predict(log)
+    assert np.all(predicted[:, :, 2] == 0.0) and np.ptp(predicted[:, :, 0]) > 0

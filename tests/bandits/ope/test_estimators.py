@@ -160,3 +160,17 @@ def test_weights_too_large_to_square_are_refused_naming_the_row(name, tiny):
     log = _log_with([1.0, 0.0, 1.0], [0.5, tiny, 0.5])
     with pytest.raises(InputValueError, match=r"importance weight of row 1 is too large"):
         ESTIMATORS[name]().estimate(log, np.full(3, 0.5))
+
+
+@pytest.mark.parametrize("name", WEIGHT_ONLY)
+def test_an_estimate_that_overflows_says_so(name):
+    """Rewards near the largest float: the sums overflow to inf, and the estimate warns
+    instead of printing inf as if it were a number; modest rewards raise no such warning."""
+    rewards = np.array([1e308, 1e308, 0.0, 1e308])
+    with np.errstate(all="ignore"):  # numpy's own overflow warnings are not the point here
+        estimate = ESTIMATORS[name]().estimate(_log_with(rewards, np.full(4, 0.5)), np.full(4, 0.5))
+    assert not np.isfinite(estimate.value) or not np.isfinite(estimate.stderr)
+    assert any("overflowed float64" in warning for warning in estimate.warnings), estimate
+    quiet = ESTIMATORS[name]().estimate(_log_with(rewards / 1e300, np.full(4, 0.5)),
+                                        np.full(4, 0.5))  # fmt: skip
+    assert not any("overflowed" in warning for warning in quiet.warnings)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import zipfile
 
 import numpy as np
 import pyarrow as pa
@@ -316,7 +317,7 @@ def test_bad_rows_name_the_file_row_field_and_value(tmp_path, rows, slate, words
         assert word in message, (word, message)
 
 
-def test_bad_files(tmp_path):
+def test_bad_files(tmp_path, monkeypatch):
     padded = np.zeros((2, 4, 2))
     padded[:, :3] = PAIRS_DIST
     padded[1, 3, 0] = 0.5
@@ -344,6 +345,26 @@ def test_bad_files(tmp_path):
     (tmp_path / "bad_deflate.npz").write_bytes(bytes(damaged))
     with pytest.raises(InputValueError, match=r"bad_deflate.npz cannot be read as a NumPy array"):
         read_probability_target(tmp_path / "bad_deflate.npz")
+    # a small archive can declare arrays far larger than memory: refused from the headers
+    np.savez_compressed(tmp_path / "big.npz", action_dist=np.zeros((1000, 50, 3)),
+                        slate_probability=np.zeros(1000))  # fmt: skip
+    monkeypatch.setattr("bandits.ope.targets.available_memory", lambda: 1_207_999)
+    with pytest.raises(InputValueError, match=r"big.npz declares 0.00113 GiB of arrays, more"):
+        read_probability_target(tmp_path / "big.npz")
+    monkeypatch.setattr("bandits.ope.targets.available_memory", lambda: 1_208_000)
+    assert read_probability_target(tmp_path / "big.npz") is not None
+    # a header declaring more elements than any memory holds; a member without ".npy"
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        with archive.open("action_dist.npy", "w") as member:
+            header = {"descr": "<f8", "fortran_order": False, "shape": (2**40,) * 30}
+            np.lib.format.write_array_header_2_0(member, header)
+    with pytest.raises(InputValueError, match=r"huge.npz declares .* GiB of arrays, more"):
+        read_probability_target(tmp_path / "huge.npz")
+    with zipfile.ZipFile(tmp_path / "bare.npz", "w") as archive:
+        with archive.open("action_dist", "w") as member:
+            np.lib.format.write_array(member, PAIRS_DIST)
+    bare = read_probability_target(tmp_path / "bare.npz")
+    assert evaluate_log(PAIRS, {"p": bare}, [IIPS()])["value"].iloc[0] == pytest.approx(1.8)
     three = probability_target(np.full((2, 3, 3), 1 / 3), label="three")
     with pytest.raises(InputValueError, match=r"three gives probabilities at 3 positions"):
         evaluate_log(PAIRS, {"t": three}, [IIPS()])
