@@ -217,7 +217,7 @@ def test_writer_keeps_what_it_was_given_when_the_caller_changes_its_arrays(tmp_p
     path = tmp_path / "log.parquet"
     with LogWriter(path) as writer:
         writer.write(log)
-        log.feedback.rewards[:] = 123.0
+        log.feedback.rewards.base[:] = 123.0  # the caller's array (the log holds a read-only view)
         log.observation.context[:] = -1.0
         log.decision.slates[:] = 0
     assert_logs_equal(expected, read_log(path))
