@@ -85,7 +85,9 @@ def test_a_file_created_in_the_folder_during_an_overwrite_is_kept(tmp_path):
     assert simulate(out, seed=1).wait(timeout=120) == 0
     before = (out / "manifest.json").read_text()
     rewrite = simulate(out, "--overwrite", requests=60_000, seed=2)
-    wait_for(lambda: (out / CLAIM_NAME).exists())
+    # the run has checked the folder once its temporary beside it exists (before that, a new
+    # file is refused by the first check instead: a race the test must not depend on)
+    wait_for(lambda: (out / CLAIM_NAME).exists() and bool(hidden(tmp_path)))
     (out / "notes.txt").write_text("mine")
     _, error = rewrite.communicate(timeout=300)
     assert rewrite.returncode == 2 and "changed while this run was writing" in error
