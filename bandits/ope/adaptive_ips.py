@@ -75,8 +75,8 @@ class AdaptiveIPS(PositionwiseEstimator):
       (:mod:`bandits.ope.behavior_tree`: greedy splits on any context feature, each kept
       where it lowers the sum over leaves of the leaf's smallest estimated MSE, leaves of at
       least ``min_leaf`` rows; grown per target in a fitting pass over the evaluation rows,
-      which keeps each row's context, three terms and fold in memory, 8 (q + 4) bytes a
-      row).
+      which keeps each row's context and three terms in memory, 8 (q + 3) bytes a row, and
+      its fold when cross-fitted).
       Every batch keeps, per part and behavior, the statistics of the terms; once all rows
       are merged, each part takes the behavior with the smallest estimated MSE
       (:func:`estimated_mse`: squared bias against slate IPS, debiased, plus variance; ties
@@ -189,12 +189,13 @@ class AdaptiveIPS(PositionwiseEstimator):
         self.trees_, self.fold_choices_, self._rows = {}, {}, {}
 
     def fit_target(self, data: EstimatorInput) -> None:
-        """Keep the batch's contexts, per-behavior terms and folds for growing ``data.key``'s
-        tree (or choosing its behavior)."""
+        """Keep the batch's contexts and per-behavior terms (and, cross-fitted, its rows'
+        folds) for growing ``data.key``'s tree (or choosing its behavior)."""
         contexts, terms, folds = self._rows.setdefault(data.key, ([], [], []))
         contexts.append(np.asarray(data.log.observation.context, dtype=np.float64))
         terms.append(self.behavior_terms(data))
-        folds.append(self.fold_of(data.log))
+        if self.folds > 1:  # one fold: no row keys to hash
+            folds.append(self.fold_of(data.log))
 
     def fit_state(self) -> object:
         return self._rows
