@@ -385,7 +385,7 @@ class World:
         if shift is not None:
             taste = taste + shift
         first = self._first  # the static logit term, then the expected reward
-        features, scalars, logits = self._gather(items, taste)
+        features, scalars, logits, values = self._gather(items, taste)
         genres = np.zeros(items.shape, dtype=np.int64)
         codes = None  # release * 2**bits + genre, when packed
         if self._genre_bits:
@@ -415,7 +415,6 @@ class World:
             logits += self.trends.novelty_of_ages(ages, time)
         if self.fatigue.active:
             logits -= self.fatigue.penalty(users, genres, time, repeats=repeats)
-        values = np.ascontiguousarray(scalars[:, :, first + 1])
         if padded:
             features[~real] = 0.0
             values[~real] = 0.0
@@ -425,10 +424,11 @@ class World:
 
     def _gather(
         self, items: NDArray[np.int64], taste: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """The candidates' feature rows and per-item numbers (one gather of whole rows each:
-        np.take runs 3-5x faster than fancy indexing here) and their taste terms ``phi_i .
-        theta``, shape (n_rows, width).
+        np.take runs 3-5x faster than fancy indexing here), their taste terms ``phi_i .
+        theta`` and their expected rewards of a click, shapes (n_rows, width, ...), (n_rows,
+        width), (n_rows, width).
 
         Blocks of ``GATHER_ROWS`` requests: each block's gathered features are multiplied
         with its tastes (one matrix-vector product per request, numpy's matmul, about twice
@@ -436,21 +436,35 @@ class World:
         after the whole batch (megabytes) is gathered. ``mode="clip"`` (the rows are valid)
         lets ``np.take`` write into the blocks unbuffered. The products are the same, request
         by request.
+
+        Each block first gathers the expected rewards alone, by flat index into ``rows_``
+        (8-byte elements): in a catalogue larger than the cache that loop has many more
+        row reads in flight than the whole-row gather (a memmove per row), so it fetches the
+        block's rows into the cache for the whole-row gather after it, and leaves the
+        rewards contiguous. At 1,000,000 items it cut the gathers' time by about a quarter;
+        in a catalogue that fits the cache it costs about what the strided copy of the
+        rewards out of the rows cost.
         """
         n, width = items.shape
         d = self.users.n_latent
-        scalars = np.empty((n, width, self.rows_.shape[1]))
+        row_width = self.rows_.shape[1]
+        scalars = np.empty((n, width, row_width))
         features = scalars[:, :, : self._first]
         if not self._merged:
             features = np.empty((n, width, self.table_.shape[1]))
         logits = np.empty((n, width, 1))
+        values = np.empty((n, width))
+        flat = self.rows_.reshape(-1)  # a view: the rows are contiguous
+        cells = items * row_width
+        cells += self._first + 1  # the expected reward's column
         for start in range(0, n, GATHER_ROWS):
             block = slice(start, start + GATHER_ROWS)
+            np.take(flat, cells[block], out=values[block], mode="clip")
             if not self._merged:
                 np.take(self.table_, items[block], axis=0, out=features[block], mode="clip")
             np.take(self.rows_, items[block], axis=0, out=scalars[block], mode="clip")
             np.matmul(features[block, :, :d], taste[block, :, None], out=logits[block])
-        return features, scalars, logits[:, :, 0]
+        return features, scalars, logits[:, :, 0], values
 
     def candidate_counts(self) -> NDArray[np.int64]:
         """The candidate count of each request slot, shape (n_requests,): the same at every
