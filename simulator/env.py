@@ -307,8 +307,19 @@ class SlateVectorEnv(_Served, VectorEnv):
             if value.ndim == 0:
                 out[key] = np.full(self.num_envs, value)
             else:
-                out[key] = value.reshape(self.num_envs, -1, *value.shape[1:])
+                out[key] = self._split(value)
         return out
+
+    def _split(self, value: NDArray[Any]) -> NDArray[Any]:
+        """Stacked-world rows (num_envs * n_requests, ...) as (num_envs, n_requests, ...)
+        (named, not -1: a row may be empty, e.g. histories of length 0)."""
+        return value.reshape(self.num_envs, self.world.n_requests, *value.shape[1:])
+
+    def candidate_rewards(self) -> NDArray[np.float64] | None:
+        """As :meth:`SlateEnv.candidate_rewards`, per sub-environment: shape (num_envs,
+        n_requests, max_candidates, slate_size), or None."""
+        rewards = super().candidate_rewards()
+        return None if rewards is None else self._split(rewards)
 
     def _vector_info(self, info: dict[str, Any]) -> dict[str, Any]:
         """Every entry with a leading num_envs axis and its all-True ``"_key"`` mask."""
@@ -318,7 +329,7 @@ class SlateVectorEnv(_Served, VectorEnv):
             if isinstance(value, dict):
                 out[key] = self._vector_info(value)
             else:
-                out[key] = value.reshape(self.num_envs, -1, *value.shape[1:])
+                out[key] = self._split(value)
             out[f"_{key}"] = present
         return out
 

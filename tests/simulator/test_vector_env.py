@@ -151,3 +151,25 @@ def test_vector_env_gives_the_single_envs_distribution_of_rewards(env_id, stat_s
     )
     assert np.all(errors > 0)
     assert np.all(np.abs(gap) < 4 * errors), (gap, errors)
+
+
+def test_vector_env_serves_users_without_history():
+    """history_length=0: each row's history is empty; the stacked rows still split by
+    world (a -1 in the reshape cannot be solved against a zero-width axis)."""
+    env = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, history_length=0)
+    obs, _ = env.reset(seed=0)
+    assert obs["history"].shape == (2, 32, 0)
+    obs, rewards, *_, info = env.step(env.action_space.sample())
+    assert obs["history"].shape == (2, 32, 0)
+    assert rewards.shape == (2,) and info["rewards"].shape == (2, 32, 3)
+
+
+def test_vector_candidate_rewards_have_the_leading_world_axis():
+    """candidate_rewards() on the vector env has the shape of info's entry of the same name:
+    (num_envs, n_requests, max_candidates, slate_size), world by world."""
+    env = gym.make_vec("bandits/LatentFactor-v0", num_envs=3)
+    env.reset(seed=4, options={"candidate_rewards": True})
+    before = env.unwrapped.candidate_rewards()
+    assert before.shape == (3, 32, 20, 3)
+    *_, info = env.step(env.action_space.sample())
+    np.testing.assert_array_equal(info["candidate_rewards"], before)
