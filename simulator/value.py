@@ -10,7 +10,7 @@ import gymnasium
 import numpy as np
 from numpy.typing import NDArray
 
-from bandits.observation import as_observation
+from bandits.observation import SlateObservation, as_observation
 from bandits.policy import Policy
 from bandits.validation import InputTypeError, check_integer
 from simulator.env import SlateEnv, SlateVectorEnv
@@ -67,12 +67,17 @@ def true_value(
     it is the mean, over ``n_draws`` slates drawn by ``policy.act``, of each slate's exact
     expected reward.
 
+    A vector env's worlds are all frozen; each batch holds ``n_requests`` requests of each
+    world, shown to the policy world by world (an item id names another item in each
+    world), and the value is the mean over all of them.
+
     Parameters
     ----------
     env : SlateEnv or SlateVectorEnv (possibly wrapped)
     policy : Policy
     n_requests : int
-        Requests to average over (the last batch is cut).
+        Requests to average over, of all worlds (the last batch is cut, its first worlds'
+        requests kept).
     seed : int
     n_draws : int
         Slates per request where the value is not exact.
@@ -98,15 +103,17 @@ def true_value(
     served = 0
     while served < total:
         batch = world.next_batch(rng, time, evolve=False)
-        obs = as_observation(world.observation(batch))
+        parts = _world_observations(world.observation(batch), world.n_worlds)
         rewards = world.choice_model.candidate_rewards(batch.logits, batch.values)
         if rewards is not None:
-            marginals = frozen_policy.candidate_position_probability(obs)
+            marginals = np.concatenate(
+                [frozen_policy.candidate_position_probability(obs) for obs in parts]
+            )
             row_values = (marginals * rewards).sum(axis=(1, 2))
         else:
-            row_values = np.zeros(obs.n_requests)
+            row_values = np.zeros(len(batch.users))
             for _ in range(draws):
-                slates = frozen_policy.act(obs).slates
+                slates = np.concatenate([frozen_policy.act(obs).slates for obs in parts])
                 row_values += world.expected_rewards(batch, slates).sum(axis=1)
             row_values /= draws
         keep = min(row_values.size, total - served)
@@ -122,3 +129,20 @@ def true_value(
         exact=exact,
         per_request=per_request,
     )
+
+
+def _world_observations(raw: dict[str, NDArray[Any]], n_worlds: int) -> list[SlateObservation]:
+    """The observation of each stacked world's requests (rows ``w * n .. (w + 1) * n`` of
+    ``raw``'s per-request arrays, ``n = n_rows / n_worlds``)."""
+    if n_worlds == 1:
+        return [as_observation(raw)]
+    rows = len(raw["request_ids"]) // n_worlds
+    return [
+        as_observation(
+            {
+                key: value if value.ndim == 0 else value[w * rows : (w + 1) * rows]
+                for key, value in raw.items()
+            }
+        )
+        for w in range(n_worlds)
+    ]

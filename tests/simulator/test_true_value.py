@@ -2,6 +2,7 @@
 
 import copy
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -67,3 +68,46 @@ def test_value_matches_realised_rewards_on_the_frozen_world(choice_model, stat_s
 def test_true_value_refuses_other_environments():
     with pytest.raises(InputTypeError, match="simulator environment"):
         true_value(object(), UniformRandom(rng=np.random.default_rng(0)), n_requests=1, seed=0)
+
+
+def _world_rows(raw, world, rows):
+    return as_observation(
+        {k: v if v.ndim == 0 else v[world * rows : (world + 1) * rows] for k, v in raw.items()}
+    )
+
+
+def test_a_vector_envs_worlds_are_valued_world_by_world():
+    """Two stacked worlds reuse item ids for other items: each world's requests go to the
+    policy apart, and the value averages every world's requests (hand: uniform marginals)."""
+    env = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, **SMALL)
+    env.reset(seed=3)
+    value = true_value(env, UniformRandom(rng=np.random.default_rng(0)), n_requests=250, seed=5)
+    assert value.exact and value.per_request.shape == (250,)
+    world = copy.deepcopy(env.unwrapped.world)
+    rng = np.random.default_rng(5)
+    hand = []
+    for _ in range(3):  # 100 requests (2 worlds x 50) per batch
+        batch = world.next_batch(rng, 0, evolve=False)
+        hand.append(world.choice_model.candidate_rewards(batch.logits, batch.values).sum((1, 2)))
+    np.testing.assert_allclose(value.per_request, np.concatenate(hand)[:250] / 8)
+
+
+def test_a_vector_envs_sampled_value_matches_its_realised_rewards(stat_seed):
+    env = gym.make_vec("bandits/LatentFactor-v0", num_envs=3, choice_model="mnl", **SMALL)
+    env.reset(seed=stat_seed)
+    policy = UniformRandom(rng=np.random.default_rng(stat_seed))
+    value = true_value(env, policy, n_requests=3000, seed=stat_seed, n_draws=20)
+    assert not value.exact and value.n_draws == 20
+    world = copy.deepcopy(env.unwrapped.world)
+    rng = np.random.default_rng(stat_seed + 1000)
+    realised = []
+    for _ in range(40):
+        batch = world.next_batch(rng, 0, evolve=False)
+        raw = world.observation(batch)
+        slates = np.concatenate([policy.act(_world_rows(raw, w, 50)).slates for w in range(3)])
+        logits = np.take_along_axis(batch.logits, slates, axis=1)
+        clicks, _ = world.choice_model.simulate(logits, rng.random(slates.shape))
+        realised.append(clicks.sum(axis=1).astype(float))
+    realised = np.concatenate(realised)
+    error = np.hypot(realised.std() / np.sqrt(realised.size), value.standard_error)
+    assert abs(realised.mean() - value.value) < 4 * error
