@@ -40,6 +40,12 @@ from bandits.validation import (
 MAX_LOGIT = 700.0
 """Largest no-click logit (beyond it ``exp`` leaves float64)."""
 
+LOG_WEIGHT_FLOOR = -460.0
+"""The MNL's best slates take the log-domain path (:meth:`MultinomialLogit._best_from_logs`)
+in rows where a candidate's logit or the no-click one is this far below the row's largest:
+their weights from one shift (``exp(l - max l)``, under about 1e-200) would underflow in the
+scores ``w (v - lambda)``, ranking an underflowed candidate like one worth ``lambda``."""
+
 
 class ChoiceModel(ABC):
     """A user's response to a slate: clicks per position and their exact probabilities.
@@ -555,7 +561,9 @@ class MultinomialLogit(ChoiceModel):
     whose value is a valid next ``lambda``), and this one is usually within 10% of the
     optimum, which saves about two of five top-k passes. With click reward one iteration
     suffices: the top-k by ``w`` maximise ``D``, and the reward ``1 - w_0 / D`` increases
-    with it (the start is below 1, so the first slates are those).
+    with it (the start is below 1, so the first slates are those). Rows whose logits span
+    more than float64's weights hold from one shift (``LOG_WEIGHT_FLOOR``; large
+    ``logit_scale``) run the same iterations on logarithms.
 
     Parameters
     ----------
@@ -598,10 +606,37 @@ class MultinomialLogit(ChoiceModel):
     def best_slates(
         self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
-        k = self.slate_size
         padded = not real.all()
         top = (np.where(real, logits, -np.inf) if padded else logits).max(axis=1)
+        bottom = (np.where(real, logits, np.inf) if padded else logits).min(axis=1)
         shift = np.maximum(top, self.no_click_logit)
+        narrow = (bottom - shift >= LOG_WEIGHT_FLOOR) & (
+            self.no_click_logit - shift >= LOG_WEIGHT_FLOOR
+        )
+        if narrow.all():
+            return self._best_from_weights(logits, values, real, shift, padded)
+        slates = np.empty((logits.shape[0], self.slate_size), dtype=np.int64)
+        wide = np.flatnonzero(~narrow)
+        slates[wide] = self._best_from_logs(logits[wide], values[wide], real[wide])
+        rows = np.flatnonzero(narrow)
+        if rows.size:
+            part = real[rows]
+            slates[rows] = self._best_from_weights(
+                logits[rows], values[rows], part, shift[rows], not part.all()
+            )
+        return slates
+
+    def _best_from_weights(
+        self,
+        logits: NDArray[np.float64],
+        values: NDArray[np.float64],
+        real: NDArray[np.bool_],
+        shift: NDArray[np.float64],
+        padded: bool,
+    ) -> NDArray[np.int64]:
+        """Dinkelbach on the weights ``exp(l - shift)`` (``shift`` the row's largest logit or
+        the no-click one), for rows whose weights are all at least ``exp(LOG_WEIGHT_FLOOR)``."""
+        k = self.slate_size
         weight = np.subtract(logits, shift[:, None])
         np.exp(weight, out=weight)
         if padded:
@@ -643,6 +678,59 @@ class MultinomialLogit(ChoiceModel):
             scores *= weight  # weight * (values - level), in the start's buffer
             slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         return best
+
+    def _best_from_logs(
+        self, logits: NDArray[np.float64], values: NDArray[np.float64], real: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        """Dinkelbach as :meth:`_best_from_weights`, for rows whose weights span more than
+        float64 holds from one shift (a weight or the no-click one below
+        ``exp(LOG_WEIGHT_FLOOR)`` of the largest): a score ``w (v - lambda)`` is ranked by its
+        sign, then by ``l + log|v - lambda|`` (which never underflows), and a slate's value
+        is computed from its own largest logit. Shape (n, slate_size)."""
+        n, width = logits.shape
+        k = self.slate_size
+        log_examination = self._log_examination
+        # The start: the best single item at the first position, v e_1 w / (w_0 + e_1 w).
+        single = values * expit(logits + log_examination[0] - self.no_click_logit)
+        start = np.where(real, single, -np.inf).max(axis=1)
+        best = slates = _ranked_by_log_scores(logits, values, real, start, k)
+        level = np.full(n, -np.inf)
+        for _ in range(width + 1):
+            shown = np.take_along_axis(logits, slates, axis=1) + log_examination
+            top = np.maximum(shown.max(axis=1), self.no_click_logit)[:, None]
+            weights = np.exp(shown - top)
+            numerator = (weights * np.take_along_axis(values, slates, axis=1)).sum(axis=1)
+            value = numerator / (np.exp(self.no_click_logit - top[:, 0]) + weights.sum(axis=1))
+            better = value > level
+            if not better.any():
+                break
+            best = np.where(better[:, None], slates, best)
+            level = np.where(better, value, level)
+            slates = _ranked_by_log_scores(logits, values, real, level, k)
+        return best
+
+
+def _ranked_by_log_scores(
+    logits: NDArray[np.float64],
+    values: NDArray[np.float64],
+    real: NDArray[np.bool_],
+    level: NDArray[np.float64],
+    k: int,
+) -> NDArray[np.int64]:
+    """The ``k`` candidates of highest ``exp(l) (v - level)`` per row, highest first, ties
+    to the lower index, without forming the products: by the sign of ``v - level``, then by
+    ``l + log(v - level)`` descending above it and ``l + log(level - v)`` ascending below;
+    padding last. Shape (n, k)."""
+    n, width = logits.shape
+    gap = values - level[:, None]
+    sign = np.where(real, np.sign(gap), -2.0)
+    with np.errstate(divide="ignore"):  # log(0) where v = level: that sign has one size
+        size = np.where(gap != 0, logits + np.log(np.abs(gap)), 0.0)
+    size = np.where(sign < 0, -size, size)
+    rows = np.repeat(np.arange(n), width)
+    columns = np.tile(np.arange(width), n)
+    order = np.lexsort((columns, -size.reshape(-1), -sign.reshape(-1), rows))
+    return columns[order].reshape(n, width)[:, :k]
 
 
 CHOICE_MODELS: dict[str, type[ChoiceModel]] = {

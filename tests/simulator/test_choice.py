@@ -382,7 +382,58 @@ def test_mnl_best_slates_skip_padding_when_the_no_click_weight_underflows():
     logits = rng.normal(size=(n, width)) * 3 + 50
     values = rng.random((n, width))
     real = np.arange(width) < rng.integers(2, width + 1, size=n)[:, None]
-    with np.errstate(invalid="ignore"):
-        best = model.best_slates(logits, values, real)
+    best = model.best_slates(logits, values, real)  # no 0 / 0 warning either
     assert np.take_along_axis(real, best, axis=1).all()
     _assert_brute_force_best(model, logits, values, real, best)
+
+
+def test_mnl_best_slate_when_one_weight_dwarfs_the_rest_beyond_float64():
+    """Logit 800 against 0 and the no-click 0: from one shift the small weights and the
+    no-click one underflow to 0, and a score w (v - lambda) of 0 tied the best item's at the
+    start (found at logit scales of 100 and more). The best slate leaves the dominant but
+    poor item out: its value is about 1, the others' 1.6 (hand: items 1 and 2 alone)."""
+    model = MultinomialLogit(slate_size=2)
+    logits = np.array([[800.0, 0.0, 0.5, -1.0]])
+    values = np.array([[1.0, 3.0, 2.0, 0.5]])
+    real = np.ones((1, 4), dtype=bool)
+    best = model.best_slates(logits, values, real)
+    hand = {(1, 2): (3.0 + 2.0 * np.exp(0.5)) / (2.0 + np.exp(0.5))}
+    hand[(2, 1)] = hand[(1, 2)]
+    assert tuple(best[0]) in hand
+    _assert_brute_force_best(model, logits, values, real, best)
+
+
+@pytest.mark.parametrize("examination", [None, [1.0, 0.7, 0.4]])
+def test_mnl_best_slates_with_logits_spanning_thousands(examination):
+    """Rows whose logits span far more than float64's exponent (as logit_scale up to 1e6
+    makes them), some padded: the slates are the brute-force best."""
+    model = MultinomialLogit(slate_size=3, examination=examination, no_click_logit=0.3)
+    rng = np.random.default_rng(5)
+    n, width = 300, 6
+    logits = rng.normal(size=(n, width)) * rng.choice([1.0, 300.0, 3000.0], size=(n, 1))
+    values = rng.lognormal(0, 1, (n, width))
+    real = np.arange(width) < rng.integers(3, width + 1, size=n)[:, None]
+    values = np.where(real, values, 0.0)
+    best = model.best_slates(logits, values, real)
+    assert np.take_along_axis(real, best, axis=1).all()
+    _assert_brute_force_best(model, logits, values, real, best)
+
+
+def test_mnl_log_domain_path_finds_the_weight_paths_values_on_ordinary_rows():
+    """The two Dinkelbach paths agree where both apply (values to 1e-12; slates may differ
+    only between equally good ones)."""
+    model = MultinomialLogit(slate_size=3, examination=[1.0, 0.8, 0.6], no_click_logit=-0.5)
+    rng = np.random.default_rng(11)
+    n, width = 500, 12
+    logits = rng.normal(0, 2, (n, width))
+    values = rng.lognormal(0, 1, (n, width))
+    real = np.arange(width) < rng.integers(3, width + 1, size=n)[:, None]
+    values = np.where(real, values, 0.0)
+    fast = model.best_slates(logits, values, real)
+    logs = model._best_from_logs(logits, values, real)
+
+    def expected(slates):
+        shown = np.take_along_axis(logits, slates, axis=1)
+        return model.expected_rewards(shown, np.take_along_axis(values, slates, axis=1))
+
+    np.testing.assert_allclose(expected(logs).sum(1), expected(fast).sum(1), rtol=1e-12)
