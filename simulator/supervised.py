@@ -27,10 +27,13 @@ DATASETS = ("digits", "wine", "breast_cancer")
 """scikit-learn's bundled classification data sets (no download) :meth:`from_dataset` loads."""
 
 
-def load_dataset(name: str) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+def load_dataset(
+    name: str, label: str = "'name' of load_dataset"
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Features, shape (n_rows, n_features), and labels, shape (n_rows,), of one of
-    ``DATASETS``, bundled with scikit-learn (the ``sklearn`` extra)."""
-    chosen = check_choice(name, DATASETS, "'name' of load_dataset")
+    ``DATASETS``, bundled with scikit-learn (the ``sklearn`` extra); ``label`` names the
+    parameter in the error for another name."""
+    chosen = check_choice(name, DATASETS, label)
     try:
         from sklearn import datasets
     except ImportError as error:  # pragma: no cover - depends on the installation
@@ -87,9 +90,12 @@ class ClassificationBandit:
         self.items = ItemTable(np.arange(self.n_classes), np.eye(self.n_classes))
 
     @classmethod
-    def from_dataset(cls, name: str, *, standardize: bool = True) -> ClassificationBandit:
-        """One of scikit-learn's bundled data sets (``DATASETS``)."""
-        features, labels = load_dataset(name)
+    def from_dataset(
+        cls, name: str, *, standardize: bool = True, label: str = "'name' of from_dataset"
+    ) -> ClassificationBandit:
+        """One of scikit-learn's bundled data sets (``DATASETS``); ``label`` as
+        :func:`load_dataset` takes it."""
+        features, labels = load_dataset(name, label)
         return cls(features=features, labels=labels, standardize=standardize)
 
     @property

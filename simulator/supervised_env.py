@@ -43,7 +43,9 @@ class SupervisedBanditEnv(gymnasium.Env):
         self, *, dataset: ClassificationBandit | str = "digits", n_requests: int = 32
     ) -> None:
         if isinstance(dataset, str):
-            self.data = ClassificationBandit.from_dataset(dataset)
+            self.data = ClassificationBandit.from_dataset(
+                dataset, label=f"'dataset' of {type(self).__name__}"
+            )
         elif isinstance(dataset, ClassificationBandit):
             self.data = dataset
         else:

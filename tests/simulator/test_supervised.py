@@ -83,7 +83,7 @@ def test_bad_data_is_named():
         ClassificationBandit(features=np.ones((3, 2)), labels=[0, 0, 0])
     with pytest.raises(InputValueError, match="'rows' of ClassificationBandit"):
         ClassificationBandit(features=np.ones((3, 2)), labels=[0, 1, 0]).observation([5])
-    with pytest.raises(InputValueError, match="'name' of load_dataset 'iris'"):
+    with pytest.raises(InputValueError, match="'name' of from_dataset 'iris'"):
         ClassificationBandit.from_dataset("iris")
 
 
@@ -107,3 +107,5 @@ def test_supervised_env_is_registered_and_passes_the_checker(dataset):
 def test_supervised_env_names_a_bad_dataset():
     with pytest.raises(InputTypeError, match="'dataset' parameter of SupervisedBanditEnv"):
         SupervisedBanditEnv(dataset=3)
+    with pytest.raises(InputValueError, match="'dataset' of SupervisedBanditEnv 'iris'"):
+        gym.make(simulator.SUPERVISED_ID, dataset="iris")
