@@ -50,7 +50,8 @@ class OnlineShopEnv(SlateEnv):
       being elsewhere);
     - cold start: ``initial_items`` products at first, ``items_per_step`` new ones per step
       (retiring after ``item_lifetime`` steps), ``initial_users`` shoppers at first and
-      ``users_per_step`` new ones per step;
+      ``users_per_step`` new ones per step, until ``n_items`` products and ``n_users``
+      shoppers have come (steps 800 and 100 by default);
     - non-stationarity: seasonal category trends (``trend_amplitude``, a year of
       ``steps_per_year`` steps) and popularity shocks (every ``shock_every`` steps,
       ``shock_items`` products get ``shock_size`` decaying by ``shock_decay`` per step for

@@ -26,7 +26,8 @@ class StreamingServiceEnv(SlateEnv):
     - cold start: ``initial_items`` titles from the start, ``items_per_step`` new ones each
       step, each retiring ``item_lifetime`` steps after it arrives (the windows are
       :meth:`item_table`'s ``valid_from``/``valid_until``); ``initial_users`` users at first
-      and ``users_per_step`` new ones (with no history) each step;
+      and ``users_per_step`` new ones (with no history) each step; arrivals stop when
+      ``n_items`` titles and ``n_users`` users have come (steps 750 and 300 by default);
     - genres: ``n_genres`` genres of ``micro_genres`` micro-genres each (the genre one-hot
       follows the factors in the item features); users' tastes are mixtures over genres, with
       a segment and noisy genre affinities in their features (:class:`simulator.users.Users`);
