@@ -48,7 +48,7 @@ from bandits.cli.sweep import SWEEP_MANIFEST, report_sweep, run_sweep, write_swe
 from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.targets import build_logging_policy, build_targets
 from bandits.cli.transfer import export_app, import_app
-from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
+from bandits.cli.wiring import build_policies, check_specs, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
 from bandits.logs.source import RowRange, parse_row_range
@@ -168,6 +168,7 @@ def simulate(
     folder gets logs/<policy>.parquet (with its .items.parquet), trace.parquet and
     manifest.json.
     """
+    check_specs(policy or [], "--policy")
     settings = SimulationConfig.from_toml(config).to_dict() if config else {}
     if env is not None:
         settings["env"] = env
@@ -406,6 +407,9 @@ def evaluate(
     """
     check_choice(interval, INTERVALS, "interval")
     target, files = target or [], target_files or []
+    check_specs(target, "--target")
+    check_specs(estimator or [], "--estimator")
+    check_specs([] if logging_policy is None else [logging_policy], "--logging-policy")
     if not target and not files:
         raise InputValueError("evaluate needs a target: --target SPEC or --target-file FILE.")
     row_range = parse_row_range(rows) if rows is not None else None
@@ -533,6 +537,7 @@ def learn(
     importance-weighted ridge model (weights 1 / logged position probability, capped by
     --clip). The log is streamed.
     """
+    check_specs([policy], "--policy")
     row_range = parse_row_range(rows) if rows is not None else None
     learner = next(iter(build_policies([policy], spawn_generators(seed, 1)).values()))
     opened = open_log(log)

@@ -15,6 +15,7 @@ import typer
 from bandits.cli.console import friendly_errors, say
 from bandits.cli.run_folder import check_output_file
 from bandits.cli.targets import build_targets
+from bandits.cli.wiring import check_specs
 from bandits.logs import DEFAULT_BATCH_BYTES, iter_log_batches, open_log
 from bandits.logs.atomic import atomic_path
 from bandits.logs.importers import export_dsjson, import_dsjson, import_obd, to_obp
@@ -168,6 +169,7 @@ def export_probabilities_command(
     file `evaluate --target-file` takes (obp's action_dist, one row per logged row). Streamed."""
     if (target is None) == (target_file is None):
         raise InputValueError("export probabilities takes one of --target SPEC or --target-file.")
+    check_specs([] if target is None else [target], "--target")
     if out.suffix.lower() != ".parquet":
         raise InputValueError(f"--out {out} must end in .parquet.")
     built = build_targets([target] if target else [], [target_file] if target_file else [],

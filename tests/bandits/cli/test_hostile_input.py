@@ -406,3 +406,26 @@ def test_control_characters_in_paths_are_shown_escaped(tmp_path):
     missing = tmp_path / "nope\nError: fake.parquet"
     result = runner.invoke(app, ["evaluate", str(missing), "-t", "uniform"])
     one_line_error(result, "nope\\nError: fake.parquet")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["simulate", "--policy", "", "--requests", "5"], "--policy"),
+        (["simulate", "--policy", "uniform", "--policy", " "], "--policy"),
+        (["learn", "x.parquet", "--policy", "", "--out", "m.policy"], "--policy"),
+        (["evaluate", "x.parquet", "--target", ""], "--target"),
+        (["evaluate", "x.parquet", "-t", "uniform", "--estimator", ""], "--estimator"),
+        (["evaluate", "x.parquet", "-t", "uniform", "--logging-policy", ""], "--logging-policy"),
+        (
+            ["export", "probabilities", "x.parquet", "--target", "", "--out", "p.parquet"],
+            "--target",
+        ),
+    ],
+)
+def test_an_empty_spec_is_refused_naming_its_option(tmp_path, monkeypatch, args, option):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    value = next(arg for arg in args if not arg.strip())
+    one_line_error(result, f"{option} {value!r} is empty")
+    assert list(tmp_path.iterdir()) == []
