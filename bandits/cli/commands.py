@@ -36,7 +36,11 @@ from bandits.cli.console import (
 from bandits.cli.manifest import record_step
 from bandits.cli.reporting import run_report, write_report
 from bandits.cli.run_folder import (
+    CSV_TABLE,
+    PARQUET_LOG,
+    SAVED_POLICY,
     RunFolderClaim,
+    check_folder_name,
     check_output_file,
     check_unchanged,
     claimed_run_folder,
@@ -185,6 +189,8 @@ def simulate(
     if seed is not None:
         settings["seed"] = seed
     cfg = SimulationConfig.from_mapping(settings)
+    if out is not None:
+        check_folder_name(out, "--out", "bandits simulate writes the run")
     run_dir = out or Path("reports") / _run_id(cfg.seed)
     make_env_factory(cfg.env, cfg.env_params)  # bad worlds and specs fail before the claim
     build_policies(cfg.policies, spawn_generators(cfg.seed, len(cfg.policies)), cfg.policy_files)
@@ -437,12 +443,18 @@ def evaluate(
     names = [e.label for e in estimators]
     targets = build_targets(target, files, streams[: len(target)])
     if out is not None:
-        check_output_file(out, command="evaluate", inputs=[log, *files], overwrite=overwrite)
+        check_output_file(
+            out, writes=CSV_TABLE, command="evaluate", inputs=[log, *files], overwrite=overwrite
+        )
     opened = open_log(log)
     target_file, identity = None, (0, 0)
     if out is not None:
         target_file = check_output_file(
-            out, command="evaluate", inputs=[*opened.files, *files], overwrite=overwrite
+            out,
+            writes=CSV_TABLE,
+            command="evaluate",
+            inputs=[*opened.files, *files],
+            overwrite=overwrite,
         )
         identity = folder_identity(target_file.parent)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
@@ -541,8 +553,8 @@ def learn(
     row_range = parse_row_range(rows) if rows is not None else None
     learner = next(iter(build_policies([policy], spawn_generators(seed, 1)).values()))
     opened = open_log(log)
-    target_file = check_output_file(out, command="learn", inputs=opened.files,
-                                    overwrite=overwrite)  # fmt: skip
+    target_file = check_output_file(out, writes=SAVED_POLICY, command="learn",
+                                    inputs=opened.files, overwrite=overwrite)  # fmt: skip
     chosen = opened.n_rows if row_range is None else _range_size(row_range, opened.n_rows)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
         task = bar.add_task("learning", total=round(train_fraction * chosen))
@@ -614,7 +626,7 @@ def upgrade(
     """Rewrite a log in the current schema (version 2: items stored once), streaming."""
     opened = open_log(log)
     target_file = check_output_file(
-        out, command="upgrade", inputs=opened.files, overwrite=overwrite
+        out, writes=PARQUET_LOG, command="upgrade", inputs=opened.files, overwrite=overwrite
     )
     rewrite_log(log, target_file, overwrite=overwrite, batch_bytes=batch_bytes)
     rows = f"{opened.n_rows} rows"
@@ -655,7 +667,9 @@ def _estimator_name(spec: str) -> str:
 
 def _sweep_folder(option: Path | None, setting: object, config: Path) -> Path:
     """``--out``, else the config's ``out`` (a path, relative to the current folder)."""
+    writes = "bandits sweep writes its runs and report"
     if option is not None:
+        check_folder_name(option, "--out", writes)
         return option
     if setting is None:
         raise InputValueError(
@@ -666,6 +680,7 @@ def _sweep_folder(option: Path | None, setting: object, config: Path) -> Path:
         raise InputTypeError(
             f"The 'out' of [sweep] in {config} must be a folder path; got {shown(setting)}."
         )
+    check_folder_name(Path(setting), f"The 'out' of [sweep] in {config},", writes)
     return Path(setting)
 
 
