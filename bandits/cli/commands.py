@@ -36,7 +36,11 @@ from bandits.cli.console import (
 from bandits.cli.manifest import record_step
 from bandits.cli.reporting import run_report, write_report
 from bandits.cli.run_folder import (
+    CSV_TABLE,
+    PARQUET_LOG,
+    SAVED_POLICY,
     RunFolderClaim,
+    check_folder_name,
     check_output_file,
     check_unchanged,
     claimed_run_folder,
@@ -48,7 +52,7 @@ from bandits.cli.sweep import SWEEP_MANIFEST, report_sweep, run_sweep, write_swe
 from bandits.cli.sweep_config import SweepConfig
 from bandits.cli.targets import build_logging_policy, build_targets
 from bandits.cli.transfer import export_app, import_app
-from bandits.cli.wiring import build_policies, environment_ids, make_env_factory
+from bandits.cli.wiring import build_policies, check_specs, environment_ids, make_env_factory
 from bandits.logs import DEFAULT_BATCH_BYTES, open_log, rewrite_log
 from bandits.logs.atomic import atomic_path
 from bandits.logs.source import RowRange, parse_row_range
@@ -168,6 +172,7 @@ def simulate(
     folder gets logs/<policy>.parquet (with its .items.parquet), trace.parquet and
     manifest.json.
     """
+    check_specs(policy or [], "--policy")
     settings = SimulationConfig.from_toml(config).to_dict() if config else {}
     if env is not None:
         settings["env"] = env
@@ -184,6 +189,8 @@ def simulate(
     if seed is not None:
         settings["seed"] = seed
     cfg = SimulationConfig.from_mapping(settings)
+    if out is not None:
+        check_folder_name(out, "--out", "bandits simulate writes the run")
     run_dir = out or Path("reports") / _run_id(cfg.seed)
     make_env_factory(cfg.env, cfg.env_params)  # bad worlds and specs fail before the claim
     build_policies(cfg.policies, spawn_generators(cfg.seed, len(cfg.policies)), cfg.policy_files)
@@ -406,6 +413,9 @@ def evaluate(
     """
     check_choice(interval, INTERVALS, "interval")
     target, files = target or [], target_files or []
+    check_specs(target, "--target")
+    check_specs(estimator or [], "--estimator")
+    check_specs([] if logging_policy is None else [logging_policy], "--logging-policy")
     if not target and not files:
         raise InputValueError("evaluate needs a target: --target SPEC or --target-file FILE.")
     row_range = parse_row_range(rows) if rows is not None else None
@@ -433,12 +443,18 @@ def evaluate(
     names = [e.label for e in estimators]
     targets = build_targets(target, files, streams[: len(target)])
     if out is not None:
-        check_output_file(out, command="evaluate", inputs=[log, *files], overwrite=overwrite)
+        check_output_file(
+            out, writes=CSV_TABLE, command="evaluate", inputs=[log, *files], overwrite=overwrite
+        )
     opened = open_log(log)
     target_file, identity = None, (0, 0)
     if out is not None:
         target_file = check_output_file(
-            out, command="evaluate", inputs=[*opened.files, *files], overwrite=overwrite
+            out,
+            writes=CSV_TABLE,
+            command="evaluate",
+            inputs=[*opened.files, *files],
+            overwrite=overwrite,
         )
         identity = folder_identity(target_file.parent)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
@@ -533,11 +549,12 @@ def learn(
     importance-weighted ridge model (weights 1 / logged position probability, capped by
     --clip). The log is streamed.
     """
+    check_specs([policy], "--policy")
     row_range = parse_row_range(rows) if rows is not None else None
     learner = next(iter(build_policies([policy], spawn_generators(seed, 1)).values()))
     opened = open_log(log)
-    target_file = check_output_file(out, command="learn", inputs=opened.files,
-                                    overwrite=overwrite)  # fmt: skip
+    target_file = check_output_file(out, writes=SAVED_POLICY, command="learn",
+                                    inputs=opened.files, overwrite=overwrite)  # fmt: skip
     chosen = opened.n_rows if row_range is None else _range_size(row_range, opened.n_rows)
     with progress(quiet) as bar, threadpool_limits(blas_threads, user_api="blas"):
         task = bar.add_task("learning", total=round(train_fraction * chosen))
@@ -609,7 +626,7 @@ def upgrade(
     """Rewrite a log in the current schema (version 2: items stored once), streaming."""
     opened = open_log(log)
     target_file = check_output_file(
-        out, command="upgrade", inputs=opened.files, overwrite=overwrite
+        out, writes=PARQUET_LOG, command="upgrade", inputs=opened.files, overwrite=overwrite
     )
     rewrite_log(log, target_file, overwrite=overwrite, batch_bytes=batch_bytes)
     rows = f"{opened.n_rows} rows"
@@ -650,7 +667,9 @@ def _estimator_name(spec: str) -> str:
 
 def _sweep_folder(option: Path | None, setting: object, config: Path) -> Path:
     """``--out``, else the config's ``out`` (a path, relative to the current folder)."""
+    writes = "bandits sweep writes its runs and report"
     if option is not None:
+        check_folder_name(option, "--out", writes)
         return option
     if setting is None:
         raise InputValueError(
@@ -661,6 +680,7 @@ def _sweep_folder(option: Path | None, setting: object, config: Path) -> Path:
         raise InputTypeError(
             f"The 'out' of [sweep] in {config} must be a folder path; got {shown(setting)}."
         )
+    check_folder_name(Path(setting), f"The 'out' of [sweep] in {config},", writes)
     return Path(setting)
 
 

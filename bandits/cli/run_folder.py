@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -108,14 +109,58 @@ def _reserved(name: str) -> bool:
     return name == CLAIM_NAME or is_temporary(Path(name)) or name.startswith(REPLACED_PREFIX)
 
 
-def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite: bool) -> Path:
+class OutputFormat(NamedTuple):
+    """What a command writes to ``--out``, and the file endings that may name it."""
+
+    kind: str
+    suffixes: tuple[str, ...]
+
+
+CSV_TABLE = OutputFormat("a CSV table", (".csv",))
+PARQUET_LOG = OutputFormat("a Parquet log", (".parquet",))
+PARQUET_PROBABILITIES = OutputFormat("Parquet target probabilities", (".parquet",))
+SAVED_POLICY = OutputFormat("a saved policy", (".policy", ".pkl"))
+DSJSON = OutputFormat("VW DSJson lines", (".json", ".dsjson"))
+OBP_FEEDBACK = OutputFormat("a NumPy .npz archive", (".npz",))
+FILE_SUFFIXES = frozenset(
+    suffix
+    for output in (CSV_TABLE, PARQUET_LOG, SAVED_POLICY, DSJSON, OBP_FEEDBACK)
+    for suffix in output.suffixes
+) | {".npy", ".txt", ".html", ".png", ".toml", ".gz"}
+"""Endings of files (written or read here, or common text and archive files): a folder to
+write named with one of them was most likely meant as a file."""
+
+
+def check_output_suffix(out: Path, writes: OutputFormat, command: str) -> None:
+    """Refuse an ``--out`` whose ending (any case) is not one of ``writes.suffixes``."""
+    if out.suffix.lower() not in writes.suffixes:
+        raise InputValueError(
+            f"--out {out} must end in {' or '.join(writes.suffixes)}: bandits {command} writes "
+            f"{writes.kind}; got the ending {shown(out.suffix)}."
+        )
+
+
+def check_folder_name(out: Path, label: str, writes: str) -> None:
+    """Refuse a folder to write (``label`` names where its path came from) whose name ends
+    like a file (``run.csv``): it would be taken for a file of that kind."""
+    if out.suffix.lower() in FILE_SUFFIXES:
+        raise InputValueError(
+            f"{label} {out} ends in {out.suffix}, like a file, but it names the folder "
+            f"{writes} into; give a folder name without a file ending."
+        )
+
+
+def check_output_file(
+    out: Path, *, writes: OutputFormat, command: str, inputs: list[Path], overwrite: bool
+) -> Path:
     """The path to write ``--out`` of ``bandits <command>`` to (symbolic links followed).
 
     Refused: a folder; one of the command's input files (a log and its item table); a name
     reserved for item tables, temporaries and claims; a file of a run folder that another
     command owns, or any file of a run folder another command is writing; an existing file
     unless ``overwrite``, and anything but a regular file even then (a device, a pipe); a
-    folder that does not exist or cannot be written.
+    name not ending in one of ``writes.suffixes``; a folder that does not exist or cannot be
+    written.
     """
     target = resolve_path(out, "--out")
     if target.is_dir():
@@ -148,6 +193,7 @@ def check_output_file(out: Path, *, command: str, inputs: list[Path], overwrite:
             raise InputValueError(
                 f"--out {out} is not a regular file (a device or a pipe?); it is never replaced."
             )
+    check_output_suffix(out, writes, command)
     if not folder.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist.")
     probe = temporary_name(target)

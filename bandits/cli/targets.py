@@ -8,7 +8,8 @@ A ``--target-file`` ending in ``.parquet``, ``.npy`` or ``.npz`` holds target pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from bandits.cli.wiring import build_policies, unique_label
 from bandits.ope.targets import PROBABILITY_SUFFIXES, ProbabilityTarget, read_probability_target
 from bandits.policy import Policy
 from bandits.policy_files import is_policy_file, load_policy
-from bandits.validation import InputValueError, check_regular_file, shown
+from bandits.validation import InputError, InputValueError, check_regular_file, shown
 
 
 def build_targets(
@@ -32,25 +33,39 @@ def build_targets(
     return built
 
 
-def load_target_file(path: Path) -> Policy | ProbabilityTarget:
-    """The target in ``path``: probabilities by its ending, else a saved policy."""
-    if path.suffix.lower() in PROBABILITY_SUFFIXES:
-        return read_probability_target(path)
-    file = check_regular_file(path, "target file (saved policy or target probabilities)")
-    if is_policy_file(file):
-        policy = load_policy(file)
-    elif _is_vw_file(file):
-        from policies import VowpalWabbit
+def load_target_file(path: Path, option: str = "--target-file") -> Policy | ProbabilityTarget:
+    """The target in ``path``: probabilities by its ending, else a saved policy. Every refusal
+    names ``option``, the command-line option that gave ``path``."""
+    with _named_by(option, path):
+        if path.suffix.lower() in PROBABILITY_SUFFIXES:
+            return read_probability_target(path)
+        file = check_regular_file(path, "saved policy or file of target probabilities")
+        if is_policy_file(file):
+            policy = load_policy(file)
+        elif _is_vw_file(file):
+            from policies import VowpalWabbit
 
-        policy = VowpalWabbit.load(file)
-    else:
-        raise InputValueError(
-            f"--target-file {file} is neither target probabilities (a file ending in "
-            f"{', '.join(PROBABILITY_SUFFIXES)}) nor a saved policy (from `bandits learn` or "
-            f"VowpalWabbit.save)."
-        )
+            policy = VowpalWabbit.load(file)
+        else:
+            raise InputValueError(
+                f"{file} is neither target probabilities (a file ending in "
+                f"{', '.join(PROBABILITY_SUFFIXES)}) nor a saved policy (from `bandits learn` "
+                f"or VowpalWabbit.save)."
+            )
     policy.name = str(path)
     return policy
+
+
+@contextmanager
+def _named_by(option: str, path: Path) -> Iterator[None]:
+    """Re-raise a refusal of ``path`` (or its absence) with ``option`` in front, and the path
+    too when the message does not already name it."""
+    try:
+        yield
+    except (InputError, FileNotFoundError) as error:
+        message = str(error)
+        front = option if str(path) in message else f"{option} {path}"
+        raise type(error)(f"{front}: {message}") from None
 
 
 def _is_vw_file(path: Path) -> bool:
@@ -64,12 +79,14 @@ def build_logging_policy(value: str, rng: np.random.Generator) -> Policy:
     """``evaluate --logging-policy``: a saved policy file when ``value`` names one, else a
     policy spec (built fresh, with ``rng``)."""
     path = Path(value)
+    if path.suffix.lower() in PROBABILITY_SUFFIXES:
+        raise InputValueError(
+            f"--logging-policy {value} names a file of target probabilities (its name ends in "
+            f"{path.suffix}), not a policy; give the logging policy as a spec or a saved policy "
+            f"file."
+        )
     if path.is_file():
-        policy = load_target_file(path)
-        if not isinstance(policy, Policy):
-            raise InputValueError(
-                f"--logging-policy {value} holds target probabilities; give the logging policy "
-                f"as a spec or a saved policy file."
-            )
+        policy = load_target_file(path, "--logging-policy")
+        assert isinstance(policy, Policy)  # probabilities were refused by the file's ending
         return policy
     return next(iter(build_policies([value], [rng]).values()))

@@ -13,8 +13,16 @@ import numpy as np
 import typer
 
 from bandits.cli.console import friendly_errors, say
-from bandits.cli.run_folder import check_output_file
+from bandits.cli.run_folder import (
+    DSJSON,
+    OBP_FEEDBACK,
+    PARQUET_LOG,
+    PARQUET_PROBABILITIES,
+    check_output_file,
+    check_output_suffix,
+)
 from bandits.cli.targets import build_targets
+from bandits.cli.wiring import check_specs
 from bandits.logs import DEFAULT_BATCH_BYTES, iter_log_batches, open_log
 from bandits.logs.atomic import atomic_path
 from bandits.logs.importers import export_dsjson, import_dsjson, import_obd, to_obp
@@ -62,7 +70,9 @@ def import_dsjson_command(
     Reward is -cost; lines VW skips (not events, _skipLearn, no actions) are skipped and
     counted; pdrop is folded into the probabilities.
     """
-    target = check_output_file(out, command="import", inputs=[file], overwrite=overwrite)
+    target = check_output_file(
+        out, writes=PARQUET_LOG, command="import", inputs=[file], overwrite=overwrite
+    )
     summary = import_dsjson(
         file,
         target,
@@ -99,7 +109,9 @@ def import_obd_command(
     """Import an Open Bandit Dataset folder into a bandits log (.parquet)."""
     mode = check_choice(as_, ["slates", "positions"], "--as")
     inputs = sorted(folder.glob("*.csv")) if folder.is_dir() else [folder]
-    target = check_output_file(out, command="import", inputs=inputs, overwrite=overwrite)
+    target = check_output_file(
+        out, writes=PARQUET_LOG, command="import", inputs=inputs, overwrite=overwrite
+    )
     summary = import_obd(
         folder,
         target,
@@ -121,7 +133,9 @@ def export_dsjson_command(
 ) -> None:
     """Write a log as VW DSJson (--cb_explore_adf for slates of 1, --ccb_explore_adf beyond)."""
     opened = open_log(log)
-    target = check_output_file(out, command="export", inputs=opened.files, overwrite=overwrite)
+    target = check_output_file(
+        out, writes=DSJSON, command="export", inputs=opened.files, overwrite=overwrite
+    )
     rows = export_dsjson(log, target, overwrite=overwrite, batch_bytes=batch_bytes)
     say(f"Wrote {out} from {log}: {rows:,} events.")
 
@@ -136,7 +150,9 @@ def export_obp_command(
     """Write a log as obp's bandit_feedback dict in a .npz file (read it with
     dict(numpy.load(path))). The whole log is read into memory."""
     opened = open_log(log)
-    target = check_output_file(out, command="export", inputs=opened.files, overwrite=overwrite)
+    target = check_output_file(
+        out, writes=OBP_FEEDBACK, command="export", inputs=opened.files, overwrite=overwrite
+    )
     feedback = to_obp(opened.read())
     with atomic_path(target, replace=overwrite) as temporary:
         with open(temporary, "wb") as handle:
@@ -168,8 +184,8 @@ def export_probabilities_command(
     file `evaluate --target-file` takes (obp's action_dist, one row per logged row). Streamed."""
     if (target is None) == (target_file is None):
         raise InputValueError("export probabilities takes one of --target SPEC or --target-file.")
-    if out.suffix.lower() != ".parquet":
-        raise InputValueError(f"--out {out} must end in .parquet.")
+    check_specs([] if target is None else [target], "--target")
+    check_output_suffix(out, PARQUET_PROBABILITIES, "export probabilities")
     built = build_targets([target] if target else [], [target_file] if target_file else [],
                           spawn_generators(seed, 1 if target else 0))  # fmt: skip
     policy = next(iter(built.values()))
@@ -179,7 +195,9 @@ def export_probabilities_command(
         )
     opened = open_log(log)
     inputs = [*opened.files, *([target_file] if target_file else [])]
-    checked = check_output_file(out, command="export", inputs=inputs, overwrite=overwrite)
+    checked = check_output_file(
+        out, writes=PARQUET_PROBABILITIES, command="export", inputs=inputs, overwrite=overwrite
+    )
     rows = write_probability_target(
         checked, iter_log_batches(log, batch_bytes=batch_bytes), policy, overwrite=overwrite
     )

@@ -80,6 +80,16 @@ def _check_env_params(env_id: str, params: dict[str, Any]) -> Callable[..., Any]
     return creator
 
 
+def check_specs(specs: Sequence[str], option: str) -> None:
+    """Refuse an empty or blank spec given to ``option`` (``--policy ""``), naming both."""
+    for spec in specs:
+        if not spec.strip():
+            raise InputValueError(
+                f"{option} {shown(spec)} is empty; give a spec NAME[:KEY=VALUE,...] "
+                f"(`bandits list` shows the names)."
+            )
+
+
 def policy_label(spec: str) -> str:
     """The display name of a policy spec: the spec as the user wrote it, normalised
     (``"linucb: alpha=1.0 "`` -> ``"linucb:alpha=1.0"``), defaults not added."""

@@ -519,10 +519,10 @@ class Estimator(ABC):
                     f"logger never shows at that position: only the reward model speaks for "
                     f"it, so the estimate is as biased as the model there",
                 )
-        if np.isinf(value) or (np.isfinite(value) and np.isinf(stderr)):
+        overflowed = _overflowed(value, stderr, statistics.terms)
+        if overflowed is not None:
             warnings += (
-                f"the {'estimate' if np.isinf(value) else 'standard error'} overflowed float64 "
-                f"(rewards or importance weights too large; largest weight "
+                f"the {overflowed} (rewards or importance weights too large; largest weight "
                 f"{diagnostics.max_weight:.3g}): rescale the rewards, e.g. to [0, 1], and "
                 f"evaluate again",
             )
@@ -806,6 +806,24 @@ class WeightDiagnostics(NamedTuple):
     max_weight: float
     mean_weight: float
     warnings: tuple[str, ...]
+
+
+def _overflowed(value: float, stderr: float, terms: Moments) -> str | None:
+    """What overflowed float64, said as ``"estimate overflowed float64"``, or None. An
+    infinity overflowed; so did a NaN where the per-row terms' sums (or co-moments) are not
+    finite: the rewards and probabilities were checked finite, so arithmetic made an infinity
+    that met another (inf - inf, 0 * inf). A NaN of finite sums is no overflow (0 / 0 of a
+    self-normalised estimator whose weights are all 0; the standard error of one row)."""
+    to_nan = "overflowed float64 and came out NaN (inf - inf)"
+    if np.isinf(value):
+        return "estimate overflowed float64"
+    if np.isnan(value):
+        return None if np.isfinite(terms.mean).all() else f"estimate {to_nan}"
+    if np.isinf(stderr):
+        return "standard error overflowed float64"
+    if np.isnan(stderr) and terms.n > 1 and not np.isfinite(terms.comoment).all():
+        return f"standard error {to_nan}"
+    return None
 
 
 def weight_diagnostics(statistics: EstimatorStatistics) -> WeightDiagnostics:

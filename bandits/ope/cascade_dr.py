@@ -4,7 +4,6 @@ target) as a control variate at every position."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -13,7 +12,7 @@ from numpy.typing import NDArray
 from bandits.logged import LoggedBandit
 from bandits.ope.base import EstimatorInput
 from bandits.ope.cascade_q import BackwardQ, CrossFittedQ
-from bandits.ope.cascade_q_regressor import RegressorBackwardQ
+from bandits.ope.cascade_q_regressor import RegressorBackwardQ, check_sample_weights
 from bandits.ope.crossfit import CrossFitted
 from bandits.ope.extensions import conditional_probabilities
 from bandits.ope.model_based import ModelBasedEstimator
@@ -23,25 +22,12 @@ from bandits.ope.targets import TargetRows
 from bandits.validation import InputTypeError, InputValueError, check_choice, shown
 
 Q_KINDS = ("backward", "reward")
+"""Cascade DR's ``q=``: the paper's backward-fitted ``Q`` (ridge), or the reward model."""
 
 FITTING_METHODS = ("normal", "iw")
 """How the backward ``Q``'s regressions weigh a row at position ``k``: alike (``normal``) or
 by its prefix importance weight ``w_1:k`` (``iw``, obp's ``fitting_method``), which fits
 ``Q`` to the target's prefixes rather than the logger's."""
-
-
-def _takes_sample_weight(estimator: Any) -> bool:
-    """Whether ``estimator.fit`` has a ``sample_weight`` parameter (or takes ``**kwargs``)."""
-    try:
-        parameters = inspect.signature(estimator.fit).parameters
-    except (TypeError, ValueError):  # no signature to read: let fit decide
-        return True
-    return "sample_weight" in parameters or any(
-        parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()
-    )
-
-
-"""Cascade DR's ``q=``: the paper's backward-fitted ``Q`` (ridge), or the reward model."""
 
 
 class CascadeFit(NamedTuple):
@@ -133,11 +119,8 @@ class CascadeDR(ModelBasedEstimator, RIPS):
             elif isinstance(self.reward_model, SklearnRewardModel):
                 estimator = self.reward_model.estimator
                 self.q_prototype = RegressorBackwardQ(estimator, owner)
-                if self.fitting_method == "iw" and not _takes_sample_weight(estimator):
-                    raise InputValueError(
-                        f"{owner}'s fitting_method='iw' fits the backward Q with sample "
-                        f"weights; {type(estimator).__name__}.fit takes no sample_weight."
-                    )
+                if self.fitting_method == "iw":
+                    check_sample_weights(estimator, owner)
             else:
                 given = (
                     shown(self.model) if isinstance(self.model, str) else type(self.model).__name__

@@ -14,11 +14,18 @@ non-linear ``Q`` has no sums that stream, so the learned rows are kept in memory
 scikit-learn reward model keeps its rows) and the ``slate_size`` fits run one after another
 in :meth:`RegressorBackwardQ.finish`. With ``Ridge(alpha, fit_intercept=False)`` each fit is
 the ridge solve of the explicit recursion (tested).
+
+Importance-weighted fits (``fitting_method="iw"``) pass each row's weight as the fit's
+``sample_weight`` (:func:`sample_weight_key`). A scikit-learn ``Pipeline`` takes it for its
+last step as ``<last step>__sample_weight``, the form scikit-learn routes while its metadata
+routing is off (its default); with ``sklearn.set_config(enable_metadata_routing=True)`` a
+Pipeline refuses that form, so a weighted Pipeline is refused up front there.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 import numpy as np
@@ -27,6 +34,70 @@ from numpy.typing import NDArray
 from bandits.logged import LoggedBandit
 from bandits.ope.cascade_q import position_features, prefix_item_sums
 from bandits.validation import InputTypeError, InputValueError
+
+
+def sample_weight_key(estimator: Any) -> str | None:
+    """The keyword under which ``estimator.fit`` takes sample weights, or None if it takes
+    none: for a scikit-learn ``Pipeline``, ``<last step>__`` and its last step's keyword
+    (``scaler -> ridge`` gives ``ridge__sample_weight``; None for a ``"passthrough"`` last
+    step); else ``sample_weight`` if ``fit`` names it or takes ``**kwargs`` (or has no
+    signature to read: fit decides)."""
+    steps = _pipeline_steps(estimator)
+    if steps is not None:
+        name, last = steps[-1]
+        if last is None or (isinstance(last, str) and last == "passthrough"):
+            return None
+        key = sample_weight_key(last)
+        return None if key is None else f"{name}__{key}"
+    try:
+        parameters = inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):
+        return "sample_weight"
+    takes = "sample_weight" in parameters or any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()
+    )
+    return "sample_weight" if takes else None
+
+
+def check_sample_weights(estimator: Any, owner: str) -> str:
+    """:func:`sample_weight_key` of ``estimator``; raise, naming ``owner``, where there is
+    none, or where scikit-learn's metadata routing is on and ``estimator`` is a Pipeline
+    (which then refuses ``<step>__sample_weight``)."""
+    steps = _pipeline_steps(estimator)
+    if steps is not None:
+        import sklearn
+
+        if sklearn.get_config().get("enable_metadata_routing", False):
+            raise InputValueError(
+                f"{owner}'s fitting_method='iw' gives a Pipeline's last step its sample "
+                f"weights as {steps[-1][0]}__sample_weight, which scikit-learn refuses while "
+                f"its metadata routing is enabled; turn it off "
+                f"(sklearn.set_config(enable_metadata_routing=False)) or pass the regressor "
+                f"without the Pipeline."
+            )
+    key = sample_weight_key(estimator)
+    if key is not None:
+        return key
+    if steps is not None:
+        name, last = steps[-1]
+        raise InputValueError(
+            f"{owner}'s fitting_method='iw' fits the backward Q with sample weights; the "
+            f"Pipeline's last step {name!r} ({type(last).__name__}) takes no sample_weight in "
+            f"fit."
+        )
+    raise InputValueError(
+        f"{owner}'s fitting_method='iw' fits the backward Q with sample weights; "
+        f"{type(estimator).__name__}.fit takes no sample_weight."
+    )
+
+
+def _pipeline_steps(estimator: Any) -> list[tuple[str, Any]] | None:
+    """A scikit-learn Pipeline's ``steps``; None for anything else (or without sklearn)."""
+    try:
+        from sklearn.pipeline import Pipeline
+    except ImportError:
+        return None
+    return list(estimator.steps) if isinstance(estimator, Pipeline) and estimator.steps else None
 
 
 class RegressorBackwardQ:
@@ -109,7 +180,7 @@ class RegressorBackwardQ:
             if weighted:
                 weights = np.concatenate([w[:, k] for _, _, w in batches if w is not None])
                 if weights.any():
-                    model.fit(x, y, sample_weight=weights)
+                    model.fit(x, y, **{check_sample_weights(model, self.owner): weights})
                 else:  # no row's prefix is the target's: as the ridge fit, Q_k = 0
                     model = _Zero()
             else:

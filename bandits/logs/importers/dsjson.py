@@ -152,7 +152,7 @@ def parse_event(text: str, line: int, item_id_field: str = DEFAULT_ITEM_ID_FIELD
     return Event(
         request_id=_request_id(event, line),
         time=_time(event, line),
-        context=features_of(context),
+        context=features_of(context, where="c"),
         item_ids=item_ids,
         item_features=item_features,
         slate=slate,
@@ -248,7 +248,7 @@ def _actions(context: dict[str, Any], id_field: str) -> tuple[list[int], list[di
             ids.append(value)
         else:
             ids.append(stable_id(_canonical(value)))
-        flat = features_of(action)
+        flat = features_of(action, where=f'c["_multi"][{index}]')
         for name in (id_field, f"{id_field}={value}"):
             flat.pop(name, None)
         features.append(flat)

@@ -15,6 +15,14 @@ keys starting with ``_``              skipped (``_text``, ``_tag``, ``_id`` ... 
                                       numeric feature; ``_multi``, ``_slots`` are read apart)
 ====================================  ===========================================
 
+Two spellings that flatten to one name (a dotted key ``"a.b": 1`` and a nested ``"a": {"b":
+2}``; a key ``"k=v"`` and a string ``"k": "v"``; a key ``"k[0]"`` and an array ``"k": [...]``)
+are refused, naming the feature and both: VW reads them as different features (its JSON
+parser makes a nested object a namespace of its own, while a dotted key is one feature of the
+enclosing namespace, so they hash apart), and summing them into one column would merge what
+VW keeps apart. Repeated objects of one array are the one exception: VW adds them to one
+namespace, and they are summed.
+
 A feature absent from a record is 0 (VW's sparse semantics). :class:`FeatureColumns` fixes the
 columns of a file: every name seen in a first pass, in natural order (``x[2]`` before
 ``x[10]``), so every row has the same width whatever appears later.
@@ -22,6 +30,7 @@ columns of a file: every name seen in a first pass, in natural order (``x[2]`` b
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -49,34 +58,47 @@ def finite_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def flatten(value: Any, path: str, out: dict[str, float]) -> None:
+def flatten(
+    value: Any,
+    path: str,
+    out: dict[str, float],
+    address: str | None = None,
+    origins: dict[str, str] | None = None,
+) -> None:
     """Add the numeric features of the JSON ``value`` found at ``path`` to ``out``.
 
+    ``address`` spells where ``value`` is in the JSON (``c["user"]["age"]``; default
+    ``path``), and ``origins`` (shared by the calls for one object) keeps the address of each
+    name added, so that two spellings of one name are refused (see the module notes).
+
     Raises :class:`InputValueError` naming the field (``c.user.age``) and the value for what VW
-    cannot read either: a non-finite number, a string or array nested in an array.
+    cannot read either: a non-finite number, a string or array nested in an array; and naming
+    the feature and both addresses for two spellings of one name.
     """
+    address = path if address is None else address
+    origins = {} if origins is None else origins
     if value is None or value is False:
         return
     if value is True:
-        out[path] = out.get(path, 0.0) + 1.0
+        _add(out, origins, path, 1.0, address)
     elif isinstance(value, int | float):
         number = finite_float(value)
         if number is None:
             raise InputValueError(f"field {path!r} must be a finite number; got {shown(value)}.")
-        out[path] = out.get(path, 0.0) + number
+        _add(out, origins, path, number, address)
     elif isinstance(value, str):
-        name = f"{path}={value}"
-        out[name] = out.get(name, 0.0) + 1.0
+        _add(out, origins, f"{path}={value}", 1.0, f"{address} = {json.dumps(value)}")
     elif isinstance(value, dict):
         for key, inner in value.items():
             if not key.startswith("_"):
-                flatten(inner, f"{path}.{key}" if path else key, out)
+                name = f"{path}.{key}" if path else key
+                flatten(inner, name, out, f"{address}[{json.dumps(key)}]", origins)
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             if isinstance(inner, dict):
-                flatten(inner, path, out)
+                flatten(inner, path, out, address, origins)  # summed, as VW adds them
             elif isinstance(inner, int | float) and not isinstance(inner, bool):
-                flatten(inner, f"{path}[{index}]", out)
+                flatten(inner, f"{path}[{index}]", out, f"{address}[{index}]", origins)
             elif inner is not None:
                 raise InputValueError(
                     f"field {path!r} is an array of numbers or objects; item {index} is "
@@ -84,13 +106,29 @@ def flatten(value: Any, path: str, out: dict[str, float]) -> None:
                 )
 
 
-def features_of(obj: dict[str, Any], skip: Iterable[str] = ()) -> dict[str, float]:
-    """The flattened numeric features of a JSON object, leaving out the keys in ``skip``."""
+def _add(
+    out: dict[str, float], origins: dict[str, str], name: str, number: float, address: str
+) -> None:
+    """``out[name] += number``, refusing a name an earlier address gave."""
+    first = origins.setdefault(name, address)
+    if first != address:
+        raise InputValueError(
+            f"feature {name!r} is written two ways, {first} and {address}: VW reads them as "
+            f"different features (a nested object is a namespace of its own, a dotted key a "
+            f"feature of the enclosing one), which one column would sum; rename one."
+        )
+    out[name] = out.get(name, 0.0) + number
+
+
+def features_of(obj: dict[str, Any], skip: Iterable[str] = (), where: str = "") -> dict[str, float]:
+    """The flattened numeric features of a JSON object, leaving out the keys in ``skip``;
+    ``where`` spells the object's place in the event (``c``) for errors."""
     out: dict[str, float] = {}
+    origins: dict[str, str] = {}
     left_out = set(skip)
     for key, value in obj.items():
         if key not in left_out and not key.startswith("_"):
-            flatten(value, key, out)
+            flatten(value, key, out, f"{where}[{json.dumps(key)}]", origins)
     return out
 
 

@@ -11,7 +11,8 @@ Features: every column other than the five above (and the index) is a context co
 ``item_context.csv`` every column but ``item_id`` is an item feature. Numbers are kept as they
 are; strings are one-hot encoded, one column ``<name>=<value>`` per distinct value (sorted; no
 level dropped, unlike obp's ``get_dummies(drop_first=True)``, and no integer codes, which
-would invent an order), collected in a first pass over the CSV.
+would invent an order), collected in a first pass over the CSV. A header that names a
+column twice is refused (pandas would read the second ``click`` as ``click.1``).
 
 Two ways to read it (``as_``):
 
@@ -79,8 +80,28 @@ def _split_columns(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], 
     return sorted(numeric, key=natural_key), [c for c in columns if c not in numeric]
 
 
+def _check_header(path: Path) -> None:
+    """Refuse a CSV whose header names a column twice (pandas would rename the second
+    ``click`` to ``click.1`` without a word). Empty names (index columns) are not compared."""
+    try:
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as error:
+        raise InputValueError(f"{path} cannot be read as CSV: {error}") from None
+    seen: dict[str, int] = {}
+    for column, name in enumerate(header.iloc[0].tolist() if len(header) else [], start=1):
+        if name == "":
+            continue
+        if name in seen:
+            raise InputValueError(
+                f"{path}: the header names the column {shown(name)} twice (columns "
+                f"{seen[name]} and {column}); rename or drop one."
+            )
+        seen[name] = column
+
+
 def _read_items(path: Path) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     check_regular_file(path, "OBD item file")
+    _check_header(path)
     try:
         frame = _drop_index(pd.read_csv(path))
     except (ValueError, pd.errors.ParserError) as error:
@@ -122,6 +143,7 @@ def _log_file(folder: Path) -> Path:
 def _chunks(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
     """(CSV line of the chunk's first row, chunk) with the required columns checked."""
     line = 2
+    _check_header(path)
     try:
         reader = pd.read_csv(path, chunksize=CHUNK_ROWS)
         for chunk in reader:

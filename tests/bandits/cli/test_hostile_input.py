@@ -406,3 +406,75 @@ def test_control_characters_in_paths_are_shown_escaped(tmp_path):
     missing = tmp_path / "nope\nError: fake.parquet"
     result = runner.invoke(app, ["evaluate", str(missing), "-t", "uniform"])
     one_line_error(result, "nope\\nError: fake.parquet")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["simulate", "--policy", "", "--requests", "5"], "--policy"),
+        (["simulate", "--policy", "uniform", "--policy", " "], "--policy"),
+        (["learn", "x.parquet", "--policy", "", "--out", "m.policy"], "--policy"),
+        (["evaluate", "x.parquet", "--target", ""], "--target"),
+        (["evaluate", "x.parquet", "-t", "uniform", "--estimator", ""], "--estimator"),
+        (["evaluate", "x.parquet", "-t", "uniform", "--logging-policy", ""], "--logging-policy"),
+        (
+            ["export", "probabilities", "x.parquet", "--target", "", "--out", "p.parquet"],
+            "--target",
+        ),
+    ],
+)
+def test_an_empty_spec_is_refused_naming_its_option(tmp_path, monkeypatch, args, option):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    value = next(arg for arg in args if not arg.strip())
+    one_line_error(result, f"{option} {value!r} is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_file_must_end_as_the_format_written(tmp_path, run):
+    """Each command that writes a file refuses an --out ending otherwise, naming the
+    option, the value and the endings it takes; nothing is written."""
+    log = str(run / "logs" / "uniform.parquet")
+    (tmp_path / "events.json").write_text("")
+    cases = [
+        (["evaluate", log, "-t", "uniform", "--out"], "x.txt", ".csv"),
+        (["learn", log, "--policy", "linucb", "--out"], "model.txt", ".policy or .pkl"),
+        (["upgrade", log, "--out"], "new.csv", ".parquet"),
+        (["import", "dsjson", str(tmp_path / "events.json"), "--out"], "log.txt", ".parquet"),
+        (["import", "obd", str(tmp_path / "obd"), "--out"], "log.csv", ".parquet"),
+        (["export", "dsjson", log, "--out"], "again.parquet", ".json or .dsjson"),
+        (["export", "obp", log, "--out"], "feedback.npy", ".npz"),
+        (["export", "probabilities", log, "-t", "uniform", "--out"], "p.npz", ".parquet"),
+    ]
+    for args, name, endings in cases:
+        out = tmp_path / name
+        result = runner.invoke(app, [*args, str(out)])
+        one_line_error(result, f"--out {out} must end in {endings}", repr(out.suffix))
+        assert not out.exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["events.json"]
+
+
+def test_an_output_folder_must_not_end_like_a_file(tmp_path):
+    out = tmp_path / "x.txt"
+    result = runner.invoke(app, ["simulate", *SMALL, "--out", str(out)])
+    one_line_error(result, f"--out {out} ends in .txt", "bandits simulate writes the run")
+    config = tmp_path / "sweep.toml"
+    config.write_text('[sweep]\nout = "sweep.csv"\n')
+    for args, words in [(["--out", str(tmp_path / "s.parquet")], "--out"),
+                        ([], f"The 'out' of [sweep] in {config}, sweep.csv")]:  # fmt: skip
+        one_line_error(runner.invoke(app, ["sweep", str(config), *args]), words, "like a file")
+    assert [path.name for path in tmp_path.iterdir()] == ["sweep.toml"]
+
+
+def test_the_documented_output_endings_are_taken_in_any_case(tmp_path, run):
+    log = str(run / "logs" / "uniform.parquet")
+    for name in ["model.policy", "model.PKL"]:
+        result = runner.invoke(app, ["learn", log, "--policy", "linucb", "--quiet", "--out",
+                                     str(tmp_path / name)])  # fmt: skip
+        assert result.exit_code == 0, result.output
+    for name in ["again.json", "again.dsjson"]:
+        result = runner.invoke(app, ["export", "dsjson", log, "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", log, "-t", "uniform", "--quiet", "--out",
+                                 str(tmp_path / "estimates.CSV")])  # fmt: skip
+    assert result.exit_code == 0, result.output

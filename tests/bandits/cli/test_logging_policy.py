@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from cli_results import invoke
+from cli_results import invoke, one_line_error
 
 from bandits.cli.commands import LOGGER_ESTIMATORS
 
@@ -67,4 +67,23 @@ def test_a_bad_logging_policy_is_refused_by_name(uniform_log, tmp_path):
     np.save(probabilities, np.full((500, 4, 2), 0.25))
     result = invoke("evaluate", uniform_log, "--target", "uniform", "--logging-policy",
                     probabilities, "--quiet")  # fmt: skip
-    assert result.exit_code == 2 and "holds target probabilities" in result.output
+    assert result.exit_code == 2 and "names a file of target probabilities" in result.output
+
+
+def test_a_logging_policy_file_refused_names_the_option_given(uniform_log, tmp_path):
+    """Each refusal of the file names --logging-policy (they named --target-file before)."""
+    from bandits.policy_files import POLICY_MAGIC
+
+    notes, damaged = tmp_path / "notes.txt", tmp_path / "damaged.policy"
+    notes.write_text("hello")
+    damaged.write_bytes(POLICY_MAGIC + b"{not json\n")
+    missing = tmp_path / "missing.npz"
+    for path, words in [(notes, ["notes.txt", "neither target probabilities"]),
+                        (damaged, ["damaged.policy", "damaged header"]),
+                        (missing, ["missing.npz", "target probabilities"])]:  # fmt: skip
+        result = invoke("evaluate", uniform_log, "--target", "uniform", "--logging-policy",
+                        path, "--quiet")  # fmt: skip
+        one_line_error(result, "--logging-policy", *words)
+        assert "--target-file" not in result.output
+    result = invoke("evaluate", uniform_log, "--target-file", damaged, "--quiet")
+    one_line_error(result, "--target-file", "damaged.policy", "damaged header")

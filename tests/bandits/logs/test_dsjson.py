@@ -314,3 +314,53 @@ def test_a_long_file_imports_in_bounded_batches_and_flat_memory(tmp_path):
         assert summary.largest_batch <= 2**20 // 16 // (4 + 2 + 2 * 3 + 4)  # row_bytes
         assert summary.batches >= n_lines // summary.largest_batch
     assert peaks[50_000] < 1.5 * peaks[5_000]  # ten times the lines, not ten times the memory
+
+
+@pytest.mark.parametrize(
+    ("context", "action", "message"),
+    [
+        (
+            {"a.b": 1, "a": {"b": 2}},
+            {},
+            """feature 'a.b' is written two ways, c["a.b"] and c["a"]["b"]""",
+        ),
+        (
+            {"u": {"x.y": 1, "x": {"y": 2}}},
+            {},
+            """feature 'u.x.y' is written two ways, c["u"]["x.y"] and c["u"]["x"]["y"]""",
+        ),
+        (
+            {"k=v": 1, "k": "v"},
+            {},
+            """feature 'k=v' is written two ways, c["k=v"] and c["k"] = "v\"""",
+        ),
+        (
+            {},
+            {"i.f": 5},
+            """feature 'i.f' is written two ways, c["_multi"][1]["i.f"] and """
+            """c["_multi"][1]["i"]["f"]""",
+        ),
+    ],
+)
+def test_a_feature_spelled_two_ways_is_refused_not_summed(tmp_path, context, action, message):
+    """VW's JSON parser makes a nested object a namespace and a dotted key a feature of the
+    enclosing namespace: different features, which one column would have summed."""
+    actions = multi(1, 2, 3)
+    actions[1] = {**action, **actions[1]} if action else actions[1]
+    line = cb(0, -1.0, 0.5, c={**context, "_multi": actions})
+    source = write(tmp_path / "bad.json", [cb(0, -1.0, 0.5), line])
+    with pytest.raises(InputValueError) as caught:
+        import_dsjson(source, tmp_path / "log.parquet")
+    assert str(caught.value).startswith(f"{source}, line 2: ")
+    assert message in str(caught.value), caught.value
+    summary = import_dsjson(source, tmp_path / "log.parquet", skip_malformed=True)
+    assert (summary.rows, summary.skipped) == (1, {"malformed": 1})
+
+
+def test_repeated_objects_of_one_array_are_still_summed(tmp_path):
+    """VW adds the objects of an array to one namespace: the one case of a name given twice
+    that is summed."""
+    line = cb(0, -1.0, 0.5, c={"u": [{"x": 1.5}, {"x": 2.0}], "_multi": multi(1, 2, 3)})
+    source = write(tmp_path / "ok.json", [line])
+    import_dsjson(source, tmp_path / "log.parquet")
+    assert read_log(tmp_path / "log.parquet").observation.context.tolist() == [[3.5]]

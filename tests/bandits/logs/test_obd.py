@@ -173,3 +173,26 @@ def test_bad_values_are_shown_as_written_numbers(tmp_path, column, value, messag
     with pytest.raises(InputValueError) as caught:
         import_obd(folder, tmp_path / "log.parquet", as_=as_)
     assert str(caught.value).endswith(f"all.csv, line 3: {message}")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "columns"),
+    [
+        ("all.csv", ",user_feature_3,", ",click,", "columns 5 and 10"),
+        ("item_context.csv", ",item_feature_2,", ",item_feature_0,", "columns 3 and 5"),
+    ],
+)
+def test_a_column_named_twice_is_refused_not_renamed(tmp_path, file, old, new, columns):
+    """pandas reads a second 'click' as 'click.1'; the import refuses the file instead."""
+    folder = tmp_path / "random" / "all"
+    shutil.copytree(FOLDER, folder)
+    text = (folder / file).read_text()
+    (folder / file).write_text(text.replace(old, new, 1))
+    name = new.strip(",")
+    with pytest.raises(InputValueError) as caught:
+        import_obd(folder, tmp_path / "log.parquet")
+    assert str(caught.value) == (
+        f"{folder / file}: the header names the column '{name}' twice ({columns}); rename or "
+        f"drop one."
+    )
+    assert not list(tmp_path.glob("log*"))

@@ -27,7 +27,11 @@ from slate_problems import (
 from bandits.models import interaction_features
 from bandits.ope import IPS, RIPS, CascadeDR, EstimatorInput, SNCascadeDR, evaluate_log
 from bandits.ope.cascade_q import BackwardQ
-from bandits.ope.cascade_q_regressor import RegressorBackwardQ, regressor_features
+from bandits.ope.cascade_q_regressor import (
+    RegressorBackwardQ,
+    regressor_features,
+    sample_weight_key,
+)
 from bandits.ope.extensions import extension_probabilities
 from bandits.validation import InputTypeError, InputValueError
 from policies import EpsilonGreedy, Softmax
@@ -420,6 +424,50 @@ def test_importance_weighted_fitting_is_refused_where_nothing_takes_the_weights(
     with pytest.raises(InputValueError, match=r"'fitting_method' of SNCascadeDR"):
         SNCascadeDR(fitting_method="dr")
     CascadeDR(model=_NoWeights())  # without weights it is a regressor like any other
+
+
+def test_a_pipeline_takes_the_weights_for_its_last_step():
+    """A Pipeline's fit takes no ``sample_weight``; its last step's weights go as
+    ``<step>__sample_weight``: a weighted Pipeline around Ridge fits what Ridge alone fits
+    (it failed inside fit with scikit-learn's error before)."""
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    log = _context_log(8, rows=120)
+    target = random_table(np.random.default_rng(3), all_slates(5, 3), concentration=0.3)
+    ridge = Ridge(alpha=0.7, fit_intercept=False)
+    pipeline = make_pipeline(FunctionTransformer(), Ridge(alpha=0.7, fit_intercept=False))
+    nested = make_pipeline(FunctionTransformer(), pipeline)
+    assert sample_weight_key(pipeline) == "ridge__sample_weight"
+    assert sample_weight_key(nested) == "pipeline__ridge__sample_weight"
+    alone = CascadeDR(folds=3, fitting_method="iw", model=ridge).estimate(log, target)
+    for model in (pipeline, nested):
+        piped = CascadeDR(folds=3, fitting_method="iw", model=model).estimate(log, target)
+        assert piped.value == pytest.approx(alone.value, rel=1e-10)
+    unweighted = CascadeDR(folds=3, model=pipeline).estimate(log, target)
+    assert unweighted.value != pytest.approx(alone.value, rel=1e-6)
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(InputValueError, match=r"ridge__sample_weight.*metadata routing"):
+            CascadeDR(model=pipeline, fitting_method="iw")
+
+
+def test_a_pipeline_whose_last_step_takes_no_weights_is_refused_up_front():
+    pytest.importorskip("sklearn")
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    message = (r"CascadeDR's fitting_method='iw' fits the backward Q with sample weights; the "
+               r"Pipeline's last step 'kneighborsregressor' \(KNeighborsRegressor\) takes no "
+               r"sample_weight in fit\.")  # fmt: skip
+    with pytest.raises(InputValueError, match=message):
+        CascadeDR(model=make_pipeline(StandardScaler(), KNeighborsRegressor()), fitting_method="iw")
+    assert (
+        sample_weight_key(Pipeline([("scale", StandardScaler()), ("end", "passthrough")])) is None
+    )
+    CascadeDR(model=make_pipeline(StandardScaler(), KNeighborsRegressor()))  # unweighted: fine
 
 
 def test_a_tree_backward_q_over_batches_equals_the_in_memory_fit():

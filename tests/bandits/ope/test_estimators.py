@@ -174,3 +174,33 @@ def test_an_estimate_that_overflows_says_so(name):
     quiet = ESTIMATORS[name]().estimate(_log_with(rewards / 1e300, np.full(4, 0.5)),
                                         np.full(4, 0.5))  # fmt: skip
     assert not any("overflowed" in warning for warning in quiet.warnings)
+
+
+@pytest.mark.parametrize("name", WEIGHT_ONLY)
+def test_an_estimate_that_overflows_to_nan_says_so(name):
+    """Huge rewards of both signs times weights of 500: the terms overflow to +inf and -inf,
+    whose mean is NaN (inf - inf); it warns as an infinite estimate does. A NaN from finite
+    sums (SNIPS with every weight 0: 0 / 0) is no overflow and is not called one."""
+    rewards = np.array([1e308, -1e308, 1e308, -1e308])
+    with np.errstate(all="ignore"):
+        estimate = ESTIMATORS[name]().estimate(
+            _log_with(rewards, np.full(4, 1e-3)), np.full(4, 0.5)
+        )
+    assert np.isnan(estimate.value)
+    assert any("estimate overflowed float64 and came out NaN" in warning
+               for warning in estimate.warnings), estimate  # fmt: skip
+    with np.errstate(all="ignore"):
+        empty = ESTIMATORS[name]().estimate(_log_with([1.0, 0, 1, 0], np.full(4, 0.5)), np.zeros(4))
+    assert not any("overflowed" in warning for warning in empty.warnings)
+
+
+def test_a_standard_error_that_overflows_to_nan_says_so():
+    """SNIPS's terms (w r, w) with w r = +-1e300 and weights 1 and 1e10: the value is exactly
+    0, but the co-moments overflow and the delta-method variance meets inf - inf."""
+    a = 1e300
+    log = _log_with([a, -a / 1e10, a, -a / 1e10], [0.5, 0.5e-10, 0.5, 0.5e-10])
+    with np.errstate(all="ignore"):
+        estimate = SNIPS().estimate(log, np.full(4, 0.5))
+    assert estimate.value == 0.0 and np.isnan(estimate.stderr)
+    assert any("standard error overflowed float64 and came out NaN" in warning
+               for warning in estimate.warnings), estimate  # fmt: skip
