@@ -37,8 +37,8 @@ on a local cluster of ``--dask-workers`` processes (one task per row group of th
 ``LogWriter`` writes in row groups of 64 MiB).
 
 Run: .venv/bin/python benchmarks/bench_ope_scale.py [--rows 1e6 1e7] [--memory-rows 1e7]
-     [--estimators ...] [--stream-estimators ips snips dm dr pi] [--dask-estimators ips dr]
-     [--folder DIR]
+     [--estimators ...] [--stream-estimators ips snips dm dr pi] [--stream-specs SPEC ...]
+     [--dask-estimators ips dr] [--folder DIR]
 """
 
 from __future__ import annotations
@@ -317,6 +317,9 @@ def main() -> None:
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--stream-estimators", nargs="+", default=list(ESTIMATORS),
                         choices=ESTIMATORS)  # fmt: skip
+    parser.add_argument("--stream-specs", nargs="*", default=[],
+                        help="Also stream these estimator specs (any, e.g. dr:model=gbm "
+                        "cascade-dr:model=gbm; streamed only).")  # fmt: skip
     parser.add_argument("--dask-estimators", nargs="*", default=[], choices=ESTIMATORS,
                         help="Also stream these on a local Dask cluster.")  # fmt: skip
     parser.add_argument("--dask-workers", type=int, default=2)
@@ -347,14 +350,15 @@ def main() -> None:
                 written = f"written in {write_parquet(rows, path):.1f} s"
             size = sum(f.stat().st_size for f in folder.glob(f"log-{rows}.*parquet"))
             print(f"<!-- {rows:,} rows {written}, {size / 2**20:,.0f} MiB -->")
-            for name in dict.fromkeys([*args.estimators, *args.stream_estimators]):
+            streamed_names = [*args.stream_estimators, *args.stream_specs]
+            for name in dict.fromkeys([*args.estimators, *streamed_names]):
                 cells = [f"{rows:,}", name]
                 if name in memory:
                     spent, spent_ref, _ = memory[name]
                     cells += [f"{spent:.3f}", f"{spent_ref:.3f}", f"{spent / spent_ref:.2f}x"]
                 else:
                     cells += ["-", "-", "-"]
-                if name in args.stream_estimators:
+                if name in streamed_names:
                     seconds, peak, _ = streamed(path, name, folder)
                     cells += [f"{seconds:.1f}", f"{rows / seconds:,.0f}",
                               f"{peak / 2**20:,.0f} MiB"]  # fmt: skip

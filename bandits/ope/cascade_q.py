@@ -26,8 +26,6 @@ with what was shown above (a cascade). One ``theta_k`` per position.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -52,19 +50,6 @@ def q_features(log: LoggedBandit) -> tuple[NDArray[np.float64], NDArray[np.float
     the context, shape (n_requests, max_candidates, p0), and :func:`prefix_item_sums`, shape
     (n_requests, slate_size, n_item_features)."""
     return interaction_features(log.observation), prefix_item_sums(log)
-
-
-def position_features(
-    base: NDArray[np.float64],
-    above: NDArray[np.float64],
-    rows: NDArray[np.int64],
-    candidates: NDArray[np.int64],
-) -> NDArray[np.float64]:
-    """``phi_k`` of candidate ``candidates[i]`` of request ``rows[i]`` at one position ``k``:
-    its row of ``base`` (every candidate's features, shape (n_requests, max_candidates, p0))
-    and the prefix sums at ``k`` (``above``, shape (n_requests, n_item_features)); shape
-    (m, p0 + n_item_features)."""
-    return np.concatenate([base[rows, candidates], above[rows]], axis=1)
 
 
 class BackwardQ:
@@ -177,17 +162,17 @@ class CrossFittedQ(Folds):
     salt : int
     """
 
-    def __init__(self, prototype: Any, *, folds: int, salt: int) -> None:
-        super().__init__([prototype.fresh() for _ in range(folds)], salt=salt)
-
     def learn(
         self,
         log: LoggedBandit,
         conditional: NDArray[np.float64],
         weights: NDArray[np.float64] | None = None,
     ) -> None:
-        """Give each fit this batch's rows outside its fold (``conditional`` and ``weights``
-        as :meth:`BackwardQ.learn` takes them)."""
+        """Give each fit this batch's rows outside its fold, or ``shared`` every row
+        (``conditional`` and ``weights`` as :meth:`BackwardQ.learn` takes them)."""
+        if self.shared is not None:
+            self.shared.learn_in_folds(log, conditional, weights, self.fold_of(log))
+            return
         for model, rows in self.outside(log):
             if rows is None:
                 model.learn(log, conditional, weights)

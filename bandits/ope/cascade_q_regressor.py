@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bandits.logged import LoggedBandit
-from bandits.ope.cascade_q import position_features, prefix_item_sums
+from bandits.ope.cascade_q import prefix_item_sums
 from bandits.validation import InputTypeError, InputValueError
 
 
@@ -100,6 +100,10 @@ def _pipeline_steps(estimator: Any) -> list[tuple[str, Any]] | None:
     return list(estimator.steps) if isinstance(estimator, Pipeline) and estimator.steps else None
 
 
+Batch = tuple[LoggedBandit, NDArray[np.float64], NDArray[np.float64] | None]
+"""A learned batch: the log, the target's conditional probabilities and the prefix weights."""
+
+
 class RegressorBackwardQ:
     """The backward-fitted ``Q`` of one target with a copy of ``estimator`` per position.
 
@@ -131,9 +135,11 @@ class RegressorBackwardQ:
         self.estimator = estimator
         self.owner = owner
         self.models_: list[Any] | None = None
-        self._batches: list[
-            tuple[LoggedBandit, NDArray[np.float64], NDArray[np.float64] | None]
-        ] = []
+        self._batches: list[Batch] = []
+        self._folds: list[NDArray[np.int64]] = []
+
+    keeps_rows = True
+    """Cross-fitted, one copy keeps every row (:class:`bandits.ope.crossfit.Folds`)."""
 
     def fresh(self) -> RegressorBackwardQ:
         return RegressorBackwardQ(self.estimator, self.owner)
@@ -150,48 +156,98 @@ class RegressorBackwardQ:
         if len(log):
             self._batches.append((log, conditional, weights))
 
+    def learn_in_folds(
+        self,
+        log: LoggedBandit,
+        conditional: NDArray[np.float64],
+        weights: NDArray[np.float64] | None,
+        folds: NDArray[np.int64],
+    ) -> None:
+        """:meth:`learn`, keeping the fold of each row, ``folds`` (n_requests,), for
+        :meth:`finish_folds`."""
+        if len(log):
+            self._batches.append((log, conditional, weights))
+            self._folds.append(folds)
+
     def merge(self, other: RegressorBackwardQ) -> None:
         """Keep the rows ``other`` (a fresh copy that learned other rows) kept, after these."""
         if not isinstance(other, RegressorBackwardQ):
             raise InputTypeError(f"Cannot merge a {type(other).__name__} into a regressor Q.")
         self._batches.extend(other._batches)
+        self._folds.extend(other._folds)
 
     def finish(self) -> None:
         """Fit ``Q_K`` down to ``Q_1`` on the kept rows, then let them go (with no rows kept,
         the fit stays as it was)."""
         batches, self._batches = self._batches, []
+        if batches:
+            inputs = [PositionInputs(log) for log, _, _ in batches]
+            every = [np.arange(len(log)) for log, _, _ in batches]
+            self.models_ = self._fitted(batches, inputs, every)
+
+    def finish_folds(self, models: list[RegressorBackwardQ]) -> None:
+        """Fit ``models[k]`` on the kept rows outside fold ``k`` (kept by
+        :meth:`learn_in_folds`), one fold at a time, reading the kept batches by row index
+        (no copy of them per fold): the rows, in the order, a copy learning only those rows
+        would have kept."""
+        batches, folds = self._batches, self._folds
+        self._batches, self._folds = [], []
         if not batches:
             return
-        logs = [log for log, _, _ in batches]
-        size = logs[0].slate_size
-        features = [regressor_features(log) for log in logs]
-        below = [np.zeros(len(log)) for log in logs]  # expected Q_k+1 of each row
+        inputs = [PositionInputs(log) for log, _, _ in batches]
+        for k, model in enumerate(models):
+            rows = [np.flatnonzero(fold != k) for fold in folds]
+            if any(part.size for part in rows):
+                model.models_ = self._fitted(batches, inputs, rows)
+
+    def _fitted(
+        self,
+        batches: list[Batch],
+        inputs: list[PositionInputs],
+        rows: list[NDArray[np.int64]],
+    ) -> list[Any]:
+        """``Q_K`` down to ``Q_1`` fitted on rows ``rows[b]`` of each batch ``b`` (its
+        ``PositionInputs`` ``inputs[b]``), one model per position."""
+        size = batches[0][0].slate_size
+        below = [np.zeros(part.size) for part in rows]  # expected Q_k+1 of each row
         weighted = batches[0][2] is not None
         models: list[Any] = [None] * size
         for k in range(size - 1, -1, -1):
             x = np.concatenate(
                 [
-                    position_features(base, prefix[:, k], np.arange(len(log)), log.slates[:, k])
-                    for log, (base, prefix) in zip(logs, features, strict=True)
+                    phi.at(k, part, log.slates[part, k])
+                    for (log, _, _), phi, part in zip(batches, inputs, rows, strict=True)
                 ]
             )
-            y = np.concatenate([log.rewards[:, k] + b for log, b in zip(logs, below, strict=True)])
+            y = np.concatenate(
+                [
+                    log.rewards[part, k] + b
+                    for (log, _, _), part, b in zip(batches, rows, below, strict=True)
+                ]
+            )
             model: Any = copy.deepcopy(self.estimator)
             if weighted:
-                weights = np.concatenate([w[:, k] for _, _, w in batches if w is not None])
+                weights = np.concatenate(
+                    [
+                        w[part, k]
+                        for (_, _, w), part in zip(batches, rows, strict=True)
+                        if w is not None
+                    ]
+                )
                 if weights.any():
                     model.fit(x, y, **{check_sample_weights(model, self.owner): weights})
                 else:  # no row's prefix is the target's: as the ridge fit, Q_k = 0
                     model = _Zero()
             else:
                 model.fit(x, y)
+            del x
             models[k] = model
             if k > 0:
                 below = [
-                    _expected_q(model, base, prefix[:, k], conditional[:, :, k])
-                    for (_, conditional, _), (base, prefix) in zip(batches, features, strict=True)
+                    _expected_q(model, phi, k, part, conditional[part, :, k])
+                    for (_, conditional, _), phi, part in zip(batches, inputs, rows, strict=True)
                 ]
-        self.models_ = models
+        return models
 
     def predict(self, log: LoggedBandit) -> NDArray[np.float64]:
         """``Q_k(x, s_1..s_k-1, c)`` of every real candidate ``c`` at every position ``k``,
@@ -206,23 +262,54 @@ class RegressorBackwardQ:
                 f"{self.owner}'s backward Q was fitted on {len(self.models_)} positions; this "
                 f"batch has {log.slate_size}."
             )
-        base, prefix = regressor_features(log)
+        phi = PositionInputs(log)
         rows, candidates = np.nonzero(obs.candidate_mask)
         for k, model in enumerate(self.models_):
-            x = position_features(base, prefix[:, k], rows, candidates)
-            result[rows, candidates, k] = _predicted(model, x)
+            result[rows, candidates, k] = phi.predicted(model, k, rows, candidates)
         return result
 
 
-def regressor_features(log: LoggedBandit) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Every candidate's ``[context, item features]``, shape (n_requests, max_candidates,
-    n_context_features + n_item_features), and the prefix sums
-    (:func:`~bandits.ope.cascade_q.prefix_item_sums`), shape (n_requests, slate_size,
-    n_item_features)."""
-    obs = log.observation
-    items = obs.candidate_features
-    context = np.broadcast_to(obs.context[:, None, :], (*items.shape[:2], obs.n_context_features))
-    return np.concatenate([context, items], axis=2), prefix_item_sums(log)
+PREDICT_ROWS = 1 << 16
+"""Feature rows per ``predict`` call of a fitted ``Q_k``: the rows of every candidate of a
+batch (or of a whole fold, for the expected ``Q`` below a position) are built this many at
+a time."""
+
+
+class PositionInputs:
+    """``phi_k(x, s_1..s_k-1, c) = [x, z_c, sum of z above k]`` of chosen (request,
+    candidate) pairs of one log, built from its context, its item table and the prefix
+    sums (:func:`~bandits.ope.cascade_q.prefix_item_sums`) per call, never for every
+    candidate of every request at once."""
+
+    def __init__(self, log: LoggedBandit) -> None:
+        obs = log.observation
+        self.context = obs.context
+        self.candidate_rows = obs.candidate_rows
+        self.items = obs.items.features
+        self.prefix = prefix_item_sums(log)
+
+    def at(
+        self, k: int, requests: NDArray[np.int64], candidates: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """``phi_k`` of real candidate ``candidates[i]`` of request ``requests[i]``, shape
+        (m, n_context_features + 2 n_item_features)."""
+        items = self.items[self.candidate_rows[requests, candidates]]
+        return np.concatenate([self.context[requests], items, self.prefix[requests, k]], axis=1)
+
+    def predicted(
+        self,
+        model: Any,
+        k: int,
+        requests: NDArray[np.int64],
+        candidates: NDArray[np.int64],
+    ) -> NDArray[np.float64]:
+        """``model``'s prediction at each pair's ``phi_k``, shape (m,), ``PREDICT_ROWS``
+        rows per call."""
+        out = np.empty(len(requests))
+        for start in range(0, len(requests), PREDICT_ROWS):
+            part = slice(start, start + PREDICT_ROWS)
+            out[part] = _predicted(model, self.at(k, requests[part], candidates[part]))
+        return out
 
 
 class _Zero:
@@ -242,13 +329,15 @@ def _predicted(model: Any, x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def _expected_q(
     model: Any,
-    base: NDArray[np.float64],
-    above: NDArray[np.float64],
+    phi: PositionInputs,
+    k: int,
+    requests: NDArray[np.int64],
     conditional: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """``sum_c conditional[i, c] Q(x_i, ..., c)`` per row, shape (n_requests,), predicting
-    only the candidates the target may put there (``conditional > 0``)."""
-    rows, candidates = np.nonzero(conditional > 0)
-    values = _predicted(model, position_features(base, above, rows, candidates))
-    weights = conditional[rows, candidates] * values
-    return np.bincount(rows, weights=weights, minlength=len(conditional)).astype(np.float64)
+    """``sum_c conditional[i, c] Q_k(x, ..., c)`` of request ``requests[i]`` per ``i``,
+    shape (len(requests),), predicting only the candidates the target may put at ``k``
+    (``conditional > 0``, shape (len(requests), max_candidates))."""
+    at, candidates = np.nonzero(conditional > 0)
+    values = phi.predicted(model, k, requests[at], candidates)
+    weights = conditional[at, candidates] * values
+    return np.bincount(at, weights=weights, minlength=len(requests)).astype(np.float64)

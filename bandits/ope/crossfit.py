@@ -8,8 +8,8 @@ keeps DR unbiased for any model (Chernozhukov et al. 2018's cross-fitting).
 
 With streaming this takes two passes over the evaluation rows: the first feeds every batch to
 the ``K`` models (``learn``; the ridge model keeps only its sums, so memory stays flat; a
-scikit-learn model keeps its rows), ``finish`` fits, and the second pass predicts and
-estimates. The cost of learning is ``K - 1`` times that of one model.
+scikit-learn model keeps its rows, once for all folds), ``finish`` fits, and the second
+pass predicts and estimates. The cost of learning is ``K - 1`` times that of one model.
 """
 
 from __future__ import annotations
@@ -30,18 +30,26 @@ class Folds:
     """``folds`` models, model ``k`` learning the rows outside fold ``k`` and predicting the
     rows inside it: the fold bookkeeping every cross-fitted model shares.
 
+    A model that keeps its training rows (``keeps_rows``: a scikit-learn model) is not
+    given ``K - 1`` copies of them: one more fresh copy, ``shared``, keeps every row once
+    with its fold (its ``learn_in_folds``), and ``finish`` has it fit each fold's model on
+    the rows outside that fold (its ``finish_folds``), one fold at a time. The fits are
+    those of the copies (the same rows in the same order).
+
     Parameters
     ----------
-    models : list
-        One unfitted model per fold (each with ``merge`` and ``finish``).
+    prototype : object
+        The unfitted model (each with ``fresh``, ``merge`` and ``finish``; ``keeps_rows``).
+    folds : int >= 2
     salt : int
         Salts the fold rule (drawn from the estimator's generator).
     """
 
-    def __init__(self, models: list[Any], *, salt: int) -> None:
-        self.folds = len(models)
+    def __init__(self, prototype: Any, *, folds: int, salt: int) -> None:
+        self.folds = folds
         self.salt = salt
-        self.models = models
+        self.models = [prototype.fresh() for _ in range(folds)]
+        self.shared = prototype.fresh() if getattr(prototype, "keeps_rows", False) else None
 
     def fold_of(self, log: LoggedBandit) -> NDArray[np.int64]:
         """The fold of each row, shape (n_requests,)."""
@@ -72,8 +80,12 @@ class Folds:
             raise InputValueError("Cross-fitted models of other folds cannot be merged.")
         for mine, theirs in zip(self.models, other.models, strict=True):
             mine.merge(theirs)
+        if self.shared is not None and other.shared is not None:
+            self.shared.merge(other.shared)
 
     def finish(self) -> None:
+        if self.shared is not None:
+            self.shared.finish_folds(self.models)
         for model in self.models:
             model.finish()
 
@@ -91,10 +103,13 @@ class CrossFitted(Folds):
     """
 
     def __init__(self, model: RewardModel, *, folds: int, salt: int) -> None:
-        super().__init__([model.fresh() for _ in range(folds)], salt=salt)
+        super().__init__(model, folds=folds, salt=salt)
 
     def learn(self, log: LoggedBandit) -> None:
-        """Give each model this batch's rows outside its fold."""
+        """Give each model this batch's rows outside its fold (or ``shared`` every row)."""
+        if self.shared is not None:
+            self.shared.learn_in_folds(log, self.fold_of(log))
+            return
         for model, rows in self.outside(log):
             model.learn(log if rows is None else log.take(rows))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,21 @@ REWARD_MODELS = ("ridge", "ridge-pooled", *SKLEARN_MODELS)
 
 class RewardModel(ABC):
     """Learns ``q(x, c, k)`` from logged rows and predicts it for every candidate."""
+
+    keeps_rows: ClassVar[bool] = False
+    """True for a model that keeps its training rows until :meth:`finish`: cross-fitted,
+    one such model keeps every row once with its fold (:meth:`learn_in_folds`), and
+    :meth:`finish_folds` fits each fold's model on the rows outside its fold."""
+
+    def learn_in_folds(self, log: LoggedBandit, folds: NDArray[np.int64]) -> None:
+        """Keep a batch's rows with the fold of each, ``folds`` (n_requests,); for a model
+        that ``keeps_rows``."""
+        raise InputTypeError(f"{type(self).__name__} keeps no rows to fit folds from.")
+
+    def finish_folds(self, models: list[Any]) -> None:
+        """Fit ``models[k]`` (fresh copies) on the rows outside fold ``k`` of those kept by
+        :meth:`learn_in_folds`, one after another; for a model that ``keeps_rows``."""
+        raise InputTypeError(f"{type(self).__name__} keeps no rows to fit folds from.")
 
     @abstractmethod
     def learn(self, log: LoggedBandit) -> None:
@@ -128,6 +143,8 @@ class SklearnRewardModel(RewardModel):
         ``copy.deepcopy`` before fitting.
     """
 
+    keeps_rows = True
+
     def __init__(self, estimator: Any) -> None:
         if not callable(getattr(estimator, "fit", None)) or not (
             callable(getattr(estimator, "predict", None))
@@ -141,11 +158,20 @@ class SklearnRewardModel(RewardModel):
         self.fitted_: Any = None
         self._features: list[NDArray[np.float64]] = []
         self._targets: list[NDArray[np.float64]] = []
+        self._folds: list[NDArray[np.int64]] = []
 
     def fresh(self) -> SklearnRewardModel:
         return SklearnRewardModel(self.estimator)
 
     def learn(self, log: LoggedBandit) -> None:
+        self._keep(log)
+
+    def learn_in_folds(self, log: LoggedBandit, folds: NDArray[np.int64]) -> None:
+        self._keep(log)
+        self._folds.append(np.repeat(folds, log.slate_size))
+
+    def _keep(self, log: LoggedBandit) -> None:
+        """Keep the batch's shown rows, one per position."""
         obs = log.observation
         items = obs.items.features[np.take_along_axis(obs.candidate_rows, log.slates, axis=1)]
         every = _features(obs.context, items, obs.slate_size)  # (n, k, k, width)
@@ -160,15 +186,36 @@ class SklearnRewardModel(RewardModel):
             )
         self._features.extend(other._features)
         self._targets.extend(other._targets)
+        self._folds.extend(other._folds)
 
     def finish(self) -> None:
         if not self._targets:
             return
         x, y = np.concatenate(self._features), np.concatenate(self._targets)
         self._features, self._targets = [], []
+        self.fitted_ = self._fitted(x, y)
+
+    def finish_folds(self, models: list[Any]) -> None:
+        """Fit ``models[k]`` on the kept rows outside fold ``k``, in the order kept: the
+        rows (and the fits) a copy learning only those rows would have; memory holds the
+        rows once and one fold's selection at a time."""
+        if not self._targets:
+            return
+        x, y = np.concatenate(self._features), np.concatenate(self._targets)
+        folds = np.concatenate(self._folds)
+        self._features, self._targets, self._folds = [], [], []
+        for k, model in enumerate(models):
+            outside = folds != k
+            if outside.all():
+                model.fitted_ = self._fitted(x, y)
+            elif outside.any():
+                model.fitted_ = self._fitted(x[outside], y[outside])
+
+    def _fitted(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> Any:
+        """A fresh copy of the estimator fitted on ``x`` (n, width) and ``y`` (n,)."""
         model = copy.deepcopy(self.estimator)
         model.fit(x, y)
-        self.fitted_ = model
+        return model
 
     def predict(self, obs: SlateObservation) -> NDArray[np.float64]:
         shape = (obs.n_requests, obs.max_candidates, obs.slate_size)

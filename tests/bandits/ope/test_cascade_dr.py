@@ -29,7 +29,6 @@ from bandits.ope import IPS, RIPS, CascadeDR, EstimatorInput, SNCascadeDR, evalu
 from bandits.ope.cascade_q import BackwardQ
 from bandits.ope.cascade_q_regressor import (
     RegressorBackwardQ,
-    regressor_features,
     sample_weight_key,
 )
 from bandits.ope.extensions import extension_probabilities
@@ -395,7 +394,14 @@ def test_the_backward_q_is_the_explicit_recursion_on_each_folds_rows(regressor, 
     fits = estimator.backward_["target"]
     fold, predicted = fits.fold_of(log), fits.predict(log)
     assert len(set(fold.tolist())) == 3
-    base = regressor_features(log)[0] if regressor else None
+    base = None
+    if regressor:  # every candidate's [context, item features]
+        obs = log.observation
+        items = obs.candidate_features
+        context = np.broadcast_to(
+            obs.context[:, None, :], (*items.shape[:2], obs.n_context_features)
+        )
+        base = np.concatenate([context, items], axis=2)
     if regressor:
         assert base.shape == (120, 5, 2 + 3)
     mine, other = (weights, None) if fitting_method == "iw" else (None, weights)

@@ -240,6 +240,47 @@ def test_cross_fitting_never_predicts_a_row_with_a_model_that_learned_it(folds):
     assert counts.min() > 500 / folds - 4 * np.sqrt(500 / folds)  # a balanced seeded split
 
 
+class Recording:
+    """A regressor that keeps the rows it was fitted on (and predicts 0)."""
+
+    def fit(self, x, y):
+        self.x_, self.y_ = x.copy(), y.copy()
+        return self
+
+    def predict(self, x):
+        return np.zeros(len(x))
+
+
+@pytest.mark.parametrize("folds", [2, 5])
+def test_cross_fitted_sklearn_models_keep_the_rows_once_and_fit_each_fold_as_a_copy_would(
+    folds,
+):
+    """One store keeps every row with its fold (not K - 1 copies); fold k's fit gets the rows
+    outside fold k in the order a copy learning only them gets them, also when the rows were
+    learned in two parts and merged."""
+    log = logged(np.random.default_rng(0), 500)
+    whole = CrossFitted(SklearnRewardModel(Recording()), folds=folds, salt=7)
+    first = CrossFitted(SklearnRewardModel(Recording()), folds=folds, salt=7)
+    second = CrossFitted(SklearnRewardModel(Recording()), folds=folds, salt=7)
+    for start in range(0, 500, 128):
+        batch = log.take(np.arange(start, min(start + 128, 500)))
+        whole.learn(batch)
+        (first if start < 256 else second).learn(batch)
+    kept = sum(len(targets) for targets in whole.shared._targets)
+    assert kept == 500 * log.slate_size
+    assert not any(model._targets for model in whole.models)
+    first.merge(second)
+    fold = whole.fold_of(log)
+    for crossfit in (whole, first):
+        crossfit.finish()
+        for k, model in enumerate(crossfit.models):
+            alone = SklearnRewardModel(Recording())
+            alone.learn(log.take(np.flatnonzero(fold != k)))
+            alone.finish()
+            np.testing.assert_array_equal(model.fitted_.x_, alone.fitted_.x_)
+            np.testing.assert_array_equal(model.fitted_.y_, alone.fitted_.y_)
+
+
 def test_folds_follow_the_request_not_the_batch_and_the_salt_changes_them():
     log = logged(np.random.default_rng(1), 300)
     a = CrossFitted(Memorising(), folds=5, salt=1)
