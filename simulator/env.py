@@ -25,6 +25,18 @@ from simulator.spaces import SlateSpace
 from simulator.world import Batch, World
 
 
+def slate_space(world: World, num_envs: int | None = None) -> SlateSpace:
+    """The action space of ``world``'s batches, at step 0's candidate counts."""
+    return SlateSpace(
+        n_requests=world.n_requests,
+        slate_size=world.slate_size,
+        max_candidates=world.max_candidates,
+        min_candidates=world.min_candidates,
+        counts=world.candidate_counts(),
+        num_envs=num_envs,
+    )
+
+
 class _Served:
     """What a world-serving environment shares: the current batch, slate checks, truth."""
 
@@ -52,9 +64,17 @@ class _Served:
         return flat
 
     def _serve(self, batch: Batch) -> Batch:
-        """Make ``batch`` current."""
+        """Make ``batch`` current and set the action spaces to its candidate counts."""
         self._batch = batch
+        if self.world.min_candidates < self.world.max_candidates:
+            per_request = batch.counts[: self.world.n_requests]  # the same in every world
+            for space in self._slate_spaces():
+                space.set_counts(per_request)
         return batch
+
+    def _slate_spaces(self) -> list[SlateSpace]:
+        """The action spaces that follow the served batch's candidate counts."""
+        raise NotImplementedError
 
     def _options(self, options: dict[str, Any] | None) -> None:
         """Read ``reset``'s options: ``{"candidate_rewards": bool}`` (default False)."""
@@ -100,10 +120,11 @@ class SlateEnv(_Served, gymnasium.Env):
     """A batched slate environment: each step serves ``n_requests`` requests of one world.
 
     ``reset`` draws a new world from ``self.np_random``; ``step`` takes slates, int64 of shape
-    (n_requests, slate_size), indices into each request's candidates (``action_space.sample()``
-    draws uniformly among each request's valid slates, valid for any batch), and returns the total
-    reward of the batch acted
-    on. Its ``info`` holds ``"rewards"`` and ``"signals"`` (per position), the exact
+    (n_requests, slate_size), indices into each request's candidates (the action space follows
+    the candidate counts of the current batch, which vary from request to request and from step
+    to step, so ``action_space.sample()`` draws uniformly among each request's valid slates and
+    is valid for the next ``step``), and returns the total reward of the batch acted on. Its
+    ``info`` holds ``"rewards"`` and ``"signals"`` (per position), the exact
     ``"expected_reward"`` and ``"oracle_reward"`` (n_requests,), ``"expected_rewards"`` per
     position, ``"oracle_slates"`` and, after ``reset(options={"candidate_rewards": True})``
     and where the choice model has it (position-based), ``"candidate_rewards"``
@@ -133,16 +154,14 @@ class SlateEnv(_Served, gymnasium.Env):
     def __init__(self, world: World) -> None:
         self.world = world
         self._name = type(self).__name__
-        self.action_space = SlateSpace(
-            n_requests=world.n_requests,
-            slate_size=world.slate_size,
-            max_candidates=world.max_candidates,
-            min_candidates=world.min_candidates,
-            counts=world.counts_,
-        )
+        self._slate_space = slate_space(world)
+        self.action_space = self._slate_space
         self.observation_space = world.observation_space()
         self._batch = None
         self._time = 0
+
+    def _slate_spaces(self) -> list[SlateSpace]:
+        return [self._slate_space]
 
     @property
     def n_requests(self) -> int:
@@ -238,24 +257,16 @@ class SlateVectorEnv(_Served, VectorEnv):
         world.check_memory(self.num_envs, self._name)
         self.world = world
         self.single_observation_space = world.observation_space()
-        self.single_action_space = SlateSpace(
-            n_requests=world.n_requests,
-            slate_size=world.slate_size,
-            max_candidates=world.max_candidates,
-            min_candidates=world.min_candidates,
-            counts=world.counts_,
-        )
+        self._single_slate_space = slate_space(world)
+        self._slate_space = slate_space(world, self.num_envs)
+        self.single_action_space = self._single_slate_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = SlateSpace(
-            n_requests=world.n_requests,
-            slate_size=world.slate_size,
-            max_candidates=world.max_candidates,
-            min_candidates=world.min_candidates,
-            counts=world.counts_,
-            num_envs=self.num_envs,
-        )
+        self.action_space = self._slate_space
         self._batch = None
         self._time = 0
+
+    def _slate_spaces(self) -> list[SlateSpace]:
+        return [self._single_slate_space, self._slate_space]
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None

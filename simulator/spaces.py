@@ -20,11 +20,11 @@ class SlateSpace(MultiDiscrete):
     within a row.
 
     :meth:`sample` draws, per row, uniformly among the ordered slates of distinct candidates
-    of that row. The environments give each request slot a fixed candidate count
-    (``counts``, :meth:`simulator.world.World.candidate_counts`), so a sample is valid for
-    every ``step`` and uniform over all the slates of each request. Without ``counts`` it
-    draws among the first ``min_candidates`` indices, valid for any batch. A mask (e.g. the
-    observation's ``candidate_ids != -1``) overrides both.
+    of that row. The environments keep ``counts`` at the candidate counts of the batch they
+    serve (:meth:`set_counts`, :meth:`simulator.world.World.candidate_counts`), so a sample is
+    valid for the next ``step`` and uniform over all the slates of each request. Without
+    ``counts`` it draws among the first ``min_candidates`` indices, valid for any batch. A
+    mask (e.g. the observation's ``candidate_ids != -1``) overrides both.
 
     Parameters
     ----------
@@ -37,8 +37,8 @@ class SlateSpace(MultiDiscrete):
     min_candidates : int, optional
         Fewest candidates a request has (default ``max_candidates``), >= ``slate_size``.
     counts : array-like of int, shape (n_requests,), optional
-        The candidate count of each request (row), the same for every batch (and every
-        sub-environment), in ``[min_candidates, max_candidates]``.
+        The candidate count of each request (row), the same in every sub-environment, in
+        ``[min_candidates, max_candidates]``; :meth:`set_counts` changes it.
     seed : int or numpy.random.Generator, optional
         Seeds the space's own generator, used by :meth:`sample`.
     num_envs : int, optional
@@ -75,19 +75,27 @@ class SlateSpace(MultiDiscrete):
         super().__init__(nvec, dtype=np.int64, seed=seed)
         self.counts: NDArray[np.int64] | None = None
         if counts is not None:
-            label = "The 'counts' parameter of SlateSpace"
-            per_slot = as_array(counts, label, np.int64, 1)
-            check_shape(per_slot, (self.n_requests,), label)
-            bad = (per_slot < self.min_candidates) | (per_slot > self.max_candidates)
-            if bad.any():
-                row = int(np.argmax(bad))
-                raise InputValueError(
-                    f"{label} must lie in [min_candidates, max_candidates] = "
-                    f"[{self.min_candidates}, {self.max_candidates}]; entry {row} is "
-                    f"{per_slot[row]}."
-                )
-            self.counts = np.tile(per_slot, int(np.prod(lead)))  # one per row, all envs
-            self.counts.flags.writeable = False
+            self.set_counts(counts)
+
+    def set_counts(self, counts: ArrayLike) -> None:
+        """Make ``counts`` (shape (n_requests,), in ``[min_candidates, max_candidates]``) the
+        candidate count of each request, in every sub-environment; the environments call it
+        with each batch they serve. The space's generator is kept."""
+        label = "The 'counts' parameter of SlateSpace"
+        per_slot = as_array(counts, label, np.int64, 1)
+        check_shape(per_slot, (self.n_requests,), label)
+        bad = (per_slot < self.min_candidates) | (per_slot > self.max_candidates)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputValueError(
+                f"{label} must lie in [min_candidates, max_candidates] = "
+                f"[{self.min_candidates}, {self.max_candidates}]; entry {row} is "
+                f"{per_slot[row]}."
+            )
+        copies = 1 if self.num_envs is None else self.num_envs
+        tiled = np.tile(per_slot, copies)  # one per row, all envs
+        tiled.flags.writeable = False
+        self.counts = tiled
 
     def sample(
         self, mask: ArrayLike | None = None, probability: object = None

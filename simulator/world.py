@@ -108,8 +108,8 @@ class World:
 
     A request at step ``t`` of world ``w``: a user arrives (:class:`Users`), the context
     signals are drawn (:class:`Context`), ``n`` candidates (``n`` in ``[min_candidates,
-    max_candidates]``, fixed per request slot: :meth:`candidate_counts`) are drawn uniformly among
-    the live items
+    max_candidates]``, varying from request to request and from step to step:
+    :meth:`candidate_counts`) are drawn uniformly among the live items
     (:class:`Catalogue`) in O(max_candidates), and candidate ``i`` (of genre ``g``) has the
     utility logit
 
@@ -206,7 +206,6 @@ class World:
         self.logit_scale = check_real(logit_scale, "logit_scale", owner, low=0.0, high=MAX_SCALE)
         self.n_worlds = 1
         self.check_memory(1, owner)
-        self.counts_ = self.candidate_counts()
 
     def _check_parts(self, owner: str) -> None:
         """The parts agree: one genre count, prices for a purchase reward, genres for fatigue
@@ -348,10 +347,9 @@ class World:
         if catalogue.has_lengths:
             self._length_column = catalogue.length_column if self._merged else extra
         self.worlds_ = np.repeat(np.arange(n_worlds), self.n_requests)
-        # The same for every batch (the counts are fixed per request slot); read-only.
-        self._counts = np.tile(self.counts_, n_worlds)
-        self._real = np.arange(self.max_candidates) < self._counts[:, None]
-        self._counts.flags.writeable = self._real.flags.writeable = False
+        self._full = np.full(n_worlds * self.n_requests, self.max_candidates, dtype=np.int64)
+        self._all_real = np.ones((self._full.size, self.max_candidates), dtype=np.bool_)
+        self._full.flags.writeable = self._all_real.flags.writeable = False  # shared by batches
         return self.next_batch(rng if arrivals is None else arrivals, 0)
 
     def evolve(self, rng: np.random.Generator, time: int) -> None:
@@ -370,9 +368,12 @@ class World:
             self.evolve(rng, time)
         worlds = self.worlds_
         users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
-        counts, real = self._counts, self._real
+        counts, real = self._full, self._all_real
+        padded = time > 0 and self.min_candidates < self.max_candidates
+        if padded:
+            counts = np.tile(self.candidate_counts(time), self.n_worlds)
+            real = np.arange(self.max_candidates) < counts[:, None]
         local = self.catalogue.draw_candidates(rng, worlds, self.max_candidates, time)
-        padded = self.min_candidates < self.max_candidates
         if padded:
             local[~real] = 0
         items = local + (worlds * self.catalogue.n_items)[:, None]
@@ -466,24 +467,27 @@ class World:
             np.matmul(features[block, :, :d], taste[block, :, None], out=logits[block])
         return features, scalars, logits[:, :, 0], values
 
-    def candidate_counts(self) -> NDArray[np.int64]:
-        """The candidate count of each request slot, shape (n_requests,): the same at every
-        step, in every world and for every seed.
+    def candidate_counts(self, time: int = 0) -> NDArray[np.int64]:
+        """The candidate count of each request of step ``time``, shape (n_requests,): the same
+        in every world and for every seed and policy.
 
-        Slot ``i`` offers ``min_candidates + h(i) mod (max_candidates - min_candidates + 1)``
-        candidates, ``h`` the splitmix64 mixer, so the counts spread evenly over the range
-        and vary from slot to slot; as users are drawn into the slots at random, the count a
-        user meets is a uniform draw from the slots' counts. Being fixed, any slate valid for
-        one batch is valid for every batch (gymnasium's checker steps with an action drawn
-        before a reset), and ``action_space.sample()`` draws uniformly among each request's
-        own candidates.
+        Step 0 (the first batch after a reset) offers ``max_candidates`` to every request. At
+        step ``t >= 1`` request ``i`` offers ``min_candidates + h(t n_requests + i) mod
+        (max_candidates - min_candidates + 1)``, ``h`` the splitmix64 mixer, so the counts
+        spread evenly over the range and vary from request to request and from step to step
+        (also with one request per step). The environments set their action space to the
+        counts of the batch they serve (:meth:`simulator.spaces.SlateSpace.set_counts`), so
+        ``action_space.sample()`` draws uniformly among each request's own slates, valid for
+        the next ``step``; and since no step offers more than step 0, an action drawn at any
+        step is valid for the first step after a reset (gymnasium's checker draws one before
+        it resets).
         """
         n = self.n_requests
-        if self.min_candidates == self.max_candidates:
-            return np.full(n, self.min_candidates, dtype=np.int64)
+        if time == 0 or self.min_candidates == self.max_candidates:
+            return np.full(n, self.max_candidates, dtype=np.int64)
         spread = np.uint64(self.max_candidates - self.min_candidates + 1)
-        mixed = _splitmix64(np.arange(n, dtype=np.uint64))
-        return self.min_candidates + (mixed % spread).astype(np.int64)
+        slots = np.arange(n, dtype=np.uint64) + np.uint64(time) * np.uint64(n)
+        return self.min_candidates + (_splitmix64(slots) % spread).astype(np.int64)
 
     def observation(self, batch: Batch) -> dict[str, NDArray[Any]]:
         """The batch in the ``SlateObservation.to_mapping()`` layout (``slate_size`` 0-d),

@@ -111,8 +111,9 @@ def test_action_space_samples_are_always_accepted_and_uniform_over_the_valid_sla
     """1,000 samples, each accepted by step; and 1,000 samples on one observation hit every
     ordered slate of each request's own candidates equally often (chi-square, fixed seed)."""
     env = gym.make(env_id, n_requests=20, slate_size=2, min_candidates=3, max_candidates=5)
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     env.action_space.seed(0)
+    obs, *_ = env.step(env.action_space.sample())  # the first batch offers 5 to every request
     counts = obs["n_candidates"]
     assert len(set(counts.tolist())) > 1
     draws = np.stack([env.action_space.sample() for _ in range(1000)])  # (1000, 20, 2)

@@ -388,7 +388,12 @@ def _season(world):
     [
         (lambda: StreamingServiceEnv(**FROZEN, drift=0.5, drift_every=10), _drift),
         (lambda: OnlineShopEnv(**FROZEN, shock_items=60, shock_size=3.0), _shock),
-        (lambda: OnlineShopEnv(**FROZEN, trend_amplitude=1.0, shock_every=0), _season),
+        (  # one candidate count at every step, so the two batches match
+            lambda: OnlineShopEnv(
+                **{**FROZEN, "min_candidates": 30}, trend_amplitude=1.0, shock_every=0
+            ),
+            _season,
+        ),
     ],
     ids=["taste-drift", "popularity-shock", "seasonal-trend"],
 )

@@ -43,12 +43,12 @@ def rollout_hash(env_id: str, seed: int, steps: int = 5) -> str:
 
 
 EXPECTED = {
-    ("bandits/LatentFactor-v0", 0): "9d05a779daddc4d6",
-    ("bandits/LatentFactor-v0", 7): "a2264ef170a1e378",
-    ("bandits/OnlineShop-v0", 0): "a2aa00c3011d3ad7",
-    ("bandits/OnlineShop-v0", 7): "e824b617dc729ec2",
-    ("bandits/StreamingService-v0", 0): "ffe7faab681042dd",
-    ("bandits/StreamingService-v0", 7): "d359763661bc549f",
+    ("bandits/LatentFactor-v0", 0): "5459d3cf0fa43b52",
+    ("bandits/LatentFactor-v0", 7): "d72451ea8389b9a7",
+    ("bandits/OnlineShop-v0", 0): "27dbcb6cc60aa644",
+    ("bandits/OnlineShop-v0", 7): "90829eb87ca5cb14",
+    ("bandits/StreamingService-v0", 0): "eee2468b4eaee685",
+    ("bandits/StreamingService-v0", 7): "dc8b17c0e7c8223c",
 }
 
 

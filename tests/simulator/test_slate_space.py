@@ -118,14 +118,47 @@ def test_sample_draws_within_each_rows_own_count():
         SlateSpace(n_requests=2, slate_size=1, max_candidates=6, counts=[6, 7])
 
 
-def test_environment_counts_are_fixed_per_slot_and_spread_over_the_range():
+def test_set_counts_changes_the_rows_allowed_and_keeps_the_generator():
+    space = SlateSpace(n_requests=2, slate_size=1, max_candidates=6, min_candidates=1, seed=3)
+    same = SlateSpace(n_requests=2, slate_size=1, max_candidates=6, min_candidates=1, seed=3)
+    space.set_counts([1, 6])
+    same.set_counts([1, 6])
+    draws = np.stack([space.sample() for _ in range(300)])
+    assert draws[:, 0].max() == 0 and draws[:, 1].max() == 5
+    np.testing.assert_array_equal(np.stack([same.sample() for _ in range(300)]), draws)
+    with pytest.raises(InputValueError, match=r"'counts' parameter of SlateSpace .* entry 0 is 0"):
+        space.set_counts([0, 2])
+    vector = SlateSpace(n_requests=2, slate_size=1, max_candidates=6, min_candidates=1, num_envs=3)
+    vector.set_counts([2, 1])
+    np.testing.assert_array_equal(vector.counts, [2, 1, 2, 1, 2, 1])
+
+
+def test_environment_counts_vary_by_request_and_step_and_the_space_follows_them():
     env = LatentFactorEnv(n_requests=400, min_candidates=5, max_candidates=12)
-    counts = env.world.candidate_counts()
-    np.testing.assert_array_equal(np.unique(counts), np.arange(5, 13))
-    assert np.bincount(counts)[5:].min() > 30
+    np.testing.assert_array_equal(env.world.candidate_counts(0), np.full(400, 12))
     obs, _ = env.reset(seed=0)
-    np.testing.assert_array_equal(obs["n_candidates"], counts)
-    stale = env.action_space.sample()
-    env.step(env.action_space.sample())
-    obs, *_ = env.step(stale)  # valid at any step
-    np.testing.assert_array_equal(obs["n_candidates"], counts)
+    np.testing.assert_array_equal(obs["n_candidates"], np.full(400, 12))
+    seen = []
+    for step in range(1, 4):
+        obs, *_ = env.step(env.action_space.sample())
+        counts = env.world.candidate_counts(step)
+        np.testing.assert_array_equal(obs["n_candidates"], counts)
+        np.testing.assert_array_equal(env.action_space.counts, counts)
+        np.testing.assert_array_equal(np.unique(counts), np.arange(5, 13))
+        assert np.bincount(counts)[5:].min() > 30
+        seen.append(counts)
+    assert (seen[0] != seen[1]).mean() > 0.8
+    stale = env.action_space.sample()  # drawn at step 3, valid right after a reset
+    env.reset(seed=1)
+    np.testing.assert_array_equal(env.action_space.counts, np.full(400, 12))
+    env.step(stale)
+
+
+def test_one_request_per_step_meets_every_candidate_count():
+    env = LatentFactorEnv(n_requests=1, min_candidates=3, max_candidates=6)
+    obs, _ = env.reset(seed=0)
+    seen = [int(obs["n_candidates"][0])]
+    for _ in range(200):
+        obs, *_ = env.step(env.action_space.sample())
+        seen.append(int(obs["n_candidates"][0]))
+    assert np.bincount(seen, minlength=7)[3:].min() > 30  # each of 4 counts about 50 times

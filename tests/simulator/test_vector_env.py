@@ -173,3 +173,16 @@ def test_vector_candidate_rewards_have_the_leading_world_axis():
     assert before.shape == (3, 32, 20, 3)
     *_, info = env.step(env.action_space.sample())
     np.testing.assert_array_equal(info["candidate_rewards"], before)
+
+
+def test_vector_action_spaces_follow_the_candidate_counts_of_each_step():
+    envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=2, **SMALL)
+    obs, _ = envs.reset(seed=0)
+    envs.action_space.seed(0)
+    world = envs.unwrapped.world
+    for step in range(1, 5):
+        obs, *_ = envs.step(envs.action_space.sample())
+        counts = world.candidate_counts(step)
+        np.testing.assert_array_equal(obs["n_candidates"], np.stack([counts, counts]))
+        np.testing.assert_array_equal(envs.single_action_space.counts, counts)
+        np.testing.assert_array_equal(envs.action_space.counts, np.tile(counts, 2))
