@@ -14,20 +14,42 @@ from simulator import LatentFactorEnv, StreamingServiceEnv, true_value
 SMALL = {"n_requests": 50, "min_candidates": 8, "max_candidates": 8, "slate_size": 2}
 
 
+def uniform_values_by_hand(world, seed, batches):
+    """Per-request value of uniform slates of 8 candidates on a frozen copy of ``world``: each
+    candidate at each position with probability 1/8."""
+    world = copy.deepcopy(world)
+    rng = np.random.default_rng(seed)
+    hand = []
+    for _ in range(batches):
+        batch = world.next_batch(rng, 0, evolve=False)
+        hand.append(world.choice_model.candidate_rewards(batch.logits, batch.values).sum((1, 2)))
+    return np.concatenate(hand) / 8
+
+
+def assert_value_matches_realised_rewards(world, value, act, batches, seed):
+    """Clicks drawn for the slates ``act(raw observation)`` on a frozen copy of ``world``
+    average to ``value`` within 4 standard errors (the sampled value's and the realised)."""
+    world = copy.deepcopy(world)
+    rng = np.random.default_rng(seed + 1000)
+    realised = []
+    for _ in range(batches):
+        batch = world.next_batch(rng, 0, evolve=False)
+        slates = act(world.observation(batch))
+        logits = np.take_along_axis(batch.logits, slates, axis=1)
+        clicks, _ = world.choice_model.simulate(logits, rng.random(slates.shape))
+        realised.append(clicks.sum(axis=1).astype(float))
+    realised = np.concatenate(realised)
+    error = np.hypot(realised.std() / np.sqrt(realised.size), value.standard_error)
+    assert abs(realised.mean() - value.value) < 4 * error
+
+
 def test_position_based_value_is_the_uniform_average_of_candidate_rewards():
     env = LatentFactorEnv(**SMALL)
     env.reset(seed=0)
     value = true_value(env, UniformRandom(rng=np.random.default_rng(0)), n_requests=120, seed=4)
     assert value.exact and value.n_draws == 0 and value.per_request.shape == (120,)
-    # Hand: the same requests from the same seed; a uniform slate puts each candidate at each
-    # position with probability 1/8.
-    world = copy.deepcopy(env.world)
-    rng = np.random.default_rng(4)
-    hand = []
-    for _ in range(3):
-        batch = world.next_batch(rng, 0, evolve=False)
-        hand.append(world.choice_model.candidate_rewards(batch.logits, batch.values).sum((1, 2)))
-    np.testing.assert_allclose(value.per_request, np.concatenate(hand)[:120] / 8)
+    # Hand: the same requests from the same seed.
+    np.testing.assert_allclose(value.per_request, uniform_values_by_hand(env.world, 4, 3)[:120])
 
 
 def test_the_env_and_policy_are_untouched_and_the_seed_repeats():
@@ -51,18 +73,9 @@ def test_value_matches_realised_rewards_on_the_frozen_world(choice_model, stat_s
     env.reset(seed=stat_seed)
     policy = UniformRandom(rng=np.random.default_rng(stat_seed))
     value = true_value(env, policy, n_requests=4000, seed=stat_seed, n_draws=20)
-    world = copy.deepcopy(env.world)
-    rng = np.random.default_rng(stat_seed + 1000)
-    realised = []
-    for _ in range(80):
-        batch = world.next_batch(rng, 0, evolve=False)
-        slates = policy.act(as_observation(world.observation(batch))).slates
-        logits = np.take_along_axis(batch.logits, slates, axis=1)
-        clicks, _ = world.choice_model.simulate(logits, rng.random(slates.shape))
-        realised.append(clicks.sum(axis=1).astype(float))
-    realised = np.concatenate(realised)
-    error = np.hypot(realised.std() / np.sqrt(realised.size), value.standard_error)
-    assert abs(realised.mean() - value.value) < 4 * error
+    assert_value_matches_realised_rewards(
+        env.world, value, lambda raw: policy.act(as_observation(raw)).slates, 80, stat_seed
+    )
 
 
 def test_true_value_refuses_other_environments():
@@ -83,13 +96,8 @@ def test_a_vector_envs_worlds_are_valued_world_by_world():
     env.reset(seed=3)
     value = true_value(env, UniformRandom(rng=np.random.default_rng(0)), n_requests=250, seed=5)
     assert value.exact and value.per_request.shape == (250,)
-    world = copy.deepcopy(env.unwrapped.world)
-    rng = np.random.default_rng(5)
-    hand = []
-    for _ in range(3):  # 100 requests (2 worlds x 50) per batch
-        batch = world.next_batch(rng, 0, evolve=False)
-        hand.append(world.choice_model.candidate_rewards(batch.logits, batch.values).sum((1, 2)))
-    np.testing.assert_allclose(value.per_request, np.concatenate(hand)[:250] / 8)
+    hand = uniform_values_by_hand(env.unwrapped.world, 5, 3)  # 100 requests (2 x 50) a batch
+    np.testing.assert_allclose(value.per_request, hand[:250])
 
 
 def test_a_vector_envs_sampled_value_matches_its_realised_rewards(stat_seed):
@@ -98,16 +106,10 @@ def test_a_vector_envs_sampled_value_matches_its_realised_rewards(stat_seed):
     policy = UniformRandom(rng=np.random.default_rng(stat_seed))
     value = true_value(env, policy, n_requests=3000, seed=stat_seed, n_draws=20)
     assert not value.exact and value.n_draws == 20
-    world = copy.deepcopy(env.unwrapped.world)
-    rng = np.random.default_rng(stat_seed + 1000)
-    realised = []
-    for _ in range(40):
-        batch = world.next_batch(rng, 0, evolve=False)
-        raw = world.observation(batch)
-        slates = np.concatenate([policy.act(_world_rows(raw, w, 50)).slates for w in range(3)])
-        logits = np.take_along_axis(batch.logits, slates, axis=1)
-        clicks, _ = world.choice_model.simulate(logits, rng.random(slates.shape))
-        realised.append(clicks.sum(axis=1).astype(float))
-    realised = np.concatenate(realised)
-    error = np.hypot(realised.std() / np.sqrt(realised.size), value.standard_error)
-    assert abs(realised.mean() - value.value) < 4 * error
+    assert_value_matches_realised_rewards(
+        env.unwrapped.world,
+        value,
+        lambda raw: np.concatenate([policy.act(_world_rows(raw, w, 50)).slates for w in range(3)]),
+        40,
+        stat_seed,
+    )
