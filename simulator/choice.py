@@ -47,6 +47,16 @@ their weights from one shift (``exp(l - max l)``, under about 1e-200) would unde
 scores ``w (v - lambda)``, ranking an underflowed candidate like one worth ``lambda``."""
 
 
+def _rounding_margin(level: NDArray[np.float64], slate_size: int) -> NDArray[np.float64]:
+    """How far a slate's computed value (a ratio of sums of ``slate_size`` terms) may be off
+    its exact one, per row: where one weight dwarfs the rest of its slate, the value rounds to
+    that item's own value ``v_j`` (or an ulp off), and its Dinkelbach score ``w_j (v_j -
+    level)`` to 0 or a sliver of either sign; ``level`` raised by this margin puts that score
+    below 0, as it is in exact arithmetic when the rest of the slate adds value."""
+    margin = (4 * slate_size + 16) * np.finfo(np.float64).eps
+    return np.maximum(margin * np.abs(level), np.finfo(np.float64).tiny)
+
+
 class ChoiceModel(ABC):
     """A user's response to a slate: clicks per position and their exact probabilities.
 
@@ -637,10 +647,9 @@ class MultinomialLogit(ChoiceModel):
         """Dinkelbach on the weights ``exp(l - shift)`` (``shift`` the row's largest logit or
         the no-click one), for rows whose weights are all at least ``exp(LOG_WEIGHT_FLOOR)``."""
         k = self.slate_size
-        weight = np.subtract(logits, shift[:, None])
+        masked = np.where(real, logits, -np.inf) if padded else logits  # padding: weight 0
+        weight = np.subtract(masked, shift[:, None])
         np.exp(weight, out=weight)
-        if padded:
-            weight = np.where(real, weight, 0.0)
         no_click = np.exp(self.no_click_logit - shift)
         # The start: the best single item at the first position (in place: one buffer).
         scores = self.examination[0] * weight
@@ -655,27 +664,43 @@ class MultinomialLogit(ChoiceModel):
         np.multiply(weight, ratio, out=scores)
         best = slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         # The rows still iterated on: all at first, then, once fewer than 3/4 of them still
-        # improve, only those (a row that did not improve draws the same slate again, so
-        # keeping it a while longer changes nothing).
+        # move, only those (a row that did not improve draws the same slate again, so keeping
+        # it a while longer changes nothing). A row that did not improve while a shown value
+        # is within rounding of its level is nudged once per level (:func:`_stalled`).
         rows = np.arange(logits.shape[0])
         level = np.full(rows.size, -np.inf)
+        nudged = level.copy()
         width = logits.shape[1]
-        for _ in range(width + 1):
+        for _ in range(2 * (width + 1)):
             shown = slates + (np.arange(rows.size) * width)[:, None]
             w = np.take(weight, shown) * self.examination
             v = np.take(values, shown)
             value = (w * v).sum(axis=1) / (no_click + w.sum(axis=1))
             better = value > level
-            n_better = int(better.sum())
-            if not n_better:
-                break
+            stuck = _stalled(better, level, nudged, v, k)
             best[rows[better]] = slates[better]
             level = np.where(better, value, level)
-            if 4 * n_better < 3 * rows.size:
-                rows, level, no_click = rows[better], level[better], no_click[better]
-                weight, values, real = weight[better], values[better], real[better]
-            scores = np.subtract(values, level[:, None], out=scores[: rows.size])
-            scores *= weight  # weight * (values - level), in the start's buffer
+            moving = better | stuck
+            n_moving = int(moving.sum())
+            if not n_moving:
+                break
+            nudged = np.where(stuck, level, nudged)
+            if 4 * n_moving < 3 * rows.size:
+                rows, level, nudged, stuck = (
+                    rows[moving],
+                    level[moving],
+                    nudged[moving],
+                    stuck[moving],
+                )
+                no_click, weight, values, real = (
+                    no_click[moving],
+                    weight[moving],
+                    values[moving],
+                    real[moving],
+                )
+            target = np.where(stuck, level + _rounding_margin(level, k), level)
+            scores = np.subtract(values, target[:, None], out=scores[: rows.size])
+            scores *= weight  # weight * (values - target), in the start's buffer
             slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
         return best
 
@@ -695,19 +720,39 @@ class MultinomialLogit(ChoiceModel):
         start = np.where(real, single, -np.inf).max(axis=1)
         best = slates = _ranked_by_log_scores(logits, values, real, start, k)
         level = np.full(n, -np.inf)
-        for _ in range(width + 1):
+        nudged = level.copy()
+        for _ in range(2 * (width + 1)):
             shown = np.take_along_axis(logits, slates, axis=1) + log_examination
             top = np.maximum(shown.max(axis=1), self.no_click_logit)[:, None]
             weights = np.exp(shown - top)
-            numerator = (weights * np.take_along_axis(values, slates, axis=1)).sum(axis=1)
+            shown_values = np.take_along_axis(values, slates, axis=1)
+            numerator = (weights * shown_values).sum(axis=1)
             value = numerator / (np.exp(self.no_click_logit - top[:, 0]) + weights.sum(axis=1))
             better = value > level
-            if not better.any():
+            stuck = _stalled(better, level, nudged, shown_values, k)
+            if not (better | stuck).any():
                 break
             best = np.where(better[:, None], slates, best)
             level = np.where(better, value, level)
-            slates = _ranked_by_log_scores(logits, values, real, level, k)
+            nudged = np.where(stuck, level, nudged)
+            target = np.where(stuck, level + _rounding_margin(level, k), level)
+            slates = _ranked_by_log_scores(logits, values, real, target, k)
         return best
+
+
+def _stalled(
+    better: NDArray[np.bool_],
+    level: NDArray[np.float64],
+    nudged: NDArray[np.float64],
+    shown_values: NDArray[np.float64],
+    slate_size: int,
+) -> NDArray[np.bool_]:
+    """Rows whose Dinkelbach step did not improve on ``level`` while a shown item's value is
+    within rounding of it (:func:`_rounding_margin`: that item's score may have rounded to 0
+    or above and kept it in the slate), not yet nudged at this level. Shape (n,)."""
+    margin = _rounding_margin(level, slate_size)[:, None]
+    near = (np.abs(shown_values - level[:, None]) <= margin).any(axis=1)
+    return ~better & (level > nudged) & np.isfinite(level) & near
 
 
 def _ranked_by_log_scores(

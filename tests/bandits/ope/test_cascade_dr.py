@@ -25,7 +25,15 @@ from slate_problems import (
 )
 
 from bandits.models import interaction_features
-from bandits.ope import IPS, RIPS, CascadeDR, EstimatorInput, SNCascadeDR, evaluate_log
+from bandits.ope import (
+    IPS,
+    RIPS,
+    CascadeDR,
+    EstimatorInput,
+    SNCascadeDR,
+    cascade_q_regressor,
+    evaluate_log,
+)
 from bandits.ope.cascade_q import BackwardQ
 from bandits.ope.cascade_q_regressor import (
     RegressorBackwardQ,
@@ -402,7 +410,6 @@ def test_the_backward_q_is_the_explicit_recursion_on_each_folds_rows(regressor, 
             obs.context[:, None, :], (*items.shape[:2], obs.n_context_features)
         )
         base = np.concatenate([context, items], axis=2)
-    if regressor:
         assert base.shape == (120, 5, 2 + 3)
     mine, other = (weights, None) if fitting_method == "iw" else (None, weights)
     for k in range(3):
@@ -412,6 +419,27 @@ def test_the_backward_q_is_the_explicit_recursion_on_each_folds_rows(regressor, 
         np.testing.assert_allclose(predicted[inside], explicit[inside], rtol=1e-8, atol=1e-10)
         otherwise = _explicit_backward_q(log, conditional, outside, 0.7, base, other)
         assert not np.allclose(predicted[inside], otherwise[inside], rtol=1e-3)
+
+
+def test_the_regressor_backward_q_predicts_in_chunks_without_changing_anything(monkeypatch):
+    """``PositionInputs`` predicts ``PREDICT_ROWS`` pairs per call: with 7 rows per call (the
+    120-row log's pairs cut at many boundaries, one chunk a remainder) the fitted Q and the
+    estimate are those of one call per position."""
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    log = _context_log(8, rows=120)
+    target = random_table(np.random.default_rng(3), all_slates(5, 3), concentration=0.3)
+
+    def run():
+        estimator = CascadeDR(folds=3, model=linear_model.Ridge(alpha=0.7, fit_intercept=False))
+        estimate = estimator.estimate(log, target)
+        return estimate, estimator.backward_["target"].predict(log)
+
+    whole, whole_q = run()
+    monkeypatch.setattr(cascade_q_regressor, "PREDICT_ROWS", 7)
+    chunked, chunked_q = run()
+    np.testing.assert_allclose(chunked_q, whole_q, rtol=1e-12, atol=1e-14)
+    assert chunked.value == pytest.approx(whole.value, rel=1e-12)
+    assert chunked.stderr == pytest.approx(whole.stderr, rel=1e-9)
 
 
 class _NoWeights:
