@@ -18,8 +18,9 @@ class LatentFactorEnv(SlateEnv):
     """Users and items with latent factors; clicks follow a choice model over the slate.
 
     Each step serves ``n_requests`` concurrent requests. A request comes from a user drawn
-    uniformly (with replacement) and offers a uniformly random number, between
-    ``min_candidates`` and ``max_candidates``, of distinct catalogue items, drawn in
+    uniformly (with replacement) and offers between ``min_candidates`` and ``max_candidates``
+    distinct catalogue items (the count varies by request and step, ``max_candidates`` in the
+    first batch after a reset: :meth:`simulator.world.World.candidate_counts`), drawn in
     O(max_candidates) whatever the catalogue size.
 
     Every ``reset`` draws a new world from ``self.np_random``. With ``d = n_latent``:

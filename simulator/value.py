@@ -58,7 +58,10 @@ def true_value(
     tastes, fatigue, boredom, absences, shocks and the step (so time of day, weekday and
     season) stay as they are, no click is recorded and the policy (a deep copy) never learns.
     Requests (users, context, candidates) are drawn from the copy's own generator seeded by
-    ``seed``; neither ``env`` nor ``policy`` is touched.
+    ``seed``; neither ``env`` nor ``policy`` is touched. Their candidate counts vary as the
+    env's do from its second step on: batch ``b`` has the counts of step ``b + 1``
+    (:meth:`simulator.world.World.candidate_counts`), also when the copy is taken at reset,
+    whose first batch offers every request ``max_candidates``.
 
     Each request's expected reward under the policy's slate distribution is exact where the
     model allows: with the position-based model it is ``sum_{c,k} P(c at k) r(c, k)``, the
@@ -102,7 +105,9 @@ def true_value(
     values: list[NDArray[np.float64]] = []
     served = 0
     while served < total:
-        batch = world.next_batch(rng, time, evolve=False)
+        # counts as at steps 1, 2, ...: step 0's (max_candidates everywhere) are for
+        # gymnasium's checker, not the requests the env goes on to serve
+        batch = world.next_batch(rng, time, evolve=False, counts_at=1 + len(values))
         parts = _world_observations(world.observation(batch), world.n_worlds)
         rewards = world.choice_model.candidate_rewards(batch.logits, batch.values)
         if rewards is not None:

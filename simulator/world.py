@@ -361,17 +361,26 @@ class World:
             offsets += BASE_LOGIT  # as each step added it
             self.rows_[changed, self._first] = offsets  # in rows_: a view would part in a copy
 
-    def next_batch(self, rng: np.random.Generator, time: int, *, evolve: bool = True) -> Batch:
+    def next_batch(
+        self,
+        rng: np.random.Generator,
+        time: int,
+        *,
+        evolve: bool = True,
+        counts_at: int | None = None,
+    ) -> Batch:
         """Draw the requests of step ``time`` (after the drift and shocks due then, unless
-        ``evolve`` is False: a frozen world)."""
+        ``evolve`` is False: a frozen world), with the candidate counts of step ``counts_at``
+        (default ``time``; :meth:`candidate_counts`)."""
         if evolve:
             self.evolve(rng, time)
         worlds = self.worlds_
         users = self.users.arrive(rng, worlds, time, self.fatigue.absent(time))
         counts, real = self._full, self._all_real
-        padded = time > 0 and self.min_candidates < self.max_candidates
+        counts_at = time if counts_at is None else counts_at
+        padded = counts_at > 0 and self.min_candidates < self.max_candidates
         if padded:
-            counts = np.tile(self.candidate_counts(time), self.n_worlds)
+            counts = np.tile(self.candidate_counts(counts_at), self.n_worlds)
             real = np.arange(self.max_candidates) < counts[:, None]
         local = self.catalogue.draw_candidates(rng, worlds, self.max_candidates, time)
         if padded:

@@ -51,7 +51,8 @@ def test_true_value_serves_the_current_step_of_a_world_that_has_moved():
     policy = _Uniform()
     value = true_value(env, policy, n_requests=40, seed=4)
     world = copy.deepcopy(env.world)
-    batch = world.next_batch(np.random.default_rng(4), env._current().time, evolve=False)
+    rng, time = np.random.default_rng(4), env._current().time
+    batch = world.next_batch(rng, time, evolve=False, counts_at=1)  # the first frozen batch
     obs = as_observation(world.observation(batch))
     rewards = world.choice_model.candidate_rewards(batch.logits, batch.values)
     expected = (policy.candidate_position_probability(obs) * rewards).sum(axis=(1, 2))

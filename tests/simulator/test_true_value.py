@@ -113,3 +113,23 @@ def test_a_vector_envs_sampled_value_matches_its_realised_rewards(stat_seed):
         40,
         stat_seed,
     )
+
+
+def test_requests_valued_at_reset_have_the_counts_of_the_later_steps():
+    """Step 0 offers every request max_candidates (for gymnasium's checker); the frozen
+    copy's batch b has the counts of step b + 1, as the env serves from its second step on.
+    Hand: uniform slates put each candidate at each position with probability 1/count."""
+    env = LatentFactorEnv(n_requests=40, min_candidates=3, max_candidates=8, slate_size=2)
+    env.reset(seed=0)
+    value = true_value(env, UniformRandom(rng=np.random.default_rng(0)), n_requests=100, seed=2)
+    world = copy.deepcopy(env.world)
+    rng = np.random.default_rng(2)
+    hand = []
+    for b in range(3):
+        batch = world.next_batch(rng, 0, evolve=False, counts_at=b + 1)
+        counts = batch.counts
+        np.testing.assert_array_equal(counts, world.candidate_counts(b + 1))
+        assert len(set(counts.tolist())) == 6  # 3 to 8
+        rewards = world.choice_model.candidate_rewards(batch.logits, batch.values)
+        hand.append(rewards.sum((1, 2)) / counts)
+    np.testing.assert_allclose(value.per_request, np.concatenate(hand)[:100], rtol=1e-12)
