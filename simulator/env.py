@@ -345,12 +345,22 @@ class SlateVectorEnv(_Served, VectorEnv):
         return out
 
 
-def vector_creator(make_env: Callable[..., SlateEnv]) -> Callable[..., SlateVectorEnv]:
+class VectorCreator:
     """A ``vector_entry_point`` for gymnasium: ``num_envs`` worlds of the environment
-    ``make_env(**params)`` would build, natively batched."""
+    ``make_env(**params)`` would build, natively batched. A class, not a closure, so that an
+    env's ``spec`` (which holds it) pickles."""
 
-    def make_vector(num_envs: int = 1, **params: Any) -> SlateVectorEnv:
-        return SlateVectorEnv(make_env(**params).world, num_envs=num_envs)
+    def __init__(self, make_env: Callable[..., SlateEnv]) -> None:
+        self.make_env = make_env
+        self.__name__ = f"{getattr(make_env, '__name__', 'env')}_vector"
 
-    make_vector.__name__ = f"{getattr(make_env, '__name__', 'env')}_vector"
-    return make_vector
+    def __call__(self, num_envs: int = 1, **params: Any) -> SlateVectorEnv:
+        return SlateVectorEnv(self.make_env(**params).world, num_envs=num_envs)
+
+    def __repr__(self) -> str:
+        return f"VectorCreator({self.__name__})"
+
+
+def vector_creator(make_env: Callable[..., SlateEnv]) -> VectorCreator:
+    """The natively batched ``vector_entry_point`` of ``make_env`` (:class:`VectorCreator`)."""
+    return VectorCreator(make_env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 import warnings
 
 import gymnasium as gym
@@ -171,3 +172,21 @@ def test_oracle_slates_beat_every_slate_on_a_small_batch(env_id, choice_model):
     for slate in itertools.permutations(range(4), 2):
         value = unwrapped.expected_slate_reward(np.tile(slate, (6, 1)))
         assert np.all(value <= best + 1e-12)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_a_made_env_pickles_and_the_copy_goes_on_as_the_original(env_id):
+    """``gym.make``'s env (its spec holds the vector entry point) pickles mid-run; the copy
+    takes the same action to the same observation and reward."""
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    copy = pickle.loads(pickle.dumps(env))
+    action = env.action_space.sample()
+    obs, reward, *_ = env.step(action)
+    copy_obs, copy_reward, *_ = copy.step(action)
+    assert reward == copy_reward
+    for key, value in obs.items():
+        np.testing.assert_array_equal(copy_obs[key], value)
+    vector = pickle.loads(pickle.dumps(gym.make_vec(PRESET_IDS[0], num_envs=2)))
+    assert vector.num_envs == 2
