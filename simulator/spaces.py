@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 from gymnasium.spaces import MultiDiscrete
+from gymnasium.vector.utils import batch_space
 from numpy.typing import ArrayLike, NDArray
 
 from bandits.validation import InputValueError, as_array, check_integer, check_shape
@@ -73,9 +75,35 @@ class SlateSpace(MultiDiscrete):
         shape = (*lead, self.n_requests, self.slate_size)
         nvec = np.full(shape, self.max_candidates, dtype=np.int64)
         super().__init__(nvec, dtype=np.int64, seed=seed)
-        self.counts: NDArray[np.int64] | None = None
+        self._counts: NDArray[np.int64] | None = None
+        self._source: SlateSpace | None = None  # a single space whose counts this one follows
         if counts is not None:
             self.set_counts(counts)
+
+    @property
+    def counts(self) -> NDArray[np.int64] | None:
+        """The candidate count of each row (of all sub-environments), or None."""
+        if self._source is not None and self._source.counts is not None:
+            return np.tile(self._source.counts, 1 if self.num_envs is None else self.num_envs)
+        return self._counts
+
+    def batched(self, num_envs: int) -> SlateSpace:
+        """This (single) space for ``num_envs`` sub-environments stepped together, its counts
+        always this space's: what gymnasium's ``batch_space`` gives for a :class:`SlateSpace`
+        (``make_vec`` with ``vectorization_mode="sync"``: its sub-environments share each
+        step's counts, and the first one's space follows them)."""
+        if self.num_envs is not None:
+            raise InputValueError("SlateSpace.batched takes a single (not a vector) space.")
+        space = SlateSpace(
+            n_requests=self.n_requests,
+            slate_size=self.slate_size,
+            max_candidates=self.max_candidates,
+            min_candidates=self.min_candidates,
+            seed=copy.deepcopy(self.np_random),  # as gymnasium's batch_space does
+            num_envs=num_envs,
+        )
+        space._source = self
+        return space
 
     def set_counts(self, counts: ArrayLike) -> None:
         """Make ``counts`` (shape (n_requests,), in ``[min_candidates, max_candidates]``) the
@@ -95,7 +123,8 @@ class SlateSpace(MultiDiscrete):
         copies = 1 if self.num_envs is None else self.num_envs
         tiled = np.tile(per_slot, copies)  # one per row, all envs
         tiled.flags.writeable = False
-        self.counts = tiled
+        self._counts = tiled
+        self._source = None
 
     def sample(
         self, mask: ArrayLike | None = None, probability: object = None
@@ -170,3 +199,8 @@ class SlateSpace(MultiDiscrete):
             )
             and super().__eq__(other)
         )
+
+
+@batch_space.register(SlateSpace)
+def _batch_slate_space(space: SlateSpace, n: int = 1) -> SlateSpace:
+    return space.batched(n)

@@ -186,3 +186,17 @@ def test_vector_action_spaces_follow_the_candidate_counts_of_each_step():
         np.testing.assert_array_equal(obs["n_candidates"], np.stack([counts, counts]))
         np.testing.assert_array_equal(envs.single_action_space.counts, counts)
         np.testing.assert_array_equal(envs.action_space.counts, np.tile(counts, 2))
+
+
+def test_gymnasiums_sync_vector_mode_batches_the_slate_space_and_follows_the_counts():
+    """gymnasium's ``batch_space`` gives a SlateSpace over the sub-environments that reads
+    the first one's counts: its samples are valid slates at every step (a generic batched
+    space repeated items)."""
+    envs = gym.make_vec("bandits/LatentFactor-v0", num_envs=3, vectorization_mode="sync", **SMALL)
+    assert isinstance(envs.action_space, simulator.SlateSpace)
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    for _ in range(30):
+        obs, *_ = envs.step(envs.action_space.sample())
+        np.testing.assert_array_equal(envs.action_space.counts, obs["n_candidates"].ravel())
+    envs.close()
