@@ -666,7 +666,7 @@ class MultinomialLogit(ChoiceModel):
         # The rows still iterated on: all at first, then, once fewer than 3/4 of them still
         # move, only those (a row that did not improve draws the same slate again, so keeping
         # it a while longer changes nothing). A row that did not improve while a shown value
-        # is within rounding of its level is nudged once per level (:func:`_stalled`).
+        # is within rounding of its level is nudged once per level (:func:`_next_levels`).
         rows = np.arange(logits.shape[0])
         level = np.full(rows.size, -np.inf)
         nudged = level.copy()
@@ -676,21 +676,17 @@ class MultinomialLogit(ChoiceModel):
             w = np.take(weight, shown) * self.examination
             v = np.take(values, shown)
             value = (w * v).sum(axis=1) / (no_click + w.sum(axis=1))
-            better = value > level
-            stuck = _stalled(better, level, nudged, v, k)
+            better, moving, level, nudged, target = _next_levels(value, level, nudged, v, k)
             best[rows[better]] = slates[better]
-            level = np.where(better, value, level)
-            moving = better | stuck
             n_moving = int(moving.sum())
             if not n_moving:
                 break
-            nudged = np.where(stuck, level, nudged)
             if 4 * n_moving < 3 * rows.size:
-                rows, level, nudged, stuck = (
+                rows, level, nudged, target = (
                     rows[moving],
                     level[moving],
                     nudged[moving],
-                    stuck[moving],
+                    target[moving],
                 )
                 no_click, weight, values, real = (
                     no_click[moving],
@@ -698,7 +694,6 @@ class MultinomialLogit(ChoiceModel):
                     values[moving],
                     real[moving],
                 )
-            target = np.where(stuck, level + _rounding_margin(level, k), level)
             scores = np.subtract(values, target[:, None], out=scores[: rows.size])
             scores *= weight  # weight * (values - target), in the start's buffer
             slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
@@ -728,31 +723,55 @@ class MultinomialLogit(ChoiceModel):
             shown_values = np.take_along_axis(values, slates, axis=1)
             numerator = (weights * shown_values).sum(axis=1)
             value = numerator / (np.exp(self.no_click_logit - top[:, 0]) + weights.sum(axis=1))
-            better = value > level
-            stuck = _stalled(better, level, nudged, shown_values, k)
-            if not (better | stuck).any():
+            better, moving, level, nudged, target = _next_levels(
+                value, level, nudged, shown_values, k
+            )
+            if not moving.any():
                 break
             best = np.where(better[:, None], slates, best)
-            level = np.where(better, value, level)
-            nudged = np.where(stuck, level, nudged)
-            target = np.where(stuck, level + _rounding_margin(level, k), level)
             slates = _ranked_by_log_scores(logits, values, real, target, k)
         return best
 
 
-def _stalled(
-    better: NDArray[np.bool_],
+def _next_levels(
+    value: NDArray[np.float64],
     level: NDArray[np.float64],
     nudged: NDArray[np.float64],
     shown_values: NDArray[np.float64],
     slate_size: int,
-) -> NDArray[np.bool_]:
-    """Rows whose Dinkelbach step did not improve on ``level`` while a shown item's value is
-    within rounding of it (:func:`_rounding_margin`: that item's score may have rounded to 0
-    or above and kept it in the slate), not yet nudged at this level. Shape (n,)."""
-    margin = _rounding_margin(level, slate_size)[:, None]
-    near = (np.abs(shown_values - level[:, None]) <= margin).any(axis=1)
-    return ~better & (level > nudged) & np.isfinite(level) & near
+) -> tuple[
+    NDArray[np.bool_],
+    NDArray[np.bool_],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]:
+    """One Dinkelbach step's bookkeeping, the same in both MNL paths, per row: the slates
+    worth ``value`` (their items' values ``shown_values``) against the ``level`` they were
+    drawn at.
+
+    A row improves when ``value > level``, and its level becomes ``value``. A row that did
+    not improve while a shown item's value is within rounding of its level
+    (:func:`_rounding_margin`: that item's score may have rounded to 0 or above and kept it in
+    the slate), and was not nudged at this level yet (``nudged``), is stuck: its next slates
+    are drawn from just above its level, once per level.
+
+    Returns
+    -------
+    better, moving : ndarray of bool, shape (n,)
+        Rows that improved; rows that improved or are stuck (the rest are done).
+    level, nudged, target : ndarray of float64, shape (n,)
+        The new levels, the levels rows were last nudged at, and the levels to draw the next
+        slates at.
+    """
+    margin = _rounding_margin(level, slate_size)
+    better = value > level
+    near = (np.abs(shown_values - level[:, None]) <= margin[:, None]).any(axis=1)
+    stuck = ~better & (level > nudged) & near  # level > nudged: never at -inf, the start
+    level = np.where(better, value, level)
+    nudged = np.where(stuck, level, nudged)
+    target = level + np.where(stuck, margin, 0.0)  # a stuck row's level is unchanged
+    return better, better | stuck, level, nudged, target
 
 
 def _ranked_by_log_scores(
