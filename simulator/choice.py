@@ -784,17 +784,26 @@ def _ranked_by_log_scores(
     """The ``k`` candidates of highest ``exp(l) (v - level)`` per row, highest first, ties
     to the lower index, without forming the products: by the sign of ``v - level``, then by
     ``l + log(v - level)`` descending above it and ``l + log(level - v)`` ascending below;
-    padding last. Shape (n, k)."""
-    n, width = logits.shape
+    padding last. Shape (n, k).
+
+    Rows with at least ``k`` real candidates above their level need only those:
+    :func:`ranked_top_k` of ``l + log(v - level)`` (a selection, not a sort); the others are
+    sorted whole, row by row, on the sign and then the size."""
     gap = values - level[:, None]
-    sign = np.where(real, np.sign(gap), -2.0)
-    with np.errstate(divide="ignore"):  # log(0) where v = level: that sign has one size
-        size = np.where(gap != 0, logits + np.log(np.abs(gap)), 0.0)
-    size = np.where(sign < 0, -size, size)
-    rows = np.repeat(np.arange(n), width)
-    columns = np.tile(np.arange(width), n)
-    order = np.lexsort((columns, -size.reshape(-1), -sign.reshape(-1), rows))
-    return columns[order].reshape(n, width)[:, :k]
+    with np.errstate(divide="ignore"):  # log(0) where v = level: -inf, a size unused there
+        size = logits + np.log(np.abs(gap))
+    above = real & (gap > 0)
+    enough = np.count_nonzero(above, axis=1) >= k
+    if enough.all():
+        return ranked_top_k(np.where(above, size, -np.inf), k)
+    out = np.empty((logits.shape[0], k), dtype=np.int64)
+    if enough.any():
+        out[enough] = ranked_top_k(np.where(above[enough], size[enough], -np.inf), k)
+    rest = ~enough
+    sign = np.where(real[rest], np.sign(gap[rest]), -2.0)
+    rank = np.where(sign > 0, -size[rest], np.where(sign < 0, size[rest], 0.0))
+    out[rest] = np.lexsort((rank, -sign), axis=1)[:, :k]  # stable: ties to the lower index
+    return out
 
 
 CHOICE_MODELS: dict[str, type[ChoiceModel]] = {

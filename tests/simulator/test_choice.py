@@ -14,6 +14,7 @@ from simulator.choice import (
     MultinomialLogit,
     PositionBased,
     _descending_order,
+    _ranked_by_log_scores,
     _read_off_by_candidate,
     _read_off_by_layer,
     log_sum_exp_rows,
@@ -488,3 +489,27 @@ def test_mnl_log_domain_path_finds_the_weight_paths_values_on_ordinary_rows():
         return model.expected_rewards(shown, np.take_along_axis(values, slates, axis=1))
 
     np.testing.assert_allclose(expected(logs).sum(1), expected(fast).sum(1), rtol=1e-12)
+
+
+def test_log_domain_ranking_equals_a_stable_sort_of_the_products():
+    """_ranked_by_log_scores against the stable sort of ``exp(l) (v - level)`` where the
+    products are representable: logits and values from small sets, so that equal products
+    are exact ties (to the lower index) and unequal ones far apart; rows with at least k
+    candidates above their level (a selection) and rows with fewer (sorted whole: zeros,
+    then the negative products, then padding)."""
+    rng = np.random.default_rng(3)
+    n, width, k = 600, 12, 4
+    logits = rng.choice([0.0, 1.0, 2.0], (n, width))
+    values = rng.choice([0.5, 1.0, 1.5, 2.0], (n, width))
+    level = rng.choice([1.0, 1.25, 1.75], n)
+    real = np.arange(width) < rng.integers(k, width + 1, n)[:, None]
+    products = np.where(real, np.exp(logits) * (values - level[:, None]), -np.inf)
+    expected = np.argsort(-products, axis=1, kind="stable")[:, :k]
+    above = (real & (values > level[:, None])).sum(axis=1)
+    assert 100 < (above >= k).sum() < 500  # both ways are taken
+    np.testing.assert_array_equal(_ranked_by_log_scores(logits, values, real, level, k), expected)
+    many = above >= k  # every row by selection
+    np.testing.assert_array_equal(
+        _ranked_by_log_scores(logits[many], values[many], real[many], level[many], k),
+        expected[many],
+    )
