@@ -714,6 +714,7 @@ class MultinomialLogit(ChoiceModel):
         single = values * expit(logits + log_examination[0] - self.no_click_logit)
         start = np.where(real, single, -np.inf).max(axis=1)
         best = slates = _ranked_by_log_scores(logits, values, real, start, k)
+        rows = np.arange(n)
         level = np.full(n, -np.inf)
         nudged = level.copy()
         for _ in range(2 * (width + 1)):
@@ -726,9 +727,18 @@ class MultinomialLogit(ChoiceModel):
             better, moving, level, nudged, target = _next_levels(
                 value, level, nudged, shown_values, k
             )
-            if not moving.any():
+            best[rows[better]] = slates[better]
+            n_moving = int(moving.sum())
+            if not n_moving:
                 break
-            best = np.where(better[:, None], slates, best)
+            if 4 * n_moving < 3 * rows.size:  # as in the weight path
+                rows, level, nudged, target = (
+                    rows[moving],
+                    level[moving],
+                    nudged[moving],
+                    target[moving],
+                )
+                logits, values, real = logits[moving], values[moving], real[moving]
             slates = _ranked_by_log_scores(logits, values, real, target, k)
         return best
 
