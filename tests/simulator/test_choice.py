@@ -462,6 +462,39 @@ def test_mnl_best_slates_with_rounded_logits_and_values(spread, examination):
     _assert_brute_force_best(model, logits, values, real, model.best_slates(logits, values, real))
 
 
+def test_mnl_rounding_margin_covers_a_slate_of_four():
+    """A rounded row (found among 4,000 with slates of 4) where item 0's value 2.63 and the
+    slate [1, 6, 3, 0] worth 2.63 + 2e-15 stall the search: a nudge of 1 or 2 ulps relative
+    to the level keeps item 0's score above 0 in the weight path, which then misses [1, 6,
+    3, 4], worth 2.646; the margin of (4k + 16) eps finds it (the log-domain path too)."""
+    model = MultinomialLogit(slate_size=4)
+    logits = np.array([[77.0, 40.0, 94.0, 1.0, 42.0, 48.0, 40.0]])
+    values = np.array([[2.63, 9.06, 0.49, 0.23, 0.44, 0.99, 5.1]])
+    real = np.ones((1, 7), dtype=bool)
+    for best in (
+        model.best_slates(logits, values, real),
+        model._best_from_logs(logits, values, real),
+    ):
+        np.testing.assert_array_equal(best, [[1, 6, 3, 4]])
+        _assert_brute_force_best(model, logits, values, real, best)
+
+
+def test_mnl_weights_near_the_bottom_of_float64_take_the_log_domain_path():
+    """A dominant item 742 above the others: from one shift their weights are subnormal
+    (5e-323, a few bits), not 0, and their scores lose the digits that rank them (171 rows
+    of these 2,000 missed the best with the floor at -745); LOG_WEIGHT_FLOOR sends such
+    rows to the log-domain path."""
+    model = MultinomialLogit(slate_size=2)
+    rng = np.random.default_rng(0)
+    n = 2000
+    logits = rng.uniform(-3, 3, (n, 5))
+    logits[:, 0] = 742.0
+    values = np.round(rng.lognormal(0, 1, (n, 5)), 2)
+    values[:, 0] = rng.uniform(0, 1, n)
+    real = np.ones((n, 5), dtype=bool)
+    _assert_brute_force_best(model, logits, values, real, model.best_slates(logits, values, real))
+
+
 def test_mnl_padding_far_above_the_real_logits_raises_no_overflow():
     """Padding entries hold some item's logit: 800 above the real one, exp of it overflowed
     (a RuntimeWarning, an error here) before the padding was masked."""
