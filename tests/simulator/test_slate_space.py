@@ -9,6 +9,7 @@ from gymnasium.spaces import MultiDiscrete
 
 from bandits.validation import InputValueError
 from simulator import LatentFactorEnv, SlateSpace
+from simulator.world import _splitmix64
 
 
 def space(**kwargs):
@@ -162,3 +163,18 @@ def test_one_request_per_step_meets_every_candidate_count():
         obs, *_ = env.step(env.action_space.sample())
         seen.append(int(obs["n_candidates"][0]))
     assert np.bincount(seen, minlength=7)[3:].min() > 30  # each of 4 counts about 50 times
+
+
+def test_candidate_counts_are_splitmix64_of_the_step_and_request():
+    """Request ``i`` of step ``t >= 1`` offers ``min + h(t n + i) mod (max - min + 1)``
+    candidates, ``h`` Steele, Lea and Flood's splitmix64 (its first output from seed 0): a
+    step of ``n`` requests goes on where a world of one request per step would be at step
+    ``t n + i`` (a formula in ``t + i`` passed every other test but the rollout hashes)."""
+    assert int(_splitmix64(np.zeros(1, dtype=np.uint64))[0]) == 0xE220A8397B1DCDAF
+    seven = LatentFactorEnv(n_requests=7, min_candidates=3, max_candidates=9).world
+    one = LatentFactorEnv(n_requests=1, min_candidates=3, max_candidates=9).world
+    for step in (1, 2, 5):
+        alone = [one.candidate_counts(step * 7 + i)[0] for i in range(7)]
+        np.testing.assert_array_equal(seven.candidate_counts(step), alone)
+    mixed = _splitmix64(np.arange(7, 14, dtype=np.uint64))  # step 1
+    np.testing.assert_array_equal(seven.candidate_counts(1), 3 + (mixed % np.uint64(7)))
