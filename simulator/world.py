@@ -54,8 +54,9 @@ class Batch:
     items : ndarray of int64, shape (n_rows, max_candidates)
         Stacked catalogue row of each candidate (the world's first item for padding).
     real : ndarray of bool, shape (n_rows, max_candidates)
-        ``worlds``, ``counts`` and ``real`` are the world's own, shared by its batches
-        (``counts`` and ``real`` read-only).
+        ``worlds`` is the world's own, shared by its batches; so are ``counts`` and ``real``
+        (read-only) where every request has ``max_candidates`` (step 0, or ``min_candidates
+        == max_candidates``), else they are the step's own.
     logits, values : ndarray of float64, shape (n_rows, max_candidates)
         Utility logit and expected reward of a click (0 for padding) of each candidate.
     features : ndarray of float64, shape (n_rows, max_candidates, n_item_features)
