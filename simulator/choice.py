@@ -656,10 +656,8 @@ class MultinomialLogit(ChoiceModel):
         ratio = scores + no_click[:, None]
         np.divide(scores, ratio, out=ratio)
         ratio *= values
-        # 0 / 0 where a weight (padding, or one underflowed) meets a no-click weight that
-        # underflowed too: NaN, skipped; a row with nothing comparable starts at 0
-        start = np.fmax.reduce(ratio, axis=1)
-        np.nan_to_num(start, copy=False, nan=0.0)
+        # no 0 / 0: these rows' no-click weights are at least exp(LOG_WEIGHT_FLOOR)
+        start = ratio.max(axis=1)
         np.subtract(values, start[:, None], out=ratio)
         np.multiply(weight, ratio, out=scores)
         best = slates = ranked_top_k(np.where(real, scores, -np.inf) if padded else scores, k)
