@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from factories import explicit_observation
+from factories import explicit_observation, random_log
 from ope_problems import SignTarget, logged
 from scipy import stats
 
@@ -251,14 +251,17 @@ class Recording:
         return np.zeros(len(x))
 
 
+@pytest.mark.parametrize("slate_size", [1, 3])
 @pytest.mark.parametrize("folds", [2, 5])
 def test_cross_fitted_sklearn_models_keep_the_rows_once_and_fit_each_fold_as_a_copy_would(
-    folds,
+    folds, slate_size
 ):
     """One store keeps every row with its fold (not K - 1 copies); fold k's fit gets the rows
     outside fold k in the order a copy learning only them gets them, also when the rows were
-    learned in two parts and merged."""
-    log = logged(np.random.default_rng(0), 500)
+    learned in two parts and merged. With slates of 3 each request keeps a row per position,
+    all of its fold."""
+    rng = np.random.default_rng(0)
+    log = logged(rng, 500) if slate_size == 1 else random_log(rng, n_requests=500, slate_size=3)
     whole = CrossFitted(SklearnRewardModel(Recording()), folds=folds, salt=7)
     first = CrossFitted(SklearnRewardModel(Recording()), folds=folds, salt=7)
     second = CrossFitted(SklearnRewardModel(Recording()), folds=folds, salt=7)
