@@ -14,6 +14,7 @@ from scipy import stats
 from bandits.decision import SlateDecision
 from bandits.feedback import SlateFeedback
 from bandits.logged import LoggedBandit
+from bandits.observation import SlateObservation
 from bandits.ope import (
     DM,
     DR,
@@ -291,6 +292,24 @@ def test_folds_follow_the_request_not_the_batch_and_the_salt_changes_them():
     parts = np.concatenate([a.fold_of(log.take(np.arange(s, s + 100))) for s in (0, 100, 200)])
     np.testing.assert_array_equal(whole, parts)
     assert (CrossFitted(Memorising(), folds=5, salt=2).fold_of(log) != whole).any()
+
+
+def test_a_requests_rows_at_other_times_fall_in_other_folds():
+    """The fold is keyed by request id and time: where request ids restart at every step,
+    request 0's rows at 15 times spread over the folds; the rows of one request at one time
+    stay together (a cluster)."""
+    log = logged(np.random.default_rng(1), 300)
+    values = log.observation.to_mapping()
+    values["request_ids"], values["times"] = np.arange(300) % 10, np.arange(300) // 20
+    obs = SlateObservation.from_mapping(values)
+    stepped = LoggedBandit(obs, log.decision, log.feedback, log.policy_names)
+    fold = CrossFitted(Memorising(), folds=3, salt=1).fold_of(stepped)
+    for request in range(10):
+        mine = fold[obs.request_ids == request]
+        assert len(set(mine.tolist())) > 1, (request, mine)
+    keys = obs.request_ids * 1000 + obs.times
+    for key in np.unique(keys):
+        assert len(set(fold[keys == key].tolist())) == 1
 
 
 def test_ridge_reward_model_learns_position_effects():
