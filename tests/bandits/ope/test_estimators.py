@@ -204,3 +204,12 @@ def test_a_standard_error_that_overflows_to_nan_says_so():
     assert estimate.value == 0.0 and np.isnan(estimate.stderr)
     assert any("standard error overflowed float64 and came out NaN" in warning
                for warning in estimate.warnings), estimate  # fmt: skip
+
+
+@pytest.mark.parametrize("name", WEIGHT_ONLY)
+def test_the_nan_standard_error_of_one_row_is_no_overflow(name):
+    """One row has no spread to estimate: its standard error is NaN of finite sums, and no
+    overflow is reported for it."""
+    estimate = ESTIMATORS[name]().estimate(_log_with([1.0], [0.5]), np.full(1, 0.5))
+    assert estimate.value == 1.0 and np.isnan(estimate.stderr)
+    assert not any("overflowed" in warning for warning in estimate.warnings), estimate
