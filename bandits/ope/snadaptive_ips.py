@@ -8,7 +8,7 @@ from typing import Any
 from bandits.observation import SlateObservation
 from bandits.ope.adaptive_ips import AdaptiveIPS
 from bandits.ope.positionwise import SelfNormalisedPositionwise
-from bandits.validation import InputValueError
+from bandits.validation import InputValueError, shown
 
 
 class SNAdaptiveIPS(SelfNormalisedPositionwise, AdaptiveIPS):
@@ -47,6 +47,14 @@ class SNAdaptiveIPS(SelfNormalisedPositionwise, AdaptiveIPS):
         folds: int | None = None,
         **options: Any,
     ) -> None:
+        split = options.get("split_feature")
+        if split is not None and behavior is None:  # with 'behavior', the base refuses it
+            raise InputValueError(
+                f"The 'split_feature' parameter of {type(self).__name__} chooses a behavior "
+                f"per part on the rows it estimates on (adaptive-ips with folds=1), which this "
+                f"estimate does not offer; got split_feature={shown(split)}: learn the split "
+                f"cross-fitted with max_depth=1, or give 'behavior'."
+            )
         if folds is None:
             folds = 2 if behavior is None else 1
         super().__init__(behavior=behavior, folds=folds, **options)

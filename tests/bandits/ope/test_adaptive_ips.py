@@ -402,3 +402,9 @@ def test_self_normalised_needs_the_behavior_fixed_per_row():
     with pytest.raises(InputValueError, match=r"cross-fitted only: pass folds >= 2"):
         SNAdaptiveIPS(folds=1)
     assert make_estimator("snadaptive-ips:behavior=cascade").folds == 1
+    # split_feature chooses in-sample: refused by its own name (not by folds, not passed)
+    with pytest.raises(InputValueError, match=r"'split_feature' .* got split_feature=0: .*"
+                       r"max_depth=1"):  # fmt: skip
+        make_estimator("snadaptive-ips:split_feature=0")
+    with pytest.raises(InputValueError, match=r"'split_feature' .* with 'behavior'"):
+        SNAdaptiveIPS(behavior="cascade", split_feature=0)
