@@ -57,6 +57,7 @@ from bandits.logged import LoggedBandit
 from bandits.logs import DEFAULT_BATCH_BYTES, LogWriter, open_log
 from bandits.logs.v1 import write_log_v1
 from bandits.observation import PAD_ID, SlateObservation
+from bandits.ope.targets import available_memory
 from bandits.validation import InputError
 
 CATALOGUE = 10_000
@@ -291,14 +292,6 @@ def estimate_gap(v1: pd.DataFrame | None, v2: pd.DataFrame | None) -> str:
 def required_bytes(rows: int) -> int:
     """Free disk the run needs: about 1.5 x the version-1 file (features of every candidate)."""
     return int(1.5 * rows * CANDIDATES * (ITEM_FEATURES + 1) * 8)
-
-
-def available_memory() -> int:
-    """MemAvailable of /proc/meminfo, in bytes."""
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def prepare_folder(folder: Path | None) -> tuple[Path, bool]:

@@ -814,7 +814,7 @@ def _overflowed(value: float, stderr: float, terms: Moments) -> str | None:
     finite: the rewards and probabilities were checked finite, so arithmetic made an infinity
     that met another (inf - inf, 0 * inf). A NaN of finite sums is no overflow (0 / 0 of a
     self-normalised estimator whose weights are all 0; the standard error of one row)."""
-    to_nan = "overflowed float64 and came out NaN (inf - inf)"
+    to_nan = "overflowed float64 and came out NaN, an inf - inf"
     if np.isinf(value):
         return "estimate overflowed float64"
     if np.isnan(value):
