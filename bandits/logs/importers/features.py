@@ -58,47 +58,53 @@ def finite_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+Address = tuple[str | int, ...]
+"""Where a value is in the JSON: its object's place in the event (``c``), then the keys and
+array indices leading to it; spelled ``c["user"]["age"]`` only when an error names it."""
+
+
 def flatten(
     value: Any,
     path: str,
     out: dict[str, float],
-    address: str | None = None,
-    origins: dict[str, str] | None = None,
+    address: Address | None = None,
+    origins: dict[str, tuple[Address, str | None]] | None = None,
 ) -> None:
     """Add the numeric features of the JSON ``value`` found at ``path`` to ``out``.
 
-    ``address`` spells where ``value`` is in the JSON (``c["user"]["age"]``; default
-    ``path``), and ``origins`` (shared by the calls for one object) keeps the address of each
-    name added, so that two spellings of one name are refused (see the module notes).
+    ``address`` is where ``value`` is in the JSON (default ``(path,)``), and ``origins``
+    (shared by the calls for one object) keeps the address of each name added (with the
+    string, for a string's one-hot name), so that two spellings of one name are refused (see
+    the module notes).
 
     Raises :class:`InputValueError` naming the field (``c.user.age``) and the value for what VW
     cannot read either: a non-finite number, a string or array nested in an array; and naming
     the feature and both addresses for two spellings of one name.
     """
-    address = path if address is None else address
+    address = (path,) if address is None else address
     origins = {} if origins is None else origins
     if value is None or value is False:
         return
     if value is True:
-        _add(out, origins, path, 1.0, address)
+        _add(out, origins, path, 1.0, (address, None))
     elif isinstance(value, int | float):
         number = finite_float(value)
         if number is None:
             raise InputValueError(f"field {path!r} must be a finite number; got {shown(value)}.")
-        _add(out, origins, path, number, address)
+        _add(out, origins, path, number, (address, None))
     elif isinstance(value, str):
-        _add(out, origins, f"{path}={value}", 1.0, f"{address} = {json.dumps(value)}")
+        _add(out, origins, f"{path}={value}", 1.0, (address, value))
     elif isinstance(value, dict):
         for key, inner in value.items():
             if not key.startswith("_"):
                 name = f"{path}.{key}" if path else key
-                flatten(inner, name, out, f"{address}[{json.dumps(key)}]", origins)
+                flatten(inner, name, out, (*address, key), origins)
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             if isinstance(inner, dict):
                 flatten(inner, path, out, address, origins)  # summed, as VW adds them
             elif isinstance(inner, int | float) and not isinstance(inner, bool):
-                flatten(inner, f"{path}[{index}]", out, f"{address}[{index}]", origins)
+                flatten(inner, f"{path}[{index}]", out, (*address, index), origins)
             elif inner is not None:
                 raise InputValueError(
                     f"field {path!r} is an array of numbers or objects; item {index} is "
@@ -107,28 +113,40 @@ def flatten(
 
 
 def _add(
-    out: dict[str, float], origins: dict[str, str], name: str, number: float, address: str
+    out: dict[str, float],
+    origins: dict[str, tuple[Address, str | None]],
+    name: str,
+    number: float,
+    origin: tuple[Address, str | None],
 ) -> None:
     """``out[name] += number``, refusing a name an earlier address gave."""
-    first = origins.setdefault(name, address)
-    if first != address:
+    first = origins.setdefault(name, origin)
+    if first != origin:
         raise InputValueError(
-            f"feature {name!r} is written two ways, {first} and {address}: VW reads them as "
-            f"different features (a nested object is a namespace of its own, a dotted key a "
-            f"feature of the enclosing one), which one column would sum; rename one."
+            f"feature {name!r} is written two ways, {_spelled(*first)} and {_spelled(*origin)}: "
+            f"VW reads them as different features (a nested object is a namespace of its own, "
+            f"a dotted key a feature of the enclosing one), which one column would sum; rename "
+            f"one."
         )
     out[name] = out.get(name, 0.0) + number
+
+
+def _spelled(address: Address, string: str | None) -> str:
+    """``c["user"]["city"] = "paris"``: an address as JSON indexing (and the string found)."""
+    where, *steps = address
+    text = f"{where}" + "".join(f"[{json.dumps(step)}]" for step in steps)
+    return text if string is None else f"{text} = {json.dumps(string)}"
 
 
 def features_of(obj: dict[str, Any], skip: Iterable[str] = (), where: str = "") -> dict[str, float]:
     """The flattened numeric features of a JSON object, leaving out the keys in ``skip``;
     ``where`` spells the object's place in the event (``c``) for errors."""
     out: dict[str, float] = {}
-    origins: dict[str, str] = {}
+    origins: dict[str, tuple[Address, str | None]] = {}
     left_out = set(skip)
     for key, value in obj.items():
         if key not in left_out and not key.startswith("_"):
-            flatten(value, key, out, f"{where}[{json.dumps(key)}]", origins)
+            flatten(value, key, out, (where, key), origins)
     return out
 
 
