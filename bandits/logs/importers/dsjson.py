@@ -459,8 +459,9 @@ def import_dsjson(
         for where, event in reader.events():
             kept = 1.0 - event.pdrop
             probability = np.array(event.probability) * kept
+            slate_probability = float(np.prod(event.probability)) * kept
             try:
-                if float(np.prod(event.probability)) * kept == 0.0:
+                if slate_probability == 0.0:
                     raise InputValueError(
                         f"{where}: the slate's probability, the product of the slots' "
                         f"{event.probability} times 1 - pdrop, is below the smallest float."
@@ -473,7 +474,7 @@ def import_dsjson(
                     candidate_ids=np.array(event.item_ids, dtype=np.int64),
                     candidate_features=np.array([item_columns.row(f) for f in event.item_features]),
                     slate=np.array(event.slate, dtype=np.int64),
-                    slate_probability=float(np.prod(event.probability)) * kept,
+                    slate_probability=slate_probability,
                     position_probability=probability,
                     rewards=0.0 - np.array(event.cost),  # no -0.0
                     signals={"pdrop": np.full(slate_size, event.pdrop)},
