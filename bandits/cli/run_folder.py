@@ -131,13 +131,18 @@ FILE_SUFFIXES = frozenset(
 write named with one of them was most likely meant as a file."""
 
 
-def check_output_suffix(out: Path, writes: OutputFormat, command: str) -> None:
-    """Refuse an ``--out`` whose ending (any case) is not one of ``writes.suffixes``."""
-    if out.suffix.lower() not in writes.suffixes:
-        raise InputValueError(
-            f"--out {out} must end in {' or '.join(writes.suffixes)}: bandits {command} writes "
-            f"{writes.kind}; got the ending {shown(out.suffix)}."
-        )
+def check_output_suffix(
+    out: Path, writes: OutputFormat, command: str, target: Path | None = None
+) -> None:
+    """Refuse an ``--out`` whose ending (any case) is not one of ``writes.suffixes``, and one
+    that leads (through a symbolic link) to ``target``, the file written, ending otherwise."""
+    for path in (out,) if target is None else (out, target):
+        if path.suffix.lower() not in writes.suffixes:
+            named = f"--out {out}" if path is out else f"--out {out} leads to {target}, which"
+            raise InputValueError(
+                f"{named} must end in {' or '.join(writes.suffixes)}: bandits {command} "
+                f"writes {writes.kind}; got the ending {shown(path.suffix)}."
+            )
 
 
 def check_folder_name(out: Path, label: str, writes: str) -> None:
@@ -159,8 +164,8 @@ def check_output_file(
     reserved for item tables, temporaries and claims; a file of a run folder that another
     command owns, or any file of a run folder another command is writing; an existing file
     unless ``overwrite``, and anything but a regular file even then (a device, a pipe); a
-    name not ending in one of ``writes.suffixes``; a folder that does not exist or cannot be
-    written.
+    name not ending in one of ``writes.suffixes`` (nor the file a symbolic link leads to); a
+    folder that does not exist or cannot be written.
     """
     target = resolve_path(out, "--out")
     if target.is_dir():
@@ -193,7 +198,7 @@ def check_output_file(
             raise InputValueError(
                 f"--out {out} is not a regular file (a device or a pipe?); it is never replaced."
             )
-    check_output_suffix(out, writes, command)
+    check_output_suffix(out, writes, command, target)
     if not folder.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist.")
     probe = temporary_name(target)

@@ -454,6 +454,23 @@ def test_an_output_file_must_end_as_the_format_written(tmp_path, run):
     assert [path.name for path in tmp_path.iterdir()] == ["events.json"]
 
 
+def test_an_output_link_to_a_file_of_another_ending_is_refused(tmp_path, run):
+    """--out link.csv leading to a log (.parquet) would replace the log with a CSV table, even
+    with --overwrite: the file the link leads to must end as the format written too."""
+    log = run / "logs" / "uniform.parquet"
+    elsewhere = tmp_path / "kept.parquet"
+    shutil.copyfile(log, elsewhere)
+    before = elsewhere.read_bytes()
+    link = tmp_path / "link.csv"
+    link.symlink_to(elsewhere)
+    result = runner.invoke(app, ["evaluate", str(log), "-t", "uniform", "--quiet", "--overwrite",
+                                 "--out", str(link)])  # fmt: skip
+    one_line_error(
+        result, f"--out {link} leads to {elsewhere.resolve()}, which must end in .csv", "'.parquet'"
+    )
+    assert elsewhere.read_bytes() == before and link.is_symlink()
+
+
 def test_an_output_folder_must_not_end_like_a_file(tmp_path):
     out = tmp_path / "x.txt"
     result = runner.invoke(app, ["simulate", *SMALL, "--out", str(out)])
