@@ -119,3 +119,21 @@ def test_a_checked_logs_probabilities_and_rewards_are_read_only():
                   decision.take([0, 1]).slate_probability, feedback.take([2]).rewards):  # fmt: skip
         with pytest.raises(ValueError, match="read-only"):
             array[0] = -1.0
+
+
+def test_a_slice_of_negative_rewards_is_not_taken_for_non_negative():
+    """A slice keeps the sign its feedback was found to have, not more: IPS on a slice of
+    rewards below 0 sums its terms with their signs (the |sum| of non-negative terms would
+    flip it)."""
+    from bandits.ope import IPS
+
+    log = random_log(np.random.default_rng(0), n_requests=100, signals=False)
+    negative = SlateFeedback(log.feedback.rewards - 1.0)
+    part = LoggedBandit(log.observation, log.decision, negative, log.policy_names).take(
+        np.arange(10, 60)
+    )
+    assert not negative.known_nonnegative and not part.feedback.known_nonnegative
+    target = 0.5 * part.decision.slate_probability
+    expected = np.mean(target / part.decision.slate_probability * part.rewards.sum(axis=1))
+    assert expected < 0
+    assert IPS().estimate(part, target).value == pytest.approx(expected, rel=1e-12)
