@@ -130,7 +130,7 @@ def evaluate_log(
     fitting = [estimator for estimator in estimators if estimator.needs_fit]
     if executor is None:
         split = split_rows(source, rows, fraction)
-        check_rest(source.label, split.n_rest)
+        check_rest(source.label, split.n_rest, source.n_rows, rows, fraction)
         n_train = split.n_train
         policies = [target for target in targets.values() if isinstance(target, Policy)]
         if split.train is not None:
@@ -165,7 +165,7 @@ def evaluate_log(
             if on_rows is not None:
                 on_rows(n_train)
         else:
-            check_rest(source.label, rule.stop - rule.start)
+            check_rest(source.label, rule.stop - rule.start, source.n_rows, rows, 0.0)
             n_train = 0
         partitions = Partitions(
             source.label,

@@ -154,7 +154,7 @@ def run_training(task: TrainTask) -> Trained:
     targets, _ = pickle.loads(task.work)
     source = LogSource(task.path, task.batch_bytes)
     split = split_rows(source, task.rows, task.train_fraction)
-    check_rest(source.label, split.n_rest)
+    check_rest(source.label, split.n_rest, source.n_rows, task.rows, task.train_fraction)
     policies = [target for target in targets.values() if isinstance(target, Policy)]
     with threadpool_limits(task.blas_threads, user_api="blas"):
         for batch, _ in source.batches(split.train):
@@ -164,11 +164,20 @@ def run_training(task: TrainTask) -> Trained:
     return Trained(pickle.dumps(targets), rule, split.n_train, split.n_rest)
 
 
-def check_rest(label: str, n_rest: int) -> None:
-    """Refuse an evaluation that leaves fewer than 2 rows to evaluate on."""
+def check_rest(
+    label: str, n_rest: int, n_rows: int, rows: RowRange | None, train_fraction: float
+) -> None:
+    """Refuse an evaluation that leaves fewer than 2 rows to evaluate on, naming the rows
+    asked for, the log's size and the training share."""
     if n_rest < 2:
+        start, stop = rows or (None, None)
+        chosen = f"rows {'' if start is None else start}:{'' if stop is None else stop} of"
+        trained = (
+            f" after training on the oldest {train_fraction:g} of them" if train_fraction else ""
+        )
         raise InputValueError(
-            f"{label} leaves {n_rest} row(s) to evaluate on; it needs at least 2."
+            f"{label}: {chosen if rows else 'all'} its {n_rows:,} rows{trained} leave "
+            f"{n_rest} row(s) to evaluate on; it needs at least 2."
         )
 
 

@@ -305,8 +305,19 @@ def test_a_training_split_trains_in_a_task_and_the_caller_never_reads_the_log(
     assert pickle.dumps(given) == before  # the caller's targets were not trained here
 
 
+@pytest.mark.parametrize("executor", [None, "local"])
+def test_rows_past_the_end_are_refused_naming_the_rows_and_the_logs_size(tmp_path, executor):
+    path = _write_in_groups(uniform_log(7, 40), tmp_path / "log.parquet", 2)
+    with pytest.raises(InputValueError, match=r"rows 50: of its 40 rows leave 0 row\(s\)"):
+        evaluate_log(path, _targets(), [IPS()], rows=(50, None), executor=executor)
+
+
 def test_a_split_leaving_too_few_rows_is_refused_from_the_training_task(tmp_path, cluster):
     path = _write_in_groups(uniform_log(7, 40), tmp_path / "log.parquet", 2)
-    with pytest.raises(InputValueError, match=r"log\.parquet leaves 1 row\(s\) to evaluate"):
+    message = (
+        r"log\.parquet: rows 0:3 of its 40 rows after training on the oldest 0\.5 of them "
+        r"leave 1 row\(s\) to evaluate on"
+    )
+    with pytest.raises(InputValueError, match=message):
         evaluate_log(path, _targets(), [IPS()], train_fraction=0.5, rows=(0, 3),
                      executor="dask", scheduler=cluster.scheduler_address)  # fmt: skip
